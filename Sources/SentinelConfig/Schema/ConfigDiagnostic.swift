@@ -58,6 +58,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// The sink that schema readers write diagnostics to during one load. It is created per load
 /// and never shared between threads.
 final class DiagnosticSink {
+    /// The file being loaded, for diagnostics that belong to no node.
+    var mainFile = "<input>"
     private(set) var diagnostics: [ConfigDiagnostic] = []
     /// Features the configuration uses that the data plane has not built yet.
     private(set) var unsupported: [ConfigDiagnostic] = []

@@ -247,3 +247,35 @@ enum Suggest {
         return previous[b.count]
     }
 }
+
+extension ValueReader {
+    /// A `host:port` address. Listener addresses must use IP literals.
+    func address(_ v: KDLValue, requireIPLiteral: Bool) -> SocketAddressSpec? {
+        guard let s = string(v) else { return nil }
+        switch SocketAddressSpec.parse(s) {
+        case .success(let a):
+            if requireIPLiteral, !a.isIPLiteral, a.host != "localhost" {
+                sink.error(v.location, path, "\"\(key)\" must be an IP address and port, got \"\(s)\"",
+                           hint: "use 0.0.0.0:\(a.port) for every IPv4 interface, [::]:\(a.port) for IPv6, or 127.0.0.1:\(a.port)")
+                return nil
+            }
+            return a
+        case .failure(let e):
+            sink.error(v.location, path, "\"\(key)\": \"\(s)\" is not a valid address: \(e.reason)",
+                       hint: "write HOST:PORT, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"")
+            return nil
+        }
+    }
+}
+
+extension NodeReader {
+    mutating func address(_ names: String..., requireIPLiteral: Bool) -> SocketAddressSpec? {
+        guard let v = scalar(names) else { return nil }
+        return ValueReader(sink: sink, path: path, key: names[0]).address(v, requireIPLiteral: requireIPLiteral)
+    }
+
+    /// Marks that a required key is missing.
+    func missing(_ key: String, example: String) {
+        sink.error(node.location, path, "\"\(node.name)\" needs \"\(key)\"", hint: "add: \(example)")
+    }
+}

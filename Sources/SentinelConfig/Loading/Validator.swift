@@ -1,0 +1,176 @@
+import KDL
+
+/// Cross-checks the whole configuration once every block has been read: duplicate ids,
+/// references to things that do not exist, listeners that would collide, routes that serve
+/// nothing. Everything is reported, never just the first problem.
+struct Validator {
+    let sink: DiagnosticSink
+
+    /// The ids visible from one place in the configuration.
+    struct Scope {
+        var upstreams: Set<String> = []
+        var filters: Set<String> = []
+        var agents: Set<String> = []
+        var listeners: Set<String> = []
+        var filterKinds: [String: FilterConfig] = [:]
+
+        func has(_ r: ConfigReference) -> Bool {
+            switch r.kind {
+            case .upstream: return upstreams.contains(r.id)
+            case .filter: return filters.contains(r.id)
+            case .agent: return agents.contains(r.id)
+            case .listener: return listeners.contains(r.id)
+            default: return true
+            }
+        }
+
+        func names(_ kind: ConfigReference.Kind) -> [String] {
+            switch kind {
+            case .upstream: return upstreams.sorted()
+            case .filter: return filters.sorted()
+            case .agent: return agents.sorted()
+            case .listener: return listeners.sorted()
+            default: return []
+            }
+        }
+    }
+
+    func validate(_ config: SentinelConfiguration) {
+        var exported = Scope()
+        for ns in config.namespaces {
+            for e in ns.exports {
+                let known: Bool
+                switch e.kind {
+                case .upstream: known = ns.upstreams.contains { $0.id == e.id }; if known { exported.upstreams.insert(e.id) }
+                case .filter: known = ns.filters.contains { $0.id == e.id }; if known { exported.filters.insert(e.id) }
+                case .agent: known = ns.agents.contains { $0.id == e.id }; if known { exported.agents.insert(e.id) }
+                default: known = true
+                }
+                if !known {
+                    sink.error(e.location, ConfigPath([e.path]), "namespace \"\(ns.id)\" exports \(e.kind.rawValue) \"\(e.id)\", which it does not define")
+                }
+            }
+        }
+        let global = checkScope(
+            listeners: config.listeners, routes: config.routes, upstreams: config.upstreams,
+            filters: config.filters, agents: config.agents, outer: [exported], what: "")
+        for ns in config.namespaces {
+            let nsScope = checkScope(
+                listeners: ns.listeners, routes: ns.routes, upstreams: ns.upstreams, filters: ns.filters,
+                agents: ns.agents, outer: [exported, global], what: " in namespace \"\(ns.id)\"")
+            checkDuplicates(ns.services.map { ($0.id, $0.location) }, kind: "service", scope: " in namespace \"\(ns.id)\"")
+            for svc in ns.services {
+                let svcScope = checkScope(
+                    listeners: svc.listeners, routes: svc.routes, upstreams: svc.upstreams, filters: svc.filters,
+                    agents: svc.agents, outer: [nsScope, exported, global], what: " in service \"\(svc.id)\"")
+                if let ref = svc.listenerReference, ![svcScope, nsScope, global].contains(where: { $0.has(ref) }) {
+                    dangling(ref, scopes: [nsScope, global])
+                }
+            }
+        }
+        checkDuplicates(config.namespaces.map { ($0.id, $0.location) }, kind: "namespace", scope: "")
+
+        // Listener ids and addresses are process-wide, whatever scope declares them.
+        var allListeners = config.listeners
+        for ns in config.namespaces {
+            allListeners += ns.listeners
+            for svc in ns.services { allListeners += svc.listeners }
+        }
+        checkDuplicates(allListeners.map { ($0.id, $0.location) }, kind: "listener", scope: "")
+        checkAddresses(allListeners)
+        let namespaceIds = Set(config.namespaces.map(\.id))
+        for l in allListeners {
+            if let ns = l.namespace, !namespaceIds.contains(ns) {
+                sink.error(l.namespaceLocation ?? l.location, ConfigPath(["listeners", "listener \"\(l.id)\""]),
+                           "namespace \"\(ns)\" is not defined",
+                           hint: Suggest.closest(to: ns, among: Array(namespaceIds)).map { "did you mean \"\($0)\"?" })
+            }
+            if let dr = l.defaultRoute {
+                let routes = l.namespace.flatMap { ns in config.namespaces.first { $0.id == ns }?.routes } ?? config.routes
+                if !routes.contains(where: { $0.id == dr }) {
+                    sink.error(l.defaultRouteLocation ?? l.location, ConfigPath(["listeners", "listener \"\(l.id)\""]),
+                               "default-route \"\(dr)\" is not defined",
+                               hint: Suggest.closest(to: dr, among: routes.map(\.id)).map { "did you mean \"\($0)\"?" })
+                }
+            }
+        }
+        // Upstream TLS mTLS files, etc. are checked by `sentinel validate` (they need the file system).
+    }
+
+    /// Checks one scope's ids and references; returns the ids it defines.
+    func checkScope(
+        listeners: [ListenerConfig], routes: [RouteConfig], upstreams: [UpstreamConfig],
+        filters: [FilterConfig], agents: [AgentConfig], outer: [Scope], what: String
+    ) -> Scope {
+        checkDuplicates(routes.map { ($0.id, $0.location) }, kind: "route", scope: what)
+        checkDuplicates(upstreams.map { ($0.id, $0.location) }, kind: "upstream", scope: what)
+        checkDuplicates(filters.map { ($0.id, $0.location) }, kind: "filter", scope: what)
+        checkDuplicates(agents.map { ($0.id, $0.location) }, kind: "agent", scope: what)
+        var scope = Scope()
+        scope.upstreams = Set(upstreams.map(\.id))
+        scope.filters = Set(filters.map(\.id))
+        scope.agents = Set(agents.map(\.id))
+        scope.listeners = Set(listeners.map(\.id))
+        for f in filters { scope.filterKinds[f.id] = f }
+        let visible = [scope] + outer
+
+        func resolve(_ ref: ConfigReference) {
+            if !visible.contains(where: { $0.has(ref) }) { dangling(ref, scopes: visible) }
+        }
+        for f in filters { f.references.forEach(resolve) }
+        for route in routes {
+            route.references.forEach(resolve)
+            let hasRedirect = route.filters.contains { id in
+                visible.lazy.compactMap { $0.filterKinds[id] }.first?.isTerminal ?? false
+            }
+            let servesItself = route.upstream != nil || route.staticFiles != nil || route.builtinHandler != nil
+                || route.inference?.hasModelRouting == true || hasRedirect
+            if !servesItself {
+                sink.error(route.location, ConfigPath(["routes", "route \"\(route.id)\""]),
+                           "route \"\(route.id)\" has nothing to serve it",
+                           hint: "add upstream \"<id>\", static-files { root \"…\" } or builtin-handler \"…\"")
+            }
+        }
+        return scope
+    }
+
+    func dangling(_ ref: ConfigReference, scopes: [Scope]) {
+        var candidates: [String] = []
+        for s in scopes { candidates += s.names(ref.kind) }
+        var hint: String?
+        if let near = Suggest.closest(to: ref.id, among: candidates) {
+            hint = "did you mean \"\(near)\"?"
+        } else if candidates.isEmpty {
+            hint = "no \(ref.kind.rawValue) is defined; add one in the \(ref.kind.rawValue)s block"
+        } else if candidates.count <= 8 {
+            hint = "defined: " + candidates.map { "\"\($0)\"" }.joined(separator: ", ")
+        }
+        sink.error(ref.location, ConfigPath([ref.path]), "\(ref.kind.rawValue) \"\(ref.id)\" is not defined", hint: hint)
+    }
+
+    func checkDuplicates(_ items: [(String, KDLSourceLocation)], kind: String, scope: String) {
+        var seen: [String: KDLSourceLocation] = [:]
+        for (id, loc) in items {
+            if let first = seen[id] {
+                sink.error(loc, ConfigPath(), "duplicate \(kind) id \"\(id)\"\(scope) (first defined at \(first))",
+                           hint: "ids must be unique; rename one of them")
+            } else {
+                seen[id] = loc
+            }
+        }
+    }
+
+    func checkAddresses(_ listeners: [ListenerConfig]) {
+        for (i, a) in listeners.enumerated() {
+            for b in listeners[..<i] where a.address.port == b.address.port && a.address.port != 0 {
+                let wildcard: Set<String> = ["0.0.0.0", "::"]
+                let sameFamily = a.address.isIPv6 == b.address.isIPv6
+                if a.address.host == b.address.host || (sameFamily && (wildcard.contains(a.address.host) || wildcard.contains(b.address.host))) {
+                    sink.error(a.location, ConfigPath(["listeners", "listener \"\(a.id)\""]),
+                               "listener \"\(a.id)\" uses \(a.address), which overlaps listener \"\(b.id)\" (\(b.address)) at \(b.location)",
+                               hint: "give each listener its own port")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import SentinelConfig
+
+/// `sentinel validate`: `test`, plus checks that need the file system.
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration and the files it points at (certificates, keys, directories).",
+        discussion: """
+            Everything `sentinel test` checks, and then that every TLS certificate, key and CA
+            file exists and holds PEM data of the right kind, that static-file roots are
+            directories, and that agent socket directories exist. Exit 0 when everything
+            holds, 1 otherwise; warnings do not fail.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Skip the certificate and key file checks.")
+    var skipCerts = false
+
+    @Flag(help: "Skip the agent socket checks.")
+    var skipAgents = false
+
+    func run() throws {
+        let source = options.source
+        guard let loaded = ConfigCheck.run(source, program: "sentinel") else { throw ExitCode(1) }
+        let report = FileChecks.run(loaded.config, certificates: !skipCerts, agents: !skipAgents)
+        for line in report.lines { Console.out(line) }
+        if report.failures > 0 {
+            Console.error("sentinel: configuration file \(source) validation failed (\(report.failures) problem\(report.failures == 1 ? "" : "s"))")
+            throw ExitCode(1)
+        }
+        Console.out("sentinel: configuration file \(source) validation is successful")
+    }
+}

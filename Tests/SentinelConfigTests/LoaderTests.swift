@@ -1,0 +1,189 @@
+import Foundation
+import SentinelConfig
+import Testing
+
+@Suite struct LoaderTests {
+    @Test func minimalConfigIsValid() throws {
+        let c = try #require(valid(minimal()))
+        #expect(c.listeners.map(\.id) == ["http"])
+        #expect(c.routes.first?.builtinHandler == .health)
+        #expect(c.system.workerThreads == 1)
+        #expect(c.limits.maxHeaderCount == 100)
+    }
+
+    @Test func unknownKeyIsAnErrorWithLocationAndSuggestion() {
+        let d = diagnostics(minimal(routes: #"""
+            route "api" {
+                matches { path-prefx "/api" }
+                builtin-handler "health"
+            }
+            """#))
+        #expect(d.count == 1)
+        #expect(d.first?.location.line == 5)
+        #expect(d.first?.location.column == 15)
+        #expect(d.first?.message == "unknown condition \"path-prefx\"")
+        #expect(d.first?.hint == "did you mean \"path-prefix\"?")
+        #expect(d.first?.path == "routes > route \"api\" > matches")
+    }
+
+    @Test func everyDiagnosticIsReportedAtOnce() {
+        let d = diagnostics("""
+            system { worker-threads -1; max-conections 5 }
+            listeners { listener "a" { address "nope" } }
+            routes { route "r" { matches { path "/" }; upstream "missing" } }
+            bogus { }
+            """)
+        let lines = d.map(\.location.line).sorted()
+        #expect(lines == [1, 1, 2, 3, 4])
+    }
+
+    @Test func danglingReferencesAreReportedWithSuggestions() {
+        let d = diagnostics(minimal("""
+            upstreams { upstream "backend" { target "127.0.0.1:9000" } }
+            """, routes: #"route "r" { matches { path-prefix "/" }; upstream "backand" }"#))
+        let dangling = d.filter { $0.message.contains("is not defined") }
+        #expect(dangling.count == 1)
+        #expect(dangling.first?.hint == "did you mean \"backend\"?")
+        #expect(dangling.first?.location.line == 4)
+    }
+
+    @Test func duplicateIdsAreErrors() {
+        let d = diagnostics(minimal(routes: """
+            route "a" { matches { path "/a" }; builtin-handler "health" }
+            route "a" { matches { path "/b" }; builtin-handler "status" }
+            """))
+        #expect(d.contains { $0.message.hasPrefix("duplicate route id \"a\"") && $0.location.line == 5 })
+    }
+
+    @Test func contradictionsAreErrors() {
+        let d = diagnostics(minimal(routes: #"""
+            route "a" { matches { path "/a" }; builtin-handler "health"; static-files { root "/tmp" } }
+            """#))
+        #expect(d.contains { $0.message.contains("has both") })
+    }
+
+    @Test func outOfRangeAndWrongTypes() {
+        let d = diagnostics("""
+            system { worker-threads "4"; graceful-shutdown-timeout-secs #true }
+            listeners { listener "http" { address "127.0.0.1:99999" } }
+            routes { route "r" { matches { path "/" }; builtin-handler "health" } }
+            """)
+        #expect(d.count == 3)
+        #expect(d[0].hint == "write the number without quotes: 4")
+    }
+
+    @Test func bareBooleansGetAKDL2Hint() {
+        let d = diagnostics(minimal(routes: #"route "r" { matches { path "/" }; builtin-handler "health"; websocket true }"#))
+        #expect(d.first.map { $0.message.contains("syntax error") || $0.hint?.contains("#true") == true } == true)
+    }
+
+    @Test func missingSystemAndListenersAreReported() {
+        let d = diagnostics(#"routes { route "r" { matches { path "/" }; builtin-handler "health" } }"#)
+        #expect(d.contains { $0.message == "the configuration has no system block" })
+        #expect(d.contains { $0.message == "the configuration has no listeners" })
+    }
+
+    @Test func aliasesOfTheOriginalParserAreAccepted() throws {
+        let c = try #require(valid(minimal("""
+            limits { max-body-size 1024; max-header-size 4096 }
+            """)))
+        #expect(c.limits.maxBodySizeBytes == 1024)
+        #expect(c.limits.maxHeaderSizeBytes == 4096)
+    }
+
+    @Test func conditionsOfOneKindAreCollected() throws {
+        let c = try #require(valid(minimal(routes: """
+            route "r" { matches { path "/a"; path "/b"; method "GET" "post" }; builtin-handler "health" }
+            """)))
+        #expect(c.routes[0].match.paths == ["/a", "/b"])
+        #expect(c.routes[0].match.methods == ["GET", "POST"])
+    }
+
+    @Test func priorityNamesAndNumbers() throws {
+        let c = try #require(valid(minimal(routes: """
+            route "a" { priority "critical"; matches { path "/a" }; builtin-handler "health" }
+            route "b" { priority 7; matches { path "/b" }; builtin-handler "health" }
+            route "c" { matches { path "/c" }; builtin-handler "health" }
+            """)))
+        #expect(c.routes.map(\.priority) == [1000, 7, 50])
+    }
+
+    @Test func unsupportedFeaturesAreNamed() {
+        let d = diagnostics(minimal("""
+            upstreams { upstream "u" { target "127.0.0.1:9000" } }
+            """, routes: #"route "r" { matches { path "/" }; upstream "u" }"#))
+        #expect(d.count == 1)
+        #expect(d.first?.message.hasPrefix("not supported yet: ") == true)
+    }
+
+    @Test func schemaVersionIsChecked() {
+        #expect(diagnostics("schema-version \"2.0\"\n" + minimal()).first?.message.contains("not supported") == true)
+        #expect(diagnostics("schema-version \"1.0\"\n" + minimal()).isEmpty)
+    }
+
+    @Test func includeExpandsGlobsSortedAndMergesBlocks() throws {
+        let dir = TempDir()
+        dir.write("conf.d/20-b.kdl", #"routes { route "b" { matches { path "/b" }; builtin-handler "status" } }"#)
+        dir.write("conf.d/10-a.kdl", #"routes { route "a" { matches { path "/a" }; builtin-handler "health" } }"#)
+        let main = dir.write("main.kdl", """
+            system { }
+            listeners { listener "http" { address "127.0.0.1:0" } }
+            include "conf.d/*.kdl"
+            """)
+        let loaded = try ConfigLoader.load(file: main).get()
+        #expect(loaded.config.routes.map(\.id) == ["a", "b"])
+        #expect(loaded.config.files.count == 3)
+    }
+
+    @Test func duplicateIdsAcrossFilesNameBothFiles() {
+        let dir = TempDir()
+        dir.write("x.kdl", #"routes { route "a" { matches { path "/b" }; builtin-handler "status" } }"#)
+        let main = dir.write("main.kdl", """
+            system { }
+            listeners { listener "http" { address "127.0.0.1:0" } }
+            routes { route "a" { matches { path "/a" }; builtin-handler "health" } }
+            include "x.kdl"
+            """)
+        guard case .failure(let e) = ConfigLoader.load(file: main) else { Issue.record("expected failure"); return }
+        #expect(e.errors.count == 1)
+        #expect(e.errors[0].location.file.hasSuffix("x.kdl"))
+        #expect(e.errors[0].message.contains("main.kdl:3"))
+    }
+
+    @Test func includeCyclesAreErrors() {
+        let dir = TempDir()
+        dir.write("a.kdl", #"include "b.kdl""#)
+        dir.write("b.kdl", #"include "a.kdl""#)
+        let main = dir.write("main.kdl", minimal("include \"a.kdl\""))
+        guard case .failure(let e) = ConfigLoader.load(file: main) else { Issue.record("expected failure"); return }
+        #expect(e.errors.contains { $0.message.contains("include cycle") })
+    }
+
+    @Test func includeInTextIsAnError() {
+        #expect(diagnostics(minimal("include \"x.kdl\"")).first?.message == "include is only allowed in configuration files")
+    }
+
+    @Test func missingFileIsReported() {
+        guard case .failure(let e) = ConfigLoader.load(file: "/nonexistent/sentinel.kdl") else { Issue.record("expected failure"); return }
+        #expect(e.errors.first?.message.contains("cannot read /nonexistent/sentinel.kdl") == true)
+    }
+
+    @Test func listenerAddressOverlapIsAnError() {
+        let d = diagnostics("""
+            system { }
+            listeners {
+                listener "a" { address "0.0.0.0:8080" }
+                listener "b" { address "127.0.0.1:8080" }
+            }
+            routes { route "r" { matches { path "/" }; builtin-handler "health" } }
+            """)
+        #expect(d.count == 1)
+        #expect(d.first?.location.line == 4)
+    }
+
+    @Test func syntaxErrorsAreLocated() {
+        let d = diagnostics("system {\n  worker-threads 1\n")
+        #expect(d.count == 1)
+        #expect(d.first?.message.hasPrefix("syntax error") == true)
+    }
+}
