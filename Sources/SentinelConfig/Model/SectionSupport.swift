@@ -147,3 +147,27 @@ enum EnvInterpolation {
         return nil
     }
 }
+
+/// Address syntax shared by sections.
+enum AddressSyntax {
+    /// `host:port` or `[v6]:port`, port 1...65535 (0 allowed when `allowZeroPort`).
+    static func isHostPort(_ s: String, allowZeroPort: Bool = false) -> Bool {
+        let host: Substring
+        let port: Substring
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return false }
+            host = s[s.index(after: s.startIndex)..<close]
+            let rest = s[s.index(after: close)...]
+            guard rest.hasPrefix(":") else { return false }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = s.lastIndex(of: ":") else { return false }
+            host = s[..<colon]
+            port = s[s.index(after: colon)...]
+            if host.contains(":") { return false }
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { return false }
+        guard let p = Int(port), p <= 65_535, p >= (allowZeroPort ? 0 : 1) else { return false }
+        return true
+    }
+}
