@@ -38,13 +38,22 @@ struct Check: ParsableCommand {
         let source = ConfigSource.resolve(flag: config, environment: env)
         switch source.load() {
         case .success(let loaded):
-            for w in loaded.warnings { fputs(w.description + "\n", stderr) }
-            fputs("sentinel-stack: \(ConfigSummary(loaded.config))\n", stderr)
-            print("sentinel-stack: configuration file \(source) test is successful")
+            for w in loaded.warnings { emit(w.description + "\n", fd: 2) }
+            emit("sentinel-stack: \(ConfigSummary(loaded.config))\n", fd: 2)
+            emit("sentinel-stack: configuration file \(source) test is successful\n", fd: 1)
         case .failure(let error):
-            fputs(error.rendered() + "\n", stderr)
-            fputs("sentinel-stack: configuration file \(source) test failed\n", stderr)
+            emit(error.rendered() + "\n", fd: 2)
+            emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
             throw ExitCode(1)
         }
+    }
+}
+
+func emit(_ text: String, fd: Int32) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; return }
+        bytes = bytes.dropFirst(n)
     }
 }

@@ -61,13 +61,19 @@ enum Environment {
     }
 }
 
+/// Line output on the standard streams, written with write(2) so no shared C `FILE` is touched.
 enum Console {
-    static func error(_ text: String) {
-        fputs(text + "\n", stderr)
-    }
+    static func error(_ text: String) { emit(text + "\n", fd: 2) }
 
-    static func out(_ text: String) {
-        fputs(text + "\n", stdout)
+    static func out(_ text: String) { emit(text + "\n", fd: 1) }
+
+    static func emit(_ text: String, fd: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return }
+            bytes = bytes.dropFirst(n)
+        }
     }
 }
 

@@ -80,6 +80,13 @@ struct DocumentReader {
             let at = nodes.first?.location ?? KDLSourceLocation(file: sink.mainFile, line: 1, column: 1)
             sink.error(at, root, "the configuration has no system block", hint: "add: system { worker-threads 0 }")
         }
+        for (name, location) in singletons { config.blockLocations[name] = location }
+        for node in nodes where node.name == "observability" {
+            for child in node.children {
+                config.blockLocations["observability.\(child.name)"] = child.location
+                for grandchild in child.children { config.blockLocations["observability.\(child.name).\(grandchild.name)"] = grandchild.location }
+            }
+        }
         config.listeners = scope.listeners
         config.routes = scope.routes
         config.upstreams = scope.upstreams

@@ -15,10 +15,13 @@ enum FeatureSupport {
         for ns in config.namespaces {
             all.append(("namespaces", ns.location, ConfigPath(["namespace \"\(ns.id)\""])))
         }
-        if let rl = config.rateLimits { all.append(("rate-limits", rl.location, ConfigPath(["rate-limits"]))) }
-        if let c = config.cache { all.append(("the HTTP cache (cache block)", c.location, ConfigPath(["cache"]))) }
-        if let w = config.waf, w.isActive { all.append(("waf (use an agent filter for WAF)", w.location, ConfigPath(["waf"]))) }
-        all += observability(config.observability)
+        let at = config.blockLocations
+        if config.rateLimits != nil, let l = at["rate-limits"] { all.append(("rate-limits", l, ConfigPath(["rate-limits"]))) }
+        if config.cache != nil, let l = at["cache"] { all.append(("the HTTP cache (cache block)", l, ConfigPath(["cache"]))) }
+        if let w = config.waf, w.mode != .off, let l = at["waf"] {
+            all.append(("waf mode \"\(w.mode)\" (WAF is delivered through agent filters)", l, ConfigPath(["waf"])))
+        }
+        all += observability(config.observability, at: at)
         for (feature, loc, path) in all { sink.notSupported(feature, loc, path) }
     }
 
@@ -68,10 +71,22 @@ enum FeatureSupport {
         return out
     }
 
-    static func observability(_ o: ObservabilityConfig) -> [(String, KDLSourceLocation, ConfigPath)] {
+    static func observability(_ o: ObservabilityConfig, at: [String: KDLSourceLocation]) -> [(String, KDLSourceLocation, ConfigPath)] {
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
-        for (feature, loc) in o.unsupportedFeatures {
-            out.append((feature, loc, ConfigPath(["observability"])))
+        if o.metrics.enabled, let l = at["observability.metrics"] {
+            out.append(("the standalone metrics listener (serve metrics through a builtin-handler \"metrics\" route)", l, ConfigPath(["observability", "metrics"])))
+        }
+        if let a = o.logging.accessLog, a.enabled, let l = at["observability.logging.access-log"] {
+            out.append(("access-log", l, ConfigPath(["observability", "logging", "access-log"])))
+        }
+        if let e = o.logging.errorLog, e.enabled, let l = at["observability.logging.error-log"] {
+            out.append(("error-log files (errors are logged as JSON on stderr)", l, ConfigPath(["observability", "logging", "error-log"])))
+        }
+        if let a = o.logging.auditLog, a.enabled, let l = at["observability.logging.audit-log"] {
+            out.append(("audit-log", l, ConfigPath(["observability", "logging", "audit-log"])))
+        }
+        if o.tracing != nil, let l = at["observability.tracing"] {
+            out.append(("tracing export", l, ConfigPath(["observability", "tracing"])))
         }
         return out
     }

@@ -62,7 +62,7 @@ public enum FileChecks {
         }
         if agents {
             for a in agentList {
-                guard let path = a.unixSocketPath else { continue }
+                guard case .unixSocket(let path) = a.transport else { continue }
                 let dir = IncludeExpander.directory(of: path)
                 if isDirectory(dir) { report.ok("agent \"\(a.id)\" socket directory \(dir) exists") }
                 else { report.fail("agent \"\(a.id)\" socket directory \(dir) does not exist") }

@@ -121,10 +121,16 @@ struct Validator {
         for route in routes {
             route.references.forEach(resolve)
             let hasRedirect = route.filters.contains { id in
-                visible.lazy.compactMap { $0.filterKinds[id] }.first?.isTerminal ?? false
+                for s in visible {
+                    if let f = s.filterKinds[id] {
+                        if case .redirect = f.kind { return true }
+                        return false
+                    }
+                }
+                return false
             }
             let servesItself = route.upstream != nil || route.staticFiles != nil || route.builtinHandler != nil
-                || route.inference?.hasModelRouting == true || hasRedirect
+                || route.inference?.modelRouting?.defaultUpstream != nil || hasRedirect
             if !servesItself {
                 sink.error(route.location, ConfigPath(["routes", "route \"\(route.id)\""]),
                            "route \"\(route.id)\" has nothing to serve it",

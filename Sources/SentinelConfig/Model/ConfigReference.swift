@@ -11,6 +11,8 @@ public struct ConfigReference: Sendable, Hashable, CustomStringConvertible {
         case upstream
         case agent
         case filter
+        case listener
+        case namespace
     }
 
     public var kind: Kind

@@ -20,6 +20,9 @@ public struct SentinelConfiguration: Sendable {
     public var namespaces: [NamespaceConfig] = []
     /// Every file the configuration was read from (the main file first, then includes).
     public var files: [String] = []
+    /// Where each singleton block and notable sub-block was written (`"cache"`,
+    /// `"observability.metrics"`), for diagnostics about blocks as a whole.
+    public var blockLocations: [String: KDLSourceLocation] = [:]
 
     public init() {}
 
