@@ -73,8 +73,21 @@ struct FilterSectionTests {
 
     @Test func keyOfAnotherTypeIsUnknown() {
         let (_, sink) = read(n("filter", "c") { n("type", "cors"); n("max-rps", 10); n("allowed-origin", "https://a.example") }, FilterConfig.read)
-        #expect(sink.hasError("unknown cors filter setting \"max-rps\""))
+        #expect(sink.hasError("\"max-rps\" is a setting of rate-limit filters, not of cors filters", hint: "cors filters take: allowed-origins"))
         #expect(sink.errors.count == 1, "\(sink.dump)") // allowed-origin is an alias
+    }
+
+    @Test func keyTableMatchesReaders() {
+        // Every key listed for a type is accepted by that type's reader (no "unknown"/"not of" errors).
+        for (type, keys) in FilterConfig.keysByType {
+            let node = n("filter", "x") {
+                n("type", type.rawValue)
+                for key in keys { n(key, "dummy") }
+            }
+            let (_, sink) = read(node, FilterConfig.read)
+            let unknown = sink.errors.filter { $0.message.contains("unknown") && $0.message.contains("setting") || $0.message.contains("is a setting of") }
+            #expect(unknown.isEmpty, "\(type): \(unknown.map(\.message))")
+        }
     }
 
     @Test func unknownKeyDidYouMean() {

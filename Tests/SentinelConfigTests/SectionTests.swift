@@ -79,6 +79,13 @@ struct AgentSectionTests {
         #expect(sink4.hasError("\"client-cert\" needs \"client-key\""))
     }
 
+    @Test func docsTransportBlockGetsSpecificError() {
+        let (a, sink) = read(n("agent", "x") { n("transport") { n("type", "unix_socket"); n("path", "/a.sock") } }, AgentConfig.read)
+        #expect(a == nil)
+        #expect(sink.errors.count == 1, "\(sink.dump)")
+        #expect(sink.hasError("\"transport { … }\" is not supported", hint: "unix-socket"))
+    }
+
     @Test func valueErrorsAllAtOnce() {
         let node = n("agent", "x") {
             n("unix-socket", "/a.sock")
