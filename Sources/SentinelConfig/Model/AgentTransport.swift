@@ -22,7 +22,14 @@ public enum AgentTransport: Sendable, Hashable {
     /// Reads the transport children of an agent reader. Reports zero or several transports.
     static func read(from r: inout NodeReader, agentID: String?) -> AgentTransport? {
         let nodes = r.all(names)
+        // The documentation's `transport { type "unix_socket"; path "…" }` form was never read
+        // by the original parser; point to the real syntax instead of a bare "unknown setting".
+        for t in r.all("transport") {
+            r.sink.error(t.location, r.path.appending(t), "\"transport { … }\" is not supported",
+                         hint: "write the transport directly in the agent block: unix-socket \"/run/sentinel/agent.sock\", grpc \"http://127.0.0.1:50051\" or http \"https://…\"")
+        }
         guard let first = nodes.first else {
+            if r.has("transport") { return nil }
             r.sink.error(r.location, r.path, "agent \(agentID.map { "\"\($0)\" " } ?? "")needs a transport",
                          hint: "add one of: unix-socket \"/run/sentinel/agent.sock\", grpc \"http://127.0.0.1:50051\", http \"https://…\"")
             return nil

@@ -19,6 +19,12 @@ public struct FilterConfig: Sendable, Hashable {
         self.kind = kind
     }
 
+    /// The agent an `agent` filter calls, with where its id is written; nil for other types.
+    public var agentReference: (id: String, location: KDLSourceLocation)? {
+        if case .agent(let a) = kind { return a.agentReference }
+        return nil
+    }
+
     /// References to other configuration objects (the agent of an `agent` filter).
     public var references: [ConfigReference] {
         if case .agent(let a) = kind { return [a.agent] }
@@ -32,6 +38,37 @@ public struct FilterConfig: Sendable, Hashable {
         // Aliases.
         ("ratelimit", .rateLimit), ("compression", .compress), ("rewrite", .urlRewrite), ("geoip", .geo),
     ]
+
+    /// The keys of each type, used only to explain a key written in a filter of another type
+    /// ("max-rps is a setting of rate-limit filters"). A test checks that every key listed here
+    /// is accepted by its type's reader.
+    static let keysByType: [(FilterKind.TypeName, [String])] = [
+        (.rateLimit, ["max-rps", "burst", "key", "on-limit", "status-code", "message", "max-delay-ms", "max-keys", "backend"]
+            + RateLimitFilterConfig.redisKeys + RateLimitFilterConfig.memcachedKeys),
+        (.agent, ["agent", "timeout-ms", "failure-mode", "phase", "inspect-body", "max-body-bytes"]),
+        (.headers, ["phase", "rename", "set", "add", "remove"]),
+        (.compress, ["algorithms", "min-size", "level", "content-types"]),
+        (.cors, ["allowed-origins", "allowed-methods", "allowed-headers", "exposed-headers", "allow-credentials", "max-age-secs"]),
+        (.timeout, ["request-timeout-secs", "upstream-timeout-secs", "connect-timeout-secs"]),
+        (.log, ["log-request", "log-response", "log-body", "max-body-log-size", "level"]),
+        (.geo, ["database-path", "database-type", "action", "countries", "on-failure", "status-code", "block-message", "cache-ttl-secs", "add-country-header"]),
+        (.redirect, ["status-code", "hostname", "scheme", "port", "replace-full-path", "replace-prefix-match"]),
+        (.urlRewrite, ["hostname", "replace-full-path", "replace-prefix-match"]),
+    ]
+
+    /// A key that belongs to another filter type gets a specific message instead of the generic
+    /// "unknown setting" (and is claimed so it is reported once).
+    private static func reportKeysOfOtherTypes(_ r: inout NodeReader, type: FilterKind.TypeName) {
+        let own = keysByType.first { $0.0 == type }?.1 ?? []
+        for child in r.node.children where child.name != "type" && !own.contains(child.name) {
+            let owners = keysByType.filter { $0.1.contains(child.name) }.map { $0.0.rawValue }
+            guard !owners.isEmpty else { continue }
+            let hint = Suggest.closest(to: child.name, among: own).map { "did you mean \"\($0)\"? " } ?? ""
+            r.sink.error(child.location, r.path, "\"\(child.name)\" is a setting of \(owners.joined(separator: "/")) filters, not of \(type.rawValue) filters",
+                         hint: hint + "\(type.rawValue) filters take: " + own.joined(separator: ", "))
+            _ = r.all(child.name)
+        }
+    }
 
     static let typeList = "rate-limit, agent, headers, compress, cors, timeout, log, geo, redirect, url-rewrite"
 
@@ -84,6 +121,7 @@ public struct FilterConfig: Sendable, Hashable {
         case .redirect: kind = .redirect(RedirectFilterConfig.read(from: &r))
         case .urlRewrite: kind = .urlRewrite(UrlRewriteFilterConfig.read(from: &r))
         }
+        reportKeysOfOtherTypes(&r, type: type)
         r.finish()
         guard let id, let kind else { return nil }
         return FilterConfig(id: id, location: node.location, kind: kind)
