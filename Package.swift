@@ -11,17 +11,33 @@ let package = Package(
     products: [
         .library(name: "KDL", targets: ["KDL"]),
         .library(name: "SentinelConfig", targets: ["SentinelConfig"]),
+        .library(name: "SentinelPolicy", targets: ["SentinelPolicy"]),
+        .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
         .target(name: "SentinelConfig", dependencies: ["KDL"], swiftSettings: strict),
+        // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
+        .target(name: "SentinelPolicy", swiftSettings: strict),
+        // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
+        .target(
+            name: "SentinelProxy",
+            dependencies: [
+                "SentinelPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
@@ -40,5 +56,15 @@ let package = Package(
         ),
         .testTarget(name: "KDLTests", dependencies: ["KDL"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
+        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        .testTarget(
+            name: "SentinelProxyTests",
+            dependencies: [
+                "SentinelProxy",
+                "SentinelPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,113 @@
+/// The builtin handlers and the single place that turns an error status into a response.
+///
+/// It exists so every builtin and error body is produced by pure functions of
+/// (request, context) → response, with the common headers (§5.13, §5.17) added in one place.
+public enum BuiltinHandlers {
+    /// Per-request facts a handler may need, gathered by the caller.
+    public struct Context: Sendable {
+        public var traceID: String
+        public var version: String
+        public var instanceID: String
+        public var configJSON: String
+        public var unixSeconds: Double
+        public var uptimeSeconds: Double
+        /// Called only by the metrics handler.
+        public var metricsText: @Sendable () -> String
+
+        public init(
+            traceID: String, version: String, instanceID: String = "", configJSON: String = "{}",
+            unixSeconds: Double, uptimeSeconds: Double = 0, metricsText: @escaping @Sendable () -> String = { "" }
+        ) {
+            self.traceID = traceID
+            self.version = version
+            self.instanceID = instanceID
+            self.configJSON = configJSON
+            self.unixSeconds = unixSeconds
+            self.uptimeSeconds = uptimeSeconds
+            self.metricsText = metricsText
+        }
+    }
+
+    public static let allowedMethods = "GET, HEAD"
+
+    /// Runs `kind` for `request`. Methods other than GET/HEAD get 405 with `Allow`.
+    public static func respond(_ kind: BuiltinKind, to request: BuiltinRequest, context: Context) -> BuiltinResponse {
+        let method = request.method.uppercased()
+        guard method == "GET" || method == "HEAD" else {
+            var response = error(405, traceID: context.traceID)
+            response.headers.append(("Allow", allowedMethods))
+            return response
+        }
+        switch kind {
+        case .status:
+            let uptime = max(0, context.uptimeSeconds)
+            let body =
+                "{\"status\":\"ok\",\"version\":\(JSON.quote(context.version)),\"uptime\":\(JSON.quote(humanDuration(uptime))),"
+                + "\"uptime_secs\":\(UInt64(uptime)),\"instance_id\":\(JSON.quote(context.instanceID)),"
+                + "\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: context.unixSeconds)))}"
+            return json(200, body, traceID: context.traceID)
+        case .health:
+            let body =
+                "{\"status\":\"healthy\",\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: context.unixSeconds)))}"
+            return json(200, body, traceID: context.traceID)
+        case .notFound:
+            return error(404, traceID: context.traceID)
+        case .config:
+            return json(200, context.configJSON, traceID: context.traceID)
+        case .metrics:
+            return BuiltinResponse(
+                status: 200, headers: common(contentType: "text/plain; version=0.0.4; charset=utf-8", context.traceID),
+                body: Array(context.metricsText().utf8))
+        case .welcome:
+            return BuiltinResponse(
+                status: 200, headers: common(contentType: "text/html; charset=utf-8", context.traceID),
+                body: Array(welcomePage(version: context.version).utf8))
+        }
+    }
+
+    /// `{"error":"<code> <reason>","trace_id":"…"}` with the JSON headers (§5.17).
+    public static func error(_ status: Int, traceID: String) -> BuiltinResponse {
+        json(
+            status, "{\"error\":\(JSON.quote("\(status) \(HTTPReason.phrase(status))")),\"trace_id\":\(JSON.quote(traceID))}",
+            traceID: traceID)
+    }
+
+    static func json(_ status: Int, _ body: String, traceID: String) -> BuiltinResponse {
+        BuiltinResponse(status: status, headers: common(contentType: "application/json", traceID), body: Array(body.utf8))
+    }
+
+    static func common(contentType: String, _ traceID: String) -> [(name: String, value: String)] {
+        [
+            ("Content-Type", contentType),
+            ("Cache-Control", "no-cache, no-store, must-revalidate"),
+            ("X-Correlation-Id", traceID),
+            ("X-Request-Id", traceID),
+        ]
+    }
+
+    /// "3d 4h 5m 6s" style uptime, as the original prints it.
+    static func humanDuration(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        let d = s / 86_400, h = s % 86_400 / 3600, m = s % 3600 / 60, r = s % 60
+        if d > 0 { return "\(d)d \(h)h \(m)m \(r)s" }
+        if h > 0 { return "\(h)h \(m)m \(r)s" }
+        if m > 0 { return "\(m)m \(r)s" }
+        return "\(r)s"
+    }
+
+    static func welcomePage(version: String) -> String {
+        let v = version.unicodeScalars.filter { $0.properties.isAlphabetic || "0123456789.-+_".unicodeScalars.contains($0) }
+        let safeVersion = String(String.UnicodeScalarView(v))
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>Sentinel</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}code{background:#eee;padding:0 .3em}</style>
+            </head><body>
+            <h1>Sentinel is running</h1>
+            <p>Version <code>\(safeVersion)</code></p>
+            <ul><li><a href="/health">/health</a></li><li><a href="/status">/status</a></li><li><a href="/metrics">/metrics</a></li></ul>
+            </body></html>
+
+            """
+    }
+}

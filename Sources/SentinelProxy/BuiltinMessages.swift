@@ -1,0 +1,99 @@
+/// A request as the builtin handlers see it, independent of any HTTP codec.
+///
+/// It exists so handler logic is pure and tested without sockets, and so the later
+/// purpose-built HTTP/1 path can reuse the handlers unchanged.
+public struct BuiltinRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: String
+    /// Header pairs in arrival order; names as sent.
+    public var headers: [(name: String, value: String)]
+
+    public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
+
+    /// First value of a header, name compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name }?.value
+    }
+}
+
+/// A complete response from a builtin handler or an error path.
+public struct BuiltinResponse: Sendable, Equatable {
+    public var status: Int
+    /// Header pairs; `Content-Length` is added when serialising.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    public var bodyString: String { String(decoding: body, as: UTF8.self) }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers) { $0 == $1 }
+    }
+
+    /// HTTP/1.1 wire bytes. Header names and values here come only from this module, never from
+    /// the client unvalidated (trace ids are checked by `TraceID.isAcceptable`), so no CR/LF can leak in.
+    func serialized(includeBody: Bool, close: Bool) -> [UInt8] {
+        var text = "HTTP/1.1 \(status) \(HTTPReason.phrase(status))\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "Content-Length: \(body.count)\r\n"
+        if close { text += "Connection: close\r\n" }
+        text += "\r\n"
+        var bytes = Array(text.utf8)
+        if includeBody { bytes += body }
+        return bytes
+    }
+}
+
+enum HTTPReason {
+    static func phrase(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status"
+        }
+    }
+}
+
+/// Minimal JSON string escaping (RFC 8259), so bodies never need Foundation.
+enum JSON {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                let hex = String(c.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,137 @@
+import Synchronization
+
+/// The data plane's Prometheus registry: request counters, a latency histogram and gauges.
+///
+/// It exists to expose the §7.1 core metrics without an external metrics stack, and to keep
+/// cardinality bounded against hostile traffic: routes are labelled by matched route id (never
+/// the raw path, "_none" when unmatched), methods outside the standard set become "OTHER",
+/// and once `maxSeries` label sets exist new ones fold into route="_overflow".
+public final class MetricsRegistry: Sendable {
+    /// §7.1 latency buckets, in seconds.
+    public static let durationBuckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    struct CounterKey: Hashable { let route: String, method: String, status: Int }
+    struct HistogramKey: Hashable { let route: String, method: String }
+    struct Histogram {
+        var buckets = [UInt64](repeating: 0, count: MetricsRegistry.durationBuckets.count)
+        var sum: Double = 0
+        var count: UInt64 = 0
+    }
+    struct State {
+        var requests: [CounterKey: UInt64] = [:]
+        var durations: [HistogramKey: Histogram] = [:]
+        var activeRequests = 0
+        var openConnections = 0
+        var rejectedConnections: UInt64 = 0
+        var routeCacheEvictions: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// Upper bound on label sets per metric family.
+    public let maxSeries: Int
+
+    public init(maxSeries: Int = 10_000) {
+        self.maxSeries = maxSeries
+    }
+
+    public static func methodLabel(_ method: String) -> String {
+        let upper = method.uppercased()
+        return standardMethods.contains(upper) ? upper : "OTHER"
+    }
+
+    /// Records one finished request.
+    public func recordRequest(route: String?, method: String, status: Int, durationSeconds: Double) {
+        let method = Self.methodLabel(method)
+        let route = route ?? "_none"
+        state.withLock { s in
+            var counterKey = CounterKey(route: route, method: method, status: status)
+            if s.requests[counterKey] == nil, s.requests.count >= maxSeries {
+                counterKey = CounterKey(route: "_overflow", method: method, status: status)
+            }
+            s.requests[counterKey, default: 0] += 1
+            var histogramKey = HistogramKey(route: route, method: method)
+            if s.durations[histogramKey] == nil, s.durations.count >= maxSeries {
+                histogramKey = HistogramKey(route: "_overflow", method: method)
+            }
+            var histogram = s.durations[histogramKey] ?? Histogram()
+            for (i, bound) in Self.durationBuckets.enumerated() where durationSeconds <= bound {
+                histogram.buckets[i] += 1
+            }
+            histogram.sum += durationSeconds
+            histogram.count += 1
+            s.durations[histogramKey] = histogram
+        }
+    }
+
+    public func requestStarted() { state.withLock { $0.activeRequests += 1 } }
+    public func requestFinished() { state.withLock { $0.activeRequests -= 1 } }
+    public func connectionOpened() { state.withLock { $0.openConnections += 1 } }
+    public func connectionClosed() { state.withLock { $0.openConnections -= 1 } }
+    public func connectionRejected() { state.withLock { $0.rejectedConnections += 1 } }
+    public func routeCacheEvicted(_ n: Int) { state.withLock { $0.routeCacheEvictions += UInt64(n) } }
+
+    public var activeRequests: Int { state.withLock { $0.activeRequests } }
+    public var openConnections: Int { state.withLock { $0.openConnections } }
+    public var rejectedConnections: UInt64 { state.withLock { $0.rejectedConnections } }
+
+    /// Prometheus text exposition format 0.0.4, families and series in a stable order.
+    public func render(version: String) -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        out += "# HELP sentinel_up Whether the proxy is up.\n# TYPE sentinel_up gauge\nsentinel_up 1\n"
+        out += "# HELP sentinel_build_info Build information.\n# TYPE sentinel_build_info gauge\n"
+        out += "sentinel_build_info{version=\(Self.labelValue(version))} 1\n"
+        out += "# HELP sentinel_requests_total Requests handled, by matched route, method and status.\n"
+        out += "# TYPE sentinel_requests_total counter\n"
+        let counters = s.requests.sorted { a, b in
+            (a.key.route, a.key.method, a.key.status) < (b.key.route, b.key.method, b.key.status)
+        }
+        for (key, value) in counters {
+            out += "sentinel_requests_total{route=\(Self.labelValue(key.route)),method=\(Self.labelValue(key.method)),"
+            out += "status=\"\(key.status)\"} \(value)\n"
+        }
+        out += "# HELP sentinel_request_duration_seconds Request duration, by matched route and method.\n"
+        out += "# TYPE sentinel_request_duration_seconds histogram\n"
+        let histograms = s.durations.sorted { a, b in (a.key.route, a.key.method) < (b.key.route, b.key.method) }
+        for (key, h) in histograms {
+            let labels = "route=\(Self.labelValue(key.route)),method=\(Self.labelValue(key.method))"
+            for (i, bound) in Self.durationBuckets.enumerated() {
+                out += "sentinel_request_duration_seconds_bucket{\(labels),le=\"\(Self.number(bound))\"} \(h.buckets[i])\n"
+            }
+            out += "sentinel_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
+            out += "sentinel_request_duration_seconds_sum{\(labels)} \(Self.number(h.sum))\n"
+            out += "sentinel_request_duration_seconds_count{\(labels)} \(h.count)\n"
+        }
+        out += "# HELP sentinel_active_requests Requests in progress.\n# TYPE sentinel_active_requests gauge\n"
+        out += "sentinel_active_requests \(s.activeRequests)\n"
+        out += "# HELP sentinel_open_connections Open client connections.\n# TYPE sentinel_open_connections gauge\n"
+        out += "sentinel_open_connections \(s.openConnections)\n"
+        out += "# HELP sentinel_connections_rejected_total Connections closed at accept because of max-connections.\n"
+        out += "# TYPE sentinel_connections_rejected_total counter\n"
+        out += "sentinel_connections_rejected_total \(s.rejectedConnections)\n"
+        out += "# HELP sentinel_route_cache_evictions_total Route-match cache entries evicted.\n"
+        out += "# TYPE sentinel_route_cache_evictions_total counter\n"
+        out += "sentinel_route_cache_evictions_total \(s.routeCacheEvictions)\n"
+        return out
+    }
+
+    /// A quoted label value with `\`, `"` and newline escaped as the exposition format requires.
+    static func labelValue(_ value: String) -> String {
+        var out = "\""
+        for c in value {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out + "\""
+    }
+
+    static func number(_ v: Double) -> String {
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
+    }
+}

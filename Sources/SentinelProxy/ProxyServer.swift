@@ -1,0 +1,123 @@
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SentinelPolicy
+import Synchronization
+
+/// The HTTP/1.1 data-plane server: binds the snapshot's listeners, serves builtin routes, swaps
+/// snapshots on reload and drains on shutdown.
+///
+/// It exists as the one owner of the event loops, listening channels and the quiescing helper,
+/// so the lifecycle (start → reload* → shutdown) has a single place with a single lock.
+public final class ProxyServer: Sendable {
+    /// A bound listener and the port the kernel actually gave it (useful with port 0).
+    public struct BoundListener: Sendable, Equatable {
+        public var id: String
+        public var host: String
+        public var port: Int
+    }
+
+    private struct Running: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let listeners: [any Channel]
+        let shared: ServerShared
+    }
+
+    private let eventLoopCount: Int
+    private let clock: ServerClock
+    private let running = Mutex<Running?>(nil)
+    public let metrics: MetricsRegistry
+
+    public init(eventLoopCount: Int = System.coreCount, clock: ServerClock = .system, metrics: MetricsRegistry = .init()) {
+        self.eventLoopCount = max(1, eventLoopCount)
+        self.clock = clock
+        self.metrics = metrics
+    }
+
+    /// Binds every listener of `snapshot` and starts serving. Throws if already started or if a bind fails
+    /// (then nothing stays bound).
+    public func start(snapshot: ServerSnapshot) async throws -> [BoundListener] {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
+        let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock)
+        var caches: [ObjectIdentifier: NIOLoopBoundBox<RouteCache>] = [:]
+        for loop in group.makeIterator() {
+            let box = try await loop.submit { NIOLoopBoundBox(RouteCache(capacity: snapshot.routeCacheSize), eventLoop: loop) }.get()
+            caches[ObjectIdentifier(loop)] = box
+        }
+        let routeCaches = caches
+        var bound: [BoundListener] = []
+        var listenerChannels: [any Channel] = []
+        do {
+            for listener in snapshot.listeners {
+                let listenerID = listener.id
+                let channel = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .serverChannelOption(.backlog, value: 1024)
+                    .childChannelInitializer { channel in
+                        guard shared.admit(channel, max: shared.snapshot.limits.maxConnections) else {
+                            channel.close(promise: nil)
+                            return channel.eventLoop.makeSucceededVoidFuture()
+                        }
+                        return channel.eventLoop.makeCompletedFuture {
+                            let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
+                            try channel.pipeline.syncOperations.addHandlers(
+                                ConnectionTimeoutHandler(shared: shared, listenerID: listenerID),
+                                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                                BuiltinHTTPHandler(shared: shared, listenerID: listenerID, routeCache: cache))
+                        }
+                    }
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: listener.host, port: listener.port).get()
+                listenerChannels.append(channel)
+                bound.append(BoundListener(id: listener.id, host: listener.host, port: channel.localAddress?.port ?? listener.port))
+            }
+        } catch {
+            for channel in listenerChannels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let installed = running.withLock { state -> Bool in
+            guard state == nil else { return false }
+            state = Running(group: group, listeners: listenerChannels, shared: shared)
+            return true
+        }
+        guard installed else {
+            try? await group.shutdownGracefully()
+            throw ProxyServerError.alreadyStarted
+        }
+        return bound
+    }
+
+    /// Makes `snapshot` current: requests whose head arrives afterwards use it; in-flight requests
+    /// finish with the one they started with. Listener addresses are not re-bound.
+    public func reload(snapshot: ServerSnapshot) {
+        running.withLock { $0?.shared.snapshotBox.withLock { $0 = snapshot } }
+    }
+
+    /// Stops accepting, lets in-flight requests finish, closes idle keep-alive connections, then
+    /// stops the event loops. Returns false when `gracefulTimeout` passed and connections were forced closed.
+    public func shutdown(gracefulTimeout: Duration) async -> Bool {
+        guard let state = running.withLock({ s -> Running? in defer { s = nil }; return s }) else { return true }
+        let loop = state.group.next()
+        for channel in state.listeners { try? await channel.close() }
+        let drained = loop.makePromise(of: Void.self)
+        state.shared.beginDrain(promise: drained)
+        let forced = Mutex(false)
+        let deadline = loop.scheduleTask(in: gracefulTimeout.timeAmount) {
+            forced.withLock { $0 = true }
+            state.shared.closeAllConnections()
+        }
+        try? await drained.futureResult.get()
+        deadline.cancel()
+        try? await state.group.shutdownGracefully()
+        return !forced.withLock { $0 }
+    }
+}
+
+/// Lifecycle misuse of `ProxyServer`.
+public struct ProxyServerError: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Kind: Sendable, Equatable { case alreadyStarted }
+    private let kind: Kind
+    public static let alreadyStarted = ProxyServerError(kind: .alreadyStarted)
+    public var description: String { "the proxy server is already running" }
+}

@@ -1,0 +1,92 @@
+import NIOCore
+import SentinelPolicy
+import Synchronization
+
+/// State shared by every connection of one `ProxyServer`: the current snapshot, metrics, clocks
+/// and the open-connection registry.
+///
+/// It exists so a reload is a single swap of `snapshot` (§STYLE 2) and so shutdown can find and,
+/// past its deadline, force-close every connection.
+final class ServerShared: Sendable {
+    let snapshotBox: Mutex<ServerSnapshot>
+    let metrics: MetricsRegistry
+    let clock: ServerClock
+    let startedMonotonicNanos: UInt64
+    private struct Connections {
+        var table: [ObjectIdentifier: any Channel] = [:]
+        /// Set by `beginDrain`: refuse new connections, and fulfil `drained` when the table empties.
+        var drained: EventLoopPromise<Void>?
+        var draining = false
+    }
+
+    private let connections = Mutex(Connections())
+
+    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock) {
+        snapshotBox = Mutex(snapshot)
+        self.metrics = metrics
+        self.clock = clock
+        startedMonotonicNanos = clock.monotonicNanos()
+    }
+
+    var snapshot: ServerSnapshot { snapshotBox.withLock { $0 } }
+
+    func uptimeSeconds() -> Double {
+        Double(clock.monotonicNanos() &- startedMonotonicNanos) / 1e9
+    }
+
+    /// Registers a new connection unless the cap is reached; returns false when it must be refused.
+    func admit(_ channel: any Channel, max: Int) -> Bool {
+        let admitted = connections.withLock { c in
+            guard !c.draining, c.table.count < max else { return false }
+            c.table[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        if admitted {
+            metrics.connectionOpened()
+            channel.closeFuture.whenComplete { [self] _ in
+                let drained = connections.withLock { c -> EventLoopPromise<Void>? in
+                    c.table.removeValue(forKey: ObjectIdentifier(channel))
+                    guard c.table.isEmpty, let promise = c.drained else { return nil }
+                    c.drained = nil
+                    return promise
+                }
+                metrics.connectionClosed()
+                drained?.succeed()
+            }
+        } else {
+            metrics.connectionRejected()
+        }
+        return admitted
+    }
+
+    /// Refuses new connections, asks every open one to quiesce (idle ones close now, busy ones after
+    /// their response), and completes `promise` once none is left.
+    func beginDrain(promise: EventLoopPromise<Void>) {
+        let open = connections.withLock { c -> [any Channel] in
+            c.draining = true
+            if c.table.isEmpty { return [] }
+            c.drained = promise
+            return Array(c.table.values)
+        }
+        if open.isEmpty { promise.succeed() }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+    }
+
+    func closeAllConnections() {
+        let all = connections.withLock { Array($0.table.values) }
+        for channel in all { channel.close(promise: nil) }
+    }
+
+    /// A fresh trace id for responses that have no request to take one from (timeouts, parse errors).
+    func newTraceID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: clock.wallSeconds(), using: &rng)
+    }
+}
+
+extension Duration {
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,105 @@
+public import SentinelPolicy
+
+/// Everything one generation of the data plane needs, frozen.
+///
+/// It exists so a reload is one atomic swap of one value: every request reads the snapshot that
+/// was current when its head arrived and keeps it to the end, so a request never sees half of
+/// an old configuration and half of a new one. The lead's config adapter builds it.
+public struct ServerSnapshot: Sendable {
+    /// One listening socket. Listener addresses are bound at `start`; a reload may change their
+    /// timeouts (looked up by `id`) but not their addresses.
+    public struct Listener: Sendable, Equatable {
+        public var id: String
+        public var host: String
+        /// 0 binds an ephemeral port (tests).
+        public var port: Int
+        /// A client must complete each request head within this time, else 408 and close.
+        public var requestTimeout: Duration
+        /// An idle keep-alive connection is closed after this time.
+        public var keepaliveTimeout: Duration
+        /// After this many requests the connection is closed (`Connection: close` on the last one).
+        public var keepaliveMaxRequests: Int?
+
+        public init(
+            id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
+            keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil
+        ) {
+            self.id = id
+            self.host = host
+            self.port = port
+            self.requestTimeout = requestTimeout
+            self.keepaliveTimeout = keepaliveTimeout
+            self.keepaliveMaxRequests = keepaliveMaxRequests
+        }
+    }
+
+    /// Request-size bounds with the original's secure defaults (§3.8).
+    public struct Limits: Sendable, Equatable {
+        public var maxHeaderBytes: Int
+        public var maxHeaderCount: Int
+        public var maxURIBytes: Int
+        public var maxBodyBytes: Int
+        /// Open client connections across all listeners; over it new connections are closed at once.
+        public var maxConnections: Int
+
+        public init(
+            maxHeaderBytes: Int = 8192, maxHeaderCount: Int = 100, maxURIBytes: Int = 8192,
+            maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000
+        ) {
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxHeaderCount = maxHeaderCount
+            self.maxURIBytes = maxURIBytes
+            self.maxBodyBytes = maxBodyBytes
+            self.maxConnections = maxConnections
+        }
+    }
+
+    public var listeners: [Listener]
+    public var router: Router
+    /// Indexed by `RouteSpec.handler`.
+    public var actions: [RouteAction]
+    public var limits: Limits
+    /// Route-match cache entries per event loop.
+    public var routeCacheSize: Int
+    /// Served by the `config` builtin; the caller has already redacted secrets.
+    public var configJSON: String
+    public var instanceID: String
+    public var version: String
+    public var traceIDFormat: TraceIDFormat
+
+    public init(
+        listeners: [Listener], router: Router, actions: [RouteAction], limits: Limits = .init(),
+        routeCacheSize: Int = 1000, configJSON: String = "{}", instanceID: String, version: String,
+        traceIDFormat: TraceIDFormat = .tinyflake
+    ) {
+        self.listeners = listeners
+        self.router = router
+        self.actions = actions
+        self.limits = limits
+        self.routeCacheSize = routeCacheSize
+        self.configJSON = configJSON
+        self.instanceID = instanceID
+        self.version = version
+        self.traceIDFormat = traceIDFormat
+    }
+
+    func listener(id: String) -> Listener? { listeners.first { $0.id == id } }
+}
+
+/// What a matched route does. Only builtins exist in this data plane; proxying comes later.
+public enum RouteAction: Sendable, Equatable {
+    case builtin(BuiltinKind)
+}
+
+/// The builtin handlers of §5.13 that need no upstream.
+public enum BuiltinKind: String, Sendable, Equatable, CaseIterable {
+    case status, health, notFound, welcome, config, metrics
+}
+
+/// Trace-id flavour (§7.3).
+public enum TraceIDFormat: String, Sendable, Equatable {
+    /// 11 Base58 characters: 3 from the seconds timestamp, 8 random. Short and roughly time-sortable.
+    case tinyflake
+    /// RFC 4122 version 4.
+    case uuid
+}

@@ -1,0 +1,213 @@
+import SentinelPolicy
+import Testing
+
+@testable import SentinelProxy
+
+private func makeSnapshot(
+    routes: [RouteSpec]? = nil, limits: ServerSnapshot.Limits = .init(), maxRequests: Int? = nil,
+    requestTimeout: Duration = .seconds(30), version: String = "1.0.0"
+) throws -> ServerSnapshot {
+    let actions: [RouteAction] = BuiltinKind.allCases.map { .builtin($0) }
+    func index(_ k: BuiltinKind) -> Int { BuiltinKind.allCases.firstIndex(of: k)! }
+    let routes =
+        routes ?? [
+            RouteSpec(id: "status", paths: ["/status"], handler: index(.status)),
+            RouteSpec(id: "health", paths: ["/health"], handler: index(.health)),
+            RouteSpec(id: "metrics", paths: ["/metrics"], handler: index(.metrics)),
+            RouteSpec(id: "config", paths: ["/config"], handler: index(.config)),
+            RouteSpec(id: "welcome", paths: ["/"], handler: index(.welcome)),
+            RouteSpec(id: "gone", pathPrefixes: ["/gone"], handler: index(.notFound)),
+        ]
+    return ServerSnapshot(
+        listeners: [.init(id: "main", port: 0, requestTimeout: requestTimeout, keepaliveMaxRequests: maxRequests)],
+        router: try Router(routes: routes), actions: actions, limits: limits, configJSON: "{\"redacted\":true}",
+        instanceID: "test-instance", version: version)
+}
+
+private func withServer(
+    _ snapshot: ServerSnapshot, _ body: (ProxyServer, Int) async throws -> Void
+) async throws {
+    let server = ProxyServer(eventLoopCount: 1)
+    let bound = try await server.start(snapshot: snapshot)
+    do {
+        try await body(server, bound[0].port)
+    } catch {
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        throw error
+    }
+    _ = await server.shutdown(gracefulTimeout: .seconds(1))
+}
+
+private let get = "Host: t\r\n\r\n"
+
+@Suite(.serialized) struct ServerTests {
+    @Test func everyBuiltinOverTheWire() async throws {
+        try await withServer(try makeSnapshot()) { _, port in
+            let c = try RawClient(port: port)
+            let status = try c.request("GET /status HTTP/1.1\r\n" + get)
+            #expect(status.status == 200)
+            #expect(status.body.contains("\"status\":\"ok\"") && status.body.contains("\"instance_id\":\"test-instance\""))
+            #expect(status.header("Content-Type") == "application/json")
+            #expect(status.header("Cache-Control") == "no-cache, no-store, must-revalidate")
+            #expect(status.header("X-Correlation-Id")?.count == 11)
+            let health = try c.request("GET /health HTTP/1.1\r\nX-Request-Id: abc-42\r\n" + get)
+            #expect(health.body.hasPrefix("{\"status\":\"healthy\""))
+            #expect(health.header("X-Correlation-Id") == "abc-42")
+            #expect(try c.request("GET /config HTTP/1.1\r\n" + get).body == "{\"redacted\":true}")
+            #expect(try c.request("GET / HTTP/1.1\r\n" + get).body.contains("Sentinel is running"))
+            let gone = try c.request("GET /gone/x HTTP/1.1\r\n" + get)
+            #expect(gone.status == 404)
+            let metrics = try c.request("GET /metrics HTTP/1.1\r\n" + get)
+            #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(metrics.body.contains("sentinel_build_info{version=\"1.0.0\"} 1"))
+            #expect(metrics.body.contains("sentinel_requests_total{route=\"health\",method=\"GET\",status=\"200\"} 1"))
+            #expect(metrics.body.contains("sentinel_requests_total{route=\"gone\",method=\"GET\",status=\"404\"} 1"))
+            #expect(metrics.body.contains("sentinel_open_connections 1"))
+            #expect(metrics.body.contains("sentinel_active_requests 1"))
+        }
+    }
+
+    @Test func unmatchedIs404JSONAndUnknownMethodsAre405() async throws {
+        try await withServer(try makeSnapshot()) { server, port in
+            let c = try RawClient(port: port)
+            let missing = try c.request("GET /nope?x=1 HTTP/1.1\r\n" + get)
+            #expect(missing.status == 404)
+            let trace = try #require(missing.header("X-Correlation-Id"))
+            #expect(missing.body == "{\"error\":\"404 Not Found\",\"trace_id\":\"\(trace)\"}")
+            let post = try c.request("POST /health HTTP/1.1\r\nContent-Length: 3\r\n" + get + "abc")
+            #expect(post.status == 405)
+            #expect(post.header("Allow") == "GET, HEAD")
+            #expect(try c.request("GET /health HTTP/1.1\r\n" + get).status == 200)  // still alive
+            let text = server.metrics.render(version: "")
+            #expect(text.contains("sentinel_requests_total{route=\"_none\",method=\"GET\",status=\"404\"} 1"))
+        }
+    }
+
+    @Test func headGetsHeadersOnly() async throws {
+        try await withServer(try makeSnapshot()) { _, port in
+            let c = try RawClient(port: port)
+            let head = try c.request("HEAD /health HTTP/1.1\r\n" + get, head: true)
+            #expect(head.status == 200)
+            #expect(Int(head.header("Content-Length") ?? "0")! > 0)
+            // The next response must start right away: no body bytes were sent for HEAD.
+            #expect(try c.request("GET /health HTTP/1.1\r\n" + get).status == 200)
+        }
+    }
+
+    @Test func limits() async throws {
+        let limits = ServerSnapshot.Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64, maxBodyBytes: 16)
+        try await withServer(try makeSnapshot(limits: limits)) { _, port in
+            let longURI = try RawClient(port: port).request("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\n" + get)
+            #expect(longURI.status == 414)
+            #expect(longURI.header("Content-Type") == "application/json")
+            let many = (0..<6).map { "X-\($0): v\r\n" }.joined()
+            #expect(try RawClient(port: port).request("GET /health HTTP/1.1\r\n" + many + get).status == 431)
+            let big = "X-Big: \(String(repeating: "b", count: 300))\r\n"
+            #expect(try RawClient(port: port).request("GET /health HTTP/1.1\r\n" + big + get).status == 431)
+            let body = try RawClient(port: port)
+            let tooLarge = try body.request("POST /health HTTP/1.1\r\nContent-Length: 17\r\n" + get)
+            #expect(tooLarge.status == 413)
+            #expect(tooLarge.header("Connection") == "close")
+            #expect(body.isClosedByServer())
+            let chunked = try RawClient(port: port).request(
+                "POST /health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + get + "20\r\n" + String(repeating: "c", count: 32) + "\r\n0\r\n\r\n")
+            #expect(chunked.status == 413)
+        }
+    }
+
+    @Test func malformedRequestsGet400AndClose() async throws {
+        try await withServer(try makeSnapshot()) { _, port in
+            let garbage = try RawClient(port: port)
+            let r = try garbage.request("GET /health HTTP/1.1\r\nBad Header\r\n\r\n")
+            #expect(r.status == 400)
+            #expect(r.body.hasPrefix("{\"error\":\"400 Bad Request\""))
+            #expect(garbage.isClosedByServer())
+            let noHost = try RawClient(port: port)
+            #expect(try noHost.request("GET /health HTTP/1.1\r\n\r\n").status == 400)
+            #expect(try RawClient(port: port).request("GET /health HTTP/1.0\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test func keepAliveMaxRequests() async throws {
+        try await withServer(try makeSnapshot(maxRequests: 2)) { _, port in
+            let c = try RawClient(port: port)
+            let first = try c.request("GET /health HTTP/1.1\r\n" + get)
+            #expect(first.header("Connection") == nil)
+            let second = try c.request("GET /health HTTP/1.1\r\n" + get)
+            #expect(second.header("Connection") == "close")
+            #expect(c.isClosedByServer())
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withServer(try makeSnapshot()) { _, port in
+            let c = try RawClient(port: port)
+            c.send("GET /health HTTP/1.1\r\n" + get + "GET /nope HTTP/1.1\r\n" + get + "GET /config HTTP/1.1\r\n" + get)
+            #expect(try c.readResponse().status == 200)
+            #expect(try c.readResponse().status == 404)
+            #expect(try c.readResponse().body == "{\"redacted\":true}")
+        }
+    }
+
+    @Test func incompleteHeadGets408() async throws {
+        try await withServer(try makeSnapshot(requestTimeout: .milliseconds(200))) { _, port in
+            let c = try RawClient(port: port)
+            c.send("GET /health HTTP/1.1\r\nHost: t\r\n")
+            let r = try c.readResponse()
+            #expect(r.status == 408)
+            #expect(c.isClosedByServer())
+        }
+    }
+
+    @Test func connectionCap() async throws {
+        let limits = ServerSnapshot.Limits(maxConnections: 1)
+        try await withServer(try makeSnapshot(limits: limits)) { server, port in
+            let first = try RawClient(port: port)
+            #expect(try first.request("GET /health HTTP/1.1\r\n" + get).status == 200)
+            let second = try RawClient(port: port)
+            #expect(second.isClosedByServer())
+            #expect(server.metrics.rejectedConnections == 1)
+            #expect(try first.request("GET /health HTTP/1.1\r\n" + get).status == 200)
+        }
+    }
+
+    @Test func reloadSwapsRoutes() async throws {
+        try await withServer(try makeSnapshot()) { server, port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 404)
+            let health = BuiltinKind.allCases.firstIndex(of: .health)!
+            server.reload(snapshot: try makeSnapshot(routes: [RouteSpec(id: "ping", paths: ["/ping"], handler: health)], version: "2.0.0"))
+            // Same connection, same event loop, same route cache: the new router must win.
+            #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 200)
+            #expect(try c.request("GET /health HTTP/1.1\r\n" + get).status == 404)
+        }
+    }
+
+    @Test func gracefulShutdownLetsInFlightFinishAndClosesIdle() async throws {
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: try makeSnapshot())[0].port
+        let idle = try RawClient(port: port)
+        #expect(try idle.request("GET /health HTTP/1.1\r\n" + get).status == 200)
+        let busy = try RawClient(port: port)
+        busy.send("POST /health HTTP/1.1\r\nContent-Length: 4\r\nHost: t\r\n\r\nab")
+        // Make sure the busy request's head has been processed before draining.
+        #expect(try RawClient(port: port).request("GET /health HTTP/1.1\r\n" + get).status == 200)
+        let shutdown = Task { await server.shutdown(gracefulTimeout: .seconds(10)) }
+        #expect(idle.isClosedByServer())
+        busy.send("cd")
+        let r = try busy.readResponse()
+        #expect(r.status == 405)
+        #expect(r.header("Connection") == "close")
+        #expect(await shutdown.value == true)
+    }
+
+    @Test func shutdownPastDeadlineForcesCloseAndReportsIt() async throws {
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: try makeSnapshot())[0].port
+        let busy = try RawClient(port: port)
+        busy.send("POST /health HTTP/1.1\r\nContent-Length: 4\r\nHost: t\r\n\r\nab")
+        #expect(try RawClient(port: port).request("GET /health HTTP/1.1\r\n" + get).status == 200)
+        #expect(await server.shutdown(gracefulTimeout: .milliseconds(100)) == false)
+        #expect(busy.isClosedByServer())
+    }
+}
