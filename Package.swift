@@ -42,6 +42,9 @@ let package = Package(
             name: "sentinel",
             dependencies: [
                 "SentinelConfig",
+                "SentinelPolicy",
+                "SentinelProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

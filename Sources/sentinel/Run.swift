@@ -26,6 +26,10 @@ struct Run: AsyncParsableCommand {
             return
         }
         guard let loaded = ConfigCheck.run(source, program: "sentinel", quietOnSuccess: true) else { throw ExitCode(1) }
-        try await SingleProcess(source: source, initial: loaded.config).run()
+        do {
+            try await SingleProcess(source: source, initial: loaded.config).run()
+        } catch let e as ExitCodeError {
+            throw ExitCode(e.code)
+        }
     }
 }

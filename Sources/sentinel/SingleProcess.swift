@@ -1,11 +1,139 @@
+import Dispatch
 import SentinelConfig
+import NIOCore
+import SentinelProxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the data plane in this process until a stop signal.
+///
+/// Signals become events on one stream, handled by one loop: HUP reloads (all-or-nothing: a
+/// bad configuration changes nothing and is logged with every diagnostic), TERM and INT stop
+/// gracefully (a second one stops at once).
 struct SingleProcess {
     let source: ConfigSource
     let initial: SentinelConfiguration
 
+    enum Event: Sendable { case reload, stop(signal: Int32) }
+
     func run() async throws {
-        Console.error("sentinel: the data plane is not wired into this build yet")
+        let log = LifecycleLog()
+        var rng = SystemRandomNumberGenerator()
+        let instanceID = TraceID.generate(format: .uuid, unixSeconds: 0, using: &rng)
+        let snapshot: ServerSnapshot
+        do {
+            snapshot = try SnapshotBuilder.build(initial, instanceID: instanceID)
+        } catch {
+            log.emit("error", "startup_failed", ["reason": error.description])
+            throw ExitCodeError(code: 1)
+        }
+        let threads = initial.system.workerThreads == 0 ? System.coreCount : initial.system.workerThreads
+        let server = ProxyServer(eventLoopCount: threads)
+        let bound: [ProxyServer.BoundListener]
+        do {
+            bound = try await server.start(snapshot: snapshot)
+        } catch {
+            log.emit("error", "startup_failed", ["reason": "cannot bind listeners: \(error)"])
+            _ = await server.shutdown(gracefulTimeout: .zero)
+            throw ExitCodeError(code: 1)
+        }
+        for b in bound {
+            log.emit("info", "listener_bound", ["listener": b.id, "address": "\(b.host):\(b.port)"])
+        }
+        log.emit("info", "started", ["pid": String(getpid()), "config": source.description, "event_loops": String(threads), "version": SentinelVersion.full])
+
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self)
+        let sources = Self.installSignalHandlers(continuation)
+        defer { sources.forEach { $0.cancel() } }
+
+        var current = initial
+        var stopping = false
+        for await event in events {
+            switch event {
+            case .reload:
+                guard !stopping else { continue }
+                log.emit("info", "reload_started", ["config": source.description])
+                switch source.load() {
+                case .failure(let error):
+                    log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": error.rendered()])
+                case .success(let loaded):
+                    if loaded.config.listeners.map(\.address) != current.listeners.map(\.address) {
+                        log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
+                        continue
+                    }
+                    do {
+                        let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID)
+                        server.reload(snapshot: next)
+                        current = loaded.config
+                        log.emit("info", "reloaded", ["routes": String(loaded.config.routes.count)])
+                    } catch {
+                        log.emit("error", "reload_failed", ["reason": error.description])
+                    }
+                }
+            case .stop(let signal):
+                if stopping {
+                    log.emit("warn", "fast_stop", ["signal": String(signal)])
+                    exit(1)
+                }
+                stopping = true
+                let timeout = current.system.gracefulShutdownTimeout
+                log.emit("info", "stopping", ["signal": String(signal), "graceful_timeout_secs": String(timeout.components.seconds)])
+                Task { [server] in
+                    let clean = await server.shutdown(gracefulTimeout: timeout)
+                    log.emit(clean ? "info" : "warn", "stopped", ["clean": clean ? "true" : "false"])
+                    exit(clean ? 0 : 1)
+                }
+            }
+        }
+    }
+
+    static func installSignalHandlers(_ continuation: AsyncStream<Event>.Continuation) -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "sentinel.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGHUP, SIGTERM, SIGINT, SIGQUIT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            let handler: @Sendable () -> Void = {
+                continuation.yield(sig == SIGHUP ? .reload : .stop(signal: sig))
+            }
+            source.setEventHandler(handler: handler)
+            source.resume()
+            sources.append(source)
+        }
+        return sources
+    }
+}
+
+struct ExitCodeError: Error {
+    var code: Int32
+}
+
+/// Lifecycle events as one JSON object per line on stderr.
+struct LifecycleLog: Sendable {
+    func emit(_ level: String, _ event: String, _ fields: [String: String]) {
+        let w = JSONWriter()
+        w.object {
+            w.field("ts", Self.timestamp())
+            w.field("level", level)
+            w.field("event", event)
+            for key in fields.keys.sorted() { w.field(key, fields[key]!) }
+        }
+        Console.error(w.text)
+    }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int32, _ n: Int = 2) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        let ms = Int32(ts.tv_nsec / 1_000_000)
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1))-\(pad(tm.tm_mday))T\(pad(tm.tm_hour)):\(pad(tm.tm_min)):\(pad(tm.tm_sec)).\(pad(ms, 3))Z"
     }
 }
