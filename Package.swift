@@ -59,6 +59,8 @@ let package = Package(
         ),
         .testTarget(name: "KDLTests", dependencies: ["KDL"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
+        // Runs the built executables as child processes.
+        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         .testTarget(
             name: "SentinelProxyTests",

@@ -110,7 +110,7 @@ public struct RouteConfig: Sendable, Hashable {
         if !node.children.contains(where: { $0.name == "matches" || $0.name == "match" }) {
             sink.error(node.location, p, "route \"\(id)\" has no matches block",
                        hint: "add: matches { path-prefix \"/\" }")
-        } else if route.match.isEmpty {
+        } else if route.match.isEmpty, node.children.first(where: { $0.name == "matches" || $0.name == "match" })?.children.isEmpty ?? true {
             sink.error(route.match.location, p, "route \"\(id)\" has an empty matches block",
                        hint: "add a condition, e.g. path-prefix \"/\"")
         }

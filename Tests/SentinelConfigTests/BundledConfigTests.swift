@@ -1,0 +1,75 @@
+import Foundation
+import SentinelConfig
+import Testing
+
+/// The bundled default and every example must stay loadable. An example that needs a feature
+/// this build lacks must fail with exactly its `not supported yet` diagnostics and nothing
+/// else; the list below shrinks as features land (an entry going stale fails the test).
+@Suite struct BundledConfigTests {
+    @Test func defaultConfigFileEqualsTheBuiltInText() throws {
+        let file = try String(contentsOfFile: packageRoot + "/config/sentinel.kdl", encoding: .utf8)
+        #expect(file == DefaultConfig.text, "regenerate Sources/SentinelConfig/Loading/DefaultConfig.swift from config/sentinel.kdl")
+    }
+
+    @Test func defaultConfigIsValid() throws {
+        let loaded = try ConfigLoader.load(file: packageRoot + "/config/sentinel.kdl").get()
+        #expect(loaded.warnings.isEmpty)
+        #expect(loaded.config.routes.map(\.id) == ["welcome", "health", "status", "metrics", "config"])
+        #expect(loaded.config.listeners.first?.address.description == "127.0.0.1:8080")
+    }
+
+    /// example file → the features it needs that are not built yet, as `line: feature`.
+    static let pendingFeatures: [String: [String]] = [
+        "reverse-proxy.kdl": [
+            "25: route policies", "42: proxying to upstreams (upstream \"app\")", "66: access-log",
+        ],
+        "api-gateway.kdl": [
+            "18: retry-policy", "56: proxying to upstreams (upstream \"users\")",
+            "69: proxying to upstreams (upstream \"orders\")", "72: proxying to upstreams (upstream \"api-v2\")",
+            "78: filters (filter \"cors\")", "85: filters (filter \"per-client-limit\")",
+        ],
+        "load-balancer.kdl": ["23: proxying to upstreams (upstream \"web\")"],
+        "inference-gateway.kdl": [
+            "17: inference", "17: fallback", "62: proxying to upstreams (upstream \"openai\")",
+            "69: proxying to upstreams (upstream \"anthropic\")",
+        ],
+        "websocket-gateway.kdl": [
+            "17: websocket", "30: proxying to upstreams (upstream \"realtime\")",
+            "40: proxying to upstreams (upstream \"web\")",
+        ],
+        "security-gateway.kdl": [
+            "10: listener protocol \"https\"", "33: proxying to upstreams (upstream \"app\")",
+            "39: filters (filter \"waf\")", "47: filters (filter \"geo-block\")", "56: agents (agent \"waf-agent\")",
+        ],
+        "caching.kdl": [
+            "16: builtin-handler \"cache-purge\"", "21: route cache",
+            "35: proxying to upstreams (upstream \"content\")", "40: the HTTP cache (cache block)",
+        ],
+        "static-site.kdl": ["21: static-files"],
+    ]
+
+    static var exampleFiles: [String] {
+        let dir = packageRoot + "/config/examples"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".kdl") }.sorted()
+    }
+
+    @Test func everyExampleIsListed() {
+        #expect(Set(Self.exampleFiles) == Set(Self.pendingFeatures.keys))
+        #expect(Self.exampleFiles.count >= 8)
+    }
+
+    @Test(arguments: exampleFiles)
+    func exampleFailsOnlyOnPendingFeatures(_ name: String) {
+        let expected = Self.pendingFeatures[name] ?? []
+        switch ConfigLoader.load(file: packageRoot + "/config/examples/" + name) {
+        case .success:
+            #expect(expected.isEmpty, "\(name) is now fully valid: remove its entry from pendingFeatures")
+        case .failure(let error):
+            let other = error.errors.filter { !$0.message.hasPrefix("not supported yet: ") }
+            #expect(other.isEmpty, "\(name) has real errors:\n\(ConfigError(diagnostics: other).rendered())")
+            let got = error.errors.filter { $0.message.hasPrefix("not supported yet: ") }
+                .map { "\($0.location.line): \($0.message.dropFirst("not supported yet: ".count))" }
+            #expect(got == expected, "\(name)")
+        }
+    }
+}
