@@ -38,6 +38,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients.
+        .target(
+            name: "SentinelTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
@@ -66,6 +75,7 @@ let package = Package(
             name: "SentinelProxyTests",
             dependencies: [
                 "SentinelProxy",
+                "SentinelTestSupport",
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -66,12 +66,15 @@ public struct ServerSnapshot: Sendable {
     public var instanceID: String
     public var version: String
     public var traceIDFormat: TraceIDFormat
+    /// Indexed by `ProxyRoute.upstream`.
+    public var upstreams: [UpstreamRuntime] = []
 
     public init(
         listeners: [Listener], router: Router, actions: [RouteAction], limits: Limits = .init(),
         routeCacheSize: Int = 1000, configJSON: String = "{}", instanceID: String, version: String,
-        traceIDFormat: TraceIDFormat = .tinyflake
+        traceIDFormat: TraceIDFormat = .tinyflake, upstreams: [UpstreamRuntime] = []
     ) {
+        self.upstreams = upstreams
         self.listeners = listeners
         self.router = router
         self.actions = actions
@@ -86,9 +89,11 @@ public struct ServerSnapshot: Sendable {
     func listener(id: String) -> Listener? { listeners.first { $0.id == id } }
 }
 
-/// What a matched route does. Only builtins exist in this data plane; proxying comes later.
+/// What a matched route does.
 public enum RouteAction: Sendable, Equatable {
     case builtin(BuiltinKind)
+    /// Forward to `upstreams[upstream]` of the snapshot.
+    case proxy(ProxyRoute)
 }
 
 /// The builtin handlers of §5.13 that need no upstream.
@@ -102,4 +107,75 @@ public enum TraceIDFormat: String, Sendable, Equatable {
     case tinyflake
     /// RFC 4122 version 4.
     case uuid
+}
+
+/// A route that forwards to an upstream.
+public struct ProxyRoute: Sendable, Equatable {
+    public var upstream: Int
+    /// Allow `Upgrade: websocket` (otherwise 403).
+    public var websocket: Bool
+    /// Request body cap for this route; nil means the snapshot's `limits.maxBodyBytes`.
+    public var maxBodyBytes: Int?
+
+    public init(upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil) {
+        self.upstream = upstream
+        self.websocket = websocket
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// An upstream as the data plane uses it: addresses resolved where possible, timeouts and pool
+/// bounds. Built once per snapshot.
+public struct UpstreamRuntime: Sendable, Equatable {
+    public struct Target: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var weight: Int
+
+        public init(host: String, port: Int, weight: Int = 1) {
+            self.host = host
+            self.port = port
+            self.weight = weight
+        }
+
+        /// `host:port` as shown in logs and metrics.
+        public var display: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    public var id: String
+    public var targets: [Target]
+    public var connectTimeout: Duration
+    /// Whole exchange, from the request's first byte sent to the response's last byte.
+    public var requestTimeout: Duration
+    /// Longest silence while waiting for response bytes.
+    public var readTimeout: Duration
+    /// Longest time the upstream may refuse to accept request bytes.
+    public var writeTimeout: Duration
+    public var maxConnectionsPerTarget: Int
+    public var maxIdlePerTarget: Int
+    public var idleTimeout: Duration
+    public var maxLifetime: Duration?
+
+    public init(
+        id: String, targets: [Target], connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
+        readTimeout: Duration = .seconds(30), writeTimeout: Duration = .seconds(30), maxConnectionsPerTarget: Int = 100,
+        maxIdlePerTarget: Int = 20, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil
+    ) {
+        self.id = id
+        self.targets = targets
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
+        self.maxConnectionsPerTarget = maxConnectionsPerTarget
+        self.maxIdlePerTarget = maxIdlePerTarget
+        self.idleTimeout = idleTimeout
+        self.maxLifetime = maxLifetime
+    }
+
+    var poolLimits: UpstreamPool.Limits {
+        UpstreamPool.Limits(
+            maxConnections: maxConnectionsPerTarget, maxIdle: maxIdlePerTarget, idleTimeout: idleTimeout,
+            maxLifetime: maxLifetime, connectTimeout: connectTimeout)
+    }
 }

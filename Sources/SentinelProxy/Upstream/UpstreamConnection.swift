@@ -1,0 +1,105 @@
+import NIOCore
+
+/// Who is using an upstream connection right now: the exchange that owns it receives its
+/// bytes and events. Everything happens on the connection's event loop.
+protocol UpstreamConnectionDelegate: AnyObject {
+    func upstreamRead(_ buffer: ByteBuffer)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(_ writable: Bool)
+    func upstreamClosed()
+}
+
+/// One TCP connection to an upstream target, reused across requests (keep-alive).
+///
+/// While it sits idle in the pool, any byte from the upstream or a close makes it unusable: a
+/// server that talks without being asked is broken, and reusing it would mix two responses.
+final class UpstreamConnection {
+    let channel: any Channel
+    let key: UpstreamPool.Key
+    let createdNanos: UInt64
+    var requestsServed = 0
+    var idleSinceNanos: UInt64 = 0
+    weak var delegate: (any UpstreamConnectionDelegate)?
+    /// Set once the channel closed or misbehaved; never returned to the pool again.
+    var isBroken = false
+    fileprivate(set) var isIdle = false
+    weak var pool: UpstreamPool?
+
+    init(channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64) {
+        self.channel = channel
+        self.key = key
+        self.createdNanos = createdNanos
+    }
+
+    var isWritable: Bool { channel.isWritable }
+
+    func markIdle(at now: UInt64, pool: UpstreamPool) {
+        delegate = nil
+        isIdle = true
+        idleSinceNanos = now
+        self.pool = pool
+    }
+
+    func markActive() {
+        isIdle = false
+    }
+
+    fileprivate func received(_ buffer: ByteBuffer) {
+        if let delegate {
+            delegate.upstreamRead(buffer)
+        } else {
+            // Bytes on an idle connection: the upstream is confused; never reuse it.
+            isBroken = true
+            pool?.discard(self)
+            channel.close(promise: nil)
+        }
+    }
+
+    fileprivate func readComplete() { delegate?.upstreamReadComplete() }
+
+    fileprivate func writabilityChanged() { delegate?.upstreamWritabilityChanged(channel.isWritable) }
+
+    fileprivate func closed() {
+        isBroken = true
+        pool?.discard(self)
+        let d = delegate
+        delegate = nil
+        d?.upstreamClosed()
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamConnection: Sendable {}
+
+/// The pipeline's only handler on an upstream channel: it hands raw bytes to the connection.
+final class UpstreamChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    var connection: UpstreamConnection?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection?.received(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection?.readComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection?.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection?.closed()
+        connection = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamChannelHandler: Sendable {}

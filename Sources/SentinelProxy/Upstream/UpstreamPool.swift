@@ -1,0 +1,184 @@
+import NIOCore
+import NIOPosix
+
+/// Keep-alive connections to upstream targets, one pool per event loop.
+///
+/// Connections are opened on the downstream connection's event loop and only ever used there,
+/// so a proxied exchange never hops threads and the pool needs no lock. Bounds: at most
+/// `maxConnections` open (active + idle) per target, at most `maxIdle` kept idle, each idle one
+/// closed after `idleTimeout`, and none reused past `maxLifetime`.
+final class UpstreamPool {
+    struct Key: Hashable {
+        var upstream: Int
+        var target: Int
+    }
+
+    struct Limits {
+        var maxConnections: Int
+        var maxIdle: Int
+        var idleTimeout: Duration
+        var maxLifetime: Duration?
+        var connectTimeout: Duration
+    }
+
+    enum AcquireError: Error {
+        case poolExhausted
+        case connectTimeout
+        case connectFailed(any Error)
+    }
+
+    private let eventLoop: any EventLoop
+    private let clock: ServerClock
+    private var idle: [Key: [UpstreamConnection]] = [:]
+    private var open: [Key: Int] = [:]
+    private var sweep: RepeatedTask?
+
+    init(eventLoop: any EventLoop, clock: ServerClock) {
+        self.eventLoop = eventLoop
+        self.clock = clock
+    }
+
+    typealias Acquired = Result<(connection: UpstreamConnection, reused: Bool), AcquireError>
+
+    /// A connection to `address`: an idle one if any is still good, else a new one. `done` runs
+    /// on this pool's event loop (at once for a reused connection).
+    func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, done: @escaping (Acquired) -> Void) {
+        let now = clock.monotonicNanos()
+        while var list = idle[key], let candidate = list.popLast() {
+            idle[key] = list
+            candidate.markActive()
+            if candidate.isBroken || !candidate.channel.isActive || expired(candidate, now: now, limits: limits) {
+                close(candidate)
+                continue
+            }
+            done(.success((candidate, true)))
+            return
+        }
+        if open[key, default: 0] >= limits.maxConnections {
+            done(.failure(.poolExhausted))
+            return
+        }
+        open[key, default: 0] += 1
+        let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(limits.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+            }
+        let connected: EventLoopFuture<any Channel>
+        switch address {
+        case .resolved(let socketAddress): connected = bootstrap.connect(to: socketAddress)
+        case .name(let host, let port): connected = bootstrap.connect(host: host, port: port)
+        }
+        let bound = NIOLoopBound((pool: self, done: done), eventLoop: eventLoop)
+        connected.whenComplete { result in
+            let (pool, done) = bound.value
+            switch result {
+            case .failure(let error):
+                pool.open[key, default: 1] -= 1
+                if case ChannelError.connectTimeout = error { done(.failure(.connectTimeout)) } else { done(.failure(.connectFailed(error))) }
+            case .success(let channel):
+                let connection = UpstreamConnection(channel: channel, key: key, createdNanos: pool.clock.monotonicNanos())
+                handler.value.connection = connection
+                connection.pool = pool
+                let forget = NIOLoopBound((pool, connection), eventLoop: pool.eventLoop)
+                channel.closeFuture.whenComplete { _ in forget.value.0.forget(forget.value.1) }
+                done(.success((connection, false)))
+            }
+        }
+    }
+
+    /// Puts a connection back for reuse, or closes it when it may not be reused.
+    func release(_ connection: UpstreamConnection, reusable: Bool, limits: Limits) {
+        let now = clock.monotonicNanos()
+        guard reusable, !connection.isBroken, connection.channel.isActive, !expired(connection, now: now, limits: limits),
+              idle[connection.key, default: []].count < limits.maxIdle
+        else {
+            close(connection)
+            return
+        }
+        connection.requestsServed += 1
+        connection.markIdle(at: now, pool: self)
+        idle[connection.key, default: []].append(connection)
+        scheduleSweep(limits.idleTimeout)
+    }
+
+    /// Drops a connection that closed or misbehaved while idle.
+    func discard(_ connection: UpstreamConnection) {
+        if var list = idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) {
+            list.remove(at: i)
+            idle[connection.key] = list
+        }
+    }
+
+    /// Called once per connection, when its channel has closed.
+    private func forget(_ connection: UpstreamConnection) {
+        discard(connection)
+        open[connection.key, default: 1] -= 1
+    }
+
+    private func close(_ connection: UpstreamConnection) {
+        connection.isBroken = true
+        discard(connection)
+        connection.channel.close(promise: nil)
+    }
+
+    private func expired(_ c: UpstreamConnection, now: UInt64, limits: Limits) -> Bool {
+        if let life = limits.maxLifetime, now &- c.createdNanos > UInt64(life.nanoseconds) { return true }
+        if c.idleSinceNanos != 0, now &- c.idleSinceNanos > UInt64(limits.idleTimeout.nanoseconds) { return true }
+        return false
+    }
+
+    private var sweepInterval: Duration?
+
+    /// Closes idle connections past their idle timeout, so an idle pool holds no sockets forever.
+    private func scheduleSweep(_ idleTimeout: Duration) {
+        let interval = max(idleTimeout / 2, .milliseconds(100))
+        if let current = sweepInterval, current <= interval { return }
+        sweep?.cancel()
+        sweepInterval = interval
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        sweep = eventLoop.scheduleRepeatedTask(initialDelay: interval.timeAmount, delay: interval.timeAmount) { _ in
+            bound.value.sweepNow(idleTimeout: idleTimeout)
+        }
+    }
+
+    private func sweepNow(idleTimeout: Duration) {
+        let now = clock.monotonicNanos()
+        for (key, list) in idle {
+            let (keep, drop) = list.reduce(into: ([UpstreamConnection](), [UpstreamConnection]())) { acc, c in
+                if now &- c.idleSinceNanos > UInt64(idleTimeout.nanoseconds) { acc.1.append(c) } else { acc.0.append(c) }
+            }
+            idle[key] = keep
+            for c in drop { c.isBroken = true; c.channel.close(promise: nil) }
+        }
+    }
+
+    /// Closes every idle connection (shutdown).
+    func closeIdle() {
+        sweep?.cancel()
+        sweep = nil
+        for (_, list) in idle { for c in list { c.isBroken = true; c.channel.close(promise: nil) } }
+        idle.removeAll()
+    }
+
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+}
+
+@available(*, unavailable)
+extension UpstreamPool: Sendable {}
+
+/// Where to connect: an address resolved once at configuration time (IP literals), or a name
+/// resolved at connect time.
+enum UpstreamAddress: Sendable {
+    case resolved(SocketAddress)
+    case name(host: String, port: Int)
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}
