@@ -113,14 +113,9 @@ struct ExitCodeError: Error {
 /// Lifecycle events as one JSON object per line on stderr.
 struct LifecycleLog: Sendable {
     func emit(_ level: String, _ event: String, _ fields: [String: String]) {
-        let w = JSONWriter()
-        w.object {
-            w.field("ts", Self.timestamp())
-            w.field("level", level)
-            w.field("event", event)
-            for key in fields.keys.sorted() { w.field(key, fields[key]!) }
-        }
-        Console.error(w.text)
+        var entries: [(String, JSONValue)] = [("ts", .string(Self.timestamp())), ("level", .string(level)), ("event", .string(event))]
+        for key in fields.keys.sorted() { entries.append((key, .string(fields[key]!))) }
+        Console.error(JSONValue.object(entries).serialized())
     }
 
     static func timestamp() -> String {

@@ -64,123 +64,44 @@ enum SnapshotBuilder {
 /// secret (keys, tokens, environment values) and no file contents.
 enum RedactedConfig {
     static func json(_ c: SentinelConfiguration) -> String {
-        let o = JSONWriter()
-        o.object {
-            o.field("schema_version", c.schemaVersion)
-            o.field("files", c.files.count)
-            o.key("system")
-            o.object {
-                o.field("worker_threads", c.system.workerThreads)
-                o.field("max_connections", c.system.maxConnections)
-                o.field("graceful_shutdown_timeout_secs", Int(c.system.gracefulShutdownTimeout.components.seconds))
-                o.field("trace_id_format", c.system.traceIdFormat.rawValue)
-            }
-            o.key("listeners")
-            o.array(c.listeners) { l in
-                o.object {
-                    o.field("id", l.id)
-                    o.field("address", l.address.description)
-                    o.field("protocol", l.proto.rawValue)
-                }
-            }
-            o.key("routes")
-            o.array(c.routes) { r in
-                o.object {
-                    o.field("id", r.id)
-                    o.field("priority", r.priority)
-                    if let h = r.builtinHandler { o.field("builtin_handler", h.rawValue) }
-                    if let u = r.upstream { o.field("upstream", u) }
-                    o.key("matches")
-                    o.object {
-                        if !r.match.paths.isEmpty { o.key("path"); o.strings(r.match.paths) }
-                        if !r.match.pathPrefixes.isEmpty { o.key("path_prefix"); o.strings(r.match.pathPrefixes) }
-                        if !r.match.pathRegexes.isEmpty { o.key("path_regex"); o.strings(r.match.pathRegexes) }
-                        if !r.match.hosts.isEmpty { o.key("host"); o.strings(r.match.hosts) }
-                        if !r.match.methods.isEmpty { o.key("method"); o.strings(r.match.methods) }
-                    }
-                }
-            }
-            o.key("limits")
-            o.object {
-                o.field("max_header_size_bytes", c.limits.maxHeaderSizeBytes)
-                o.field("max_header_count", c.limits.maxHeaderCount)
-                o.field("max_body_size_bytes", Int(c.limits.maxBodySizeBytes))
-            }
+        func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
+        func int(_ n: Int) -> JSONValue { .number(String(n)) }
+        let routes: [JSONValue] = c.routes.map { r in
+            var fields: [(String, JSONValue)] = [("id", .string(r.id)), ("priority", int(r.priority))]
+            if let h = r.builtinHandler { fields.append(("builtin_handler", .string(h.rawValue))) }
+            if let u = r.upstream { fields.append(("upstream", .string(u))) }
+            var matches: [(String, JSONValue)] = []
+            if !r.match.paths.isEmpty { matches.append(("path", strings(r.match.paths))) }
+            if !r.match.pathPrefixes.isEmpty { matches.append(("path_prefix", strings(r.match.pathPrefixes))) }
+            if !r.match.pathRegexes.isEmpty { matches.append(("path_regex", strings(r.match.pathRegexes))) }
+            if !r.match.hosts.isEmpty { matches.append(("host", strings(r.match.hosts))) }
+            if !r.match.methods.isEmpty { matches.append(("method", strings(r.match.methods))) }
+            fields.append(("matches", .object(matches)))
+            return .object(fields)
         }
-        return o.text
-    }
-}
-
-/// A small JSON writer for log lines and builtin bodies.
-final class JSONWriter {
-    private(set) var text = ""
-    private var needsComma = [false]
-
-    private func separator() {
-        if needsComma[needsComma.count - 1] { text += "," }
-        needsComma[needsComma.count - 1] = true
-    }
-
-    func object(_ body: () -> Void) {
-        separator()
-        text += "{"
-        needsComma.append(false)
-        body()
-        needsComma.removeLast()
-        text += "}"
-    }
-
-    func array<T>(_ items: [T], _ each: (T) -> Void) {
-        separator()
-        text += "["
-        needsComma.append(false)
-        for item in items { each(item) }
-        needsComma.removeLast()
-        text += "]"
-    }
-
-    func strings(_ items: [String]) {
-        separator()
-        text += "[" + items.map(Self.quote).joined(separator: ",") + "]"
-    }
-
-    /// Writes `"name":` — the value that follows must not add its own comma.
-    func key(_ name: String) {
-        separator()
-        text += Self.quote(name) + ":"
-        needsComma[needsComma.count - 1] = false
-    }
-
-    func field(_ name: String, _ value: String) {
-        key(name)
-        separator()
-        text += Self.quote(value)
-    }
-
-    func field(_ name: String, _ value: Int) {
-        key(name)
-        separator()
-        text += String(value)
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
+        let upstreams: [JSONValue] = c.upstreams.map { u in
+            .object([("id", .string(u.id)), ("targets", strings(u.targets.map(\.address.description)))])
         }
-        return out + "\""
+        let doc: JSONValue = .object([
+            ("schema_version", .string(c.schemaVersion)),
+            ("files", int(c.files.count)),
+            ("system", .object([
+                ("worker_threads", int(c.system.workerThreads)),
+                ("max_connections", int(c.system.maxConnections)),
+                ("graceful_shutdown_timeout_secs", int(Int(c.system.gracefulShutdownTimeout.components.seconds))),
+                ("trace_id_format", .string(c.system.traceIdFormat.rawValue)),
+            ])),
+            ("listeners", .array(c.listeners.map { l in
+                .object([("id", .string(l.id)), ("address", .string(l.address.description)), ("protocol", .string(l.proto.rawValue))])
+            })),
+            ("routes", .array(routes)),
+            ("upstreams", .array(upstreams)),
+            ("limits", .object([
+                ("max_header_size_bytes", int(c.limits.maxHeaderSizeBytes)),
+                ("max_header_count", int(c.limits.maxHeaderCount)),
+                ("max_body_size_bytes", int(Int(c.limits.maxBodySizeBytes))),
+            ])),
+        ])
+        return doc.serialized()
     }
 }
