@@ -102,7 +102,8 @@ final class BuiltinHTTPHandler: ChannelInboundHandler {
         if routeCache.value.capacity != snapshot.routeCacheSize {
             routeCache.value = RouteCache(capacity: snapshot.routeCacheSize)
         }
-        pending.routeIndex = routeCache.value.matchIndex(routeRequest, router: snapshot.router)
+        pending.routeIndex =
+            routeCache.value.matchIndex(routeRequest, router: snapshot.router) ?? snapshot.listener(id: listenerID)?.defaultRoute
         let evicted = routeCache.value.evictions - evictionsBefore
         if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
         state = .reading(pending)

@@ -19,11 +19,14 @@ public struct ServerSnapshot: Sendable {
         public var keepaliveTimeout: Duration
         /// After this many requests the connection is closed (`Connection: close` on the last one).
         public var keepaliveMaxRequests: Int?
+        /// Index into `router.routes` of the route used when nothing matches (else 404).
+        public var defaultRoute: Int?
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
-            keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil
+            keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil, defaultRoute: Int? = nil
         ) {
+            self.defaultRoute = defaultRoute
             self.id = id
             self.host = host
             self.port = port

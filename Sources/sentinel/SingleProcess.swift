@@ -19,7 +19,21 @@ struct SingleProcess {
     enum Event: Sendable { case reload, stop(signal: Int32) }
 
     func run() async throws {
-        let log = LifecycleLog()
+        let log = LifecycleLog(config: initial.observability.logging)
+        if let dir = initial.system.workingDirectory, chdir(dir) != 0 {
+            log.emit("error", "startup_failed", ["reason": "cannot change to working-directory \(dir): \(String(cString: strerror(errno)))"])
+            throw ExitCodeError(code: 1)
+        }
+        if let pidFile = initial.system.pidFile {
+            let text = "\(getpid())\n"
+            let fd = open(pidFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0, text.withCString({ write(fd, $0, strlen($0)) }) >= 0 else {
+                log.emit("error", "startup_failed", ["reason": "cannot write pid-file \(pidFile): \(String(cString: strerror(errno)))"])
+                throw ExitCodeError(code: 1)
+            }
+            close(fd)
+        }
+        defer { if let pidFile = initial.system.pidFile { unlink(pidFile) } }
         var rng = SystemRandomNumberGenerator()
         let instanceID = TraceID.generate(format: .uuid, unixSeconds: 0, using: &rng)
         let snapshot: ServerSnapshot
@@ -110,10 +124,24 @@ struct ExitCodeError: Error {
     var code: Int32
 }
 
-/// Lifecycle events as one JSON object per line on stderr.
+/// Lifecycle events as one JSON object per line on stderr, filtered by `logging { level }`.
 struct LifecycleLog: Sendable {
+    let minimum: Int
+    let timestamps: Bool
+
+    init(config: ObservabilityConfig.Logging) {
+        minimum = Self.rank(config.level.rawValue)
+        timestamps = config.timestamps
+    }
+
+    static func rank(_ level: String) -> Int {
+        ["trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4][level] ?? 2
+    }
+
     func emit(_ level: String, _ event: String, _ fields: [String: String]) {
-        var entries: [(String, JSONValue)] = [("ts", .string(Self.timestamp())), ("level", .string(level)), ("event", .string(event))]
+        guard Self.rank(level) >= minimum else { return }
+        var entries: [(String, JSONValue)] = timestamps ? [("ts", .string(Self.timestamp()))] : []
+        entries += [("level", .string(level)), ("event", .string(event))]
         for key in fields.keys.sorted() { entries.append((key, .string(fields[key]!))) }
         Console.error(JSONValue.object(entries).serialized())
     }

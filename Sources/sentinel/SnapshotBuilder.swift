@@ -33,7 +33,8 @@ enum SnapshotBuilder {
         let listeners = config.listeners.map { l in
             ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
-                keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests)
+                keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
+                defaultRoute: l.defaultRoute.flatMap { id in config.routes.firstIndex { $0.id == id } })
         }
         let limits = ServerSnapshot.Limits(
             maxHeaderBytes: config.limits.maxHeaderSizeBytes, maxHeaderCount: config.limits.maxHeaderCount,

@@ -18,9 +18,8 @@ enum FeatureSupport {
         let at = config.blockLocations
         if config.rateLimits != nil, let l = at["rate-limits"] { all.append(("rate-limits", l, ConfigPath(["rate-limits"]))) }
         if config.cache != nil, let l = at["cache"] { all.append(("the HTTP cache (cache block)", l, ConfigPath(["cache"]))) }
-        if let w = config.waf, w.mode != .off, let l = at["waf"] {
-            all.append(("waf mode \"\(w.mode)\" (WAF is delivered through agent filters)", l, ConfigPath(["waf"])))
-        }
+        // `waf` with a mode other than "off" is reported by WafConfig.read itself.
+        all += limits(config.limits, at: at["limits"])
         all += observability(config.observability, at: at)
         for (feature, loc, path) in all { sink.notSupported(feature, loc, path) }
     }
@@ -35,13 +34,41 @@ enum FeatureSupport {
         return out
     }
 
+    /// Limits the data plane does not enforce yet: a non-default value would be a promise
+    /// Sentinel does not keep. (Header size and count, field sizes, URI length and body size
+    /// are enforced.)
+    static func limits(_ l: LimitsConfig, at location: KDLSourceLocation?) -> [(String, KDLSourceLocation, ConfigPath)] {
+        guard let location else { return [] }
+        let d = LimitsConfig()
+        var names: [String] = []
+        if l.maxBodyBufferBytes != d.maxBodyBufferBytes { names.append("max-body-buffer-bytes") }
+        if l.maxBodyInspectionBytes != d.maxBodyInspectionBytes { names.append("max-body-inspection-bytes") }
+        if l.maxDecompressionRatio != d.maxDecompressionRatio { names.append("max-decompression-ratio") }
+        if l.maxDecompressedSizeBytes != d.maxDecompressedSizeBytes { names.append("max-decompressed-size-bytes") }
+        if l.maxConnectionsPerClient != d.maxConnectionsPerClient { names.append("max-connections-per-client") }
+        if l.maxConnectionsPerRoute != d.maxConnectionsPerRoute { names.append("max-connections-per-route") }
+        if l.maxIdleConnectionsPerUpstream != d.maxIdleConnectionsPerUpstream { names.append("max-idle-connections-per-upstream") }
+        if l.maxInFlightRequests != d.maxInFlightRequests { names.append("max-in-flight-requests") }
+        if l.maxInFlightRequestsPerWorker != d.maxInFlightRequestsPerWorker { names.append("max-in-flight-requests-per-worker") }
+        if l.maxQueuedRequests != d.maxQueuedRequests { names.append("max-queued-requests") }
+        if l.maxAgentQueueDepth != d.maxAgentQueueDepth { names.append("max-agent-queue-depth") }
+        if l.maxAgentBodyBytes != d.maxAgentBodyBytes { names.append("max-agent-body-bytes") }
+        if l.maxAgentResponseBytes != d.maxAgentResponseBytes { names.append("max-agent-response-bytes") }
+        if l.maxRequestsPerSecondGlobal != nil { names.append("max-requests-per-second-global") }
+        if l.maxRequestsPerSecondPerClient != nil { names.append("max-requests-per-second-per-client") }
+        if l.maxRequestsPerSecondPerRoute != nil { names.append("max-requests-per-second-per-route") }
+        return names.map { ("limit \"\($0)\"", location, ConfigPath(["limits"])) }
+    }
+
     static func scope(
         listeners: [ListenerConfig], routes: [RouteConfig], upstreams: [UpstreamConfig],
         filters: [FilterConfig], agents: [AgentConfig]
     ) -> [(String, KDLSourceLocation, ConfigPath)] {
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
-        for l in listeners where l.proto != .http {
-            out.append(("listener protocol \"\(l.proto.rawValue)\"", l.location, ConfigPath(["listeners", "listener \"\(l.id)\""])))
+        for l in listeners {
+            let p = ConfigPath(["listeners", "listener \"\(l.id)\""])
+            if l.proto != .http { out.append(("listener protocol \"\(l.proto.rawValue)\"", l.location, p)) }
+            if l.maxConcurrentStreams != 100 { out.append(("max-concurrent-streams (HTTP/2)", l.location, p)) }
         }
         for u in upstreams {
             out.append(("proxying to upstreams (upstream \"\(u.id)\")", u.location, ConfigPath(["upstreams", "upstream \"\(u.id)\""])))
@@ -84,6 +111,9 @@ enum FeatureSupport {
         }
         if let a = o.logging.auditLog, a.enabled, let l = at["observability.logging.audit-log"] {
             out.append(("audit-log", l, ConfigPath(["observability", "logging", "audit-log"])))
+        }
+        if o.logging.format != "json", let l = at["observability.logging"] {
+            out.append(("log format \"\(o.logging.format)\" (logs are JSON lines)", l, ConfigPath(["observability", "logging"])))
         }
         if o.tracing != nil, let l = at["observability.tracing"] {
             out.append(("tracing export", l, ConfigPath(["observability", "tracing"])))
