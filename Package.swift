@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
         .target(name: "SentinelConfig", dependencies: ["KDL"], swiftSettings: strict),
+        // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes. No NIO, no Foundation.
+        .target(name: "SentinelHTTP1", swiftSettings: strict),
         // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
         .target(name: "SentinelPolicy", swiftSettings: strict),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
@@ -32,6 +34,7 @@ let package = Package(
             name: "SentinelProxy",
             dependencies: [
                 "SentinelPolicy",
+                "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

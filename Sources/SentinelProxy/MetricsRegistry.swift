@@ -25,7 +25,9 @@ public final class MetricsRegistry: Sendable {
         var openConnections = 0
         var rejectedConnections: UInt64 = 0
         var routeCacheEvictions: UInt64 = 0
+        var upstreamFailures: [UpstreamFailureKey: UInt64] = [:]
     }
+    struct UpstreamFailureKey: Hashable { let upstream: String, reason: String }
 
     private let state = Mutex(State())
     /// Upper bound on label sets per metric family.
@@ -71,6 +73,20 @@ public final class MetricsRegistry: Sendable {
     public func connectionRejected() { state.withLock { $0.rejectedConnections += 1 } }
     public func routeCacheEvicted(_ n: Int) { state.withLock { $0.routeCacheEvictions += UInt64(n) } }
 
+    /// An exchange with an upstream failed before a response; `status` is what the client got.
+    public func upstreamFailure(upstream: String, status: Int) {
+        let reason: String
+        switch status {
+        case 503: reason = "pool_exhausted"
+        case 504: reason = "timeout"
+        default: reason = "error"
+        }
+        state.withLock { s in
+            let key = UpstreamFailureKey(upstream: upstream, reason: reason)
+            if s.upstreamFailures[key] != nil || s.upstreamFailures.count < maxSeries { s.upstreamFailures[key, default: 0] += 1 }
+        }
+    }
+
     public var activeRequests: Int { state.withLock { $0.activeRequests } }
     public var openConnections: Int { state.withLock { $0.openConnections } }
     public var rejectedConnections: UInt64 { state.withLock { $0.rejectedConnections } }
@@ -113,6 +129,11 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP sentinel_route_cache_evictions_total Route-match cache entries evicted.\n"
         out += "# TYPE sentinel_route_cache_evictions_total counter\n"
         out += "sentinel_route_cache_evictions_total \(s.routeCacheEvictions)\n"
+        out += "# HELP sentinel_upstream_failures_total Upstream exchanges that failed before a response, by reason.\n"
+        out += "# TYPE sentinel_upstream_failures_total counter\n"
+        for (key, value) in s.upstreamFailures.sorted(by: { ($0.key.upstream, $0.key.reason) < ($1.key.upstream, $1.key.reason) }) {
+            out += "sentinel_upstream_failures_total{upstream=\(Self.labelValue(key.upstream)),reason=\(Self.labelValue(key.reason))} \(value)\n"
+        }
         return out
     }
 

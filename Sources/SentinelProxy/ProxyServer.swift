@@ -40,11 +40,15 @@ public final class ProxyServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock)
         var caches: [ObjectIdentifier: NIOLoopBoundBox<RouteCache>] = [:]
+        var poolBoxes: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
+        let clock = self.clock
         for loop in group.makeIterator() {
             let box = try await loop.submit { NIOLoopBoundBox(RouteCache(capacity: snapshot.routeCacheSize), eventLoop: loop) }.get()
             caches[ObjectIdentifier(loop)] = box
+            poolBoxes[ObjectIdentifier(loop)] = try await loop.submit { NIOLoopBound(UpstreamPool(eventLoop: loop, clock: clock), eventLoop: loop) }.get()
         }
         let routeCaches = caches
+        let pools = poolBoxes
         var bound: [BoundListener] = []
         var listenerChannels: [any Channel] = []
         do {
@@ -60,10 +64,10 @@ public final class ProxyServer: Sendable {
                         }
                         return channel.eventLoop.makeCompletedFuture {
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
+                            let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
                             try channel.pipeline.syncOperations.addHandlers(
                                 ConnectionTimeoutHandler(shared: shared, listenerID: listenerID),
-                                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
-                                BuiltinHTTPHandler(shared: shared, listenerID: listenerID, routeCache: cache))
+                                ProxyConnectionHandler(shared: shared, listenerID: listenerID, routeCache: cache, pool: pool))
                         }
                     }
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -1,3 +1,4 @@
+import NIOCore
 public import SentinelPolicy
 
 /// Everything one generation of the data plane needs, frozen.
@@ -158,6 +159,15 @@ public struct UpstreamRuntime: Sendable, Equatable {
     public var maxIdlePerTarget: Int
     public var idleTimeout: Duration
     public var maxLifetime: Duration?
+    /// `targets` as connect addresses: IP literals resolved once here, names at connect time.
+    let addresses: [UpstreamAddress]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.id == b.id && a.targets == b.targets && a.connectTimeout == b.connectTimeout && a.requestTimeout == b.requestTimeout
+            && a.readTimeout == b.readTimeout && a.writeTimeout == b.writeTimeout
+            && a.maxConnectionsPerTarget == b.maxConnectionsPerTarget && a.maxIdlePerTarget == b.maxIdlePerTarget
+            && a.idleTimeout == b.idleTimeout && a.maxLifetime == b.maxLifetime
+    }
 
     public init(
         id: String, targets: [Target], connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
@@ -166,6 +176,10 @@ public struct UpstreamRuntime: Sendable, Equatable {
     ) {
         self.id = id
         self.targets = targets
+        addresses = targets.map { t in
+            if let a = try? SocketAddress(ipAddress: t.host, port: t.port) { return .resolved(a) }
+            return .name(host: t.host, port: t.port)
+        }
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.readTimeout = readTimeout

@@ -22,7 +22,12 @@ enum SnapshotBuilder {
                     methods: m.methods,
                     queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
                     handler: index))
-            actions.append(.builtin(builtinKind(route.builtinHandler)))
+            if let upstreamID = route.upstream, let u = config.upstreams.firstIndex(where: { $0.id == upstreamID }) {
+                actions.append(.proxy(ProxyRoute(
+                    upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) })))
+            } else {
+                actions.append(.builtin(builtinKind(route.builtinHandler)))
+            }
         }
         let router: Router
         do {
@@ -41,11 +46,19 @@ enum SnapshotBuilder {
             maxURIBytes: config.limits.maxURILengthBytes,
             maxBodyBytes: Int(clamping: config.limits.maxBodySizeBytes),
             maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
+        let upstreams = config.upstreams.map { u in
+            UpstreamRuntime(
+                id: u.id, targets: u.targets.map { .init(host: $0.address.host, port: $0.address.port, weight: $0.weight) },
+                connectTimeout: u.timeouts.connect, requestTimeout: u.timeouts.request, readTimeout: u.timeouts.read,
+                writeTimeout: u.timeouts.write, maxConnectionsPerTarget: u.connectionPool.maxConnections,
+                maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
+                maxLifetime: u.connectionPool.maxLifetime)
+        }
         return ServerSnapshot(
             listeners: listeners, router: router, actions: actions, limits: limits,
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
-            traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake)
+            traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams)
     }
 
     /// The feature gate admits only these builtins into a running configuration.

@@ -71,7 +71,16 @@ enum FeatureSupport {
             if l.maxConcurrentStreams != 100 { out.append(("max-concurrent-streams (HTTP/2)", l.location, p)) }
         }
         for u in upstreams {
-            out.append(("proxying to upstreams (upstream \"\(u.id)\")", u.location, ConfigPath(["upstreams", "upstream \"\(u.id)\""])))
+            let p = ConfigPath(["upstreams", "upstream \"\(u.id)\""])
+            if u.loadBalancing.algorithm != .roundRobin {
+                out.append(("load-balancing \"\(u.loadBalancing.algorithm.rawValue)\"", u.location, p))
+            }
+            if u.healthCheck != nil { out.append(("health-check", u.location, p)) }
+            if u.circuitBreaker != nil { out.append(("circuit-breaker", u.location, p)) }
+            if u.passiveHealth != nil { out.append(("passive-health", u.location, p)) }
+            if u.tls != nil { out.append(("TLS to upstreams (tls block)", u.location, p)) }
+            if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
+            if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
         for f in filters {
             out.append(("filters (filter \"\(f.id)\")", f.location, ConfigPath(["filters", "filter \"\(f.id)\""])))
@@ -91,9 +100,11 @@ enum FeatureSupport {
             if r.shadow != nil { out.append(("shadow", r.location, p)) }
             if r.fallback != nil { out.append(("fallback", r.location, p)) }
             if r.retryPolicy != nil { out.append(("retry-policy", r.location, p)) }
-            if r.websocket { out.append(("websocket", r.location, p)) }
+
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
-            if r.policies != RoutePolicies() { out.append(("route policies", r.location, p)) }
+            var policies = r.policies
+            policies.maxBodySize = nil
+            if policies != RoutePolicies() { out.append(("route policies", r.location, p)) }
         }
         return out
     }

@@ -155,6 +155,15 @@ final class UpstreamPool {
         }
     }
 
+    private var roundRobin: [Int: Int] = [:]
+
+    /// The next target of an upstream in round-robin order (per event loop).
+    func nextTarget(upstream: Int, count: Int) -> Int {
+        let n = roundRobin[upstream, default: 0]
+        roundRobin[upstream] = n &+ 1
+        return count > 0 ? n % count : 0
+    }
+
     /// Closes every idle connection (shutdown).
     func closeIdle() {
         sweep?.cancel()

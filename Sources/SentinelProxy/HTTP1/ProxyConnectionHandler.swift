@@ -1,0 +1,474 @@
+import NIOCore
+import SentinelHTTP1
+import SentinelPolicy
+
+/// One client connection of the HTTP/1.1 data plane: strict head parsing on raw bytes, routing,
+/// builtin answers, and proxied exchanges with end-to-end backpressure.
+///
+/// Requests on a connection are handled strictly one at a time, in order: pipelined bytes wait
+/// in `inbound` (and reading from the client pauses) until the current exchange is complete, so
+/// responses can never be reordered. Reading from the client is gated in `read(context:)`: it
+/// happens only while the current phase can absorb more bytes (a head to parse, a body the
+/// upstream can accept), which bounds every buffer without copying.
+final class ProxyConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State {
+        case awaitingHead
+        /// A locally produced response waits for the request body to be consumed (and discarded).
+        case discardingBody(LocalReply)
+        case proxying(ProxyExchange)
+        case tunneling(ProxyExchange)
+        case closed
+    }
+
+    /// A response Sentinel produces itself (builtin, error), sent once the body is read.
+    struct LocalReply {
+        var response: BuiltinResponse
+        var body: BodyCounter
+        var isHead: Bool
+        var keepAlive: Bool
+        var routeID: String?
+        var method: String
+        var startNanos: UInt64
+    }
+
+    let shared: ServerShared
+    let listenerID: String
+    let routeCache: NIOLoopBoundBox<RouteCache>
+    let pool: UpstreamPool
+    private(set) var context: ChannelHandlerContext!
+    var state = State.awaitingHead
+    var inbound: ByteBuffer
+    private(set) var parser: HTTP1RequestHeadParser
+    private var pendingRead = false
+    private var requestCount = 0
+    var quiescing = false
+    var clientIP = "unknown"
+    var snapshot: ServerSnapshot
+
+    init(shared: ServerShared, listenerID: String, routeCache: NIOLoopBoundBox<RouteCache>, pool: UpstreamPool) {
+        self.shared = shared
+        self.listenerID = listenerID
+        self.routeCache = routeCache
+        self.pool = pool
+        snapshot = shared.snapshot
+        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        inbound = ByteBuffer()
+    }
+
+    static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
+        var h = HTTP1Limits()
+        h.maxHeaderBytes = l.maxHeaderBytes
+        h.maxHeaderCount = l.maxHeaderCount
+        h.maxURIBytes = l.maxURIBytes
+        return h
+    }
+
+    var listener: ServerSnapshot.Listener? { snapshot.listener(id: listenerID) }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let ip = context.channel.remoteAddress?.ipAddress { clientIP = ip }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if case .closed = state { return }
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeBuffer(&bytes)
+        }
+        process()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if canAbsorbInput {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    /// Whether reading more client bytes now is bounded.
+    private var canAbsorbInput: Bool {
+        switch state {
+        case .awaitingHead:
+            return inbound.readableBytes <= snapshot.limits.maxHeaderBytes + snapshot.limits.maxURIBytes + 4096
+        case .discardingBody:
+            return true
+        case .proxying(let exchange):
+            return exchange.wantsRequestBytes && inbound.readableBytes < 64 * 1024
+        case .tunneling(let exchange):
+            return exchange.upstreamWritable && inbound.readableBytes < 64 * 1024
+        case .closed:
+            return false
+        }
+    }
+
+    /// Issues a read that was held back, if the current phase can take bytes again.
+    func resumeReading() {
+        guard pendingRead, canAbsorbInput else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        switch state {
+        case .proxying(let exchange), .tunneling(let exchange):
+            exchange.clientWritabilityChanged(context.channel.isWritable)
+        default:
+            break
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .proxying(let exchange), .tunneling(let exchange):
+            exchange.clientClosed()
+        case .discardingBody:
+            shared.metrics.requestFinished()
+        default:
+            break
+        }
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if case .awaitingHead = state, inbound.readableBytes == 0 { close() }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: - Processing
+
+    /// Works through buffered client bytes as far as the current phase allows.
+    func process() {
+        while true {
+            switch state {
+            case .awaitingHead:
+                guard inbound.readableBytes > 0 else { return resumeReading() }
+                let result = inbound.withUnsafeReadableBytes { parser.parse($0) }
+                switch result {
+                case .needMore:
+                    return resumeReading()
+                case .error(let error):
+                    failBeforeRouting(status: error.status, reason: error.reason)
+                    return
+                case .head(let head):
+                    startRequest(head)
+                }
+            case .discardingBody(var reply):
+                guard reply.body.consume(&inbound) else {
+                    if reply.body.failed {
+                        reply.keepAlive = false
+                        finishLocal(reply)
+                        return
+                    }
+                    state = .discardingBody(reply)
+                    return resumeReading()
+                }
+                finishLocal(reply)
+            case .proxying(let exchange):
+                exchange.forwardRequestBody()
+                if case .proxying(let still) = state, still === exchange { return resumeReading() }
+            case .tunneling(let exchange):
+                exchange.forwardTunnelBytes()
+                return resumeReading()
+            case .closed:
+                inbound.clear()
+                return
+            }
+        }
+    }
+
+    /// A complete, valid head is at the front of `inbound`.
+    private func startRequest(_ head: RequestHead) {
+        requestCount += 1
+        context.triggerUserOutboundEvent(ConnectionEvent.headReceived, promise: nil)
+        shared.metrics.requestStarted()
+        snapshot = shared.snapshot
+        let start = shared.clock.monotonicNanos()
+        let routedNames = snapshot.router.headerNames
+        let request = inbound.withUnsafeReadableBytes { RequestFacts(head, bytes: $0, routedHeaderNames: routedNames) }
+        var rng = SystemRandomNumberGenerator()
+        let traceID =
+            request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
+            ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &rng)
+        let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
+
+        // Route.
+        let routeRequest = RouteRequest(
+            method: request.method, host: request.host, path: request.path, query: request.query,
+            headerValues: { name in request.headerValues(name) })
+        if routeCache.value.capacity != snapshot.routeCacheSize {
+            routeCache.value = RouteCache(capacity: snapshot.routeCacheSize)
+        }
+        let evictionsBefore = routeCache.value.evictions
+        let routeIndex = routeCache.value.matchIndex(routeRequest, router: snapshot.router) ?? listener?.defaultRoute
+        let evicted = routeCache.value.evictions - evictionsBefore
+        if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
+        let routeID = routeIndex.map { snapshot.router.routes[$0].id }
+        let action = routeIndex.flatMap { i -> RouteAction? in
+            let h = snapshot.router.routes[i].handler
+            return snapshot.actions.indices.contains(h) ? snapshot.actions[h] : nil
+        }
+
+        var maxBody = snapshot.limits.maxBodyBytes
+        if case .proxy(let route) = action, let routeMax = route.maxBodyBytes { maxBody = routeMax }
+        var body = BodyCounter(framing: head.framing, limit: maxBody, limits: parser.limits)
+        let headLength = head.headLength
+
+        func local(_ response: BuiltinResponse, keepAlive: Bool) {
+            inbound.moveReaderIndex(forwardBy: headLength)
+            var reply = LocalReply(
+                response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
+                method: request.method, startNanos: start)
+            if body.declaredTooLarge {
+                reply.response = BuiltinHandlers.error(413, traceID: traceID)
+                reply.keepAlive = false
+                finishLocal(reply)
+                return
+            }
+            // A large body is not worth reading just to discard it.
+            if !body.isEmpty, body.declaredLength.map({ $0 > 64 * 1024 }) ?? true { reply.keepAlive = false; reply.body = BodyCounter.empty }
+            state = .discardingBody(reply)
+        }
+
+        guard let action else {
+            local(BuiltinHandlers.error(404, traceID: traceID), keepAlive: keepAlive)
+            return
+        }
+        switch action {
+        case .builtin(let kind):
+            let handlerContext = BuiltinHandlers.Context(
+                traceID: traceID, version: snapshot.version, instanceID: snapshot.instanceID,
+                configJSON: snapshot.configJSON, unixSeconds: shared.clock.wallSeconds(),
+                uptimeSeconds: shared.uptimeSeconds(),
+                metricsText: { [metrics = shared.metrics, version = snapshot.version] in metrics.render(version: version) })
+            let builtinRequest = BuiltinRequest(method: request.method, path: request.path, query: request.query, headers: request.routedHeaders)
+            local(BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext), keepAlive: keepAlive)
+        case .proxy(let route):
+            if head.upgrade != nil, !route.websocket {
+                local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
+                return
+            }
+            if body.declaredTooLarge {
+                local(BuiltinHandlers.error(413, traceID: traceID), keepAlive: false)
+                return
+            }
+            guard snapshot.upstreams.indices.contains(route.upstream) else {
+                local(BuiltinHandlers.error(500, traceID: traceID), keepAlive: false)
+                return
+            }
+            let upstream = snapshot.upstreams[route.upstream]
+            var headBytes = context.channel.allocator.buffer(capacity: headLength + 256)
+            let edits = HeadWriter.RequestEdits(
+                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(),
+                passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue)
+            inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
+            inbound.moveReaderIndex(forwardBy: headLength)
+            if head.expect100Continue {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
+            body.limitIsBody413 = true
+            let exchange = ProxyExchange(
+                handler: self, upstreamIndex: route.upstream, upstream: upstream, headBytes: headBytes, body: body,
+                method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
+                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start)
+            state = .proxying(exchange)
+            exchange.start()
+        }
+    }
+
+    /// The request could not even be parsed: answer and close (framing can no longer be trusted).
+    private func failBeforeRouting(status: Int, reason: String) {
+        requestCount += 1
+        shared.metrics.requestStarted()
+        let traceID = shared.newTraceID()
+        let reply = LocalReply(
+            response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
+            routeID: nil, method: "OTHER", startNanos: shared.clock.monotonicNanos())
+        finishLocal(reply)
+    }
+
+    /// Sends a local reply and moves to the next request (or closes).
+    private func finishLocal(_ reply: LocalReply) {
+        let keepAlive = reply.keepAlive && !quiescing
+        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
+        let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
+        shared.metrics.recordRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
+        shared.metrics.requestFinished()
+        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+        if keepAlive {
+            nextRequest()
+        } else {
+            state = .closed
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// The exchange is over and the connection stays open: go back to reading heads.
+    func nextRequest() {
+        state = .awaitingHead
+        parser.reset()
+        if inbound.readableBytes == 0 {
+            inbound.clear()
+        } else if inbound.readerIndex > 64 * 1024 {
+            inbound.discardReadBytes()
+        }
+        context.triggerUserOutboundEvent(ConnectionEvent.responseCompleted, promise: nil)
+        if quiescing && inbound.readableBytes == 0 {
+            close()
+            return
+        }
+    }
+
+    /// Called by the exchange when it finished (response fully sent, request fully read).
+    func exchangeFinished(keepAlive: Bool) {
+        if keepAlive && !quiescing {
+            nextRequest()
+            process()
+        } else {
+            state = .closed
+            let channel = context.channel
+            context.flush()
+            channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func becomeTunnel(_ exchange: ProxyExchange) {
+        state = .tunneling(exchange)
+    }
+
+    func close() {
+        state = .closed
+        context.close(promise: nil)
+    }
+
+    // MARK: - Writing
+
+    func write(_ buffer: ByteBuffer) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func writeAndFlush(_ buffer: ByteBuffer) {
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        context.flush()
+    }
+
+    var isWritable: Bool { context.channel.isWritable }
+}
+
+@available(*, unavailable)
+extension ProxyConnectionHandler: Sendable {}
+
+/// Counts (and bounds) a request body that Sentinel consumes itself, by its framing.
+struct BodyCounter {
+    var framing: RequestFraming
+    var remaining: UInt64
+    var chunked: ChunkedDecoder?
+    var limit: Int
+    var seen: UInt64 = 0
+    var failed = false
+    var limitIsBody413 = false
+
+    static let empty = BodyCounter(framing: .none, limit: 0, limits: HTTP1Limits())
+
+    init(framing: RequestFraming, limit: Int, limits: HTTP1Limits) {
+        self.framing = framing
+        self.limit = limit
+        switch framing {
+        case .none: remaining = 0
+        case .contentLength(let n): remaining = n
+        case .chunked:
+            remaining = 0
+            chunked = ChunkedDecoder(limits: limits, sender: .client)
+        }
+    }
+
+    var isEmpty: Bool { framing == .none || framing == .contentLength(0) }
+
+    var declaredLength: UInt64? {
+        if case .contentLength(let n) = framing { return n }
+        return nil
+    }
+
+    var declaredTooLarge: Bool { declaredLength.map { $0 > UInt64(limit) } ?? false }
+
+    var isComplete: Bool {
+        switch framing {
+        case .none: return true
+        case .contentLength: return remaining == 0
+        case .chunked: return chunked?.isComplete ?? true
+        }
+    }
+
+    /// Consumes body bytes from the front of `buffer`; true once the body is complete.
+    mutating func consume(_ buffer: inout ByteBuffer) -> Bool {
+        while !isComplete, buffer.readableBytes > 0 {
+            guard let n = take(&buffer) else { return false }
+            buffer.moveReaderIndex(forwardBy: n)
+        }
+        return isComplete
+    }
+
+    /// How many bytes at the front of `buffer` belong to the body (they are validated, and the
+    /// data counted against the limit); nil when the body is invalid or over the limit.
+    mutating func take(_ buffer: inout ByteBuffer) -> Int? {
+        switch framing {
+        case .none:
+            return 0
+        case .contentLength:
+            let n = Int(min(remaining, UInt64(buffer.readableBytes)))
+            remaining -= UInt64(n)
+            seen += UInt64(n)
+            return n
+        case .chunked:
+            var consumed = 0
+            var dataBytes = 0
+            var bad = false
+            buffer.withUnsafeReadableBytes { p in
+                while consumed < p.count, !bad {
+                    switch chunked!.decode(UnsafeRawBufferPointer(rebasing: p[consumed...])) {
+                    case .data(let r):
+                        dataBytes += r.count
+                        consumed += r.upperBound
+                    case .needMore(let c):
+                        consumed += c
+                        return
+                    case .done(let c):
+                        consumed += c
+                        return
+                    case .error:
+                        bad = true
+                    }
+                }
+            }
+            seen += UInt64(dataBytes)
+            if bad || seen > UInt64(limit) {
+                failed = true
+                return nil
+            }
+            return consumed
+        }
+    }
+}

@@ -1,0 +1,553 @@
+import NIOCore
+import SentinelHTTP1
+
+/// One proxied request/response exchange between a client connection and an upstream target.
+///
+/// It owns the upstream connection for the exchange's duration and moves bytes both ways with
+/// backpressure: client bytes are read only while the upstream is writable, upstream bytes only
+/// while the client is writable. Both directions are validated as they pass (request body
+/// framing, response head and body framing), so what reaches either side is never framed
+/// differently from what Sentinel understood. Errors before any response byte was sent become
+/// one JSON error response; after that, the client connection is closed.
+final class ProxyExchange: UpstreamConnectionDelegate {
+    unowned let handler: ProxyConnectionHandler
+    let upstreamIndex: Int
+    let upstream: UpstreamRuntime
+    let headBytes: ByteBuffer
+    var body: BodyCounter
+    let method: HTTP1Method
+    let methodName: String
+    let clientVersion: HTTP1Version
+    let clientKeepAlive: Bool
+    let upgrade: Bool
+    let routeID: String?
+    let traceID: String
+    let startNanos: UInt64
+
+    private var connection: UpstreamConnection?
+    private var reused = false
+    private var attempt = 0
+    private var targetIndex = 0
+    private var requestBytesSent = 0
+    private var requestComplete = false
+
+    private var responseParser: HTTP1ResponseHeadParser
+    private var responseBuffer = ByteBuffer()
+    private var responseHead: ResponseHead?
+    private var responseFraming: ResponseFraming = .none
+    private var responseRemaining: UInt64 = 0
+    private var responseChunked: ChunkedDecoder?
+    private var responseStarted = false
+    private var responseComplete = false
+    private var upstreamReusable = true
+    private var status = 0
+    private var dechunk = false
+    private var finished = false
+
+    private var lastUpstreamActivity: UInt64 = 0
+    /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
+    private var relay: TunnelRelay?
+    private var timer: Scheduled<Void>?
+
+    init(
+        handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
+        body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
+        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64
+    ) {
+        self.handler = handler
+        self.upstreamIndex = upstreamIndex
+        self.upstream = upstream
+        self.headBytes = headBytes
+        self.body = body
+        self.method = method
+        self.methodName = methodName
+        self.clientVersion = clientVersion
+        self.clientKeepAlive = clientKeepAlive
+        self.upgrade = upgrade
+        self.routeID = routeID
+        self.traceID = traceID
+        self.startNanos = startNanos
+        responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
+        requestComplete = body.isComplete
+    }
+
+    var upstreamWritable: Bool { connection?.isWritable ?? false }
+
+    /// The client side should read more: the body is not complete and the upstream can take it.
+    var wantsRequestBytes: Bool {
+        !requestComplete && connection != nil && upstreamWritable
+    }
+
+    // MARK: - Connecting
+
+    func start() {
+        targetIndex = handler.pool.nextTarget(upstream: upstreamIndex, count: upstream.targets.count)
+        connect()
+    }
+
+    private func connect() {
+        attempt += 1
+        let target = upstream.targets[targetIndex]
+        let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
+        let address = upstream.addresses[targetIndex]
+        handler.pool.acquire(key, address: address, limits: upstream.poolLimits) { [self] result in
+            guard !finished else {
+                if case .success(let acquired) = result { handler.pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
+                return
+            }
+            switch result {
+            case .failure(let error):
+                switch error {
+                case .poolExhausted: fail(503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
+                case .connectTimeout: fail(504, reason: "connect to \(target.display) timed out")
+                case .connectFailed: fail(502, reason: "connect to \(target.display) failed")
+                }
+            case .success(let acquired):
+                connected(acquired.connection, reused: acquired.reused)
+            }
+        }
+    }
+
+    private func connected(_ connection: UpstreamConnection, reused: Bool) {
+        self.connection = connection
+        self.reused = reused
+        connection.delegate = self
+        connection.channel.setOption(.autoRead, value: handler.isWritable).whenComplete { _ in }
+        connection.channel.write(headBytes, promise: nil)
+        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        armTimer()
+        forwardRequestBody()
+        connection.channel.flush()
+    }
+
+    // MARK: - Request body
+
+    /// Moves buffered client body bytes to the upstream, as far as framing and backpressure allow.
+    func forwardRequestBody() {
+        guard let connection, !requestComplete else { return }
+        var wrote = false
+        while !requestComplete, handler.inbound.readableBytes > 0, connection.isWritable {
+            guard let n = body.take(&handler.inbound) else {
+                requestBodyRejected()
+                return
+            }
+            if n > 0 {
+                let slice = handler.inbound.readSlice(length: n)!
+                connection.channel.write(slice, promise: nil)
+                requestBytesSent += n
+                wrote = true
+            }
+            requestComplete = body.isComplete
+            if n == 0 && !requestComplete { break }
+        }
+        if wrote { connection.channel.flush() }
+        if requestComplete { maybeFinish() }
+    }
+
+    /// The client's body was malformed or over the limit.
+    private func requestBodyRejected() {
+        upstreamReusable = false
+        if !responseStarted {
+            let status = body.failed && body.seen > UInt64(body.limit) ? 413 : 400
+            sendLocalError(status, closeClient: true)
+        } else {
+            abort()
+        }
+    }
+
+    // MARK: - Upstream events
+
+    func upstreamRead(_ buffer: ByteBuffer) {
+        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        var buffer = buffer
+        if responseBuffer.readableBytes == 0 {
+            responseBuffer = buffer
+        } else {
+            responseBuffer.writeBuffer(&buffer)
+        }
+        processResponse()
+    }
+
+    func upstreamReadComplete() {
+        handler.flush()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        if writable {
+            if case .tunneling = handler.state { forwardTunnelBytes() } else { forwardRequestBody() }
+            handler.resumeReading()
+        }
+    }
+
+    func upstreamClosed() {
+        connection = nil
+        guard !finished else { return }
+        if case .tunneling = handler.state {
+            finishTunnel()
+            return
+        }
+        if responseHead == nil {
+            // Closed before any response: a stale keep-alive connection. Replay once on a fresh
+            // connection when nothing is lost by doing so.
+            let replayable = reused && attempt < 2 && !responseStarted && (requestBytesSent == 0 || method.isIdempotent) && body.isEmpty
+            if replayable {
+                reused = false
+                responseParser.reset()
+                responseBuffer.clear()
+                connect()
+                return
+            }
+            fail(502, reason: "upstream \(upstream.targets[targetIndex].display) closed the connection before responding")
+            return
+        }
+        if responseFraming == .untilClose {
+            // The close is the end of this body.
+            flushResponseBuffer()
+            responseComplete = true
+            upstreamReusable = false
+            maybeFinish()
+            return
+        }
+        // Mid-body: the client can no longer get a whole response.
+        abort()
+    }
+
+    func clientWritabilityChanged(_ writable: Bool) {
+        connection?.channel.setOption(.autoRead, value: writable).whenComplete { _ in }
+        if writable, case .tunneling = handler.state { handler.resumeReading() }
+    }
+
+    func clientClosed() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.delegate = nil
+            connection.isBroken = true
+            connection.channel.close(promise: nil)
+            self.connection = nil
+        }
+        record(status: status == 0 ? 499 : status)
+    }
+
+    // MARK: - Response
+
+    private func processResponse() {
+        while true {
+            if responseHead == nil || responseHead!.isInterim {
+                guard responseBuffer.readableBytes > 0 else { return }
+                let result = responseBuffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: method) }
+                switch result {
+                case .needMore:
+                    return
+                case .error:
+                    upstreamReusable = false
+                    fail(502, reason: "upstream \(upstream.targets[targetIndex].display) sent an invalid response head")
+                    return
+                case .head(let head):
+                    if head.isInterim {
+                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
+                        if head.status != 100 {
+                            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
+                            responseBuffer.withUnsafeReadableBytes {
+                                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false), into: &out)
+                            }
+                            handler.writeAndFlush(out)
+                        }
+                        responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+                        responseParser.reset()
+                        responseHead = nil
+                        continue
+                    }
+                    startResponse(head)
+                    if finished { return }
+                }
+            }
+            flushResponseBuffer()
+            return
+        }
+    }
+
+    private func startResponse(_ head: ResponseHead) {
+        responseHead = head
+        status = head.status
+        if head.status == 101 {
+            guard upgrade, head.isUpgrade101 else {
+                upstreamReusable = false
+                fail(502, reason: "upstream answered 101 to a request that did not ask to upgrade")
+                return
+            }
+            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
+            responseBuffer.withUnsafeReadableBytes {
+                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true), into: &out)
+            }
+            responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+            responseStarted = true
+            handler.write(out)
+            becomeTunnel()
+            return
+        }
+        responseFraming = head.framing
+        switch head.framing {
+        case .contentLength(let n): responseRemaining = n
+        case .chunked: responseChunked = ChunkedDecoder(limits: handler.parser.limits, sender: .upstream)
+        case .untilClose, .tunnel: upstreamReusable = false
+        case .none: break
+        }
+        if !head.keepAlive { upstreamReusable = false }
+        dechunk = head.framing == .chunked && clientVersion == .http1_0
+        let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
+        let edits = HeadWriter.ResponseEdits(
+            traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
+            dechunk: dechunk, upgrade: false)
+        var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 128)
+        responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
+        responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+        responseStarted = true
+        willCloseClient = closeClient
+        handler.write(out)
+        if head.framing == .none || head.framing == .contentLength(0) {
+            responseComplete = true
+        }
+    }
+
+    /// True when the request body is complete, or small enough to still be read to its end.
+    private var requestCompleteOrBounded: Bool { requestComplete }
+
+    private var willCloseClient = false
+
+    /// Sends buffered upstream body bytes to the client, per the response framing.
+    private func flushResponseBuffer() {
+        guard responseHead != nil, !responseComplete else {
+            if responseComplete, responseBuffer.readableBytes > 0 {
+                // Bytes after the end of the response: the upstream is confused.
+                upstreamReusable = false
+                responseBuffer.clear()
+            }
+            maybeFinish()
+            return
+        }
+        switch responseFraming {
+        case .contentLength:
+            let n = Int(min(responseRemaining, UInt64(responseBuffer.readableBytes)))
+            if n > 0 {
+                handler.write(responseBuffer.readSlice(length: n)!)
+                responseRemaining -= UInt64(n)
+            }
+            if responseRemaining == 0 { responseComplete = true }
+        case .chunked:
+            var failed = false
+            while responseBuffer.readableBytes > 0, !responseComplete, !failed {
+                let step = responseBuffer.withUnsafeReadableBytes { responseChunked!.decode($0) }
+                switch step {
+                case .data(let r):
+                    if dechunk {
+                        responseBuffer.moveReaderIndex(forwardBy: r.lowerBound)
+                        handler.write(responseBuffer.readSlice(length: r.count)!)
+                    } else {
+                        handler.write(responseBuffer.readSlice(length: r.upperBound)!)
+                    }
+                case .needMore(let consumed):
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                case .done(let consumed):
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                    responseComplete = true
+                case .error:
+                    failed = true
+                }
+            }
+            if failed {
+                upstreamReusable = false
+                abort()
+                return
+            }
+        case .untilClose:
+            if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
+        case .none, .tunnel:
+            responseComplete = true
+        }
+        if responseComplete, responseBuffer.readableBytes > 0 {
+            upstreamReusable = false
+            responseBuffer.clear()
+        }
+        if responseComplete { handler.flush() }
+        maybeFinish()
+    }
+
+    // MARK: - Completion
+
+    /// Ends the exchange once both directions are complete (or the response ended early).
+    private func maybeFinish() {
+        guard !finished, responseComplete else { return }
+        if !requestComplete {
+            // The upstream answered before the whole body arrived: the client's remaining bytes
+            // cannot be told apart from a next request, so this connection ends here.
+            upstreamReusable = false
+            willCloseClient = true
+        }
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.delegate = nil
+            self.connection = nil
+            handler.pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits)
+        }
+        record(status: status)
+        handler.exchangeFinished(keepAlive: !willCloseClient)
+    }
+
+    /// Answers the client with a JSON error when nothing was sent yet; closes otherwise.
+    private func fail(_ status: Int, reason: String) {
+        guard !finished else { return }
+        if responseStarted {
+            abort()
+            return
+        }
+        handler.shared.metrics.upstreamFailure(upstream: upstream.id, status: status)
+        sendLocalError(status, closeClient: !requestComplete || !clientKeepAlive)
+    }
+
+    private func sendLocalError(_ status: Int, closeClient: Bool) {
+        finished = true
+        timer?.cancel()
+        self.status = status
+        if let connection {
+            connection.delegate = nil
+            self.connection = nil
+            handler.pool.release(connection, reusable: false, limits: upstream.poolLimits)
+        }
+        let close = closeClient || !requestComplete
+        let response = BuiltinHandlers.error(status, traceID: traceID)
+        handler.write(handler.context.channel.allocator.buffer(bytes: response.serialized(includeBody: method != .head, close: close)))
+        record(status: status)
+        handler.exchangeFinished(keepAlive: !close)
+    }
+
+    /// Gives up mid-response: both connections close, the client sees a truncated response.
+    private func abort() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.delegate = nil
+            connection.isBroken = true
+            connection.channel.close(promise: nil)
+            self.connection = nil
+        }
+        record(status: status == 0 ? 502 : status)
+        handler.close()
+    }
+
+    private func record(status: Int) {
+        let seconds = Double(handler.shared.clock.monotonicNanos() &- startNanos) / 1e9
+        handler.shared.metrics.recordRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
+        handler.shared.metrics.requestFinished()
+    }
+
+    // MARK: - Tunnel (after 101)
+
+    private func becomeTunnel() {
+        requestComplete = true
+        handler.becomeTunnel(self)
+        // Bytes that arrived with the 101 belong to the tunnel.
+        if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
+        handler.flush()
+        let relay = TunnelRelay(exchange: self)
+        self.relay = relay
+        connection?.delegate = relay
+        forwardTunnelBytes()
+        handler.resumeReading()
+    }
+
+    func forwardTunnelBytes() {
+        guard let connection else { return }
+        if handler.inbound.readableBytes > 0 {
+            lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+            connection.channel.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!, promise: nil)
+            handler.inbound.clear()
+        }
+    }
+
+    fileprivate func tunnelRead(_ buffer: ByteBuffer) {
+        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        handler.write(buffer)
+    }
+
+    fileprivate func finishTunnel() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        connection?.channel.close(promise: nil)
+        connection = nil
+        record(status: 101)
+        handler.flush()
+        handler.close()
+    }
+
+    // MARK: - Timeouts
+
+    /// One timer per exchange, re-armed lazily: read timeout (silence from the upstream while a
+    /// response is awaited or streaming), and the whole-exchange deadline.
+    private func armTimer() {
+        let now = handler.shared.clock.monotonicNanos()
+        let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
+        let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
+        let isTunnel: Bool
+        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        let deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        let delay = deadline > now ? deadline - now : 0
+        let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
+        timer = handler.context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
+            bound.value.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        guard !finished else { return }
+        let now = handler.shared.clock.monotonicNanos()
+        let isTunnel: Bool
+        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
+            upstreamReusable = false
+            fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")
+            return
+        }
+        // Silence only counts while Sentinel is actually reading (the client is keeping up).
+        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), handler.isWritable {
+            if isTunnel {
+                finishTunnel()
+                return
+            }
+            upstreamReusable = false
+            fail(504, reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
+            return
+        }
+        if !handler.isWritable { lastUpstreamActivity = now }
+        armTimer()
+    }
+}
+
+@available(*, unavailable)
+extension ProxyExchange: Sendable {}
+
+/// Upstream events while tunnelling: plain byte relay.
+private final class TunnelRelay: UpstreamConnectionDelegate {
+    unowned let exchange: ProxyExchange
+
+    init(exchange: ProxyExchange) { self.exchange = exchange }
+
+    func upstreamRead(_ buffer: ByteBuffer) { exchange.tunnelRead(buffer) }
+    func upstreamReadComplete() { exchange.handler.flush() }
+    func upstreamWritabilityChanged(_ writable: Bool) { exchange.upstreamWritabilityChanged(writable) }
+    func upstreamClosed() { exchange.finishTunnel() }
+}
+
+extension HTTP1Method {
+    /// RFC 9110 §9.2.2: a request that can be repeated without changing the outcome.
+    var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .put, .delete, .options, .trace: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import SentinelHTTP1
+
+/// The strings routing and logging need from a parsed head, copied out once.
+///
+/// Only what is used is copied: method, host, path and query always; header values only for
+/// the names some route matches on, plus the trace fields.
+struct RequestFacts {
+    var method: String
+    var host: String
+    var path: String
+    var query: String
+    var incomingTraceID: String?
+    var traceparent: String?
+    /// Lowercase name → values, for the header names routes match on.
+    var routedHeaders: [(name: String, value: String)] = []
+
+    init(_ head: RequestHead, bytes p: UnsafeRawBufferPointer, routedHeaderNames: [String] = []) {
+        method = HeaderBytes.string(p, head.methodRange)
+        if let authority = head.authority {
+            host = HeaderBytes.string(p, authority)
+        } else if let h = head.host {
+            host = HeaderBytes.string(p, h)
+        } else {
+            host = ""
+        }
+        path = HeaderBytes.string(p, head.path)
+        query = head.query.map { HeaderBytes.string(p, $0) } ?? ""
+        var trace: (x: String?, correlation: String?, request: String?) = (nil, nil, nil)
+        for field in head.fields where field.name == .other {
+            let name = field.nameRange
+            switch name.count {
+            case 10 where HeaderBytes.equals(p, name, "x-trace-id"): trace.x = HeaderBytes.string(p, field.valueRange)
+            case 11 where HeaderBytes.equals(p, name, "traceparent"):
+                let value = HeaderBytes.string(p, field.valueRange)
+                if Self.isValidTraceparent(value) { traceparent = value }
+            case 12 where HeaderBytes.equals(p, name, "x-request-id"): trace.request = HeaderBytes.string(p, field.valueRange)
+            case 16 where HeaderBytes.equals(p, name, "x-correlation-id"): trace.correlation = HeaderBytes.string(p, field.valueRange)
+            default: break
+            }
+            if !routedHeaderNames.isEmpty {
+                let lower = String(decoding: HeaderBytes.lowercased(p, name), as: UTF8.self)
+                if routedHeaderNames.contains(lower) {
+                    routedHeaders.append((lower, HeaderBytes.string(p, field.valueRange)))
+                }
+            }
+        }
+        incomingTraceID = trace.x ?? trace.correlation ?? trace.request
+    }
+
+    func headerValues(_ lowercaseName: String) -> [String] {
+        routedHeaders.filter { $0.name == lowercaseName }.map(\.value)
+    }
+
+    /// W3C trace context: `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
+    static func isValidTraceparent(_ s: String) -> Bool {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2 else { return false }
+        let hex = { (x: Substring) in x.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) } }
+        guard parts.dropFirst().allSatisfy(hex) else { return false }
+        return parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+    }
+
+    /// A new trace context when the client sent none.
+    static func newTraceparent() -> String {
+        var rng = SystemRandomNumberGenerator()
+        func hex(_ bytes: Int) -> String {
+            var s = ""
+            for _ in 0..<bytes {
+                let b = UInt8.random(in: 0...255, using: &rng)
+                let h = String(b, radix: 16)
+                s += h.count == 1 ? "0" + h : h
+            }
+            return s
+        }
+        return "00-\(hex(16))-\(hex(8))-01"
+    }
+}
