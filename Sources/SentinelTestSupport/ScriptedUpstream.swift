@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -13,14 +14,14 @@ public final class ScriptedUpstream: Sendable {
         public var connection: Int
 
         /// The request line, e.g. `GET /x HTTP/1.1`.
-        public var requestLine: String { String(head.prefix { $0 != "\r" }) }
+        public var requestLine: String { head.components(separatedBy: "\r\n").first ?? "" }
 
         /// Values of a header, by case-insensitive name.
         public func header(_ name: String) -> [String] {
-            head.split(separator: "\r\n").dropFirst().compactMap { line in
+            head.components(separatedBy: "\r\n").dropFirst().compactMap { line in
                 guard let colon = line.firstIndex(of: ":") else { return nil }
                 guard line[..<colon].lowercased() == name.lowercased() else { return nil }
-                return line[line.index(after: colon)...].trimmingCharacters()
+                return Substring(line[line.index(after: colon)...]).trimmingCharacters()
             }
         }
     }

@@ -197,7 +197,10 @@ private let get = "Host: t\r\n\r\n"
         busy.send("cd")
         let r = try busy.readResponse()
         #expect(r.status == 405)
-        #expect(r.header("Connection") == "close")
+        // The drain reaches each connection as its own event-loop task, so the last body bytes
+        // may be answered just before this connection learns of the drain: then it is closed
+        // right after the response instead of announcing it.
+        #expect(r.header("Connection") == "close" || busy.isClosedByServer())
         #expect(await shutdown.value == true)
     }
 

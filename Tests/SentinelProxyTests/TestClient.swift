@@ -82,6 +82,26 @@ final class RawClient {
         return Response(status: status, headers: headers, body: body)
     }
 
+    /// Raw bytes up to and including the first occurrence of `marker`.
+    func readRaw(until marker: String) throws -> String {
+        let needle = Array(marker.utf8)
+        while true {
+            if let i = find(needle) {
+                let text = String(decoding: buffer[0..<(i + needle.count)], as: UTF8.self)
+                buffer.removeFirst(i + needle.count)
+                return text
+            }
+            guard fill() else { throw ClientError.closed }
+        }
+    }
+
+    /// Everything until the server closes the connection.
+    func readAll() -> String {
+        while fill() {}
+        defer { buffer.removeAll() }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
     func request(_ text: String, head: Bool = false) throws -> Response {
         send(text)
         return try readResponse(head: head)

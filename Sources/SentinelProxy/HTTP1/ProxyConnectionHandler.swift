@@ -33,6 +33,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var routeID: String?
         var method: String
         var startNanos: UInt64
+        var traceID: String
     }
 
     let shared: ServerShared
@@ -175,6 +176,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             case .discardingBody(var reply):
                 guard reply.body.consume(&inbound) else {
                     if reply.body.failed {
+                        // Malformed chunked framing, or a body over the limit.
+                        let over = reply.body.seen > UInt64(reply.body.limit)
+                        reply.response = BuiltinHandlers.error(over ? 413 : 400, traceID: reply.traceID)
                         reply.keepAlive = false
                         finishLocal(reply)
                         return
@@ -237,15 +241,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.moveReaderIndex(forwardBy: headLength)
             var reply = LocalReply(
                 response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
-                method: request.method, startNanos: start)
+                method: request.method, startNanos: start, traceID: traceID)
             if body.declaredTooLarge {
                 reply.response = BuiltinHandlers.error(413, traceID: traceID)
                 reply.keepAlive = false
                 finishLocal(reply)
                 return
             }
-            // A large body is not worth reading just to discard it.
-            if !body.isEmpty, body.declaredLength.map({ $0 > 64 * 1024 }) ?? true { reply.keepAlive = false; reply.body = BodyCounter.empty }
+            // A body is read and discarded (bounded); a large declared one is not worth reading.
+            if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
             state = .discardingBody(reply)
         }
 
@@ -302,7 +306,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let traceID = shared.newTraceID()
         let reply = LocalReply(
             response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
-            routeID: nil, method: "OTHER", startNanos: shared.clock.monotonicNanos())
+            routeID: nil, method: "OTHER", startNanos: shared.clock.monotonicNanos(), traceID: traceID)
         finishLocal(reply)
     }
 

@@ -118,6 +118,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         armTimer()
         forwardRequestBody()
         connection.channel.flush()
+        handler.resumeReading()
     }
 
     // MARK: - Request body
@@ -418,7 +419,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         let close = closeClient || !requestComplete
         let response = BuiltinHandlers.error(status, traceID: traceID)
-        handler.write(handler.context.channel.allocator.buffer(bytes: response.serialized(includeBody: method != .head, close: close)))
+        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(includeBody: method != .head, close: close)))
         record(status: status)
         handler.exchangeFinished(keepAlive: !close)
     }

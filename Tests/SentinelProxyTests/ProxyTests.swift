@@ -1,0 +1,236 @@
+import SentinelPolicy
+import SentinelTestSupport
+import Testing
+
+@testable import SentinelProxy
+
+/// End-to-end proxying over real sockets: a raw client → Sentinel → a scripted upstream that
+/// records every byte it receives.
+@Suite(.serialized) struct ProxyTests {
+    static func snapshot(
+        upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), maxBody: Int? = nil,
+        extraTargets: [Int] = []
+    ) throws -> ServerSnapshot {
+        let routes = [
+            RouteSpec(id: "health", paths: ["/health"], handler: 0),
+            RouteSpec(id: "app", pathPrefixes: ["/"], handler: 1),
+        ]
+        let targets = ([upstreamPort] + extraTargets).map { UpstreamRuntime.Target(host: "127.0.0.1", port: $0) }
+        let upstream = UpstreamRuntime(
+            id: "app", targets: targets, connectTimeout: .seconds(2), requestTimeout: .seconds(10), readTimeout: readTimeout)
+        return ServerSnapshot(
+            listeners: [.init(id: "main", port: 0)], router: try Router(routes: routes),
+            actions: [.builtin(.health), .proxy(ProxyRoute(upstream: 0, websocket: websocket, maxBodyBytes: maxBody))],
+            instanceID: "t", version: "test", upstreams: [upstream])
+    }
+
+    static func withProxy(
+        _ snapshot: ServerSnapshot, _ body: (Int) async throws -> Void
+    ) async throws {
+        let server = ProxyServer(eventLoopCount: 1)
+        let bound = try await server.start(snapshot: snapshot)
+        do {
+            try await body(bound[0].port)
+        } catch {
+            _ = await server.shutdown(gracefulTimeout: .seconds(1))
+            throw error
+        }
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+    }
+
+    @Test func forwardsWithForwardingFieldsAndWithoutHopByHop() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .ok("hi", headers: [("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("X-App", "yes")])
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let r = try c.request(
+                "GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Drop\r\nX-Drop: gone\r\n"
+                    + "TE: trailers\r\nProxy-Authorization: Basic abc\r\nX-Forwarded-For: 10.1.1.1\r\n"
+                    + "X-Forwarded-Proto: https\r\nX-Keep: kept\r\n\r\n")
+            #expect(r.status == 200)
+            #expect(r.body == "hi")
+            #expect(r.header("X-App") == "yes")
+            #expect(r.header("X-Secret") == nil)
+            #expect(r.header("Keep-Alive") == nil)
+            #expect(r.header("X-Correlation-Id") != nil)
+            let seen = try #require(upstream.requests.first)
+            #expect(seen.requestLine == "GET /a/b?x=1 HTTP/1.1")
+            #expect(seen.header("host") == ["example.com"])
+            #expect(seen.header("x-keep") == ["kept"])
+            #expect(seen.header("x-drop").isEmpty)
+            #expect(seen.header("connection").isEmpty)
+            #expect(seen.header("te").isEmpty)
+            #expect(seen.header("proxy-authorization").isEmpty)
+            #expect(seen.header("x-forwarded-for") == ["10.1.1.1, 127.0.0.1"])
+            #expect(seen.header("x-forwarded-proto") == ["http"])
+            #expect(seen.header("x-forwarded-host") == ["example.com"])
+            #expect(seen.header("x-trace-id") == [r.header("X-Correlation-Id")!])
+            #expect(seen.header("traceparent").first?.hasPrefix("00-") == true)
+        }
+    }
+
+    @Test func keepAliveReusesTheUpstreamConnectionAndPipelinesInOrder() async throws {
+        let upstream = try await ScriptedUpstream { r in .ok("body of " + r.requestLine) }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n").body == "body of GET /1 HTTP/1.1")
+            #expect(try c.request("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n").body == "body of GET /2 HTTP/1.1")
+            // Three pipelined requests in one write.
+            c.send("GET /3 HTTP/1.1\r\nHost: h\r\n\r\nGET /4 HTTP/1.1\r\nHost: h\r\n\r\nGET /5 HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(try c.readResponse().body.hasSuffix("/3 HTTP/1.1"))
+            #expect(try c.readResponse().body.hasSuffix("/4 HTTP/1.1"))
+            #expect(try c.readResponse().body.hasSuffix("/5 HTTP/1.1"))
+            #expect(upstream.connectionCount == 1)
+        }
+    }
+
+    @Test func requestBodiesAreStreamedExactly() async throws {
+        let upstream = try await ScriptedUpstream { r in .ok("got \(r.body.count)") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let payload = String(repeating: "x", count: 100_000)
+            let r = try c.request("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n" + payload)
+            #expect(r.body == "got 100000")
+            let chunked = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"
+            let r2 = try c.request("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+            #expect(r2.status == 200)
+            let seen = upstream.requests
+            #expect(seen.count == 2)
+            #expect(seen[0].body.count == 100_000)
+            #expect(String(decoding: seen[1].body, as: UTF8.self) == chunked)
+            #expect(seen[1].header("transfer-encoding") == ["chunked"])
+        }
+    }
+
+    @Test func smugglingShapesNeverReachTheUpstream() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("should not happen") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let cases = [
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n b\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+                "GET / HTTP/1.1\r\n\r\n",
+            ]
+            for raw in cases {
+                let c = try RawClient(port: port)
+                let r = try c.request(raw)
+                #expect(r.status >= 400 && r.status < 600, "\(raw.debugDescription) → \(r.status)")
+                #expect(r.header("Content-Type") == "application/json")
+                #expect(c.isClosedByServer())
+            }
+            let badChunk = try RawClient(port: port)
+            let r = try badChunk.request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+            #expect(r.status == 400)
+            #expect(upstream.requests.isEmpty)
+        }
+    }
+
+    @Test func upstreamFailuresBecomeJSONErrors() async throws {
+        // Refused: nothing listens on the port of a closed upstream.
+        let closed = try await ScriptedUpstream { _ in .close }
+        let deadPort = closed.port
+        await closed.shutdown()
+        try await Self.withProxy(try Self.snapshot(upstreamPort: deadPort)) { port in
+            let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(r.status == 502)
+            #expect(r.body.hasPrefix("{\"error\":\"502 Bad Gateway\""))
+        }
+        let hang = try await ScriptedUpstream { _ in .hang }
+        defer { Task { await hang.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: hang.port, readTimeout: .milliseconds(200))) { port in
+            let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(r.status == 504)
+        }
+        let garbage = try await ScriptedUpstream { _ in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)) }
+        defer { Task { await garbage.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: garbage.port)) { port in
+            let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(r.status == 502)
+        }
+    }
+
+    @Test func staleKeepAliveIsReplayedOnce() async throws {
+        // The upstream answers, then closes the kept-alive connection behind Sentinel's back.
+        let upstream = try await ScriptedUpstream { r in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
+            #expect(try c.request("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
+            #expect(try c.request("GET /3 HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test func chunkedResponsesAndHTTP10Clients() async throws {
+        let chunkedBody = "4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"
+        let upstream = try await ScriptedUpstream { _ in
+            .bytes(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(chunkedBody)".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            let raw = try c.readRaw(until: "0\r\n\r\n")
+            #expect(raw.contains("Transfer-Encoding: chunked\r\n"))
+            #expect(raw.hasSuffix("\r\n\r\n" + chunkedBody))
+            let old = try RawClient(port: port)
+            old.send("GET / HTTP/1.0\r\n\r\n")
+            let text = old.readAll()
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(!text.contains("Transfer-Encoding"))
+            #expect(text.hasSuffix("\r\n\r\nabcdefg"))
+        }
+    }
+
+    @Test func expectContinueIsAnsweredAndTheBodyForwarded() async throws {
+        let upstream = try await ScriptedUpstream { r in .ok("len \(r.body.count)") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            c.send("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            #expect(try c.readResponse(head: true).status == 100)
+            c.send("12345")
+            #expect(try c.readResponse().body == "len 5")
+            #expect(upstream.requests.first?.header("expect").isEmpty == true)
+        }
+    }
+
+    @Test func bodyLimitOfTheRoute() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("no") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, maxBody: 10)) { port in
+            let r = try RawClient(port: port).request("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890")
+            #expect(r.status == 413)
+            #expect(upstream.requests.isEmpty)
+        }
+    }
+
+    @Test func webSocketUpgradeIsGatedAndTunnelled() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .bytes(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nserver-hello".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        let upgrade = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, websocket: false)) { port in
+            let refused = try RawClient(port: port).request(upgrade)
+            #expect(refused.status == 403)
+            #expect(upstream.requests.isEmpty)
+        }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, websocket: true)) { port in
+            let c = try RawClient(port: port)
+            c.send(upgrade)
+            let head = try c.readResponse(head: true)
+            #expect(head.status == 101)
+            #expect(head.header("Upgrade") == "websocket")
+            #expect(try c.readRaw(until: "server-hello").hasSuffix("server-hello"))
+            #expect(upstream.requests.first?.header("upgrade") == ["websocket"])
+        }
+    }
+}
