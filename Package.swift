@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SentinelConfig", targets: ["SentinelConfig"]),
         .library(name: "SentinelPolicy", targets: ["SentinelPolicy"]),
         .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
+        .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -29,6 +30,17 @@ let package = Package(
         .target(name: "SentinelHTTP1", swiftSettings: strict),
         // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
         .target(name: "SentinelPolicy", swiftSettings: strict),
+        // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes (offsets, no copies).
+        // No NIO, no Foundation: fuzzable with plain swiftc.
+        .target(name: "SentinelHTTP1", swiftSettings: strict),
+        // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
+        .executableTarget(
+            name: "sentinel-h1-bench",
+            dependencies: ["SentinelHTTP1", "CAllocationCounter"],
+            path: "Benchmarks/http1-parse"
+        ),
+        // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
+        .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
@@ -74,6 +86,16 @@ let package = Package(
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
+        .testTarget(
+            name: "SentinelHTTP1Tests",
+            dependencies: [
+                "SentinelHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [

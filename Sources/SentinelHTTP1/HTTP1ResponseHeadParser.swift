@@ -1,0 +1,119 @@
+/// Strict, incremental HTTP/1.1 response-head parser for upstream responses.
+///
+/// Same contract as `HTTP1RequestHeadParser`: pass all bytes received so far for the current
+/// head. An upstream is trusted no more than a client: a response whose framing two parsers
+/// could read differently (response splitting and desync into the connection pool) is refused
+/// with 502 rather than guessed.
+public struct HTTP1ResponseHeadParser: Sendable {
+    public let limits: HTTP1Limits
+
+    private enum State { case statusLine, fields }
+    private var state = State.statusLine
+    private var section = HTTP1FieldSection()
+    private var head = ResponseHead()
+
+    public init(limits: HTTP1Limits = HTTP1Limits()) {
+        self.limits = limits
+    }
+
+    public mutating func reset() {
+        state = .statusLine
+        section.reset()
+        head = ResponseHead()
+    }
+
+    /// Parses the head of the response to a request with method `requestMethod` (it decides
+    /// framing: a HEAD response has no body, a 2xx to CONNECT is a tunnel).
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTP1Method) -> ResponseParseResult {
+        if bytes.count < section.scanner.lineStart { reset() }
+        if state == .statusLine {
+            // A status line is short; the field limit bounds it too.
+            switch section.scanner.nextLine(bytes, limit: limits.maxHeaderBytes) {
+            case .needMore:
+                return .needMore
+            case .limitExceeded:
+                return fail(.headerSectionTooLarge, at: limits.maxHeaderBytes)
+            case .error(let code, let at):
+                return fail(code, at: at)
+            case .line(let line):
+                if let code = parseStatusLine(bytes, line) { return fail(code, at: line.lowerBound) }
+                state = .fields
+                section.begin()
+            }
+        }
+        switch section.parse(bytes, limits: limits, role: .response) {
+        case .needMore:
+            return .needMore
+        case .error(let code, let at):
+            return fail(code, at: at)
+        case .done(let end):
+            return finish(bytes, end: end, requestMethod: requestMethod)
+        }
+    }
+
+    private mutating func fail(_ code: HTTP1ParseError.Code, at offset: Int) -> ResponseParseResult {
+        reset()
+        return .error(HTTP1Role.response.error(code, at: offset))
+    }
+
+    /// `HTTP/1.x SP 3DIGIT SP reason`; the SP before an empty reason may be missing.
+    private mutating func parseStatusLine(_ p: UnsafeRawBufferPointer, _ line: Range<Int>) -> HTTP1ParseError.Code? {
+        let s = line.lowerBound
+        guard line.count >= 12, p[s + 8] == HTTP1Bytes.sp else { return .invalidStatusLine }
+        switch HTTP1Version.parse(p, s..<(s + 8)) {
+        case .failure(let code): return code
+        case .success(let version): head.version = version
+        }
+        guard HTTP1Bytes.isDigit(p[s + 9]), HTTP1Bytes.isDigit(p[s + 10]), HTTP1Bytes.isDigit(p[s + 11]) else {
+            return .invalidStatusCode
+        }
+        let status = Int(p[s + 9] - 0x30) * 100 + Int(p[s + 10] - 0x30) * 10 + Int(p[s + 11] - 0x30)
+        guard status >= 100, status <= 599 else { return .invalidStatusCode }
+        head.status = status
+        if line.count == 12 {
+            head.reason = line.upperBound..<line.upperBound
+        } else {
+            guard p[s + 12] == HTTP1Bytes.sp else { return .invalidStatusCode }
+            head.reason = (s + 13)..<line.upperBound
+        }
+        return nil
+    }
+
+    /// RFC 9112 §6.3, in order, after refusing every ambiguous combination.
+    private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int, requestMethod: HTTP1Method)
+        -> ResponseParseResult
+    {
+        let facts = section.facts
+        let at = section.start
+        let hasTE = facts.transferEncodingFields > 0
+        if hasTE {
+            if head.version == .http1_0 { return fail(.transferEncodingInHTTP10, at: at) }
+            if facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
+            if facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
+        }
+        let status = head.status
+        if requestMethod == .head || status < 200 || status == 204 || status == 304 {
+            head.framing = .none
+        } else if requestMethod == .connect && status < 300 {
+            head.framing = .tunnel
+        } else if hasTE {
+            head.framing = facts.lastIsChunked ? .chunked : .untilClose
+        } else if let length = facts.contentLength {
+            head.framing = .contentLength(length)
+        } else {
+            head.framing = .untilClose
+        }
+        section.facts.markConnectionListed(p, &section.fields)
+        head.fields = section.fields
+        head.headLength = end
+        switch head.framing {
+        case .untilClose, .tunnel: head.keepAlive = false
+        default: head.keepAlive = facts.keepAlive(version: head.version)
+        }
+        head.connectionOptions = facts.connectionOptions
+        head.upgrade = facts.upgradeOption ? facts.upgrade : nil
+        let result = head
+        reset()
+        return .head(result)
+    }
+}
