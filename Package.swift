@@ -26,8 +26,6 @@ let package = Package(
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
         .target(name: "SentinelConfig", dependencies: ["KDL"], swiftSettings: strict),
-        // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes. No NIO, no Foundation.
-        .target(name: "SentinelHTTP1", swiftSettings: strict),
         // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
         .target(name: "SentinelPolicy", swiftSettings: strict),
         // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes (offsets, no copies).
