@@ -110,7 +110,7 @@ import Testing
 
     @Test func unsupportedFeaturesAreNamed() {
         let d = diagnostics(minimal("""
-            upstreams { upstream "u" { target "127.0.0.1:9000" } }
+            upstreams { upstream "u" { target "127.0.0.1:9000"; load-balancing "maglev" } }
             """, routes: #"route "r" { matches { path "/" }; upstream "u" }"#))
         #expect(d.count == 1)
         #expect(d.first?.message.hasPrefix("not supported yet: ") == true)
