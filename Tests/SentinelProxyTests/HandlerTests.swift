@@ -55,40 +55,6 @@ import Testing
     }
 }
 
-@Suite struct LimitsAndTargetTests {
-    let limits = ServerSnapshot.Limits(maxHeaderBytes: 100, maxHeaderCount: 3, maxURIBytes: 20, maxBodyBytes: 10)
-    func head(uri: Int = 5, bytes: Int = 10, count: Int = 1, v11: Bool = true, host: Bool = true, length: Int? = nil) -> RequestLimits.Head {
-        .init(uriBytes: uri, headerBytes: bytes, headerCount: count, isHTTP11OrLater: v11, hasHost: host, contentLength: length)
-    }
-
-    @Test func statuses() {
-        #expect(RequestLimits.violation(head(), limits: limits) == nil)
-        #expect(RequestLimits.violation(head(uri: 21), limits: limits) == 414)
-        #expect(RequestLimits.violation(head(bytes: 101), limits: limits) == 431)
-        #expect(RequestLimits.violation(head(count: 4), limits: limits) == 431)
-        #expect(RequestLimits.violation(head(host: false), limits: limits) == 400)
-        #expect(RequestLimits.violation(head(v11: false, host: false), limits: limits) == nil)
-        #expect(RequestLimits.violation(head(length: 11), limits: limits) == 413)
-        #expect(RequestLimits.violation(head(length: -1), limits: limits) == 400)
-    }
-
-    @Test func contentLengthParsing() {
-        #expect(RequestLimits.contentLength([]) == nil)
-        #expect(RequestLimits.contentLength(["12"]) == 12)
-        #expect(RequestLimits.contentLength(["12, 12"]) == 12)
-        #expect(RequestLimits.contentLength(["12", "13"]) == -1)
-        #expect(RequestLimits.contentLength(["-1"]) == -1)
-        #expect(RequestLimits.contentLength(["99999999999999999999"]) == -1)
-    }
-
-    @Test func requestTarget() {
-        let origin = RequestTarget("/a/b?x=1&y")
-        #expect(origin.path == "/a/b" && origin.query == "x=1&y" && origin.authority == nil)
-        let absolute = RequestTarget("http://Example.com:8080?q")
-        #expect(absolute.authority == "Example.com:8080" && absolute.path == "/" && absolute.query == "q")
-    }
-}
-
 @Suite struct TraceIDTests {
     @Test func tinyflake() {
         var rng = SystemRandomNumberGenerator()
