@@ -172,7 +172,7 @@ public struct UpstreamRuntime: Sendable, Equatable {
     public init(
         id: String, targets: [Target], connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
         readTimeout: Duration = .seconds(30), writeTimeout: Duration = .seconds(30), maxConnectionsPerTarget: Int = 100,
-        maxIdlePerTarget: Int = 20, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil
+        maxIdlePerTarget: Int = 100, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil
     ) {
         self.id = id
         self.targets = targets

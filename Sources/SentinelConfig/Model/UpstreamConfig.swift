@@ -121,7 +121,10 @@ public struct UpstreamTarget: Sendable, Hashable {
 /// Per-target connection pool bounds.
 public struct ConnectionPoolConfig: Sendable, Hashable {
     public var maxConnections: Int = 100
-    public var maxIdle: Int = 20
+    /// Idle connections kept per target. Defaults to `maxConnections`: idle connections are
+    /// closed by `idleTimeout`, never churned under load (the original's 20 made a busy
+    /// upstream reconnect constantly).
+    public var maxIdle: Int = 100
     public var idleTimeout: Duration = .seconds(60)
     public var maxLifetime: Duration?
 
@@ -129,7 +132,8 @@ public struct ConnectionPoolConfig: Sendable, Hashable {
         var r = NodeReader(node, path: path.appending(node), sink: sink)
         var c = ConnectionPoolConfig()
         c.maxConnections = r.int("max-connections", default: c.maxConnections, range: 1...100_000)
-        c.maxIdle = r.int("max-idle", default: c.maxIdle, range: 0...100_000)
+        let idle = r.int("max-idle", range: 0...100_000)
+        c.maxIdle = idle ?? c.maxConnections
         c.idleTimeout = r.duration("idle-timeout", "idle-timeout-secs", unit: .seconds, default: c.idleTimeout, min: .seconds(1))!
         c.maxLifetime = r.duration("max-lifetime", "max-lifetime-secs", unit: .seconds, min: .seconds(1))
         r.finish()

@@ -104,7 +104,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         case .discardingBody:
             return true
         case .proxying(let exchange):
-            return exchange.wantsRequestBytes && inbound.readableBytes < 64 * 1024
+            // Once the request is complete, further bytes are pipelined requests: keep reading
+            // (bounded), so the socket's read interest is never toggled per request.
+            return inbound.readableBytes < 64 * 1024 && (exchange.requestIsComplete || exchange.wantsRequestBytes)
         case .tunneling(let exchange):
             return exchange.upstreamWritable && inbound.readableBytes < 64 * 1024
         case .closed:
@@ -209,10 +211,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let start = shared.clock.monotonicNanos()
         let routedNames = snapshot.router.headerNames
         let request = inbound.withUnsafeReadableBytes { RequestFacts(head, bytes: $0, routedHeaderNames: routedNames) }
-        var rng = SystemRandomNumberGenerator()
         let traceID =
             request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
-            ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &rng)
+            ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
         let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
 
         // Route.
@@ -282,7 +283,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             let upstream = snapshot.upstreams[route.upstream]
             var headBytes = context.channel.allocator.buffer(capacity: headLength + 256)
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(),
+                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(using: &pool.random),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue)
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             inbound.moveReaderIndex(forwardBy: headLength)

@@ -73,6 +73,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     var upstreamWritable: Bool { connection?.isWritable ?? false }
 
+    var requestIsComplete: Bool { requestComplete }
+
     /// The client side should read more: the body is not complete and the upstream can take it.
     var wantsRequestBytes: Bool {
         !requestComplete && connection != nil && upstreamWritable
@@ -112,7 +114,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.connection = connection
         self.reused = reused
         connection.delegate = self
-        connection.channel.setOption(.autoRead, value: handler.isWritable).whenComplete { _ in }
+        connection.setAutoRead(handler.isWritable)
         connection.channel.write(headBytes, promise: nil)
         lastUpstreamActivity = handler.shared.clock.monotonicNanos()
         armTimer()
@@ -214,7 +216,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func clientWritabilityChanged(_ writable: Bool) {
-        connection?.channel.setOption(.autoRead, value: writable).whenComplete { _ in }
+        connection?.setAutoRead(writable)
         if writable, case .tunneling = handler.state { handler.resumeReading() }
     }
 

@@ -61,17 +61,29 @@ struct RequestFacts {
     }
 
     /// A new trace context when the client sent none.
-    static func newTraceparent() -> String {
-        var rng = SystemRandomNumberGenerator()
-        func hex(_ bytes: Int) -> String {
-            var s = ""
-            for _ in 0..<bytes {
-                let b = UInt8.random(in: 0...255, using: &rng)
-                let h = String(b, radix: 16)
-                s += h.count == 1 ? "0" + h : h
-            }
-            return s
+    static func newTraceparent<G: RandomNumberGenerator>(using rng: inout G) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 55)
+        out[0] = UInt8(ascii: "0")
+        out[1] = UInt8(ascii: "0")
+        out[2] = UInt8(ascii: "-")
+        out[35] = UInt8(ascii: "-")
+        out[52] = UInt8(ascii: "-")
+        out[53] = UInt8(ascii: "0")
+        out[54] = UInt8(ascii: "1")
+        var bits = rng.next()
+        var used = 0
+        for i in 3..<35 where true {
+            if used == 16 { bits = rng.next(); used = 0 }
+            out[i] = digits[Int(bits & 15)]
+            bits >>= 4
+            used += 1
         }
-        return "00-\(hex(16))-\(hex(8))-01"
+        bits = rng.next()
+        for i in 36..<52 {
+            out[i] = digits[Int(bits & 15)]
+            bits >>= 4
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -33,8 +33,19 @@ final class UpstreamConnection {
 
     var isWritable: Bool { channel.isWritable }
 
+    private var autoRead = true
+
+    /// Pauses or resumes reading from the upstream (backpressure from a slow client); a no-op
+    /// when nothing changes, so the common case costs no system call.
+    func setAutoRead(_ on: Bool) {
+        guard on != autoRead else { return }
+        autoRead = on
+        channel.setOption(.autoRead, value: on).whenComplete { _ in }
+    }
+
     func markIdle(at now: UInt64, pool: UpstreamPool) {
         delegate = nil
+        setAutoRead(true)
         isIdle = true
         idleSinceNanos = now
         self.pool = pool

@@ -156,6 +156,8 @@ final class UpstreamPool {
     }
 
     private var roundRobin: [Int: Int] = [:]
+    /// This event loop's fast random source (trace ids, trace contexts).
+    var random = FastRandom()
 
     /// The next target of an upstream in round-robin order (per event loop).
     func nextTarget(upstream: Int, count: Int) -> Int {
