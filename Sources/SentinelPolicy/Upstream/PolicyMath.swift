@@ -89,9 +89,11 @@ enum PolicyMath {
         if x.isNaN { return x }
         if x < -745 { return 0 }
         if x > 709 { return .infinity }
-        let ln2 = 0.693_147_180_559_945_309_417_232_121_458
-        let k = (x / ln2).rounded()
-        let r = x - k * ln2  // |r| ≤ ln2 / 2
+        // Cody–Waite reduction (fdlibm's split of ln 2): k·ln2Hi is exact, so r keeps full precision.
+        let ln2Hi = 6.931_471_803_691_238_164_90e-01
+        let ln2Lo = 1.908_214_929_270_587_700_02e-10
+        let k = (x * 1.442_695_040_888_963_387).rounded()
+        let r = (x - k * ln2Hi) - k * ln2Lo  // |r| ≤ ln2 / 2
         var term = 1.0
         var sum = 1.0
         for n in 1...16 {
