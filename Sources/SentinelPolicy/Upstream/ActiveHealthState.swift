@@ -15,6 +15,11 @@ public struct ActiveHealthState: Sendable {
     public struct Transition: Sendable, Hashable {
         public let from: Status
         public let to: Status
+
+        public init(from: Status, to: Status) {
+            self.from = from
+            self.to = to
+        }
     }
 
     public let healthyThreshold: Int

@@ -37,6 +37,11 @@ public struct CircuitBreaker: Sendable {
     public struct Transition: Sendable, Hashable {
         public let from: State
         public let to: State
+
+        public init(from: State, to: State) {
+            self.from = from
+            self.to = to
+        }
     }
 
     /// The answer to `allow`.
@@ -45,6 +50,11 @@ public struct CircuitBreaker: Sendable {
         public let allowed: Bool
         /// Set when asking caused open → half-open.
         public let transition: Transition?
+
+        public init(allowed: Bool, transition: Transition?) {
+            self.allowed = allowed
+            self.transition = transition
+        }
     }
 
     private enum Phase: Sendable, Hashable {
@@ -91,7 +101,9 @@ public struct CircuitBreaker: Sendable {
             phase = .halfOpen(inFlight: 1, successes: 0)
             return Admission(allowed: true, transition: Transition(from: .open, to: .halfOpen))
         case .halfOpen(let inFlight, let successes):
-            guard inFlight < configuration.halfOpenMaxRequests else { return Admission(allowed: false, transition: nil) }
+            guard inFlight < configuration.halfOpenMaxRequests else {
+                return Admission(allowed: false, transition: nil)
+            }
             phase = .halfOpen(inFlight: inFlight + 1, successes: successes)
             return Admission(allowed: true, transition: nil)
         }

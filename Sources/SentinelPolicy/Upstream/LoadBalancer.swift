@@ -35,7 +35,8 @@ public struct LoadBalancer: Sendable {
     /// Weights clamped to 1…1,000,000.
     private let weights: [Int]
     private let strategy: Strategy
-    private let sticky: StickyCookie?
+    /// Sticky cookie value per target (sticky algorithm only), signed once at construction.
+    private let stickyValues: [String]?
     private var cursor = 0
     private var smooth: SmoothWeighted
     private var load: TargetLoad
@@ -49,10 +50,10 @@ public struct LoadBalancer: Sendable {
         load = TargetLoad(weights: weights, options: options)
         var algorithm = options.algorithm
         if algorithm == .sticky {
-            sticky = StickyCookie(key: options.stickyKey)
+            stickyValues = StickyCookie(key: options.stickyKey).values(for: targets)
             algorithm = options.stickyFallback == .sticky ? .roundRobin : options.stickyFallback
         } else {
-            sticky = nil
+            stickyValues = nil
         }
         strategy = Self.strategy(algorithm, targets: targets, weights: weights, options: options)
     }
@@ -85,7 +86,8 @@ public struct LoadBalancer: Sendable {
                     fallback: options.localityFallback))
         case .deterministicSubset:
             return .subset(
-                SubsetRanking(targets: targets, proxyID: options.proxyID, size: options.subsetSize, seed: options.hashSeed))
+                SubsetRanking(
+                    targets: targets, proxyID: options.proxyID, size: options.subsetSize, seed: options.hashSeed))
         case .leastTokensQueued: return .leastTokens
         }
     }
@@ -96,12 +98,12 @@ public struct LoadBalancer: Sendable {
     /// times); typically "health says eligible and the circuit breaker would allow it".
     public mutating func pick(_ context: PickContext, eligible: (Int) -> Bool) -> Pick? {
         guard !targets.isEmpty else { return nil }
-        guard let sticky else { return select(context, eligible).map { Pick(target: $0) } }
-        if let cookie = context.stickyCookie, let i = sticky.verify(cookie, targets: targets), eligible(i) {
+        guard let stickyValues else { return select(context, eligible).map { Pick(target: $0) } }
+        if let cookie = context.stickyCookie, let i = StickyCookie.verify(cookie, expected: stickyValues), eligible(i) {
             return Pick(target: i)
         }
         guard let i = select(context, eligible) else { return nil }
-        return Pick(target: i, setCookie: sticky.value(for: i, address: targets[i].address))
+        return Pick(target: i, setCookie: stickyValues[i])
     }
 
     /// Picks a target not in `tried` when one is eligible, otherwise any eligible target: a retry
@@ -135,7 +137,8 @@ public struct LoadBalancer: Sendable {
             return table.pick(keyHash: keyHash(context, &rng), eligible)
         case .powerOfChoices(let choices, let metric):
             return Selection.powerOfChoices(
-                choices: choices, metric: metric, load: load, weights: weights, now: context.now, random: &rng, eligible)
+                choices: choices, metric: metric, load: load, weights: weights, now: context.now, random: &rng, eligible
+            )
         case .adaptive:
             return Selection.adaptive(load: load, random: &rng, eligible)
         case .peakEWMA(let penalty):
@@ -194,8 +197,8 @@ public struct LoadBalancer: Sendable {
 
     /// The sticky cookie value for `target`, or nil when the algorithm is not sticky.
     public func stickyCookieValue(for target: Int) -> String? {
-        guard let sticky, targets.indices.contains(target) else { return nil }
-        return sticky.value(for: target, address: targets[target].address)
+        guard let stickyValues, targets.indices.contains(target) else { return nil }
+        return stickyValues[target]
     }
 
     /// Slots per target of the maglev table, for balance checks and metrics; nil for other algorithms.

@@ -92,21 +92,47 @@ enum PolicyMath {
         // Cody–Waite reduction (fdlibm's split of ln 2): k·ln2Hi is exact, so r keeps full precision.
         let ln2Hi = 6.931_471_803_691_238_164_90e-01
         let ln2Lo = 1.908_214_929_270_587_700_02e-10
-        let k = (x * 1.442_695_040_888_963_387).rounded()
+        let k = Double(roundToInt(x * 1.442_695_040_888_963_387))
         let r = (x - k * ln2Hi) - k * ln2Lo  // |r| ≤ ln2 / 2
-        var term = 1.0
-        var sum = 1.0
-        for n in 1...16 {
-            term *= r / Double(n)
-            sum += term
-        }
+        // Taylor series to r¹³/13! (< 2e-16 relative for |r| ≤ ln2/2), Horner's rule on 1/n!
+        // constants so no division sits on the dependency chain.
+        var sum = 1.0 / 6_227_020_800
+        sum = sum * r + 1.0 / 479_001_600
+        sum = sum * r + 1.0 / 39_916_800
+        sum = sum * r + 1.0 / 3_628_800
+        sum = sum * r + 1.0 / 362_880
+        sum = sum * r + 1.0 / 40_320
+        sum = sum * r + 1.0 / 5_040
+        sum = sum * r + 1.0 / 720
+        sum = sum * r + 1.0 / 120
+        sum = sum * r + 1.0 / 24
+        sum = sum * r + 1.0 / 6
+        sum = sum * r + 0.5
+        sum = sum * r + 1
+        sum = sum * r + 1
         return Double(sign: .plus, exponent: Int(k), significand: sum)
     }
 
-    /// The smallest integer ≥ x, saturating instead of trapping.
+    // Rounding is done with integer conversion (a CPU instruction) rather than `rounded()`, which
+    // lowers to libm's round/ceil/floor on Linux: this module must link without libm.
+
+    /// The smallest integer ≥ x, saturating instead of trapping (NaN gives 0).
     static func ceilInt(_ x: Double) -> Int {
-        if !(x < Double(Int.max)) { return Int.max }
-        return Int(x.rounded(.up))
+        if x.isNaN { return 0 }
+        if !(x < 9.2e18) { return Int.max }
+        if !(x > -9.2e18) { return Int.min }
+        let t = Int(x)  // toward zero
+        return Double(t) < x ? t + 1 : t
+    }
+
+    /// The largest integer ≤ x, saturating instead of trapping (NaN gives 0).
+    static func floorInt(_ x: Double) -> Int {
+        -ceilInt(-x)
+    }
+
+    /// The nearest integer, halves away from zero, saturating (NaN gives 0).
+    static func roundToInt(_ x: Double) -> Int {
+        x < 0 ? -floorInt(-x + 0.5) : floorInt(x + 0.5)
     }
 }
 
@@ -129,6 +155,6 @@ extension Duration {
     static func policySeconds(_ seconds: Double) -> Duration {
         guard seconds.isFinite else { return seconds > 0 ? .seconds(Int64.max / 2) : .zero }
         if seconds > 9e9 { return .seconds(Int64(9e9)) }
-        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+        return .nanoseconds(Int64(PolicyMath.roundToInt(seconds * 1e9)))
     }
 }

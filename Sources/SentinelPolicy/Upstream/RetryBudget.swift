@@ -39,7 +39,8 @@ public struct RetryBudget: Sendable {
         let second = now.components.seconds
         var req = 0
         var ret = 0
-        for i in 0..<bucketCount where seconds[i] != .min && second - seconds[i] < Int64(bucketCount) && seconds[i] <= second {
+        for i in 0..<bucketCount
+        where seconds[i] != .min && second - seconds[i] < Int64(bucketCount) && seconds[i] <= second {
             req += requests[i]
             ret += retries[i]
         }
@@ -54,7 +55,7 @@ public struct RetryBudget: Sendable {
     /// Retries still allowed in the current window.
     public func available(now: Duration) -> Int {
         let (req, ret) = totals(now)
-        let allowance = Int((ratio * Double(req)).rounded(.down)) + minPerSecond * bucketCount
+        let allowance = PolicyMath.floorInt(ratio * Double(req)) + minPerSecond * bucketCount
         return max(0, allowance - ret)
     }
 

@@ -119,12 +119,13 @@ enum Selection {
         let n = weights.count
         guard n > 0 else { return nil }
         let k = min(max(choices, 1), 3)
+        let seconds = now.policySeconds
         func cost(_ i: Int) -> Double {
             switch metric {
             case .connections:
                 return Double(load.active[i]) / Double(weights[i])
             case .latency:
-                return load.latencyEstimate(i, now: now) * Double(load.active[i] + 1) / Double(weights[i])
+                return load.latencyEstimate(i, now: seconds) * Double(load.active[i] + 1) / Double(weights[i])
             }
         }
         var sampled = (-1, -1, -1)
@@ -154,12 +155,37 @@ enum Selection {
         return list[0..<m].min { cost($0) < cost($1) }
     }
 
+    /// The eligible target with the lowest `score` (each evaluated once), scanning from a rotating
+    /// cursor so ties are shared.
+    static func lowest(cursor: inout Int, count n: Int, _ eligible: (Int) -> Bool, score: (Int) -> Double) -> Int? {
+        guard n > 0 else { return nil }
+        let start = cursor % n
+        cursor = start + 1 == n ? 0 : start + 1
+        var best: Int?
+        var bestScore = Double.infinity
+        var i = start
+        for _ in 0..<n {
+            if eligible(i) {
+                let s = score(i)
+                if best == nil || s < bestScore {
+                    best = i
+                    bestScore = s
+                }
+            }
+            i += 1
+            if i == n { i = 0 }
+        }
+        return best
+    }
+
     /// Peak-EWMA: lowest decayed peak latency × (1 + in-flight × penalty).
     static func peakEWMA(
         cursor: inout Int, load: TargetLoad, penalty: Double, now: Duration, _ eligible: (Int) -> Bool
     ) -> Int? {
-        func score(_ i: Int) -> Double { load.peakCost(i, now: now) * (1 + Double(load.active[i]) * penalty) }
-        return best(cursor: &cursor, count: load.active.count, eligible) { score($0) < score($1) }
+        let seconds = now.policySeconds
+        return lowest(cursor: &cursor, count: load.active.count, eligible) {
+            load.peakCost($0, now: seconds) * (1 + Double(load.active[$0]) * penalty)
+        }
     }
 
     /// Least tokens queued: lowest queued tokens ÷ observed tokens per second; ties to fewer in flight.
@@ -173,7 +199,9 @@ enum Selection {
 
     /// Adaptive: weighted random by score = effective weight / (1 + in-flight + penalties).
     static func adaptive(load: TargetLoad, random rng: inout SplitMixRandom, _ eligible: (Int) -> Bool) -> Int? {
-        weightedRandom(among: load.active.indices, random: &rng, weight: { load.adaptive.score($0, active: load.active[$0]) }, eligible)
+        weightedRandom(
+            among: load.active.indices, random: &rng, weight: { load.adaptive.score($0, active: load.active[$0]) },
+            eligible)
     }
 }
 

@@ -16,32 +16,33 @@ public struct StickyCookie: Sendable {
         mac = HMACSHA256(key: key)
     }
 
-    private func tag(index: Int, address: String) -> [UInt8] {
+    /// The cookie value that pins a client to the target at `index` with `address`.
+    public func value(for index: Int, address: String) -> String {
         var message = Array(String(index).utf8)
         message.append(0)
         message.append(contentsOf: address.utf8)
-        return Array(mac.authenticate(message).prefix(Self.tagBytes))
+        return String(index) + "." + Hex.encode(mac.authenticate(message).prefix(Self.tagBytes))
     }
 
-    /// The cookie value that pins a client to `targets[index]`.
-    public func value(for index: Int, address: String) -> String {
-        String(index) + "." + Hex.encode(tag(index: index, address: address))
+    /// The cookie values of all `targets`, computed once so that checking a cookie on the request path
+    /// is a parse and a constant-time comparison, with no hashing.
+    public func values(for targets: [BalancerTarget]) -> [String] {
+        targets.enumerated().map { value(for: $0.offset, address: $0.element.address) }
     }
 
     /// The target index a cookie value names, or nil when it is malformed, out of range or forged.
-    public func verify(_ value: String, targets: [BalancerTarget]) -> Int? {
+    /// `expected` is `values(for: targets)`.
+    public static func verify(_ value: String, expected: [String]) -> Int? {
         let bytes = value.utf8
         guard bytes.count <= 24, let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else { return nil }
         let digits = bytes[..<dot]
-        let given = bytes[bytes.index(after: dot)...]
-        guard (1...7).contains(digits.count), given.count == Self.tagBytes * 2 else { return nil }
+        guard (1...7).contains(digits.count), bytes.count - digits.count - 1 == tagBytes * 2 else { return nil }
         // Canonical decimal only: one value per index, no signs, no leading zeros.
         guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
             digits.count == 1 || digits.first != UInt8(ascii: "0")
         else { return nil }
         let index = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        guard index < targets.count else { return nil }
-        let expected = Hex.encode(tag(index: index, address: targets[index].address)).utf8
-        return HMACSHA256.constantTimeEqual(expected, given) ? index : nil
+        guard index < expected.count else { return nil }
+        return HMACSHA256.constantTimeEqual(expected[index].utf8, bytes) ? index : nil
     }
 }

@@ -8,12 +8,12 @@
 struct TargetLoad: Sendable {
     var active: [Int]
     private(set) var totalActive = 0
-    /// Peak-EWMA cost in seconds and the time of its last observation (nil before the first).
+    /// Peak-EWMA cost in seconds and the time (seconds) of its last observation (−∞ before the first).
     private var peakCost: [Double]
-    private var peakStamp: [Duration?]
+    private var peakStamp: [Double]
     /// Plain time-decayed latency EWMA in seconds (power-of-two-choices, latency metric).
     private var latency: [Double]
-    private var latencyStamp: [Duration?]
+    private var latencyStamp: [Double]
     /// Estimated tokens of requests in flight, and observed tokens per second (EWMA α 0.3).
     private(set) var queuedTokens: [Int]
     private(set) var tokensPerSecond: [Double]
@@ -27,9 +27,9 @@ struct TargetLoad: Sendable {
         let n = weights.count
         active = Array(repeating: 0, count: n)
         peakCost = Array(repeating: options.ewmaInitialLatency.policySeconds, count: n)
-        peakStamp = Array(repeating: nil, count: n)
+        peakStamp = Array(repeating: -.infinity, count: n)
         latency = Array(repeating: options.ewmaInitialLatency.policySeconds, count: n)
-        latencyStamp = Array(repeating: nil, count: n)
+        latencyStamp = Array(repeating: -.infinity, count: n)
         queuedTokens = Array(repeating: 0, count: n)
         tokensPerSecond = Array(repeating: max(1, options.defaultTokensPerSecond), count: n)
         adaptive = AdaptiveWeights(weights: weights)
@@ -56,8 +56,8 @@ struct TargetLoad: Sendable {
         var rtt = max(0, observed.policySeconds)
         adaptive.record(target, latency: rtt, success: success, now: now)
         if !success { rtt = max(rtt, failureLatency) }
-        observePeak(target, rtt, now: now)
-        observeLatency(target, rtt, now: now)
+        observePeak(target, rtt, now: now.policySeconds)
+        observeLatency(target, rtt, now: now.policySeconds)
         if let tokens, tokens > 0, observed > .zero {
             let rate = Double(tokens) / observed.policySeconds
             tokensPerSecond[target] = max(1, 0.3 * rate + 0.7 * tokensPerSecond[target])
@@ -66,44 +66,47 @@ struct TargetLoad: Sendable {
 
     /// Finagle's Peak-EWMA: a sample above the estimate replaces it at once (react to spikes now),
     /// a lower one is blended in with weight 1 − e^(−Δt/τ).
-    private mutating func observePeak(_ i: Int, _ rtt: Double, now: Duration) {
-        guard let stamp = peakStamp[i] else {
+    private mutating func observePeak(_ i: Int, _ rtt: Double, now: Double) {
+        let stamp = peakStamp[i]
+        guard stamp.isFinite else {
             peakCost[i] = rtt
             peakStamp[i] = now
             return
         }
-        let w = PolicyMath.exp(-max(0, (now - stamp).policySeconds) / tau)
+        let w = PolicyMath.exp(-max(0, now - stamp) / tau)
         peakCost[i] = rtt > peakCost[i] ? rtt : peakCost[i] * w + rtt * (1 - w)
         peakStamp[i] = now
     }
 
-    private mutating func observeLatency(_ i: Int, _ rtt: Double, now: Duration) {
-        guard let stamp = latencyStamp[i] else {
+    private mutating func observeLatency(_ i: Int, _ rtt: Double, now: Double) {
+        let stamp = latencyStamp[i]
+        guard stamp.isFinite else {
             latency[i] = rtt
             latencyStamp[i] = now
             return
         }
-        let w = PolicyMath.exp(-max(0, (now - stamp).policySeconds) / tau)
+        let w = PolicyMath.exp(-max(0, now - stamp) / tau)
         latency[i] = latency[i] * w + rtt * (1 - w)
         latencyStamp[i] = now
     }
 
     /// Decays an estimate toward zero while a target is idle (as Finagle's `observe(0)` does), so a
     /// target that was slow once is probed again instead of being starved forever.
-    private func decayed(_ value: Double, since stamp: Duration?, now: Duration) -> Double {
-        guard let stamp else { return initialLatency }
-        let elapsed = (now - stamp).policySeconds
+    private func decayed(_ value: Double, since stamp: Double, now: Double) -> Double {
+        guard stamp.isFinite else { return initialLatency }
+        let elapsed = now - stamp
         guard elapsed > 0 else { return value }
         return value * PolicyMath.exp(-elapsed / tau)
     }
 
-    /// Peak-EWMA cost in seconds at `now`, floored at 1 µs so in-flight counts still separate idle targets.
-    func peakCost(_ i: Int, now: Duration) -> Double {
+    /// Peak-EWMA cost in seconds at `now` (seconds), floored at 1 µs so in-flight counts still
+    /// separate idle targets.
+    func peakCost(_ i: Int, now: Double) -> Double {
         max(decayed(peakCost[i], since: peakStamp[i], now: now), 1e-6)
     }
 
-    /// Latency EWMA in seconds at `now`, floored at 1 µs.
-    func latencyEstimate(_ i: Int, now: Duration) -> Double {
+    /// Latency EWMA in seconds at `now` (seconds), floored at 1 µs.
+    func latencyEstimate(_ i: Int, now: Double) -> Double {
         max(decayed(latency[i], since: latencyStamp[i], now: now), 1e-6)
     }
 

@@ -9,7 +9,9 @@ struct ZoneTiers: Sendable {
     private let tiers: [[Int]]
     private let fallback: BalancerOptions.LocalityFallback
 
-    init(targets: [BalancerTarget], localZone: String, zonePriority: [String], fallback: BalancerOptions.LocalityFallback) {
+    init(
+        targets: [BalancerTarget], localZone: String, zonePriority: [String], fallback: BalancerOptions.LocalityFallback
+    ) {
         var order = [localZone]
         for zone in zonePriority where !order.contains(zone) { order.append(zone) }
         var tiers = [[Int]](repeating: [], count: order.count + 1)
@@ -41,7 +43,8 @@ struct ZoneTiers: Sendable {
             if isLocal || fallback == .roundRobin {
                 chosen = smooth.pick(among: members, weights: weights, eligible)
             } else {
-                chosen = Selection.weightedRandom(among: members, random: &rng, weight: { Double(weights[$0]) }, eligible)
+                chosen = Selection.weightedRandom(
+                    among: members, random: &rng, weight: { Double(weights[$0]) }, eligible)
             }
             if let chosen { return chosen }
         }

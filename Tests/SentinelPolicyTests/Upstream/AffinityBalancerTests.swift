@@ -12,7 +12,9 @@ import Testing
     }
 
     @Test func localZoneHonoursWeights() {
-        var lb = balancer(.localityAware, makeTargets(3, weights: [3, 1, 1], zones: ["a", "a", "b"])) { $0.localZone = "a" }
+        var lb = balancer(.localityAware, makeTargets(3, weights: [3, 1, 1], zones: ["a", "a", "b"])) {
+            $0.localZone = "a"
+        }
         #expect(lb.histogram(1000) == [750, 250, 0])
     }
 
@@ -110,7 +112,9 @@ import Testing
 @Suite struct StickyTests {
     private let key = Array("correct horse battery staple".utf8)
 
-    private func sticky(_ fallback: BalancingAlgorithm = .roundRobin, targets: [BalancerTarget] = makeTargets(4)) -> LoadBalancer {
+    private func sticky(_ fallback: BalancingAlgorithm = .roundRobin, targets: [BalancerTarget] = makeTargets(4))
+        -> LoadBalancer
+    {
         balancer(.sticky, targets) {
             $0.stickyKey = key
             $0.stickyFallback = fallback

@@ -9,10 +9,16 @@ func makeTargets(_ n: Int, weights: [Int]? = nil, zones: [String?]? = nil) -> [B
 
 /// A 4-byte client address for key `i`.
 func ipKey(_ i: Int) -> [UInt8] {
-    [UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16), UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)]
+    [
+        UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16), UInt8(truncatingIfNeeded: i >> 8),
+        UInt8(truncatingIfNeeded: i),
+    ]
 }
 
-func balancer(_ algorithm: BalancingAlgorithm, _ targets: [BalancerTarget], _ configure: (inout BalancerOptions) -> Void = { _ in }) -> LoadBalancer {
+func balancer(
+    _ algorithm: BalancingAlgorithm, _ targets: [BalancerTarget],
+    _ configure: (inout BalancerOptions) -> Void = { _ in }
+) -> LoadBalancer {
     var options = BalancerOptions(algorithm: algorithm)
     configure(&options)
     return LoadBalancer(targets: targets, options: options)

@@ -108,7 +108,10 @@ import Testing
             } else if let picked {
                 #expect(eligible(picked), "\(algorithm) picked ineligible \(picked)")
                 lb.begin(picked)
-                if round % 3 == 0 { lb.end(picked, latency: .milliseconds(round % 50), success: round % 7 != 0, now: .milliseconds(round)) }
+                if round % 3 == 0 {
+                    lb.end(
+                        picked, latency: .milliseconds(round % 50), success: round % 7 != 0, now: .milliseconds(round))
+                }
             } else {
                 // Only locality with failLocal may refuse while something is eligible; it is not configured here.
                 Issue.record("\(algorithm) found nothing with mask \(mask)")

@@ -10,11 +10,14 @@ import Testing
     ) -> CircuitBreaker {
         CircuitBreaker(
             configuration: .init(
-                failureThreshold: failures, successThreshold: successes, timeout: timeout, halfOpenMaxRequests: halfOpen))
+                failureThreshold: failures, successThreshold: successes, timeout: timeout, halfOpenMaxRequests: halfOpen
+            ))
     }
 
     /// Trips a breaker at `now` and returns it.
-    private func opened(_ b: CircuitBreaker = CircuitBreaker(configuration: .init(failureThreshold: 1)), at now: Duration = .zero)
+    private func opened(
+        _ b: CircuitBreaker = CircuitBreaker(configuration: .init(failureThreshold: 1)), at now: Duration = .zero
+    )
         -> CircuitBreaker
     {
         var b = b
@@ -27,7 +30,9 @@ import Testing
 
     @Test func defaultsMatchTheOriginalCode() {
         let c = CircuitBreaker.Configuration()
-        #expect(c.failureThreshold == 5 && c.successThreshold == 2 && c.timeout == .seconds(30) && c.halfOpenMaxRequests == 1)
+        #expect(
+            c.failureThreshold == 5 && c.successThreshold == 2 && c.timeout == .seconds(30)
+                && c.halfOpenMaxRequests == 1)
     }
 
     @Test func closedOpensAfterConsecutiveFailures() {

@@ -3,7 +3,8 @@ import Testing
 @testable import SentinelPolicy
 
 /// The target address each key maps to (addresses, so balancers over different target lists compare).
-private func placement(_ lb: inout LoadBalancer, keys: Range<Int>, eligible: (Int) -> Bool = { _ in true }) -> [String] {
+private func placement(_ lb: inout LoadBalancer, keys: Range<Int>, eligible: (Int) -> Bool = { _ in true }) -> [String]
+{
     var rng = SplitMix64(state: 9)
     return keys.map { k in lb.targets[lb.next(&rng, key: ipKey(k &* 2_654_435_761), eligible: eligible)!].address }
 }
@@ -145,7 +146,8 @@ private func remap(before: [String], after: [String], removed: String) -> Remap 
     @Test func removalRemapsOnlyTheRemovedTargetsKeys() {
         let all = makeTargets(10)
         var full = LoadBalancer(targets: all, options: BalancerOptions(algorithm: .consistentHash))
-        var without = LoadBalancer(targets: all.filter { $0 != all[6] }, options: BalancerOptions(algorithm: .consistentHash))
+        var without = LoadBalancer(
+            targets: all.filter { $0 != all[6] }, options: BalancerOptions(algorithm: .consistentHash))
         let before = placement(&full, keys: 0..<50_000)
         let after = placement(&without, keys: 0..<50_000)
         let r = remap(before: before, after: after, removed: all[6].address)

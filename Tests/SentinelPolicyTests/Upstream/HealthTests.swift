@@ -3,7 +3,9 @@ import Testing
 @testable import SentinelPolicy
 
 @Suite struct PassiveHealthTests {
-    private func health(window: Int = 10, rate: Double = 0.5, min: Int = 4, ejection: Duration = .seconds(30)) -> PassiveHealth {
+    private func health(window: Int = 10, rate: Double = 0.5, min: Int = 4, ejection: Duration = .seconds(30))
+        -> PassiveHealth
+    {
         PassiveHealth(configuration: .init(window: window, failureRate: rate, minRequests: min, ejectionTime: ejection))
     }
 
@@ -72,7 +74,8 @@ import Testing
     }
 
     @Test func ejectionGrowthIsCapped() {
-        var h = PassiveHealth(configuration: .init(window: 4, minRequests: 1, ejectionTime: .seconds(1), maxEjectionMultiplier: 3))
+        var h = PassiveHealth(
+            configuration: .init(window: 4, minRequests: 1, ejectionTime: .seconds(1), maxEjectionMultiplier: 3))
         var now = Duration.zero
         for _ in 0..<6 {
             _ = h.record(success: false, now: now)

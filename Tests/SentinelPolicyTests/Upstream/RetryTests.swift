@@ -35,7 +35,9 @@ import Testing
 
     @Test func attemptsAreBounded() {
         #expect(!rules.shouldRetry(method: "GET", bodySent: false, failure: .connectRefused, attempt: 3))
-        #expect(!RetryRules(maxAttempts: 1).shouldRetry(method: "GET", bodySent: false, failure: .connectRefused, attempt: 1))
+        #expect(
+            !RetryRules(maxAttempts: 1).shouldRetry(
+                method: "GET", bodySent: false, failure: .connectRefused, attempt: 1))
     }
 
     @Test func readTimeoutsAndStatusListAreConfigurable() {
@@ -48,9 +50,11 @@ import Testing
 
     @Test func backoffCapDoublesUpToTheMaximum() {
         let r = RetryRules(backoffBase: .milliseconds(100), backoffMax: .seconds(1))
-        #expect((1...6).map(r.backoffCap) == [
-            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1),
-        ])
+        #expect(
+            (1...6).map(r.backoffCap) == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1),
+                .seconds(1),
+            ])
         #expect(r.backoffCap(attempt: 10_000) == .seconds(1))
     }
 
@@ -111,7 +115,8 @@ import Testing
         let rules = RetryRules(maxAttempts: 3)
         state.started(target: 2)
         let first = state.failed(
-            method: "GET", bodySent: true, failure: .status(503), rules: rules, budget: &budget, now: .zero, using: &rng)
+            method: "GET", bodySent: true, failure: .status(503), rules: rules, budget: &budget, now: .zero, using: &rng
+        )
         guard case .retry(let wait, let avoiding) = first else {
             Issue.record("expected a retry, got \(first)")
             return
@@ -120,7 +125,8 @@ import Testing
         #expect(avoiding.indices == [2])
         state.started(target: 0)
         let second = state.failed(
-            method: "GET", bodySent: true, failure: .connectRefused, rules: rules, budget: &budget, now: .zero, using: &rng)
+            method: "GET", bodySent: true, failure: .connectRefused, rules: rules, budget: &budget, now: .zero,
+            using: &rng)
         guard case .retry(let wait2, let avoiding2) = second else {
             Issue.record("expected a retry, got \(second)")
             return
@@ -129,7 +135,9 @@ import Testing
         #expect(avoiding2.indices == [2, 0])
         state.started(target: 1)
         #expect(
-            state.failed(method: "GET", bodySent: true, failure: .connectRefused, rules: rules, budget: &budget, now: .zero, using: &rng)
+            state.failed(
+                method: "GET", bodySent: true, failure: .connectRefused, rules: rules, budget: &budget, now: .zero,
+                using: &rng)
                 == .giveUp(.attemptsExhausted))
     }
 
@@ -139,7 +147,9 @@ import Testing
         var rng = SplitMix64(state: 1)
         state.started(target: 0)
         #expect(
-            state.failed(method: "POST", bodySent: true, failure: .status(502), rules: RetryRules(), budget: &budget, now: .zero, using: &rng)
+            state.failed(
+                method: "POST", bodySent: true, failure: .status(502), rules: RetryRules(), budget: &budget, now: .zero,
+                using: &rng)
                 == .giveUp(.notRetryable))
         #expect(budget.available(now: .zero) == 10)
     }
@@ -150,7 +160,9 @@ import Testing
         var state = RetryState()
         state.started(target: 0)
         #expect(
-            state.failed(method: "GET", bodySent: false, failure: .connectTimeout, rules: RetryRules(), budget: &budget, now: .zero, using: &rng)
+            state.failed(
+                method: "GET", bodySent: false, failure: .connectTimeout, rules: RetryRules(), budget: &budget,
+                now: .zero, using: &rng)
                 == .giveUp(.budgetExhausted))
     }
 
