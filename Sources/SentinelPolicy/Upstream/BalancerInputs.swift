@@ -81,7 +81,8 @@ public struct BalancerOptions: Sendable, Hashable {
     /// Targets each proxy uses (deterministic_subset).
     public var subsetSize: Int = 10
     /// Identity that chooses the subset. Make it stable (host name, pod name) so a restart keeps the
-    /// same subset and its warm connections.
+    /// same subset and its warm connections, and distinct per proxy: proxies sharing an id (including
+    /// the empty default) share one subset, concentrating their load on `subsetSize` targets.
     public var proxyID: String = ""
     /// Secret that signs sticky cookies. Anyone who knows it can forge affinity to any target.
     public var stickyKey: [UInt8] = []

@@ -20,7 +20,8 @@ struct MaglevTable: Sendable {
             table = []
             return
         }
-        let m = Self.prime(atLeast: max(requested, n, 7))
+        // Capped at ~4M slots (8 MiB) whatever the configuration asks.
+        let m = Self.prime(atLeast: max(min(requested, 1 << 22), n, 7))
         var offset = [Int](repeating: 0, count: n)
         var skip = [Int](repeating: 0, count: n)
         for i in 0..<n {
