@@ -120,11 +120,20 @@ public struct ProxyRoute: Sendable, Equatable {
     public var websocket: Bool
     /// Request body cap for this route; nil means the snapshot's `limits.maxBodyBytes`.
     public var maxBodyBytes: Int?
+    /// `policies { request-headers { … } }`, applied to the request sent upstream.
+    public var requestHeaders: HeaderEdits
+    /// `policies { response-headers { … } }`, applied to the response sent to the client.
+    public var responseHeaders: HeaderEdits
 
-    public init(upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil) {
+    public init(
+        upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil, requestHeaders: HeaderEdits = .init(),
+        responseHeaders: HeaderEdits = .init()
+    ) {
         self.upstream = upstream
         self.websocket = websocket
         self.maxBodyBytes = maxBodyBytes
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
     }
 }
 

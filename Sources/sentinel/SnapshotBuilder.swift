@@ -24,7 +24,8 @@ enum SnapshotBuilder {
                     handler: index))
             if let upstreamID = route.upstream, let u = config.upstreams.firstIndex(where: { $0.id == upstreamID }) {
                 actions.append(.proxy(ProxyRoute(
-                    upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) })))
+                    upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) },
+                    requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders))))
             } else {
                 actions.append(.builtin(builtinKind(route.builtinHandler)))
             }
@@ -59,6 +60,12 @@ enum SnapshotBuilder {
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams)
+    }
+
+    static func edits(_ m: HeaderModifications) -> HeaderEdits {
+        HeaderEdits(
+            rename: m.rename.map { ($0.from, $0.to) }, set: m.set.map { ($0.name, $0.value) },
+            add: m.add.map { ($0.name, $0.value) }, remove: m.remove)
     }
 
     /// The feature gate admits only these builtins into a running configuration.

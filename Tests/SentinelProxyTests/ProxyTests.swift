@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct ProxyTests {
     static func snapshot(
         upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), maxBody: Int? = nil,
-        extraTargets: [Int] = []
+        extraTargets: [Int] = [], requestHeaders: HeaderEdits = .init(), responseHeaders: HeaderEdits = .init()
     ) throws -> ServerSnapshot {
         let routes = [
             RouteSpec(id: "health", paths: ["/health"], handler: 0),
@@ -20,7 +20,9 @@ import Testing
             id: "app", targets: targets, connectTimeout: .seconds(2), requestTimeout: .seconds(10), readTimeout: readTimeout)
         return ServerSnapshot(
             listeners: [.init(id: "main", port: 0)], router: try Router(routes: routes),
-            actions: [.builtin(.health), .proxy(ProxyRoute(upstream: 0, websocket: websocket, maxBodyBytes: maxBody))],
+            actions: [.builtin(.health), .proxy(ProxyRoute(
+                upstream: 0, websocket: websocket, maxBodyBytes: maxBody, requestHeaders: requestHeaders,
+                responseHeaders: responseHeaders))],
             instanceID: "t", version: "test", upstreams: [upstream])
     }
 
@@ -231,6 +233,38 @@ import Testing
             #expect(head.header("Upgrade") == "websocket")
             #expect(try c.readRaw(until: "server-hello").hasSuffix("server-hello"))
             #expect(upstream.requests.first?.header("upgrade") == ["websocket"])
+        }
+    }
+
+    @Test func routeHeaderPoliciesRenameSetAddRemove() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .ok("x", headers: [("Server", "app/1.0"), ("X-Powered-By", "php"), ("Cache-Control", "private")])
+        }
+        defer { Task { await upstream.shutdown() } }
+        let request = HeaderEdits(
+            rename: [("X-Old", "X-New")], set: [("X-Served-By", "sentinel"), ("User-Agent", "proxy")],
+            add: [("Via", "1.1 sentinel")], remove: ["X-Debug", "X-Forwarded-Host"])
+        let response = HeaderEdits(
+            rename: [], set: [("Cache-Control", "no-store")], add: [("X-Frame-Options", "DENY")],
+            remove: ["Server", "X-Powered-By"])
+        try await Self.withProxy(
+            try Self.snapshot(upstreamPort: upstream.port, requestHeaders: request, responseHeaders: response)
+        ) { port in
+            let r = try RawClient(port: port).request(
+                "GET / HTTP/1.1\r\nHost: h\r\nX-Old: 1\r\nX-Debug: yes\r\nUser-Agent: curl\r\nX-Served-By: fake\r\n\r\n")
+            #expect(r.header("Server") == nil)
+            #expect(r.header("X-Powered-By") == nil)
+            #expect(r.header("Cache-Control") == "no-store")
+            #expect(r.header("X-Frame-Options") == "DENY")
+            let seen = try #require(upstream.requests.first)
+            #expect(seen.header("x-old").isEmpty)
+            #expect(seen.header("x-new") == ["1"])
+            #expect(seen.header("x-debug").isEmpty)
+            #expect(seen.header("user-agent") == ["proxy"])
+            #expect(seen.header("x-served-by") == ["sentinel"])
+            #expect(seen.header("via") == ["1.1 sentinel"])
+            #expect(seen.header("x-forwarded-host").isEmpty)
+            #expect(seen.header("x-forwarded-for") == ["127.0.0.1"])
         }
     }
 }

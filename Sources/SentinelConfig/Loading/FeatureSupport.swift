@@ -104,6 +104,8 @@ enum FeatureSupport {
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             var policies = r.policies
             policies.maxBodySize = nil
+            policies.requestHeaders = HeaderModifications()
+            policies.responseHeaders = HeaderModifications()
             if policies != RoutePolicies() { out.append(("route policies", r.location, p)) }
         }
         return out

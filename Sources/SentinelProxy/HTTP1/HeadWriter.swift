@@ -19,6 +19,8 @@ enum HeadWriter {
         var passUpgrade: Bool
         /// Remove `Expect` (Sentinel answers 100-continue itself).
         var dropExpect: Bool
+        /// The route's `request-headers` policy.
+        var policy = HeaderEdits()
     }
 
     /// Writes the upstream request head into `out`.
@@ -52,11 +54,9 @@ enum HeadWriter {
                 if name.count == 15 { priorForwardedFor.append(field.valueRange) }
                 continue
             }
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
-            out.writeStaticString(": ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.valueRange]))
-            out.writeStaticString("\r\n")
+            writeField(p, field, policy: edits.policy, into: &out)
         }
+        edits.policy.writeAdded(into: &out)
         if !hostWritten, let authority = head.authority {
             out.writeStaticString("Host: ")
             out.writeBytes(UnsafeRawBufferPointer(rebasing: p[authority]))
@@ -70,25 +70,55 @@ enum HeadWriter {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: p[upgrade]))
             out.writeStaticString("\r\n")
         }
-        out.writeStaticString("X-Forwarded-For: ")
-        for prior in priorForwardedFor where !prior.isEmpty {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[prior]))
-            out.writeStaticString(", ")
+        let policy = edits.policy
+        if policy.isEmpty || !policy.overrides("x-forwarded-for") {
+            out.writeStaticString("X-Forwarded-For: ")
+            for prior in priorForwardedFor where !prior.isEmpty {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[prior]))
+                out.writeStaticString(", ")
+            }
+            out.writeString(edits.clientIP)
+            out.writeStaticString("\r\n")
         }
-        out.writeString(edits.clientIP)
-        out.writeStaticString("\r\nX-Forwarded-Proto: ")
-        out.writeStaticString(edits.scheme)
-        if let host = head.host ?? head.authority {
-            out.writeStaticString("\r\nX-Forwarded-Host: ")
+        if policy.isEmpty || !policy.overrides("x-forwarded-proto") {
+            out.writeStaticString("X-Forwarded-Proto: ")
+            out.writeStaticString(edits.scheme)
+            out.writeStaticString("\r\n")
+        }
+        if let host = head.host ?? head.authority, policy.isEmpty || !policy.overrides("x-forwarded-host") {
+            out.writeStaticString("X-Forwarded-Host: ")
             out.writeBytes(UnsafeRawBufferPointer(rebasing: p[host]))
+            out.writeStaticString("\r\n")
         }
-        out.writeStaticString("\r\nX-Trace-Id: ")
-        out.writeString(edits.traceID)
-        if let tp = edits.traceparent {
-            out.writeStaticString("\r\ntraceparent: ")
+        if policy.isEmpty || !policy.overrides("x-trace-id") {
+            out.writeStaticString("X-Trace-Id: ")
+            out.writeString(edits.traceID)
+            out.writeStaticString("\r\n")
+        }
+        if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
+            out.writeStaticString("traceparent: ")
             out.writeString(tp)
+            out.writeStaticString("\r\n")
         }
-        out.writeStaticString("\r\n\r\n")
+        out.writeStaticString("\r\n")
+    }
+
+    /// Copies one field, applying the route's policy (rename, or drop when set/removed).
+    @inline(__always)
+    static func writeField(_ p: UnsafeRawBufferPointer, _ field: HTTP1Field, policy: HeaderEdits, into out: inout ByteBuffer) {
+        let name = field.nameRange
+        if policy.isEmpty {
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
+        } else {
+            switch policy.disposition(p, name) {
+            case .drop: return
+            case .keep: out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
+            case .rename(let newName): out.writeBytes(newName)
+            }
+        }
+        out.writeStaticString(": ")
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.valueRange]))
+        out.writeStaticString("\r\n")
     }
 
     /// Fields whose request values Sentinel sets itself: X-Forwarded-For (extended),
@@ -117,6 +147,8 @@ enum HeadWriter {
         var dechunk: Bool
         /// A 101 response: keep `Connection: upgrade` and `Upgrade`.
         var upgrade: Bool
+        /// The route's `response-headers` policy.
+        var policy = HeaderEdits()
     }
 
     /// Writes the client-facing response head into `out`.
@@ -136,11 +168,9 @@ enum HeadWriter {
             if field.isHopByHop { continue }
             let name = field.nameRange
             if field.name == .other, name.count == 16, HeaderBytes.equals(p, name, "x-correlation-id") { continue }
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
-            out.writeStaticString(": ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.valueRange]))
-            out.writeStaticString("\r\n")
+            writeField(p, field, policy: edits.policy, into: &out)
         }
+        edits.policy.writeAdded(into: &out)
         if head.framing == .chunked, !edits.dechunk {
             out.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
@@ -153,8 +183,11 @@ enum HeadWriter {
         } else if edits.http10KeepAlive {
             out.writeStaticString("Connection: keep-alive\r\n")
         }
-        out.writeStaticString("X-Correlation-Id: ")
-        out.writeString(edits.traceID)
-        out.writeStaticString("\r\n\r\n")
+        if edits.policy.isEmpty || !edits.policy.overrides("x-correlation-id") {
+            out.writeStaticString("X-Correlation-Id: ")
+            out.writeString(edits.traceID)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
     }
 }

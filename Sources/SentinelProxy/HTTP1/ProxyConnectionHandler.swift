@@ -284,7 +284,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             var headBytes = context.channel.allocator.buffer(capacity: headLength + 256)
             let edits = HeadWriter.RequestEdits(
                 clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(using: &pool.random),
-                passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue)
+                passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
+                policy: route.requestHeaders)
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             inbound.moveReaderIndex(forwardBy: headLength)
             if head.expect100Continue {
@@ -294,7 +295,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             let exchange = ProxyExchange(
                 handler: self, upstreamIndex: route.upstream, upstream: upstream, headBytes: headBytes, body: body,
                 method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
-                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start)
+                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
+                responsePolicy: route.responseHeaders)
             state = .proxying(exchange)
             exchange.start()
         }

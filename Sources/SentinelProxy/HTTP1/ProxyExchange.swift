@@ -23,6 +23,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let routeID: String?
     let traceID: String
     let startNanos: UInt64
+    let responsePolicy: HeaderEdits
 
     private var connection: UpstreamConnection?
     private var reused = false
@@ -52,8 +53,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
         body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
-        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64
+        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init()
     ) {
+        self.responsePolicy = responsePolicy
         self.handler = handler
         self.upstreamIndex = upstreamIndex
         self.upstream = upstream
@@ -282,7 +284,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             }
             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
             responseBuffer.withUnsafeReadableBytes {
-                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true), into: &out)
+                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy), into: &out)
             }
             responseBuffer.moveReaderIndex(forwardBy: head.headLength)
             responseStarted = true
@@ -302,7 +304,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false)
+            dechunk: dechunk, upgrade: false, policy: responsePolicy)
         var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 128)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
