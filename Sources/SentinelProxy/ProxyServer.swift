@@ -20,6 +20,7 @@ public final class ProxyServer: Sendable {
         let group: MultiThreadedEventLoopGroup
         let listeners: [any Channel]
         let shared: ServerShared
+        let logBuffers: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)]
     }
 
     private let eventLoopCount: Int
@@ -40,14 +41,26 @@ public final class ProxyServer: Sendable {
         let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock)
         var caches: [ObjectIdentifier: NIOLoopBoundBox<RouteCache>] = [:]
         var poolBoxes: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
+        var logBoxes: [ObjectIdentifier: NIOLoopBound<AccessLogBuffer>] = [:]
+        var logList: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)] = []
         let clock = self.clock
+        do {
+            try shared.openAccessLog(for: snapshot)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
         for loop in group.makeIterator() {
             let box = try await loop.submit { NIOLoopBoundBox(RouteCache(capacity: snapshot.routeCacheSize), eventLoop: loop) }.get()
             caches[ObjectIdentifier(loop)] = box
             poolBoxes[ObjectIdentifier(loop)] = try await loop.submit { NIOLoopBound(UpstreamPool(eventLoop: loop, clock: clock), eventLoop: loop) }.get()
+            let logBox = try await loop.submit { NIOLoopBound(AccessLogBuffer(eventLoop: loop), eventLoop: loop) }.get()
+            logBoxes[ObjectIdentifier(loop)] = logBox
+            logList.append((loop, logBox))
         }
         let routeCaches = caches
         let pools = poolBoxes
+        let logs = logBoxes
         var bound: [BoundListener] = []
         var listenerChannels: [any Channel] = []
         do {
@@ -64,9 +77,11 @@ public final class ProxyServer: Sendable {
                         return channel.eventLoop.makeCompletedFuture {
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
                             let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
+                            let log = logs[ObjectIdentifier(channel.eventLoop)]!.value
                             try channel.pipeline.syncOperations.addHandlers(
                                 ConnectionTimeoutHandler(shared: shared, listenerID: listenerID),
-                                ProxyConnectionHandler(shared: shared, listenerID: listenerID, routeCache: cache, pool: pool))
+                                ProxyConnectionHandler(
+                                    shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))
                         }
                     }
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -81,7 +96,7 @@ public final class ProxyServer: Sendable {
         }
         let installed = running.withLock { state -> Bool in
             guard state == nil else { return false }
-            state = Running(group: group, listeners: listenerChannels, shared: shared)
+            state = Running(group: group, listeners: listenerChannels, shared: shared, logBuffers: logList)
             return true
         }
         guard installed else {
@@ -93,8 +108,16 @@ public final class ProxyServer: Sendable {
 
     /// Makes `snapshot` current: requests whose head arrives afterwards use it; in-flight requests
     /// finish with the one they started with. Listener addresses are not re-bound.
-    public func reload(snapshot: ServerSnapshot) {
-        running.withLock { $0?.shared.snapshotBox.withLock { $0 = snapshot } }
+    /// Fails (and changes nothing) when the new snapshot's access log cannot be opened.
+    public func reload(snapshot: ServerSnapshot) throws {
+        guard let shared = running.withLock({ $0?.shared }) else { return }
+        try shared.openAccessLog(for: snapshot)
+        shared.snapshotBox.withLock { $0 = snapshot }
+    }
+
+    /// Reopens the access log (log rotation: SIGUSR1).
+    public func reopenLogs() throws {
+        try running.withLock { $0?.shared }?.accessLogFile?.reopen()
     }
 
     /// Stops accepting, lets in-flight requests finish, closes idle keep-alive connections, then
@@ -112,6 +135,9 @@ public final class ProxyServer: Sendable {
         }
         try? await drained.futureResult.get()
         deadline.cancel()
+        for (loop, buffer) in state.logBuffers {
+            try? await loop.submit { buffer.value.flush() }.get()
+        }
         try? await state.group.shutdownGracefully()
         return !forced.withLock { $0 }
     }

@@ -20,6 +20,21 @@ final class ServerShared: Sendable {
     }
 
     private let connections = Mutex(Connections())
+    private let accessLog = Mutex<AccessLogFile?>(nil)
+
+    /// The open access log, if the current snapshot has one.
+    var accessLogFile: AccessLogFile? { accessLog.withLock { $0 } }
+
+    /// Opens the snapshot's access log (keeping the open file when the path is unchanged).
+    func openAccessLog(for snapshot: ServerSnapshot) throws(AccessLogError) {
+        guard let settings = snapshot.accessLog else {
+            accessLog.withLock { $0 = nil }
+            return
+        }
+        if accessLog.withLock({ $0?.path == settings.path }) { return }
+        let file = try AccessLogFile(path: settings.path)
+        accessLog.withLock { $0 = file }
+    }
 
     init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock) {
         snapshotBox = Mutex(snapshot)

@@ -72,12 +72,15 @@ public struct ServerSnapshot: Sendable {
     public var traceIDFormat: TraceIDFormat
     /// Indexed by `ProxyRoute.upstream`.
     public var upstreams: [UpstreamRuntime] = []
+    /// nil: no access log.
+    public var accessLog: AccessLogSettings?
 
     public init(
         listeners: [Listener], router: Router, actions: [RouteAction], limits: Limits = .init(),
         routeCacheSize: Int = 1000, configJSON: String = "{}", instanceID: String, version: String,
-        traceIDFormat: TraceIDFormat = .tinyflake, upstreams: [UpstreamRuntime] = []
+        traceIDFormat: TraceIDFormat = .tinyflake, upstreams: [UpstreamRuntime] = [], accessLog: AccessLogSettings? = nil
     ) {
+        self.accessLog = accessLog
         self.upstreams = upstreams
         self.listeners = listeners
         self.router = router

@@ -16,7 +16,7 @@ struct SingleProcess {
     let source: ConfigSource
     let initial: SentinelConfiguration
 
-    enum Event: Sendable { case reload, stop(signal: Int32) }
+    enum Event: Sendable { case reload, reopenLogs, stop(signal: Int32) }
 
     func run() async throws {
         let log = LifecycleLog(config: initial.observability.logging)
@@ -79,12 +79,19 @@ struct SingleProcess {
                     }
                     do {
                         let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID)
-                        server.reload(snapshot: next)
+                        try server.reload(snapshot: next)
                         current = loaded.config
                         log.emit("info", "reloaded", ["routes": String(loaded.config.routes.count)])
                     } catch {
-                        log.emit("error", "reload_failed", ["reason": error.description])
+                        log.emit("error", "reload_failed", ["reason": "\(error); the running configuration is unchanged"])
                     }
+                }
+            case .reopenLogs:
+                do {
+                    try server.reopenLogs()
+                    log.emit("info", "logs_reopened", [:])
+                } catch {
+                    log.emit("error", "logs_reopen_failed", ["reason": "\(error)"])
                 }
             case .stop(let signal):
                 if stopping {
@@ -106,11 +113,12 @@ struct SingleProcess {
     static func installSignalHandlers(_ continuation: AsyncStream<Event>.Continuation) -> [any DispatchSourceSignal] {
         let queue = DispatchQueue(label: "sentinel.signals")
         var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGHUP, SIGTERM, SIGINT, SIGQUIT] {
+        for sig in [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            let event: Event = sig == SIGHUP ? .reload : sig == SIGUSR1 ? .reopenLogs : .stop(signal: sig)
             let handler: @Sendable () -> Void = {
-                continuation.yield(sig == SIGHUP ? .reload : .stop(signal: sig))
+                continuation.yield(event)
             }
             source.setEventHandler(handler: handler)
             source.resume()

@@ -59,7 +59,21 @@ enum SnapshotBuilder {
             listeners: listeners, router: router, actions: actions, limits: limits,
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
-            traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams)
+            traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
+            accessLog: accessLog(config.observability.logging.accessLog))
+    }
+
+    static func accessLog(_ a: ObservabilityConfig.AccessLog?) -> AccessLogSettings? {
+        guard let a, a.enabled else { return nil }
+        let format: AccessLogSettings.Format
+        switch a.format {
+        case .json: format = .json
+        case .combined: format = .combined
+        case .common: format = .common
+        }
+        return AccessLogSettings(
+            path: a.file, format: format, bufferSize: Int(clamping: a.bufferSize), includeTraceID: a.includeTraceID,
+            sampleRate: a.sampleRate, sampleErrorsAlways: a.sampleErrorsAlways)
     }
 
     static func edits(_ m: HeaderModifications) -> HeaderEdits {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SentinelPolicy
 import SentinelTestSupport
 import Testing
@@ -9,7 +12,8 @@ import Testing
 @Suite(.serialized) struct ProxyTests {
     static func snapshot(
         upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), maxBody: Int? = nil,
-        extraTargets: [Int] = [], requestHeaders: HeaderEdits = .init(), responseHeaders: HeaderEdits = .init()
+        extraTargets: [Int] = [], requestHeaders: HeaderEdits = .init(), responseHeaders: HeaderEdits = .init(),
+        accessLog: AccessLogSettings? = nil
     ) throws -> ServerSnapshot {
         let routes = [
             RouteSpec(id: "health", paths: ["/health"], handler: 0),
@@ -23,7 +27,7 @@ import Testing
             actions: [.builtin(.health), .proxy(ProxyRoute(
                 upstream: 0, websocket: websocket, maxBodyBytes: maxBody, requestHeaders: requestHeaders,
                 responseHeaders: responseHeaders))],
-            instanceID: "t", version: "test", upstreams: [upstream])
+            instanceID: "t", version: "test", upstreams: [upstream], accessLog: accessLog)
     }
 
     static func withProxy(
@@ -267,4 +271,45 @@ import Testing
             #expect(seen.header("x-forwarded-for") == ["127.0.0.1"])
         }
     }
+
+    @Test func accessLogJSONAndCombined() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("hello") }
+        defer { Task { await upstream.shutdown() } }
+        let dir = "/tmp/sentinel-accesslog-\(UInt64.random(in: 0...UInt64.max))"
+        mkdir(dir, 0o700)
+        defer { unlink(dir + "/a.log"); unlink(dir + "/b.log"); rmdir(dir) }
+        for (file, format) in [("a.log", AccessLogSettings.Format.json), ("b.log", .combined)] {
+            let settings = AccessLogSettings(path: dir + "/" + file, format: format)
+            try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, accessLog: settings)) { port in
+                let c = try RawClient(port: port)
+                _ = try c.request("GET /x?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: te\"st\r\nReferer: r\r\n\r\n")
+                _ = try c.request("GET /health HTTP/1.1\r\nHost: h\r\n\r\n")
+            }
+        }
+        let json = try #require(readFile(dir + "/a.log")).split(separator: "\n")
+        #expect(json.count == 2)
+        #expect(json[0].hasPrefix("{\"timestamp\":\""))
+        #expect(json[0].contains("\"method\":\"GET\",\"path\":\"/x\",\"query\":\"q=1\""))
+        #expect(json[0].contains("\"status\":200,\"body_bytes\":5"))
+        #expect(json[0].contains("\"user_agent\":\"te\\\"st\""))
+        #expect(json[0].contains("\"route_id\":\"app\",\"upstream\":\"app\""))
+        #expect(json[1].contains("\"route_id\":\"health\""))
+        let combined = try #require(readFile(dir + "/b.log")).split(separator: "\n")
+        #expect(combined.count == 2)
+        #expect(combined[0].hasPrefix("127.0.0.1 - - ["))
+        #expect(combined[0].contains("] \"GET /x?q=1 HTTP/1.1\" 200 5 \"r\" \"te\\x22st\" "))
+    }
+}
+
+func readFile(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -176,7 +176,7 @@ private let get = "Host: t\r\n\r\n"
             let c = try RawClient(port: port)
             #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 404)
             let health = BuiltinKind.allCases.firstIndex(of: .health)!
-            server.reload(snapshot: try makeSnapshot(routes: [RouteSpec(id: "ping", paths: ["/ping"], handler: health)], version: "2.0.0"))
+            try server.reload(snapshot: try makeSnapshot(routes: [RouteSpec(id: "ping", paths: ["/ping"], handler: health)], version: "2.0.0"))
             // Same connection, same event loop, same route cache: the new router must win.
             #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 200)
             #expect(try c.request("GET /health HTTP/1.1\r\n" + get).status == 404)

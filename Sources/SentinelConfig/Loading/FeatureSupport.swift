@@ -116,9 +116,6 @@ enum FeatureSupport {
         if o.metrics.enabled, let l = at["observability.metrics"] {
             out.append(("the standalone metrics listener (serve metrics through a builtin-handler \"metrics\" route)", l, ConfigPath(["observability", "metrics"])))
         }
-        if let a = o.logging.accessLog, a.enabled, let l = at["observability.logging.access-log"] {
-            out.append(("access-log", l, ConfigPath(["observability", "logging", "access-log"])))
-        }
         if let e = o.logging.errorLog, e.enabled, let l = at["observability.logging.error-log"] {
             out.append(("error-log files (errors are logged as JSON on stderr)", l, ConfigPath(["observability", "logging", "error-log"])))
         }

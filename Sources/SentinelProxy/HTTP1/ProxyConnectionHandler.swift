@@ -34,12 +34,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var method: String
         var startNanos: UInt64
         var traceID: String
+        var facts: RequestFacts?
+        var version: HTTP1Version = .http1_1
     }
 
     let shared: ServerShared
     let listenerID: String
     let routeCache: NIOLoopBoundBox<RouteCache>
     let pool: UpstreamPool
+    let accessLog: AccessLogBuffer
     private(set) var context: ChannelHandlerContext!
     var state = State.awaitingHead
     var inbound: ByteBuffer
@@ -50,7 +53,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var clientIP = "unknown"
     var snapshot: ServerSnapshot
 
-    init(shared: ServerShared, listenerID: String, routeCache: NIOLoopBoundBox<RouteCache>, pool: UpstreamPool) {
+    init(
+        shared: ServerShared, listenerID: String, routeCache: NIOLoopBoundBox<RouteCache>, pool: UpstreamPool,
+        accessLog: AccessLogBuffer
+    ) {
+        self.accessLog = accessLog
         self.shared = shared
         self.listenerID = listenerID
         self.routeCache = routeCache
@@ -210,7 +217,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         let start = shared.clock.monotonicNanos()
         let routedNames = snapshot.router.headerNames
-        let request = inbound.withUnsafeReadableBytes { RequestFacts(head, bytes: $0, routedHeaderNames: routedNames) }
+        let logging = snapshot.accessLog != nil
+        let request = inbound.withUnsafeReadableBytes {
+            RequestFacts(head, bytes: $0, routedHeaderNames: routedNames, captureLogFields: logging)
+        }
+        currentFacts = request
         let traceID =
             request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
@@ -242,7 +253,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.moveReaderIndex(forwardBy: headLength)
             var reply = LocalReply(
                 response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
-                method: request.method, startNanos: start, traceID: traceID)
+                method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version)
             if body.declaredTooLarge {
                 reply.response = BuiltinHandlers.error(413, traceID: traceID)
                 reply.keepAlive = false
@@ -320,6 +331,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
         shared.metrics.recordRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
         shared.metrics.requestFinished()
+        if let facts = reply.facts {
+            logAccess(
+                facts, version: reply.version, status: reply.response.status, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
+                seconds: seconds, routeID: reply.routeID, traceID: reply.traceID, upstream: nil)
+        }
         let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
         if keepAlive {
             nextRequest()
@@ -366,6 +382,33 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     func close() {
         state = .closed
         context.close(promise: nil)
+    }
+
+    // MARK: - Access log
+
+    /// The facts of the request in progress (for the access log of a proxied exchange).
+    var currentFacts: RequestFacts?
+
+    struct UpstreamLogFields {
+        var id: String
+        var address: String?
+        var attempts: Int
+        var reused: Bool?
+    }
+
+    func logAccess(
+        _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
+        traceID: String, upstream: UpstreamLogFields?
+    ) {
+        guard let settings = snapshot.accessLog, let file = shared.accessLogFile else { return }
+        let record = AccessRecord(
+            unixSeconds: shared.clock.wallSeconds(), traceID: traceID, method: facts.method, path: facts.path,
+            query: facts.query, httpVersion: version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1", status: status,
+            bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
+            referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
+            upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
+            connectionReused: upstream?.reused)
+        accessLog.record(record, settings: settings, file: file)
     }
 
     // MARK: - Writing

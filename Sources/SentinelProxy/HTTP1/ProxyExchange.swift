@@ -43,6 +43,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     private var upstreamReusable = true
     private var status = 0
     private var dechunk = false
+    /// Response body bytes sent to the client (for the access log).
+    private var responseBodyBytes = 0
     private var finished = false
 
     private var lastUpstreamActivity: UInt64 = 0
@@ -338,6 +340,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             if n > 0 {
                 handler.write(responseBuffer.readSlice(length: n)!)
                 responseRemaining -= UInt64(n)
+                responseBodyBytes += n
             }
             if responseRemaining == 0 { responseComplete = true }
         case .chunked:
@@ -346,6 +349,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 let step = responseBuffer.withUnsafeReadableBytes { responseChunked!.decode($0) }
                 switch step {
                 case .data(let r):
+                    responseBodyBytes += r.count
                     if dechunk {
                         responseBuffer.moveReaderIndex(forwardBy: r.lowerBound)
                         handler.write(responseBuffer.readSlice(length: r.count)!)
@@ -367,7 +371,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 return
             }
         case .untilClose:
-            if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
+            if responseBuffer.readableBytes > 0 {
+                responseBodyBytes += responseBuffer.readableBytes
+                handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
+            }
         case .none, .tunnel:
             responseComplete = true
         }
@@ -447,6 +454,14 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let seconds = Double(handler.shared.clock.monotonicNanos() &- startNanos) / 1e9
         handler.shared.metrics.recordRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
         handler.shared.metrics.requestFinished()
+        if let facts = handler.currentFacts {
+            handler.logAccess(
+                facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,
+                routeID: routeID, traceID: traceID,
+                upstream: .init(
+                    id: upstream.id, address: upstream.targets[targetIndex].display, attempts: attempt,
+                    reused: attempt > 0 ? reused : nil))
+        }
     }
 
     // MARK: - Tunnel (after 101)

@@ -11,10 +11,13 @@ struct RequestFacts {
     var query: String
     var incomingTraceID: String?
     var traceparent: String?
+    /// For the access log (captured only when it is on).
+    var userAgent: String?
+    var referer: String?
     /// Lowercase name → values, for the header names routes match on.
     var routedHeaders: [(name: String, value: String)] = []
 
-    init(_ head: RequestHead, bytes p: UnsafeRawBufferPointer, routedHeaderNames: [String] = []) {
+    init(_ head: RequestHead, bytes p: UnsafeRawBufferPointer, routedHeaderNames: [String] = [], captureLogFields: Bool = false) {
         method = HeaderBytes.string(p, head.methodRange)
         if let authority = head.authority {
             host = HeaderBytes.string(p, authority)
@@ -35,6 +38,8 @@ struct RequestFacts {
                 if Self.isValidTraceparent(value) { traceparent = value }
             case 12 where HeaderBytes.equals(p, name, "x-request-id"): trace.request = HeaderBytes.string(p, field.valueRange)
             case 16 where HeaderBytes.equals(p, name, "x-correlation-id"): trace.correlation = HeaderBytes.string(p, field.valueRange)
+            case 10 where captureLogFields && HeaderBytes.equals(p, name, "user-agent"): userAgent = HeaderBytes.string(p, field.valueRange)
+            case 7 where captureLogFields && HeaderBytes.equals(p, name, "referer"): referer = HeaderBytes.string(p, field.valueRange)
             default: break
             }
             if !routedHeaderNames.isEmpty {

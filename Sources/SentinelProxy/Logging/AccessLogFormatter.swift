@@ -1,0 +1,135 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Formats access-log lines. Client-controlled strings (path, user agent, referer, host) are
+/// escaped so a request can never forge a log line: JSON escaping in JSON lines, and `\xHH`
+/// escapes for quotes, backslashes and control bytes in the text formats (as nginx does).
+enum AccessLogFormatter {
+    static func json(_ r: AccessRecord, includeTraceID: Bool, into out: inout ByteBuffer) {
+        out.writeStaticString("{\"timestamp\":\"")
+        out.writeString(rfc3339(r.unixSeconds))
+        out.writeStaticString("\"")
+        if includeTraceID { field("trace_id", r.traceID, &out) }
+        field("method", r.method, &out)
+        field("path", r.path, &out)
+        if !r.query.isEmpty { field("query", r.query, &out) }
+        field("protocol", r.httpVersion, &out)
+        number("status", r.status, &out)
+        number("body_bytes", r.bodyBytes, &out)
+        out.writeStaticString(",\"duration_ms\":")
+        out.writeString(milliseconds(r.durationSeconds))
+        field("client_ip", r.clientIP, &out)
+        if let ua = r.userAgent { field("user_agent", ua, &out) }
+        if let ref = r.referer { field("referer", ref, &out) }
+        if !r.host.isEmpty { field("host", r.host, &out) }
+        if let route = r.routeID { field("route_id", route, &out) }
+        if let u = r.upstream {
+            field("upstream", u, &out)
+            if let a = r.upstreamAddress { field("upstream_addr", a, &out) }
+            number("upstream_attempts", r.upstreamAttempts, &out)
+            if let reused = r.connectionReused {
+                out.writeStaticString(reused ? ",\"connection_reused\":true" : ",\"connection_reused\":false")
+            }
+        }
+        out.writeStaticString("}\n")
+    }
+
+    static func combined(_ r: AccessRecord, includeTraceID: Bool, into out: inout ByteBuffer) {
+        common(r, into: &out, newline: false)
+        out.writeStaticString(" \"")
+        text(r.referer ?? "-", &out)
+        out.writeStaticString("\" \"")
+        text(r.userAgent ?? "-", &out)
+        out.writeStaticString("\"")
+        if includeTraceID {
+            out.writeStaticString(" ")
+            text(r.traceID, &out)
+        }
+        out.writeStaticString(" ")
+        out.writeString(milliseconds(r.durationSeconds))
+        out.writeStaticString("ms\n")
+    }
+
+    static func common(_ r: AccessRecord, into out: inout ByteBuffer, newline: Bool = true) {
+        text(r.clientIP, &out)
+        out.writeStaticString(" - - [")
+        out.writeString(clfTime(r.unixSeconds))
+        out.writeStaticString("] \"")
+        text(r.method, &out)
+        out.writeStaticString(" ")
+        text(r.path, &out)
+        if !r.query.isEmpty {
+            out.writeStaticString("?")
+            text(r.query, &out)
+        }
+        out.writeStaticString(" ")
+        out.writeString(r.httpVersion)
+        out.writeStaticString("\" ")
+        out.writeString(String(r.status))
+        out.writeStaticString(" ")
+        out.writeString(String(r.bodyBytes))
+        if newline { out.writeStaticString("\n") }
+    }
+
+    private static func field(_ name: StaticString, _ value: String, _ out: inout ByteBuffer) {
+        out.writeStaticString(",\"")
+        out.writeStaticString(name)
+        out.writeStaticString("\":")
+        out.writeString(JSON.quote(value))
+    }
+
+    private static func number(_ name: StaticString, _ value: Int, _ out: inout ByteBuffer) {
+        out.writeStaticString(",\"")
+        out.writeStaticString(name)
+        out.writeStaticString("\":")
+        out.writeString(String(value))
+    }
+
+    /// Text-format escaping: `"`, `\`, control bytes and non-ASCII bytes become `\xHH`.
+    private static func text(_ s: String, _ out: inout ByteBuffer) {
+        for b in s.utf8 {
+            if b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                let hex = Array("0123456789ABCDEF".utf8)
+                out.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 15)]])
+            } else {
+                out.writeInteger(b)
+            }
+        }
+    }
+
+    static func milliseconds(_ seconds: Double) -> String {
+        let micros = Int((seconds * 1_000_000).rounded(.toNearestOrEven))
+        let ms = micros / 1000
+        let frac = micros % 1000
+        let f = String(frac)
+        return "\(ms).\(String(repeating: "0", count: 3 - f.count))\(f)"
+    }
+
+    static func rfc3339(_ unixSeconds: Double) -> String {
+        var t = time_t(unixSeconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let ms = Int((unixSeconds - Double(Int(unixSeconds))) * 1000)
+        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
+            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(ms, 3))Z"
+    }
+
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `25/Nov/2026:18:00:00 +0000`
+    static func clfTime(_ unixSeconds: Double) -> String {
+        var t = time_t(unixSeconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return "\(pad(Int(tm.tm_mday), 2))/\(months[Int(tm.tm_mon)])/\(pad(Int(tm.tm_year) + 1900, 4)):"
+            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)) +0000"
+    }
+
+    static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
