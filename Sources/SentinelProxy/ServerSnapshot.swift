@@ -22,11 +22,16 @@ public struct ServerSnapshot: Sendable {
         public var keepaliveMaxRequests: Int?
         /// Index into `router.routes` of the route used when nothing matches (else 404).
         public var defaultRoute: Int?
+        /// A metrics-only listener (`observability { metrics { address; path } }`): this path
+        /// serves the Prometheus text, everything else is 404. Routes are not consulted.
+        public var metricsPath: String?
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
-            keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil, defaultRoute: Int? = nil
+            keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil, defaultRoute: Int? = nil,
+            metricsPath: String? = nil
         ) {
+            self.metricsPath = metricsPath
             self.defaultRoute = defaultRoute
             self.id = id
             self.host = host

@@ -63,6 +63,7 @@ struct SingleProcess {
         defer { sources.forEach { $0.cancel() } }
 
         var current = initial
+        var currentSnapshot = snapshot
         var stopping = false
         for await event in events {
             switch event {
@@ -73,14 +74,15 @@ struct SingleProcess {
                 case .failure(let error):
                     log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": error.rendered()])
                 case .success(let loaded):
-                    if loaded.config.listeners.map(\.address) != current.listeners.map(\.address) {
-                        log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
-                        continue
-                    }
                     do {
                         let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID)
+                        if next.listeners.map({ "\($0.host):\($0.port)" }) != currentSnapshot.listeners.map({ "\($0.host):\($0.port)" }) {
+                            log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
+                            continue
+                        }
                         try server.reload(snapshot: next)
                         current = loaded.config
+                        currentSnapshot = next
                         log.emit("info", "reloaded", ["routes": String(loaded.config.routes.count)])
                     } catch {
                         log.emit("error", "reload_failed", ["reason": "\(error); the running configuration is unchanged"])

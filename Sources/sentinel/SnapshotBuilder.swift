@@ -36,11 +36,18 @@ enum SnapshotBuilder {
         } catch {
             throw Failure(description: "route table: \(error)")
         }
-        let listeners = config.listeners.map { l in
+        var listeners = config.listeners.map { l in
             ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
                 defaultRoute: l.defaultRoute.flatMap { id in config.routes.firstIndex { $0.id == id } })
+        }
+        if config.blockLocations["observability.metrics"] != nil, config.observability.metrics.enabled {
+            let m = config.observability.metrics
+            guard case .success(let address) = SocketAddressSpec.parse(m.address) else {
+                throw Failure(description: "observability metrics address \(m.address) is not HOST:PORT")
+            }
+            listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
         let limits = ServerSnapshot.Limits(
             maxHeaderBytes: config.limits.maxHeaderSizeBytes, maxHeaderCount: config.limits.maxHeaderCount,

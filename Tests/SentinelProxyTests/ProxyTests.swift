@@ -301,6 +301,24 @@ import Testing
     }
 }
 
+extension ProxyTests {
+    @Test func metricsListenerServesOnlyMetrics() async throws {
+        var snapshot = try Self.snapshot(upstreamPort: 1)
+        snapshot.listeners.append(.init(id: "_metrics", port: 0, metricsPath: "/metrics"))
+        let server = ProxyServer(eventLoopCount: 1)
+        let bound = try await server.start(snapshot: snapshot)
+        let metricsPort = try #require(bound.first { $0.id == "_metrics" }).port
+        let main = try RawClient(port: bound[0].port)
+        #expect(try main.request("GET /health HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
+        let m = try RawClient(port: metricsPort)
+        let scrape = try m.request("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(scrape.status == 200)
+        #expect(scrape.body.contains("sentinel_requests_total{route=\"health\",method=\"GET\",status=\"200\"} 1"))
+        #expect(try m.request("GET /health HTTP/1.1\r\nHost: h\r\n\r\n").status == 404)
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+    }
+}
+
 func readFile(_ path: String) -> String? {
     guard let f = fopen(path, "r") else { return nil }
     defer { fclose(f) }

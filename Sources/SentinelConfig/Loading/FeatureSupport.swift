@@ -113,14 +113,14 @@ enum FeatureSupport {
 
     static func observability(_ o: ObservabilityConfig, at: [String: KDLSourceLocation]) -> [(String, KDLSourceLocation, ConfigPath)] {
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
-        if o.metrics.enabled, let l = at["observability.metrics"] {
-            out.append(("the standalone metrics listener (serve metrics through a builtin-handler \"metrics\" route)", l, ConfigPath(["observability", "metrics"])))
-        }
         if let e = o.logging.errorLog, e.enabled, let l = at["observability.logging.error-log"] {
             out.append(("error-log files (errors are logged as JSON on stderr)", l, ConfigPath(["observability", "logging", "error-log"])))
         }
         if let a = o.logging.auditLog, a.enabled, let l = at["observability.logging.audit-log"] {
             out.append(("audit-log", l, ConfigPath(["observability", "logging", "audit-log"])))
+        }
+        if o.metrics.highCardinality, let l = at["observability.metrics"] {
+            out.append(("metrics high-cardinality (routes are labelled by route id only)", l, ConfigPath(["observability", "metrics"])))
         }
         if o.logging.format != "json", let l = at["observability.logging"] {
             out.append(("log format \"\(o.logging.format)\" (logs are JSON lines)", l, ConfigPath(["observability", "logging"])))

@@ -234,14 +234,22 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         if routeCache.value.capacity != snapshot.routeCacheSize {
             routeCache.value = RouteCache(capacity: snapshot.routeCacheSize)
         }
-        let evictionsBefore = routeCache.value.evictions
-        let routeIndex = routeCache.value.matchIndex(routeRequest, router: snapshot.router) ?? listener?.defaultRoute
-        let evicted = routeCache.value.evictions - evictionsBefore
-        if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
-        let routeID = routeIndex.map { snapshot.router.routes[$0].id }
-        let action = routeIndex.flatMap { i -> RouteAction? in
-            let h = snapshot.router.routes[i].handler
-            return snapshot.actions.indices.contains(h) ? snapshot.actions[h] : nil
+        let routeID: String?
+        let action: RouteAction?
+        if let metricsPath = listener?.metricsPath {
+            let hit = request.path == metricsPath
+            routeID = hit ? "_metrics" : nil
+            action = hit ? .builtin(.metrics) : nil
+        } else {
+            let evictionsBefore = routeCache.value.evictions
+            let routeIndex = routeCache.value.matchIndex(routeRequest, router: snapshot.router) ?? listener?.defaultRoute
+            let evicted = routeCache.value.evictions - evictionsBefore
+            if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
+            routeID = routeIndex.map { snapshot.router.routes[$0].id }
+            action = routeIndex.flatMap { i -> RouteAction? in
+                let h = snapshot.router.routes[i].handler
+                return snapshot.actions.indices.contains(h) ? snapshot.actions[h] : nil
+            }
         }
 
         var maxBody = snapshot.limits.maxBodyBytes
