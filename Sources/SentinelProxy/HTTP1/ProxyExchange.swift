@@ -514,7 +514,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
         let isTunnel: Bool
         if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
-        let deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        if !handler.isWritable || !(connection?.isWritable ?? true) {
+            // Stalls are checked at least once a second.
+            deadline = min(deadline, now &+ 1_000_000_000)
+        }
         let delay = deadline > now ? deadline - now : 0
         let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
         timer = handler.context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
@@ -542,9 +546,35 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             fail(504, reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
             return
         }
-        if !handler.isWritable { lastUpstreamActivity = now }
+        // A client that stops reading holds the exchange open: bounded by the listener's
+        // request timeout, as nginx's send_timeout does.
+        if !handler.isWritable {
+            lastUpstreamActivity = now
+            if clientBlockedSince == 0 { clientBlockedSince = now }
+            let limit = handler.listener?.requestTimeout ?? .seconds(60)
+            if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
+                abort()
+                return
+            }
+        } else {
+            clientBlockedSince = 0
+        }
+        // An upstream that stops accepting the request body.
+        if !requestComplete, let connection, !connection.isWritable {
+            if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
+            if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
+                upstreamReusable = false
+                fail(504, reason: "upstream \(upstream.targets[targetIndex].display) accepted no request bytes for \(upstream.writeTimeout)")
+                return
+            }
+        } else {
+            upstreamBlockedSince = 0
+        }
         armTimer()
     }
+
+    private var clientBlockedSince: UInt64 = 0
+    private var upstreamBlockedSince: UInt64 = 0
 }
 
 @available(*, unavailable)
