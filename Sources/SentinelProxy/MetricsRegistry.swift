@@ -17,6 +17,15 @@ public final class MetricsRegistry: Sendable {
         var buckets = [UInt64](repeating: 0, count: MetricsRegistry.durationBuckets.count)
         var sum: Double = 0
         var count: UInt64 = 0
+
+        /// In place: no copy of the bucket array per request.
+        mutating func record(_ seconds: Double) {
+            for i in 0..<MetricsRegistry.durationBuckets.count where seconds <= MetricsRegistry.durationBuckets[i] {
+                buckets[i] &+= 1
+            }
+            sum += seconds
+            count &+= 1
+        }
     }
     struct State {
         var requests: [CounterKey: UInt64] = [:]
@@ -56,13 +65,7 @@ public final class MetricsRegistry: Sendable {
             if s.durations[histogramKey] == nil, s.durations.count >= maxSeries {
                 histogramKey = HistogramKey(route: "_overflow", method: method)
             }
-            var histogram = s.durations[histogramKey] ?? Histogram()
-            for (i, bound) in Self.durationBuckets.enumerated() where durationSeconds <= bound {
-                histogram.buckets[i] += 1
-            }
-            histogram.sum += durationSeconds
-            histogram.count += 1
-            s.durations[histogramKey] = histogram
+            s.durations[histogramKey, default: Histogram()].record(durationSeconds)
         }
     }
 

@@ -112,7 +112,7 @@ public final class ProxyServer: Sendable {
     public func reload(snapshot: ServerSnapshot) throws {
         guard let shared = running.withLock({ $0?.shared }) else { return }
         try shared.openAccessLog(for: snapshot)
-        shared.snapshotBox.withLock { $0 = snapshot }
+        shared.swap(snapshot)
     }
 
     /// Reopens the access log (log rotation: SIGUSR1).

@@ -9,6 +9,9 @@ import Synchronization
 /// past its deadline, force-close every connection.
 final class ServerShared: Sendable {
     let snapshotBox: Mutex<ServerSnapshot>
+    /// Bumped on every snapshot swap, so connections re-read the snapshot only when it changed
+    /// (one atomic load per request instead of a lock and a copy).
+    let generation = Atomic<Int>(0)
     let metrics: MetricsRegistry
     let clock: ServerClock
     let startedMonotonicNanos: UInt64
@@ -44,6 +47,12 @@ final class ServerShared: Sendable {
     }
 
     var snapshot: ServerSnapshot { snapshotBox.withLock { $0 } }
+
+    /// Makes `next` current for requests whose head arrives from now on.
+    func swap(_ next: ServerSnapshot) {
+        snapshotBox.withLock { $0 = next }
+        generation.add(1, ordering: .releasing)
+    }
 
     func uptimeSeconds() -> Double {
         Double(clock.monotonicNanos() &- startedMonotonicNanos) / 1e9

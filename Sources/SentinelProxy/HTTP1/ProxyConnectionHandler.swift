@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import SentinelHTTP1
 import SentinelPolicy
 
@@ -62,7 +63,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         self.listenerID = listenerID
         self.routeCache = routeCache
         self.pool = pool
+        snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
+        listener = snapshot.listener(id: listenerID)
         parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
         inbound = ByteBuffer()
     }
@@ -75,7 +78,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         return h
     }
 
-    var listener: ServerSnapshot.Listener? { snapshot.listener(id: listenerID) }
+    private(set) var listener: ServerSnapshot.Listener?
+    private var snapshotGeneration = 0
+
+    /// Picks up a reloaded snapshot (between requests only).
+    private func refreshSnapshot() {
+        let g = shared.generation.load(ordering: .acquiring)
+        guard g != snapshotGeneration else { return }
+        snapshotGeneration = g
+        snapshot = shared.snapshot
+        listener = snapshot.listener(id: listenerID)
+        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+    }
 
     // MARK: - Channel events
 
@@ -214,7 +228,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         requestCount += 1
         context.triggerUserOutboundEvent(ConnectionEvent.headReceived, promise: nil)
         shared.metrics.requestStarted()
-        snapshot = shared.snapshot
+        refreshSnapshot()
         let start = shared.clock.monotonicNanos()
         let routedNames = snapshot.router.headerNames
         let logging = snapshot.accessLog != nil
@@ -358,6 +372,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     func nextRequest() {
         state = .awaitingHead
         parser.reset()
+        refreshSnapshot()
         if inbound.readableBytes == 0 {
             inbound.clear()
         } else if inbound.readerIndex > 64 * 1024 {
