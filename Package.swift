@@ -38,7 +38,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KDLTests", dependencies: ["KDL"]),
+        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath.
+        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
     ]
 )
