@@ -60,7 +60,7 @@ extension KDLByteParser {
             throw error("unexpected \(describe(at: pos))", at: pos, expected: expected, hint: punctuationHint(at: pos))
         }
         let name = text(from: start, to: pos)
-        if pos - start <= 5, KDLCodePoints.keywordLikeIdentifiers.contains(name) {
+        if pos - start <= 5, Self.mayBeKeywordLike(bytes[start]), KDLCodePoints.keywordLikeIdentifiers.contains(name) {
             let hint: String
             switch name {
             case "true", "false": hint = "KDL 2 booleans are written #true / #false"
@@ -75,6 +75,12 @@ extension KDLByteParser {
                 hint: "KDL 2 raw strings are written #\"...\"# (no leading r)")
         }
         return name
+    }
+
+    /// First bytes of `true false null inf -inf nan`: skips the set lookup for most names.
+    @inline(__always)
+    private static func mayBeKeywordLike(_ b: UInt8) -> Bool {
+        b == 0x74 || b == 0x66 || b == 0x6E || b == 0x69 || b == 0x2D
     }
 
     private func punctuationHint(at i: Int) -> String? {
