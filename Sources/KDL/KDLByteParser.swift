@@ -339,7 +339,7 @@ struct KDLByteParser {
                 throw error(
                     "unexpected `=`", at: pos, expected: "a property key before `=`",
                     hint: "a property key must be a string, e.g. key=value")
-            case 0x23 where byte(at: offset - 1) != 0x22 && byte(at: offset - 1) != 0x23:
+            case 0x23:
                 throw error(
                     "unexpected `#`", at: pos, expected: "whitespace, a newline or `;`",
                     hint: "`#` can't appear in a bare identifier; quote the string (\"a#b\")")

@@ -60,6 +60,9 @@ import Testing
                 let printed = document.canonicalText()
                 if printed == expected {
                     passed += 1
+                    // The canonical form is a fixed point: printing it again changes nothing.
+                    let again = try? KDLParser.parse(expected, file: "expected_kdl/\(name)").canonicalText()
+                    if again != expected { failures.append("\(name): expected_kdl twin does not re-print as itself") }
                 } else {
                     failures.append("\(name): printed\n\(printed)\n--- expected\n\(expected)")
                 }
