@@ -38,8 +38,11 @@ extension KDLByteParser {
         while KDLCodePoints.isIdentifierChar(source.scalar(at: end).value) { end += source.scalar(at: end).length }
         let literal = text(from: start, to: end)
         return error(
-            "`\(literal)` is not a valid number or identifier", at: start, expected: "a value",
-            hint: "numbers need a digit before the decimal point (write 0.5, not .5); quote it if it is text")
+            "`\(literal)` is not a valid number or identifier",
+            at: start,
+            expected: "a value",
+            hint: "numbers need a digit before the decimal point (write 0.5, not .5); quote it if it is text"
+        )
     }
 
     /// Parses a bare identifier string.
@@ -71,8 +74,11 @@ extension KDLByteParser {
         }
         if name == "r" && current == 0x23 {
             throw error(
-                "KDL 1 raw string syntax", at: start, expected: expected,
-                hint: "KDL 2 raw strings are written #\"...\"# (no leading r)")
+                "KDL 1 raw string syntax",
+                at: start,
+                expected: expected,
+                hint: "KDL 2 raw strings are written #\"...\"# (no leading r)"
+            )
         }
         return name
     }
@@ -109,8 +115,11 @@ extension KDLByteParser {
         case "nan": return .number(KDLNumber(kind: .nan, canonical: "#nan"))
         case let word:
             throw error(
-                word.isEmpty ? "unexpected `#`" : "unknown keyword `#\(word)`", at: start, expected: "a value",
-                hint: "KDL 2 keywords are #true, #false, #null, #inf, #-inf and #nan; raw strings are #\"...\"#")
+                word.isEmpty ? "unexpected `#`" : "unknown keyword `#\(word)`",
+                at: start,
+                expected: "a value",
+                hint: "KDL 2 keywords are #true, #false, #null, #inf, #-inf and #nan; raw strings are #\"...\"#"
+            )
         }
     }
 }

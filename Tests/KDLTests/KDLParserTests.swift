@@ -107,13 +107,18 @@ import Testing
 
     @Test func numbersAreExact() throws {
         let node = try #require(
-            try parse("n 0xABCDEF0123456789abcdef -0x10 0o777 0b1010 9223372036854775807 9223372036854775808 -9223372036854775808 007 1_000 +5 -0")
-                .nodes.first)
+            try parse(
+                "n 0xABCDEF0123456789abcdef -0x10 0o777 0b1010 9223372036854775807 9223372036854775808 -9223372036854775808 007 1_000 +5 -0"
+            )
+            .nodes.first
+        )
         let numbers = node.arguments.map { $0.numberValue! }
-        #expect(numbers.map(\.canonical) == [
-            "207698809136909011942886895", "-16", "511", "10", "9223372036854775807", "9223372036854775808",
-            "-9223372036854775808", "7", "1000", "5", "0",
-        ])
+        #expect(
+            numbers.map(\.canonical) == [
+                "207698809136909011942886895", "-16", "511", "10", "9223372036854775807", "9223372036854775808",
+                "-9223372036854775808", "7", "1000", "5", "0",
+            ]
+        )
         #expect(numbers[0].int64Value == nil)
         #expect(numbers[1].int64Value == -16)
         #expect(numbers[4].int64Value == Int64.max)
@@ -166,7 +171,8 @@ import Testing
                 /- (t)inner
                 real
             } /-{ also-gone }
-            """)
+            """
+        )
         #expect(doc.nodes.count == 1)
         let node = doc.nodes[0]
         #expect(node.name == "kept")
@@ -192,7 +198,8 @@ import Testing
                   indented
                 line \s
                 """
-            """#)
+            """#
+        )
         let args = doc.nodes[0].arguments.map { $0.stringValue! }
         #expect(args == ["tab\tq\"u{1F600}:😀", "raw \\n", "ab", "  indented\nline  "])
     }
@@ -223,7 +230,8 @@ import Testing
         let doc = try parse(#"n "plain" "two words" "1abc" "-1" ".5" "true" "" "a=b" "tab\there" "\u{85}" z=1 a=2"#)
         #expect(
             doc.canonicalText()
-                == #"n plain "two words" "1abc" "-1" ".5" "true" "" "a=b" "tab\there" "\u{85}" a=2 z=1"# + "\n")
+                == #"n plain "two words" "1abc" "-1" ".5" "true" "" "a=b" "tab\there" "\u{85}" a=2 z=1"# + "\n"
+        )
         #expect(try parse(doc.canonicalText()).canonicalText() == doc.canonicalText())
     }
 }

@@ -35,7 +35,9 @@ import Testing
             let document = try KDLParser.parse(text, file: "routes.kdl")
             best = min(best, clock.now - start)
             #expect(document.nodes[0].children.count == 10_000)
-            #expect(document.nodes[0].children[9_999].children[1].property("weight")?.value.numberValue?.int64Value == 31)
+            #expect(
+                document.nodes[0].children[9_999].children[1].property("weight")?.value.numberValue?.int64Value == 31
+            )
         }
         print("KDL: parsed \(text.utf8.count) bytes (10,000 routes) in \(best)")
         #if DEBUG
