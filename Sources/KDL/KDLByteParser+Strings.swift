@@ -247,6 +247,8 @@ extension KDLByteParser {
             )
         }
         pos += opening
+        // Source offset where each body line starts, so dedent errors can point at the line.
+        var lineStarts = [pos]
         // Body with literal newlines normalised to LF; in escaped strings, whitespace escapes
         // are removed and other escapes kept verbatim (validated) for the final pass.
         var body: [UInt8] = []
@@ -286,12 +288,13 @@ extension KDLByteParser {
             if n > 0 {
                 body.append(0x0A)
                 pos += n
+                lineStarts.append(pos)
                 continue
             }
             body.append(b)
             pos += 1
         }
-        let dedented = try dedent(body, start: start)
+        let dedented = try dedent(body, lineStarts: lineStarts)
         guard hasEscapes else { return String(decoding: dedented, as: UTF8.self) }
         // Resolve the remaining (already validated) escapes.
         var out: [UInt8] = []
@@ -331,14 +334,14 @@ extension KDLByteParser {
 
     /// Removes the closing line's whitespace prefix from every line (see the spec's
     /// multi-line string rules); whitespace-only lines become empty.
-    private mutating func dedent(_ body: [UInt8], start: Int) throws(KDLError) -> [UInt8] {
+    private mutating func dedent(_ body: [UInt8], lineStarts: [Int]) throws(KDLError) -> [UInt8] {
         let lastNewline = body.lastIndex(of: 0x0A)
         let prefixStart = lastNewline.map { $0 + 1 } ?? 0
         let prefix = body[prefixStart...]
         guard Self.isAllSpace(prefix) else {
             throw error(
                 "the closing `\"\"\"` of a multi-line string must be on its own line",
-                at: start,
+                at: lineStarts[lineStarts.count - 1],
                 expected: "only whitespace before the closing `\"\"\"`",
                 hint:
                     "put the closing quotes on a new line (an escaped newline `\\` at the end of the last line also joins it)"
@@ -348,7 +351,7 @@ extension KDLByteParser {
         var out: [UInt8] = []
         out.reserveCapacity(lastNewline)
         var lineStart = 0
-        var lineNumber = 1
+        var lineNumber = 1  // index into lineStarts, 1-based
         while lineStart <= lastNewline {
             var lineEnd = lineStart
             while body[lineEnd] != 0x0A { lineEnd += 1 }
@@ -357,8 +360,8 @@ extension KDLByteParser {
             if !Self.isAllSpace(line) {
                 guard line.starts(with: prefix) else {
                     throw error(
-                        "line \(lineNumber) of this multi-line string is not indented like its closing `\"\"\"`",
-                        at: start,
+                        "this line of a multi-line string is not indented like its closing `\"\"\"`",
+                        at: lineStarts[lineNumber - 1],
                         expected: "every line to start with the closing line's whitespace",
                         hint: "indent each non-blank line with exactly the whitespace before the closing quotes"
                     )

@@ -96,7 +96,7 @@ extension KDLByteParser {
         case 0x3D: return "a property is written key=value with a string key"
         case 0x5B, 0x5D: return "`[` and `]` are reserved; quote strings that contain them"
         case 0x29: return "there is no open `(` for this `)`"
-        case 0x3B: return "`;` ends a node; it can't stand where a value is expected"
+        case 0x3B: return "`;` ends a node; remove the extra `;` or put a value before it"
         default: return nil
         }
     }

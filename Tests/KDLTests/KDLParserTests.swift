@@ -50,6 +50,13 @@ import Testing
         #expect(raw.location.column == 3)
     }
 
+    @Test func multiLineIndentErrorsPointAtTheLine() throws {
+        let badLine = try #require(parseError("node \"\"\"\n    ok\n  bad\n    \"\"\"\n"))
+        #expect(badLine.location.line == 3 && badLine.location.column == 1)
+        let badClose = try #require(parseError("node \"\"\"\n    ok\n    x\"\"\"\n"))
+        #expect(badClose.location.line == 3 && badClose.message.contains("own line"))
+    }
+
     @Test func unbalancedBracePointsAtTheOpeningBrace() throws {
         let error = try #require(parseError("routes {\n    route \"a\" {\n        x 1\n    }\n"))
         #expect(error.location.line == 1)
