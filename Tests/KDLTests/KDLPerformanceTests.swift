@@ -1,3 +1,4 @@
+import Foundation
 import KDL
 import Testing
 
@@ -25,21 +26,28 @@ import Testing
         return text + "}\n"
     }
 
+    /// CPU time of the calling thread: unlike wall-clock time it does not grow when the
+    /// (shared, often overloaded) machine makes this thread wait for a core.
+    static func threadCPUTime() -> Duration {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+    }
+
     @Test func tenThousandRoutes() throws {
         let text = Self.routes(10_000)
         #expect(text.utf8.count > 2_500_000)
-        let clock = ContinuousClock()
         var best = Duration.seconds(1000)
-        for _ in 0..<3 {
-            let start = clock.now
+        for _ in 0..<5 {
+            let start = Self.threadCPUTime()
             let document = try KDLParser.parse(text, file: "routes.kdl")
-            best = min(best, clock.now - start)
+            best = min(best, Self.threadCPUTime() - start)
             #expect(document.nodes[0].children.count == 10_000)
             #expect(
                 document.nodes[0].children[9_999].children[1].property("weight")?.value.numberValue?.int64Value == 31
             )
         }
-        print("KDL: parsed \(text.utf8.count) bytes (10,000 routes) in \(best)")
+        print("KDL: parsed \(text.utf8.count) bytes (10,000 routes) in \(best) of thread CPU time (best of 5)")
         #if DEBUG
             #expect(best < .seconds(10))
         #else
