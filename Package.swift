@@ -78,7 +78,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KDLTests", dependencies: ["KDL"]),
+        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath.
+        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),

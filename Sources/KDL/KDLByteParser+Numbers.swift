@@ -24,8 +24,11 @@ extension KDLByteParser {
             while KDLCodePoints.isIdentifierChar(source.scalar(at: end).value) { end += source.scalar(at: end).length }
             let literal = text(from: start, to: end)
             throw error(
-                "`\(literal)` is not a valid number", at: start, expected: "a number",
-                hint: "if this is text, quote it (\"\(literal)\"): bare identifiers can't start with a digit")
+                "`\(literal)` is not a valid number",
+                at: start,
+                expected: "a number",
+                hint: "if this is text, quote it (\"\(literal)\"): bare identifiers can't start with a digit"
+            )
         }
         return number
     }
@@ -45,8 +48,11 @@ extension KDLByteParser {
         let name = radix == 16 ? "hexadecimal" : (radix == 8 ? "octal" : "binary")
         guard digitValue(current, radix: radix) != nil else {
             throw error(
-                "expected a \(name) digit after `\(text(from: pos - 2, to: pos))`", at: pos,
-                expected: "a \(name) digit", hint: current == 0x5F ? "`_` may separate digits but can't come first" : nil)
+                "expected a \(name) digit after `\(text(from: pos - 2, to: pos))`",
+                at: pos,
+                expected: "a \(name) digit",
+                hint: current == 0x5F ? "`_` may separate digits but can't come first" : nil
+            )
         }
         var digits: [UInt8] = []
         while true {
@@ -61,9 +67,11 @@ extension KDLByteParser {
         }
         if digits.count > KDLRadixConverter.maxDigits {
             throw error(
-                "\(name) literal is too long (\(digits.count) significant digits)", at: start,
+                "\(name) literal is too long (\(digits.count) significant digits)",
+                at: start,
                 expected: "at most \(KDLRadixConverter.maxDigits) digits",
-                hint: "write very large integers in decimal")
+                hint: "write very large integers in decimal"
+            )
         }
         if digits.isEmpty { return KDLNumber(kind: .integer, canonical: "0") }
         let decimal = KDLRadixConverter.decimalString(digits: digits, radix: UInt64(radix))
@@ -97,8 +105,12 @@ extension KDLByteParser {
             hasFraction = true
             guard readDigits(into: &fraction) else {
                 throw error(
-                    "expected a digit after the decimal point", at: pos, expected: "a digit",
-                    hint: current == 0x5F ? "`_` may separate digits but can't follow `.` directly" : "write 1.0, not 1.")
+                    "expected a digit after the decimal point",
+                    at: pos,
+                    expected: "a digit",
+                    hint: current == 0x5F
+                        ? "`_` may separate digits but can't follow `.` directly" : "write 1.0, not 1."
+                )
             }
         }
         if current == 0x65 || current == 0x45 {  // e E

@@ -32,9 +32,11 @@ extension KDLByteParser {
             }
             if (b >= 0x0A && b <= 0x0D) || b == 0xC2 || b == 0xE2, newlineLength(at: pos) > 0 {
                 throw error(
-                    "unterminated string: a quoted string can't contain a literal newline", at: start,
+                    "unterminated string: a quoted string can't contain a literal newline",
+                    at: start,
                     expected: "a closing `\"` on the same line",
-                    hint: "close the string, write the newline as \\n, or use a multi-line string (\"\"\")")
+                    hint: "close the string, write the newline as \\n, or use a multi-line string (\"\"\")"
+                )
             }
             pos += 1
         }
@@ -47,8 +49,11 @@ extension KDLByteParser {
 
     private mutating func unterminated(_ start: Int) -> KDLError {
         error(
-            "unterminated string", at: start, expected: "a closing quote",
-            hint: "the string that starts here is never closed")
+            "unterminated string",
+            at: start,
+            expected: "a closing quote",
+            hint: "the string that starts here is never closed"
+        )
     }
 
     /// Parses one escape at `pos` (a backslash) and appends its value to `out`. Whitespace
@@ -81,10 +86,13 @@ extension KDLByteParser {
                 return
             }
             throw error(
-                "invalid escape `\\\(describe(at: pos).trimmingBackticks)`", at: start, expected: "an escape sequence",
+                "invalid escape `\\\(describe(at: pos).trimmingBackticks)`",
+                at: start,
+                expected: "an escape sequence",
                 hint: c == 0x2F
                     ? "`/` needs no escape in KDL 2; write it as is"
-                    : "valid escapes are \\n \\r \\t \\\\ \\\" \\b \\f \\s \\u{...}, and `\\` before whitespace")
+                    : "valid escapes are \\n \\r \\t \\\\ \\\" \\b \\f \\s \\u{...}, and `\\` before whitespace"
+            )
         }
         pos += 1
     }
@@ -92,8 +100,11 @@ extension KDLByteParser {
     private mutating func parseUnicodeEscape(into out: inout [UInt8], escapeStart: Int) throws(KDLError) {
         guard current == 0x7B else {
             throw error(
-                "invalid unicode escape", at: escapeStart, expected: "`{` after \\u",
-                hint: "write unicode escapes as \\u{1F600} (1 to 6 hex digits)")
+                "invalid unicode escape",
+                at: escapeStart,
+                expected: "`{` after \\u",
+                hint: "write unicode escapes as \\u{1F600} (1 to 6 hex digits)"
+            )
         }
         pos += 1
         var value: UInt32 = 0
@@ -111,23 +122,31 @@ extension KDLByteParser {
             count += 1
             if count > 6 {
                 throw error(
-                    "unicode escape has more than 6 hex digits", at: escapeStart, expected: "1 to 6 hex digits",
-                    hint: "the largest code point is \\u{10FFFF}")
+                    "unicode escape has more than 6 hex digits",
+                    at: escapeStart,
+                    expected: "1 to 6 hex digits",
+                    hint: "the largest code point is \\u{10FFFF}"
+                )
             }
             value = value << 4 | d
             pos += 1
         }
         guard count > 0, current == 0x7D else {
             throw error(
-                "invalid unicode escape", at: escapeStart, expected: "1 to 6 hex digits and `}`",
-                hint: "write unicode escapes as \\u{1F600}")
+                "invalid unicode escape",
+                at: escapeStart,
+                expected: "1 to 6 hex digits and `}`",
+                hint: "write unicode escapes as \\u{1F600}"
+            )
         }
         pos += 1
         guard value <= 0x10FFFF, !(0xD800...0xDFFF).contains(value) else {
             throw error(
-                "\\u{\(String(value, radix: 16, uppercase: true))} is not a Unicode scalar value", at: escapeStart,
+                "\\u{\(String(value, radix: 16, uppercase: true))} is not a Unicode scalar value",
+                at: escapeStart,
                 expected: "a code point up to 10FFFF outside D800-DFFF",
-                hint: "surrogate halves and values above 10FFFF can't be represented")
+                hint: "surrogate halves and values above 10FFFF can't be represented"
+            )
         }
         Self.appendUTF8(value, to: &out)
     }
@@ -163,8 +182,11 @@ extension KDLByteParser {
         }
         guard current == 0x22 else {
             throw error(
-                "expected `\"` after `\(String(repeating: "#", count: hashes))`", at: pos,
-                expected: "a raw string such as #\"text\"#", hint: "KDL 2 keywords are written with one `#`, like #true")
+                "expected `\"` after `\(String(repeating: "#", count: hashes))`",
+                at: pos,
+                expected: "a raw string such as #\"text\"#",
+                hint: "KDL 2 keywords are written with one `#`, like #true"
+            )
         }
         if byte(at: pos + 1) == 0x22 && byte(at: pos + 2) == 0x22 {
             pos += 3
@@ -182,9 +204,11 @@ extension KDLByteParser {
             }
             if (b >= 0x0A && b <= 0x0D) || b == 0xC2 || b == 0xE2, newlineLength(at: pos) > 0 {
                 throw error(
-                    "unterminated raw string: a single-line raw string can't contain a newline", at: start,
+                    "unterminated raw string: a single-line raw string can't contain a newline",
+                    at: start,
                     expected: "`\"\(String(repeating: "#", count: hashes))` on the same line",
-                    hint: "use a raw multi-line string (#\"\"\" ... \"\"\"#) for text spanning lines")
+                    hint: "use a raw multi-line string (#\"\"\" ... \"\"\"#) for text spanning lines"
+                )
             }
             pos += 1
         }
@@ -198,8 +222,11 @@ extension KDLByteParser {
 
     private mutating func unterminatedRaw(_ start: Int, hashes: Int) -> KDLError {
         error(
-            "unterminated raw string", at: start, expected: "`\"\(String(repeating: "#", count: hashes))`",
-            hint: "a raw string ends with a quote followed by as many `#` as it started with")
+            "unterminated raw string",
+            at: start,
+            expected: "`\"\(String(repeating: "#", count: hashes))`",
+            hint: "a raw string ends with a quote followed by as many `#` as it started with"
+        )
     }
 
     // MARK: Multi-line strings
@@ -213,10 +240,15 @@ extension KDLByteParser {
         let opening = newlineLength(at: pos)
         guard opening > 0 else {
             throw error(
-                "a multi-line string must start with a newline after `\"\"\"`", at: start,
-                expected: "a newline after `\"\"\"`", hint: "for a one-line string use a single quote: \"text\"")
+                "a multi-line string must start with a newline after `\"\"\"`",
+                at: start,
+                expected: "a newline after `\"\"\"`",
+                hint: "for a one-line string use a single quote: \"text\""
+            )
         }
         pos += opening
+        // Source offset where each body line starts, so dedent errors can point at the line.
+        var lineStarts = [pos]
         // Body with literal newlines normalised to LF; in escaped strings, whitespace escapes
         // are removed and other escapes kept verbatim (validated) for the final pass.
         var body: [UInt8] = []
@@ -224,9 +256,11 @@ extension KDLByteParser {
         while true {
             guard pos < bytes.count else {
                 throw error(
-                    "unterminated multi-line string", at: start,
+                    "unterminated multi-line string",
+                    at: start,
                     expected: "a closing `\"\"\"\(String(repeating: "#", count: hashes ?? 0))`",
-                    hint: "the multi-line string that starts here is never closed")
+                    hint: "the multi-line string that starts here is never closed"
+                )
             }
             let b = bytes[pos]
             if b == 0x22 && byte(at: pos + 1) == 0x22 && byte(at: pos + 2) == 0x22 {
@@ -254,12 +288,13 @@ extension KDLByteParser {
             if n > 0 {
                 body.append(0x0A)
                 pos += n
+                lineStarts.append(pos)
                 continue
             }
             body.append(b)
             pos += 1
         }
-        let dedented = try dedent(body, start: start)
+        let dedented = try dedent(body, lineStarts: lineStarts)
         guard hasEscapes else { return String(decoding: dedented, as: UTF8.self) }
         // Resolve the remaining (already validated) escapes.
         var out: [UInt8] = []
@@ -299,21 +334,24 @@ extension KDLByteParser {
 
     /// Removes the closing line's whitespace prefix from every line (see the spec's
     /// multi-line string rules); whitespace-only lines become empty.
-    private mutating func dedent(_ body: [UInt8], start: Int) throws(KDLError) -> [UInt8] {
+    private mutating func dedent(_ body: [UInt8], lineStarts: [Int]) throws(KDLError) -> [UInt8] {
         let lastNewline = body.lastIndex(of: 0x0A)
         let prefixStart = lastNewline.map { $0 + 1 } ?? 0
         let prefix = body[prefixStart...]
         guard Self.isAllSpace(prefix) else {
             throw error(
-                "the closing `\"\"\"` of a multi-line string must be on its own line", at: start,
+                "the closing `\"\"\"` of a multi-line string must be on its own line",
+                at: lineStarts[lineStarts.count - 1],
                 expected: "only whitespace before the closing `\"\"\"`",
-                hint: "put the closing quotes on a new line (an escaped newline `\\` at the end of the last line also joins it)")
+                hint:
+                    "put the closing quotes on a new line (an escaped newline `\\` at the end of the last line also joins it)"
+            )
         }
         guard let lastNewline else { return [] }
         var out: [UInt8] = []
         out.reserveCapacity(lastNewline)
         var lineStart = 0
-        var lineNumber = 1
+        var lineNumber = 1  // index into lineStarts, 1-based
         while lineStart <= lastNewline {
             var lineEnd = lineStart
             while body[lineEnd] != 0x0A { lineEnd += 1 }
@@ -322,9 +360,11 @@ extension KDLByteParser {
             if !Self.isAllSpace(line) {
                 guard line.starts(with: prefix) else {
                     throw error(
-                        "line \(lineNumber) of this multi-line string is not indented like its closing `\"\"\"`",
-                        at: start, expected: "every line to start with the closing line's whitespace",
-                        hint: "indent each non-blank line with exactly the whitespace before the closing quotes")
+                        "this line of a multi-line string is not indented like its closing `\"\"\"`",
+                        at: lineStarts[lineNumber - 1],
+                        expected: "every line to start with the closing line's whitespace",
+                        hint: "indent each non-blank line with exactly the whitespace before the closing quotes"
+                    )
                 }
                 out.append(contentsOf: line.dropFirst(prefix.count))
             }

@@ -38,8 +38,11 @@ extension KDLByteParser {
         while KDLCodePoints.isIdentifierChar(source.scalar(at: end).value) { end += source.scalar(at: end).length }
         let literal = text(from: start, to: end)
         return error(
-            "`\(literal)` is not a valid number or identifier", at: start, expected: "a value",
-            hint: "numbers need a digit before the decimal point (write 0.5, not .5); quote it if it is text")
+            "`\(literal)` is not a valid number or identifier",
+            at: start,
+            expected: "a value",
+            hint: "numbers need a digit before the decimal point (write 0.5, not .5); quote it if it is text"
+        )
     }
 
     /// Parses a bare identifier string.
@@ -60,7 +63,7 @@ extension KDLByteParser {
             throw error("unexpected \(describe(at: pos))", at: pos, expected: expected, hint: punctuationHint(at: pos))
         }
         let name = text(from: start, to: pos)
-        if pos - start <= 5, KDLCodePoints.keywordLikeIdentifiers.contains(name) {
+        if pos - start <= 5, Self.mayBeKeywordLike(bytes[start]), KDLCodePoints.keywordLikeIdentifiers.contains(name) {
             let hint: String
             switch name {
             case "true", "false": hint = "KDL 2 booleans are written #true / #false"
@@ -71,10 +74,19 @@ extension KDLByteParser {
         }
         if name == "r" && current == 0x23 {
             throw error(
-                "KDL 1 raw string syntax", at: start, expected: expected,
-                hint: "KDL 2 raw strings are written #\"...\"# (no leading r)")
+                "KDL 1 raw string syntax",
+                at: start,
+                expected: expected,
+                hint: "KDL 2 raw strings are written #\"...\"# (no leading r)"
+            )
         }
         return name
+    }
+
+    /// First bytes of `true false null inf -inf nan`: skips the set lookup for most names.
+    @inline(__always)
+    private static func mayBeKeywordLike(_ b: UInt8) -> Bool {
+        b == 0x74 || b == 0x66 || b == 0x6E || b == 0x69 || b == 0x2D
     }
 
     private func punctuationHint(at i: Int) -> String? {
@@ -84,7 +96,7 @@ extension KDLByteParser {
         case 0x3D: return "a property is written key=value with a string key"
         case 0x5B, 0x5D: return "`[` and `]` are reserved; quote strings that contain them"
         case 0x29: return "there is no open `(` for this `)`"
-        case 0x3B: return "`;` ends a node; it can't stand where a value is expected"
+        case 0x3B: return "`;` ends a node; remove the extra `;` or put a value before it"
         default: return nil
         }
     }
@@ -103,8 +115,11 @@ extension KDLByteParser {
         case "nan": return .number(KDLNumber(kind: .nan, canonical: "#nan"))
         case let word:
             throw error(
-                word.isEmpty ? "unexpected `#`" : "unknown keyword `#\(word)`", at: start, expected: "a value",
-                hint: "KDL 2 keywords are #true, #false, #null, #inf, #-inf and #nan; raw strings are #\"...\"#")
+                word.isEmpty ? "unexpected `#`" : "unknown keyword `#\(word)`",
+                at: start,
+                expected: "a value",
+                hint: "KDL 2 keywords are #true, #false, #null, #inf, #-inf and #nan; raw strings are #\"...\"#"
+            )
         }
     }
 }

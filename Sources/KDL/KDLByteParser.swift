@@ -55,7 +55,10 @@ struct KDLByteParser {
     }
 
     mutating func error(
-        _ message: String, at offset: Int, expected: String? = nil, hint: String? = nil
+        _ message: String,
+        at offset: Int,
+        expected: String? = nil,
+        hint: String? = nil
     ) -> KDLError {
         KDLError(location: location(at: offset), message: message, expected: expected, hint: hint)
     }
@@ -100,8 +103,11 @@ struct KDLByteParser {
         while depth > 0 {
             guard pos < bytes.count else {
                 throw error(
-                    "unterminated block comment", at: start, expected: "`*/`",
-                    hint: "block comments nest: every `/*` inside needs its own `*/`")
+                    "unterminated block comment",
+                    at: start,
+                    expected: "`*/`",
+                    hint: "block comments nest: every `/*` inside needs its own `*/`"
+                )
             }
             let b = bytes[pos]
             if b == 0x2F && byte(at: pos + 1) == 0x2A {
@@ -153,9 +159,12 @@ struct KDLByteParser {
         let n = newlineLength(at: pos)
         guard n > 0 else {
             throw error(
-                "unexpected \(describe(at: pos)) after `\\` line continuation", at: pos,
+                "unexpected \(describe(at: pos)) after `\\` line continuation",
+                at: pos,
                 expected: "a newline after `\\`",
-                hint: "outside strings `\\` continues a node on the next line; only whitespace or a comment may follow it")
+                hint:
+                    "outside strings `\\` continues a node on the next line; only whitespace or a comment may follow it"
+            )
         }
         pos += n
     }
@@ -198,8 +207,11 @@ struct KDLByteParser {
         while case let n = spaceLength(at: i), n > 0 { i += n }
         if byte(at: i) == 0x31 && (spaceLength(at: i + 1) > 0 || newlineLength(at: i + 1) > 0) {
             throw error(
-                "this document declares KDL version 1", at: pos, expected: "a KDL 2 document",
-                hint: "Sentinel reads KDL 2; see https://kdl.dev for the differences (e.g. #true, #\"raw\"#)")
+                "this document declares KDL version 1",
+                at: pos,
+                expected: "a KDL 2 document",
+                hint: "Sentinel reads KDL 2; see https://kdl.dev for the differences (e.g. #true, #\"raw\"#)"
+            )
         }
     }
 
@@ -212,16 +224,22 @@ struct KDLByteParser {
             if atEnd {
                 if let openBrace {
                     throw error(
-                        "unclosed children block: this `{` has no matching `}`", at: openBrace,
-                        expected: "`}`", hint: "add the missing `}` (the file ended inside this block)")
+                        "unclosed children block: this `{` has no matching `}`",
+                        at: openBrace,
+                        expected: "`}`",
+                        hint: "add the missing `}` (the file ended inside this block)"
+                    )
                 }
                 return nodes
             }
             if current == 0x7D {  // }
                 if openBrace != nil { return nodes }
                 throw error(
-                    "unexpected `}`", at: pos, expected: "a node",
-                    hint: "there is no open `{` for this `}`; remove it or add the missing `{`")
+                    "unexpected `}`",
+                    at: pos,
+                    expected: "a node",
+                    hint: "there is no open `{` for this `}`; remove it or add the missing `{`"
+                )
             }
             var discarded = false
             if current == 0x2F && byte(at: pos + 1) == 0x2D {  // /-
@@ -230,7 +248,10 @@ struct KDLByteParser {
                 try skipLineSpace()
                 if atEnd || current == 0x7D {
                     throw error(
-                        "`/-` must be followed by a node to comment out", at: slashdash, expected: "a node")
+                        "`/-` must be followed by a node to comment out",
+                        at: slashdash,
+                        expected: "a node"
+                    )
                 }
                 discarded = true
             }
@@ -249,9 +270,11 @@ struct KDLByteParser {
         let nameLocation = location(at: nameStart)
         guard case .string(let name) = try parseToken(expected: "a node name") else {
             throw error(
-                "a node name must be a string, not \(describeToken(at: nameStart))", at: nameStart,
+                "a node name must be a string, not \(describeToken(at: nameStart))",
+                at: nameStart,
                 expected: "a node name",
-                hint: "quote it if you mean the text: \"\(text(from: nameStart, to: pos))\"")
+                hint: "quote it if you mean the text: \"\(text(from: nameStart, to: pos))\""
+            )
         }
         var node = KDLNode(name: name, typeAnnotation: typeAnnotation, location: nameLocation)
         var properties = KDLPropertyCollector()
@@ -274,14 +297,19 @@ struct KDLByteParser {
             case 0x7D:  // }
                 if inChildren { break entries }
                 throw error(
-                    "unexpected `}`", at: pos, expected: "a newline or `;` to end the node",
-                    hint: "there is no open `{` for this `}`")
+                    "unexpected `}`",
+                    at: pos,
+                    expected: "a newline or `;` to end the node",
+                    hint: "there is no open `{` for this `}`"
+                )
             case 0x7B:  // {
                 if hasChildren {
                     throw error(
-                        "node `\(name)` already has a children block", at: pos,
+                        "node `\(name)` already has a children block",
+                        at: pos,
                         expected: "a newline or `;` to end the node",
-                        hint: "merge the blocks, or comment one out with `/-`")
+                        hint: "merge the blocks, or comment one out with `/-`"
+                    )
                 }
                 node.children = try parseChildren(depth: depth)
                 hasChildren = true
@@ -300,12 +328,17 @@ struct KDLByteParser {
                 }
                 if atEnd || current == 0x3B || current == 0x7D {
                     throw error(
-                        "`/-` must be followed by an argument, property or children block", at: slashdash,
-                        expected: "something to comment out")
+                        "`/-` must be followed by an argument, property or children block",
+                        at: slashdash,
+                        expected: "something to comment out"
+                    )
                 }
                 // The errata allow `/-` directly after the previous entry (`node "a"/-1`).
                 try checkEntryAllowed(
-                    hadSpace: true, afterChildren: hasChildren || hasDiscardedChildren, at: slashdash)
+                    hadSpace: true,
+                    afterChildren: hasChildren || hasDiscardedChildren,
+                    at: slashdash
+                )
                 var ignored = KDLPropertyCollector()
                 var ignoredArguments: [KDLValue] = []
                 try parseEntry(arguments: &ignoredArguments, properties: &ignored)
@@ -321,32 +354,48 @@ struct KDLByteParser {
     mutating func checkEntryAllowed(hadSpace: Bool, afterChildren: Bool, at offset: Int) throws(KDLError) {
         if afterChildren {
             throw error(
-                "arguments and properties must come before the children block", at: offset,
+                "arguments and properties must come before the children block",
+                at: offset,
                 expected: "a newline or `;` to end the node",
-                hint: "move this before `{`, or end the node with a newline or `;`")
+                hint: "move this before `{`, or end the node with a newline or `;`"
+            )
         }
         if !hadSpace {
             switch current {
             case 0x2F:
                 throw error(
-                    "unexpected `/`", at: pos, expected: "whitespace, a newline or `;`",
-                    hint: "`/` can't appear in a bare identifier; quote the string (\"a/b\")")
+                    "unexpected `/`",
+                    at: pos,
+                    expected: "whitespace, a newline or `;`",
+                    hint: "`/` can't appear in a bare identifier; quote the string (\"a/b\")"
+                )
             case 0x29, 0x5B, 0x5D:
                 throw error(
-                    "unexpected \(describe(at: pos))", at: pos, expected: "whitespace, a newline or `;`",
-                    hint: "`(`, `)`, `[` and `]` can't appear in a bare identifier; quote the string")
+                    "unexpected \(describe(at: pos))",
+                    at: pos,
+                    expected: "whitespace, a newline or `;`",
+                    hint: "`(`, `)`, `[` and `]` can't appear in a bare identifier; quote the string"
+                )
             case 0x3D:
                 throw error(
-                    "unexpected `=`", at: pos, expected: "a property key before `=`",
-                    hint: "a property key must be a string, e.g. key=value")
-            case 0x23 where byte(at: offset - 1) != 0x22 && byte(at: offset - 1) != 0x23:
+                    "unexpected `=`",
+                    at: pos,
+                    expected: "a property key before `=`",
+                    hint: "a property key must be a string, e.g. key=value"
+                )
+            case 0x23:
                 throw error(
-                    "unexpected `#`", at: pos, expected: "whitespace, a newline or `;`",
-                    hint: "`#` can't appear in a bare identifier; quote the string (\"a#b\")")
+                    "unexpected `#`",
+                    at: pos,
+                    expected: "whitespace, a newline or `;`",
+                    hint: "`#` can't appear in a bare identifier; quote the string (\"a#b\")"
+                )
             default:
                 throw error(
-                    "missing whitespace before \(describe(at: pos))", at: pos,
-                    expected: "whitespace between a node's name, arguments and properties")
+                    "missing whitespace before \(describe(at: pos))",
+                    at: pos,
+                    expected: "whitespace between a node's name, arguments and properties"
+                )
             }
         }
     }
@@ -356,8 +405,10 @@ struct KDLByteParser {
         let open = pos
         guard depth + 1 <= maxDepth else {
             throw error(
-                "children blocks nested too deeply (more than \(maxDepth) levels)", at: open,
-                hint: "flatten the document; deep nesting is refused to protect the parser")
+                "children blocks nested too deeply (more than \(maxDepth) levels)",
+                at: open,
+                hint: "flatten the document; deep nesting is refused to protect the parser"
+            )
         }
         pos += 1
         let children = try parseNodes(depth: depth + 1, openBrace: open)
@@ -367,7 +418,8 @@ struct KDLByteParser {
 
     /// Parses one argument or property (with optional type annotation) at `pos`.
     mutating func parseEntry(
-        arguments: inout [KDLValue], properties: inout KDLPropertyCollector
+        arguments: inout [KDLValue],
+        properties: inout KDLPropertyCollector
     ) throws(KDLError) {
         let start = pos
         let startLocation = location(at: start)
@@ -383,13 +435,19 @@ struct KDLByteParser {
         if current == 0x3D {  // =
             guard case .string(let key) = token else {
                 throw error(
-                    "a property key must be a string, not \(describeToken(at: valueStart))", at: valueStart,
-                    expected: "a string key", hint: "quote it: \"\(text(from: valueStart, to: afterToken))\"=...")
+                    "a property key must be a string, not \(describeToken(at: valueStart))",
+                    at: valueStart,
+                    expected: "a string key",
+                    hint: "quote it: \"\(text(from: valueStart, to: afterToken))\"=..."
+                )
             }
             if typeAnnotation != nil {
                 throw error(
-                    "a type annotation can't precede a property key", at: start, expected: "a key",
-                    hint: "annotate the value instead: key=(type)value")
+                    "a type annotation can't precede a property key",
+                    at: start,
+                    expected: "a key",
+                    hint: "annotate the value instead: key=(type)value"
+                )
             }
             pos += 1
             try skipNodeSpace()
@@ -404,15 +462,21 @@ struct KDLByteParser {
                 || (current == 0x2F && (byte(at: pos + 1) == 0x2D || byte(at: pos + 1) == 0x2F))
             {
                 throw error(
-                    "missing value for property `\(key)`", at: pos, expected: "a value after `=`",
+                    "missing value for property `\(key)`",
+                    at: pos,
+                    expected: "a value after `=`",
                     hint: current == 0x2F && byte(at: pos + 1) == 0x2D
-                        ? "`/-` can comment out a whole property (`/-key=value`), not just its value" : nil)
+                        ? "`/-` can comment out a whole property (`/-key=value`), not just its value" : nil
+                )
             }
             let value = try parseToken(expected: "a property value")
             properties.add(
                 KDLProperty(
-                    name: key, value: KDLValue(value, typeAnnotation: valueType, location: propertyLocation),
-                    location: startLocation))
+                    name: key,
+                    value: KDLValue(value, typeAnnotation: valueType, location: propertyLocation),
+                    location: startLocation
+                )
+            )
             return
         }
         pos = afterToken
@@ -426,20 +490,29 @@ struct KDLByteParser {
         try skipNodeSpace()
         if current == 0x29 {
             throw error(
-                "empty type annotation", at: open, expected: "a type name",
-                hint: "write a type like (u16), or quote an empty one as (\"\")")
+                "empty type annotation",
+                at: open,
+                expected: "a type name",
+                hint: "write a type like (u16), or quote an empty one as (\"\")"
+            )
         }
         let nameStart = pos
         guard case .string(let name) = try parseToken(expected: "a type name") else {
             throw error(
-                "a type annotation must be a string, not \(describeToken(at: nameStart))", at: nameStart,
-                expected: "a type name", hint: "quote it: (\"\(text(from: nameStart, to: pos))\")")
+                "a type annotation must be a string, not \(describeToken(at: nameStart))",
+                at: nameStart,
+                expected: "a type name",
+                hint: "quote it: (\"\(text(from: nameStart, to: pos))\")"
+            )
         }
         try skipNodeSpace()
         guard current == 0x29 else {
             throw error(
-                "unexpected \(describe(at: pos)) in type annotation", at: pos, expected: "`)`",
-                hint: "a type annotation holds exactly one name, like (u16)")
+                "unexpected \(describe(at: pos)) in type annotation",
+                at: pos,
+                expected: "`)`",
+                hint: "a type annotation holds exactly one name, like (u16)"
+            )
         }
         pos += 1
         return name

@@ -32,7 +32,9 @@ public enum KDLParser {
     }
 
     private static func parse(
-        buffer: UnsafeBufferPointer<UInt8>, file: String, checkUTF8: Bool
+        buffer: UnsafeBufferPointer<UInt8>,
+        file: String,
+        checkUTF8: Bool
     ) throws(KDLError) -> KDLDocument {
         var source = KDLSourceText(bytes: buffer, file: file)
         if let bad = source.firstInvalidCodePoint(checkUTF8: checkUTF8) {

@@ -71,7 +71,8 @@ struct KDLSourceText {
                 line += 1
                 column = 1
                 i += 2
-            case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+            case 0xE2
+            where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
                 line += 1
                 column = 1
                 i += 3
@@ -105,15 +106,19 @@ struct KDLSourceText {
             let value: UInt32
             if checkUTF8 {
                 guard let decoded = Self.decodeStrict(bytes, at: i) else {
-                    return (i, "invalid UTF-8 byte sequence (byte 0x\(String(b, radix: 16, uppercase: true)))",
-                            "KDL documents must be UTF-8 encoded")
+                    return (
+                        i, "invalid UTF-8 byte sequence (byte 0x\(String(b, radix: 16, uppercase: true)))",
+                        "KDL documents must be UTF-8 encoded"
+                    )
                 }
                 (value, length) = decoded
             } else {
                 (value, length) = scalar(at: i)
             }
             if KDLCodePoints.isDisallowed(value) && !(value == 0xFEFF && i == 0) {
-                let what = value == 0xFEFF ? "byte order mark (U+FEFF) after the start of the document"
+                let what =
+                    value == 0xFEFF
+                    ? "byte order mark (U+FEFF) after the start of the document"
                     : "disallowed code point \(Self.hex(value)) (a bidirectional-text control)"
                 return (i, what, Self.escapeHint)
             }

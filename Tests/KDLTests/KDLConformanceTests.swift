@@ -12,7 +12,9 @@ import Testing
         if let env = ProcessInfo.processInfo.environment["SENTINEL_KDL_SUITE"], !env.isEmpty {
             let url = URL(fileURLWithPath: env)
             searched.append(url.path)
-            return (FileManager.default.fileExists(atPath: url.appendingPathComponent("input").path) ? url : nil, searched)
+            return (
+                FileManager.default.fileExists(atPath: url.appendingPathComponent("input").path) ? url : nil, searched
+            )
         }
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while dir.path != "/" {
@@ -36,7 +38,8 @@ import Testing
                   \(searched.joined(separator: "\n  "))
                 Set SENTINEL_KDL_SUITE=/path/to/kdl-v2 (the folder holding input/ and expected_kdl/), \
                 or SENTINEL_SKIP_KDL_SUITE=1 to skip this test deliberately.
-                """)
+                """
+            )
             return
         }
         let inputDir = suite.appendingPathComponent("input")
@@ -60,6 +63,9 @@ import Testing
                 let printed = document.canonicalText()
                 if printed == expected {
                     passed += 1
+                    // The canonical form is a fixed point: printing it again changes nothing.
+                    let again = try? KDLParser.parse(expected, file: "expected_kdl/\(name)").canonicalText()
+                    if again != expected { failures.append("\(name): expected_kdl twin does not re-print as itself") }
                 } else {
                     failures.append("\(name): printed\n\(printed)\n--- expected\n\(expected)")
                 }
