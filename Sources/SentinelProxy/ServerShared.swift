@@ -11,6 +11,8 @@ final class ServerShared: Sendable {
     let snapshotBox: Mutex<ServerSnapshot>
     let metrics: MetricsRegistry
     let clock: ServerClock
+    /// Process-wide upstream target health (the `upstreams` builtin reads it).
+    let health: UpstreamHealth
     let startedMonotonicNanos: UInt64
     private struct Connections {
         var table: [ObjectIdentifier: any Channel] = [:]
@@ -21,7 +23,8 @@ final class ServerShared: Sendable {
 
     private let connections = Mutex(Connections())
 
-    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock) {
+    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock, health: UpstreamHealth = UpstreamHealth()) {
+        self.health = health
         snapshotBox = Mutex(snapshot)
         self.metrics = metrics
         self.clock = clock
