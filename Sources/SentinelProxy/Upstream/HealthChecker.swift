@@ -14,29 +14,43 @@ import SentinelHTTP1
 /// by the same strict parser the proxy uses; TCP probes only connect.
 public final class HealthChecker: Sendable {
     private let eventLoop: any EventLoop
-    private let state: NIOLoopBound<LoopState>
+    private let jobs: [Job]
+    private let health: UpstreamHealth
+    private let clock: ServerClock
+    /// Created on the loop by `start` (or `stop`, so that a later `start` does nothing).
+    private let state: NIOLoopBoundBox<LoopState?>
 
     /// Probes `upstreams` (those with a `healthCheck`) once `start` is called.
     public init(upstreams: [UpstreamRuntime], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock) {
         self.eventLoop = eventLoop
-        let jobs = upstreams.flatMap { u -> [Job] in
+        self.health = health
+        self.clock = clock
+        jobs = upstreams.flatMap { u -> [Job] in
             guard let spec = u.resilience.healthCheck else { return [] }
             return u.targets.indices.map { Job(upstream: u.id, address: u.targetAddresses[$0], connect: u.addresses[$0], spec: spec) }
         }
-        state = NIOLoopBound(LoopState(jobs: jobs, eventLoop: eventLoop, health: health, clock: clock), eventLoop: eventLoop)
+        state = NIOLoopBoundBox.makeEmptyBox(valueType: LoopState.self, eventLoop: eventLoop)
     }
 
     /// Schedules the probes (first ones at a random offset within each interval).
     public func start() {
-        eventLoop.execute { [state] in state.value.start() }
+        eventLoop.execute { [self] in
+            guard state.value == nil else { return }
+            let loopState = LoopState(jobs: jobs, eventLoop: eventLoop, health: health, clock: clock)
+            state.value = loopState
+            loopState.start()
+        }
     }
 
     /// Cancels future probes and aborts running ones (their results are discarded).
     public func stop() -> EventLoopFuture<Void> {
-        eventLoop.submit { [state] in state.value.stop() }
+        eventLoop.submit { [self] in
+            if state.value == nil { state.value = LoopState(jobs: [], eventLoop: eventLoop, health: health, clock: clock) }
+            state.value?.stop()
+        }
     }
 
-    struct Job {
+    struct Job: Sendable {
         var upstream: String
         var address: String
         var connect: UpstreamAddress
