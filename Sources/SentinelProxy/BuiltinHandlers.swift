@@ -13,11 +13,15 @@ public enum BuiltinHandlers {
         public var uptimeSeconds: Double
         /// Called only by the metrics handler.
         public var metricsText: @Sendable () -> String
+        /// Called only by the upstreams handler: the health of every configured upstream target.
+        public var upstreams: @Sendable () -> [UpstreamHealth.UpstreamStatus]
 
         public init(
             traceID: String, version: String, instanceID: String = "", configJSON: String = "{}",
-            unixSeconds: Double, uptimeSeconds: Double = 0, metricsText: @escaping @Sendable () -> String = { "" }
+            unixSeconds: Double, uptimeSeconds: Double = 0, metricsText: @escaping @Sendable () -> String = { "" },
+            upstreams: @escaping @Sendable () -> [UpstreamHealth.UpstreamStatus] = { [] }
         ) {
+            self.upstreams = upstreams
             self.traceID = traceID
             self.version = version
             self.instanceID = instanceID
@@ -58,11 +62,29 @@ public enum BuiltinHandlers {
             return BuiltinResponse(
                 status: 200, headers: common(contentType: "text/plain; version=0.0.4; charset=utf-8", context.traceID),
                 body: Array(context.metricsText().utf8))
+        case .upstreams:
+            let list = context.upstreams()
+            guard !list.isEmpty else { return error(503, traceID: context.traceID) }
+            return json(200, upstreamsJSON(list, unixSeconds: context.unixSeconds), traceID: context.traceID)
         case .welcome:
             return BuiltinResponse(
                 status: 200, headers: common(contentType: "text/html; charset=utf-8", context.traceID),
                 body: Array(welcomePage(version: context.version).utf8))
         }
+    }
+
+    /// `{"upstreams":[{"id","targets":[{"address","weight","health","circuit_breaker","ejected","in_flight"}]}],"timestamp"}`;
+    /// `in_flight` is null for upstreams without health checks, breakers or passive health.
+    static func upstreamsJSON(_ list: [UpstreamHealth.UpstreamStatus], unixSeconds: Double) -> String {
+        let upstreams = list.map { u in
+            let targets = u.targets.map { t in
+                "{\"address\":\(JSON.quote(t.address)),\"weight\":\(t.weight),\"health\":\(JSON.quote(t.health.rawValue)),"
+                    + "\"circuit_breaker\":\(JSON.quote(t.breaker.rawValue)),\"ejected\":\(t.ejected),"
+                    + "\"in_flight\":\(t.inFlight.map(String.init) ?? "null")}"
+            }
+            return "{\"id\":\(JSON.quote(u.id)),\"targets\":[\(targets.joined(separator: ","))]}"
+        }
+        return "{\"upstreams\":[\(upstreams.joined(separator: ","))],\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: unixSeconds)))}"
     }
 
     /// `{"error":"<code> <reason>","trace_id":"…"}` with the JSON headers (§5.17).

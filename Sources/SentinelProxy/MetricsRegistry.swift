@@ -1,3 +1,4 @@
+public import SentinelPolicy
 import Synchronization
 
 /// The data plane's Prometheus registry: request counters, a latency histogram and gauges.
@@ -35,6 +36,7 @@ public final class MetricsRegistry: Sendable {
         var rejectedConnections: UInt64 = 0
         var routeCacheEvictions: UInt64 = 0
         var upstreamFailures: [UpstreamFailureKey: UInt64] = [:]
+        var targets = UpstreamTargetMetrics()
     }
     struct UpstreamFailureKey: Hashable { let upstream: String, reason: String }
 
@@ -90,6 +92,35 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Forgets the per-target series of targets no longer configured (bounded by configuration).
+    public func replaceUpstreamTargets(_ keep: [UpstreamTargetKey]) {
+        state.withLock { $0.targets.retain(Set(keep)) }
+    }
+
+    public func setUpstreamTarget(upstream: String, target: String, healthy: Bool, breaker: CircuitBreaker.State) {
+        let key = UpstreamTargetKey(upstream: upstream, target: target)
+        state.withLock { s in
+            s.targets.healthy[key] = healthy
+            s.targets.breaker[key] = breaker
+        }
+    }
+
+    public func breakerTripped(upstream: String, target: String) {
+        state.withLock { $0.targets.trips[UpstreamTargetKey(upstream: upstream, target: target), default: 0] += 1 }
+    }
+
+    public func upstreamEjected(upstream: String, target: String) {
+        state.withLock { $0.targets.ejections[UpstreamTargetKey(upstream: upstream, target: target), default: 0] += 1 }
+    }
+
+    /// A balancer chose `target` (counted only for configured targets, so cardinality stays bounded).
+    public func upstreamSelected(upstream: String, target: String) {
+        let key = UpstreamTargetKey(upstream: upstream, target: target)
+        state.withLock { s in
+            if s.targets.selections[key] != nil || s.targets.healthy[key] != nil { s.targets.selections[key, default: 0] += 1 }
+        }
+    }
+
     public var activeRequests: Int { state.withLock { $0.activeRequests } }
     public var openConnections: Int { state.withLock { $0.openConnections } }
     public var rejectedConnections: UInt64 { state.withLock { $0.rejectedConnections } }
@@ -137,6 +168,7 @@ public final class MetricsRegistry: Sendable {
         for (key, value) in s.upstreamFailures.sorted(by: { ($0.key.upstream, $0.key.reason) < ($1.key.upstream, $1.key.reason) }) {
             out += "sentinel_upstream_failures_total{upstream=\(Self.labelValue(key.upstream)),reason=\(Self.labelValue(key.reason))} \(value)\n"
         }
+        out += s.targets.render()
         return out
     }
 

@@ -21,24 +21,47 @@ public final class ProxyServer: Sendable {
         let listeners: [any Channel]
         let shared: ServerShared
         let logBuffers: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)]
+        var checker: HealthChecker
+        var generation: UInt64
     }
 
     private let eventLoopCount: Int
     private let clock: ServerClock
     private let running = Mutex<Running?>(nil)
     public let metrics: MetricsRegistry
+    /// Health, passive ejection and breakers of every upstream target; survives reloads.
+    public let health: UpstreamHealth
 
-    public init(eventLoopCount: Int = System.coreCount, clock: ServerClock = .system, metrics: MetricsRegistry = .init()) {
+    /// - Parameter log: receives one JSON line per upstream health or breaker transition.
+    public init(
+        eventLoopCount: Int = System.coreCount, clock: ServerClock = .system, metrics: MetricsRegistry = .init(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.eventLoopCount = max(1, eventLoopCount)
         self.clock = clock
         self.metrics = metrics
+        health = UpstreamHealth(metrics: metrics, log: log)
+    }
+
+    /// Monotonic time as `UpstreamHealth` and `TargetSelector` take it.
+    var now: Duration { .nanoseconds(Int64(clamping: clock.monotonicNanos())) }
+
+    /// Marks every upstream of `snapshot` with `generation`, so per-loop balancers notice a reload.
+    static func stamp(_ snapshot: ServerSnapshot, generation: UInt64) -> ServerSnapshot {
+        var s = snapshot
+        for i in s.upstreams.indices { s.upstreams[i].generation = generation }
+        return s
     }
 
     /// Binds every listener of `snapshot` and starts serving. Throws if already started or if a bind fails
     /// (then nothing stays bound).
     public func start(snapshot: ServerSnapshot) async throws -> [BoundListener] {
+        let snapshot = Self.stamp(snapshot, generation: 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
-        let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock)
+        health.configure(snapshot.upstreams, now: now)
+        let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health)
+        let health = self.health
+        let metrics = self.metrics
         var caches: [ObjectIdentifier: NIOLoopBoundBox<RouteCache>] = [:]
         var poolBoxes: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
         var logBoxes: [ObjectIdentifier: NIOLoopBound<AccessLogBuffer>] = [:]
@@ -53,7 +76,11 @@ public final class ProxyServer: Sendable {
         for loop in group.makeIterator() {
             let box = try await loop.submit { NIOLoopBoundBox(RouteCache(capacity: snapshot.routeCacheSize), eventLoop: loop) }.get()
             caches[ObjectIdentifier(loop)] = box
-            poolBoxes[ObjectIdentifier(loop)] = try await loop.submit { NIOLoopBound(UpstreamPool(eventLoop: loop, clock: clock), eventLoop: loop) }.get()
+            poolBoxes[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(
+                    UpstreamPool(eventLoop: loop, clock: clock, selector: TargetSelector(health: health, metrics: metrics)),
+                    eventLoop: loop)
+            }.get()
             let logBox = try await loop.submit { NIOLoopBound(AccessLogBuffer(eventLoop: loop), eventLoop: loop) }.get()
             logBoxes[ObjectIdentifier(loop)] = logBox
             logList.append((loop, logBox))
@@ -94,25 +121,42 @@ public final class ProxyServer: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        let checker = HealthChecker(upstreams: snapshot.upstreams, eventLoop: group.next(), health: health, clock: clock)
         let installed = running.withLock { state -> Bool in
             guard state == nil else { return false }
-            state = Running(group: group, listeners: listenerChannels, shared: shared, logBuffers: logList)
+            state = Running(
+                group: group, listeners: listenerChannels, shared: shared, logBuffers: logList, checker: checker, generation: 1)
             return true
         }
         guard installed else {
             try? await group.shutdownGracefully()
             throw ProxyServerError.alreadyStarted
         }
+        checker.start()
         return bound
     }
 
     /// Makes `snapshot` current: requests whose head arrives afterwards use it; in-flight requests
     /// finish with the one they started with. Listener addresses are not re-bound.
-    /// Fails (and changes nothing) when the new snapshot's access log cannot be opened.
+    /// Upstream health state carries over for targets that still exist; health checks restart with
+    /// the new settings. Fails (and changes nothing) when the new snapshot's access log cannot be opened.
     public func reload(snapshot: ServerSnapshot) throws {
         guard let shared = running.withLock({ $0?.shared }) else { return }
         try shared.openAccessLog(for: snapshot)
-        shared.swap(snapshot)
+        let now = self.now
+        let old = running.withLock { state -> HealthChecker? in
+            guard var s = state else { return nil }
+            s.generation += 1
+            let next = Self.stamp(snapshot, generation: s.generation)
+            health.configure(next.upstreams, now: now)
+            let previous = s.checker
+            s.checker = HealthChecker(upstreams: next.upstreams, eventLoop: s.group.next(), health: health, clock: clock)
+            s.shared.swap(next)
+            s.checker.start()
+            state = s
+            return previous
+        }
+        _ = old?.stop()
     }
 
     /// Reopens the access log (log rotation: SIGUSR1).
@@ -125,6 +169,7 @@ public final class ProxyServer: Sendable {
     public func shutdown(gracefulTimeout: Duration) async -> Bool {
         guard let state = running.withLock({ s -> Running? in defer { s = nil }; return s }) else { return true }
         let loop = state.group.next()
+        try? await state.checker.stop().get()
         for channel in state.listeners { try? await channel.close() }
         let drained = loop.makePromise(of: Void.self)
         state.shared.beginDrain(promise: drained)

@@ -14,6 +14,8 @@ final class ServerShared: Sendable {
     let generation = Atomic<Int>(0)
     let metrics: MetricsRegistry
     let clock: ServerClock
+    /// Process-wide upstream target health (the `upstreams` builtin reads it).
+    let health: UpstreamHealth
     let startedMonotonicNanos: UInt64
     private struct Connections {
         var table: [ObjectIdentifier: any Channel] = [:]
@@ -39,7 +41,8 @@ final class ServerShared: Sendable {
         accessLog.withLock { $0 = file }
     }
 
-    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock) {
+    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock, health: UpstreamHealth = UpstreamHealth()) {
+        self.health = health
         snapshotBox = Mutex(snapshot)
         self.metrics = metrics
         self.clock = clock

@@ -108,9 +108,9 @@ public enum RouteAction: Sendable, Equatable {
     case proxy(ProxyRoute)
 }
 
-/// The builtin handlers of §5.13 that need no upstream.
+/// The builtin handlers of §5.13 (`upstreams` reports upstream health; none of them proxies).
 public enum BuiltinKind: String, Sendable, Equatable, CaseIterable {
-    case status, health, notFound, welcome, config, metrics
+    case status, health, notFound, welcome, config, metrics, upstreams
 }
 
 /// Trace-id flavour (§7.3).
@@ -152,11 +152,14 @@ public struct UpstreamRuntime: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var weight: Int
+        /// Zone label for locality-aware balancing.
+        public var zone: String?
 
-        public init(host: String, port: Int, weight: Int = 1) {
+        public init(host: String, port: Int, weight: Int = 1, zone: String? = nil) {
             self.host = host
             self.port = port
             self.weight = weight
+            self.zone = zone
         }
 
         /// `host:port` as shown in logs and metrics.
@@ -176,6 +179,13 @@ public struct UpstreamRuntime: Sendable, Equatable {
     public var maxIdlePerTarget: Int
     public var idleTimeout: Duration
     public var maxLifetime: Duration?
+    /// Balancing, health checks, breakers and passive health (§5.6–§5.8).
+    public var resilience: UpstreamResilience
+    /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
+    /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
+    public internal(set) var generation: UInt64 = 0
+    /// `targets[i].display`, computed once: the keys of health state and metrics.
+    public let targetAddresses: [String]
     /// `targets` as connect addresses: IP literals resolved once here, names at connect time.
     let addresses: [UpstreamAddress]
 
@@ -183,16 +193,19 @@ public struct UpstreamRuntime: Sendable, Equatable {
         a.id == b.id && a.targets == b.targets && a.connectTimeout == b.connectTimeout && a.requestTimeout == b.requestTimeout
             && a.readTimeout == b.readTimeout && a.writeTimeout == b.writeTimeout
             && a.maxConnectionsPerTarget == b.maxConnectionsPerTarget && a.maxIdlePerTarget == b.maxIdlePerTarget
-            && a.idleTimeout == b.idleTimeout && a.maxLifetime == b.maxLifetime
+            && a.idleTimeout == b.idleTimeout && a.maxLifetime == b.maxLifetime && a.resilience == b.resilience
     }
 
     public init(
         id: String, targets: [Target], connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
         readTimeout: Duration = .seconds(30), writeTimeout: Duration = .seconds(30), maxConnectionsPerTarget: Int = 100,
-        maxIdlePerTarget: Int = 100, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil
+        maxIdlePerTarget: Int = 100, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil,
+        resilience: UpstreamResilience = UpstreamResilience()
     ) {
         self.id = id
         self.targets = targets
+        self.resilience = resilience
+        targetAddresses = targets.map(\.display)
         addresses = targets.map { t in
             if let a = try? SocketAddress(ipAddress: t.host, port: t.port) { return .resolved(a) }
             return .name(host: t.host, port: t.port)

@@ -36,15 +36,16 @@ struct SingleProcess {
         defer { if let pidFile = initial.system.pidFile { unlink(pidFile) } }
         var rng = SystemRandomNumberGenerator()
         let instanceID = TraceID.generate(format: .uuid, unixSeconds: 0, using: &rng)
+        let process = ProcessIdentity.current()
         let snapshot: ServerSnapshot
         do {
-            snapshot = try SnapshotBuilder.build(initial, instanceID: instanceID)
+            snapshot = try SnapshotBuilder.build(initial, instanceID: instanceID, process: process)
         } catch {
             log.emit("error", "startup_failed", ["reason": error.description])
             throw ExitCodeError(code: 1)
         }
         let threads = initial.system.workerThreads == 0 ? System.coreCount : initial.system.workerThreads
-        let server = ProxyServer(eventLoopCount: threads)
+        let server = ProxyServer(eventLoopCount: threads, log: { Console.error($0) })
         let bound: [ProxyServer.BoundListener]
         do {
             bound = try await server.start(snapshot: snapshot)
@@ -75,7 +76,7 @@ struct SingleProcess {
                     log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": error.rendered()])
                 case .success(let loaded):
                     do {
-                        let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID)
+                        let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID, process: process)
                         if next.listeners.map({ "\($0.host):\($0.port)" }) != currentSnapshot.listeners.map({ "\($0.host):\($0.port)" }) {
                             log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
                             continue

@@ -9,7 +9,7 @@ enum SnapshotBuilder {
         var description: String
     }
 
-    static func build(_ config: SentinelConfiguration, instanceID: String) throws(Failure) -> ServerSnapshot {
+    static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
         var specs: [RouteSpec] = []
         var actions: [RouteAction] = []
         for (index, route) in config.routes.enumerated() {
@@ -56,11 +56,14 @@ enum SnapshotBuilder {
             maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
         let upstreams = config.upstreams.map { u in
             UpstreamRuntime(
-                id: u.id, targets: u.targets.map { .init(host: $0.address.host, port: $0.address.port, weight: $0.weight) },
+                id: u.id,
+                targets: u.targets.map {
+                    .init(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.metadata["zone"])
+                },
                 connectTimeout: u.timeouts.connect, requestTimeout: u.timeouts.request, readTimeout: u.timeouts.read,
                 writeTimeout: u.timeouts.write, maxConnectionsPerTarget: u.connectionPool.maxConnections,
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
-                maxLifetime: u.connectionPool.maxLifetime)
+                maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
         return ServerSnapshot(
             listeners: listeners, router: router, actions: actions, limits: limits,
@@ -89,6 +92,62 @@ enum SnapshotBuilder {
             add: m.add.map { ($0.name, $0.value) }, remove: m.remove)
     }
 
+    /// Balancing, health-check, breaker and passive-health settings of one upstream.
+    static func resilience(_ u: UpstreamConfig, process: ProcessIdentity) -> UpstreamResilience {
+        let lb = u.loadBalancing
+        var options = BalancerOptions(algorithm: algorithm(lb.algorithm))
+        options.stickyFallback = algorithm(lb.fallback)
+        options.virtualNodes = lb.virtualNodes
+        options.loadFactor = lb.loadFactor
+        options.subsetSize = lb.subsetSize
+        options.choices = lb.choices
+        options.loadMetric = lb.loadMetric == "latency" ? .latency : .connections
+        options.localZone = lb.localZone ?? process.zone
+        options.zonePriority = lb.zonePriority
+        options.localityFallback = lb.failLocal ? .failLocal : (lb.fallback == .random ? .random : .roundRobin)
+        options.proxyID = process.proxyID
+        options.stickyKey = lb.cookieSecret.map { Array($0.utf8) } ?? process.stickyKey
+        let hashKey: UpstreamResilience.HashKeySource
+        switch lb.hashKey {
+        case .clientIP: hashKey = .clientIP
+        case .header(let name): hashKey = .header(name)
+        case .cookie(let name): hashKey = .cookie(name)
+        case .path: hashKey = .path
+        }
+        let sticky = lb.algorithm != .sticky ? nil : UpstreamResilience.StickyCookieSettings(
+            name: lb.cookieName, maxAge: lb.cookieTTL, path: lb.cookiePath, secure: lb.cookieSecure, sameSite: lb.cookieSameSite)
+        var check: HealthCheckSpec?
+        if let hc = u.healthCheck {
+            let kind: HealthCheckSpec.Kind?
+            switch hc.kind {
+            case .tcp: kind = .tcp
+            case .http(let path, let status, let host): kind = .http(path: path, expectedStatus: status, host: host)
+            case .grpc, .inference: kind = nil  // rejected by the feature gate
+            }
+            check = kind.map {
+                HealthCheckSpec(
+                    kind: $0, interval: hc.interval, timeout: hc.timeout, healthyThreshold: hc.healthyThreshold,
+                    unhealthyThreshold: hc.unhealthyThreshold)
+            }
+        }
+        let breaker = u.circuitBreaker.map {
+            CircuitBreaker.Configuration(
+                failureThreshold: $0.failureThreshold, successThreshold: $0.successThreshold, timeout: $0.timeout,
+                halfOpenMaxRequests: $0.halfOpenMaxRequests)
+        }
+        let passive = u.passiveHealth.map {
+            PassiveHealth.Configuration(
+                window: $0.window, failureRate: $0.failureRate, minRequests: $0.minRequests, ejectionTime: $0.ejectionTime)
+        }
+        return UpstreamResilience(
+            balancer: options, hashKey: hashKey, stickyCookie: sticky, healthCheck: check, circuitBreaker: breaker,
+            passiveHealth: passive)
+    }
+
+    static func algorithm(_ a: LoadBalancingConfig.Algorithm) -> BalancingAlgorithm {
+        BalancingAlgorithm(rawValue: a.rawValue) ?? .roundRobin
+    }
+
     /// The feature gate admits only these builtins into a running configuration.
     static func builtinKind(_ handler: RouteConfig.BuiltinHandler?) -> BuiltinKind {
         switch handler {
@@ -97,7 +156,8 @@ enum SnapshotBuilder {
         case .metrics: return .metrics
         case .config: return .config
         case .welcome: return .welcome
-        case .notFound, .upstreams, .cachePurge, .cacheStats, nil: return .notFound
+        case .upstreams: return .upstreams
+        case .notFound, .cachePurge, .cacheStats, nil: return .notFound
         }
     }
 }

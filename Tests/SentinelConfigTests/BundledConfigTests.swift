@@ -22,15 +22,15 @@ import Testing
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
         "api-gateway.kdl": [
-            "18: retry-policy", "56: load-balancing \"least_connections\"", "56: health-check",
+            "18: retry-policy",
             "78: filters (filter \"cors\")", "85: filters (filter \"per-client-limit\")",
         ],
-        "load-balancer.kdl": ["23: load-balancing \"weighted\"", "23: health-check", "23: circuit-breaker"],
+        "load-balancer.kdl": [],
         "inference-gateway.kdl": [
-            "17: inference", "17: fallback", "62: load-balancing \"least_tokens_queued\"",
+            "17: inference", "17: fallback",
             "62: TLS to upstreams (tls block)", "69: TLS to upstreams (tls block)",
         ],
-        "websocket-gateway.kdl": ["30: load-balancing \"sticky\""],
+        "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
             "10: listener protocol \"https\"", "39: filters (filter \"waf\")", "47: filters (filter \"geo-block\")",
             "56: agents (agent \"waf-agent\")",

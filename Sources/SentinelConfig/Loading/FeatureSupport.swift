@@ -72,12 +72,13 @@ enum FeatureSupport {
         }
         for u in upstreams {
             let p = ConfigPath(["upstreams", "upstream \"\(u.id)\""])
-            if u.loadBalancing.algorithm != .roundRobin {
-                out.append(("load-balancing \"\(u.loadBalancing.algorithm.rawValue)\"", u.location, p))
+            // Every load-balancing algorithm, circuit breakers and passive health are built; of the
+            // active checks, tcp and http are (grpc needs HTTP/2, inference its readiness probes).
+            switch u.healthCheck?.kind {
+            case .grpc: out.append(("health-check type \"grpc\"", u.location, p))
+            case .inference: out.append(("health-check type \"inference\"", u.location, p))
+            case .tcp, .http, nil: break
             }
-            if u.healthCheck != nil { out.append(("health-check", u.location, p)) }
-            if u.circuitBreaker != nil { out.append(("circuit-breaker", u.location, p)) }
-            if u.passiveHealth != nil { out.append(("passive-health", u.location, p)) }
             if u.tls != nil { out.append(("TLS to upstreams (tls block)", u.location, p)) }
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
@@ -90,7 +91,7 @@ enum FeatureSupport {
         }
         for r in routes {
             let p = ConfigPath(["routes", "route \"\(r.id)\""])
-            if let h = r.builtinHandler, [.cachePurge, .cacheStats, .upstreams].contains(h) {
+            if let h = r.builtinHandler, [.cachePurge, .cacheStats].contains(h) {
                 out.append(("builtin-handler \"\(h.rawValue)\"", r.location, p))
             }
             if r.staticFiles != nil { out.append(("static-files", r.location, p)) }

@@ -297,7 +297,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 traceID: traceID, version: snapshot.version, instanceID: snapshot.instanceID,
                 configJSON: snapshot.configJSON, unixSeconds: shared.clock.wallSeconds(),
                 uptimeSeconds: shared.uptimeSeconds(),
-                metricsText: { [metrics = shared.metrics, version = snapshot.version] in metrics.render(version: version) })
+                metricsText: { [metrics = shared.metrics, version = snapshot.version] in metrics.render(version: version) },
+                upstreams: { [health = shared.health, clock = shared.clock] in
+                    health.snapshot(now: .nanoseconds(Int64(clamping: clock.monotonicNanos())))
+                })
             let builtinRequest = BuiltinRequest(method: request.method, path: request.path, query: request.query, headers: request.routedHeaders)
             local(BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext), keepAlive: keepAlive)
         case .proxy(let route):

@@ -32,10 +32,13 @@ final class UpstreamPool {
     private var idle: [Key: [UpstreamConnection]] = [:]
     private var open: [Key: Int] = [:]
     private var sweep: RepeatedTask?
+    /// This loop's target selection (balancers filtered by upstream health).
+    let selector: TargetSelector
 
-    init(eventLoop: any EventLoop, clock: ServerClock) {
+    init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector()) {
         self.eventLoop = eventLoop
         self.clock = clock
+        self.selector = selector
     }
 
     typealias Acquired = Result<(connection: UpstreamConnection, reused: Bool), AcquireError>

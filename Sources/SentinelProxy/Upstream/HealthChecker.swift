@@ -1,0 +1,234 @@
+public import NIOCore
+import NIOPosix
+import SentinelHTTP1
+
+/// Active health checks (§5.7): probes every target of every upstream with a `health-check` every
+/// `interval`, each probe bounded by `timeout`, and feeds the verdicts to `UpstreamHealth`.
+///
+/// It exists so probing is one small, replaceable component on one event loop of the server's
+/// group: `ProxyServer.start` starts one, `reload` stops it and starts a new one for the new
+/// configuration (the verdicts live in `UpstreamHealth`, so they survive), `shutdown` stops it.
+/// Each target's first probe starts at a random point of its interval, so a fleet of targets is not
+/// probed in lockstep. At most one probe per target runs at a time. HTTP probes send one
+/// `GET <path>` with `Connection: close` per connection and judge only the response head, parsed
+/// by the same strict parser the proxy uses; TCP probes only connect.
+public final class HealthChecker: Sendable {
+    private let eventLoop: any EventLoop
+    private let jobs: [Job]
+    private let health: UpstreamHealth
+    private let clock: ServerClock
+    /// Created on the loop by `start` (or `stop`, so that a later `start` does nothing).
+    private let state: NIOLoopBoundBox<LoopState?>
+
+    /// Probes `upstreams` (those with a `healthCheck`) once `start` is called.
+    public init(upstreams: [UpstreamRuntime], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock) {
+        self.eventLoop = eventLoop
+        self.health = health
+        self.clock = clock
+        jobs = upstreams.flatMap { u -> [Job] in
+            guard let spec = u.resilience.healthCheck else { return [] }
+            return u.targets.indices.map { Job(upstream: u.id, address: u.targetAddresses[$0], connect: u.addresses[$0], spec: spec) }
+        }
+        state = NIOLoopBoundBox.makeEmptyBox(valueType: LoopState.self, eventLoop: eventLoop)
+    }
+
+    /// Schedules the probes (first ones at a random offset within each interval).
+    public func start() {
+        eventLoop.execute { [self] in
+            guard state.value == nil else { return }
+            let loopState = LoopState(jobs: jobs, eventLoop: eventLoop, health: health, clock: clock)
+            state.value = loopState
+            loopState.start()
+        }
+    }
+
+    /// Cancels future probes and aborts running ones (their results are discarded).
+    public func stop() -> EventLoopFuture<Void> {
+        eventLoop.submit { [self] in
+            if state.value == nil { state.value = LoopState(jobs: [], eventLoop: eventLoop, health: health, clock: clock) }
+            state.value?.stop()
+        }
+    }
+
+    struct Job: Sendable {
+        var upstream: String
+        var address: String
+        var connect: UpstreamAddress
+        var spec: HealthCheckSpec
+    }
+
+    /// Loop-confined state: the repeating tasks and the channels of running probes.
+    final class LoopState {
+        let jobs: [Job]
+        let eventLoop: any EventLoop
+        let health: UpstreamHealth
+        let clock: ServerClock
+        var tasks: [RepeatedTask] = []
+        var running: [Int: any Channel] = [:]
+        var busy: Set<Int> = []
+        var stopped = false
+
+        init(jobs: [Job], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock) {
+            self.jobs = jobs
+            self.eventLoop = eventLoop
+            self.health = health
+            self.clock = clock
+        }
+
+        func start() {
+            guard !stopped, tasks.isEmpty else { return }
+            var rng = SystemRandomNumberGenerator()
+            for (i, job) in jobs.enumerated() {
+                let interval = max(job.spec.interval, .milliseconds(1))
+                let jitter = Duration.nanoseconds(Int64.random(in: 0..<max(1, interval.nanoseconds), using: &rng))
+                let bound = NIOLoopBound(self, eventLoop: eventLoop)
+                tasks.append(
+                    eventLoop.scheduleRepeatedTask(initialDelay: jitter.timeAmount, delay: interval.timeAmount) { _ in
+                        bound.value.probe(i)
+                    })
+            }
+        }
+
+        func stop() {
+            stopped = true
+            for t in tasks { t.cancel() }
+            tasks = []
+            for (_, channel) in running { channel.close(promise: nil) }
+            running = [:]
+        }
+
+        func probe(_ i: Int) {
+            guard !stopped, !busy.contains(i) else { return }
+            busy.insert(i)
+            let job = jobs[i]
+            let attempt = ProbeAttempt()
+            let bound = NIOLoopBound((self, attempt), eventLoop: eventLoop)
+            let finish: (Bool) -> Void = { success in
+                let (state, attempt) = bound.value
+                guard !attempt.done else { return }
+                attempt.done = true
+                attempt.timeout?.cancel()
+                state.busy.remove(i)
+                if let channel = state.running.removeValue(forKey: i) { channel.close(promise: nil) }
+                guard !state.stopped else { return }
+                let now = Duration.nanoseconds(Int64(clamping: state.clock.monotonicNanos()))
+                state.health.probeResult(upstream: job.upstream, target: job.address, success: success, now: now)
+            }
+            let finishBound = NIOLoopBound(finish, eventLoop: eventLoop)
+            attempt.timeout = eventLoop.scheduleTask(in: job.spec.timeout.timeAmount) { finishBound.value(false) }
+            var request: [UInt8]?
+            if case .http(let path, _, let host) = job.spec.kind {
+                request = Self.request(path: path, host: host ?? job.address)
+                if request == nil {
+                    finish(false)
+                    return
+                }
+            }
+            let expected: Int? = if case .http(_, let status, _) = job.spec.kind { status } else { nil }
+            let bootstrap = ClientBootstrap(group: eventLoop)
+                .connectTimeout(job.spec.timeout.timeAmount)
+                .channelInitializer { [request] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let request, let expected else { return }
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPProbeHandler(request: request, expected: expected) { finishBound.value($0) })
+                    }
+                }
+            let connected: EventLoopFuture<any Channel>
+            switch job.connect {
+            case .resolved(let address): connected = bootstrap.connect(to: address)
+            case .name(let host, let port): connected = bootstrap.connect(host: host, port: port)
+            }
+            connected.whenComplete { result in
+                let (state, attempt) = bound.value
+                switch result {
+                case .failure:
+                    finishBound.value(false)
+                case .success(let channel):
+                    if attempt.done || state.stopped {
+                        channel.close(promise: nil)
+                    } else if expected == nil {
+                        finishBound.value(true)
+                        channel.close(promise: nil)
+                    } else {
+                        state.running[i] = channel
+                        channel.closeFuture.whenComplete { _ in finishBound.value(false) }
+                    }
+                }
+            }
+        }
+
+        /// The probe request, or nil when the path or host could break the request line or head.
+        static func request(path: String, host: String) -> [UInt8]? {
+            func clean(_ s: String) -> Bool { !s.isEmpty && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F } }
+            guard clean(path), path.hasPrefix("/"), clean(host) else { return nil }
+            let text = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: sentinel-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            return Array(text.utf8)
+        }
+    }
+
+    /// One probe's completion flag and timeout (loop-confined).
+    final class ProbeAttempt {
+        var done = false
+        var timeout: Scheduled<Void>?
+    }
+
+    /// Sends the probe request and judges the response head.
+    final class HTTPProbeHandler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        let request: [UInt8]
+        let expected: Int
+        let done: (Bool) -> Void
+        var buffer = ByteBuffer()
+        var parser = HTTP1ResponseHeadParser()
+        var finished = false
+
+        init(request: [UInt8], expected: Int, done: @escaping (Bool) -> Void) {
+            self.request = request
+            self.expected = expected
+            self.done = done
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: request)), promise: nil)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !finished else { return }
+            var bytes = unwrapInboundIn(data)
+            buffer.writeBuffer(&bytes)
+            while !finished, buffer.readableBytes > 0 {
+                switch buffer.withUnsafeReadableBytes({ parser.parse($0, requestMethod: .get) }) {
+                case .needMore:
+                    return
+                case .error:
+                    complete(false)
+                case .head(let head):
+                    if head.isInterim {
+                        buffer.moveReaderIndex(forwardBy: head.headLength)
+                        buffer.discardReadBytes()
+                        parser.reset()
+                    } else {
+                        complete(head.status == expected)
+                    }
+                }
+            }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            complete(false)
+        }
+
+        private func complete(_ success: Bool) {
+            guard !finished else { return }
+            finished = true
+            done(success)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HealthChecker.LoopState: Sendable {}

@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Values fixed for the life of the process and passed to every `SnapshotBuilder.build`, so a
+/// reload never changes them.
+///
+/// It exists because some balancing inputs must not change on reload: the sticky-cookie key (a new
+/// key would invalidate every client's affinity cookie), the proxy id (a new one would move this
+/// proxy to another deterministic subset and drop its warm connections) and the local zone.
+struct ProcessIdentity: Sendable {
+    /// Signs sticky cookies of upstreams without `cookie-secret`: 32 random bytes, made once.
+    var stickyKey: [UInt8]
+    /// Chooses the deterministic subset: the host name.
+    var proxyID: String
+    /// SENTINEL_ZONE, ZONE or REGION from the environment, else "default".
+    var zone: String
+
+    static func current() -> ProcessIdentity {
+        var rng = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let names: [String] = ["SENTINEL_ZONE", "ZONE", "REGION"]
+        let zone = names.lazy.compactMap { (name: String) -> String? in getenv(name).map { String(cString: $0) } }.first { !$0.isEmpty }
+        return ProcessIdentity(stickyKey: key, proxyID: host, zone: zone ?? "default")
+    }
+}
