@@ -36,6 +36,7 @@ public final class MetricsRegistry: Sendable {
         var rejectedConnections: UInt64 = 0
         var routeCacheEvictions: UInt64 = 0
         var upstreamFailures: [UpstreamFailureKey: UInt64] = [:]
+        var retries: [String: UInt64] = [:]
         var targets = UpstreamTargetMetrics()
     }
     struct UpstreamFailureKey: Hashable { let upstream: String, reason: String }
@@ -77,6 +78,13 @@ public final class MetricsRegistry: Sendable {
     public func connectionClosed() { state.withLock { $0.openConnections -= 1 } }
     public func connectionRejected() { state.withLock { $0.rejectedConnections += 1 } }
     public func routeCacheEvicted(_ n: Int) { state.withLock { $0.routeCacheEvictions += UInt64(n) } }
+
+    /// A request was replayed on another attempt.
+    public func upstreamRetry(upstream: String) {
+        state.withLock { s in
+            if s.retries[upstream] != nil || s.retries.count < maxSeries { s.retries[upstream, default: 0] += 1 }
+        }
+    }
 
     /// An exchange with an upstream failed before a response; `status` is what the client got.
     public func upstreamFailure(upstream: String, status: Int) {
@@ -163,6 +171,11 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP sentinel_route_cache_evictions_total Route-match cache entries evicted.\n"
         out += "# TYPE sentinel_route_cache_evictions_total counter\n"
         out += "sentinel_route_cache_evictions_total \(s.routeCacheEvictions)\n"
+        out += "# HELP sentinel_upstream_retries_total Requests replayed on another attempt, by upstream.\n"
+        out += "# TYPE sentinel_upstream_retries_total counter\n"
+        for (upstream, value) in s.retries.sorted(by: { $0.key < $1.key }) {
+            out += "sentinel_upstream_retries_total{upstream=\(Self.labelValue(upstream))} \(value)\n"
+        }
         out += "# HELP sentinel_upstream_failures_total Upstream exchanges that failed before a response, by reason.\n"
         out += "# TYPE sentinel_upstream_failures_total counter\n"
         for (key, value) in s.upstreamFailures.sorted(by: { ($0.key.upstream, $0.key.reason) < ($1.key.upstream, $1.key.reason) }) {

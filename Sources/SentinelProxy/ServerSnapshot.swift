@@ -132,11 +132,14 @@ public struct ProxyRoute: Sendable, Equatable {
     public var requestHeaders: HeaderEdits
     /// `policies { response-headers { … } }`, applied to the response sent to the client.
     public var responseHeaders: HeaderEdits
+    /// `retry-policy`; nil means the default (other targets on connect failures only).
+    public var retry: RetryRules?
 
     public init(
         upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil, requestHeaders: HeaderEdits = .init(),
-        responseHeaders: HeaderEdits = .init()
+        responseHeaders: HeaderEdits = .init(), retry: RetryRules? = nil
     ) {
+        self.retry = retry
         self.upstream = upstream
         self.websocket = websocket
         self.maxBodyBytes = maxBodyBytes

@@ -25,7 +25,12 @@ enum SnapshotBuilder {
             if let upstreamID = route.upstream, let u = config.upstreams.firstIndex(where: { $0.id == upstreamID }) {
                 actions.append(.proxy(ProxyRoute(
                     upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) },
-                    requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders))))
+                    requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders),
+                    retry: route.retryPolicy.map { p in
+                        RetryRules(
+                            maxAttempts: p.maxAttempts, backoffBase: p.backoffBase, backoffMax: p.backoffMax,
+                            retryableStatuses: Set(p.retryableStatusCodes))
+                    })))
             } else {
                 actions.append(.builtin(builtinKind(route.builtinHandler)))
             }

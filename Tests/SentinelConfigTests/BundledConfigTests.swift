@@ -22,7 +22,6 @@ import Testing
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
         "api-gateway.kdl": [
-            "18: retry-policy",
             "78: filters (filter \"cors\")", "85: filters (filter \"per-client-limit\")",
         ],
         "load-balancer.kdl": [],

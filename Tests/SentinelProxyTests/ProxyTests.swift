@@ -13,7 +13,7 @@ import Testing
     static func snapshot(
         upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), maxBody: Int? = nil,
         extraTargets: [Int] = [], requestHeaders: HeaderEdits = .init(), responseHeaders: HeaderEdits = .init(),
-        accessLog: AccessLogSettings? = nil
+        accessLog: AccessLogSettings? = nil, retry: RetryRules? = nil
     ) throws -> ServerSnapshot {
         let routes = [
             RouteSpec(id: "health", paths: ["/health"], handler: 0),
@@ -26,7 +26,7 @@ import Testing
             listeners: [.init(id: "main", port: 0)], router: try Router(routes: routes),
             actions: [.builtin(.health), .proxy(ProxyRoute(
                 upstream: 0, websocket: websocket, maxBodyBytes: maxBody, requestHeaders: requestHeaders,
-                responseHeaders: responseHeaders))],
+                responseHeaders: responseHeaders, retry: retry))],
             instanceID: "t", version: "test", upstreams: [upstream], accessLog: accessLog)
     }
 
@@ -145,8 +145,8 @@ import Testing
         await closed.shutdown()
         try await Self.withProxy(try Self.snapshot(upstreamPort: deadPort)) { port in
             let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-            #expect(r.status == 502)
-            #expect(r.body.hasPrefix("{\"error\":\"502 Bad Gateway\""))
+            #expect(r.status == 503)
+            #expect(r.body.hasPrefix("{\"error\":\"503 Service Unavailable\""))
         }
         let hang = try await ScriptedUpstream { _ in .hang }
         defer { Task { await hang.shutdown() } }
@@ -316,6 +316,46 @@ extension ProxyTests {
         #expect(scrape.body.contains("sentinel_requests_total{route=\"health\",method=\"GET\",status=\"200\"} 1"))
         #expect(try m.request("GET /health HTTP/1.1\r\nHost: h\r\n\r\n").status == 404)
         _ = await server.shutdown(gracefulTimeout: .seconds(1))
+    }
+}
+
+extension ProxyTests {
+    @Test func aDeadTargetIsSkippedWithoutClientErrors() async throws {
+        let alive = try await ScriptedUpstream { _ in .ok("alive") }
+        defer { Task { await alive.shutdown() } }
+        let dead = try await ScriptedUpstream { _ in .close }
+        let deadPort = dead.port
+        await dead.shutdown()
+        try await Self.withProxy(try Self.snapshot(upstreamPort: deadPort, extraTargets: [alive.port])) { port in
+            let c = try RawClient(port: port)
+            for i in 0..<6 {
+                let r = try c.request("GET /\(i) HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(r.status == 200)
+                #expect(r.body == "alive")
+            }
+            // A POST that never reached the dead target is safe to send elsewhere too.
+            #expect(try c.request("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi").status == 200)
+        }
+    }
+
+    @Test func retryPolicyReplaysIdempotentRequestsOnRetryableStatus() async throws {
+        let failing = try await ScriptedUpstream { _ in .ok("down", status: 503) }
+        defer { Task { await failing.shutdown() } }
+        let healthy = try await ScriptedUpstream { _ in .ok("up") }
+        defer { Task { await healthy.shutdown() } }
+        let rules = RetryRules(maxAttempts: 2, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [503])
+        try await Self.withProxy(
+            try Self.snapshot(upstreamPort: failing.port, extraTargets: [healthy.port], retry: rules)
+        ) { port in
+            let c = try RawClient(port: port)
+            for _ in 0..<4 {
+                #expect(try c.request("GET / HTTP/1.1\r\nHost: h\r\n\r\n").body == "up")
+            }
+            // Not idempotent: the upstream's 503 is passed through, never replayed.
+            let post = try c.request("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+            #expect(post.status == 503 || post.body == "up")
+        }
+        #expect(failing.requests.filter { $0.requestLine.hasPrefix("POST") }.count <= 1)
     }
 }
 

@@ -100,7 +100,9 @@ enum FeatureSupport {
             if r.cache != nil { out.append(("route cache", r.location, p)) }
             if r.shadow != nil { out.append(("shadow", r.location, p)) }
             if r.fallback != nil { out.append(("fallback", r.location, p)) }
-            if r.retryPolicy != nil { out.append(("retry-policy", r.location, p)) }
+            if let rp = r.retryPolicy, rp.timeout != nil || rp.budgetRatio != 0.2 || rp.budgetMinPerSecond != 10 {
+                out.append(("retry-policy timeout-ms / budget settings", r.location, p))
+            }
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             var policies = r.policies

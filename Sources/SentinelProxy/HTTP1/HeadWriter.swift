@@ -149,6 +149,8 @@ enum HeadWriter {
         var upgrade: Bool
         /// The route's `response-headers` policy.
         var policy = HeaderEdits()
+        /// A sticky-session cookie to set.
+        var setCookie: String? = nil
     }
 
     /// Writes the client-facing response head into `out`.
@@ -171,6 +173,11 @@ enum HeadWriter {
             writeField(p, field, policy: edits.policy, into: &out)
         }
         edits.policy.writeAdded(into: &out)
+        if let cookie = edits.setCookie {
+            out.writeStaticString("Set-Cookie: ")
+            out.writeString(cookie)
+            out.writeStaticString("\r\n")
+        }
         if head.framing == .chunked, !edits.dechunk {
             out.writeStaticString("Transfer-Encoding: chunked\r\n")
         }

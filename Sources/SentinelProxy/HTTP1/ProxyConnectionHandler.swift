@@ -95,8 +95,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if let ip = context.channel.remoteAddress?.ipAddress { clientIP = ip }
+        if let remote = context.channel.remoteAddress {
+            if let ip = remote.ipAddress { clientIP = ip }
+            switch remote {
+            case .v4(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
+            case .v6(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            default: clientIPBytes = nil
+            }
+        }
     }
+
+    /// The client's address as bytes (for hash-based balancing).
+    private var clientIPBytes: [UInt8]?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
@@ -323,6 +333,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders)
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
+            let pickContext = inbound.withUnsafeReadableBytes { p in
+                TargetSelector.context(
+                    for: upstream, clientIP: clientIPBytes,
+                    header: { name in RequestFacts.value(of: name, in: head, bytes: p) },
+                    cookie: { name in RequestFacts.cookie(name, in: head, bytes: p) },
+                    path: request.path, random: 0, now: .zero)
+            }
             inbound.moveReaderIndex(forwardBy: headLength)
             if head.expect100Continue {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
@@ -332,7 +349,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 handler: self, upstreamIndex: route.upstream, upstream: upstream, headBytes: headBytes, body: body,
                 method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
                 upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
-                responsePolicy: route.responseHeaders)
+                responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)
             state = .proxying(exchange)
             exchange.start()
         }

@@ -1,5 +1,6 @@
 import NIOCore
 import SentinelHTTP1
+import SentinelPolicy
 
 /// One proxied request/response exchange between a client connection and an upstream target.
 ///
@@ -28,6 +29,15 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     private var connection: UpstreamConnection?
     private var reused = false
     private var attempt = 0
+    /// Retry bookkeeping: attempts made and targets tried (a retry always prefers another one).
+    private var retry = RetryState()
+    private let rules: RetryRules
+    private var pickContext: PickContext
+    /// A target was picked and its outcome not reported yet (exactly one report per pick).
+    private var pickOutstanding = false
+    private var pickStartNanos: UInt64 = 0
+    /// `Set-Cookie` value for sticky sessions, when the balancer assigned a new target.
+    private var stickySetCookie: String?
     private var targetIndex = 0
     private var requestBytesSent = 0
     private var requestComplete = false
@@ -55,9 +65,12 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
         body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
-        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init()
+        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init(),
+        rules: RetryRules = ProxyExchange.defaultRules, pickContext: PickContext = PickContext(random: 0)
     ) {
         self.responsePolicy = responsePolicy
+        self.rules = rules
+        self.pickContext = pickContext
         self.handler = handler
         self.upstreamIndex = upstreamIndex
         self.upstream = upstream
@@ -86,17 +99,111 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     // MARK: - Connecting
 
+    /// Without a `retry-policy`: a request that never reached an upstream (connect refused or
+    /// timed out, pool full, stale keep-alive) is tried on other targets, up to 3 attempts in all,
+    /// at once; nothing is ever replayed after its bytes were sent, and no status is retried.
+    static let defaultRules = RetryRules(
+        maxAttempts: 3, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [], retryReadTimeouts: false)
+
+    private var nowDuration: Duration { .nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos())) }
+
     func start() {
-        targetIndex = handler.pool.nextTarget(upstream: upstreamIndex, count: upstream.targets.count)
-        connect()
+        handler.pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
+        pickAndConnect()
     }
 
-    private func connect() {
+    /// Asks the balancer for an eligible target (healthy, breaker closed), preferring one not
+    /// tried yet, and connects to it. No eligible target: 503 at once, no connect attempt.
+    private func pickAndConnect() {
+        let now = nowDuration
+        var context = pickContext
+        context.random = handler.pool.random.next()
+        context.now = now
+        guard let pick = handler.pool.selector.pick(upstream, index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
+        else {
+            fail(503, reason: "upstream \(upstream.id) has no healthy target")
+            return
+        }
+        targetIndex = pick.target
+        if let value = pick.setCookie, let cookie = upstream.resilience.stickyCookie {
+            stickySetCookie = cookie.setCookieValue(value)
+        }
+        pickOutstanding = true
+        pickStartNanos = handler.shared.clock.monotonicNanos()
+        retry.started(target: targetIndex)
+        connect(fresh: false)
+    }
+
+    /// Reports the outcome of the current pick to the balancer and health state, once.
+    private func report(_ outcome: UpstreamHealth.Outcome?) {
+        guard pickOutstanding else { return }
+        pickOutstanding = false
+        if let outcome {
+            let latency = Duration.nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos() &- pickStartNanos))
+            handler.pool.selector.finished(upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency, now: nowDuration)
+        } else {
+            handler.pool.selector.cancelled(upstream, index: upstreamIndex, target: targetIndex)
+        }
+    }
+
+    /// An attempt failed before any response byte reached the client: retry on another target
+    /// when the rules, the retry budget and the request's state allow it, else answer `status`.
+    private func attemptFailed(_ failure: UpstreamFailure, kind: UpstreamHealth.FailureKind?, status: Int, reason: String) {
+        report(kind.map { .failure($0) })
+        if !retried(after: failure) { fail(status, reason: reason) }
+    }
+
+    /// Starts another attempt when the rules, the retry budget and the request's state allow it.
+    /// The request can be replayed only while its body is still unread in the client buffer.
+    private func retried(after failure: UpstreamFailure) -> Bool {
+        guard !responseStarted, requestBytesSent == 0 else { return false }
+        let decision = handler.pool.withBudget(upstream: upstreamIndex) { budget in
+            retry.failed(
+                method: methodName, bodySent: false, failure: failure, rules: rules, budget: &budget, now: nowDuration,
+                using: &handler.pool.random)
+        }
+        guard case .retry(let after, _) = decision else { return false }
+        resetForRetry()
+        handler.shared.metrics.upstreamRetry(upstream: upstream.id)
+        if after <= .zero {
+            pickAndConnect()
+        } else {
+            let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
+            retryTask = handler.context.eventLoop.scheduleTask(in: after.timeAmount) {
+                let exchange = bound.value
+                exchange.retryTask = nil
+                if !exchange.finished { exchange.pickAndConnect() }
+            }
+        }
+        return true
+    }
+
+    private var retryTask: Scheduled<Void>?
+    private var staleReplayed = false
+
+    /// Drops the failed attempt's connection and response state (the request head is kept).
+    private func resetForRetry() {
+        timer?.cancel()
+        timer = nil
+        if let connection {
+            connection.delegate = nil
+            connection.isBroken = true
+            connection.channel.close(promise: nil)
+            self.connection = nil
+        }
+        responseParser.reset()
+        responseBuffer.clear()
+        responseHead = nil
+        status = 0
+        reused = false
+    }
+
+    private func connect(fresh: Bool) {
         attempt += 1
         let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        handler.pool.acquire(key, address: address, limits: upstream.poolLimits) { [self] result in
+        handler.pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh) { [self] result in
             guard !finished else {
                 if case .success(let acquired) = result { handler.pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
@@ -104,9 +211,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             switch result {
             case .failure(let error):
                 switch error {
-                case .poolExhausted: fail(503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
-                case .connectTimeout: fail(504, reason: "connect to \(target.display) timed out")
-                case .connectFailed: fail(502, reason: "connect to \(target.display) failed")
+                case .poolExhausted:
+                    attemptFailed(.connectRefused, kind: nil, status: 503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
+                case .connectTimeout:
+                    attemptFailed(.connectTimeout, kind: .connectTimeout, status: 504, reason: "connect to \(target.display) timed out")
+                case .connectFailed:
+                    // Refused on every attempt: the service is down (spec §5.3: 503), answered at once.
+                    attemptFailed(.connectRefused, kind: .connectFailed, status: 503, reason: "connect to \(target.display) failed")
                 }
             case .success(let acquired):
                 connected(acquired.connection, reused: acquired.reused)
@@ -196,15 +307,17 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if responseHead == nil {
             // Closed before any response: a stale keep-alive connection. Replay once on a fresh
             // connection when nothing is lost by doing so.
-            let replayable = reused && attempt < 2 && !responseStarted && (requestBytesSent == 0 || method.isIdempotent) && body.isEmpty
-            if replayable {
-                reused = false
-                responseParser.reset()
-                responseBuffer.clear()
-                connect()
+            if reused, !staleReplayed, requestBytesSent == 0 {
+                // An idle keep-alive connection the upstream had already closed: the same target
+                // on a fresh connection, not counted as a failure of the target.
+                staleReplayed = true
+                resetForRetry()
+                connect(fresh: true)
                 return
             }
-            fail(502, reason: "upstream \(upstream.targets[targetIndex].display) closed the connection before responding")
+            attemptFailed(
+                .reusedConnectionClosed, kind: .closed, status: 502,
+                reason: "upstream \(upstream.targets[targetIndex].display) closed the connection before responding")
             return
         }
         if responseFraming == .untilClose {
@@ -216,6 +329,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             return
         }
         // Mid-body: the client can no longer get a whole response.
+        report(.failure(.closed))
         abort()
     }
 
@@ -228,6 +342,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard !finished else { return }
         finished = true
         timer?.cancel()
+        retryTask?.cancel()
+        report(nil)
         if let connection {
             connection.delegate = nil
             connection.isBroken = true
@@ -249,6 +365,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                     return
                 case .error:
                     upstreamReusable = false
+                    report(.failure(.invalidResponse))
                     fail(502, reason: "upstream \(upstream.targets[targetIndex].display) sent an invalid response head")
                     return
                 case .head(let head):
@@ -278,9 +395,17 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     private func startResponse(_ head: ResponseHead) {
         responseHead = head
         status = head.status
+        if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
+            // A retryable status with attempts and budget left: this response is discarded (and
+            // its connection closed) and the request replayed on another target. Otherwise the
+            // upstream's own response goes to the client.
+            report(.failure(.serverError))
+            if retried(after: .status(head.status)) { return }
+        }
         if head.status == 101 {
             guard upgrade, head.isUpgrade101 else {
                 upstreamReusable = false
+                report(.failure(.invalidResponse))
                 fail(502, reason: "upstream answered 101 to a request that did not ask to upgrade")
                 return
             }
@@ -306,7 +431,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false, policy: responsePolicy)
+            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie)
         var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 128)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
@@ -399,6 +524,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         finished = true
         timer?.cancel()
+        report(status >= 500 ? .failure(.serverError) : .success)
         if let connection {
             connection.delegate = nil
             self.connection = nil
@@ -422,6 +548,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     private func sendLocalError(_ status: Int, closeClient: Bool) {
         finished = true
         timer?.cancel()
+        retryTask?.cancel()
+        report(nil)
         self.status = status
         if let connection {
             connection.delegate = nil
@@ -440,6 +568,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard !finished else { return }
         finished = true
         timer?.cancel()
+        report(nil)
         if let connection {
             connection.delegate = nil
             connection.isBroken = true
@@ -497,6 +626,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard !finished else { return }
         finished = true
         timer?.cancel()
+        report(.success)
         connection?.channel.close(promise: nil)
         connection = nil
         record(status: 101)
@@ -533,6 +663,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
         if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
             upstreamReusable = false
+            report(.failure(.readTimeout))
             fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")
             return
         }
@@ -543,7 +674,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 return
             }
             upstreamReusable = false
-            fail(504, reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
+            attemptFailed(
+                .readTimeout, kind: .readTimeout, status: 504,
+                reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
             return
         }
         // A client that stops reading holds the exchange open: bounded by the listener's
@@ -564,6 +697,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
             if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
                 upstreamReusable = false
+                report(.failure(.readTimeout))
                 fail(504, reason: "upstream \(upstream.targets[targetIndex].display) accepted no request bytes for \(upstream.writeTimeout)")
                 return
             }

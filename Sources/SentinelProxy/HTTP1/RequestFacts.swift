@@ -52,6 +52,28 @@ struct RequestFacts {
         incomingTraceID = trace.x ?? trace.correlation ?? trace.request
     }
 
+    /// The first value of a header (case-insensitive name) in a parsed head.
+    static func value(of name: String, in head: RequestHead, bytes p: UnsafeRawBufferPointer) -> String? {
+        let lower = Array(name.lowercased().utf8)
+        for field in head.fields where HeaderBytes.equals(p, field.nameRange, lowercase: lower) {
+            return HeaderBytes.string(p, field.valueRange)
+        }
+        return nil
+    }
+
+    /// A cookie's value from the request's `Cookie` fields.
+    static func cookie(_ name: String, in head: RequestHead, bytes p: UnsafeRawBufferPointer) -> String? {
+        for field in head.fields where HeaderBytes.equals(p, field.nameRange, "cookie") {
+            let text = HeaderBytes.string(p, field.valueRange)
+            for pair in text.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " }
+                guard let eq = trimmed.firstIndex(of: "=") else { continue }
+                if trimmed[..<eq] == name { return String(trimmed[trimmed.index(after: eq)...]) }
+            }
+        }
+        return nil
+    }
+
     func headerValues(_ lowercaseName: String) -> [String] {
         routedHeaders.filter { $0.name == lowercaseName }.map(\.value)
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SentinelPolicy
 
 /// Keep-alive connections to upstream targets, one pool per event loop.
 ///
@@ -45,9 +46,9 @@ final class UpstreamPool {
 
     /// A connection to `address`: an idle one if any is still good, else a new one. `done` runs
     /// on this pool's event loop (at once for a reused connection).
-    func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, done: @escaping (Acquired) -> Void) {
+    func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, done: @escaping (Acquired) -> Void) {
         let now = clock.monotonicNanos()
-        while var list = idle[key], let candidate = list.popLast() {
+        while !fresh, var list = idle[key], let candidate = list.popLast() {
             idle[key] = list
             candidate.markActive()
             if candidate.isBroken || !candidate.channel.isActive || expired(candidate, now: now, limits: limits) {
@@ -161,6 +162,16 @@ final class UpstreamPool {
     private var roundRobin: [Int: Int] = [:]
     /// This event loop's fast random source (trace ids, trace contexts).
     var random = FastRandom()
+    /// Retry budgets per upstream (index in the snapshot), for this event loop.
+    private var budgets: [Int: RetryBudget] = [:]
+
+    func recordRequest(upstream: Int, now: Duration) {
+        budgets[upstream, default: RetryBudget()].recordRequest(now: now)
+    }
+
+    func withBudget<T>(upstream: Int, _ body: (inout RetryBudget) -> T) -> T {
+        body(&budgets[upstream, default: RetryBudget()])
+    }
 
     /// The next target of an upstream in round-robin order (per event loop).
     func nextTarget(upstream: Int, count: Int) -> Int {
