@@ -84,11 +84,14 @@ let package = Package(
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
+        .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
         // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
         .testTarget(
             name: "SentinelHTTP1Tests",
             dependencies: [
                 "SentinelHTTP1",
+                "CHeapUsage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -85,7 +85,8 @@ public struct HTTP1Field: Hashable, Sendable {
 /// allocation at all; longer lists spill into an ordinary array.
 public struct HTTP1SmallList<let capacity: Int, Element: Hashable & Sendable>: RandomAccessCollection, Sendable {
     private var storage: InlineArray<capacity, Element>
-    private var overflow: [Element] = []
+    /// nil until the inline storage is full: copying a head then costs no reference counting.
+    private var overflow: [Element]?
     public private(set) var count = 0
 
     init(placeholder: Element) { storage = InlineArray(repeating: placeholder) }
@@ -96,23 +97,29 @@ public struct HTTP1SmallList<let capacity: Int, Element: Hashable & Sendable>: R
     public subscript(position: Int) -> Element {
         get {
             precondition(position >= 0 && position < count, "index out of range")
-            return position < capacity ? storage[position] : overflow[position &- capacity]
+            return position < capacity ? storage[position] : overflow![position &- capacity]
         }
         set {
             precondition(position >= 0 && position < count, "index out of range")
-            if position < capacity { storage[position] = newValue } else { overflow[position &- capacity] = newValue }
+            if position < capacity { storage[position] = newValue } else { overflow![position &- capacity] = newValue }
         }
     }
 
     mutating func append(_ element: Element) {
-        if count < capacity { storage[count] = element } else { overflow.append(element) }
+        if count < capacity {
+            storage[count] = element
+        } else if overflow == nil {
+            overflow = [element]
+        } else {
+            overflow!.append(element)
+        }
         count &+= 1
     }
 
     /// Empties the list, keeping any spill-over capacity for the next message.
     mutating func removeAll() {
         count = 0
-        overflow.removeAll(keepingCapacity: true)
+        if overflow != nil { overflow!.removeAll(keepingCapacity: true) }
     }
 }
 

@@ -9,14 +9,12 @@ struct HTTP1FieldSection {
     }
 
     var scanner = HTTP1LineScanner()
-    var fields = HTTP1FieldList()
     var facts = HTTP1HeadFacts()
     /// Offset of the first field line.
     private(set) var start = 0
 
     mutating func reset() {
         scanner.reset()
-        fields.removeAll()
         facts.reset()
         start = 0
     }
@@ -24,9 +22,15 @@ struct HTTP1FieldSection {
     /// Starts the section at the scanner's current line.
     mutating func begin() { start = scanner.lineStart }
 
-    /// Parses every complete field line. The section may not grow past `maxHeaderBytes`
+    /// Parses every complete field line, appending to `fields` (the head under construction, so
+    /// nothing is copied afterwards). The section may not grow past `maxHeaderBytes`
     /// (431, or 502 for a response), so a peer cannot make the proxy buffer an unbounded head.
-    mutating func parse(_ p: UnsafeRawBufferPointer, limits: HTTP1Limits, role: HTTP1Role) -> Step {
+    mutating func parse(
+        _ p: UnsafeRawBufferPointer,
+        fields: inout HTTP1FieldList,
+        limits: HTTP1Limits,
+        role: HTTP1Role
+    ) -> Step {
         let limit = start &+ limits.maxHeaderBytes
         while true {
             switch scanner.nextLine(p, limit: limit) {

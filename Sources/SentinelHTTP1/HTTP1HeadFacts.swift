@@ -15,6 +15,8 @@ struct HTTP1HeadFacts {
     var upgradeOption = false
     /// Options named in `Connection`, except `close`.
     var connectionOptions = HTTP1RangeList()
+    /// Options other than the standard hop-by-hop names, which need the marking pass.
+    var customOptions = 0
     var host: Range<Int>?
     var upgrade: Range<Int>?
     var expect100Continue = false
@@ -22,11 +24,24 @@ struct HTTP1HeadFacts {
     /// Connection options beyond this are refused: each one costs a comparison per field.
     static let maxConnectionOptions = 32
 
+    /// Back to the initial state, field by field: rebuilding the struct would re-initialise the
+    /// inline storage on every request.
     mutating func reset() {
-        var options = connectionOptions
-        options.removeAll()
-        self = HTTP1HeadFacts()
-        connectionOptions = options
+        contentLength = nil
+        contentLengthFields = 0
+        transferEncodingFields = 0
+        chunkedCount = 0
+        otherCodings = 0
+        chunkedNotLast = false
+        lastIsChunked = false
+        close = false
+        keepAlive = false
+        upgradeOption = false
+        connectionOptions.removeAll()
+        customOptions = 0
+        host = nil
+        upgrade = nil
+        expect100Continue = false
     }
 
     /// Records one field; returns the broken rule, if any.
@@ -108,6 +123,7 @@ struct HTTP1HeadFacts {
                     code = .invalidConnection
                     return false
                 }
+                if !HTTP1FieldName.classify(p, option).isHopByHop { customOptions += 1 }
                 connectionOptions.append(option)
                 return true
             }
@@ -132,7 +148,7 @@ struct HTTP1HeadFacts {
 
     /// Flags every field whose name a `Connection` option lists, so `isHopByHop` covers it.
     func markConnectionListed(_ p: UnsafeRawBufferPointer, _ fields: inout HTTP1FieldList) {
-        guard !connectionOptions.isEmpty else { return }
+        guard customOptions > 0 else { return }
         for i in fields.indices {
             let name = fields[i].nameRange
             for option in connectionOptions where HTTP1Bytes.equalsIgnoringCase(p, name, option) {

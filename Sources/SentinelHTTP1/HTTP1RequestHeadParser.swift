@@ -26,7 +26,7 @@ public struct HTTP1RequestHeadParser: Sendable {
     public mutating func reset() {
         state = .requestLine
         section.reset()
-        head = RequestHead()
+        head.clear()
         skippedEmptyLine = false
     }
 
@@ -57,7 +57,7 @@ public struct HTTP1RequestHeadParser: Sendable {
                 break
             }
         }
-        switch section.parse(bytes, limits: limits, role: .request) {
+        switch section.parse(bytes, fields: &head.fields, limits: limits, role: .request) {
         case .needMore:
             return .needMore
         case .error(let code, let at):
@@ -110,40 +110,39 @@ public struct HTTP1RequestHeadParser: Sendable {
 
     /// Derives framing and connection facts once every field is known (RFC 9112 §6.1, §6.3, §9.3).
     private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int) -> RequestParseResult {
-        let facts = section.facts
         let at = section.start
-        if head.version == .http1_1 && facts.host == nil { return fail(.missingHost, at: at) }
-        if let authority = head.authority, let host = facts.host,
+        if head.version == .http1_1 && section.facts.host == nil { return fail(.missingHost, at: at) }
+        if let authority = head.authority, let host = section.facts.host,
             !HTTP1Bytes.equalsIgnoringCase(p, authority, host)
         {
             // RFC 9112 §3.2.2 says to ignore Host here; refusing instead means the proxy and the
             // upstream (which may read Host) can never route one request to two virtual hosts.
             return fail(.hostAuthorityMismatch, at: at)
         }
-        if facts.transferEncodingFields > 0 {
+        if section.facts.transferEncodingFields > 0 {
             // RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing. §6.3: TE with CL is a smuggling
             // attempt. Only a single, final `chunked` is understood; anything else is not guessed.
             if head.version == .http1_0 { return fail(.transferEncodingInHTTP10, at: at) }
-            if facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
-            if facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
-            if facts.chunkedNotLast { return fail(.chunkedNotFinal, at: at) }
-            if facts.otherCodings > 0 || facts.chunkedCount == 0 { return fail(.unsupportedTransferCoding, at: at) }
+            if section.facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
+            if section.facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
+            if section.facts.chunkedNotLast { return fail(.chunkedNotFinal, at: at) }
+            if section.facts.otherCodings > 0 || section.facts.chunkedCount == 0 {
+                return fail(.unsupportedTransferCoding, at: at)
+            }
             head.framing = .chunked
-        } else if let length = facts.contentLength {
+        } else if let length = section.facts.contentLength {
             head.framing = .contentLength(length)
         } else {
             head.framing = .none
         }
-        section.facts.markConnectionListed(p, &section.fields)
-        head.fields = section.fields
+        section.facts.markConnectionListed(p, &head.fields)
         head.headLength = end
-        head.host = facts.host
-        head.keepAlive = facts.keepAlive(version: head.version)
-        head.connectionOptions = facts.connectionOptions
-        head.expect100Continue = facts.expect100Continue
-        head.upgrade = facts.upgradeOption ? facts.upgrade : nil
-        let result = head
-        reset()
-        return .head(result)
+        head.host = section.facts.host
+        head.keepAlive = section.facts.keepAlive(version: head.version)
+        head.connectionOptions = section.facts.connectionOptions
+        head.expect100Continue = section.facts.expect100Continue
+        head.upgrade = section.facts.upgradeOption ? section.facts.upgrade : nil
+        defer { reset() }
+        return .head(head)
     }
 }

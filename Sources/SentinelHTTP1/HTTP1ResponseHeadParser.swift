@@ -19,7 +19,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
     public mutating func reset() {
         state = .statusLine
         section.reset()
-        head = ResponseHead()
+        head.clear()
     }
 
     /// Parses the head of the response to a request with method `requestMethod` (it decides
@@ -41,7 +41,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
                 section.begin()
             }
         }
-        switch section.parse(bytes, limits: limits, role: .response) {
+        switch section.parse(bytes, fields: &head.fields, limits: limits, role: .response) {
         case .needMore:
             return .needMore
         case .error(let code, let at):
@@ -83,13 +83,12 @@ public struct HTTP1ResponseHeadParser: Sendable {
     private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int, requestMethod: HTTP1Method)
         -> ResponseParseResult
     {
-        let facts = section.facts
         let at = section.start
-        let hasTE = facts.transferEncodingFields > 0
+        let hasTE = section.facts.transferEncodingFields > 0
         if hasTE {
             if head.version == .http1_0 { return fail(.transferEncodingInHTTP10, at: at) }
-            if facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
-            if facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
+            if section.facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
+            if section.facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
         }
         let status = head.status
         if requestMethod == .head || status < 200 || status == 204 || status == 304 {
@@ -97,23 +96,21 @@ public struct HTTP1ResponseHeadParser: Sendable {
         } else if requestMethod == .connect && status < 300 {
             head.framing = .tunnel
         } else if hasTE {
-            head.framing = facts.lastIsChunked ? .chunked : .untilClose
-        } else if let length = facts.contentLength {
+            head.framing = section.facts.lastIsChunked ? .chunked : .untilClose
+        } else if let length = section.facts.contentLength {
             head.framing = .contentLength(length)
         } else {
             head.framing = .untilClose
         }
-        section.facts.markConnectionListed(p, &section.fields)
-        head.fields = section.fields
+        section.facts.markConnectionListed(p, &head.fields)
         head.headLength = end
         switch head.framing {
         case .untilClose, .tunnel: head.keepAlive = false
-        default: head.keepAlive = facts.keepAlive(version: head.version)
+        default: head.keepAlive = section.facts.keepAlive(version: head.version)
         }
-        head.connectionOptions = facts.connectionOptions
-        head.upgrade = facts.upgradeOption ? facts.upgrade : nil
-        let result = head
-        reset()
-        return .head(result)
+        head.connectionOptions = section.facts.connectionOptions
+        head.upgrade = section.facts.upgradeOption ? section.facts.upgrade : nil
+        defer { reset() }
+        return .head(head)
     }
 }

@@ -40,6 +40,26 @@ public struct RequestHead: Equatable, Sendable {
     public var hopByHopFieldIndices: LazyFilterSequence<Range<Int>> { fields.hopByHopIndices }
 
     public init() {}
+
+    /// Back to `init()` without re-initialising inline storage.
+    mutating func clear() {
+        method = .other
+        methodRange = 0..<0
+        target = 0..<0
+        targetForm = .origin
+        path = 0..<0
+        query = nil
+        authority = nil
+        version = .http1_1
+        fields.removeAll()
+        headLength = 0
+        framing = .none
+        host = nil
+        keepAlive = true
+        connectionOptions.removeAll()
+        expect100Continue = false
+        upgrade = nil
+    }
 }
 
 /// The outcome of one `parse` call.

@@ -28,6 +28,19 @@ public struct ResponseHead: Equatable, Sendable {
     public var hopByHopFieldIndices: LazyFilterSequence<Range<Int>> { fields.hopByHopIndices }
 
     public init() {}
+
+    /// Back to `init()` without re-initialising inline storage.
+    mutating func clear() {
+        version = .http1_1
+        status = 0
+        reason = 0..<0
+        fields.removeAll()
+        headLength = 0
+        framing = .none
+        keepAlive = true
+        connectionOptions.removeAll()
+        upgrade = nil
+    }
 }
 
 /// The outcome of one `HTTP1ResponseHeadParser.parse` call.
