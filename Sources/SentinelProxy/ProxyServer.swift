@@ -105,8 +105,7 @@ public final class ProxyServer: Sendable {
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
                             let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
                             let log = logs[ObjectIdentifier(channel.eventLoop)]!.value
-                            try channel.pipeline.syncOperations.addHandlers(
-                                ConnectionTimeoutHandler(shared: shared, listenerID: listenerID),
+                            try channel.pipeline.syncOperations.addHandler(
                                 ProxyConnectionHandler(
                                     shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))
                         }

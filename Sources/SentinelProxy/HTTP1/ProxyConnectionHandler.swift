@@ -108,9 +108,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// The client's address as bytes (for hash-based balancing).
     private var clientIPBytes: [UInt8]?
 
+    func channelActive(context: ChannelHandlerContext) {
+        setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false)
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if case .closed = state { return }
+        if phaseIsIdle {
+            // The first byte of the next request: its head must be complete within the request timeout.
+            setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false)
+        }
         if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -172,6 +181,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             break
         }
         state = .closed
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         context.fireChannelInactive()
     }
 
@@ -236,7 +247,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// A complete, valid head is at the front of `inbound`.
     private func startRequest(_ head: RequestHead) {
         requestCount += 1
-        context.triggerUserOutboundEvent(ConnectionEvent.headReceived, promise: nil)
+        phaseDeadline = 0  // in a request: the exchange's own timeouts apply
         shared.metrics.requestStarted()
         refreshSnapshot()
         let start = shared.clock.monotonicNanos()
@@ -398,7 +409,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }
-        context.triggerUserOutboundEvent(ConnectionEvent.responseCompleted, promise: nil)
+        setDeadline(after: listener?.keepaliveTimeout ?? .seconds(75), idle: true)
         if quiescing && inbound.readableBytes == 0 {
             close()
             return
@@ -425,6 +436,61 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     func close() {
         state = .closed
         context.close(promise: nil)
+    }
+
+    // MARK: - Connection deadlines
+
+    /// Absolute deadline (monotonic ns) of the current connection phase: the whole request head
+    /// (slowloris protection: total, not per read) or the keep-alive idle period. 0: none (a
+    /// request is in flight and its exchange keeps its own timeouts).
+    private var phaseDeadline: UInt64 = 0
+    private var phaseIsIdle = false
+    private var deadlineTimer: Scheduled<Void>?
+    private var timerFiresAt: UInt64 = 0
+
+    /// Sets the phase deadline. The timer is re-armed only when it would fire too late, so a busy
+    /// keep-alive connection schedules about one timer per timeout period, not one per request.
+    private func setDeadline(after duration: Duration, idle: Bool) {
+        let now = shared.clock.monotonicNanos()
+        phaseDeadline = now &+ UInt64(max(0, duration.nanoseconds))
+        phaseIsIdle = idle
+        if deadlineTimer != nil, timerFiresAt <= phaseDeadline { return }
+        armDeadlineTimer(now: now)
+    }
+
+    private func armDeadlineTimer(now: UInt64) {
+        deadlineTimer?.cancel()
+        timerFiresAt = phaseDeadline
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        deadlineTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(phaseDeadline &- min(now, phaseDeadline)))) {
+            bound.value.deadlineTimerFired()
+        }
+    }
+
+    private func deadlineTimerFired() {
+        deadlineTimer = nil
+        guard phaseDeadline != 0 else { return }
+        if case .closed = state { return }
+        let now = shared.clock.monotonicNanos()
+        if now < phaseDeadline {
+            armDeadlineTimer(now: now)
+            return
+        }
+        phaseDeadline = 0
+        if phaseIsIdle && inbound.readableBytes == 0 {
+            close()
+            return
+        }
+        guard case .awaitingHead = state else { return }
+        // The head did not arrive in time: 408 and close.
+        let traceID = shared.newTraceID()
+        shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
+        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true)
+        state = .closed
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
     }
 
     // MARK: - Access log

@@ -20,10 +20,17 @@ import SentinelPolicy
 /// 4. Admitted but never sent (client gone before connect, pool exhausted) → `cancelled(…)`.
 /// Exactly one of `finished`/`cancelled` per successful `pick`.
 final class TargetSelector {
-    private struct Entry {
+    /// A class, so looking an entry up never copies the runtime or the balancer's tables.
+    private final class Entry {
         var generation: UInt64
         var runtime: UpstreamRuntime
         var balancer: LoadBalancer
+
+        init(generation: UInt64, runtime: UpstreamRuntime, balancer: LoadBalancer) {
+            self.generation = generation
+            self.runtime = runtime
+            self.balancer = balancer
+        }
     }
 
     let health: UpstreamHealth?
@@ -91,8 +98,8 @@ final class TargetSelector {
 
     /// Whether `entry`'s balancer has the same targets in the same order as `upstream`.
     private func matches(_ index: Int, _ upstream: UpstreamRuntime) -> Bool {
-        guard let generation = entries[index]?.generation else { return false }
-        return generation == upstream.generation || entries[index]?.runtime == upstream
+        guard let entry = entries[index] else { return false }
+        return entry.generation == upstream.generation || entry.runtime == upstream
     }
 
     /// Requests in flight to `target` as this loop's balancer counts them.
