@@ -131,6 +131,10 @@ import Testing
                 #expect(r.header("Content-Type") == "application/json")
                 #expect(c.isClosedByServer())
             }
+            for traversal in ["/public/../admin", "/a/%2e%2e/b"] {
+                let c = try RawClient(port: port)
+                #expect(try c.request("GET \(traversal) HTTP/1.1\r\nHost: h\r\n\r\n").status == 400)
+            }
             let badChunk = try RawClient(port: port)
             let r = try badChunk.request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
             #expect(r.status == 400)

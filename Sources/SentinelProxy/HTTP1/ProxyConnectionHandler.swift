@@ -308,6 +308,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
+        if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
+            // Routing sees the path as written; an upstream that resolves "/api/../admin" would
+            // serve a path no route allowed. Refused instead of guessed.
+            local(BuiltinHandlers.error(400, traceID: traceID), keepAlive: false)
+            return
+        }
         guard let action else {
             local(BuiltinHandlers.error(404, traceID: traceID), keepAlive: keepAlive)
             return
