@@ -134,12 +134,15 @@ public struct ProxyRoute: Sendable, Equatable {
     public var responseHeaders: HeaderEdits
     /// `retry-policy`; nil means the default (other targets on connect failures only).
     public var retry: RetryRules?
+    /// `fallback { … }`: other upstreams to fail over to.
+    public var fallback: FallbackPlan?
 
     public init(
         upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil, requestHeaders: HeaderEdits = .init(),
-        responseHeaders: HeaderEdits = .init(), retry: RetryRules? = nil
+        responseHeaders: HeaderEdits = .init(), retry: RetryRules? = nil, fallback: FallbackPlan? = nil
     ) {
         self.retry = retry
+        self.fallback = fallback
         self.upstream = upstream
         self.websocket = websocket
         self.maxBodyBytes = maxBodyBytes
@@ -227,5 +230,25 @@ public struct UpstreamRuntime: Sendable, Equatable {
         UpstreamPool.Limits(
             maxConnections: maxConnectionsPerTarget, maxIdle: maxIdlePerTarget, idleTimeout: idleTimeout,
             maxLifetime: maxLifetime, connectTimeout: connectTimeout)
+    }
+}
+
+/// Cross-upstream failover of a route (`fallback { … }`): when the primary upstream has no
+/// healthy target, refuses connections, or answers one of `onErrorCodes`, the request (if it
+/// was never sent, or its body is still unread) goes to the next upstream of the list.
+public struct FallbackPlan: Sendable, Equatable {
+    /// Indices into `ServerSnapshot.upstreams`, in order.
+    public var upstreams: [Int]
+    public var maxAttempts: Int
+    public var onHealthFailure: Bool
+    public var onConnectionError: Bool
+    public var onErrorCodes: Set<Int>
+
+    public init(upstreams: [Int], maxAttempts: Int = 3, onHealthFailure: Bool = true, onConnectionError: Bool = true, onErrorCodes: Set<Int> = []) {
+        self.upstreams = upstreams
+        self.maxAttempts = maxAttempts
+        self.onHealthFailure = onHealthFailure
+        self.onConnectionError = onConnectionError
+        self.onErrorCodes = onErrorCodes
     }
 }

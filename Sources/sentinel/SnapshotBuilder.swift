@@ -30,6 +30,12 @@ enum SnapshotBuilder {
                         RetryRules(
                             maxAttempts: p.maxAttempts, backoffBase: p.backoffBase, backoffMax: p.backoffMax,
                             retryableStatuses: Set(p.retryableStatusCodes))
+                    },
+                    fallback: route.fallback.map { f in
+                        FallbackPlan(
+                            upstreams: f.upstreams.compactMap { u in config.upstreams.firstIndex { $0.id == u.upstream.id } },
+                            maxAttempts: f.maxAttempts, onHealthFailure: f.triggers.onHealthFailure,
+                            onConnectionError: f.triggers.onConnectionError, onErrorCodes: Set(f.triggers.onErrorCodes))
                     })))
             } else {
                 actions.append(.builtin(builtinKind(route.builtinHandler)))

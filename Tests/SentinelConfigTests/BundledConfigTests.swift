@@ -26,7 +26,7 @@ import Testing
         ],
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [
-            "17: inference", "17: fallback",
+            "17: inference", "17: fallback provider / model-mapping (inference)",
             "62: TLS to upstreams (tls block)", "69: TLS to upstreams (tls block)",
         ],
         "websocket-gateway.kdl": [],

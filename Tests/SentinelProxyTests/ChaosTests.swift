@@ -109,6 +109,46 @@ import Testing
     }
 }
 
+extension ChaosTests {
+    @Test func fallbackUpstreamServesWhenThePrimaryIsDownOrFailing() async throws {
+        let dead = try await ScriptedUpstream { _ in .close }
+        let deadPort = dead.port
+        await dead.shutdown()
+        let failing = try await ScriptedUpstream { _ in .ok("bad", status: 502) }
+        let backup = try await ScriptedUpstream { _ in .ok("backup") }
+        defer { Task { await failing.shutdown(); await backup.shutdown() } }
+        func upstream(_ id: String, _ port: Int) -> UpstreamRuntime {
+            UpstreamRuntime(id: id, targets: [.init(host: "127.0.0.1", port: port)], connectTimeout: .seconds(2))
+        }
+        let snapshot = ServerSnapshot(
+            listeners: [.init(id: "main", port: 0)],
+            router: try Router(routes: [
+                RouteSpec(id: "down", pathPrefixes: ["/down"], handler: 0),
+                RouteSpec(id: "err", pathPrefixes: ["/err"], handler: 1),
+            ]),
+            actions: [
+                .proxy(ProxyRoute(upstream: 0, fallback: FallbackPlan(upstreams: [2]))),
+                .proxy(ProxyRoute(upstream: 1, fallback: FallbackPlan(upstreams: [2], onErrorCodes: [502]))),
+            ],
+            instanceID: "t", version: "test",
+            upstreams: [upstream("primary", deadPort), upstream("flaky", failing.port), upstream("backup", backup.port)])
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: snapshot)[0].port
+        let client = try RawClient(port: port)
+        let down = try client.request("GET /down HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(down.status == 200)
+        #expect(down.body == "backup")
+        #expect(down.header("X-Fallback-Used") == "true")
+        #expect(down.header("X-Fallback-Upstream") == "backup")
+        #expect(down.header("X-Original-Upstream") == "primary")
+        #expect(down.header("X-Fallback-Reason") == "connection_error")
+        let err = try client.request("GET /err HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(err.body == "backup")
+        #expect(err.header("X-Fallback-Reason") == "status_502")
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+    }
+}
+
 import Synchronization
 
 final class Flag: Sendable {

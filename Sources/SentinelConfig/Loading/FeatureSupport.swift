@@ -99,7 +99,14 @@ enum FeatureSupport {
             if r.inference != nil { out.append(("inference", r.location, p)) }
             if r.cache != nil { out.append(("route cache", r.location, p)) }
             if r.shadow != nil { out.append(("shadow", r.location, p)) }
-            if r.fallback != nil { out.append(("fallback", r.location, p)) }
+            if let f = r.fallback {
+                if f.triggers.onBudgetExhausted || f.triggers.onLatencyThreshold != nil {
+                    out.append(("fallback triggers on-budget-exhausted / on-latency-threshold-ms", r.location, p))
+                }
+                if f.upstreams.contains(where: { !$0.modelMapping.isEmpty || $0.provider != .generic }) {
+                    out.append(("fallback provider / model-mapping (inference)", r.location, p))
+                }
+            }
             if let rp = r.retryPolicy, rp.timeout != nil || rp.budgetRatio != 0.2 || rp.budgetMinPerSecond != 10 {
                 out.append(("retry-policy timeout-ms / budget settings", r.location, p))
             }

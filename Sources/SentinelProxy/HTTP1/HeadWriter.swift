@@ -151,6 +151,8 @@ enum HeadWriter {
         var policy = HeaderEdits()
         /// A sticky-session cookie to set.
         var setCookie: String? = nil
+        /// Fields Sentinel adds (fallback reporting).
+        var extra: [(String, String)] = []
     }
 
     /// Writes the client-facing response head into `out`.
@@ -173,6 +175,12 @@ enum HeadWriter {
             writeField(p, field, policy: edits.policy, into: &out)
         }
         edits.policy.writeAdded(into: &out)
+        for (name, value) in edits.extra {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
         if let cookie = edits.setCookie {
             out.writeStaticString("Set-Cookie: ")
             out.writeString(cookie)

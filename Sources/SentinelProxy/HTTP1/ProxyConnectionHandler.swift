@@ -367,6 +367,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
                 upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
                 responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)
+            exchange.fallback = route.fallback
             state = .proxying(exchange)
             exchange.start()
         }

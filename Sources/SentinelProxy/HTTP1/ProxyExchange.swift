@@ -12,8 +12,13 @@ import SentinelPolicy
 /// one JSON error response; after that, the client connection is closed.
 final class ProxyExchange: UpstreamConnectionDelegate {
     unowned let handler: ProxyConnectionHandler
-    let upstreamIndex: Int
-    let upstream: UpstreamRuntime
+    private(set) var upstreamIndex: Int
+    private(set) var upstream: UpstreamRuntime
+    /// Cross-upstream failover (`fallback { … }`): the route's plan and what was used.
+    var fallback: FallbackPlan?
+    private var fallbacksUsed = 0
+    private var originalUpstream: String?
+    private var fallbackReason: String?
     let headBytes: ByteBuffer
     var body: BodyCounter
     let method: HTTP1Method
@@ -121,6 +126,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         context.now = now
         guard let pick = handler.pool.selector.pick(upstream, index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
         else {
+            if fallback?.onHealthFailure == true, switchToFallback(reason: "health") { return }
             fail(503, reason: "upstream \(upstream.id) has no healthy target")
             return
         }
@@ -150,7 +156,41 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// when the rules, the retry budget and the request's state allow it, else answer `status`.
     private func attemptFailed(_ failure: UpstreamFailure, kind: UpstreamHealth.FailureKind?, status: Int, reason: String) {
         report(kind.map { .failure($0) })
-        if !retried(after: failure) { fail(status, reason: reason) }
+        if retried(after: failure) { return }
+        if failure.requestNeverSent, fallback?.onConnectionError == true, requestBytesSent == 0, !responseStarted,
+            switchToFallback(reason: "connection_error")
+        {
+            return
+        }
+        fail(status, reason: reason)
+    }
+
+    /// Moves the exchange to the route's next fallback upstream (the request was never sent, or
+    /// its body is still unread). Returns false when no fallback is left.
+    private func switchToFallback(reason: String) -> Bool {
+        guard let plan = fallback, fallbacksUsed < min(plan.upstreams.count, plan.maxAttempts) else { return false }
+        let next = plan.upstreams[fallbacksUsed]
+        fallbacksUsed += 1
+        guard handler.snapshot.upstreams.indices.contains(next) else { return false }
+        if originalUpstream == nil { originalUpstream = upstream.id }
+        fallbackReason = reason
+        resetForRetry()
+        upstreamIndex = next
+        upstream = handler.snapshot.upstreams[next]
+        retry = RetryState()
+        handler.shared.metrics.upstreamRetry(upstream: upstream.id)
+        handler.pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
+        pickAndConnect()
+        return true
+    }
+
+    /// The fallback response fields (`X-Fallback-Used`, …), when a fallback served the request.
+    private var fallbackFields: [(String, String)] {
+        guard let original = originalUpstream else { return [] }
+        return [
+            ("X-Fallback-Used", "true"), ("X-Fallback-Upstream", upstream.id),
+            ("X-Fallback-Reason", fallbackReason ?? "unknown"), ("X-Original-Upstream", original),
+        ]
     }
 
     /// Starts another attempt when the rules, the retry budget and the request's state allow it.
@@ -402,6 +442,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             report(.failure(.serverError))
             if retried(after: .status(head.status)) { return }
         }
+        if let plan = fallback, plan.onErrorCodes.contains(head.status), requestComplete, requestBytesSent == 0, !upgrade {
+            report(.failure(.serverError))
+            if switchToFallback(reason: "status_\(head.status)") { return }
+        }
         if head.status == 101 {
             guard upgrade, head.isUpgrade101 else {
                 upstreamReusable = false
@@ -431,7 +475,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie)
+            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields)
         var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 128)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
