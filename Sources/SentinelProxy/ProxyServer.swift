@@ -62,7 +62,7 @@ public final class ProxyServer: Sendable {
         let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health)
         let health = self.health
         let metrics = self.metrics
-        var caches: [ObjectIdentifier: NIOLoopBoundBox<RouteCache>] = [:]
+        var caches: [ObjectIdentifier: NIOLoopBoundBox<[RouteCache]>] = [:]
         var poolBoxes: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
         var logBoxes: [ObjectIdentifier: NIOLoopBound<AccessLogBuffer>] = [:]
         var logList: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)] = []
@@ -74,7 +74,10 @@ public final class ProxyServer: Sendable {
             throw error
         }
         for loop in group.makeIterator() {
-            let box = try await loop.submit { NIOLoopBoundBox(RouteCache(capacity: snapshot.routeCacheSize), eventLoop: loop) }.get()
+            let sets = snapshot.routeSets.count + 1
+            let box = try await loop.submit {
+                NIOLoopBoundBox((0..<sets).map { _ in RouteCache(capacity: snapshot.routeCacheSize) }, eventLoop: loop)
+            }.get()
             caches[ObjectIdentifier(loop)] = box
             poolBoxes[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(

@@ -22,6 +22,9 @@ public struct ServerSnapshot: Sendable {
         public var keepaliveMaxRequests: Int?
         /// Index into `router.routes` of the route used when nothing matches (else 404).
         public var defaultRoute: Int?
+        /// Which route set serves this listener: 0 is `router`, n is `routeSets[n - 1]` (a
+        /// namespace or service bound to the listener).
+        public var routeSet: Int
         /// A metrics-only listener (`observability { metrics { address; path } }`): this path
         /// serves the Prometheus text, everything else is 404. Routes are not consulted.
         public var metricsPath: String?
@@ -29,9 +32,10 @@ public struct ServerSnapshot: Sendable {
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
             keepaliveTimeout: Duration = .seconds(75), keepaliveMaxRequests: Int? = nil, defaultRoute: Int? = nil,
-            metricsPath: String? = nil
+            metricsPath: String? = nil, routeSet: Int = 0
         ) {
             self.metricsPath = metricsPath
+            self.routeSet = routeSet
             self.defaultRoute = defaultRoute
             self.id = id
             self.host = host
@@ -79,12 +83,21 @@ public struct ServerSnapshot: Sendable {
     public var upstreams: [UpstreamRuntime] = []
     /// nil: no access log.
     public var accessLog: AccessLogSettings?
+    /// Route sets beyond `router` (namespaces and services bound to listeners).
+    public var routeSets: [Router] = []
+
+    /// The router of route set `set` (0 = `router`).
+    public func router(forSet set: Int) -> Router {
+        set == 0 || set > routeSets.count ? router : routeSets[set - 1]
+    }
 
     public init(
         listeners: [Listener], router: Router, actions: [RouteAction], limits: Limits = .init(),
         routeCacheSize: Int = 1000, configJSON: String = "{}", instanceID: String, version: String,
-        traceIDFormat: TraceIDFormat = .tinyflake, upstreams: [UpstreamRuntime] = [], accessLog: AccessLogSettings? = nil
+        traceIDFormat: TraceIDFormat = .tinyflake, upstreams: [UpstreamRuntime] = [], accessLog: AccessLogSettings? = nil,
+        routeSets: [Router] = []
     ) {
+        self.routeSets = routeSets
         self.accessLog = accessLog
         self.upstreams = upstreams
         self.listeners = listeners

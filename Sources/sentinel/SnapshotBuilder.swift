@@ -9,49 +9,102 @@ enum SnapshotBuilder {
         var description: String
     }
 
+    /// Where names resolve from one place in the configuration: service → namespace → exported
+    /// → global (the validator has already checked that every reference resolves).
+    struct Scope {
+        var upstreams: [[String: Int]]
+        /// Prefix for route ids in this scope ("" globally, "ns/" or "ns/svc/"), so route ids stay
+        /// unique in metrics, logs and route sets.
+        var prefix: String
+
+        func upstream(_ id: String) -> Int? {
+            for map in upstreams { if let i = map[id] { return i } }
+            return nil
+        }
+    }
+
     static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
-        var specs: [RouteSpec] = []
-        var actions: [RouteAction] = []
-        for (index, route) in config.routes.enumerated() {
-            let m = route.match
-            specs.append(
-                RouteSpec(
-                    id: route.id, priority: route.priority, paths: m.paths, pathPrefixes: m.pathPrefixes,
-                    pathRegexes: m.pathRegexes, hosts: m.hosts,
-                    headers: m.headers.map { RouteSpec.Header(name: $0.name, value: $0.value) },
-                    methods: m.methods,
-                    queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
-                    handler: index))
-            if let upstreamID = route.upstream, let u = config.upstreams.firstIndex(where: { $0.id == upstreamID }) {
-                actions.append(.proxy(ProxyRoute(
-                    upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) },
-                    requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders),
-                    retry: route.retryPolicy.map { p in
-                        RetryRules(
-                            maxAttempts: p.maxAttempts, backoffBase: p.backoffBase, backoffMax: p.backoffMax,
-                            retryableStatuses: Set(p.retryableStatusCodes))
-                    },
-                    fallback: route.fallback.map { f in
-                        FallbackPlan(
-                            upstreams: f.upstreams.compactMap { u in config.upstreams.firstIndex { $0.id == u.upstream.id } },
-                            maxAttempts: f.maxAttempts, onHealthFailure: f.triggers.onHealthFailure,
-                            onConnectionError: f.triggers.onConnectionError, onErrorCodes: Set(f.triggers.onErrorCodes))
-                    })))
-            } else {
-                actions.append(.builtin(builtinKind(route.builtinHandler)))
+        // Upstreams of every scope, flattened; namespaced ones get qualified ids.
+        var upstreamConfigs: [(id: String, config: UpstreamConfig)] = []
+        func add(_ list: [UpstreamConfig], prefix: String) -> [String: Int] {
+            var map: [String: Int] = [:]
+            for u in list {
+                map[u.id] = upstreamConfigs.count
+                upstreamConfigs.append((prefix + u.id, u))
             }
+            return map
         }
-        let router: Router
-        do {
-            router = try Router(routes: specs)
-        } catch {
-            throw Failure(description: "route table: \(error)")
+        let globalUpstreams = add(config.upstreams, prefix: "")
+        var namespaceUpstreams: [String: [String: Int]] = [:]
+        var serviceUpstreams: [String: [String: Int]] = [:]
+        var exported: [String: Int] = [:]
+        for ns in config.namespaces {
+            let map = add(ns.upstreams, prefix: ns.id + "/")
+            namespaceUpstreams[ns.id] = map
+            for e in ns.exports where e.kind == .upstream { if let i = map[e.id] { exported[e.id] = i } }
+            for svc in ns.services { serviceUpstreams[ns.id + "/" + svc.id] = add(svc.upstreams, prefix: ns.id + "/" + svc.id + "/") }
         }
-        var listeners = config.listeners.map { l in
+
+        var actions: [RouteAction] = []
+        var routeSets: [Router] = []
+        var routeSetIDs: [[String]] = []
+        func makeSet(_ groups: [(routes: [RouteConfig], scope: Scope)]) throws(Failure) -> Int {
+            var specs: [RouteSpec] = []
+            for (routes, scope) in groups {
+                for route in routes {
+                    specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
+                    actions.append(action(route, scope: scope))
+                }
+            }
+            do {
+                routeSets.append(try Router(routes: specs))
+            } catch {
+                throw Failure(description: "route table: \(error)")
+            }
+            routeSetIDs.append(specs.map(\.id))
+            return routeSets.count - 1
+        }
+
+        let globalScope = Scope(upstreams: [globalUpstreams, exported], prefix: "")
+        _ = try makeSet([(config.routes, globalScope)])
+        var namespaceSet: [String: Int] = [:]
+        var serviceSet: [String: Int] = [:]
+        for ns in config.namespaces {
+            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], prefix: ns.id + "/")
+            var groups: [(routes: [RouteConfig], scope: Scope)] = [(ns.routes, nsScope)]
+            for svc in ns.services {
+                let key = ns.id + "/" + svc.id
+                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, prefix: key + "/")
+                groups.append((svc.routes, svcScope))
+                if !svc.listeners.isEmpty || svc.listenerReference != nil {
+                    serviceSet[key] = try makeSet([(svc.routes, svcScope)])
+                }
+            }
+            namespaceSet[ns.id] = try makeSet(groups)
+        }
+
+        func listener(_ l: ListenerConfig, set: Int, prefix: String) -> ServerSnapshot.Listener {
             ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
-                defaultRoute: l.defaultRoute.flatMap { id in config.routes.firstIndex { $0.id == id } })
+                defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
+        }
+        var listeners: [ServerSnapshot.Listener] = config.listeners.map { l in
+            let set = l.namespace.flatMap { namespaceSet[$0] } ?? 0
+            return listener(l, set: set, prefix: l.namespace.map { $0 + "/" } ?? "")
+        }
+        for ns in config.namespaces {
+            let set = namespaceSet[ns.id] ?? 0
+            listeners += ns.listeners.map { listener($0, set: set, prefix: ns.id + "/") }
+            for svc in ns.services {
+                let key = ns.id + "/" + svc.id
+                guard let set = serviceSet[key] else { continue }
+                listeners += svc.listeners.map { listener($0, set: set, prefix: key + "/") }
+                if let ref = svc.listenerReference, let i = listeners.firstIndex(where: { $0.id == ref.id }) {
+                    listeners[i].routeSet = set
+                    listeners[i].defaultRoute = nil
+                }
+            }
         }
         if config.blockLocations["observability.metrics"] != nil, config.observability.metrics.enabled {
             let m = config.observability.metrics
@@ -65,9 +118,9 @@ enum SnapshotBuilder {
             maxURIBytes: config.limits.maxURILengthBytes,
             maxBodyBytes: Int(clamping: config.limits.maxBodySizeBytes),
             maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
-        let upstreams = config.upstreams.map { u in
+        let upstreams = upstreamConfigs.map { (id, u) in
             UpstreamRuntime(
-                id: u.id,
+                id: id,
                 targets: u.targets.map {
                     .init(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.metadata["zone"])
                 },
@@ -77,11 +130,42 @@ enum SnapshotBuilder {
                 maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
         return ServerSnapshot(
-            listeners: listeners, router: router, actions: actions, limits: limits,
+            listeners: listeners, router: routeSets[0], actions: actions, limits: limits,
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
-            accessLog: accessLog(config.observability.logging.accessLog))
+            accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
+    }
+
+    static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {
+        let m = route.match
+        return RouteSpec(
+            id: id, priority: route.priority, paths: m.paths, pathPrefixes: m.pathPrefixes,
+            pathRegexes: m.pathRegexes, hosts: m.hosts,
+            headers: m.headers.map { RouteSpec.Header(name: $0.name, value: $0.value) },
+            methods: m.methods,
+            queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
+            handler: handler)
+    }
+
+    static func action(_ route: RouteConfig, scope: Scope) -> RouteAction {
+        guard let upstreamID = route.upstream, let u = scope.upstream(upstreamID) else {
+            return .builtin(builtinKind(route.builtinHandler))
+        }
+        return .proxy(ProxyRoute(
+            upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) },
+            requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders),
+            retry: route.retryPolicy.map { p in
+                RetryRules(
+                    maxAttempts: p.maxAttempts, backoffBase: p.backoffBase, backoffMax: p.backoffMax,
+                    retryableStatuses: Set(p.retryableStatusCodes))
+            },
+            fallback: route.fallback.map { f in
+                FallbackPlan(
+                    upstreams: f.upstreams.compactMap { scope.upstream($0.upstream.id) },
+                    maxAttempts: f.maxAttempts, onHealthFailure: f.triggers.onHealthFailure,
+                    onConnectionError: f.triggers.onConnectionError, onErrorCodes: Set(f.triggers.onErrorCodes))
+            }))
     }
 
     static func accessLog(_ a: ObservabilityConfig.AccessLog?) -> AccessLogSettings? {

@@ -13,7 +13,14 @@ enum FeatureSupport {
         all += scope(listeners: config.listeners, routes: config.routes, upstreams: config.upstreams,
                      filters: config.filters, agents: config.agents)
         for ns in config.namespaces {
-            all.append(("namespaces", ns.location, ConfigPath(["namespace \"\(ns.id)\""])))
+            all += scope(listeners: ns.listeners, routes: ns.routes, upstreams: ns.upstreams, filters: ns.filters, agents: ns.agents)
+            if ns.limits != nil { all.append(("namespace limits", ns.location, ConfigPath(["namespace \"\(ns.id)\""]))) }
+            for svc in ns.services {
+                all += scope(listeners: svc.listeners, routes: svc.routes, upstreams: svc.upstreams, filters: svc.filters, agents: svc.agents)
+                if svc.limits != nil {
+                    all.append(("service limits", svc.location, ConfigPath(["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])))
+                }
+            }
         }
         let at = config.blockLocations
         if config.rateLimits != nil, let l = at["rate-limits"] { all.append(("rate-limits", l, ConfigPath(["rate-limits"]))) }

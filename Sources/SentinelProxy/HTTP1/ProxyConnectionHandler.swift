@@ -41,7 +41,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
     let shared: ServerShared
     let listenerID: String
-    let routeCache: NIOLoopBoundBox<RouteCache>
+    /// This loop's route caches, one per route set.
+    let routeCache: NIOLoopBoundBox<[RouteCache]>
     let pool: UpstreamPool
     let accessLog: AccessLogBuffer
     private(set) var context: ChannelHandlerContext!
@@ -55,7 +56,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var snapshot: ServerSnapshot
 
     init(
-        shared: ServerShared, listenerID: String, routeCache: NIOLoopBoundBox<RouteCache>, pool: UpstreamPool,
+        shared: ServerShared, listenerID: String, routeCache: NIOLoopBoundBox<[RouteCache]>, pool: UpstreamPool,
         accessLog: AccessLogBuffer
     ) {
         self.accessLog = accessLog
@@ -251,7 +252,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         shared.metrics.requestStarted()
         refreshSnapshot()
         let start = shared.clock.monotonicNanos()
-        let routedNames = snapshot.router.headerNames
+        let routeSet = listener?.routeSet ?? 0
+        let router = snapshot.router(forSet: routeSet)
+        let routedNames = router.headerNames
         let logging = snapshot.accessLog != nil
         let request = inbound.withUnsafeReadableBytes {
             RequestFacts(head, bytes: $0, routedHeaderNames: routedNames, captureLogFields: logging)
@@ -266,8 +269,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let routeRequest = RouteRequest(
             method: request.method, host: request.host, path: request.path, query: request.query,
             headerValues: { name in request.headerValues(name) })
-        if routeCache.value.capacity != snapshot.routeCacheSize {
-            routeCache.value = RouteCache(capacity: snapshot.routeCacheSize)
+        if routeCache.value.count <= routeSet || routeCache.value[routeSet].capacity != snapshot.routeCacheSize {
+            let size = snapshot.routeCacheSize
+            routeCache.value = (0...max(routeSet, snapshot.routeSets.count)).map { _ in RouteCache(capacity: size) }
         }
         let routeID: String?
         let action: RouteAction?
@@ -276,13 +280,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             routeID = hit ? "_metrics" : nil
             action = hit ? .builtin(.metrics) : nil
         } else {
-            let evictionsBefore = routeCache.value.evictions
-            let routeIndex = routeCache.value.matchIndex(routeRequest, router: snapshot.router) ?? listener?.defaultRoute
-            let evicted = routeCache.value.evictions - evictionsBefore
+            let evictionsBefore = routeCache.value[routeSet].evictions
+            let routeIndex = routeCache.value[routeSet].matchIndex(routeRequest, router: router) ?? listener?.defaultRoute
+            let evicted = routeCache.value[routeSet].evictions - evictionsBefore
             if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
-            routeID = routeIndex.map { snapshot.router.routes[$0].id }
+            routeID = routeIndex.map { router.routes[$0].id }
             action = routeIndex.flatMap { i -> RouteAction? in
-                let h = snapshot.router.routes[i].handler
+                let h = router.routes[i].handler
                 return snapshot.actions.indices.contains(h) ? snapshot.actions[h] : nil
             }
         }
