@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "SentinelProxy",
                 "SentinelTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -109,6 +109,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// The client's address as bytes (for hash-based balancing).
     private var clientIPBytes: [UInt8]?
 
+    /// Breaks the handler ↔ context reference cycle: without this every closed connection
+    /// stayed in memory (about 4 KiB each).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false)
         context.fireChannelActive()
