@@ -9,8 +9,13 @@ import SentinelHTTP1
 /// (bits 1–3) and the drip-feed step (bits 4–7); the remaining bytes are the message.
 enum HTTP1Invariants {
     static let tinyLimits = HTTP1Limits(
-        maxHeaderBytes: 96, maxHeaderCount: 4, maxHeaderNameBytes: 12, maxHeaderValueBytes: 24,
-        maxURIBytes: 32, maxChunkExtensionBytes: 16)
+        maxHeaderBytes: 96,
+        maxHeaderCount: 4,
+        maxHeaderNameBytes: 12,
+        maxHeaderValueBytes: 24,
+        maxURIBytes: 32,
+        maxChunkExtensionBytes: 16
+    )
     static let methods: [HTTP1Method] = [.get, .head, .post, .connect, .options, .put, .delete, .other]
 
     /// The first violated property, or nil.
@@ -33,7 +38,8 @@ enum HTTP1Invariants {
         fields.count <= limits.maxHeaderCount
             && fields.allSatisfy {
                 within($0.nameRange, bound) && within($0.valueRange, bound) && !$0.nameRange.isEmpty
-                    && $0.nameRange.count <= limits.maxHeaderNameBytes && $0.valueRange.count <= limits.maxHeaderValueBytes
+                    && $0.nameRange.count <= limits.maxHeaderNameBytes
+                    && $0.valueRange.count <= limits.maxHeaderValueBytes
                     && $0.nameRange.upperBound < $0.valueRange.lowerBound + 1
             }
     }
@@ -133,7 +139,9 @@ enum HTTP1Invariants {
                 let step = bytes[offset..<pieceEnd].withUnsafeBytes { decoder.decode($0) }
                 switch step {
                 case .data(let r):
-                    guard r.lowerBound >= 0, r.upperBound <= count, !r.isEmpty else { return (run, "chunked: bad range") }
+                    guard r.lowerBound >= 0, r.upperBound <= count, !r.isEmpty else {
+                        return (run, "chunked: bad range")
+                    }
                     run.payload += bytes[(offset + r.lowerBound)..<(offset + r.upperBound)]
                     offset += r.upperBound
                     if offset == pieceEnd { break }
@@ -142,7 +150,9 @@ enum HTTP1Invariants {
                     guard consumed == count else { return (run, "chunked: needMore without consuming all") }
                     offset += consumed
                 case .done(let consumed):
-                    guard consumed >= 0, consumed <= count, decoder.isComplete else { return (run, "chunked: bad done") }
+                    guard consumed >= 0, consumed <= count, decoder.isComplete else {
+                        return (run, "chunked: bad done")
+                    }
                     run.consumed = offset + consumed
                     run.done = true
                     return (run, nil)

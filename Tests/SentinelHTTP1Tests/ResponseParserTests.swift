@@ -54,7 +54,10 @@ import Testing
 
 @Test func ambiguousResponsesAreRefused() {
     let cases: [(String, HTTP1ParseError.Code)] = [
-        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", .contentLengthWithTransferEncoding),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            .contentLengthWithTransferEncoding
+        ),
         ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", .conflictingContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", .conflictingContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\n", .invalidContentLength),
@@ -86,7 +89,10 @@ import Testing
 }
 
 @Test func interimThenFinalResponseInOneBuffer() throws {
-    let bytes = Array("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\nok".utf8)
+    let bytes = Array(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\nok"
+            .utf8
+    )
     var parser = HTTP1ResponseHeadParser()
     let first = try #require(bytes.withUnsafeBytes { parser.parse($0, requestMethod: .post) }.head)
     #expect(first.isInterim)
