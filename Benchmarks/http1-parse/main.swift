@@ -56,7 +56,10 @@ let requestResult = request.withUnsafeBytes { bytes in
         var parser = HTTP1RequestHeadParser()
         var total = 0
         for _ in 0..<n {
-            if case .head(let head) = parser.parse(bytes) { total &+= head.headLength &+ head.fields.count }
+            if case .head(let head) = parser.parse(bytes) {
+                total &+= head.headLength &+ head.fields.count
+                for index in head.hopByHopFieldIndices { total &+= index }
+            }
         }
         return total
     }

@@ -81,6 +81,13 @@ enum HTTP1Invariants {
                     h.path.lowerBound >= h.target.lowerBound, h.path.upperBound <= h.target.upperBound
                 else { return "request: range out of bounds \(h)" }
                 if h.version == .http1_1 && h.host == nil { return "request: 1.1 without Host accepted" }
+                let hopByHop = Array(h.hopByHopFieldIndices)
+                if hopByHop != h.fields.indices.filter({ h.fields[$0].isHopByHop }) {
+                    return "request: hop-by-hop indices"
+                }
+                if case .chunked = h.framing, !hopByHop.contains(where: { h.fields[$0].name == .transferEncoding }) {
+                    return "request: chunked without a Transfer-Encoding field"
+                }
                 var exact = HTTP1RequestHeadParser(limits: limits)
                 let again = Array(slice[..<n]).withUnsafeBytes { exact.parse($0) }
                 if again != whole { return "request: head alone parses differently" }
