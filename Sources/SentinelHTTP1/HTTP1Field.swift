@@ -135,7 +135,6 @@ public typealias HTTP1RangeList = HTTP1SmallList<4, Range<Int>>
 extension HTTP1SmallList where Element == HTTP1Field {
     init() { self.init(placeholder: .placeholder) }
 
-
     /// Index of the first field with this recognised name.
     public func firstIndex(of name: HTTP1FieldName) -> Int? { firstIndex { $0.name == name } }
 }

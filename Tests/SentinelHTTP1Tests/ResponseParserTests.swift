@@ -122,12 +122,18 @@ import Testing
     let tiny = HTTP1Limits(maxHeaderBytes: 40, maxHeaderCount: 2)
     let longStatus = "HTTP/1.1 200 \(String(repeating: "k", count: 40))\r\n\r\n"
     #expect(parseResponse(longStatus, limits: tiny).error?.code == .headerSectionTooLarge)
-    #expect(parseResponse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits: tiny).error?.code == .tooManyFields)
-    #expect(parseResponse("HTTP/1.1 200 OK\r\nA: \(String(repeating: "v", count: 40))\r\n\r\n", limits: tiny).error?.status == 502)
+    #expect(
+        parseResponse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits: tiny).error?.code == .tooManyFields
+    )
+    #expect(
+        parseResponse("HTTP/1.1 200 OK\r\nA: \(String(repeating: "v", count: 40))\r\n\r\n", limits: tiny).error?.status
+            == 502
+    )
 }
 
 @Test func responseConnectionOptionsAreHopByHop() throws {
-    let text = "HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: secret\r\nContent-Length: 0\r\nKeep-Alive: timeout=5\r\n\r\n"
+    let text =
+        "HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: secret\r\nContent-Length: 0\r\nKeep-Alive: timeout=5\r\n\r\n"
     let head = try #require(parseResponse(text).head)
     #expect(Array(head.hopByHopFieldIndices) == [0, 1, 3])
     #expect(head.fields[1].isListedInConnection)
