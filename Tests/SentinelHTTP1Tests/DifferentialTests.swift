@@ -112,7 +112,8 @@ func differentialCorpus() -> [[UInt8]] {
     var stricter = 0
     for request in corpus {
         guard let head = parseRequest(request).head, head.method != .other else {
-            if runLLHTTP(request + Array("3\r\nabc\r\n0\r\n\r\n".utf8)).error == nil { stricter += 1 }
+            let theirs = runLLHTTP(request)
+            if theirs.head != nil && theirs.error == nil { stricter += 1 }
             continue
         }
         accepted += 1
@@ -153,5 +154,7 @@ func differentialCorpus() -> [[UInt8]] {
         }
     }
     #expect(accepted >= 150)
-    #expect(stricter > 0)
+    // Of 517 requests, Sentinel accepts 198 (all equal under llhttp) and refuses 73 that llhttp
+    // accepts: the deliberate strictness listed above.
+    #expect(stricter >= 50)
 }
