@@ -25,6 +25,8 @@ public struct ChunkedDecoder: Sendable {
     private var trailerCount = 0
     private var nameBytes = 0
     private var valueBytes = 0
+    /// Bit i set while the trailer name read so far is a prefix of `forbiddenTrailers[i]`.
+    private var forbiddenCandidates: UInt8 = 0
     private var failure: HTTP1ParseError?
 
     public init(limits: HTTP1Limits = HTTP1Limits(), sender: Sender = .client) {
@@ -134,15 +136,19 @@ public struct ChunkedDecoder: Sendable {
                 trailerCount &+= 1
                 if trailerCount > limits.maxHeaderCount { return .trailerSectionTooLarge }
                 nameBytes = 1
+                forbiddenCandidates = Self.allForbidden
+                narrowForbidden(b, at: 0)
                 state = .trailerName
             } else {
                 return .invalidTrailer  // obs-fold, empty name, junk
             }
         case .trailerName:
             if b == HTTP1Bytes.colon {
+                if isForbiddenTrailerName() { return .forbiddenTrailerField }
                 valueBytes = 0
                 state = .trailerValue
             } else if HTTP1Bytes.isTchar(b) {
+                narrowForbidden(b, at: nameBytes)
                 nameBytes &+= 1
                 if nameBytes > limits.maxHeaderNameBytes { return .trailerSectionTooLarge }
             } else {
@@ -167,6 +173,35 @@ public struct ChunkedDecoder: Sendable {
             break
         }
         return nil
+    }
+}
+
+extension ChunkedDecoder {
+    /// Fields that decide framing or routing must never arrive in trailers (RFC 9110 §6.5.1):
+    /// an upstream that merges trailers into the head would re-frame or re-route the message
+    /// after the proxy has forwarded it.
+    private static let forbiddenTrailers: [StaticString] = [
+        "content-length", "transfer-encoding", "host", "connection",
+    ]
+    private static let allForbidden: UInt8 = 0b1111
+
+    /// Keeps the candidates whose byte at `position` is `b` (ASCII case-insensitive).
+    private mutating func narrowForbidden(_ b: UInt8, at position: Int) {
+        guard forbiddenCandidates != 0 else { return }
+        let lower = b &- 0x41 < 26 ? b | 0x20 : b
+        for i in 0..<Self.forbiddenTrailers.count where forbiddenCandidates & (1 << i) != 0 {
+            let name = Self.forbiddenTrailers[i]
+            if position >= name.utf8CodeUnitCount || name.utf8Start[position] != lower {
+                forbiddenCandidates &= ~(1 << i)
+            }
+        }
+    }
+
+    private func isForbiddenTrailerName() -> Bool {
+        for i in 0..<Self.forbiddenTrailers.count where forbiddenCandidates & (1 << i) != 0 {
+            if Self.forbiddenTrailers[i].utf8CodeUnitCount == nameBytes { return true }
+        }
+        return false
     }
 }
 

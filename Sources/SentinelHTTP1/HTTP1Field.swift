@@ -135,11 +135,25 @@ public typealias HTTP1RangeList = HTTP1SmallList<4, Range<Int>>
 extension HTTP1SmallList where Element == HTTP1Field {
     init() { self.init(placeholder: .placeholder) }
 
-    /// Indices of the fields a proxy strips before forwarding.
-    public var hopByHopIndices: LazyFilterSequence<Range<Int>> { indices.lazy.filter { self[$0].isHopByHop } }
-
     /// Index of the first field with this recognised name.
     public func firstIndex(of name: HTTP1FieldName) -> Int? { firstIndex { $0.name == name } }
+}
+
+/// Indices of hop-by-hop fields, in order. A plain iterator rather than a lazy filter, whose
+/// closure would capture the list in a heap-allocated context on every request.
+public struct HTTP1HopByHopIndices: Sequence, IteratorProtocol, Sendable {
+    private let fields: HTTP1FieldList
+    private var position = 0
+
+    init(fields: HTTP1FieldList) { self.fields = fields }
+
+    public mutating func next() -> Int? {
+        while position < fields.count {
+            defer { position += 1 }
+            if fields[position].isHopByHop { return position }
+        }
+        return nil
+    }
 }
 
 extension HTTP1SmallList where Element == Range<Int> {

@@ -47,7 +47,9 @@ struct HTTP1FieldSection {
                 case .failure(let code):
                     return .error(code, at: line.lowerBound)
                 case .success(let field):
-                    if let code = facts.add(p, field, role: role) { return .error(code, at: field.valueRange.lowerBound) }
+                    if let code = facts.add(p, field, role: role) {
+                        return .error(code, at: field.valueRange.lowerBound)
+                    }
                     fields.append(field)
                 }
             }

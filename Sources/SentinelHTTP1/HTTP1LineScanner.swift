@@ -61,7 +61,11 @@ enum HTTP1FieldLine {
     /// Refuses obs-fold (a line starting with SP/HTAB: parsers disagree whether it continues the
     /// previous value), whitespace before the colon (`Transfer-Encoding : chunked` is ignored by
     /// some servers and honoured by others: the classic smuggling pair), empty and non-token names.
-    static func parse(_ p: UnsafeRawBufferPointer, _ line: Range<Int>, limits: HTTP1Limits)
+    static func parse(
+        _ p: UnsafeRawBufferPointer,
+        _ line: Range<Int>,
+        limits: HTTP1Limits
+    )
         -> Result<HTTP1Field, HTTP1ParseError.Code>
     {
         let start = line.lowerBound

@@ -10,7 +10,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
         fileprivate enum Base: UInt8 {
             case bareLineFeed, bareCarriageReturn, controlCharacter, tooManyEmptyLines
             case invalidRequestLine, invalidMethod, invalidTarget, targetFormMismatch, uriTooLong
-            case invalidVersion, unsupportedVersion, invalidStatusLine, invalidStatusCode
+            case invalidVersion, unsupportedVersion, invalidStatusLine, invalidStatus
             case obsFold, whitespaceBeforeColon, emptyFieldName, invalidFieldName, missingColon
             case headerSectionTooLarge, tooManyFields, fieldNameTooLong, fieldValueTooLong
             case missingHost, duplicateHost, invalidHost, hostAuthorityMismatch
@@ -18,7 +18,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidTransferEncoding, chunkedNotFinal, unsupportedTransferCoding, transferEncodingInHTTP10
             case invalidConnection, protectedConnectionOption, duplicateUpgrade
             case invalidChunkSize, invalidChunkExtension, chunkExtensionsTooLarge, missingChunkDataCRLF
-            case invalidTrailer, trailerSectionTooLarge
+            case invalidTrailer, trailerSectionTooLarge, forbiddenTrailerField
         }
         fileprivate let base: Base
         fileprivate init(_ base: Base) { self.base = base }
@@ -35,7 +35,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidVersion = Code(.invalidVersion)
         public static let unsupportedVersion = Code(.unsupportedVersion)
         public static let invalidStatusLine = Code(.invalidStatusLine)
-        public static let invalidStatusCode = Code(.invalidStatusCode)
+        public static let invalidStatus = Code(.invalidStatus)
         public static let obsFold = Code(.obsFold)
         public static let whitespaceBeforeColon = Code(.whitespaceBeforeColon)
         public static let emptyFieldName = Code(.emptyFieldName)
@@ -65,6 +65,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let missingChunkDataCRLF = Code(.missingChunkDataCRLF)
         public static let invalidTrailer = Code(.invalidTrailer)
         public static let trailerSectionTooLarge = Code(.trailerSectionTooLarge)
+        public static let forbiddenTrailerField = Code(.forbiddenTrailerField)
 
         /// The status a server answers a client's request with when this rule is broken.
         public var requestStatus: Int {
@@ -94,7 +95,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
             case .invalidVersion: "malformed HTTP version"
             case .unsupportedVersion: "HTTP version not supported"
             case .invalidStatusLine: "malformed status line"
-            case .invalidStatusCode: "invalid status code"
+            case .invalidStatus: "invalid status code"
             case .obsFold: "obsolete line folding"
             case .whitespaceBeforeColon: "whitespace between field name and colon"
             case .emptyFieldName: "empty field name"
@@ -124,6 +125,7 @@ public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertibl
             case .missingChunkDataCRLF: "chunk data not followed by CRLF"
             case .invalidTrailer: "invalid trailer field"
             case .trailerSectionTooLarge: "trailer section too large"
+            case .forbiddenTrailerField: "framing or routing field in trailers"
             }
         }
     }

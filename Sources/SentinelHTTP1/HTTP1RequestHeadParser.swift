@@ -30,6 +30,8 @@ public struct HTTP1RequestHeadParser: Sendable {
         skippedEmptyLine = false
     }
 
+    /// Parses the head at the start of `bytes`: all bytes received so far for this head, starting
+    /// at its first byte. Ranges in the result index `bytes`.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> RequestParseResult {
         if bytes.count < section.scanner.lineStart { reset() }  // caller broke the contract: start over
         if state == .requestLine {

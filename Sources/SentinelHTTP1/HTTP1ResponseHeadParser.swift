@@ -65,22 +65,26 @@ public struct HTTP1ResponseHeadParser: Sendable {
         case .success(let version): head.version = version
         }
         guard HTTP1Bytes.isDigit(p[s + 9]), HTTP1Bytes.isDigit(p[s + 10]), HTTP1Bytes.isDigit(p[s + 11]) else {
-            return .invalidStatusCode
+            return .invalidStatus
         }
         let status = Int(p[s + 9] - 0x30) * 100 + Int(p[s + 10] - 0x30) * 10 + Int(p[s + 11] - 0x30)
-        guard status >= 100, status <= 599 else { return .invalidStatusCode }
+        guard status >= 100, status <= 599 else { return .invalidStatus }
         head.status = status
         if line.count == 12 {
             head.reason = line.upperBound..<line.upperBound
         } else {
-            guard p[s + 12] == HTTP1Bytes.sp else { return .invalidStatusCode }
+            guard p[s + 12] == HTTP1Bytes.sp else { return .invalidStatus }
             head.reason = (s + 13)..<line.upperBound
         }
         return nil
     }
 
     /// RFC 9112 §6.3, in order, after refusing every ambiguous combination.
-    private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int, requestMethod: HTTP1Method)
+    private mutating func finish(
+        _ p: UnsafeRawBufferPointer,
+        end: Int,
+        requestMethod: HTTP1Method
+    )
         -> ResponseParseResult
     {
         let at = section.start

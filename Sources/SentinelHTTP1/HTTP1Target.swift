@@ -15,7 +15,11 @@ enum HTTP1Target {
     /// differently: path-confusion and cache-poisoning vectors), `*` outside OPTIONS, and
     /// authority-form outside CONNECT. Absolute-form is limited to http and https without
     /// userinfo (`http://trusted@evil/` confusion).
-    static func parse(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, method: HTTP1Method)
+    static func parse(
+        _ p: UnsafeRawBufferPointer,
+        _ r: Range<Int>,
+        method: HTTP1Method
+    )
         -> Result<Parsed, HTTP1ParseError.Code>
     {
         for i in r where !HTTP1Bytes.isTargetChar(p[i]) { return .failure(.invalidTarget) }

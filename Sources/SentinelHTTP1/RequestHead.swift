@@ -37,7 +37,7 @@ public struct RequestHead: Equatable, Sendable {
 
     /// Indices of the fields a proxy must remove before forwarding: the standard hop-by-hop
     /// fields and those named by `Connection`.
-    public var hopByHopFieldIndices: LazyFilterSequence<Range<Int>> { fields.hopByHopIndices }
+    public var hopByHopFieldIndices: HTTP1HopByHopIndices { HTTP1HopByHopIndices(fields: fields) }
 
     public init() {}
 

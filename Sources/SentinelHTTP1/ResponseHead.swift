@@ -25,7 +25,7 @@ public struct ResponseHead: Equatable, Sendable {
     public var isUpgrade101: Bool { status == 101 && upgrade != nil }
 
     /// Indices of the fields a proxy must remove before forwarding.
-    public var hopByHopFieldIndices: LazyFilterSequence<Range<Int>> { fields.hopByHopIndices }
+    public var hopByHopFieldIndices: HTTP1HopByHopIndices { HTTP1HopByHopIndices(fields: fields) }
 
     public init() {}
 

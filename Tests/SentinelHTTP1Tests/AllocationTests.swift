@@ -9,7 +9,8 @@ import Testing
 @Test func parsingTenThousandRequestsDoesNotGrowTheHeap() {
     let request = Array(
         ("GET /api/items?id=42 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: test\r\n"
-            + "Accept: */*\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\nCookie: s=1\r\n\r\n").utf8)
+            + "Accept: */*\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\nCookie: s=1\r\n\r\n").utf8
+    )
     let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\n".utf8)
     let body = Array("5\r\nhello\r\n0\r\n\r\n".utf8)
     var requests = HTTP1RequestHeadParser()

@@ -37,7 +37,8 @@ private func runLLHTTP(_ bytes: [UInt8]) -> LLHTTPOutcome {
         while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
             switch part {
             case .head(let head): if outcome.head == nil { outcome.head = head }
-            case .body(var chunk): if !outcome.ended { outcome.body += chunk.readBytes(length: chunk.readableBytes) ?? [] }
+            case .body(var chunk):
+                if !outcome.ended { outcome.body += chunk.readBytes(length: chunk.readableBytes) ?? [] }
             case .end: outcome.ended = true
             }
             if outcome.ended { break }
@@ -111,7 +112,8 @@ func differentialCorpus() -> [[UInt8]] {
     var stricter = 0
     for request in corpus {
         guard let head = parseRequest(request).head, head.method != .other else {
-            if runLLHTTP(request + Array("3\r\nabc\r\n0\r\n\r\n".utf8)).error == nil { stricter += 1 }
+            let theirs = runLLHTTP(request)
+            if theirs.head != nil && theirs.error == nil { stricter += 1 }
             continue
         }
         accepted += 1
@@ -130,13 +132,18 @@ func differentialCorpus() -> [[UInt8]] {
         }
         if head.method == .connect || head.upgrade != nil { expectedBody = nil }
         let llhttp = runLLHTTP(input)
-        let theirs = try #require(llhttp.head, "llhttp refused what Sentinel accepted: \(text.debugDescription) \(String(describing: llhttp.error))")
+        let theirs = try #require(
+            llhttp.head,
+            "llhttp refused what Sentinel accepted: \(text.debugDescription) \(String(describing: llhttp.error))"
+        )
         #expect(theirs.method.rawValue == bytes(head.methodRange), "\(text.debugDescription)")
         #expect(theirs.uri == bytes(head.target), "\(text.debugDescription)")
         #expect(theirs.version == (head.version == .http1_1 ? .http1_1 : .http1_0))
         let ours = head.fields.map { (bytes($0.nameRange), bytes($0.valueRange)) }
         // llhttp leaves trailing whitespace in values; RFC 9110 §5.5 says to exclude it.
-        let theirFields = theirs.headers.map { ($0.name, String($0.value.reversed().drop { $0 == " " || $0 == "\t" }.reversed())) }
+        let theirFields = theirs.headers.map {
+            ($0.name, String($0.value.reversed().drop { $0 == " " || $0 == "\t" }.reversed()))
+        }
         #expect(ours.map(\.0) == theirFields.map(\.0), "\(text.debugDescription)")
         #expect(ours.map(\.1) == theirFields.map(\.1), "\(text.debugDescription)")
         #expect(theirs.isKeepAlive == head.keepAlive, "\(text.debugDescription)")
@@ -147,5 +154,7 @@ func differentialCorpus() -> [[UInt8]] {
         }
     }
     #expect(accepted >= 150)
-    #expect(stricter > 0)
+    // Of 517 requests, Sentinel accepts 198 (all equal under llhttp) and refuses 73 that llhttp
+    // accepts: the deliberate strictness listed above.
+    #expect(stricter >= 50)
 }

@@ -22,7 +22,10 @@ func fuzzRegressionHoldsInvariants(_ index: Int) {
     let samples = rejections.map { Array($0.request.utf8) } + differentialCorpus()
     for (i, sample) in samples.enumerated() {
         for selector: UInt8 in [UInt8(i % 256), 0x01, 0x10, 0x31] {
-            #expect(HTTP1Invariants.check([selector] + sample) == nil, "\(String(decoding: sample, as: UTF8.self).debugDescription)")
+            #expect(
+                HTTP1Invariants.check([selector] + sample) == nil,
+                "\(String(decoding: sample, as: UTF8.self).debugDescription)"
+            )
         }
     }
 }

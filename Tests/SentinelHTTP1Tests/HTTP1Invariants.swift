@@ -9,8 +9,13 @@ import SentinelHTTP1
 /// (bits 1–3) and the drip-feed step (bits 4–7); the remaining bytes are the message.
 enum HTTP1Invariants {
     static let tinyLimits = HTTP1Limits(
-        maxHeaderBytes: 96, maxHeaderCount: 4, maxHeaderNameBytes: 12, maxHeaderValueBytes: 24,
-        maxURIBytes: 32, maxChunkExtensionBytes: 16)
+        maxHeaderBytes: 96,
+        maxHeaderCount: 4,
+        maxHeaderNameBytes: 12,
+        maxHeaderValueBytes: 24,
+        maxURIBytes: 32,
+        maxChunkExtensionBytes: 16
+    )
     static let methods: [HTTP1Method] = [.get, .head, .post, .connect, .options, .put, .delete, .other]
 
     /// The first violated property, or nil.
@@ -33,7 +38,8 @@ enum HTTP1Invariants {
         fields.count <= limits.maxHeaderCount
             && fields.allSatisfy {
                 within($0.nameRange, bound) && within($0.valueRange, bound) && !$0.nameRange.isEmpty
-                    && $0.nameRange.count <= limits.maxHeaderNameBytes && $0.valueRange.count <= limits.maxHeaderValueBytes
+                    && $0.nameRange.count <= limits.maxHeaderNameBytes
+                    && $0.valueRange.count <= limits.maxHeaderValueBytes
                     && $0.nameRange.upperBound < $0.valueRange.lowerBound + 1
             }
     }
@@ -75,6 +81,13 @@ enum HTTP1Invariants {
                     h.path.lowerBound >= h.target.lowerBound, h.path.upperBound <= h.target.upperBound
                 else { return "request: range out of bounds \(h)" }
                 if h.version == .http1_1 && h.host == nil { return "request: 1.1 without Host accepted" }
+                let hopByHop = Array(h.hopByHopFieldIndices)
+                if hopByHop != h.fields.indices.filter({ h.fields[$0].isHopByHop }) {
+                    return "request: hop-by-hop indices"
+                }
+                if case .chunked = h.framing, !hopByHop.contains(where: { h.fields[$0].name == .transferEncoding }) {
+                    return "request: chunked without a Transfer-Encoding field"
+                }
                 var exact = HTTP1RequestHeadParser(limits: limits)
                 let again = Array(slice[..<n]).withUnsafeBytes { exact.parse($0) }
                 if again != whole { return "request: head alone parses differently" }
@@ -133,7 +146,9 @@ enum HTTP1Invariants {
                 let step = bytes[offset..<pieceEnd].withUnsafeBytes { decoder.decode($0) }
                 switch step {
                 case .data(let r):
-                    guard r.lowerBound >= 0, r.upperBound <= count, !r.isEmpty else { return (run, "chunked: bad range") }
+                    guard r.lowerBound >= 0, r.upperBound <= count, !r.isEmpty else {
+                        return (run, "chunked: bad range")
+                    }
                     run.payload += bytes[(offset + r.lowerBound)..<(offset + r.upperBound)]
                     offset += r.upperBound
                     if offset == pieceEnd { break }
@@ -142,7 +157,9 @@ enum HTTP1Invariants {
                     guard consumed == count else { return (run, "chunked: needMore without consuming all") }
                     offset += consumed
                 case .done(let consumed):
-                    guard consumed >= 0, consumed <= count, decoder.isComplete else { return (run, "chunked: bad done") }
+                    guard consumed >= 0, consumed <= count, decoder.isComplete else {
+                        return (run, "chunked: bad done")
+                    }
                     run.consumed = offset + consumed
                     run.done = true
                     return (run, nil)

@@ -72,7 +72,9 @@ import Testing
 @Test func framing() throws {
     var head = try #require(parseRequest("POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 0042\r\n\r\n").head)
     #expect(head.framing == .contentLength(42))
-    head = try #require(parseRequest("POST /u HTTP/1.1\r\nHost: a\r\ncontent-length: 18446744073709551615\r\n\r\n").head)
+    head = try #require(
+        parseRequest("POST /u HTTP/1.1\r\nHost: a\r\ncontent-length: 18446744073709551615\r\n\r\n").head
+    )
     #expect(head.framing == .contentLength(.max))
     head = try #require(parseRequest("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  CHUNKED \r\n\r\n").head)
     #expect(head.framing == .chunked)
@@ -116,10 +118,12 @@ import Testing
     let head = try #require(parseRequest(text).head)
     #expect(head.connectionOptions.map { text[bytes: $0] } == ["keep-alive", "X-Secret", "upgrade"])
     let stripped: [String] = head.hopByHopFieldIndices.map { text[bytes: head.fields[$0].nameRange] }
-    #expect(stripped == [
-        "Connection", "Keep-Alive", "X-Secret", "x-secret", "Upgrade", "Proxy-Authorization", "Proxy-Connection",
-        "TE", "Trailer",
-    ])
+    #expect(
+        stripped == [
+            "Connection", "Keep-Alive", "X-Secret", "x-secret", "Upgrade", "Proxy-Authorization", "Proxy-Connection",
+            "TE", "Trailer",
+        ]
+    )
     #expect(head.fields[2].isListedInConnection)
     #expect(text[bytes: head.upgrade] == "websocket")
     #expect(head.expect100Continue)
@@ -188,11 +192,12 @@ import Testing
 }
 
 @Test func dripFeedingMatchesWholeParsing() {
-    let samples = [
-        "GET /a?b HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n",
-        "\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close, x\r\nX: 1\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\rb\r\n\r\n",
-    ] + rejections.map(\.request)
+    let samples =
+        [
+            "GET /a?b HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n",
+            "\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close, x\r\nX: 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\rb\r\n\r\n",
+        ] + rejections.map(\.request)
     for sample in samples {
         let bytes = Array(sample.utf8)
         let whole = parseRequest(bytes)

@@ -26,10 +26,26 @@ let bigSection = (0..<90).map { "X-\($0): \(String(repeating: "a", count: 90))\r
 let rejections: [Rejection] = {
     let h = "Host: example.com\r\n"
     return [
-        Rejection("CL with TE", "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", .contentLengthWithTransferEncoding),
-        Rejection("TE with CL", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", .contentLengthWithTransferEncoding),
-        Rejection("two CL differing", "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nContent-Length: 6\r\n\r\n", .conflictingContentLength),
-        Rejection("two CL equal", "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nContent-Length: 5\r\n\r\n", .conflictingContentLength),
+        Rejection(
+            "CL with TE",
+            "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            .contentLengthWithTransferEncoding
+        ),
+        Rejection(
+            "TE with CL",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            .contentLengthWithTransferEncoding
+        ),
+        Rejection(
+            "two CL differing",
+            "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            .conflictingContentLength
+        ),
+        Rejection(
+            "two CL equal",
+            "POST / HTTP/1.1\r\n\(h)Content-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            .conflictingContentLength
+        ),
         Rejection("CL list differing", "POST / HTTP/1.1\r\n\(h)Content-Length: 5, 6\r\n\r\n", .invalidContentLength),
         Rejection("CL list equal", "POST / HTTP/1.1\r\n\(h)Content-Length: 5, 5\r\n\r\n", .invalidContentLength),
         Rejection("CL non-digit", "POST / HTTP/1.1\r\n\(h)Content-Length: 5a\r\n\r\n", .invalidContentLength),
@@ -37,26 +53,86 @@ let rejections: [Rejection] = {
         Rejection("CL negative", "POST / HTTP/1.1\r\n\(h)Content-Length: -1\r\n\r\n", .invalidContentLength),
         Rejection("CL empty", "POST / HTTP/1.1\r\n\(h)Content-Length:\r\n\r\n", .invalidContentLength),
         Rejection("CL inner space", "POST / HTTP/1.1\r\n\(h)Content-Length: 1 2\r\n\r\n", .invalidContentLength),
-        Rejection("CL overflow", "POST / HTTP/1.1\r\n\(h)Content-Length: 18446744073709551616\r\n\r\n", .invalidContentLength),
+        Rejection(
+            "CL overflow",
+            "POST / HTTP/1.1\r\n\(h)Content-Length: 18446744073709551616\r\n\r\n",
+            .invalidContentLength
+        ),
         Rejection("CL hex", "POST / HTTP/1.1\r\n\(h)Content-Length: 0x10\r\n\r\n", .invalidContentLength),
-        Rejection("TE gzip, chunked", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: gzip, chunked\r\n\r\n", .unsupportedTransferCoding, 501),
-        Rejection("TE chunked, gzip", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked, gzip\r\n\r\n", .chunkedNotFinal),
-        Rejection("TE xchunked", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: xchunked\r\n\r\n", .unsupportedTransferCoding, 501),
-        Rejection("TE chunkedx", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunkedx\r\n\r\n", .unsupportedTransferCoding, 501),
-        Rejection("TE identity", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: identity\r\n\r\n", .unsupportedTransferCoding, 501),
-        Rejection("TE chunked twice", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked, chunked\r\n\r\n", .invalidTransferEncoding),
-        Rejection("TE two fields chunked", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", .invalidTransferEncoding),
-        Rejection("TE two fields gzip last", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", .chunkedNotFinal),
+        Rejection(
+            "TE gzip, chunked",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: gzip, chunked\r\n\r\n",
+            .unsupportedTransferCoding,
+            501
+        ),
+        Rejection(
+            "TE chunked, gzip",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked, gzip\r\n\r\n",
+            .chunkedNotFinal
+        ),
+        Rejection(
+            "TE xchunked",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: xchunked\r\n\r\n",
+            .unsupportedTransferCoding,
+            501
+        ),
+        Rejection(
+            "TE chunkedx",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunkedx\r\n\r\n",
+            .unsupportedTransferCoding,
+            501
+        ),
+        Rejection(
+            "TE identity",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: identity\r\n\r\n",
+            .unsupportedTransferCoding,
+            501
+        ),
+        Rejection(
+            "TE chunked twice",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked, chunked\r\n\r\n",
+            .invalidTransferEncoding
+        ),
+        Rejection(
+            "TE two fields chunked",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            .invalidTransferEncoding
+        ),
+        Rejection(
+            "TE two fields gzip last",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+            .chunkedNotFinal
+        ),
         Rejection("TE empty", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding:\r\n\r\n", .invalidTransferEncoding),
-        Rejection("TE trailing comma", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked,\r\n\r\n", .invalidTransferEncoding),
-        Rejection("TE parameter", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked;q=1\r\n\r\n", .invalidTransferEncoding),
-        Rejection("TE quoted", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: \"chunked\"\r\n\r\n", .invalidTransferEncoding),
+        Rejection(
+            "TE trailing comma",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked,\r\n\r\n",
+            .invalidTransferEncoding
+        ),
+        Rejection(
+            "TE parameter",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: chunked;q=1\r\n\r\n",
+            .invalidTransferEncoding
+        ),
+        Rejection(
+            "TE quoted",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: \"chunked\"\r\n\r\n",
+            .invalidTransferEncoding
+        ),
         Rejection("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", .transferEncodingInHTTP10),
-        Rejection("TE vertical tab", "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: \u{0B}chunked\r\n\r\n", .controlCharacter),
+        Rejection(
+            "TE vertical tab",
+            "POST / HTTP/1.1\r\n\(h)Transfer-Encoding: \u{0B}chunked\r\n\r\n",
+            .controlCharacter
+        ),
         Rejection("obs-fold", "GET / HTTP/1.1\r\n\(h)X-A: a\r\n b\r\n\r\n", .obsFold),
         Rejection("obs-fold tab", "GET / HTTP/1.1\r\n\(h)X-A: a\r\n\tb\r\n\r\n", .obsFold),
         Rejection("first field folded", "GET / HTTP/1.1\r\n \(h)\r\n", .obsFold),
-        Rejection("space before colon", "GET / HTTP/1.1\r\n\(h)Transfer-Encoding : chunked\r\n\r\n", .whitespaceBeforeColon),
+        Rejection(
+            "space before colon",
+            "GET / HTTP/1.1\r\n\(h)Transfer-Encoding : chunked\r\n\r\n",
+            .whitespaceBeforeColon
+        ),
         Rejection("tab before colon", "GET / HTTP/1.1\r\n\(h)X-A\t: b\r\n\r\n", .whitespaceBeforeColon),
         Rejection("empty name", "GET / HTTP/1.1\r\n\(h): b\r\n\r\n", .emptyFieldName),
         Rejection("no colon", "GET / HTTP/1.1\r\n\(h)X-A b\r\n\r\n", .whitespaceBeforeColon),
@@ -98,9 +174,17 @@ let rejections: [Rejection] = {
         Rejection("authority for GET", "GET example.com:80 HTTP/1.1\r\n\(h)\r\n", .invalidTarget),
         Rejection("CONNECT without port", "CONNECT example.com HTTP/1.1\r\n\(h)\r\n", .invalidTarget),
         Rejection("absolute ftp", "GET ftp://example.com/ HTTP/1.1\r\n\(h)\r\n", .invalidTarget),
-        Rejection("absolute userinfo", "GET http://u@example.com/ HTTP/1.1\r\nHost: u@example.com\r\n\r\n", .invalidTarget),
+        Rejection(
+            "absolute userinfo",
+            "GET http://u@example.com/ HTTP/1.1\r\nHost: u@example.com\r\n\r\n",
+            .invalidTarget
+        ),
         Rejection("absolute empty authority", "GET http:///a HTTP/1.1\r\n\(h)\r\n", .invalidTarget),
-        Rejection("absolute host mismatch", "GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n", .hostAuthorityMismatch),
+        Rejection(
+            "absolute host mismatch",
+            "GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n",
+            .hostAuthorityMismatch
+        ),
         Rejection("URI too long", "GET /\(String(repeating: "a", count: 8192)) HTTP/1.1\r\n\(h)\r\n", .uriTooLong, 414),
         Rejection("URI too long, incomplete", "GET /\(String(repeating: "a", count: 8300))", .uriTooLong, 414),
         Rejection("missing Host", "GET / HTTP/1.1\r\nX-A: b\r\n\r\n", .missingHost),
@@ -116,14 +200,27 @@ let rejections: [Rejection] = {
         Rejection("Host percent", "GET / HTTP/1.1\r\nHost: a%2fb\r\n\r\n", .invalidHost),
         Rejection("Host list", "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", .invalidHost),
         Rejection("header section too large", "GET / HTTP/1.1\r\n\(h)\(bigSection)\r\n", .headerSectionTooLarge, 431),
-        Rejection("header section too large, incomplete", "GET / HTTP/1.1\r\n\(h)\(bigSection)", .headerSectionTooLarge, 431),
+        Rejection(
+            "header section too large, incomplete",
+            "GET / HTTP/1.1\r\n\(h)\(bigSection)",
+            .headerSectionTooLarge,
+            431
+        ),
         Rejection("too many fields", "GET / HTTP/1.1\r\n\(h)\(manyFields)\r\n", .tooManyFields, 431),
         Rejection("name too long", "GET / HTTP/1.1\r\n\(h)\(longName): v\r\n\r\n", .fieldNameTooLong, 431),
         Rejection("value too long", "GET / HTTP/1.1\r\n\(h)X-A: \(longValue)\r\n\r\n", .fieldValueTooLong, 431),
         Rejection("two leading CRLF", "\r\n\r\nGET / HTTP/1.1\r\n\(h)\r\n", .tooManyEmptyLines),
         Rejection("leading bare LF", "\nGET / HTTP/1.1\r\n\(h)\r\n", .bareLineFeed),
-        Rejection("Connection: content-length", "POST / HTTP/1.1\r\n\(h)Content-Length: 1\r\nConnection: content-length\r\n\r\n", .protectedConnectionOption),
-        Rejection("Connection: host", "GET / HTTP/1.1\r\n\(h)Connection: close, Host\r\n\r\n", .protectedConnectionOption),
+        Rejection(
+            "Connection: content-length",
+            "POST / HTTP/1.1\r\n\(h)Content-Length: 1\r\nConnection: content-length\r\n\r\n",
+            .protectedConnectionOption
+        ),
+        Rejection(
+            "Connection: host",
+            "GET / HTTP/1.1\r\n\(h)Connection: close, Host\r\n\r\n",
+            .protectedConnectionOption
+        ),
         Rejection("Connection non-token", "GET / HTTP/1.1\r\n\(h)Connection: a b\r\n\r\n", .invalidConnection),
         Rejection("two Upgrades", "GET / HTTP/1.1\r\n\(h)Upgrade: a\r\nUpgrade: b\r\n\r\n", .duplicateUpgrade),
     ]
@@ -145,12 +242,28 @@ func requestIsRejected(_ r: Rejection) {
 }
 
 @Test func smallLimitsAreHonoured() {
-    let limits = HTTP1Limits(maxHeaderBytes: 64, maxHeaderCount: 2, maxHeaderNameBytes: 8, maxHeaderValueBytes: 8, maxURIBytes: 16)
-    #expect(parseRequest("GET /12345678901234567 HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits).error?.code == .uriTooLong)
+    let limits = HTTP1Limits(
+        maxHeaderBytes: 64,
+        maxHeaderCount: 2,
+        maxHeaderNameBytes: 8,
+        maxHeaderValueBytes: 8,
+        maxURIBytes: 16
+    )
+    #expect(
+        parseRequest("GET /12345678901234567 HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits).error?.code == .uriTooLong
+    )
     #expect(parseRequest("GET /123456789012345 HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits).head != nil)
-    #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", limits: limits).error?.code == .tooManyFields)
-    #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nAbcdefghi: 1\r\n\r\n", limits: limits).error?.code == .fieldNameTooLong)
-    #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nA: 123456789\r\n\r\n", limits: limits).error?.code == .fieldValueTooLong)
+    #expect(
+        parseRequest("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", limits: limits).error?.code == .tooManyFields
+    )
+    #expect(
+        parseRequest("GET / HTTP/1.1\r\nHost: a\r\nAbcdefghi: 1\r\n\r\n", limits: limits).error?.code
+            == .fieldNameTooLong
+    )
+    #expect(
+        parseRequest("GET / HTTP/1.1\r\nHost: a\r\nA: 123456789\r\n\r\n", limits: limits).error?.code
+            == .fieldValueTooLong
+    )
     #expect(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nA: 12345678\r\n\r\n", limits: limits).head != nil)
     // Exactly at the section limit (64 bytes including the final CRLF) passes, one more fails.
     let fill = String(repeating: "x", count: 64 - "Host: a\r\nA: \r\n\r\n".utf8.count)

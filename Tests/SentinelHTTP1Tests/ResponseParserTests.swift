@@ -54,7 +54,10 @@ import Testing
 
 @Test func ambiguousResponsesAreRefused() {
     let cases: [(String, HTTP1ParseError.Code)] = [
-        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", .contentLengthWithTransferEncoding),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            .contentLengthWithTransferEncoding
+        ),
         ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", .conflictingContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", .conflictingContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\n", .invalidContentLength),
@@ -86,7 +89,10 @@ import Testing
 }
 
 @Test func interimThenFinalResponseInOneBuffer() throws {
-    let bytes = Array("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\nok".utf8)
+    let bytes = Array(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\nok"
+            .utf8
+    )
     var parser = HTTP1ResponseHeadParser()
     let first = try #require(bytes.withUnsafeBytes { parser.parse($0, requestMethod: .post) }.head)
     #expect(first.isInterim)
@@ -110,4 +116,26 @@ import Testing
     }
     #expect(result == expected)
     #expect(expected.head?.framing == .chunked)
+}
+
+@Test func responseLimits() {
+    let tiny = HTTP1Limits(maxHeaderBytes: 40, maxHeaderCount: 2)
+    let longStatus = "HTTP/1.1 200 \(String(repeating: "k", count: 40))\r\n\r\n"
+    #expect(parseResponse(longStatus, limits: tiny).error?.code == .headerSectionTooLarge)
+    #expect(
+        parseResponse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits: tiny).error?.code == .tooManyFields
+    )
+    #expect(
+        parseResponse("HTTP/1.1 200 OK\r\nA: \(String(repeating: "v", count: 40))\r\n\r\n", limits: tiny).error?.status
+            == 502
+    )
+}
+
+@Test func responseConnectionOptionsAreHopByHop() throws {
+    let text =
+        "HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: secret\r\nContent-Length: 0\r\nKeep-Alive: timeout=5\r\n\r\n"
+    let head = try #require(parseResponse(text).head)
+    #expect(Array(head.hopByHopFieldIndices) == [0, 1, 3])
+    #expect(head.fields[1].isListedInConnection)
+    #expect(head.framing == .contentLength(0))
 }

@@ -23,7 +23,11 @@ func parseRequestDripping(_ bytes: [UInt8], step: Int = 1, limits: HTTP1Limits =
     return .needMore
 }
 
-func parseResponse(_ text: String, method: HTTP1Method = .get, limits: HTTP1Limits = HTTP1Limits())
+func parseResponse(
+    _ text: String,
+    method: HTTP1Method = .get,
+    limits: HTTP1Limits = HTTP1Limits()
+)
     -> ResponseParseResult
 {
     var parser = HTTP1ResponseHeadParser(limits: limits)
