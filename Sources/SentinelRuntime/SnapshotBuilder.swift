@@ -1,15 +1,18 @@
-import SentinelConfig
+public import SentinelConfig
 import SentinelPolicy
-import SentinelProxy
+public import SentinelProxy
 
 /// Compiles a validated configuration into the data plane's snapshot: the route table, the
 /// listeners, the limits and the redacted configuration the `config` handler shows.
-enum SnapshotBuilder {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+///
+/// A library (not part of the `sentinel` executable) because both `sentinel` and the worker role of
+/// `sentinel-stack` build the same snapshot from the same configuration.
+public enum SnapshotBuilder {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
+    public static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
         var specs: [RouteSpec] = []
         var actions: [RouteAction] = []
         for (index, route) in config.routes.enumerated() {
