@@ -77,17 +77,19 @@ public struct Master: Sendable {
             "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
         ])
         runner.startFirst(first)
-        var code: Int32 = runner.exitCode ?? 1
-        for await input in inputs where runner.exitCode == nil {
-            if let exit = runner.handle(input) {
-                code = exit
-                break
+        var code = runner.exitCode
+        if code == nil {
+            for await input in inputs {
+                if let exit = runner.handle(input) {
+                    code = exit
+                    break
+                }
             }
         }
         signals.cancel()
         control.close()
         unlink(runtime.pidPath)
-        return code
+        return code ?? 1
     }
 
     func writePidFile(_ path: String) throws(ControlError) {
