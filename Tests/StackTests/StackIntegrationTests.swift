@@ -94,6 +94,38 @@ import Testing
         #expect(stack.exitStatus() == 0)
     }
 
+    @Test func termStopsGracefullyAndASecondSignalStopsAtOnce() throws {
+        let graceful = try StackProcess()
+        #expect(graceful.waitForEvent("started"))
+        kill(graceful.process.processIdentifier, SIGTERM)
+        #expect(graceful.exitStatus() == 0)
+
+        let fast = try StackProcess()
+        #expect(fast.waitForEvent("started"))
+        // An idle keep-alive connection keeps a worker draining for its grace period.
+        let idle = KeepAliveClient(port: fast.port)
+        #expect(try idle.get("/health").status == 200)
+        kill(fast.process.processIdentifier, SIGTERM)
+        #expect(fast.waitForEvent("stopping"))
+        kill(fast.process.processIdentifier, SIGINT)
+        #expect(fast.exitStatus() == 1)
+        #expect(fast.events("fast_stop").count == 1)
+    }
+
+    @Test func reloadMovesToANewAddressAndClosesTheOldOne() throws {
+        let stack = try StackProcess(workers: 1)
+        #expect(stack.waitForEvent("started"))
+        let newPort = try freePort()
+        let text = StackProcess.config(workers: 1, gracefulSecs: 5, port: newPort, dir: stack.dir)
+        try text.write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        #expect(try stack.stack("reload").status == 0)
+        #expect(try KeepAliveClient(port: newPort).get("/health").status == 200)
+        #expect(stack.waitForEvent("generation_retired"))
+        #expect(throws: KeepAliveClient.Failure.connect) { try KeepAliveClient(port: stack.port).get("/health") }
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
     @Test func systemdNotifySequence() throws {
         let dir = NSTemporaryDirectory() + "sst-notify-" + String(UUID().uuidString.prefix(8))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
