@@ -63,12 +63,30 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
+        .target(
+            name: "SentinelRuntime",
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy"],
+            swiftSettings: strict
+        ),
+        // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
+        .target(name: "CSentinelLinux"),
+        // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // Master process: listener table, worker generations, signals, control socket, systemd.
+        // Never imports the data plane; the `sentinel-stack` executable joins the two.
+        .target(
+            name: "SentinelMaster",
+            dependencies: ["SentinelConfig", "CSentinelLinux", "CSystemd"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
                 "SentinelConfig",
                 "SentinelPolicy",
                 "SentinelProxy",
+                "SentinelRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -78,6 +96,10 @@ let package = Package(
             name: "sentinel-stack",
             dependencies: [
                 "SentinelConfig",
+                "SentinelMaster",
+                "SentinelProxy",
+                "SentinelRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -87,6 +109,8 @@ let package = Package(
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
+        // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
+        .testTarget(name: "StackTests", dependencies: ["SentinelMaster", "SentinelConfig", "sentinel-stack"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),

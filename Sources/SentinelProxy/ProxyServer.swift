@@ -3,6 +3,10 @@ import NIOPosix
 import SentinelPolicy
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The HTTP/1.1 data-plane server: binds the snapshot's listeners, serves builtin routes, swaps
 /// snapshots on reload and drains on shutdown.
 ///
@@ -96,7 +100,7 @@ public final class ProxyServer: Sendable {
         do {
             for listener in snapshot.listeners {
                 let listenerID = listener.id
-                let channel = try await ServerBootstrap(group: group)
+                let bootstrap = ServerBootstrap(group: group)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 1024)
                     .childChannelInitializer { channel in
@@ -114,7 +118,14 @@ public final class ProxyServer: Sendable {
                         }
                     }
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: listener.host, port: listener.port).get()
+                let channel: any Channel
+                if let fd = listener.inheritedFD {
+                    channel = try await bootstrap.withBoundSocket(fd).get()
+                    // withBoundSocket listens again with NIO's default backlog (128); restore ours.
+                    _ = listen(fd, 1024)
+                } else {
+                    channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+                }
                 listenerChannels.append(channel)
                 bound.append(BoundListener(id: listener.id, host: listener.host, port: channel.localAddress?.port ?? listener.port))
             }

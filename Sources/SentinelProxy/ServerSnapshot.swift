@@ -28,6 +28,10 @@ public struct ServerSnapshot: Sendable {
         /// A metrics-only listener (`observability { metrics { address; path } }`): this path
         /// serves the Prometheus text, everything else is 404. Routes are not consulted.
         public var metricsPath: String?
+        /// An already bound and listening socket to serve on instead of binding `host:port`
+        /// (a `sentinel-stack` worker inherits its master's sockets; the master keeps them
+        /// across reloads so that no queued connection is ever reset).
+        public var inheritedFD: Int32?
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),

@@ -1,26 +1,54 @@
 import ArgumentParser
 import SentinelConfig
+import SentinelMaster
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `sentinel-stack`: the master process that will run worker processes and agents.
+/// `sentinel-stack`: the master process that runs worker processes (and, later, agents).
 @main
-struct StackCommand: ParsableCommand {
+struct StackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentinel-stack",
         abstract: "Sentinel's process manager: master, worker processes and agents.",
         discussion: """
-            Every command takes the same --config FILE as `up`, so that commands find the
-            instance that configuration belongs to.
+            `up` runs the master: it validates the configuration, binds every listener, starts
+            `system { worker-processes }` workers on those sockets and keeps them running.
+            Signals to the master: HUP reloads (a new generation of workers on the same
+            sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop
+            gracefully (a second one stops at once), USR1 reopens logs.
 
-            This build provides `check`. The master (`up`, `reload`, `status`, `stop`) is not
-            built yet: run the proxy in one process with `sentinel --config FILE` meanwhile.
+            Every command takes the same --config FILE as `up`: the other commands find the
+            running master through a control socket in the runtime directory derived from it
+            (`system { runtime-directory }`, else a directory named after the file's path).
+            See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
-        subcommands: [Check.self]
+        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self]
     )
+}
+
+/// The `--config` option every subcommand shares.
+struct StackConfigOption: ParsableArguments {
+    @Option(name: [.short, .long], help: ArgumentHelp("Configuration file (KDL). Defaults to $SENTINEL_CONFIG.", valueName: "file"))
+    var config: String?
+
+    var source: ConfigSource { ConfigSource.resolve(flag: config, environment: currentEnvironment()) }
+
+    /// The file a master runs from: `up`, `reload`, `status` and `stop` need one (the master
+    /// re-reads it on reload, and the runtime directory is derived from it).
+    func file() throws -> String {
+        guard case .file(let path) = source else {
+            emit("sentinel-stack: --config FILE (or SENTINEL_CONFIG) is required\n", fd: 2)
+            throw ExitCode(2)
+        }
+        return path
+    }
+
+    func runtimeDirectory() throws -> RuntimeDirectory {
+        RuntimeDirectory.resolve(configPath: try file(), environment: currentEnvironment())
+    }
 }
 
 /// `sentinel-stack check`: the same validation as `sentinel test`.
@@ -29,13 +57,10 @@ struct Check: ParsableCommand {
         abstract: "Check a configuration file and exit (0: valid, 1: invalid)."
     )
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Configuration file (KDL). Defaults to $SENTINEL_CONFIG.", valueName: "file"))
-    var config: String?
+    @OptionGroup var options: StackConfigOption
 
     func run() throws {
-        var env: [String: String] = [:]
-        if let v = getenv("SENTINEL_CONFIG") { env["SENTINEL_CONFIG"] = String(cString: v) }
-        let source = ConfigSource.resolve(flag: config, environment: env)
+        let source = options.source
         switch source.load() {
         case .success(let loaded):
             for w in loaded.warnings { emit(w.description + "\n", fd: 2) }
@@ -49,11 +74,15 @@ struct Check: ParsableCommand {
     }
 }
 
-func emit(_ text: String, fd: Int32) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return }
-        bytes = bytes.dropFirst(n)
+func emit(_ text: String, fd: Int32) { writeAll(text, to: fd) }
+
+func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
     }
+    return result
 }

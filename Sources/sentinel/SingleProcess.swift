@@ -2,6 +2,7 @@ import Dispatch
 import SentinelConfig
 import NIOCore
 import SentinelProxy
+import SentinelRuntime
 
 #if canImport(Glibc)
 import Glibc

@@ -12,15 +12,21 @@ import Darwin
 /// It exists because some balancing inputs must not change on reload: the sticky-cookie key (a new
 /// key would invalidate every client's affinity cookie), the proxy id (a new one would move this
 /// proxy to another deterministic subset and drop its warm connections) and the local zone.
-struct ProcessIdentity: Sendable {
+public struct ProcessIdentity: Sendable {
     /// Signs sticky cookies of upstreams without `cookie-secret`: 32 random bytes, made once.
-    var stickyKey: [UInt8]
+    public var stickyKey: [UInt8]
     /// Chooses the deterministic subset: the host name.
-    var proxyID: String
+    public var proxyID: String
     /// SENTINEL_ZONE, ZONE or REGION from the environment, else "default".
-    var zone: String
+    public var zone: String
 
-    static func current() -> ProcessIdentity {
+    public init(stickyKey: [UInt8], proxyID: String, zone: String) {
+        self.stickyKey = stickyKey
+        self.proxyID = proxyID
+        self.zone = zone
+    }
+
+    public static func current() -> ProcessIdentity {
         var rng = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
         var name = [CChar](repeating: 0, count: 256)

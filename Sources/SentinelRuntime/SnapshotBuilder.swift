@@ -1,12 +1,15 @@
-import SentinelConfig
+public import SentinelConfig
 import SentinelPolicy
-import SentinelProxy
+public import SentinelProxy
 
 /// Compiles a validated configuration into the data plane's snapshot: the route table, the
 /// listeners, the limits and the redacted configuration the `config` handler shows.
-enum SnapshotBuilder {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+///
+/// A library (not part of the `sentinel` executable) because both `sentinel` and the worker role of
+/// `sentinel-stack` build the same snapshot from the same configuration.
+public enum SnapshotBuilder {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Where names resolve from one place in the configuration: service → namespace → exported
@@ -23,7 +26,7 @@ enum SnapshotBuilder {
         }
     }
 
-    static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
+    public static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
         // Upstreams of every scope, flattened; namespaced ones get qualified ids.
         var upstreamConfigs: [(id: String, config: UpstreamConfig)] = []
         func add(_ list: [UpstreamConfig], prefix: String) -> [String: Int] {

@@ -1,0 +1,83 @@
+/// Messages on a worker's control socketpair, one line each ("READY\n").
+///
+/// Lines, not a binary format: the protocol has five messages, each a few bytes, and a line
+/// protocol is readable in `strace` output and trivially bounded (a line longer than
+/// `LineBuffer.maxLine` is a protocol error and ends the link).
+public enum WorkerMessage: Sendable, Equatable {
+    /// Listeners started on the inherited sockets; the worker is serving.
+    case ready
+    /// Free text for `sentinel-stack status` (not interpreted).
+    case status(String)
+    /// The worker finished draining; `clean` is false when connections had to be cut off.
+    case drained(clean: Bool)
+
+    public var line: String {
+        switch self {
+        case .ready: return "READY\n"
+        case .status(let text): return "STATUS \(text.filter { $0 != "\n" })\n"
+        case .drained(let clean): return "DRAINED \(clean ? "clean" : "forced")\n"
+        }
+    }
+
+    public init?(line: Substring) {
+        if line == "READY" { self = .ready }
+        else if line.hasPrefix("STATUS ") { self = .status(String(line.dropFirst(7))) }
+        else if line == "DRAINED clean" { self = .drained(clean: true) }
+        else if line == "DRAINED forced" { self = .drained(clean: false) }
+        else { return nil }
+    }
+}
+
+/// Master → worker messages.
+public enum MasterMessage: Sendable, Equatable {
+    /// Stop accepting, finish in-flight requests, close keep-alives, report DRAINED, exit.
+    case drain
+    /// Reopen log files (log rotation, SIGUSR1 on the master).
+    case reopenLogs
+
+    public var line: String {
+        switch self {
+        case .drain: return "DRAIN\n"
+        case .reopenLogs: return "REOPEN-LOGS\n"
+        }
+    }
+
+    public init?(line: Substring) {
+        switch line {
+        case "DRAIN": self = .drain
+        case "REOPEN-LOGS": self = .reopenLogs
+        default: return nil
+        }
+    }
+}
+
+/// Requests on the master's control socket (`sentinel-stack status|reload|stop`), one line each.
+/// The answer is one JSON line; `RELOAD` is answered only once the verdict is known, and `STOP`
+/// is acknowledged at once, then the connection stays open until the master exits.
+public enum ControlRequest: String, Sendable, Equatable {
+    case status = "STATUS"
+    case reload = "RELOAD"
+    case stop = "STOP"
+}
+
+/// Splits a byte stream into lines, bounding each one.
+public struct LineBuffer: Sendable {
+    public static let maxLine = 4096
+    private var pending: [UInt8] = []
+
+    public init() {}
+
+    public enum Failure: Error, Equatable { case lineTooLong }
+
+    /// Appends bytes and returns the complete lines (without "\n") they finish.
+    public mutating func append(_ bytes: some Sequence<UInt8>) throws(Failure) -> [Substring] {
+        pending.append(contentsOf: bytes)
+        var lines: [Substring] = []
+        while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(Substring(decoding: pending[..<nl], as: UTF8.self))
+            pending.removeSubrange(...nl)
+        }
+        if pending.count > Self.maxLine { throw .lineTooLong }
+        return lines
+    }
+}

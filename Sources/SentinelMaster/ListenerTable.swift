@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP address a listener binds, as written in the configuration (`host:port`).
+public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (the last colon splits, so `::1:8080` works; brackets are removed).
+    public init?(_ text: Substring) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// The form used in the worker's environment (parsed back by `init?(_:)`).
+    var wire: String { "\(host):\(port)" }
+}
+
+/// The master's listening sockets, one per (address, worker slot), all in one SO_REUSEPORT group
+/// per address.
+///
+/// The master owns them for its whole life: slot k of every generation inherits the *same*
+/// socket, so a reload never closes a socket with queued connections (closing a member of a
+/// SO_REUSEPORT group resets what is queued on it). One socket per slot rather than one shared
+/// socket because the kernel then spreads connections evenly across workers (FINDINGS.md).
+/// Owned by the master loop only; not Sendable on purpose.
+public final class ListenerTable {
+    public struct Key: Hashable, Sendable {
+        public var address: ListenAddress
+        public var slot: Int
+    }
+
+    public struct BindError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private var sockets: [Key: Int32] = [:]
+    public let backlog: Int32
+
+    public init(backlog: Int32 = 1024) { self.backlog = backlog }
+
+    deinit { for fd in sockets.values { close(fd) } }
+
+    public var count: Int { sockets.count }
+
+    /// Binds every (address, slot) that is not bound yet. All or nothing: on failure the sockets
+    /// this call bound are closed again and the table is as before.
+    public func ensure(_ addresses: [ListenAddress], slots: Int) throws(BindError) {
+        var added: [Key] = []
+        for address in addresses {
+            for slot in 0..<slots where sockets[Key(address: address, slot: slot)] == nil {
+                do {
+                    let fd = try Self.bindListening(address, backlog: backlog)
+                    let key = Key(address: address, slot: slot)
+                    sockets[key] = fd
+                    added.append(key)
+                } catch {
+                    for key in added { if let fd = sockets.removeValue(forKey: key) { close(fd) } }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// The sockets slot `slot` of a generation with these addresses inherits, in address order.
+    public func fds(_ addresses: [ListenAddress], slot: Int) -> [Int32] {
+        addresses.map { sockets[Key(address: $0, slot: slot)] ?? -1 }
+    }
+
+    /// Closes every socket no generation in `keep` (addresses, slot count) still uses.
+    public func retain(_ keep: [(addresses: [ListenAddress], slots: Int)]) {
+        var used = Set<Key>()
+        for k in keep { for a in k.addresses { for s in 0..<k.slots { used.insert(Key(address: a, slot: s)) } } }
+        for key in sockets.keys where !used.contains(key) {
+            close(sockets.removeValue(forKey: key)!)
+        }
+    }
+
+    /// socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY) + bind + listen. Close-on-exec: only
+    /// the explicit hand-over in `Spawner` gives a socket to a child.
+    static func bindListening(_ address: ListenAddress, backlog: Int32) throws(BindError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(address.host, String(address.port), &hints, &result)
+        guard rc == 0, let info = result else {
+            throw BindError(description: "cannot resolve \(address): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        let family = info.pointee.ai_family
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw BindError(description: "socket for \(address): \(errorText())") }
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size)
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) == 0 else {
+            let e = errorText()
+            close(fd)
+            throw BindError(description: "SO_REUSEPORT on \(address): \(e)")
+        }
+        if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
+        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, listen(fd, backlog) == 0 else {
+            let e = errorText()
+            close(fd)
+            throw BindError(description: "cannot listen on \(address): \(e)")
+        }
+        return fd
+    }
+}
+
+func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

@@ -1,0 +1,227 @@
+public import SentinelConfig
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sentinel-stack up`: runs the process model until stopped.
+///
+/// One loop consumes every input (signals, child exits, worker messages, timers, control
+/// requests) from one `AsyncStream`, feeds it to `MasterState` and performs the returned
+/// actions. Nothing else mutates master state, so no locks and no global mutable state.
+public struct Master: Sendable {
+    public struct Options: Sendable {
+        public var configPath: String
+        /// The binary workers run: this one (`/proc/self/exe`), so workers are the same build.
+        public var executable = "/proc/self/exe"
+        /// argv of a worker, argv[0] included.
+        public var workerArguments = ["sentinel-stack", "worker"]
+        public var environment: [String: String]
+        /// The addresses a configuration's workers listen on, after checking that the data plane
+        /// accepts it (the master does not import the data plane; the executable provides this).
+        public var plan: @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>
+        public var timing = MasterState.Timing()
+
+        public init(configPath: String, environment: [String: String], plan: @escaping @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>) {
+            self.configPath = configPath
+            self.environment = environment
+            self.plan = plan
+        }
+    }
+
+    enum Input: Sendable {
+        case signal(Int32)
+        case childExited(Int32, ExitStatus)
+        case worker(Int32, WorkerMessage)
+        case timer(MasterState.Timer)
+        case control(ControlRequest, ControlConnection)
+    }
+
+    let options: Options
+
+    public init(options: Options) { self.options = options }
+
+    /// Returns the exit status: 0 after a clean stop, 1 otherwise.
+    public func run() async -> Int32 {
+        let first: ConfigLoader.Expanded
+        switch ConfigLoader.loadExpanded(file: options.configPath) {
+        case .failure(let error):
+            writeAll(error.rendered() + "\n", to: 2)
+            StackLog().emit("error", "startup_failed", ["reason": "invalid configuration \(options.configPath)"])
+            return 1
+        case .success(let expanded): first = expanded
+        }
+        let log = StackLog(config: first.loaded.config.observability.logging)
+        for w in first.loaded.warnings { writeAll(w.description + "\n", to: 2) }
+        let runtime = RuntimeDirectory.resolve(configPath: options.configPath, environment: options.environment)
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        let control: ControlServer
+        do {
+            try runtime.create()
+            var running = false
+            try? ControlClient.send(.status, socketPath: runtime.socketPath) { _ in running = true }
+            if running { throw ControlError("another sentinel-stack master already runs for this configuration (\(runtime.socketPath))") }
+            control = try ControlServer(path: runtime.socketPath) { continuation.yield(.control($0, $1)) }
+            try writePidFile(runtime.pidPath)
+        } catch {
+            log.emit("error", "startup_failed", ["reason": "\(error)"])
+            return 1
+        }
+        let signals = SignalEvents(
+            signals: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1],
+            onSignal: { continuation.yield(.signal($0)) },
+            onChildExit: { continuation.yield(.childExited($0, $1)) })
+        var runner = Runner(options: options, log: log, continuation: continuation, runtime: runtime)
+        log.emit("info", "master_started", [
+            "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
+        ])
+        runner.startFirst(first)
+        var code = runner.exitCode
+        if code == nil {
+            for await input in inputs {
+                if let exit = runner.handle(input) {
+                    code = exit
+                    break
+                }
+            }
+        }
+        signals.cancel()
+        control.close()
+        unlink(runtime.pidPath)
+        return code ?? 1
+    }
+
+    func writePidFile(_ path: String) throws(ControlError) {
+        let text = "\(getpid())\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ControlError("cannot write pid file \(path): \(errorText())") }
+        writeAll(text, to: fd)
+        close(fd)
+    }
+}
+
+/// The loop's state and the actions' side effects. Lives on the loop's task only.
+struct Runner {
+    struct GenerationResources {
+        var addresses: [ListenAddress]
+        var workers: Int
+        var config: ConfigHandover
+    }
+
+    let options: Master.Options
+    var log: StackLog
+    let continuation: AsyncStream<Master.Input>.Continuation
+    let runtime: RuntimeDirectory
+    let notifier = SystemdNotifier()
+    let table = ListenerTable()
+    let started = ContinuousClock.now
+    let instance = WorkerHandover.Instance.random()
+    var state: MasterState
+    var resources: [Int: GenerationResources] = [:]
+    var links: [Int32: ControlLink] = [:]
+    var reloadWaiters: [Int: [ControlConnection]] = [:]
+    var stopWaiters: [ControlConnection] = []
+    var nextGeneration = 1
+    var exitCode: Int32?
+
+    init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
+        self.options = options
+        self.log = log
+        self.continuation = continuation
+        self.runtime = runtime
+        state = MasterState(timing: options.timing)
+    }
+
+    var now: Duration { ContinuousClock.now - started }
+
+    mutating func startFirst(_ expanded: ConfigLoader.Expanded) {
+        switch prepare(expanded) {
+        case .success(let event): apply(event)
+        case .failure(let error):
+            log.emit("error", "startup_failed", ["reason": error.description])
+            exitCode = 1
+        }
+    }
+
+    /// Returns the exit status once the master should exit.
+    mutating func handle(_ input: Master.Input) -> Int32? {
+        if let exitCode { return exitCode }
+        switch input {
+        case .signal(let sig):
+            switch sig {
+            case SIGHUP: reload(client: nil)
+            case SIGUSR1:
+                for link in links.values { link.send(MasterMessage.reopenLogs.line) }
+                log.emit("info", "logs_reopened", ["pids": links.keys.sorted().map(String.init).joined(separator: ",")])
+            default: apply(.stop(signal: sig))
+            }
+        case .childExited(let pid, let status):
+            links.removeValue(forKey: pid)?.close()
+            apply(.exited(pid: pid, status))
+        case .worker(let pid, let message):
+            apply(.message(pid: pid, message))
+        case .timer(let timer):
+            apply(.timer(timer))
+        case .control(let request, let connection):
+            switch request {
+            case .status:
+                connection.reply(statusJSON())
+                connection.close()
+            case .reload:
+                reload(client: connection)
+            case .stop:
+                connection.reply(#"{"ok":true,"stopping":true}"#)
+                stopWaiters.append(connection)
+                apply(.stop(signal: SIGTERM))
+            }
+        }
+        return exitCode
+    }
+
+    /// Feeds one event to the state machine and performs its actions, including the events those
+    /// actions produce (a spawn reports its pid or its failure at once).
+    mutating func apply(_ event: MasterState.Event) {
+        var queue = state.handle(event, now: now)[...]
+        while let action = queue.popFirst() {
+            if let follow = perform(action) { queue += state.handle(follow, now: now) }
+        }
+    }
+
+    mutating func perform(_ action: MasterState.Action) -> MasterState.Event? {
+        switch action {
+        case .spawn(let g, let slot):
+            return spawn(generation: g, slot: slot)
+        case .send(let pid, let message):
+            links[pid]?.send(message.line)
+        case .kill(let pid):
+            kill(pid, SIGKILL)
+        case .schedule(let timer, let delay):
+            let continuation = self.continuation
+            Task {
+                try? await Task.sleep(for: delay)
+                continuation.yield(.timer(timer))
+            }
+        case .log(let entry):
+            log.emit(entry)
+        case .notify(let text):
+            notifier.notify(text)
+        case .live(let g):
+            for c in reloadWaiters.removeValue(forKey: g) ?? [] {
+                c.reply(#"{"ok":true,"generation":\#(g)}"#)
+                c.close()
+            }
+        case .failed(let g, let reason):
+            for c in reloadWaiters.removeValue(forKey: g) ?? [] {
+                c.reply(JSONValue.object([("ok", .bool(false)), ("error", .string(reason))]).serialized())
+                c.close()
+            }
+        case .retired(let g):
+            resources.removeValue(forKey: g)
+            table.retain(resources.values.map { ($0.addresses, $0.workers) })
+        case .exit(let code):
+            exitCode = code
+        }
+        return nil
+    }
+}

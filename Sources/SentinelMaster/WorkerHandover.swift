@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a worker inherits from its master, read from fds 3.. and SENTINEL_STACK_* variables.
+///
+/// fd 3 is the control socket, fd 4 the sealed configuration memfd, fds 5… the listening sockets
+/// in the order of SENTINEL_STACK_LISTENERS. Sentinel's own variables, not systemd's LISTEN_FDS:
+/// those belong to systemd, and a child's pid (LISTEN_PID) is unknown before it is spawned.
+public struct WorkerHandover: Sendable {
+    public static let controlFD: Int32 = 3
+    public static let configFD: Int32 = 4
+    public static let firstListenerFD: Int32 = 5
+
+    public var generation: Int
+    public var slot: Int
+    /// The file the master loaded (for messages only; the text comes from the memfd).
+    public var configPath: String
+    public var listeners: [(address: ListenAddress, fd: Int32)]
+    /// Worker processes in the generation (to size each worker's event loops).
+    public var workers: Int
+    /// Fixed for the master's life and equal in every worker: the instance id the `status`
+    /// builtin shows, and the key that signs sticky cookies (a per-worker key would break
+    /// affinity whenever a client's next connection lands on another worker).
+    public var instanceID: String
+    public var stickyKey: [UInt8]
+
+    /// Values the master makes once and gives every worker of every generation.
+    public struct Instance: Sendable {
+        public var id: String
+        public var stickyKey: [UInt8]
+
+        public static func random() -> Instance {
+            var rng = SystemRandomNumberGenerator()
+            let id = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+            let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+            return Instance(id: hex(id), stickyKey: key)
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    static func unhex(_ text: String) -> [UInt8] {
+        let digits = Array(text.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).compactMap { UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16) }
+    }
+
+    /// The environment the master gives a worker (see `Spawner.workerEnvironment`).
+    static func environment(
+        generation: Int, slot: Int, workers: Int, configPath: String, addresses: [ListenAddress], instance: Instance
+    ) -> [String: String] {
+        [
+            "SENTINEL_STACK_WORKERS": String(workers),
+            "SENTINEL_STACK_INSTANCE_ID": instance.id,
+            "SENTINEL_STACK_STICKY_KEY": hex(instance.stickyKey),
+            "SENTINEL_STACK_GENERATION": String(generation),
+            "SENTINEL_STACK_SLOT": String(slot),
+            "SENTINEL_STACK_CONFIG_PATH": configPath,
+            "SENTINEL_STACK_LISTENERS": addresses.map(\.wire).joined(separator: ","),
+        ]
+    }
+
+    public static func fromEnvironment() throws(ControlError) -> WorkerHandover {
+        func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        guard let g = value("SENTINEL_STACK_GENERATION").flatMap(Int.init), let s = value("SENTINEL_STACK_SLOT").flatMap(Int.init),
+              let list = value("SENTINEL_STACK_LISTENERS")
+        else {
+            throw ControlError("the worker role is started by `sentinel-stack up`, not by hand")
+        }
+        var listeners: [(ListenAddress, Int32)] = []
+        for (i, item) in list.split(separator: ",").enumerated() {
+            guard let address = ListenAddress(item) else { throw ControlError("bad SENTINEL_STACK_LISTENERS entry \(item)") }
+            let fd = firstListenerFD + Int32(i)
+            guard fcntl(fd, F_GETFD) >= 0 else { throw ControlError("listener fd \(fd) for \(address) was not inherited") }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            listeners.append((address, fd))
+        }
+        _ = fcntl(controlFD, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(configFD, F_SETFD, FD_CLOEXEC)
+        return WorkerHandover(
+            generation: g, slot: s, configPath: value("SENTINEL_STACK_CONFIG_PATH") ?? "<config>", listeners: listeners,
+            workers: value("SENTINEL_STACK_WORKERS").flatMap(Int.init) ?? 1, instanceID: value("SENTINEL_STACK_INSTANCE_ID") ?? "",
+            stickyKey: unhex(value("SENTINEL_STACK_STICKY_KEY") ?? ""))
+    }
+
+    /// The inherited socket listening on `host:port`, if the master bound one.
+    public func fd(host: String, port: Int) -> Int32? {
+        listeners.first { $0.address == ListenAddress(host: host, port: port) }?.fd
+    }
+
+    public func readConfig() throws(ConfigHandover.Failure) -> String {
+        try ConfigHandover.read(fd: Self.configFD)
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import NIOCore
+import SentinelConfig
+import SentinelMaster
+import SentinelProxy
+import SentinelRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sentinel-stack worker`: the hidden role the master spawns (/proc/self/exe worker).
+struct WorkerRole: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Internal: a worker process started by `sentinel-stack up`.", shouldDisplay: false)
+
+    func run() async throws {
+        let code = await Worker.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// A worker: serves the data plane on the master's sockets until told to drain.
+///
+/// It drains on DRAIN from the master, on SIGTERM/SIGQUIT/SIGINT, and on EOF of its control socket
+/// (the master died: nobody would stop or replace this worker, so it finishes what it has and
+/// exits rather than serving on unsupervised).
+enum Worker {
+    enum Event: Sendable { case message(MasterMessage), masterGone, signal(Int32) }
+
+    static func run() async -> Int32 {
+        var log = StackLog(role: "worker")
+        let handover: WorkerHandover
+        let loaded: ConfigLoader.Loaded
+        do {
+            handover = try WorkerHandover.fromEnvironment()
+            switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath) {
+            case .success(let l): loaded = l
+            case .failure(let e):
+                log.emit("error", "worker_failed", ["reason": "handed-over configuration: " + e.rendered()])
+                return 2
+            }
+        } catch {
+            log.emit("error", "worker_failed", ["reason": "\(error)"])
+            return 2
+        }
+        let config = loaded.config
+        log = StackLog(config: config.observability.logging, role: "worker")
+        let fields: KeyValuePairs<String, String> = [
+            "generation": String(handover.generation), "slot": String(handover.slot), "pid": String(getpid()),
+        ]
+        let base = ProcessIdentity.current()
+        let identity = ProcessIdentity(
+            stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone)
+        var snapshot: ServerSnapshot
+        do {
+            snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)
+        } catch {
+            log.emit("error", "worker_failed", ["reason": error.description])
+            return 2
+        }
+        for i in snapshot.listeners.indices {
+            let l = snapshot.listeners[i]
+            guard let fd = handover.fd(host: l.host, port: l.port) else {
+                log.emit("error", "worker_failed", ["reason": "no inherited socket for \(l.host):\(l.port)"])
+                return 2
+            }
+            snapshot.listeners[i].inheritedFD = fd
+        }
+        let threads = config.system.workerThreads > 0 ? config.system.workerThreads : max(1, System.coreCount / max(1, handover.workers))
+        let server = ProxyServer(eventLoopCount: threads, log: { writeAll($0 + "\n", to: 2) })
+        do {
+            _ = try await server.start(snapshot: snapshot)
+        } catch {
+            log.emit("error", "worker_failed", ["reason": "cannot serve on the inherited sockets: \(error)"])
+            return 1
+        }
+
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self)
+        let link = ControlLink(
+            fd: WorkerHandover.controlFD, label: "sentinel.worker.control",
+            onLine: { line in if let m = MasterMessage(line: line) { continuation.yield(.message(m)) } },
+            onClose: { continuation.yield(.masterGone) })
+        let signals = SignalEvents(signals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1], onSignal: { continuation.yield(.signal($0)) })
+        defer { signals.cancel() }
+        link.send(WorkerMessage.ready.line)
+
+        for await event in events {
+            let reason: String
+            switch event {
+            case .message(.reopenLogs), .signal(SIGUSR1):
+                do { try server.reopenLogs() } catch { log.emit("error", "logs_reopen_failed", ["reason": "\(error)"]) }
+                continue
+            case .signal(SIGHUP):
+                continue  // reload is the master's job: it starts a new generation
+            case .message(.drain): reason = "drain"
+            case .masterGone: reason = "master_gone"
+            case .signal(let sig): reason = "signal \(sig)"
+            }
+            log.emit(LogEntry("info", "worker_draining", fields.map { ($0.key, $0.value) } + [("reason", reason)]))
+            let clean = await server.shutdown(gracefulTimeout: config.system.gracefulShutdownTimeout)
+            link.send(WorkerMessage.drained(clean: clean).line)
+            return clean ? 0 : 1
+        }
+        return 0
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Synchronization
+
+/// A `sentinel-stack up` child process with its own directory, config, port and runtime directory.
+///
+/// Ports: a listener shared by several processes cannot use port 0 (each slot's socket would get a
+/// different port), so the harness asks the kernel for a free port by binding port 0, closes that
+/// socket and writes the number into the configuration. Another process could take the port in
+/// between; on a test machine that is rare, and the test then fails loudly at bind, not silently.
+/// Synchronisation is on log lines, the control socket and HTTP answers, never on sleeps.
+final class StackProcess: Sendable {
+    let dir: String
+    let configPath: String
+    let port: Int
+    let process: Process
+    private let log = LogText()
+
+    init(workers: Int = 2, gracefulSecs: Int = 5, env: [String: String] = [:]) throws {
+        dir = NSTemporaryDirectory() + "sst-" + String(UUID().uuidString.prefix(8))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        port = try freePort()
+        configPath = dir + "/sentinel.kdl"
+        try Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
+        process.arguments = ["up", "--config", configPath]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        for (k, v) in env { environment[k] = v }
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        let log = self.log
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; return }
+            let text = String(decoding: data, as: UTF8.self)
+            log.append(text)
+        }
+        try process.run()
+    }
+
+    static func config(workers: Int, gracefulSecs: Int, port: Int, dir: String, extra: String = "") -> String {
+        """
+        schema-version "1.0"
+        system {
+            worker-processes \(workers)
+            graceful-shutdown-timeout-secs \(gracefulSecs)
+            runtime-directory "\(dir)/run"
+        }
+        listeners {
+            listener "http" {
+                address "127.0.0.1:\(port)"
+                protocol "http"
+            }
+        }
+        routes {
+            route "health" {
+                matches { path "/health" }
+                builtin-handler "health"
+            }
+            \(extra)
+        }
+        """
+    }
+
+    var text: String { log.value }
+
+    /// Lines of the master's log with `"event":"<event>"`.
+    func events(_ event: String) -> [String] {
+        text.split(separator: "\n").filter { $0.contains(#""event":"\#(event)""#) }.map(String.init)
+    }
+
+    /// Waits (polling the collected log) until `condition` holds; false after `timeout`.
+    func wait(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    func waitForEvent(_ event: String, count: Int = 1, timeout: Duration = .seconds(20)) -> Bool {
+        wait(timeout: timeout) { events(event).count >= count }
+    }
+
+    /// Runs `sentinel-stack <command> --config <this config>`.
+    func stack(_ command: String) throws -> RunResult {
+        try run("sentinel-stack", [command, "--config", configPath])
+    }
+
+    /// Worker pids of the live generation, from `sentinel-stack status`.
+    func livePids() throws -> [Int32] {
+        let status = try stack("status").stdout
+        guard let data = status.data(using: .utf8),
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let live = json["live_generation"] as? Int,
+              let gens = json["generations"] as? [[String: Any]],
+              let g = gens.first(where: { $0["generation"] as? Int == live }),
+              let workers = g["workers"] as? [[String: Any]]
+        else { return [] }
+        return workers.compactMap { ($0["pid"] as? Int).map(Int32.init) }
+    }
+
+    func exitStatus(timeout: Duration = .seconds(30)) -> Int32? {
+        guard wait(timeout: timeout, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func processGone(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return true }
+    // A zombie waiting for its new parent to reap it has exited too.
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+}
+
+let root: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+    }
+    fatalError("no Package.swift above \(#filePath)")
+}()
+
+/// Where `swift build` put the executables: next to the test bundle.
+let binDir: String = {
+    let candidates = [Bundle.main.bundleURL.path, Bundle.main.bundleURL.deletingLastPathComponent().path]
+    for c in candidates where FileManager.default.isExecutableFile(atPath: c + "/sentinel-stack") { return c }
+    return root + "/.build/debug"
+}()
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func run(_ tool: String, _ args: [String]) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binDir + "/" + tool)
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    environment.removeValue(forKey: "SENTINEL_CONFIG")
+    environment.removeValue(forKey: "NOTIFY_SOCKET")
+    p.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// The collected stderr of a child, appended from the pipe's handler thread.
+final class LogText: Sendable {
+    private let text = Mutex("")
+    func append(_ s: String) { text.withLock { $0 += s } }
+    var value: String { text.withLock { $0 } }
+}
