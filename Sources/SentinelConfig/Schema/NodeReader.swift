@@ -158,6 +158,16 @@ struct NodeReader {
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options)
     }
 
+    mutating func choice<T: Equatable>(_ names: String..., options: [(String, T)]) -> T? {
+        guard let v = scalar(names) else { return nil }
+        return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options)
+    }
+
+    mutating func choice<T: Equatable>(_ names: String..., default value: T, options: [(String, T)]) -> T {
+        guard let v = scalar(names) else { return value }
+        return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options) ?? value
+    }
+
     mutating func choice<T>(_ names: String..., default value: T, options: [(String, T)]) -> T {
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options) ?? value

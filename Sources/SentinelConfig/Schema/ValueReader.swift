@@ -74,6 +74,21 @@ struct ValueReader {
     }
 
     func choice<T>(_ v: KDLValue, options: [(String, T)]) -> T? {
+        choice(v, options: options, canonical: nil)
+    }
+
+    /// As `choice`, listing only the first name of each value in the hint (aliases stay accepted).
+    func choice<T: Equatable>(_ v: KDLValue, options: [(String, T)]) -> T? {
+        var canonical: [String] = []
+        var values: [T] = []
+        for (name, value) in options where !values.contains(value) {
+            values.append(value)
+            canonical.append(name)
+        }
+        return choice(v, options: options, canonical: canonical)
+    }
+
+    private func choice<T>(_ v: KDLValue, options: [(String, T)], canonical: [String]?) -> T? {
         guard let s = string(v) else { return nil }
         if let hit = options.first(where: { $0.0 == s }) { return hit.1 }
         let normalized = Suggest.normalize(s)
@@ -81,8 +96,9 @@ struct ValueReader {
         var seen: [String] = []
         for (name, _) in options where !seen.contains(name) { seen.append(name) }
         let hint = Suggest.closest(to: s, among: seen).map { "did you mean \"\($0)\"? " } ?? ""
+        let listed = canonical ?? seen
         sink.error(v.location, path, "unknown value \"\(s)\" for \"\(key)\"",
-                   hint: hint + "one of: " + seen.map { "\"\($0)\"" }.joined(separator: ", "))
+                   hint: hint + "one of: " + listed.map { "\"\($0)\"" }.joined(separator: ", "))
         return nil
     }
 
