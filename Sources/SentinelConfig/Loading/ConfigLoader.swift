@@ -1,4 +1,4 @@
-public import KDL
+import KDL
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
