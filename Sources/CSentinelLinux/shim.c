@@ -24,3 +24,7 @@ int sentinel_peer_uid(int fd, unsigned int *uid) {
     *uid = cred.uid;
     return 0;
 }
+
+int sentinel_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

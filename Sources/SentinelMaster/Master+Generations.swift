@@ -14,6 +14,7 @@ extension Runner {
         case .failure(let error): return .failure(error)
         case .success(let a): addresses = a
         }
+        if let error = planAgents(config, generation: nextGeneration) { return .failure(error) }
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let workers = config.system.workerProcesses ?? max(1, cores)
         do {
@@ -127,6 +128,7 @@ extension Runner {
             ("config", .string(options.configPath)),
             ("runtime_directory", .string(runtime.path)),
             ("generations", .array(generations)),
+            ("agents", agentsJSON()),
         ]).serialized()
     }
 }

@@ -22,6 +22,7 @@ public struct Master: Sendable {
         /// accepts it (the master does not import the data plane; the executable provides this).
         public var plan: @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>
         public var timing = MasterState.Timing()
+        public var agentTiming = AgentSupervisor.Timing()
 
         public init(configPath: String, environment: [String: String], plan: @escaping @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>) {
             self.configPath = configPath
@@ -36,6 +37,7 @@ public struct Master: Sendable {
         case worker(Int32, WorkerMessage)
         case timer(MasterState.Timer)
         case control(ControlRequest, ControlConnection)
+        case agent(AgentInput)
     }
 
     let options: Options
@@ -124,6 +126,7 @@ struct Runner {
     var stopWaiters: [ControlConnection] = []
     var nextGeneration = 1
     var exitCode: Int32?
+    var agents: AgentHost
 
     init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
@@ -131,13 +134,17 @@ struct Runner {
         self.continuation = continuation
         self.runtime = runtime
         state = MasterState(timing: options.timing)
+        agents = AgentHost(timing: options.agentTiming)
     }
 
     var now: Duration { ContinuousClock.now - started }
 
     mutating func startFirst(_ expanded: ConfigLoader.Expanded) {
         switch prepare(expanded) {
-        case .success(let event): apply(event)
+        case .success(let event):
+            // Agents first: the workers' routes may depend on them from their first request.
+            if case .prepared(let g, _, _) = event { applyAgentPlan(generation: g) }
+            apply(event)
         case .failure(let error):
             log.emit("error", "startup_failed", ["reason": error.description])
             exitCode = 1
@@ -154,9 +161,12 @@ struct Runner {
             case SIGUSR1:
                 for link in links.values { link.send(MasterMessage.reopenLogs.line) }
                 log.emit("info", "logs_reopened", ["pids": links.keys.sorted().map(String.init).joined(separator: ",")])
-            default: apply(.stop(signal: sig))
+            default:
+                if state.phase == .stopping { applyAgents(.fastStop) }
+                apply(.stop(signal: sig))
             }
         case .childExited(let pid, let status):
+            if agentExited(pid: pid, status: status) { break }
             links.removeValue(forKey: pid)?.close()
             apply(.exited(pid: pid, status))
         case .worker(let pid, let message):
@@ -175,6 +185,8 @@ struct Runner {
                 stopWaiters.append(connection)
                 apply(.stop(signal: SIGTERM))
             }
+        case .agent(let input):
+            handleAgent(input)
         }
         return exitCode
     }
@@ -207,6 +219,7 @@ struct Runner {
         case .notify(let text):
             notifier.notify(text)
         case .live(let g):
+            applyAgentPlan(generation: g)
             for c in reloadWaiters.removeValue(forKey: g) ?? [] {
                 c.reply(#"{"ok":true,"generation":\#(g)}"#)
                 c.close()
@@ -220,7 +233,7 @@ struct Runner {
             resources.removeValue(forKey: g)
             table.retain(resources.values.map { ($0.addresses, $0.workers) })
         case .exit(let code):
-            exitCode = code
+            exitAfterAgents(code)
         }
         return nil
     }

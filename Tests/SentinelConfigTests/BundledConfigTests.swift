@@ -32,7 +32,7 @@ import Testing
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
             "10: listener protocol \"https\"", "39: filters (filter \"waf\")", "47: filters (filter \"geo-block\")",
-            "56: agents (agent \"waf-agent\")",
+            "56: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
         ],
         "caching.kdl": ["16: builtin-handler \"cache-purge\"", "21: route cache", "40: the HTTP cache (cache block)"],
         "static-site.kdl": ["21: static-files"],

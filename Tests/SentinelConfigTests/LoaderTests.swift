@@ -116,6 +116,17 @@ import Testing
         #expect(d.first?.message == "not supported yet: health-check type \"grpc\"")
     }
 
+    /// sentinel-stack supervises agents with `command`; talking to agents (the protocol) is not built.
+    @Test func supervisedAgentsAreAcceptedAgentsWithoutCommandAreNot() {
+        let supervised = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true" } }"#)
+        #expect(diagnostics(supervised).isEmpty)
+        if case .success(let loaded) = ConfigLoader.load(text: supervised) {
+            #expect(loaded.warnings.contains { $0.message.contains("supervised by sentinel-stack only") })
+        }
+        let bare = diagnostics(minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock" } }"#))
+        #expect(bare.map(\.message) == ["not supported yet: agents without command (agent \"a\"; the proxy-agent protocol)"])
+    }
+
     @Test func schemaVersionIsChecked() {
         #expect(diagnostics("schema-version \"2.0\"\n" + minimal()).first?.message.contains("not supported") == true)
         #expect(diagnostics("schema-version \"1.0\"\n" + minimal()).isEmpty)

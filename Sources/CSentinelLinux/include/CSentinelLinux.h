@@ -19,4 +19,8 @@ int sentinel_memfd_seal(int fd);
 /// _GNU_SOURCE, which Swift's Glibc module does not define). Returns 0 or -1 (errno set).
 int sentinel_peer_uid(int fd, unsigned int *uid);
 
+/// Adds "change to this directory" to a spawn's file actions (glibc >= 2.29), for an agent's
+/// `working-directory`: the master is multi-threaded, so it never chdir()s itself. Returns 0 or an errno value.
+int sentinel_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
 #endif

@@ -29,6 +29,11 @@ enum FeatureSupport {
         all += limits(config.limits, at: at["limits"])
         all += observability(config.observability, at: at)
         for (feature, loc, path) in all { sink.notSupported(feature, loc, path) }
+        for a in config.agents + config.namespaces.flatMap({ $0.agents + $0.services.flatMap(\.agents) }) where a.supervision != nil {
+            sink.warning(a.location, ConfigPath(["agents", "agent \"\(a.id)\""]),
+                         "agent \"\(a.id)\" is started and supervised by sentinel-stack only; single-process sentinel does not run it",
+                         hint: "run this configuration with sentinel-stack up")
+        }
     }
 
     static func system(_ s: SystemConfig) -> [(String, KDLSourceLocation, ConfigPath)] {
@@ -93,8 +98,12 @@ enum FeatureSupport {
         for f in filters {
             out.append(("filters (filter \"\(f.id)\")", f.location, ConfigPath(["filters", "filter \"\(f.id)\""])))
         }
-        for a in agents {
-            out.append(("agents (agent \"\(a.id)\")", a.location, ConfigPath(["agents", "agent \"\(a.id)\""])))
+        // An agent with `command` is a process sentinel-stack supervises, which works; talking to
+        // an agent (the `agent` filter, gated with every filter above) does not yet, so an agent
+        // without `command` would be a setting with no effect.
+        for a in agents where a.supervision == nil {
+            out.append(("agents without command (agent \"\(a.id)\"; the proxy-agent protocol)", a.location,
+                        ConfigPath(["agents", "agent \"\(a.id)\""])))
         }
         for r in routes {
             let p = ConfigPath(["routes", "route \"\(r.id)\""])

@@ -1,0 +1,138 @@
+import SentinelConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the runner keeps for agent supervision, in one value so the runner itself grows by one
+/// property: the state machine, the output readers of live agents, the agent set of each prepared
+/// generation (applied when that generation goes live) and the worker side's exit status while
+/// agents are still being stopped.
+struct AgentHost {
+    var state: AgentSupervisor
+    var readers: [Int32: [AgentOutputReader]] = [:]
+    var pending: [Int: [AgentSpec]] = [:]
+    var exitAfterAgents: Int32?
+
+    init(timing: AgentSupervisor.Timing) { state = AgentSupervisor(timing: timing) }
+}
+
+/// Inputs of the agent side, delivered through the master's one loop.
+enum AgentInput: Sendable {
+    case output(agent: String, pid: Int32, stream: String, line: String, truncated: Bool)
+    case timer(AgentSupervisor.Timer)
+}
+
+extension Runner {
+    /// Expands the agents of a configuration about to become generation `g`; the set is applied
+    /// when `g` goes live, so a reload that fails leaves the running agents alone.
+    mutating func planAgents(_ config: SentinelConfiguration, generation g: Int) -> ControlError? {
+        switch AgentSpec.all(in: config, environment: options.environment) {
+        case .failure(let error): return error
+        case .success(let specs):
+            agents.pending[g] = specs
+            return nil
+        }
+    }
+
+    /// Starts (or reconfigures) the agents planned for generation `g`, if any are pending.
+    mutating func applyAgentPlan(generation g: Int) {
+        guard let specs = agents.pending.removeValue(forKey: g) else { return }
+        agents.pending = agents.pending.filter { $0.key > g }
+        applyAgents(.configure(specs))
+    }
+
+    mutating func handleAgent(_ input: AgentInput) {
+        switch input {
+        case .output(let name, let pid, let stream, let line, let truncated):
+            var fields = [("agent", name), ("pid", String(pid)), ("stream", stream), ("line", line)]
+            if truncated { fields.append(("truncated", "true")) }
+            log.emit(LogEntry("info", "agent_output", fields))
+        case .timer(let timer):
+            applyAgents(.timer(timer))
+        }
+    }
+
+    /// The workers are all gone (`MasterState` decided to exit): stop the agents, then exit.
+    mutating func exitAfterAgents(_ code: Int32) {
+        agents.exitAfterAgents = code
+        if agents.state.pids.isEmpty {
+            exitCode = code
+            _ = agents.state.handle(.stop, now: now)
+            return
+        }
+        applyAgents(.stop)
+    }
+
+    mutating func applyAgents(_ event: AgentSupervisor.Event) {
+        var queue = agents.state.handle(event, now: now)[...]
+        while let action = queue.popFirst() {
+            if let follow = performAgent(action) { queue += agents.state.handle(follow, now: now) }
+        }
+    }
+
+    private mutating func performAgent(_ action: AgentSupervisor.Action) -> AgentSupervisor.Event? {
+        switch action {
+        case .spawn(let spec):
+            do {
+                let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: agentLauncher)
+                let continuation = self.continuation
+                let pid = spawned.pid
+                agents.readers[pid] = [(spawned.stdout, "stdout"), (spawned.stderr, "stderr")].map { fd, stream in
+                    AgentOutputReader(fd: fd, label: "sentinel.agent.\(pid).\(stream)") { line, truncated in
+                        continuation.yield(.agent(.output(agent: spec.name, pid: pid, stream: stream, line: line, truncated: truncated)))
+                    }
+                }
+                return .spawned(agent: spec.name, pid: pid)
+            } catch {
+                return .spawnFailed(agent: spec.name, reason: error.description)
+            }
+        case .signal(let pid, let sig):
+            kill(pid, sig)
+        case .schedule(let timer, let delay):
+            let continuation = self.continuation
+            Task {
+                try? await Task.sleep(for: delay)
+                continuation.yield(.agent(.timer(timer)))
+            }
+        case .log(let entry):
+            log.emit(entry)
+        case .notify(let text):
+            notifier.notify(text)
+        case .allStopped:
+            if let code = agents.exitAfterAgents {
+                log.emit("info", "agents_stopped")
+                exitCode = code
+            }
+        }
+        return nil
+    }
+
+    /// A reaped agent: its pipes close by themselves at EOF (the readers flush the last line).
+    mutating func agentExited(pid: Int32, status: ExitStatus) -> Bool {
+        guard agents.state.pids.contains(pid) else { return false }
+        agents.readers.removeValue(forKey: pid)
+        applyAgents(.exited(pid: pid, status))
+        return true
+    }
+
+    /// `agents` of `sentinel-stack status`.
+    func agentsJSON() -> JSONValue {
+        .array(agents.state.order.compactMap { name in
+            guard let a = agents.state.agents[name] else { return nil }
+            return .object([
+                ("name", .string(name)),
+                ("pid", a.pid.map { .number(String($0)) } ?? .null),
+                ("state", .string(a.state.rawValue)),
+                ("restarts", .number(String(a.restarts))),
+                ("consecutive_failures", .number(String(a.failures))),
+                ("last_exit", a.lastExit.map { .string($0) } ?? .null),
+            ])
+        })
+    }
+}
+
+extension Runner {
+    /// The argv prefix agents are started through; nil: exec the command directly.
+    var agentLauncher: [String]? { nil }
+}
