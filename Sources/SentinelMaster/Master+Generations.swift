@@ -99,8 +99,9 @@ extension Runner {
             fd: pair[0], label: "sentinel.worker.\(pid)",
             onLine: { line in
                 if let message = WorkerMessage(line: line) { continuation.yield(.worker(pid, message)) }
+                else if let message = ClusterWorkerMessage(line: line) { continuation.yield(.cluster(pid, message)) }
             },
-            onClose: {})
+            onClose: { continuation.yield(.linkClosed(pid)) })
         return .spawned(generation: g, slot: slot, pid: pid)
     }
 

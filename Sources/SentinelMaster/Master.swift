@@ -38,6 +38,11 @@ public struct Master: Sendable {
         case timer(MasterState.Timer)
         case control(ControlRequest, ControlConnection)
         case agent(AgentInput)
+        /// Instance-wide view (metrics reports, builtin pulls, health verdicts): see Master+Cluster.
+        case cluster(Int32, ClusterWorkerMessage)
+        /// A worker's control socket reached EOF: its last report is final.
+        case linkClosed(Int32)
+        case pullExpired(Int32, UInt64)
     }
 
     let options: Options
@@ -123,6 +128,7 @@ struct Runner {
     var resources: [Int: GenerationResources] = [:]
     var links: [Int32: ControlLink] = [:]
     var reloadWaiters: [Int: [ControlConnection]] = [:]
+    var cluster = ClusterView()
     var stopWaiters: [ControlConnection] = []
     var nextGeneration = 1
     var exitCode: Int32?
@@ -167,12 +173,16 @@ struct Runner {
             }
         case .childExited(let pid, let status):
             if agentExited(pid: pid, status: status) { break }
-            links.removeValue(forKey: pid)?.close()
+            // Not closed here: the link closes itself at EOF, after the worker's last lines were read.
+            links.removeValue(forKey: pid)
             apply(.exited(pid: pid, status))
         case .worker(let pid, let message):
             apply(.message(pid: pid, message))
         case .timer(let timer):
             apply(.timer(timer))
+        case .cluster(let pid, let message): handleCluster(message, from: pid)
+        case .linkClosed(let pid): clusterLinkClosed(pid)
+        case .pullExpired(let pid, let id): clusterPullExpired(pid, id: id)
         case .control(let request, let connection):
             switch request {
             case .status:

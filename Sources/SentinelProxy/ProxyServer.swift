@@ -35,12 +35,23 @@ public final class ProxyServer: Sendable {
     public let metrics: MetricsRegistry
     /// Health, passive ejection and breakers of every upstream target; survives reloads.
     public let health: UpstreamHealth
+    /// Instance-wide `metrics`/`status` answers (a `sentinel-stack` worker); nil: this process alone.
+    let instanceView: (any InstanceView)?
+    /// Whether this process runs the active health checks (a `sentinel-stack` worker other than
+    /// the designated prober receives the verdicts instead).
+    let runsHealthChecks: Bool
+    /// Called with every active probe result this process obtains (to share it with other workers).
+    let onProbe: (@Sendable (_ upstream: String, _ target: String, _ success: Bool) -> Void)?
 
     /// - Parameter log: receives one JSON line per upstream health or breaker transition.
     public init(
         eventLoopCount: Int = System.coreCount, clock: ServerClock = .system, metrics: MetricsRegistry = .init(),
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        log: @escaping @Sendable (String) -> Void = { _ in }, instanceView: (any InstanceView)? = nil,
+        runsHealthChecks: Bool = true, onProbe: (@Sendable (_ upstream: String, _ target: String, _ success: Bool) -> Void)? = nil
     ) {
+        self.instanceView = instanceView
+        self.runsHealthChecks = runsHealthChecks
+        self.onProbe = onProbe
         self.eventLoopCount = max(1, eventLoopCount)
         self.clock = clock
         self.metrics = metrics
@@ -48,7 +59,7 @@ public final class ProxyServer: Sendable {
     }
 
     /// Monotonic time as `UpstreamHealth` and `TargetSelector` take it.
-    var now: Duration { .nanoseconds(Int64(clamping: clock.monotonicNanos())) }
+    public var now: Duration { .nanoseconds(Int64(clamping: clock.monotonicNanos())) }
 
     /// Marks every upstream of `snapshot` with `generation`, so per-loop balancers notice a reload.
     static func stamp(_ snapshot: ServerSnapshot, generation: UInt64) -> ServerSnapshot {
@@ -63,7 +74,7 @@ public final class ProxyServer: Sendable {
         let snapshot = Self.stamp(snapshot, generation: 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         health.configure(snapshot.upstreams, now: now)
-        let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health)
+        let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health, instanceView: instanceView)
         let health = self.health
         let metrics = self.metrics
         var caches: [ObjectIdentifier: NIOLoopBoundBox<[RouteCache]>] = [:]
@@ -134,7 +145,7 @@ public final class ProxyServer: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let checker = HealthChecker(upstreams: snapshot.upstreams, eventLoop: group.next(), health: health, clock: clock)
+        let checker = HealthChecker(upstreams: snapshot.upstreams, eventLoop: group.next(), health: health, clock: clock, onResult: onProbe)
         let installed = running.withLock { state -> Bool in
             guard state == nil else { return false }
             state = Running(
@@ -145,7 +156,7 @@ public final class ProxyServer: Sendable {
             try? await group.shutdownGracefully()
             throw ProxyServerError.alreadyStarted
         }
-        checker.start()
+        if runsHealthChecks { checker.start() }
         return bound
     }
 
@@ -163,9 +174,9 @@ public final class ProxyServer: Sendable {
             let next = Self.stamp(snapshot, generation: s.generation)
             health.configure(next.upstreams, now: now)
             let previous = s.checker
-            s.checker = HealthChecker(upstreams: next.upstreams, eventLoop: s.group.next(), health: health, clock: clock)
+            s.checker = HealthChecker(upstreams: next.upstreams, eventLoop: s.group.next(), health: health, clock: clock, onResult: onProbe)
             s.shared.swap(next)
-            s.checker.start()
+            if runsHealthChecks { s.checker.start() }
             state = s
             return previous
         }

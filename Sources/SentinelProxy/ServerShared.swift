@@ -17,6 +17,8 @@ final class ServerShared: Sendable {
     /// Process-wide upstream target health (the `upstreams` builtin reads it).
     let health: UpstreamHealth
     let startedMonotonicNanos: UInt64
+    /// Instance-wide builtin answers when this process is one worker of several.
+    let instanceView: (any InstanceView)?
     private struct Connections {
         var table: [ObjectIdentifier: any Channel] = [:]
         /// Set by `beginDrain`: refuse new connections, and fulfil `drained` when the table empties.
@@ -41,8 +43,12 @@ final class ServerShared: Sendable {
         accessLog.withLock { $0 = file }
     }
 
-    init(snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock, health: UpstreamHealth = UpstreamHealth()) {
+    init(
+        snapshot: ServerSnapshot, metrics: MetricsRegistry, clock: ServerClock, health: UpstreamHealth = UpstreamHealth(),
+        instanceView: (any InstanceView)? = nil
+    ) {
         self.health = health
+        self.instanceView = instanceView
         snapshotBox = Mutex(snapshot)
         self.metrics = metrics
         self.clock = clock

@@ -68,7 +68,13 @@ enum Worker {
             snapshot.listeners[i].inheritedFD = fd
         }
         let threads = config.system.workerThreads > 0 ? config.system.workerThreads : max(1, System.coreCount / max(1, handover.workers))
-        let server = ProxyServer(eventLoopCount: threads, log: { writeAll($0 + "\n", to: 2) })
+        let metrics = MetricsRegistry()
+        let cluster = WorkerCluster(metrics: metrics, version: snapshot.version)
+        // Slot 0 probes for the whole instance; the master relays its verdicts to every other worker.
+        let server = ProxyServer(
+            eventLoopCount: threads, metrics: metrics, log: { writeAll($0 + "\n", to: 2) }, instanceView: cluster,
+            runsHealthChecks: handover.slot == 0,
+            onProbe: { cluster.send(ClusterWorkerMessage.probe(upstream: $0, target: $1, success: $2).line) })
         do {
             _ = try await server.start(snapshot: snapshot)
         } catch {
@@ -79,11 +85,15 @@ enum Worker {
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let link = ControlLink(
             fd: WorkerHandover.controlFD, label: "sentinel.worker.control",
-            onLine: { line in if let m = MasterMessage(line: line) { continuation.yield(.message(m)) } },
+            onLine: { line in
+                if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
+                else if let m = ClusterMasterMessage(line: line) { cluster.received(m) }
+            },
             onClose: { continuation.yield(.masterGone) })
         let signals = SignalEvents(signals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1], onSignal: { continuation.yield(.signal($0)) })
         defer { signals.cancel() }
-        link.send(WorkerMessage.ready.line)
+        cluster.attach(link: link, server: server)
+        cluster.send(WorkerMessage.ready.line)
 
         for await event in events {
             let reason: String
@@ -99,7 +109,10 @@ enum Worker {
             }
             log.emit(LogEntry("info", "worker_draining", fields.map { ($0.key, $0.value) } + [("reason", reason)]))
             let clean = await server.shutdown(gracefulTimeout: config.system.gracefulShutdownTimeout)
-            link.send(WorkerMessage.drained(clean: clean).line)
+            // The final report, before DRAINED: the master folds it into its retired counters at EOF.
+            cluster.stop()
+            cluster.report()
+            cluster.send(WorkerMessage.drained(clean: clean).line)
             return clean ? 0 : 1
         }
         return 0

@@ -22,6 +22,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         case discardingBody(LocalReply)
         case proxying(ProxyExchange)
         case tunneling(ProxyExchange)
+        /// A builtin answer waits for the instance-wide view (see `InstanceView`).
+        case awaitingInstance
         case closed
     }
 
@@ -37,6 +39,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var traceID: String
         var facts: RequestFacts?
         var version: HTTP1Version = .http1_1
+        /// Set when the body must come from the instance view before sending.
+        var instanceKind: BuiltinKind?
     }
 
     let shared: ServerShared
@@ -158,7 +162,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             return inbound.readableBytes < 64 * 1024 && (exchange.requestIsComplete || exchange.wantsRequestBytes)
         case .tunneling(let exchange):
             return exchange.upstreamWritable && inbound.readableBytes < 64 * 1024
-        case .closed:
+        case .awaitingInstance, .closed:
             return false
         }
     }
@@ -184,7 +188,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         switch state {
         case .proxying(let exchange), .tunneling(let exchange):
             exchange.clientClosed()
-        case .discardingBody:
+        case .discardingBody, .awaitingInstance:
             shared.metrics.requestFinished()
         default:
             break
@@ -250,6 +254,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             case .tunneling(let exchange):
                 exchange.forwardTunnelBytes()
                 return resumeReading()
+            case .awaitingInstance:
+                return
             case .closed:
                 inbound.clear()
                 return
@@ -308,11 +314,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var body = BodyCounter(framing: head.framing, limit: maxBody, limits: parser.limits)
         let headLength = head.headLength
 
-        func local(_ response: BuiltinResponse, keepAlive: Bool) {
+        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil) {
             inbound.moveReaderIndex(forwardBy: headLength)
             var reply = LocalReply(
                 response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
-                method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version)
+                method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version,
+                instanceKind: instance)
             if body.declaredTooLarge {
                 reply.response = BuiltinHandlers.error(413, traceID: traceID)
                 reply.keepAlive = false
@@ -345,7 +352,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                     health.snapshot(now: .nanoseconds(Int64(clamping: clock.monotonicNanos())))
                 })
             let builtinRequest = BuiltinRequest(method: request.method, path: request.path, query: request.query, headers: request.routedHeaders)
-            local(BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext), keepAlive: keepAlive)
+            let response = BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext)
+            local(response, keepAlive: keepAlive, instance: wantsInstanceAnswer(kind, response) ? kind : nil)
         case .proxy(let route):
             if head.upgrade != nil, !route.websocket {
                 local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
@@ -402,6 +410,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
     /// Sends a local reply and moves to the next request (or closes).
     private func finishLocal(_ reply: LocalReply) {
+        if let kind = reply.instanceKind, reply.response.status == 200 {
+            var pending = reply
+            pending.instanceKind = nil
+            return fetchInstanceAnswer(pending, kind: kind) { [unowned self] in self.finishLocal($0) }
+        }
         let keepAlive = reply.keepAlive && !quiescing
         let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9

@@ -17,11 +17,17 @@ public final class HealthChecker: Sendable {
     private let jobs: [Job]
     private let health: UpstreamHealth
     private let clock: ServerClock
+    private let onResult: (@Sendable (String, String, Bool) -> Void)?
     /// Created on the loop by `start` (or `stop`, so that a later `start` does nothing).
     private let state: NIOLoopBoundBox<LoopState?>
 
     /// Probes `upstreams` (those with a `healthCheck`) once `start` is called.
-    public init(upstreams: [UpstreamRuntime], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock) {
+    /// `onResult` gets every verdict too (upstream id, target address, success), after `health` has it.
+    public init(
+        upstreams: [UpstreamRuntime], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock,
+        onResult: (@Sendable (String, String, Bool) -> Void)? = nil
+    ) {
+        self.onResult = onResult
         self.eventLoop = eventLoop
         self.health = health
         self.clock = clock
@@ -36,7 +42,7 @@ public final class HealthChecker: Sendable {
     public func start() {
         eventLoop.execute { [self] in
             guard state.value == nil else { return }
-            let loopState = LoopState(jobs: jobs, eventLoop: eventLoop, health: health, clock: clock)
+            let loopState = LoopState(jobs: jobs, eventLoop: eventLoop, health: health, clock: clock, onResult: onResult)
             state.value = loopState
             loopState.start()
         }
@@ -45,7 +51,7 @@ public final class HealthChecker: Sendable {
     /// Cancels future probes and aborts running ones (their results are discarded).
     public func stop() -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
-            if state.value == nil { state.value = LoopState(jobs: [], eventLoop: eventLoop, health: health, clock: clock) }
+            if state.value == nil { state.value = LoopState(jobs: [], eventLoop: eventLoop, health: health, clock: clock, onResult: nil) }
             state.value?.stop()
         }
     }
@@ -63,12 +69,14 @@ public final class HealthChecker: Sendable {
         let eventLoop: any EventLoop
         let health: UpstreamHealth
         let clock: ServerClock
+        let onResult: (@Sendable (String, String, Bool) -> Void)?
         var tasks: [RepeatedTask] = []
         var running: [Int: any Channel] = [:]
         var busy: Set<Int> = []
         var stopped = false
 
-        init(jobs: [Job], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock) {
+        init(jobs: [Job], eventLoop: any EventLoop, health: UpstreamHealth, clock: ServerClock, onResult: (@Sendable (String, String, Bool) -> Void)?) {
+            self.onResult = onResult
             self.jobs = jobs
             self.eventLoop = eventLoop
             self.health = health
@@ -113,6 +121,7 @@ public final class HealthChecker: Sendable {
                 guard !state.stopped else { return }
                 let now = Duration.nanoseconds(Int64(clamping: state.clock.monotonicNanos()))
                 state.health.probeResult(upstream: job.upstream, target: job.address, success: success, now: now)
+                state.onResult?(job.upstream, job.address, success)
             }
             let finishBound = NIOLoopBound(finish, eventLoop: eventLoop)
             attempt.timeout = eventLoop.scheduleTask(in: job.spec.timeout.timeAmount) { finishBound.value(false) }

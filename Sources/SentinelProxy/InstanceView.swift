@@ -1,0 +1,71 @@
+import NIOCore
+
+/// The instance-wide answers of the builtin `metrics` and `status` routes when this process is
+/// one of several workers (`sentinel-stack`): the process's own numbers would be a fragment that
+/// changes with whichever worker answered.
+///
+/// The worker implements it over its control socket to the master, which collects a fresh report
+/// from every worker and merges them. A process without one (plain `sentinel`) answers alone.
+public protocol InstanceView: Sendable {
+    /// Calls `completion` once, on any thread, with the instance-wide body for `kind`: the full
+    /// exposition text for `.metrics`, a JSON member list (`"generation":1,…`, no braces) for
+    /// `.status`; nil when the master did not answer in time.
+    func fetch(_ kind: BuiltinKind, completion: @escaping @Sendable (String?) -> Void)
+}
+
+extension ProxyConnectionHandler {
+    /// Whether a builtin answer must come from the instance view rather than this process alone.
+    func wantsInstanceAnswer(_ kind: BuiltinKind, _ response: BuiltinResponse) -> Bool {
+        shared.instanceView != nil && response.status == 200 && (kind == .metrics || kind == .status)
+    }
+
+    /// Asks the instance view for `reply`'s body, then finishes it on this connection's loop.
+    /// Meanwhile the connection reads nothing more (state `.awaitingInstance`).
+    func fetchInstanceAnswer(_ reply: LocalReply, kind: BuiltinKind, finish: @escaping (LocalReply) -> Void) {
+        guard let view = shared.instanceView else { return finish(reply) }
+        state = .awaitingInstance
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, finish), eventLoop: loop)
+        view.fetch(kind) { text in
+            loop.execute {
+                let (handler, finish) = bound.value
+                guard case .awaitingInstance = handler.state else { return }
+                finish(Self.merged(reply, kind: kind, text: text))
+                if case .awaitingHead = handler.state { handler.process() }
+            }
+        }
+    }
+
+    /// `reply` with the instance-wide body; without one, the process's own answer marked
+    /// `X-Sentinel-Scope: worker` so a scraper can tell a partial view.
+    static func merged(_ reply: LocalReply, kind: BuiltinKind, text: String?) -> LocalReply {
+        var out = reply
+        guard let text else {
+            out.response.headers.append(("X-Sentinel-Scope", "worker"))
+            return out
+        }
+        switch kind {
+        case .metrics:
+            out.response.body = Array(text.utf8)
+        case .status:
+            var body = out.response.body
+            let text = text.trimmingSuffix(while: { $0 == "\n" })
+            guard body.last == UInt8(ascii: "}"), !text.isEmpty else { break }
+            body.removeLast()
+            out.response.body = body + Array(",\(text)}".utf8)
+        default:
+            break
+        }
+        out.response.headers.append(("X-Sentinel-Scope", "instance"))
+        return out
+    }
+}
+
+extension StringProtocol {
+    /// The text without trailing characters matching `drop`.
+    func trimmingSuffix(while drop: (Character) -> Bool) -> Substring {
+        var s = self[...]
+        while let last = s.last, drop(last) { s = s.dropLast() }
+        return Substring(s)
+    }
+}

@@ -1,0 +1,120 @@
+import Dispatch
+import SentinelMaster
+import SentinelProxy
+import Synchronization
+
+/// A worker's part of the instance-wide view: it reports its metrics to the master (every
+/// `pushInterval` when they changed, at once on COLLECT, and a final time after draining), asks
+/// the master for the instance-wide `metrics`/`status` answers, and relays health-check verdicts.
+///
+/// Every write to the control socket goes through `send`, one lock, so lines from the push timer,
+/// a builtin request and the lifecycle never interleave.
+final class WorkerCluster: InstanceView, Sendable {
+    /// How often changed metrics are pushed (bounds what a crash loses; scrapes collect afresh).
+    static let pushInterval: DispatchTimeInterval = .milliseconds(250)
+    /// How long a builtin request waits for the master before answering with this worker alone.
+    static let pullTimeout: DispatchTimeInterval = .seconds(1)
+
+    private struct Pending {
+        var lines: [String] = []
+        var completion: @Sendable (String?) -> Void
+    }
+
+    private struct State {
+        var link: ControlLink?
+        var nextID: UInt64 = 1
+        var pulls: [UInt64: Pending] = [:]
+        var lastReport = ""
+    }
+
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "sentinel.worker.cluster")
+    private let timer: TimerBox
+    private let metrics: MetricsRegistry
+    private let version: String
+    private let health = Mutex<ProxyServer?>(nil)
+
+    init(metrics: MetricsRegistry, version: String) {
+        self.metrics = metrics
+        self.version = version
+        timer = TimerBox(source: DispatchSource.makeTimerSource(queue: queue))
+    }
+
+    /// Connects the control link (created after this object, since its handler calls `received`)
+    /// and the server whose `UpstreamHealth` applies relayed verdicts; starts the push timer.
+    func attach(link: ControlLink, server: ProxyServer) {
+        state.withLock { $0.link = link }
+        health.withLock { $0 = server }
+        timer.source.schedule(deadline: .now() + Self.pushInterval, repeating: Self.pushInterval)
+        let handler: @Sendable () -> Void = { [weak self] in self?.report(onlyIfChanged: true) }
+        timer.source.setEventHandler(handler: handler)
+        timer.source.resume()
+    }
+
+    /// Writes `line` (one or more complete lines) to the master.
+    func send(_ line: String) {
+        state.withLock { _ = $0.link?.send(line) }
+    }
+
+    /// Sends the current exposition text as SNAP lines and SNAP-END, in one write.
+    func report(onlyIfChanged: Bool = false) {
+        let text = metrics.render(version: version)
+        state.withLock { s in
+            if onlyIfChanged, text == s.lastReport { return }
+            s.lastReport = text
+            var out = ""
+            for line in text.split(separator: "\n") where line.utf8.count < LineBuffer.maxLine - 16 {
+                out += ClusterWorkerMessage.snapshotLine(String(line)).line
+            }
+            out += ClusterWorkerMessage.snapshotEnd.line
+            _ = s.link?.send(out)
+        }
+    }
+
+    /// Stops the push timer (the final report follows the drain).
+    func stop() {
+        timer.source.cancel()
+    }
+
+    /// A cluster line from the master (on the link's queue).
+    func received(_ message: ClusterMasterMessage) {
+        switch message {
+        case .collect:
+            report()
+        case .answerLine(let id, let text):
+            state.withLock { $0.pulls[id]?.lines.append(text) }
+        case .answerEnd(let id):
+            guard let done = state.withLock({ $0.pulls.removeValue(forKey: id) }) else { return }
+            done.completion(done.lines.joined(separator: "\n") + (done.lines.isEmpty ? "" : "\n"))
+        case .probe(let upstream, let target, let success):
+            guard let server = health.withLock({ $0 }) else { return }
+            server.health.probeResult(upstream: upstream, target: target, success: success, now: server.now)
+        }
+    }
+
+    /// InstanceView: asks the master; nil after `pullTimeout` or without a link.
+    func fetch(_ kind: BuiltinKind, completion: @escaping @Sendable (String?) -> Void) {
+        let name = kind == .metrics ? "metrics" : "status"
+        let id: UInt64? = state.withLock { s in
+            guard let link = s.link else { return nil }
+            let id = s.nextID
+            s.nextID += 1
+            s.pulls[id] = Pending(completion: completion)
+            guard link.send(ClusterWorkerMessage.pull(id: id, kind: name).line) else {
+                s.pulls[id] = nil
+                return nil
+            }
+            return id
+        }
+        guard let id else { return completion(nil) }
+        queue.asyncAfter(deadline: .now() + Self.pullTimeout) { [weak self] in
+            guard let expired = self?.state.withLock({ $0.pulls.removeValue(forKey: id) }) else { return }
+            expired.completion(nil)
+        }
+    }
+}
+
+/// The push timer. `@unchecked`: a DispatchSource is thread-safe (Dispatch documents it); Swift lacks the annotation.
+private struct TimerBox: @unchecked Sendable {
+    let source: any DispatchSourceTimer
+}

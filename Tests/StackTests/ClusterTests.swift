@@ -1,0 +1,192 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// One view from many processes: metrics, status, access logs and health checks of a
+/// `sentinel-stack` with two workers, end to end against the built binary.
+@Suite(.serialized) struct ClusterTests {
+    static func config(port: Int, dir: String, metricsPort: Int, extraRoutes: String = "", upstreams: String = "") -> String {
+        """
+        schema-version "1.0"
+        system {
+            worker-processes 2
+            graceful-shutdown-timeout-secs 5
+            runtime-directory "\(dir)/run"
+        }
+        listeners {
+            listener "http" {
+                address "127.0.0.1:\(port)"
+                protocol "http"
+            }
+        }
+        routes {
+            route "health" {
+                matches { path "/health" }
+                builtin-handler "health"
+            }
+            route "status" {
+                matches { path "/status" }
+                builtin-handler "status"
+            }
+            \(extraRoutes)
+        }
+        \(upstreams)
+        observability {
+            metrics { address "127.0.0.1:\(metricsPort)" }
+            logging {
+                access-log { file "\(dir)/access.log" }
+            }
+        }
+        """
+    }
+
+    /// `n` GETs of `path` from `threads` clients, each opening a new connection every 5 requests
+    /// (so the kernel spreads them over both workers' sockets). Returns the 200 answers.
+    static func load(port: Int, path: String = "/health", n: Int, threads: Int = 8) -> Int {
+        let ok = Atomic(0)
+        let group = DispatchGroup()
+        for t in 0..<threads {
+            group.enter()
+            Thread {
+                var client = KeepAliveClient(port: port)
+                for i in stride(from: t, to: n, by: threads) {
+                    if i % 5 == 0 { client = KeepAliveClient(port: port) }
+                    if (try? client.get(path).status) == 200 { ok.add(1, ordering: .relaxed) }
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        return ok.load(ordering: .relaxed)
+    }
+
+    /// Sum of `sentinel_requests_total`, without the scrapes' own series when `skipScrapes`.
+    static func requestsTotal(_ text: String, skipScrapes: Bool = false) -> Int {
+        text.split(separator: "\n").filter { $0.hasPrefix("sentinel_requests_total{") }
+            .filter { !skipScrapes || !$0.contains(#"route="_metrics""#) }
+            .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+
+    static func scrape(_ port: Int) throws -> String {
+        let r = try KeepAliveClient(port: port).get("/metrics")
+        #expect(r.status == 200)
+        return r.body
+    }
+
+    @Test func scrapeCountsEveryRequestOfBothWorkers() throws {
+        let metricsPort = try freePort()
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let n = 400
+        #expect(Self.load(port: stack.port, n: n) == n)
+        let first = try Self.scrape(metricsPort)
+        #expect(Self.requestsTotal(first) == n, "\(first)")
+        #expect(first.contains(#"sentinel_requests_total{route="health",method="GET",status="200"} \#(n)"#))
+        #expect(first.contains("sentinel_up 1\n"))
+        // Whichever worker answers, the same numbers (plus the earlier scrapes).
+        for _ in 0..<6 { #expect(Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true) == n) }
+        // Both workers served: the status route lists them with their own counts.
+        let status = try KeepAliveClient(port: stack.port).get("/status").body
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])
+        let workers = try #require(json["workers"] as? [[String: Any]])
+        #expect(workers.count == 2)
+        #expect(workers.allSatisfy { ($0["requests"] as? Int ?? 0) > 0 }, "\(status)")
+        #expect(json["generation"] as? Int == 1)
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func countersSurviveAReloadAndKeepWhatTheDrainingGenerationFinished() throws {
+        let metricsPort = try freePort()
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        #expect(stack.waitForEvent("started"))
+        #expect(Self.load(port: stack.port, n: 200) == 200)
+        let before = Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true)
+        #expect(before == 200)
+        // Load runs across the reload: the old generation finishes some, the new one the rest.
+        let done = Mutex(0)
+        let loader = Thread { let n = Self.load(port: stack.port, n: 300, threads: 4); done.withLock { $0 = n } }
+        loader.start()
+        let r = try stack.stack("reload")
+        #expect(r.status == 0, "reload: \(r.stderr)")
+        let during = Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true)
+        #expect(during >= before)
+        #expect(stack.wait { done.withLock { $0 } > 0 })
+        #expect(done.withLock { $0 } == 300)
+        #expect(stack.waitForEvent("generation_retired"))
+        let after = Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true)
+        #expect(after == 500, "\(after)")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    static func lines(_ path: String) -> [Substring] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            .map { $0 }
+    }
+
+    static func allJSON(_ lines: [Substring]) -> Bool {
+        lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] }
+    }
+
+    @Test func accessLogOfBothWorkersHasWholeLinesAndRotatesOnUSR1() throws {
+        let metricsPort = try freePort()
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        #expect(stack.waitForEvent("started"))
+        let path = stack.dir + "/access.log"
+        let n = 1000
+        #expect(Self.load(port: stack.port, n: n) == n)
+        #expect(stack.wait { Self.lines(path).count >= n })
+        let first = Self.lines(path)
+        #expect(first.count == n)
+        #expect(Self.allJSON(first), "an interleaved or torn line")
+        // Rotation: rename, USR1 to the master, new lines go to a new file.
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        kill(stack.process.processIdentifier, SIGUSR1)
+        #expect(stack.waitForEvent("logs_reopened"))
+        var sent = n
+        #expect(stack.wait {
+            sent += Self.load(port: stack.port, n: 20, threads: 4)
+            return !Self.lines(path).isEmpty
+        })
+        sent += Self.load(port: stack.port, n: 200)
+        #expect(stack.wait { Self.lines(path).count + Self.lines(path + ".1").count >= sent })
+        let rotated = Self.lines(path + ".1"), fresh = Self.lines(path)
+        #expect(rotated.count + fresh.count == sent)
+        #expect(Self.allJSON(rotated) && Self.allJSON(fresh))
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func oneProberPerInstanceAndEveryWorkerAvoidsTheUnhealthyTarget() throws {
+        let bad = try ScriptedUpstream(probeStatus: 500)
+        let good = try ScriptedUpstream(probeStatus: 200)
+        let metricsPort = try freePort()
+        let upstreams = """
+            upstreams {
+                upstream "app" {
+                    target "127.0.0.1:\(bad.port)"
+                    target "127.0.0.1:\(good.port)"
+                    health-check { type "http" { path "/hc" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
+                }
+            }
+            """
+        let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let marked = #"sentinel_upstream_target_healthy{upstream="app",target="127.0.0.1:\#(bad.port)"} 0"#
+        #expect(stack.wait { bad.probes >= 1 && ((try? Self.scrape(metricsPort)) ?? "").contains(marked) }, "log: \(stack.text)")
+        // Both workers act on the verdict: nothing reaches the bad target, on any connection.
+        let before = bad.requests
+        #expect(Self.load(port: stack.port, path: "/app/x", n: 60) == 60)
+        #expect(bad.requests == before)
+        #expect(good.requests >= 60)
+        // Probed once per interval for the instance, not once per worker: a rate, so it takes a window.
+        let start = bad.probes, window = 4.0
+        Thread.sleep(forTimeInterval: window)
+        let probes = bad.probes - start
+        #expect(probes >= 2 && probes <= 6, "\(probes) probes in \(window) s at a 1 s interval")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+}
