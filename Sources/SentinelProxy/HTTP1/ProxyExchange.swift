@@ -769,13 +769,3 @@ private final class TunnelRelay: UpstreamConnectionDelegate {
     func upstreamWritabilityChanged(_ writable: Bool) { exchange.upstreamWritabilityChanged(writable) }
     func upstreamClosed() { exchange.finishTunnel() }
 }
-
-extension HTTP1Method {
-    /// RFC 9110 §9.2.2: a request that can be repeated without changing the outcome.
-    var isIdempotent: Bool {
-        switch self {
-        case .get, .head, .put, .delete, .options, .trace: return true
-        default: return false
-        }
-    }
-}

@@ -159,7 +159,6 @@ final class UpstreamPool {
         }
     }
 
-    private var roundRobin: [Int: Int] = [:]
     /// This event loop's fast random source (trace ids, trace contexts).
     var random = FastRandom()
     /// Retry budgets per upstream (index in the snapshot), for this event loop.
@@ -171,13 +170,6 @@ final class UpstreamPool {
 
     func withBudget<T>(upstream: Int, _ body: (inout RetryBudget) -> T) -> T {
         body(&budgets[upstream, default: RetryBudget()])
-    }
-
-    /// The next target of an upstream in round-robin order (per event loop).
-    func nextTarget(upstream: Int, count: Int) -> Int {
-        let n = roundRobin[upstream, default: 0]
-        roundRobin[upstream] = n &+ 1
-        return count > 0 ? n % count : 0
     }
 
     /// Closes every idle connection (shutdown).
