@@ -15,12 +15,13 @@ final class StackProcess: Sendable {
     let process: Process
     private let log = LogText()
 
-    init(workers: Int = 2, gracefulSecs: Int = 5, env: [String: String] = [:]) throws {
+    /// `topLevel` is appended to the configuration (e.g. an `agents` block).
+    init(workers: Int = 2, gracefulSecs: Int = 5, env: [String: String] = [:], topLevel: String = "") throws {
         dir = NSTemporaryDirectory() + "sst-" + String(UUID().uuidString.prefix(8))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         port = try freePort()
         configPath = dir + "/sentinel.kdl"
-        try Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir)
+        try (Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir) + "\n" + topLevel)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
