@@ -6,7 +6,7 @@ import SentinelMaster
 import Glibc
 #endif
 
-/// `sentinel-stack`: the master process that runs worker processes (and, later, agents).
+/// `sentinel-stack`: the master process that runs worker processes and supervised agents.
 @main
 struct StackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,6 +64,12 @@ struct Check: ParsableCommand {
         switch source.load() {
         case .success(let loaded):
             for w in loaded.warnings { emit(w.description + "\n", fd: 2) }
+            // `up` expands agents' ${VAR} from its environment; check with the same rule.
+            if case .failure(let error) = AgentSpec.all(in: loaded.config, environment: currentEnvironment()) {
+                emit("sentinel-stack: \(error)\n", fd: 2)
+                emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
+                throw ExitCode(1)
+            }
             emit("sentinel-stack: \(ConfigSummary(loaded.config))\n", fd: 2)
             emit("sentinel-stack: configuration file \(source) test is successful\n", fd: 1)
         case .failure(let error):
