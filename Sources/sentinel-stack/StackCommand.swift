@@ -25,7 +25,7 @@ struct StackCommand: AsyncParsableCommand {
             See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
-        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self]
+        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self, ExecAs.self]
     )
 }
 
@@ -61,7 +61,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let source = options.source
-        switch source.load() {
+        switch source.load(host: .stack) {
         case .success(let loaded):
             for w in loaded.warnings { emit(w.description + "\n", fd: 2) }
             // `up` expands agents' ${VAR} from its environment; check with the same rule.

@@ -189,3 +189,60 @@ import Testing
         #expect(stack.events("startup_failed").first?.contains("SST_SURELY_UNDEFINED") == true, "log: \(stack.text)")
     }
 }
+
+/// `system { user; group }` under sentinel-stack: workers and agents drop to the user. Needs root.
+@Suite(.serialized) struct PrivilegeDropIntegrationTests {
+    /// The distinct real/effective/saved/fs uids of every thread of `pid` (credentials are per
+    /// thread: a thread glibc's setuid broadcast missed would keep root).
+    func uids(_ pid: Int32) -> Set<String> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var out = Set<String>()
+        for t in tasks {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+            out.formUnion(line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().map(String.init))
+        }
+        return out
+    }
+
+    func entries(_ stack: StackProcess) -> [[String: Any]] {
+        stack.events("agent_started").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "the master must be root to drop privileges"))
+    func reloadOntoAUserDropsWorkersAndAgents() throws {
+        let scripts = try AgentIntegrationTests.Scripts(["agent.sh": "echo \"uid $(id -u)\"; while :; do sleep 0.05; done"])
+        chmod(scripts.dir, 0o755)
+        let agents = #"agents { agent "a" { unix-socket "/tmp/a.sock"; command "\#(scripts.path("agent.sh"))"; stop-timeout-ms 300; } }"#
+        let stack = try StackProcess(workers: 1, topLevel: agents)
+        #expect(stack.waitForEvent("started"))
+        let rootWorker = try #require(try stack.livePids().first)
+        #expect(uids(rootWorker) == ["0"])
+        let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
+        let dropped = base.replacingOccurrences(of: "system {", with: "system {\n    user \"nobody\"\n    group \"nogroup\"")
+        try (dropped + "\n" + agents).write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let r = try stack.stack("reload")
+        #expect(r.status == 0, "\(r.stderr)")
+        let worker = try #require(try stack.livePids().first)
+        #expect(uids(worker) == ["65534"])
+        #expect(try KeepAliveClient(port: stack.port).get("/health").status == 200)
+        // The agent's credentials changed, so it was restarted through exec-as as nobody.
+        #expect(stack.wait { stack.text.contains(#""line":"uid 65534""#) }, "log: \(stack.text)")
+        let agentPid = try #require(stack.wait { entries(stack).count == 2 } ? entries(stack).last?["pid"] as? String : nil)
+        #expect(uids(Int32(agentPid)!) == ["65534"])
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func unknownUserRefusesToStart() throws {
+        let stack = try StackProcess(workers: 1)
+        #expect(stack.waitForEvent("started"))
+        let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
+        try base.replacingOccurrences(of: "system {", with: "system {\n    user \"sst-no-such-user\"")
+            .write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let r = try stack.stack("reload")
+        #expect(r.status == 1 && r.stderr.contains("sst-no-such-user"), "\(r.stderr)")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+}
