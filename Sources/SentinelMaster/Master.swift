@@ -185,6 +185,7 @@ struct Runner {
             case .stop:
                 connection.reply(#"{"ok":true,"stopping":true}"#)
                 stopWaiters.append(connection)
+                if state.phase == .stopping { applyAgents(.fastStop) }
                 apply(.stop(signal: SIGTERM))
             }
         case .agent(let input):

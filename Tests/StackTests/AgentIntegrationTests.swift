@@ -148,6 +148,21 @@ import Testing
         #expect(pids.allSatisfy(processGone))
     }
 
+    @Test func aSecondTermKillsAgentsAtOnce() throws {
+        let scripts = try Scripts(["stubborn.sh": "trap '' TERM; echo up; while :; do sleep 0.05; done"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 60000; } }
+            """)
+        #expect(waitFor(stack, "agent_output", agent: "stubborn"))
+        let pid = try #require(try statusAgents(stack).first?["pid"] as? Int)
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(waitFor(stack, "agent_stopping", agent: "stubborn"))
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(stack.exitStatus(timeout: .seconds(10)) == 1)
+        #expect(entries(stack, "agent_exited", agent: "stubborn").first?["status"] as? String == "signal 9")
+        #expect(processGone(Int32(pid)))
+    }
+
     @Test func reloadStartsStopsAndRestartsOnlyWhatChanged() throws {
         let scripts = try Scripts(["run.sh": "echo \"run $MODE\"; while :; do sleep 0.05; done"])
         func agents(_ list: [(String, String)]) -> String {
