@@ -22,8 +22,11 @@ public enum AgentProcess {
 
     /// `baseEnvironment` is the master's environment with systemd's and Sentinel's own variables
     /// removed (`Spawner.workerEnvironment`); the spec's `env` entries replace same-named ones.
-    /// `launcher`, when set, is the argv prefix that execs the command after a privilege drop.
-    public static func spawn(_ spec: AgentSpec, baseEnvironment: [String], launcher: [String]? = nil) throws(Spawner.Failure) -> Spawned {
+    /// `launcher`, when set, is the program and full argv that exec the command after a privilege
+    /// drop (`sentinel-stack exec-as … -- command…`).
+    public static func spawn(
+        _ spec: AgentSpec, baseEnvironment: [String], launcher: (path: String, arguments: [String])? = nil
+    ) throws(Spawner.Failure) -> Spawned {
         guard let program = spec.command.first else { throw Spawner.Failure(description: "empty command") }
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
@@ -71,7 +74,7 @@ public enum AgentProcess {
         let overridden = Set(spec.environment.map { $0.prefix { $0 != "=" } })
         environment.removeAll { overridden.contains($0.prefix { $0 != "=" }) }
         environment += spec.environment
-        let arguments = (launcher ?? []) + spec.command
+        let arguments = launcher?.arguments ?? spec.command
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
@@ -81,7 +84,7 @@ public enum AgentProcess {
         var pid: pid_t = 0
         let status: Int32
         if let launcher {
-            status = posix_spawn(&pid, launcher[0], &actions, &attr, argv, envp)
+            status = posix_spawn(&pid, launcher.path, &actions, &attr, argv, envp)
         } else if program.contains("/") {
             status = posix_spawn(&pid, program, &actions, &attr, argv, envp)
         } else {

@@ -22,6 +22,9 @@ public struct AgentSpec: Sendable, Equatable {
     /// nil: unlimited.
     public var maxRestarts: Int?
     public var stopTimeout: Duration
+    /// `system { user; group }`: the agent is started through `sentinel-stack exec-as`, which
+    /// drops to these credentials before exec. Part of equality: a new user restarts the agent.
+    public var credentials: PrivilegeDrop?
 
     public init(
         name: String, command: [String], environment: [String] = [], workingDirectory: String? = nil,

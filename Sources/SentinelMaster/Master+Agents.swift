@@ -26,10 +26,11 @@ enum AgentInput: Sendable {
 extension Runner {
     /// Expands the agents of a configuration about to become generation `g`; the set is applied
     /// when `g` goes live, so a reload that fails leaves the running agents alone.
-    mutating func planAgents(_ config: SentinelConfiguration, generation g: Int) -> ControlError? {
+    mutating func planAgents(_ config: SentinelConfiguration, generation g: Int, drop: PrivilegeDrop?) -> ControlError? {
         switch AgentSpec.all(in: config, environment: options.environment) {
         case .failure(let error): return error
-        case .success(let specs):
+        case .success(var specs):
+            for i in specs.indices { specs[i].credentials = drop }
             agents.pending[g] = specs
             return nil
         }
@@ -75,7 +76,10 @@ extension Runner {
         switch action {
         case .spawn(let spec):
             do {
-                let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: agentLauncher)
+                let launcher = spec.credentials.map {
+                    (path: options.executable, arguments: $0.execArguments(program: spec.command[0], arguments: spec.command))
+                }
+                let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: launcher)
                 let continuation = self.continuation
                 let pid = spawned.pid
                 agents.readers[pid] = [(spawned.stdout, "stdout"), (spawned.stderr, "stderr")].map { fd, stream in
@@ -130,9 +134,4 @@ extension Runner {
             ])
         })
     }
-}
-
-extension Runner {
-    /// The argv prefix agents are started through; nil: exec the command directly.
-    var agentLauncher: [String]? { nil }
 }

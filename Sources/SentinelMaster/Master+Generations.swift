@@ -14,7 +14,12 @@ extension Runner {
         case .failure(let error): return .failure(error)
         case .success(let a): addresses = a
         }
-        if let error = planAgents(config, generation: nextGeneration) { return .failure(error) }
+        let drop: PrivilegeDrop?
+        switch PrivilegeDrop.resolve(user: config.system.user, group: config.system.group) {
+        case .failure(let error): return .failure(error)
+        case .success(let d): drop = d
+        }
+        if let error = planAgents(config, generation: nextGeneration, drop: drop) { return .failure(error) }
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let workers = config.system.workerProcesses ?? max(1, cores)
         do {
@@ -22,7 +27,7 @@ extension Runner {
             let handover = try ConfigHandover(text: expanded.text)
             let id = nextGeneration
             nextGeneration += 1
-            resources[id] = GenerationResources(addresses: addresses, workers: workers, config: handover)
+            resources[id] = GenerationResources(addresses: addresses, workers: workers, config: handover, drop: drop)
             log.emit("info", "generation_prepared", [
                 "generation": String(id), "listeners": addresses.map(\.description).joined(separator: ","),
                 "sockets": String(table.count),
@@ -49,7 +54,7 @@ extension Runner {
         notifier.notify(SystemdNotifier.reloading())
         let prepared: Result<MasterState.Event, ControlError>
         var diagnostics = ""
-        switch ConfigLoader.loadExpanded(file: options.configPath) {
+        switch ConfigLoader.loadExpanded(file: options.configPath, host: .stack) {
         case .failure(let error):
             diagnostics = error.rendered()
             prepared = .failure(ControlError("invalid configuration \(options.configPath)"))
@@ -82,11 +87,13 @@ extension Runner {
         let environment = Spawner.workerEnvironment(
             adding: WorkerHandover.environment(
                 generation: g, slot: slot, workers: r.workers, configPath: options.configPath, addresses: r.addresses,
-                instance: instance))
+                instance: instance).merging(r.drop?.environment ?? [:]) { $1 })
         let pid: pid_t
         do {
+            // With system { user }, through `exec-as`, which drops before exec'ing the worker.
+            let arguments = r.drop?.execArguments(program: options.executable, arguments: options.workerArguments) ?? options.workerArguments
             pid = try Spawner.spawn(
-                executable: options.executable, arguments: options.workerArguments, environment: environment,
+                executable: options.executable, arguments: arguments, environment: environment,
                 fds: [pair[1], r.config.fd] + table.fds(r.addresses, slot: slot))
         } catch {
             close(pair[0])

@@ -52,7 +52,7 @@ public struct Master: Sendable {
     /// Returns the exit status: 0 after a clean stop, 1 otherwise.
     public func run() async -> Int32 {
         let first: ConfigLoader.Expanded
-        switch ConfigLoader.loadExpanded(file: options.configPath) {
+        switch ConfigLoader.loadExpanded(file: options.configPath, host: .stack) {
         case .failure(let error):
             writeAll(error.rendered() + "\n", to: 2)
             StackLog().emit("error", "startup_failed", ["reason": "invalid configuration \(options.configPath)"])
@@ -114,6 +114,8 @@ struct Runner {
         var addresses: [ListenAddress]
         var workers: Int
         var config: ConfigHandover
+        /// `system { user; group }` the workers drop to; nil: they keep the master's credentials.
+        var drop: PrivilegeDrop?
     }
 
     let options: Master.Options
@@ -193,6 +195,7 @@ struct Runner {
             case .stop:
                 connection.reply(#"{"ok":true,"stopping":true}"#)
                 stopWaiters.append(connection)
+                if state.phase == .stopping { applyAgents(.fastStop) }
                 apply(.stop(signal: SIGTERM))
             }
         case .agent(let input):

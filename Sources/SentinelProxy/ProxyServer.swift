@@ -128,7 +128,7 @@ public final class ProxyServer: Sendable {
                                     shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))
                         }
                     }
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 let channel: any Channel
                 if let fd = listener.inheritedFD {
                     channel = try await bootstrap.withBoundSocket(fd).get()

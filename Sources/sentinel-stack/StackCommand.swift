@@ -6,7 +6,7 @@ import SentinelMaster
 import Glibc
 #endif
 
-/// `sentinel-stack`: the master process that runs worker processes (and, later, agents).
+/// `sentinel-stack`: the master process that runs worker processes and supervised agents.
 @main
 struct StackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +25,7 @@ struct StackCommand: AsyncParsableCommand {
             See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
-        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self]
+        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self, ExecAs.self]
     )
 }
 
@@ -61,9 +61,15 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let source = options.source
-        switch source.load() {
+        switch source.load(host: .stack) {
         case .success(let loaded):
             for w in loaded.warnings { emit(w.description + "\n", fd: 2) }
+            // `up` expands agents' ${VAR} from its environment; check with the same rule.
+            if case .failure(let error) = AgentSpec.all(in: loaded.config, environment: currentEnvironment()) {
+                emit("sentinel-stack: \(error)\n", fd: 2)
+                emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
+                throw ExitCode(1)
+            }
             emit("sentinel-stack: \(ConfigSummary(loaded.config))\n", fd: 2)
             emit("sentinel-stack: configuration file \(source) test is successful\n", fd: 1)
         case .failure(let error):

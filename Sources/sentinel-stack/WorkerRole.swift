@@ -34,7 +34,14 @@ enum Worker {
         let loaded: ConfigLoader.Loaded
         do {
             handover = try WorkerHandover.fromEnvironment()
-            switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath) {
+            // exec-as dropped privileges before exec'ing this role; never serve as anyone else.
+            if let drop = try PrivilegeDrop.fromEnvironment() {
+                do { try drop.verify() } catch {
+                    log.emit("error", "worker_failed", ["reason": "refusing to serve: cannot drop privileges to \(drop.user): \(error)"])
+                    return 2
+                }
+            }
+            switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath, host: .stack) {
             case .success(let l): loaded = l
             case .failure(let e):
                 log.emit("error", "worker_failed", ["reason": "handed-over configuration: " + e.rendered()])

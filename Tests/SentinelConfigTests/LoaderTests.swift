@@ -127,6 +127,20 @@ import Testing
         #expect(bare.map(\.message) == ["not supported yet: agents without command (agent \"a\"; the proxy-agent protocol)"])
     }
 
+    /// sentinel-stack drops workers and agents to user/group; single-process sentinel cannot.
+    @Test func userAndGroupAreForSentinelStackOnly() {
+        let text = minimal().replacingOccurrences(of: "system { worker-threads 1 }", with: #"system { worker-threads 1; user "nobody"; group "nogroup" }"#)
+        guard case .failure(let e) = ConfigLoader.load(text: text) else {
+            Issue.record("single-process sentinel must reject user/group")
+            return
+        }
+        #expect(e.errors.map(\.message) == ["not supported yet: user/group privilege drop in single-process mode (sentinel-stack does it)"])
+        #expect((try? ConfigLoader.load(text: text, host: .stack).get()) != nil)
+        // And the supervised-agent warning is for single-process sentinel only.
+        let agent = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true" } }"#)
+        #expect((try? ConfigLoader.load(text: agent, host: .stack).get())?.warnings.isEmpty == true)
+    }
+
     @Test func schemaVersionIsChecked() {
         #expect(diagnostics("schema-version \"2.0\"\n" + minimal()).first?.message.contains("not supported") == true)
         #expect(diagnostics("schema-version \"1.0\"\n" + minimal()).isEmpty)

@@ -1,3 +1,4 @@
+import Foundation
 import SentinelConfig
 import Testing
 @testable import SentinelMaster
@@ -199,5 +200,19 @@ import Testing
         #expect(lines.append(Array("qrs\nok\n".utf8)).map(\.line) == ["ok"])
         #expect(lines.append(Array("tail".utf8)).isEmpty)
         #expect(lines.finish().map(\.line) == ["tail"])
+    }
+
+    @Test func privilegeDropResolution() throws {
+        #expect(throws: ControlError.self) { try PrivilegeDrop.resolve(user: nil, group: "nogroup").get() }
+        #expect(throws: ControlError.self) { try PrivilegeDrop.resolve(user: "sst-no-such-user", group: nil).get() }
+        #expect(try PrivilegeDrop.resolve(user: nil, group: nil).get() == nil)
+        if getuid() == 0 {
+            let drop = try PrivilegeDrop.resolve(user: "nobody", group: "nogroup").get()
+            #expect(drop == PrivilegeDrop(user: "nobody", uid: 65534, gid: 65534))
+            #expect(drop?.execArguments(program: "/bin/a", arguments: ["a", "-x"])
+                == ["sentinel-stack", "exec-as", "nobody", "65534", "65534", "/bin/a", "--", "a", "-x"])
+        } else {
+            #expect(throws: ControlError.self) { try PrivilegeDrop.resolve(user: "root", group: nil).get() }
+        }
     }
 }

@@ -16,12 +16,16 @@ final class StackProcess: Sendable {
     private let log = LogText()
 
     /// `config` replaces the default configuration: it gets the listener port and the directory.
-    init(workers: Int = 2, gracefulSecs: Int = 5, env: [String: String] = [:], config: ((Int, String) -> String)? = nil) throws {
+    /// `topLevel` is appended to the configuration (e.g. an `agents` block).
+    init(
+        workers: Int = 2, gracefulSecs: Int = 5, env: [String: String] = [:], config: ((Int, String) -> String)? = nil,
+        topLevel: String = ""
+    ) throws {
         dir = NSTemporaryDirectory() + "sst-" + String(UUID().uuidString.prefix(8))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         port = try freePort()
         configPath = dir + "/sentinel.kdl"
-        try (config?(port, dir) ?? Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir))
+        try ((config?(port, dir) ?? Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir)) + "\n" + topLevel)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")

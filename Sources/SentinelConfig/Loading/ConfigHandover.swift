@@ -14,12 +14,12 @@ extension ConfigLoader {
     /// bytes it validated. Re-reading the files in every worker would let an edit made between the
     /// master's check and a worker's start put an unvalidated configuration into service, and give
     /// workers of one generation different configurations.
-    public static func loadExpanded(file path: String) -> Result<Expanded, ConfigError> {
+    public static func loadExpanded(file path: String, host: ConfigHost = .stack) -> Result<Expanded, ConfigError> {
         let sink = DiagnosticSink()
         sink.mainFile = path
         var expander = IncludeExpander(sink: sink)
         let nodes = expander.expand(file: path, includedFrom: nil)
-        return finish(nodes: nodes, files: expander.files, sink: sink).map {
+        return finish(nodes: nodes, files: expander.files, sink: sink, host: host).map {
             Expanded(loaded: $0, text: KDLDocument(nodes: nodes).canonicalText())
         }
     }

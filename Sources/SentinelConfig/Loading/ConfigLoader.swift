@@ -7,6 +7,14 @@ import Darwin
 
 /// Loads a configuration from a file (following `include "glob"`) or from text, and returns
 /// either a validated snapshot with its warnings, or every diagnostic at once.
+/// Which program loads a configuration. A few settings are implemented by the process manager
+/// only (`system { user; group }`, supervised agents): `sentinel-stack` accepts them, while
+/// single-process `sentinel` rejects or warns about them instead of silently ignoring them.
+public enum ConfigHost: Sendable {
+    case proxy
+    case stack
+}
+
 public enum ConfigLoader {
     /// A successful load: the snapshot plus warnings worth showing the operator.
     public struct Loaded: Sendable {
@@ -19,21 +27,21 @@ public enum ConfigLoader {
     static let maxFiles = 1000
     static let maxFileBytes = 64 << 20
 
-    public static func load(file path: String) -> Result<Loaded, ConfigError> {
+    public static func load(file path: String, host: ConfigHost = .proxy) -> Result<Loaded, ConfigError> {
         let sink = DiagnosticSink()
         sink.mainFile = path
         var expander = IncludeExpander(sink: sink)
         let nodes = expander.expand(file: path, includedFrom: nil)
-        return finish(nodes: nodes, files: expander.files, sink: sink)
+        return finish(nodes: nodes, files: expander.files, sink: sink, host: host)
     }
 
     /// Loads configuration text with no file behind it (`include` is then an error).
-    public static func load(text: String, file: String = "<config>") -> Result<Loaded, ConfigError> {
+    public static func load(text: String, file: String = "<config>", host: ConfigHost = .proxy) -> Result<Loaded, ConfigError> {
         let sink = DiagnosticSink()
         sink.mainFile = file
         do {
             let doc = try KDLParser.parse(text, file: file)
-            return finish(nodes: doc.nodes, files: [file], sink: sink)
+            return finish(nodes: doc.nodes, files: [file], sink: sink, host: host)
         } catch {
             sink.append(ConfigDiagnostic(at: error.location, path: "", syntaxMessage(error), hint: error.hint))
             return .failure(ConfigError(diagnostics: sink.sorted()))
@@ -44,12 +52,12 @@ public enum ConfigLoader {
         "syntax error: \(e.message)" + (e.expected.map { "; expected \($0)" } ?? "")
     }
 
-    static func finish(nodes: [KDLNode], files: [String], sink: DiagnosticSink) -> Result<Loaded, ConfigError> {
+    static func finish(nodes: [KDLNode], files: [String], sink: DiagnosticSink, host: ConfigHost) -> Result<Loaded, ConfigError> {
         if !sink.hasErrors || !nodes.isEmpty {
             var config = DocumentReader(sink: sink).read(nodes)
             config.files = files
             Validator(sink: sink).validate(config)
-            FeatureSupport.check(config, sink: sink)
+            FeatureSupport.check(config, host: host, sink: sink)
             if !sink.hasErrors {
                 return .success(Loaded(config: config, warnings: sink.sorted()))
             }

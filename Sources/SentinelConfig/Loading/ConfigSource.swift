@@ -17,10 +17,10 @@ public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public func load() -> Result<ConfigLoader.Loaded, ConfigError> {
+    public func load(host: ConfigHost = .proxy) -> Result<ConfigLoader.Loaded, ConfigError> {
         switch self {
-        case .file(let path): return ConfigLoader.load(file: path)
-        case .builtinDefault: return ConfigLoader.load(text: DefaultConfig.text, file: "<built-in default>")
+        case .file(let path): return ConfigLoader.load(file: path, host: host)
+        case .builtinDefault: return ConfigLoader.load(text: DefaultConfig.text, file: "<built-in default>", host: host)
         }
     }
 }

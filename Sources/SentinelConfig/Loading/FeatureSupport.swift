@@ -6,8 +6,8 @@ import KDL
 /// each one with `not supported yet: <feature>` at the node that asks for it. This file is the
 /// single list to shrink as the data plane grows; the example configurations' tests pin it.
 enum FeatureSupport {
-    static func check(_ config: SentinelConfiguration, sink: DiagnosticSink) {
-        let s = system(config.system)
+    static func check(_ config: SentinelConfiguration, host: ConfigHost, sink: DiagnosticSink) {
+        let s = system(config.system, host: host)
         for (feature, loc, path) in s { sink.notSupported(feature, loc, path) }
         var all: [(String, KDLSourceLocation, ConfigPath)] = []
         all += scope(listeners: config.listeners, routes: config.routes, upstreams: config.upstreams,
@@ -29,6 +29,7 @@ enum FeatureSupport {
         all += limits(config.limits, at: at["limits"])
         all += observability(config.observability, at: at)
         for (feature, loc, path) in all { sink.notSupported(feature, loc, path) }
+        guard host == .proxy else { return }
         for a in config.agents + config.namespaces.flatMap({ $0.agents + $0.services.flatMap(\.agents) }) where a.supervision != nil {
             sink.warning(a.location, ConfigPath(["agents", "agent \"\(a.id)\""]),
                          "agent \"\(a.id)\" is started and supervised by sentinel-stack only; single-process sentinel does not run it",
@@ -36,12 +37,15 @@ enum FeatureSupport {
         }
     }
 
-    static func system(_ s: SystemConfig) -> [(String, KDLSourceLocation, ConfigPath)] {
+    static func system(_ s: SystemConfig, host: ConfigHost) -> [(String, KDLSourceLocation, ConfigPath)] {
         guard let loc = s.location else { return [] }
         let p = ConfigPath(["system"])
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
         if s.daemon { out.append(("daemon #true (run under systemd or a container runtime instead)", loc, p)) }
-        if s.user != nil || s.group != nil { out.append(("user/group privilege drop in single-process mode", loc, p)) }
+        // sentinel-stack drops workers and agents to user/group after binding; `sentinel` does not.
+        if host == .proxy, s.user != nil || s.group != nil {
+            out.append(("user/group privilege drop in single-process mode (sentinel-stack does it)", loc, p))
+        }
         if s.autoReload { out.append(("auto-reload (send SIGHUP to reload)", loc, p)) }
         return out
     }

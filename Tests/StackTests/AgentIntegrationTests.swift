@@ -1,0 +1,263 @@
+import Foundation
+import Testing
+
+/// Agents supervised by the built `sentinel-stack`: small shell scripts in a temporary directory.
+/// Synchronisation is on the master's JSON log lines and the control socket, never on sleeps.
+@Suite(.serialized) struct AgentIntegrationTests {
+    /// A directory of executable scripts, removed at the end.
+    final class Scripts {
+        let dir = NSTemporaryDirectory() + "sst-agents-" + String(UUID().uuidString.prefix(8))
+
+        init(_ scripts: [String: String]) throws {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (name, body) in scripts {
+                let path = dir + "/" + name
+                try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+                chmod(path, 0o755)
+            }
+        }
+
+        func path(_ name: String) -> String { dir + "/" + name }
+
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    /// The JSON objects of the log lines with `"event":"<event>"` (and the agent, when given).
+    func entries(_ stack: StackProcess, _ event: String, agent: String? = nil) -> [[String: Any]] {
+        stack.events(event).compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }.filter { agent == nil || $0["agent"] as? String == agent }
+    }
+
+    func waitFor(_ stack: StackProcess, _ event: String, agent: String, count: Int = 1, timeout: Duration = .seconds(20)) -> Bool {
+        stack.wait(timeout: timeout) { entries(stack, event, agent: agent).count >= count }
+    }
+
+    /// Milliseconds since midnight of a log line's `ts` (…THH:MM:SS.mmmZ).
+    func millis(_ entry: [String: Any]) -> Int {
+        let ts = (entry["ts"] as? String) ?? ""
+        let clock = ts.split(separator: "T").last?.dropLast() ?? ""
+        let parts = clock.split(separator: ":")
+        guard parts.count == 3, let h = Int(parts[0]), let m = Int(parts[1]), let s = Double(parts[2]) else { return 0 }
+        return (h * 3600 + m * 60) * 1000 + Int((s * 1000).rounded())
+    }
+
+    func statusAgents(_ stack: StackProcess) throws -> [[String: Any]] {
+        let out = try stack.stack("status").stdout
+        let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+        return (json?["agents"] as? [[String: Any]]) ?? []
+    }
+
+    @Test func crashingAgentIsRestartedPerPolicyWithItsOutputCaptured() throws {
+        let scripts = try Scripts([
+            "crash.sh": "echo \"hello from $AGENT_GREETING in $(pwd)\"; echo oops >&2; exit 3",
+            "clean.sh": "echo done; exit 0",
+        ])
+        let stack = try StackProcess(workers: 1, env: ["SST_GREETING": "greeter"], topLevel: """
+            agents {
+                agent "crash" {
+                    unix-socket "/tmp/crash.sock"
+                    command "\(scripts.path("crash.sh"))"
+                    restart-delay-ms 20
+                    max-restarts 2
+                    working-directory "\(scripts.dir)"
+                    env { AGENT_GREETING "${SST_GREETING}" }
+                }
+                agent "clean" {
+                    unix-socket "/tmp/clean.sock"
+                    command "\(scripts.path("clean.sh"))"
+                }
+            }
+            """)
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        #expect(waitFor(stack, "agent_gave_up", agent: "crash"), "log: \(stack.text)")
+        #expect(entries(stack, "agent_started", agent: "crash").count == 3)
+        let output = entries(stack, "agent_output", agent: "crash")
+        #expect(output.contains { $0["stream"] as? String == "stdout" && $0["line"] as? String == "hello from greeter in \(scripts.dir)" })
+        #expect(output.contains { $0["stream"] as? String == "stderr" && $0["line"] as? String == "oops" })
+        #expect(entries(stack, "agent_exited", agent: "crash").allSatisfy { $0["status"] as? String == "exit 3" })
+        // on-failure (the default) does not restart a clean exit.
+        #expect(waitFor(stack, "agent_exited", agent: "clean"))
+        #expect(entries(stack, "agent_started", agent: "clean").count == 1)
+        #expect(entries(stack, "agent_output", agent: "clean").first?["line"] as? String == "done")
+        // Agents start before the first generation's workers.
+        let text = stack.text
+        let firstAgent = try #require(text.range(of: #""event":"agent_started""#))
+        let firstWorker = try #require(text.range(of: #""event":"worker_spawned""#))
+        #expect(firstAgent.lowerBound < firstWorker.lowerBound)
+
+        let agents = try statusAgents(stack)
+        let crash = agents.first { $0["name"] as? String == "crash" }
+        #expect(crash?["state"] as? String == "failed" && crash?["restarts"] as? Int == 2 && crash?["last_exit"] as? String == "exit 3")
+        #expect(agents.first { $0["name"] as? String == "clean" }?["state"] as? String == "stopped")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func crashLoopingAgentBacksOffWithGrowingGaps() throws {
+        let scripts = try Scripts(["loop.sh": "exit 1"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents {
+                agent "loop" {
+                    unix-socket "/tmp/loop.sock"
+                    command "\(scripts.path("loop.sh"))"
+                    restart-policy "always"
+                    restart-delay-ms 100
+                }
+            }
+            """)
+        #expect(waitFor(stack, "agent_started", agent: "loop", count: 5), "log: \(stack.text)")
+        let times = entries(stack, "agent_started", agent: "loop").prefix(5).map(millis)
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        // Scheduled delays 100, 200, 400, 800 ms: every gap at least its delay, each clearly longer than the last.
+        #expect(zip(gaps, [100, 200, 400, 800]).allSatisfy { $0 >= $1 - 5 }, "gaps \(gaps)")
+        #expect(zip(gaps.dropFirst(), gaps).allSatisfy { Double($0) > Double($1) * 1.4 }, "gaps \(gaps)")
+        #expect(waitFor(stack, "agent_crash_loop", agent: "loop"))
+        let loop = try statusAgents(stack).first
+        #expect((loop?["consecutive_failures"] as? Int ?? 0) >= 4)
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func agentsAreStoppedAfterTheWorkersTermThenKill() throws {
+        let scripts = try Scripts([
+            "polite.sh": "trap 'echo got-term; exit 0' TERM; echo up; while :; do sleep 0.05; done",
+            "stubborn.sh": "trap '' TERM; echo up; while :; do sleep 0.05; done",
+        ])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents {
+                agent "polite" { unix-socket "/tmp/p.sock"; command "\(scripts.path("polite.sh"))"; }
+                agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 300; }
+            }
+            """)
+        #expect(stack.waitForEvent("started"))
+        #expect(waitFor(stack, "agent_output", agent: "polite") && waitFor(stack, "agent_output", agent: "stubborn"))
+        let pids = try statusAgents(stack).compactMap { ($0["pid"] as? Int).map(Int32.init) }
+        #expect(pids.count == 2)
+        let stop = try stack.stack("stop")
+        #expect(stop.status == 0)
+        #expect(stack.exitStatus() == 0)
+        let text = stack.text
+        let retired = try #require(text.range(of: #""event":"generation_retired""#))
+        let stopping = try #require(text.range(of: #""event":"agent_stopping""#))
+        #expect(retired.lowerBound < stopping.lowerBound, "workers drain before agents get SIGTERM")
+        #expect(entries(stack, "agent_output", agent: "polite").contains { $0["line"] as? String == "got-term" })
+        #expect(entries(stack, "agent_stop_timeout", agent: "stubborn").count == 1)
+        #expect(entries(stack, "agent_exited", agent: "stubborn").first?["status"] as? String == "signal 9")
+        #expect(stack.events("agents_stopped").count == 1)
+        #expect(pids.allSatisfy(processGone))
+    }
+
+    @Test func aSecondTermKillsAgentsAtOnce() throws {
+        let scripts = try Scripts(["stubborn.sh": "trap '' TERM; echo up; while :; do sleep 0.05; done"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 60000; } }
+            """)
+        #expect(waitFor(stack, "agent_output", agent: "stubborn"))
+        let pid = try #require(try statusAgents(stack).first?["pid"] as? Int)
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(waitFor(stack, "agent_stopping", agent: "stubborn"))
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(stack.exitStatus(timeout: .seconds(10)) == 1)
+        #expect(entries(stack, "agent_exited", agent: "stubborn").first?["status"] as? String == "signal 9")
+        #expect(processGone(Int32(pid)))
+    }
+
+    @Test func reloadStartsStopsAndRestartsOnlyWhatChanged() throws {
+        let scripts = try Scripts(["run.sh": "echo \"run $MODE\"; while :; do sleep 0.05; done"])
+        func agents(_ list: [(String, String)]) -> String {
+            "agents {\n" + list.map { name, mode in
+                #"agent "\#(name)" { unix-socket "/tmp/\#(name).sock"; command "\#(scripts.path("run.sh"))"; env { MODE "\#(mode)" }; stop-timeout-ms 300; }"#
+            }.joined(separator: "\n") + "\n}"
+        }
+        let stack = try StackProcess(workers: 1, topLevel: agents([("keep", "k"), ("change", "v1"), ("drop", "d")]))
+        #expect(stack.waitForEvent("started"))
+        #expect(stack.wait { entries(stack, "agent_output").count >= 3 })
+        func pid(_ name: String) throws -> Int? { try statusAgents(stack).first { $0["name"] as? String == name }?["pid"] as? Int }
+        let keep = try pid("keep")
+        let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
+        try (base + "\n" + agents([("keep", "k"), ("change", "v2"), ("new", "n")])).write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let r = try stack.stack("reload")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(waitFor(stack, "agent_output", agent: "new"))
+        #expect(stack.wait { entries(stack, "agent_output", agent: "change").contains { $0["line"] as? String == "run v2" } })
+        #expect(waitFor(stack, "agent_exited", agent: "drop"))
+        #expect(try pid("keep") == keep)
+        #expect(entries(stack, "agent_started", agent: "keep").count == 1)
+        #expect(try statusAgents(stack).map { $0["name"] as? String } == ["keep", "change", "new"])
+
+        // An undefined variable fails the reload, naming it; the agents keep running.
+        try (base + "\n" + #"agents { agent "keep" { unix-socket "/tmp/k.sock"; command "/bin/true"; env { X "${SST_SURELY_UNDEFINED}" } } }"#)
+            .write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let bad = try stack.stack("reload")
+        #expect(bad.status == 1 && bad.stderr.contains("SST_SURELY_UNDEFINED"), "\(bad.stderr)")
+        #expect(try pid("keep") == keep)
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func undefinedVariableRefusesToStart() throws {
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true"; env { TOKEN "${SST_SURELY_UNDEFINED}" } } }
+            """)
+        #expect(stack.exitStatus() == 1)
+        #expect(stack.events("startup_failed").first?.contains("SST_SURELY_UNDEFINED") == true, "log: \(stack.text)")
+    }
+}
+
+/// `system { user; group }` under sentinel-stack: workers and agents drop to the user. Needs root.
+@Suite(.serialized) struct PrivilegeDropIntegrationTests {
+    /// The distinct real/effective/saved/fs uids of every thread of `pid` (credentials are per
+    /// thread: a thread glibc's setuid broadcast missed would keep root).
+    func uids(_ pid: Int32) -> Set<String> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var out = Set<String>()
+        for t in tasks {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+            out.formUnion(line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().map(String.init))
+        }
+        return out
+    }
+
+    func entries(_ stack: StackProcess) -> [[String: Any]] {
+        stack.events("agent_started").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "the master must be root to drop privileges"))
+    func reloadOntoAUserDropsWorkersAndAgents() throws {
+        let scripts = try AgentIntegrationTests.Scripts(["agent.sh": "echo \"uid $(id -u)\"; while :; do sleep 0.05; done"])
+        chmod(scripts.dir, 0o755)
+        let agents = #"agents { agent "a" { unix-socket "/tmp/a.sock"; command "\#(scripts.path("agent.sh"))"; stop-timeout-ms 300; } }"#
+        let stack = try StackProcess(workers: 1, topLevel: agents)
+        #expect(stack.waitForEvent("started"))
+        let rootWorker = try #require(try stack.livePids().first)
+        #expect(uids(rootWorker) == ["0"])
+        let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
+        let dropped = base.replacingOccurrences(of: "system {", with: "system {\n    user \"nobody\"\n    group \"nogroup\"")
+        try (dropped + "\n" + agents).write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let r = try stack.stack("reload")
+        #expect(r.status == 0, "\(r.stderr)")
+        let worker = try #require(try stack.livePids().first)
+        #expect(uids(worker) == ["65534"])
+        #expect(try KeepAliveClient(port: stack.port).get("/health").status == 200)
+        // The agent's credentials changed, so it was restarted through exec-as as nobody.
+        #expect(stack.wait { stack.text.contains(#""line":"uid 65534""#) }, "log: \(stack.text)")
+        let agentPid = try #require(stack.wait { entries(stack).count == 2 } ? entries(stack).last?["pid"] as? String : nil)
+        #expect(uids(Int32(agentPid)!) == ["65534"])
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    @Test func unknownUserRefusesToStart() throws {
+        let stack = try StackProcess(workers: 1)
+        #expect(stack.waitForEvent("started"))
+        let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
+        try base.replacingOccurrences(of: "system {", with: "system {\n    user \"sst-no-such-user\"")
+            .write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let r = try stack.stack("reload")
+        #expect(r.status == 1 && r.stderr.contains("sst-no-such-user"), "\(r.stderr)")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+}
