@@ -72,6 +72,20 @@ import Testing
         #expect(view.expired(requester: 11, id: 7, workers: { workers }).isEmpty)
     }
 
+    @Test func verdictsAreRelayedAndReplayedToNewWorkers() {
+        var view = ClusterView()
+        let workers = [
+            ClusterView.WorkerInfo(pid: 10, generation: 1, slot: 0, uptimeSeconds: 1, state: "live"),
+            ClusterView.WorkerInfo(pid: 11, generation: 1, slot: 1, uptimeSeconds: 1, state: "live"),
+        ]
+        for ok in [true, false, false] {
+            let relayed = view.received(.probe(upstream: "u", target: "t:1", success: ok), from: 10, workers: { workers })
+            #expect(relayed.map(\.pid) == [11])
+        }
+        let replay = view.replay(to: 12).map(\.line)
+        #expect(replay == ["PROBE ok u\tt:1\n", "PROBE fail u\tt:1\n", "PROBE fail u\tt:1\n"])
+    }
+
     @Test func linesRoundTrip() {
         let messages: [ClusterWorkerMessage] = [.snapshotLine("a b"), .snapshotEnd, .pull(id: 3, kind: "status"), .probe(upstream: "u 1", target: "h:1", success: false)]
         for m in messages { #expect(ClusterWorkerMessage(line: m.line.dropLast()[...]) == m) }
