@@ -36,6 +36,9 @@ public struct ClusterView: Sendable {
     public private(set) var reports: [Int32: MetricsText] = [:]
     public private(set) var retired = MetricsText()
     private var pending: [Int32: [String]] = [:]
+    private var pendingRows: [Int32: [UpstreamRow]] = [:]
+    /// Each worker's upstream targets, from its latest report.
+    public private(set) var rows: [Int32: [UpstreamRow]] = [:]
     private var pulls: [Pull] = []
     /// The latest health-check verdicts per target ("upstream\ttarget"), oldest first, replayed
     /// to a worker that starts later (a reload, a respawn) so it acts on the same health state.
@@ -57,7 +60,11 @@ public struct ClusterView: Sendable {
         case .snapshotLine(let text):
             if pending[pid, default: []].count < Self.maxReportLines { pending[pid, default: []].append(text) }
             return []
+        case .upstreamRow(let row):
+            if pendingRows[pid, default: []].count < Self.maxReportLines { pendingRows[pid, default: []].append(row) }
+            return []
         case .snapshotEnd:
+            rows[pid] = pendingRows.removeValue(forKey: pid) ?? []
             let lines = pending.removeValue(forKey: pid) ?? []
             reports[pid] = MetricsText(parsing: lines.joined(separator: "\n"))
             var out: [Send] = []
@@ -96,6 +103,8 @@ public struct ClusterView: Sendable {
     /// The reports of `pid` are final (its control socket is closed): fold them into `retired`.
     public mutating func closed(_ pid: Int32, workers: () -> [WorkerInfo]) -> [Send] {
         pending.removeValue(forKey: pid)
+        pendingRows.removeValue(forKey: pid)
+        rows.removeValue(forKey: pid)
         if let last = reports.removeValue(forKey: pid) { retired.merge(last.cumulative) }
         var out: [Send] = []
         for i in pulls.indices { pulls[i].waiting.remove(pid) }
@@ -125,6 +134,7 @@ public struct ClusterView: Sendable {
         switch pull.kind {
         case "metrics": body = aggregate.render().split(separator: "\n").map(String.init)
         case "status": body = [statusFragment(workers)]
+        case "upstreams": body = UpstreamRow.merged(rows.keys.sorted().flatMap { rows[$0]! })
         default: body = []
         }
         // A line the worker's LineBuffer would refuse would end its control link: never sent.

@@ -195,10 +195,20 @@ import Testing
             }
             """
         let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
+            + "\n" + #"route "upstreams" { matches { path "/upstreams" }; builtin-handler "upstreams" }"#
         let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
         #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         let marked = #"sentinel_upstream_target_healthy{upstream="app",target="127.0.0.1:\#(bad.port)"} 0"#
         #expect(stack.wait { bad.probes >= 1 && ((try? Self.scrape(metricsPort)) ?? "").contains(marked) }, "log: \(stack.text)")
+        // The upstreams route shows the instance: both targets, the bad one unhealthy, whichever worker answers.
+        for _ in 0..<4 {
+            let body = try KeepAliveClient(port: stack.port).get("/upstreams").body
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "\(body)")
+            let targets = try #require((json["upstreams"] as? [[String: Any]])?.first?["targets"] as? [[String: Any]])
+            #expect(targets.count == 2)
+            #expect(targets.first { $0["address"] as? String == "127.0.0.1:\(bad.port)" }?["health"] as? String == "unhealthy")
+            #expect(json["timestamp"] is String)
+        }
         // Both workers act on the verdict: nothing reaches the bad target, on any connection.
         let before = bad.requests
         #expect(Self.load(port: stack.port, path: "/app/x", n: 60) == 60)
