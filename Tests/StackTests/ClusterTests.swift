@@ -143,6 +143,24 @@ import Testing
         #expect(stack.exitStatus() == 0)
     }
 
+    @Test func aKilledWorkersReportedCountersStay() throws {
+        let metricsPort = try freePort()
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        #expect(stack.waitForEvent("started"))
+        #expect(Self.load(port: stack.port, n: 300) == 300)
+        // The scrape collects a fresh report from every worker, so the master holds all 300.
+        #expect(Self.requestsTotal(try Self.scrape(metricsPort)) == 300)
+        let pids = try stack.livePids()
+        #expect(pids.count == 2)
+        kill(pids[0], SIGKILL)
+        #expect(stack.waitForEvent("worker_ready", count: 3), "log: \(stack.text)")
+        #expect(Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true) == 300)
+        #expect(Self.load(port: stack.port, n: 100) == 100)
+        #expect(Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true) == 400)
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
     static func lines(_ path: String) -> [Substring] {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropLast()
             .map { $0 }
