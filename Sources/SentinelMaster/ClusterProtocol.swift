@@ -8,6 +8,8 @@
 public enum ClusterWorkerMessage: Sendable, Equatable {
     /// One line of the worker's current exposition text.
     case snapshotLine(String)
+    /// One upstream target as this worker sees it (part of a report, before `snapshotEnd`).
+    case upstreamRow(UpstreamRow)
     /// The report is complete: it replaces the worker's previous one.
     case snapshotEnd
     /// A builtin route asks for the instance-wide answer; `kind` is `metrics` or `status`.
@@ -18,6 +20,7 @@ public enum ClusterWorkerMessage: Sendable, Equatable {
     public var line: String {
         switch self {
         case .snapshotLine(let text): return "SNAP \(text.filter { $0 != "\n" })\n"
+        case .upstreamRow(let row): return "UPS \(row.fields.joined(separator: "\t"))\n"
         case .snapshotEnd: return "SNAP-END\n"
         case .pull(let id, let kind): return "PULL \(id) \(kind)\n"
         case .probe(let u, let t, let ok): return "PROBE \(ok ? "ok" : "fail") \(u)\t\(t)\n"
@@ -27,6 +30,9 @@ public enum ClusterWorkerMessage: Sendable, Equatable {
     public init?(line: Substring) {
         if line.hasPrefix("SNAP ") { self = .snapshotLine(String(line.dropFirst(5))) }
         else if line == "SNAP-END" { self = .snapshotEnd }
+        else if line.hasPrefix("UPS "), let row = UpstreamRow(fields: line.dropFirst(4).split(separator: "\t", omittingEmptySubsequences: false)) {
+            self = .upstreamRow(row)
+        }
         else if line.hasPrefix("PULL ") {
             let parts = line.split(separator: " ")
             guard parts.count == 3, let id = UInt64(parts[1]) else { return nil }
@@ -88,5 +94,39 @@ struct ProbeVerdict {
         success = verdict == "ok"
         upstream = String(rest[rest.index(after: space)..<tab])
         target = String(rest[rest.index(after: tab)...])
+    }
+}
+
+/// One upstream target in a worker's report: what the builtin `upstreams` route shows for it.
+public struct UpstreamRow: Sendable, Equatable {
+    public var upstream: String
+    public var address: String
+    public var weight: Int
+    /// `unknown`, `healthy` or `unhealthy` (active checks).
+    public var health: String
+    /// `closed`, `open` or `half_open`.
+    public var breaker: String
+    public var ejected: Bool
+    public var inFlight: Int?
+
+    public init(upstream: String, address: String, weight: Int, health: String, breaker: String, ejected: Bool, inFlight: Int?) {
+        self.upstream = upstream
+        self.address = address
+        self.weight = weight
+        self.health = health
+        self.breaker = breaker
+        self.ejected = ejected
+        self.inFlight = inFlight
+    }
+
+    var fields: [String] {
+        [upstream, address, String(weight), health, breaker, ejected ? "1" : "0", inFlight.map(String.init) ?? "-"].map { $0.filter { $0 != "\t" && $0 != "\n" } }
+    }
+
+    init?(fields f: [Substring]) {
+        guard f.count == 7, let weight = Int(f[2]) else { return nil }
+        self.init(
+            upstream: String(f[0]), address: String(f[1]), weight: weight, health: String(f[3]), breaker: String(f[4]),
+            ejected: f[5] == "1", inFlight: Int(f[6]))
     }
 }

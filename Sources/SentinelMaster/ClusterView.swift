@@ -36,7 +36,17 @@ public struct ClusterView: Sendable {
     public private(set) var reports: [Int32: MetricsText] = [:]
     public private(set) var retired = MetricsText()
     private var pending: [Int32: [String]] = [:]
+    private var pendingRows: [Int32: [UpstreamRow]] = [:]
+    /// Each worker's upstream targets, from its latest report.
+    public private(set) var rows: [Int32: [UpstreamRow]] = [:]
     private var pulls: [Pull] = []
+    /// The latest health-check verdicts per target ("upstream\ttarget"), oldest first, replayed
+    /// to a worker that starts later (a reload, a respawn) so it acts on the same health state.
+    private var verdicts: [String: [Bool]] = [:]
+    private var verdictOrder: [String] = []
+    /// Verdicts kept per target: enough to reproduce any threshold up to this many.
+    static let verdictHistory = 16
+    static let maxTargets = 10_000
     /// Upper bound on the lines of one report (10,000 series per family, a few families).
     static let maxReportLines = 200_000
 
@@ -50,7 +60,11 @@ public struct ClusterView: Sendable {
         case .snapshotLine(let text):
             if pending[pid, default: []].count < Self.maxReportLines { pending[pid, default: []].append(text) }
             return []
+        case .upstreamRow(let row):
+            if pendingRows[pid, default: []].count < Self.maxReportLines { pendingRows[pid, default: []].append(row) }
+            return []
         case .snapshotEnd:
+            rows[pid] = pendingRows.removeValue(forKey: pid) ?? []
             let lines = pending.removeValue(forKey: pid) ?? []
             reports[pid] = MetricsText(parsing: lines.joined(separator: "\n"))
             var out: [Send] = []
@@ -64,14 +78,33 @@ public struct ClusterView: Sendable {
             pulls.append(Pull(requester: pid, id: id, kind: kind, waiting: live))
             return live.sorted().map { ($0, ClusterMasterMessage.collect.line) }
         case .probe(let upstream, let target, let success):
+            let key = upstream + "\t" + target
+            if verdicts[key] != nil || verdicts.count < Self.maxTargets {
+                if verdicts[key] == nil { verdictOrder.append(key) }
+                verdicts[key, default: []].append(success)
+                if verdicts[key]!.count > Self.verdictHistory { verdicts[key]!.removeFirst() }
+            }
             let line = ClusterMasterMessage.probe(upstream: upstream, target: target, success: success).line
             return workers().map(\.pid).filter { $0 != pid }.map { ($0, line) }
+        }
+    }
+
+    /// The verdicts a new worker has missed, in order, for every target probed so far.
+    public func replay(to pid: Int32) -> [Send] {
+        verdictOrder.flatMap { key -> [Send] in
+            let parts = key.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return [] }
+            return (verdicts[key] ?? []).map {
+                (pid, ClusterMasterMessage.probe(upstream: String(parts[0]), target: String(parts[1]), success: $0).line)
+            }
         }
     }
 
     /// The reports of `pid` are final (its control socket is closed): fold them into `retired`.
     public mutating func closed(_ pid: Int32, workers: () -> [WorkerInfo]) -> [Send] {
         pending.removeValue(forKey: pid)
+        pendingRows.removeValue(forKey: pid)
+        rows.removeValue(forKey: pid)
         if let last = reports.removeValue(forKey: pid) { retired.merge(last.cumulative) }
         var out: [Send] = []
         for i in pulls.indices { pulls[i].waiting.remove(pid) }
@@ -101,6 +134,7 @@ public struct ClusterView: Sendable {
         switch pull.kind {
         case "metrics": body = aggregate.render().split(separator: "\n").map(String.init)
         case "status": body = [statusFragment(workers)]
+        case "upstreams": body = UpstreamRow.merged(rows.keys.sorted().flatMap { rows[$0]! })
         default: body = []
         }
         // A line the worker's LineBuffer would refuse would end its control link: never sent.

@@ -44,12 +44,26 @@ public final class ControlLink: @unchecked Sendable {
         source.resume()
     }
 
-    /// Writes one line without blocking; a peer that is gone or not reading loses it.
+    /// Writes whole lines. A peer that is gone loses them. When the socket buffer fills mid-write
+    /// (a large metrics report), the rest is written as the peer reads, for at most
+    /// `sendPatience`: a torn line would corrupt every later line, so waiting a little is better.
     @discardableResult
     public func send(_ line: String) -> Bool {
-        let n = line.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-        return n == line.utf8.count
+        var bytes = Array(line.utf8)[...]
+        let deadline = ContinuousClock.now + Self.sendPatience
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n > 0 { bytes = bytes.dropFirst(n); continue }
+            if n < 0, errno == EINTR { continue }
+            guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK, ContinuousClock.now < deadline else { return false }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, 10)
+        }
+        return true
     }
+
+    /// How long `send` waits for a full socket buffer to drain before giving up.
+    public static let sendPatience: Duration = .milliseconds(200)
 
     /// Stops reading and closes the fd (once the cancel handler runs).
     public func close() { source.cancel() }

@@ -179,6 +179,7 @@ struct Runner {
             links.removeValue(forKey: pid)
             apply(.exited(pid: pid, status))
         case .worker(let pid, let message):
+            if message == .ready { sendCluster(cluster.replay(to: pid)) }
             apply(.message(pid: pid, message))
         case .timer(let timer):
             apply(.timer(timer))

@@ -9,14 +9,15 @@ import NIOCore
 public protocol InstanceView: Sendable {
     /// Calls `completion` once, on any thread, with the instance-wide body for `kind`: the full
     /// exposition text for `.metrics`, a JSON member list (`"generation":1,…`, no braces) for
-    /// `.status`; nil when the master did not answer in time.
+    /// `.status`, the `"upstreams":[…]` member for `.upstreams`; nil when the master did not
+    /// answer in time.
     func fetch(_ kind: BuiltinKind, completion: @escaping @Sendable (String?) -> Void)
 }
 
 extension ProxyConnectionHandler {
     /// Whether a builtin answer must come from the instance view rather than this process alone.
     func wantsInstanceAnswer(_ kind: BuiltinKind, _ response: BuiltinResponse) -> Bool {
-        shared.instanceView != nil && response.status == 200 && (kind == .metrics || kind == .status)
+        shared.instanceView != nil && response.status == 200 && (kind == .metrics || kind == .status || kind == .upstreams)
     }
 
     /// Asks the instance view for `reply`'s body, then finishes it on this connection's loop.
@@ -36,6 +37,16 @@ extension ProxyConnectionHandler {
         }
     }
 
+    /// Where the last occurrence of `needle` starts in `text`.
+    static func lastIndex(of needle: String, in text: String) -> String.Index? {
+        var i = text.endIndex
+        while i > text.startIndex {
+            i = text.index(before: i)
+            if text[i...].hasPrefix(needle) { return i }
+        }
+        return nil
+    }
+
     /// `reply` with the instance-wide body; without one, the process's own answer marked
     /// `X-Sentinel-Scope: worker` so a scraper can tell a partial view.
     static func merged(_ reply: LocalReply, kind: BuiltinKind, text: String?) -> LocalReply {
@@ -53,6 +64,15 @@ extension ProxyConnectionHandler {
             guard body.last == UInt8(ascii: "}"), !text.isEmpty else { break }
             body.removeLast()
             out.response.body = body + Array(",\(text)}".utf8)
+        case .upstreams:
+            // Keep this worker's timestamp: `{"upstreams":[…],"timestamp":"…"}`.
+            let local = String(decoding: out.response.body, as: UTF8.self)
+            let text = text.trimmingSuffix(while: { $0 == "\n" })
+            guard let ts = Self.lastIndex(of: ",\"timestamp\":", in: local), text.hasPrefix("\"upstreams\"") else {
+                out.response.headers.append(("X-Sentinel-Scope", "worker"))
+                return out
+            }
+            out.response.body = Array(("{" + text + local[ts...]).utf8)
         default:
             break
         }

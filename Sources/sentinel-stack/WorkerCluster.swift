@@ -56,15 +56,26 @@ final class WorkerCluster: InstanceView, Sendable {
         state.withLock { _ = $0.link?.send(line) }
     }
 
-    /// Sends the current exposition text as SNAP lines and SNAP-END, in one write.
+    /// Sends the current exposition text as SNAP lines, the upstream targets as UPS lines, then
+    /// SNAP-END, in one write.
     func report(onlyIfChanged: Bool = false) {
-        let text = metrics.render(version: version)
+        var text = metrics.render(version: version)
+        if let server = health.withLock({ $0 }) {
+            for u in server.health.snapshot(now: server.now) {
+                for t in u.targets {
+                    let row = UpstreamRow(
+                        upstream: u.id, address: t.address, weight: t.weight, health: t.health.rawValue,
+                        breaker: t.breaker.rawValue, ejected: t.ejected, inFlight: t.inFlight)
+                    text += ClusterWorkerMessage.upstreamRow(row).line
+                }
+            }
+        }
         state.withLock { s in
             if onlyIfChanged, text == s.lastReport { return }
             s.lastReport = text
             var out = ""
             for line in text.split(separator: "\n") where line.utf8.count < LineBuffer.maxLine - 16 {
-                out += ClusterWorkerMessage.snapshotLine(String(line)).line
+                out += line.hasPrefix("UPS ") ? line + "\n" : ClusterWorkerMessage.snapshotLine(String(line)).line
             }
             out += ClusterWorkerMessage.snapshotEnd.line
             _ = s.link?.send(out)
@@ -94,7 +105,7 @@ final class WorkerCluster: InstanceView, Sendable {
 
     /// InstanceView: asks the master; nil after `pullTimeout` or without a link.
     func fetch(_ kind: BuiltinKind, completion: @escaping @Sendable (String?) -> Void) {
-        let name = kind == .metrics ? "metrics" : "status"
+        let name = kind.rawValue
         let id: UInt64? = state.withLock { s in
             guard let link = s.link else { return nil }
             let id = s.nextID

@@ -72,6 +72,38 @@ import Testing
         #expect(view.expired(requester: 11, id: 7, workers: { workers }).isEmpty)
     }
 
+    @Test func verdictsAreRelayedAndReplayedToNewWorkers() {
+        var view = ClusterView()
+        let workers = [
+            ClusterView.WorkerInfo(pid: 10, generation: 1, slot: 0, uptimeSeconds: 1, state: "live"),
+            ClusterView.WorkerInfo(pid: 11, generation: 1, slot: 1, uptimeSeconds: 1, state: "live"),
+        ]
+        for ok in [true, false, false] {
+            let relayed = view.received(.probe(upstream: "u", target: "t:1", success: ok), from: 10, workers: { workers })
+            #expect(relayed.map(\.pid) == [11])
+        }
+        let replay = view.replay(to: 12).map(\.line)
+        #expect(replay == ["PROBE ok u\tt:1\n", "PROBE fail u\tt:1\n", "PROBE fail u\tt:1\n"])
+    }
+
+    @Test func upstreamRowsOfAllWorkersMerge() throws {
+        var view = ClusterView()
+        let workers = [ClusterView.WorkerInfo(pid: 10, generation: 1, slot: 0, uptimeSeconds: 1, state: "live")]
+        let a = UpstreamRow(upstream: "u", address: "h:1", weight: 1, health: "healthy", breaker: "closed", ejected: false, inFlight: 2)
+        var b = a
+        b.breaker = "open"
+        b.inFlight = 3
+        for (pid, row) in [(Int32(10), a), (11, b)] {
+            let message = try #require(ClusterWorkerMessage(line: ClusterWorkerMessage.upstreamRow(row).line.dropLast()[...]))
+            _ = view.received(message, from: pid, workers: { workers })
+            _ = view.received(.snapshotEnd, from: pid, workers: { workers })
+        }
+        _ = view.received(.pull(id: 1, kind: "upstreams"), from: 10, workers: { [] })
+        let lines = view.expired(requester: 10, id: 1, workers: { [] }).map(\.line)
+        let body = lines.dropLast().map { String($0.split(separator: " ", maxSplits: 2)[2].dropLast()) }.joined()
+        #expect(body == #""upstreams":[{"id":"u","targets":[{"address":"h:1","weight":1,"health":"healthy","circuit_breaker":"open","ejected":false,"in_flight":5}]}]"#)
+    }
+
     @Test func linesRoundTrip() {
         let messages: [ClusterWorkerMessage] = [.snapshotLine("a b"), .snapshotEnd, .pull(id: 3, kind: "status"), .probe(upstream: "u 1", target: "h:1", success: false)]
         for m in messages { #expect(ClusterWorkerMessage(line: m.line.dropLast()[...]) == m) }
