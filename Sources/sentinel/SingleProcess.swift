@@ -46,6 +46,10 @@ struct SingleProcess {
             throw ExitCodeError(code: 1)
         }
         let threads = initial.system.workerThreads == 0 ? System.coreCount : initial.system.workerThreads
+        // Signals are captured before any listener is bound: a SIGTERM that arrives as soon as the
+        // first port is announced must drain, not kill the process with the default action.
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self)
+        let sources = Self.installSignalHandlers(continuation)
         let server = ProxyServer(eventLoopCount: threads, log: { Console.error($0) })
         let bound: [ProxyServer.BoundListener]
         do {
@@ -60,8 +64,6 @@ struct SingleProcess {
         }
         log.emit("info", "started", ["pid": String(getpid()), "config": source.description, "event_loops": String(threads), "version": SentinelVersion.full])
 
-        let (events, continuation) = AsyncStream.makeStream(of: Event.self)
-        let sources = Self.installSignalHandlers(continuation)
         defer { sources.forEach { $0.cancel() } }
 
         var current = initial
