@@ -51,6 +51,9 @@ public struct AgentSupervisor: Sendable {
     public enum Timer: Hashable, Sendable {
         case restart(agent: String, incarnation: Int)
         case kill(agent: String, pid: Int32)
+        /// A crash-looping agent's run reached `stableAfter`: report the recovery (systemd's
+        /// STATUS= would otherwise keep saying it is crash-looping).
+        case stable(agent: String, incarnation: Int)
     }
 
     public enum Event: Sendable {
@@ -117,6 +120,9 @@ public struct AgentSupervisor: Sendable {
             a.startedAt = now
             agents[name] = a
             var out = [log("info", "agent_started", name, [("pid", String(pid)), ("restarts", String(a.restarts))])]
+            if a.failures >= timing.crashLoopAfter {
+                out.append(.schedule(.stable(agent: name, incarnation: a.incarnation), after: timing.stableAfter))
+            }
             if stopping { out += terminate(name) }
             return out
         case .spawnFailed(let name, let reason):
@@ -265,6 +271,13 @@ public struct AgentSupervisor: Sendable {
         case .kill(let name, let pid):
             guard let a = agents[name], a.pid == pid, a.state == .stopping else { return [] }
             return [log("warn", "agent_stop_timeout", name, [("pid", String(pid))]), .signal(pid: pid, Self.sigkill)]
+        case .stable(let name, let incarnation):
+            guard var a = agents[name], a.incarnation == incarnation, a.state == .running, a.failures > 0 else { return [] }
+            let failures = a.failures
+            a.failures = 0
+            agents[name] = a
+            return [log("info", "agent_recovered", name, [("pid", a.pid.map(String.init) ?? ""), ("after_failures", String(failures))]),
+                    .notify("STATUS=agent \(name) recovered after \(failures) consecutive failures")]
         }
     }
 

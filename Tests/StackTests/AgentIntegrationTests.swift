@@ -106,6 +106,7 @@ import Testing
                 }
             }
             """)
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         #expect(waitFor(stack, "agent_started", agent: "loop", count: 5), "log: \(stack.text)")
         let times = entries(stack, "agent_started", agent: "loop").prefix(5).map(millis)
         let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
@@ -133,7 +134,7 @@ import Testing
                 agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 300; }
             }
             """)
-        #expect(stack.waitForEvent("started"))
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         #expect(waitFor(stack, "agent_output", agent: "polite") && waitFor(stack, "agent_output", agent: "stubborn"))
         let pids = try statusAgents(stack).compactMap { ($0["pid"] as? Int).map(Int32.init) }
         #expect(pids.count == 2)
@@ -156,7 +157,7 @@ import Testing
         let stack = try StackProcess(workers: 1, topLevel: """
             agents { agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 60000; } }
             """)
-        #expect(waitFor(stack, "agent_output", agent: "stubborn"))
+        #expect(waitFor(stack, "agent_output", agent: "stubborn"), "log: \(stack.text)")
         let pid = try #require(try statusAgents(stack).first?["pid"] as? Int)
         kill(stack.process.processIdentifier, SIGTERM)
         #expect(waitFor(stack, "agent_stopping", agent: "stubborn"))
@@ -174,7 +175,7 @@ import Testing
             }.joined(separator: "\n") + "\n}"
         }
         let stack = try StackProcess(workers: 1, topLevel: agents([("keep", "k"), ("change", "v1"), ("drop", "d")]))
-        #expect(stack.waitForEvent("started"))
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         #expect(stack.wait { entries(stack, "agent_output").count >= 3 })
         func pid(_ name: String) throws -> Int? { try statusAgents(stack).first { $0["name"] as? String == name }?["pid"] as? Int }
         let keep = try pid("keep")
@@ -233,7 +234,7 @@ import Testing
         chmod(scripts.dir, 0o755)
         let agents = #"agents { agent "a" { unix-socket "/tmp/a.sock"; command "\#(scripts.path("agent.sh"))"; stop-timeout-ms 300; } }"#
         let stack = try StackProcess(workers: 1, topLevel: agents)
-        #expect(stack.waitForEvent("started"))
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         let rootWorker = try #require(try stack.livePids().first)
         #expect(uids(rootWorker) == ["0"])
         let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
@@ -254,7 +255,7 @@ import Testing
 
     @Test func unknownUserRefusesToStart() throws {
         let stack = try StackProcess(workers: 1)
-        #expect(stack.waitForEvent("started"))
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         let base = StackProcess.config(workers: 1, gracefulSecs: 5, port: stack.port, dir: stack.dir)
         try base.replacingOccurrences(of: "system {", with: "system {\n    user \"sst-no-such-user\"")
             .write(toFile: stack.configPath, atomically: true, encoding: .utf8)

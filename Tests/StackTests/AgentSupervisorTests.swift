@@ -78,6 +78,12 @@ import Testing
         #expect(seen == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600)])
         #expect(reported)
         #expect(s.agents["a"]?.restarts == 5)
+        // The last restart of the loop arms a stability check; when it fires, the recovery is reported.
+        let inc = s.agents["a"]!.incarnation
+        let recovered = s.handle(.timer(.stable(agent: "a", incarnation: inc)), now: now + .seconds(10))
+        #expect(events(recovered) == ["agent_recovered"])
+        #expect(recovered.contains(.notify("STATUS=agent a recovered after 5 consecutive failures")))
+        #expect(s.agents["a"]?.failures == 0)
         // Up for longer than stableAfter: the next crash starts a new streak at the base delay.
         let out = s.handle(.exited(pid: 15, .exited(1)), now: now + .seconds(11))
         #expect(delays(out) == [.milliseconds(100)])
