@@ -158,7 +158,16 @@ public struct AgentSupervisor: Sendable {
             out += terminate(name)
         }
         for spec in specs {
-            guard var a = agents[spec.name], !a.removed else {
+            if var a = agents[spec.name], a.removed {
+                // Removed by an earlier reload and still stopping: start it again once it exited.
+                a.removed = false
+                a.replacement = spec
+                agents[spec.name] = a
+                if !order.contains(spec.name) { order.append(spec.name) }
+                out.append(log("info", "agent_changed", spec.name, []))
+                continue
+            }
+            guard var a = agents[spec.name] else {
                 agents[spec.name] = Agent(spec: spec)
                 if !order.contains(spec.name) { order.append(spec.name) }
                 out.append(.spawn(spec))

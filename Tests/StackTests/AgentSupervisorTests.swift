@@ -148,6 +148,17 @@ import Testing
         #expect(s.order == ["keep", "change", "new"])
     }
 
+    @Test func anAgentReAddedWhileStillStoppingStartsOnceTheOldProcessExited() {
+        var s = AgentSupervisor()
+        running(&s, spec("a"), pid: 1)
+        _ = s.handle(.configure([]), now: .zero)
+        #expect(s.agents["a"]?.state == .stopping)
+        #expect(spawns(s.handle(.configure([spec("a")]), now: .zero)).isEmpty)
+        #expect(s.handle(.timer(.kill(agent: "a", pid: 1)), now: .zero).contains(.signal(pid: 1, AgentSupervisor.sigkill)))
+        #expect(spawns(s.handle(.exited(pid: 1, .signaled(9)), now: .zero)) == ["a"])
+        #expect(s.order == ["a"])
+    }
+
     @Test func stopTermsThenKillsAfterTheStopTimeoutAndReportsAllStopped() {
         var s = AgentSupervisor()
         var a = spec("a")
