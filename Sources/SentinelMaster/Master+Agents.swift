@@ -92,7 +92,10 @@ extension Runner {
                 return .spawnFailed(agent: spec.name, reason: error.description)
             }
         case .signal(let pid, let sig):
-            kill(pid, sig)
+            // To the agent's process group (it leads its own): a wrapper script's children stop
+            // with it instead of living on, orphaned, with the agent's pipes. An agent that moved
+            // to another group gets the signal alone.
+            if kill(-pid, sig) != 0 { kill(pid, sig) }
         case .schedule(let timer, let delay):
             let continuation = self.continuation
             Task {

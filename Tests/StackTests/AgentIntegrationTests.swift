@@ -167,6 +167,20 @@ import Testing
         #expect(processGone(Int32(pid)))
     }
 
+    @Test func stoppingAnAgentStopsItsWholeProcessGroup() throws {
+        let scripts = try Scripts(["wrapper.sh": "sleep 300 & echo \"child $!\"; wait"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "wrapper" { unix-socket "/tmp/w.sock"; command "\(scripts.path("wrapper.sh"))"; } }
+            """)
+        #expect(waitFor(stack, "agent_output", agent: "wrapper"), "log: \(stack.text)")
+        let line = try #require(entries(stack, "agent_output", agent: "wrapper").first?["line"] as? String)
+        let child = try #require(Int32(line.dropFirst("child ".count)))
+        #expect(!processGone(child))
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+        #expect(stack.wait(timeout: .seconds(5)) { processGone(child) }, "the wrapper's child outlived the stop")
+    }
+
     @Test func reloadStartsStopsAndRestartsOnlyWhatChanged() throws {
         let scripts = try Scripts(["run.sh": "echo \"run $MODE\"; while :; do sleep 0.05; done"])
         func agents(_ list: [(String, String)]) -> String {
