@@ -278,4 +278,23 @@ import Testing
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
     }
+
+    /// exec-as never runs its program when the drop fails (here: not root, so setgid(0) fails).
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func execAsRefusesWhenTheDropFails() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binDir + "/sentinel-stack",
+                       "exec-as", "root", "0", "0", "/bin/echo", "--", "echo", "ran"]
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 126)
+        #expect(o.isEmpty && e.contains("refusing to start /bin/echo"), "stdout \(o) stderr \(e)")
+    }
 }
