@@ -128,7 +128,7 @@ public struct AgentSupervisor: Sendable {
         case .spawnFailed(let name, let reason):
             guard agents[name] != nil else { return [] }
             agents[name]!.startedAt = now
-            return ended(name, status: "spawn failed: \(reason)", restart: true, now: now)
+            return ended(name, status: "spawn failed: \(reason)", restart: agents[name]!.spec.restartPolicy != .never, now: now)
         case .exited(let pid, let status):
             guard let name = order.first(where: { agents[$0]?.pid == pid }) else { return [] }
             let restart = Self.restarts(agents[name]!.spec.restartPolicy, after: status)

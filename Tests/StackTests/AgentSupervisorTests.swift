@@ -114,6 +114,10 @@ import Testing
         let out = s.handle(.spawnFailed(agent: "a", reason: "No such file or directory"), now: .zero)
         #expect(delays(out) == [.milliseconds(100)])
         #expect(s.agents["a"]?.lastExit == "spawn failed: No such file or directory")
+        var never = AgentSupervisor()
+        _ = never.handle(.configure([spec("n", .never)]), now: .zero)
+        #expect(delays(never.handle(.spawnFailed(agent: "n", reason: "x"), now: .zero)).isEmpty)
+        #expect(never.agents["n"]?.state == .stopped)
     }
 
     @Test func staleRestartTimersAreIgnored() {
