@@ -181,6 +181,28 @@ import Testing
         #expect(stack.wait(timeout: .seconds(5)) { processGone(child) }, "the wrapper's child outlived the stop")
     }
 
+    @Test func agentsLeftByAKilledMasterAreStoppedByTheNextUp() throws {
+        let scripts = try Scripts(["run.sh": "echo up; while :; do sleep 0.05; done"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "left" { unix-socket "/tmp/l.sock"; command "\(scripts.path("run.sh"))"; } }
+            """)
+        #expect(waitFor(stack, "agent_output", agent: "left"), "log: \(stack.text)")
+        let pid = Int32(try #require(try statusAgents(stack).first?["pid"] as? Int))
+        kill(stack.process.processIdentifier, SIGKILL)
+        #expect(stack.exitStatus() != nil)
+        #expect(!processGone(pid), "the agent outlives a SIGKILLed master")
+        let next = Process()
+        next.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
+        next.arguments = ["up", "--config", stack.configPath]
+        next.standardError = FileHandle.nullDevice
+        try next.run()
+        #expect(stack.wait { processGone(pid) }, "the next up stopped the leftover agent")
+        #expect(stack.wait { (try? statusAgents(stack).first?["pid"] as? Int) != nil })
+        _ = try stack.stack("stop")
+        next.waitUntilExit()
+        #expect(next.terminationStatus == 0)
+    }
+
     @Test func reloadStartsStopsAndRestartsOnlyWhatChanged() throws {
         let scripts = try Scripts(["run.sh": "echo \"run $MODE\"; while :; do sleep 0.05; done"])
         func agents(_ list: [(String, String)]) -> String {
