@@ -51,6 +51,9 @@ public struct AgentSupervisor: Sendable {
     public enum Timer: Hashable, Sendable {
         case restart(agent: String, incarnation: Int)
         case kill(agent: String, pid: Int32)
+        /// A crash-looping agent's run reached `stableAfter`: report the recovery (systemd's
+        /// STATUS= would otherwise keep saying it is crash-looping).
+        case stable(agent: String, incarnation: Int)
     }
 
     public enum Event: Sendable {
@@ -117,12 +120,15 @@ public struct AgentSupervisor: Sendable {
             a.startedAt = now
             agents[name] = a
             var out = [log("info", "agent_started", name, [("pid", String(pid)), ("restarts", String(a.restarts))])]
+            if a.failures >= timing.crashLoopAfter {
+                out.append(.schedule(.stable(agent: name, incarnation: a.incarnation), after: timing.stableAfter))
+            }
             if stopping { out += terminate(name) }
             return out
         case .spawnFailed(let name, let reason):
             guard agents[name] != nil else { return [] }
             agents[name]!.startedAt = now
-            return ended(name, status: "spawn failed: \(reason)", restart: true, now: now)
+            return ended(name, status: "spawn failed: \(reason)", restart: agents[name]!.spec.restartPolicy != .never, now: now)
         case .exited(let pid, let status):
             guard let name = order.first(where: { agents[$0]?.pid == pid }) else { return [] }
             let restart = Self.restarts(agents[name]!.spec.restartPolicy, after: status)
@@ -152,7 +158,16 @@ public struct AgentSupervisor: Sendable {
             out += terminate(name)
         }
         for spec in specs {
-            guard var a = agents[spec.name], !a.removed else {
+            if var a = agents[spec.name], a.removed {
+                // Removed by an earlier reload and still stopping: start it again once it exited.
+                a.removed = false
+                a.replacement = spec
+                agents[spec.name] = a
+                if !order.contains(spec.name) { order.append(spec.name) }
+                out.append(log("info", "agent_changed", spec.name, []))
+                continue
+            }
+            guard var a = agents[spec.name] else {
                 agents[spec.name] = Agent(spec: spec)
                 if !order.contains(spec.name) { order.append(spec.name) }
                 out.append(.spawn(spec))
@@ -265,6 +280,13 @@ public struct AgentSupervisor: Sendable {
         case .kill(let name, let pid):
             guard let a = agents[name], a.pid == pid, a.state == .stopping else { return [] }
             return [log("warn", "agent_stop_timeout", name, [("pid", String(pid))]), .signal(pid: pid, Self.sigkill)]
+        case .stable(let name, let incarnation):
+            guard var a = agents[name], a.incarnation == incarnation, a.state == .running, a.failures > 0 else { return [] }
+            let failures = a.failures
+            a.failures = 0
+            agents[name] = a
+            return [log("info", "agent_recovered", name, [("pid", a.pid.map(String.init) ?? ""), ("after_failures", String(failures))]),
+                    .notify("STATUS=agent \(name) recovered after \(failures) consecutive failures")]
         }
     }
 

@@ -87,12 +87,16 @@ extension Runner {
                         continuation.yield(.agent(.output(agent: spec.name, pid: pid, stream: stream, line: line, truncated: truncated)))
                     }
                 }
+                defer { recordAgents(adding: (spec.name, pid)) }
                 return .spawned(agent: spec.name, pid: pid)
             } catch {
                 return .spawnFailed(agent: spec.name, reason: error.description)
             }
         case .signal(let pid, let sig):
-            kill(pid, sig)
+            // To the agent's process group (it leads its own): a wrapper script's children stop
+            // with it instead of living on, orphaned, with the agent's pipes. An agent that moved
+            // to another group gets the signal alone.
+            if kill(-pid, sig) != 0 { kill(pid, sig) }
         case .schedule(let timer, let delay):
             let continuation = self.continuation
             Task {
@@ -117,7 +121,23 @@ extension Runner {
         guard agents.state.pids.contains(pid) else { return false }
         agents.readers.removeValue(forKey: pid)
         applyAgents(.exited(pid: pid, status))
+        recordAgents()
         return true
+    }
+
+    /// Keeps `agents.pids` in the runtime directory current (see `AgentPidFile`).
+    func recordAgents(adding extra: (String, Int32)? = nil) {
+        var running = agents.state.order.compactMap { name in agents.state.agents[name]?.pid.map { (name: name, pid: $0) } }
+        if let extra { running.append((name: extra.0, pid: extra.1)) }
+        AgentPidFile(runtimeDirectory: runtime.path).record(running)
+    }
+
+    /// Agents a previous master of this configuration left running (it was SIGKILLed or crashed)
+    /// get SIGTERM before this master starts its own.
+    func stopLeftoverAgents() {
+        for (name, pid) in AgentPidFile(runtimeDirectory: runtime.path).stopLeftovers() {
+            log.emit("warn", "stale_agent_stopped", ["agent": name, "pid": String(pid)])
+        }
     }
 
     /// `agents` of `sentinel-stack status`.

@@ -83,6 +83,7 @@ public struct Master: Sendable {
         log.emit("info", "master_started", [
             "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
         ])
+        runner.stopLeftoverAgents()
         runner.startFirst(first)
         var code = runner.exitCode
         if code == nil {

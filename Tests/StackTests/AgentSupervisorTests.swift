@@ -78,6 +78,12 @@ import Testing
         #expect(seen == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600)])
         #expect(reported)
         #expect(s.agents["a"]?.restarts == 5)
+        // The last restart of the loop arms a stability check; when it fires, the recovery is reported.
+        let inc = s.agents["a"]!.incarnation
+        let recovered = s.handle(.timer(.stable(agent: "a", incarnation: inc)), now: now + .seconds(10))
+        #expect(events(recovered) == ["agent_recovered"])
+        #expect(recovered.contains(.notify("STATUS=agent a recovered after 5 consecutive failures")))
+        #expect(s.agents["a"]?.failures == 0)
         // Up for longer than stableAfter: the next crash starts a new streak at the base delay.
         let out = s.handle(.exited(pid: 15, .exited(1)), now: now + .seconds(11))
         #expect(delays(out) == [.milliseconds(100)])
@@ -108,6 +114,10 @@ import Testing
         let out = s.handle(.spawnFailed(agent: "a", reason: "No such file or directory"), now: .zero)
         #expect(delays(out) == [.milliseconds(100)])
         #expect(s.agents["a"]?.lastExit == "spawn failed: No such file or directory")
+        var never = AgentSupervisor()
+        _ = never.handle(.configure([spec("n", .never)]), now: .zero)
+        #expect(delays(never.handle(.spawnFailed(agent: "n", reason: "x"), now: .zero)).isEmpty)
+        #expect(never.agents["n"]?.state == .stopped)
     }
 
     @Test func staleRestartTimersAreIgnored() {
@@ -140,6 +150,17 @@ import Testing
         _ = s.handle(.exited(pid: 2, .signaled(15)), now: .zero)
         #expect(s.agents["drop"] == nil)
         #expect(s.order == ["keep", "change", "new"])
+    }
+
+    @Test func anAgentReAddedWhileStillStoppingStartsOnceTheOldProcessExited() {
+        var s = AgentSupervisor()
+        running(&s, spec("a"), pid: 1)
+        _ = s.handle(.configure([]), now: .zero)
+        #expect(s.agents["a"]?.state == .stopping)
+        #expect(spawns(s.handle(.configure([spec("a")]), now: .zero)).isEmpty)
+        #expect(s.handle(.timer(.kill(agent: "a", pid: 1)), now: .zero).contains(.signal(pid: 1, AgentSupervisor.sigkill)))
+        #expect(spawns(s.handle(.exited(pid: 1, .signaled(9)), now: .zero)) == ["a"])
+        #expect(s.order == ["a"])
     }
 
     @Test func stopTermsThenKillsAfterTheStopTimeoutAndReportsAllStopped() {
