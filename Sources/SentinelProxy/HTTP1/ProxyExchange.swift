@@ -12,13 +12,13 @@ import SentinelPolicy
 /// one JSON error response; after that, the client connection is closed.
 final class ProxyExchange: UpstreamConnectionDelegate {
     unowned let handler: ProxyConnectionHandler
-    private(set) var upstreamIndex: Int
-    private(set) var upstream: UpstreamRuntime
+    var upstreamIndex: Int
+    var upstream: UpstreamRuntime
     /// Cross-upstream failover (`fallback { … }`): the route's plan and what was used.
     var fallback: FallbackPlan?
-    private var fallbacksUsed = 0
-    private var originalUpstream: String?
-    private var fallbackReason: String?
+    var fallbacksUsed = 0
+    var originalUpstream: String?
+    var fallbackReason: String?
     let headBytes: ByteBuffer
     var body: BodyCounter
     let method: HTTP1Method
@@ -31,41 +31,43 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let startNanos: UInt64
     let responsePolicy: HeaderEdits
 
-    private var connection: UpstreamConnection?
-    private var reused = false
-    private var attempt = 0
+    var connection: UpstreamConnection?
+    var reused = false
+    var attempt = 0
     /// Retry bookkeeping: attempts made and targets tried (a retry always prefers another one).
-    private var retry = RetryState()
-    private let rules: RetryRules
-    private var pickContext: PickContext
+    var retry = RetryState()
+    let rules: RetryRules
+    var pickContext: PickContext
     /// A target was picked and its outcome not reported yet (exactly one report per pick).
-    private var pickOutstanding = false
-    private var pickStartNanos: UInt64 = 0
+    var pickOutstanding = false
+    var pickStartNanos: UInt64 = 0
     /// `Set-Cookie` value for sticky sessions, when the balancer assigned a new target.
-    private var stickySetCookie: String?
-    private var targetIndex = 0
-    private var requestBytesSent = 0
-    private var requestComplete = false
+    var stickySetCookie: String?
+    var targetIndex = 0
+    var requestBytesSent = 0
+    var requestComplete = false
 
-    private var responseParser: HTTP1ResponseHeadParser
-    private var responseBuffer = ByteBuffer()
-    private var responseHead: ResponseHead?
-    private var responseFraming: ResponseFraming = .none
-    private var responseRemaining: UInt64 = 0
-    private var responseChunked: ChunkedDecoder?
-    private var responseStarted = false
-    private var responseComplete = false
-    private var upstreamReusable = true
-    private var status = 0
-    private var dechunk = false
+    var responseParser: HTTP1ResponseHeadParser
+    var responseBuffer = ByteBuffer()
+    var responseHead: ResponseHead?
+    var responseFraming: ResponseFraming = .none
+    var responseRemaining: UInt64 = 0
+    var responseChunked: ChunkedDecoder?
+    var responseStarted = false
+    var responseComplete = false
+    var upstreamReusable = true
+    var status = 0
+    var dechunk = false
     /// Response body bytes sent to the client (for the access log).
-    private var responseBodyBytes = 0
-    private var finished = false
+    var responseBodyBytes = 0
+    var finished = false
 
-    private var lastUpstreamActivity: UInt64 = 0
+    var lastUpstreamActivity: UInt64 = 0
+    var clientBlockedSince: UInt64 = 0
+    var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
-    private var relay: TunnelRelay?
-    private var timer: Scheduled<Void>?
+    var relay: TunnelRelay?
+    var timer: Scheduled<Void>?
 
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
@@ -110,7 +112,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     static let defaultRules = RetryRules(
         maxAttempts: 3, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [], retryReadTimeouts: false)
 
-    private var nowDuration: Duration { .nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos())) }
+    var nowDuration: Duration { .nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos())) }
 
     func start() {
         handler.pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
@@ -119,7 +121,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// Asks the balancer for an eligible target (healthy, breaker closed), preferring one not
     /// tried yet, and connects to it. No eligible target: 503 at once, no connect attempt.
-    private func pickAndConnect() {
+    func pickAndConnect() {
         let now = nowDuration
         var context = pickContext
         context.random = handler.pool.random.next()
@@ -141,7 +143,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// Reports the outcome of the current pick to the balancer and health state, once.
-    private func report(_ outcome: UpstreamHealth.Outcome?) {
+    func report(_ outcome: UpstreamHealth.Outcome?) {
         guard pickOutstanding else { return }
         pickOutstanding = false
         if let outcome {
@@ -154,7 +156,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// An attempt failed before any response byte reached the client: retry on another target
     /// when the rules, the retry budget and the request's state allow it, else answer `status`.
-    private func attemptFailed(_ failure: UpstreamFailure, kind: UpstreamHealth.FailureKind?, status: Int, reason: String) {
+    func attemptFailed(_ failure: UpstreamFailure, kind: UpstreamHealth.FailureKind?, status: Int, reason: String) {
         report(kind.map { .failure($0) })
         if retried(after: failure) { return }
         if failure.requestNeverSent, fallback?.onConnectionError == true, requestBytesSent == 0, !responseStarted,
@@ -167,7 +169,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// Moves the exchange to the route's next fallback upstream (the request was never sent, or
     /// its body is still unread). Returns false when no fallback is left.
-    private func switchToFallback(reason: String) -> Bool {
+    func switchToFallback(reason: String) -> Bool {
         guard let plan = fallback, fallbacksUsed < min(plan.upstreams.count, plan.maxAttempts) else { return false }
         let next = plan.upstreams[fallbacksUsed]
         fallbacksUsed += 1
@@ -185,7 +187,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// The fallback response fields (`X-Fallback-Used`, …), when a fallback served the request.
-    private var fallbackFields: [(String, String)] {
+    var fallbackFields: [(String, String)] {
         guard let original = originalUpstream else { return [] }
         return [
             ("X-Fallback-Used", "true"), ("X-Fallback-Upstream", upstream.id),
@@ -195,7 +197,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// Starts another attempt when the rules, the retry budget and the request's state allow it.
     /// The request can be replayed only while its body is still unread in the client buffer.
-    private func retried(after failure: UpstreamFailure) -> Bool {
+    func retried(after failure: UpstreamFailure) -> Bool {
         guard !responseStarted, requestBytesSent == 0 else { return false }
         let decision = handler.pool.withBudget(upstream: upstreamIndex) { budget in
             retry.failed(
@@ -218,11 +220,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         return true
     }
 
-    private var retryTask: Scheduled<Void>?
-    private var staleReplayed = false
+    var retryTask: Scheduled<Void>?
+    var staleReplayed = false
 
     /// Drops the failed attempt's connection and response state (the request head is kept).
-    private func resetForRetry() {
+    func resetForRetry() {
         timer?.cancel()
         timer = nil
         if let connection {
@@ -238,7 +240,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         reused = false
     }
 
-    private func connect(fresh: Bool) {
+    func connect(fresh: Bool) {
         attempt += 1
         let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
@@ -265,7 +267,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
     }
 
-    private func connected(_ connection: UpstreamConnection, reused: Bool) {
+    func connected(_ connection: UpstreamConnection, reused: Bool) {
         self.connection = connection
         self.reused = reused
         connection.delegate = self
@@ -303,7 +305,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// The client's body was malformed or over the limit.
-    private func requestBodyRejected() {
+    func requestBodyRejected() {
         upstreamReusable = false
         if !responseStarted {
             let status = body.failed && body.seen > UInt64(body.limit) ? 413 : 400
@@ -395,7 +397,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     // MARK: - Response
 
-    private func processResponse() {
+    func processResponse() {
         while true {
             if responseHead == nil || responseHead!.isInterim {
                 guard responseBuffer.readableBytes > 0 else { return }
@@ -432,7 +434,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
     }
 
-    private func startResponse(_ head: ResponseHead) {
+    func startResponse(_ head: ResponseHead) {
         responseHead = head
         status = head.status
         if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
@@ -488,12 +490,12 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// True when the request body is complete, or small enough to still be read to its end.
-    private var requestCompleteOrBounded: Bool { requestComplete }
+    var requestCompleteOrBounded: Bool { requestComplete }
 
-    private var willCloseClient = false
+    var willCloseClient = false
 
     /// Sends buffered upstream body bytes to the client, per the response framing.
-    private func flushResponseBuffer() {
+    func flushResponseBuffer() {
         guard responseHead != nil, !responseComplete else {
             if responseComplete, responseBuffer.readableBytes > 0 {
                 // Bytes after the end of the response: the upstream is confused.
@@ -558,7 +560,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     // MARK: - Completion
 
     /// Ends the exchange once both directions are complete (or the response ended early).
-    private func maybeFinish() {
+    func maybeFinish() {
         guard !finished, responseComplete else { return }
         if !requestComplete {
             // The upstream answered before the whole body arrived: the client's remaining bytes
@@ -579,7 +581,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// Answers the client with a JSON error when nothing was sent yet; closes otherwise.
-    private func fail(_ status: Int, reason: String) {
+    func fail(_ status: Int, reason: String) {
         guard !finished else { return }
         if responseStarted {
             abort()
@@ -589,7 +591,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         sendLocalError(status, closeClient: !requestComplete || !clientKeepAlive)
     }
 
-    private func sendLocalError(_ status: Int, closeClient: Bool) {
+    func sendLocalError(_ status: Int, closeClient: Bool) {
         finished = true
         timer?.cancel()
         retryTask?.cancel()
@@ -608,7 +610,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// Gives up mid-response: both connections close, the client sees a truncated response.
-    private func abort() {
+    func abort() {
         guard !finished else { return }
         finished = true
         timer?.cancel()
@@ -623,7 +625,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         handler.close()
     }
 
-    private func record(status: Int) {
+    func record(status: Int) {
         let seconds = Double(handler.shared.clock.monotonicNanos() &- startNanos) / 1e9
         handler.shared.metrics.recordRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
         handler.shared.metrics.requestFinished()
@@ -637,129 +639,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
     }
 
-    // MARK: - Tunnel (after 101)
-
-    private func becomeTunnel() {
-        requestComplete = true
-        handler.becomeTunnel(self)
-        // Bytes that arrived with the 101 belong to the tunnel.
-        if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
-        handler.flush()
-        let relay = TunnelRelay(exchange: self)
-        self.relay = relay
-        connection?.delegate = relay
-        forwardTunnelBytes()
-        handler.resumeReading()
-    }
-
-    func forwardTunnelBytes() {
-        guard let connection else { return }
-        if handler.inbound.readableBytes > 0 {
-            lastUpstreamActivity = handler.shared.clock.monotonicNanos()
-            connection.channel.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!, promise: nil)
-            handler.inbound.clear()
-        }
-    }
-
-    fileprivate func tunnelRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
-        handler.write(buffer)
-    }
-
-    fileprivate func finishTunnel() {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        report(.success)
-        connection?.channel.close(promise: nil)
-        connection = nil
-        record(status: 101)
-        handler.flush()
-        handler.close()
-    }
-
-    // MARK: - Timeouts
-
-    /// One timer per exchange, re-armed lazily: read timeout (silence from the upstream while a
-    /// response is awaited or streaming), and the whole-exchange deadline.
-    private func armTimer() {
-        let now = handler.shared.clock.monotonicNanos()
-        let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
-        let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
-        var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
-        if !handler.isWritable || !(connection?.isWritable ?? true) {
-            // Stalls are checked at least once a second.
-            deadline = min(deadline, now &+ 1_000_000_000)
-        }
-        let delay = deadline > now ? deadline - now : 0
-        let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
-        timer = handler.context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
-            bound.value.timerFired()
-        }
-    }
-
-    private func timerFired() {
-        guard !finished else { return }
-        let now = handler.shared.clock.monotonicNanos()
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
-        if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
-            upstreamReusable = false
-            report(.failure(.readTimeout))
-            fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")
-            return
-        }
-        // Silence only counts while Sentinel is actually reading (the client is keeping up).
-        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), handler.isWritable {
-            if isTunnel {
-                finishTunnel()
-                return
-            }
-            upstreamReusable = false
-            attemptFailed(
-                .readTimeout, kind: .readTimeout, status: 504,
-                reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
-            return
-        }
-        // A client that stops reading holds the exchange open: bounded by the listener's
-        // request timeout, as nginx's send_timeout does.
-        if !handler.isWritable {
-            lastUpstreamActivity = now
-            if clientBlockedSince == 0 { clientBlockedSince = now }
-            let limit = handler.listener?.requestTimeout ?? .seconds(60)
-            if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
-                abort()
-                return
-            }
-        } else {
-            clientBlockedSince = 0
-        }
-        // An upstream that stops accepting the request body.
-        if !requestComplete, let connection, !connection.isWritable {
-            if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
-            if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
-                upstreamReusable = false
-                report(.failure(.readTimeout))
-                fail(504, reason: "upstream \(upstream.targets[targetIndex].display) accepted no request bytes for \(upstream.writeTimeout)")
-                return
-            }
-        } else {
-            upstreamBlockedSince = 0
-        }
-        armTimer()
-    }
-
-    private var clientBlockedSince: UInt64 = 0
-    private var upstreamBlockedSince: UInt64 = 0
 }
 
 @available(*, unavailable)
 extension ProxyExchange: Sendable {}
 
 /// Upstream events while tunnelling: plain byte relay.
-private final class TunnelRelay: UpstreamConnectionDelegate {
+final class TunnelRelay: UpstreamConnectionDelegate {
     unowned let exchange: ProxyExchange
 
     init(exchange: ProxyExchange) { self.exchange = exchange }

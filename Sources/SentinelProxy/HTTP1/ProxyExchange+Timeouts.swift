@@ -1,0 +1,79 @@
+import NIOCore
+import SentinelHTTP1
+
+extension ProxyExchange {
+    // MARK: - Timeouts
+
+    /// One timer per exchange, re-armed lazily: read timeout (silence from the upstream while a
+    /// response is awaited or streaming), and the whole-exchange deadline.
+    func armTimer() {
+        let now = handler.shared.clock.monotonicNanos()
+        let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
+        let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
+        let isTunnel: Bool
+        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        if !handler.isWritable || !(connection?.isWritable ?? true) {
+            // Stalls are checked at least once a second.
+            deadline = min(deadline, now &+ 1_000_000_000)
+        }
+        let delay = deadline > now ? deadline - now : 0
+        let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
+        timer = handler.context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
+            bound.value.timerFired()
+        }
+    }
+
+    func timerFired() {
+        guard !finished else { return }
+        let now = handler.shared.clock.monotonicNanos()
+        let isTunnel: Bool
+        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
+            upstreamReusable = false
+            report(.failure(.readTimeout))
+            fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")
+            return
+        }
+        // Silence only counts while Sentinel is actually reading (the client is keeping up).
+        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), handler.isWritable {
+            if isTunnel {
+                finishTunnel()
+                return
+            }
+            upstreamReusable = false
+            attemptFailed(
+                .readTimeout, kind: .readTimeout, status: 504,
+                reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
+            return
+        }
+        // A client that stops reading holds the exchange open: bounded by the listener's
+        // request timeout, as nginx's send_timeout does.
+        if !handler.isWritable {
+            lastUpstreamActivity = now
+            if clientBlockedSince == 0 { clientBlockedSince = now }
+            let limit = handler.listener?.requestTimeout ?? .seconds(60)
+            if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
+                abort()
+                return
+            }
+        } else {
+            clientBlockedSince = 0
+        }
+        // An upstream that stops accepting the request body.
+        if !requestComplete, let connection, !connection.isWritable {
+            if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
+            if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
+                upstreamReusable = false
+                report(.failure(.readTimeout))
+                fail(504, reason: "upstream \(upstream.targets[targetIndex].display) accepted no request bytes for \(upstream.writeTimeout)")
+                return
+            }
+        } else {
+            upstreamBlockedSince = 0
+        }
+        armTimer()
+    }
+
+
+}
