@@ -126,7 +126,7 @@ struct Runner {
     let notifier = SystemdNotifier()
     let table = ListenerTable()
     let started = ContinuousClock.now
-    let instance = WorkerHandover.Instance.random()
+    let instance: WorkerHandover.Instance
     var state: MasterState
     var resources: [Int: GenerationResources] = [:]
     var links: [Int32: ControlLink] = [:]
@@ -142,6 +142,7 @@ struct Runner {
         self.log = log
         self.continuation = continuation
         self.runtime = runtime
+        instance = WorkerHandover.Instance.persistent(in: runtime.path)
         state = MasterState(timing: options.timing)
         agents = AgentHost(timing: options.agentTiming)
     }

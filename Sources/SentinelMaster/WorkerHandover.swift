@@ -30,6 +30,43 @@ public struct WorkerHandover: Sendable {
         public var id: String
         public var stickyKey: [UInt8]
 
+        /// A fresh instance id, and the sticky-cookie key kept in `directory/sticky.key` (0600):
+        /// created on the first `up`, reused by later masters of the same configuration, so
+        /// affinity cookies survive restarts as well as reloads. Falls back to a random key when
+        /// the file cannot be read or written (affinity then lasts for this master's life).
+        public static func persistent(in directory: String) -> Instance {
+            var instance = random()
+            let path = directory + "/sticky.key"
+            if let existing = readKey(path) {
+                instance.stickyKey = existing
+            } else {
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                if fd >= 0 {
+                    let text = hex(instance.stickyKey) + "\n"
+                    _ = text.withCString { write(fd, $0, strlen($0)) }
+                    close(fd)
+                } else if let raced = readKey(path) {
+                    instance.stickyKey = raced
+                }
+            }
+            return instance
+        }
+
+        /// The key in `path`, if it is a regular file only its owner can read, holding 32 hex bytes.
+        static func readKey(_ path: String) -> [UInt8]? {
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o077 == 0, st.st_uid == geteuid()
+            else { return nil }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 128)
+            let n = read(fd, &buffer, buffer.count)
+            guard n >= 64 else { return nil }
+            let key = unhex(String(decoding: buffer[0..<64], as: UTF8.self))
+            return key.count == 32 ? key : nil
+        }
+
         public static func random() -> Instance {
             var rng = SystemRandomNumberGenerator()
             let id = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
