@@ -482,82 +482,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// Absolute deadline (monotonic ns) of the current connection phase: the whole request head
     /// (slowloris protection: total, not per read) or the keep-alive idle period. 0: none (a
     /// request is in flight and its exchange keeps its own timeouts).
-    private var phaseDeadline: UInt64 = 0
-    private var phaseIsIdle = false
-    private var deadlineTimer: Scheduled<Void>?
-    private var timerFiresAt: UInt64 = 0
-
-    /// Sets the phase deadline. The timer is re-armed only when it would fire too late, so a busy
-    /// keep-alive connection schedules about one timer per timeout period, not one per request.
-    private func setDeadline(after duration: Duration, idle: Bool) {
-        let now = shared.clock.monotonicNanos()
-        phaseDeadline = now &+ UInt64(max(0, duration.nanoseconds))
-        phaseIsIdle = idle
-        if deadlineTimer != nil, timerFiresAt <= phaseDeadline { return }
-        armDeadlineTimer(now: now)
-    }
-
-    private func armDeadlineTimer(now: UInt64) {
-        deadlineTimer?.cancel()
-        timerFiresAt = phaseDeadline
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        deadlineTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(phaseDeadline &- min(now, phaseDeadline)))) {
-            bound.value.deadlineTimerFired()
-        }
-    }
-
-    private func deadlineTimerFired() {
-        deadlineTimer = nil
-        guard phaseDeadline != 0 else { return }
-        if case .closed = state { return }
-        let now = shared.clock.monotonicNanos()
-        if now < phaseDeadline {
-            armDeadlineTimer(now: now)
-            return
-        }
-        phaseDeadline = 0
-        if phaseIsIdle && inbound.readableBytes == 0 {
-            close()
-            return
-        }
-        guard case .awaitingHead = state else { return }
-        // The head did not arrive in time: 408 and close.
-        let traceID = shared.newTraceID()
-        shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
-        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true)
-        state = .closed
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-    }
+    var phaseDeadline: UInt64 = 0
+    var phaseIsIdle = false
+    var deadlineTimer: Scheduled<Void>?
+    var timerFiresAt: UInt64 = 0
 
     // MARK: - Access log
 
     /// The facts of the request in progress (for the access log of a proxied exchange).
     var currentFacts: RequestFacts?
-
-    struct UpstreamLogFields {
-        var id: String
-        var address: String?
-        var attempts: Int
-        var reused: Bool?
-    }
-
-    func logAccess(
-        _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
-        traceID: String, upstream: UpstreamLogFields?
-    ) {
-        guard let settings = snapshot.accessLog, let file = shared.accessLogFile else { return }
-        let record = AccessRecord(
-            unixSeconds: shared.clock.wallSeconds(), traceID: traceID, method: facts.method, path: facts.path,
-            query: facts.query, httpVersion: version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1", status: status,
-            bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
-            referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
-            upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
-            connectionReused: upstream?.reused)
-        accessLog.record(record, settings: settings, file: file)
-    }
 
     // MARK: - Writing
 
@@ -578,95 +511,3 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension ProxyConnectionHandler: Sendable {}
-
-/// Counts (and bounds) a request body that Sentinel consumes itself, by its framing.
-struct BodyCounter {
-    var framing: RequestFraming
-    var remaining: UInt64
-    var chunked: ChunkedDecoder?
-    var limit: Int
-    var seen: UInt64 = 0
-    var failed = false
-    var limitIsBody413 = false
-
-    static let empty = BodyCounter(framing: .none, limit: 0, limits: HTTP1Limits())
-
-    init(framing: RequestFraming, limit: Int, limits: HTTP1Limits) {
-        self.framing = framing
-        self.limit = limit
-        switch framing {
-        case .none: remaining = 0
-        case .contentLength(let n): remaining = n
-        case .chunked:
-            remaining = 0
-            chunked = ChunkedDecoder(limits: limits, sender: .client)
-        }
-    }
-
-    var isEmpty: Bool { framing == .none || framing == .contentLength(0) }
-
-    var declaredLength: UInt64? {
-        if case .contentLength(let n) = framing { return n }
-        return nil
-    }
-
-    var declaredTooLarge: Bool { declaredLength.map { $0 > UInt64(limit) } ?? false }
-
-    var isComplete: Bool {
-        switch framing {
-        case .none: return true
-        case .contentLength: return remaining == 0
-        case .chunked: return chunked?.isComplete ?? true
-        }
-    }
-
-    /// Consumes body bytes from the front of `buffer`; true once the body is complete.
-    mutating func consume(_ buffer: inout ByteBuffer) -> Bool {
-        while !isComplete, buffer.readableBytes > 0 {
-            guard let n = take(&buffer) else { return false }
-            buffer.moveReaderIndex(forwardBy: n)
-        }
-        return isComplete
-    }
-
-    /// How many bytes at the front of `buffer` belong to the body (they are validated, and the
-    /// data counted against the limit); nil when the body is invalid or over the limit.
-    mutating func take(_ buffer: inout ByteBuffer) -> Int? {
-        switch framing {
-        case .none:
-            return 0
-        case .contentLength:
-            let n = Int(min(remaining, UInt64(buffer.readableBytes)))
-            remaining -= UInt64(n)
-            seen += UInt64(n)
-            return n
-        case .chunked:
-            var consumed = 0
-            var dataBytes = 0
-            var bad = false
-            buffer.withUnsafeReadableBytes { p in
-                while consumed < p.count, !bad {
-                    switch chunked!.decode(UnsafeRawBufferPointer(rebasing: p[consumed...])) {
-                    case .data(let r):
-                        dataBytes += r.count
-                        consumed += r.upperBound
-                    case .needMore(let c):
-                        consumed += c
-                        return
-                    case .done(let c):
-                        consumed += c
-                        return
-                    case .error:
-                        bad = true
-                    }
-                }
-            }
-            seen += UInt64(dataBytes)
-            if bad || seen > UInt64(limit) {
-                failed = true
-                return nil
-            }
-            return consumed
-        }
-    }
-}

@@ -1,0 +1,26 @@
+import SentinelHTTP1
+
+/// One access-log record per finished request (local reply or proxied exchange).
+extension ProxyConnectionHandler {
+    struct UpstreamLogFields {
+        var id: String
+        var address: String?
+        var attempts: Int
+        var reused: Bool?
+    }
+
+    func logAccess(
+        _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
+        traceID: String, upstream: UpstreamLogFields?
+    ) {
+        guard let settings = snapshot.accessLog, let file = shared.accessLogFile else { return }
+        let record = AccessRecord(
+            unixSeconds: shared.clock.wallSeconds(), traceID: traceID, method: facts.method, path: facts.path,
+            query: facts.query, httpVersion: version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1", status: status,
+            bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
+            referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
+            upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
+            connectionReused: upstream?.reused)
+        accessLog.record(record, settings: settings, file: file)
+    }
+}
