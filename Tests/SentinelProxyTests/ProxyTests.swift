@@ -166,6 +166,25 @@ import Testing
         }
     }
 
+    /// The exchange deadline shares the connection's lazily re-armed timer: a request that hangs
+    /// after quick ones on the same kept-alive connection must still time out on time.
+    @Test func aHangingRequestAfterQuickOnesOnOneConnectionTimesOut() async throws {
+        let upstream = try await ScriptedUpstream { r in r.requestLine.hasPrefix("GET /hang") ? .hang : .ok("quick") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
+            let c = try RawClient(port: port)
+            for i in 0..<3 { #expect(try c.request("GET /\(i) HTTP/1.1\r\nHost: h\r\n\r\n").body == "quick") }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let r = try c.request("GET /hang HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(r.status == 504)
+            // Within the read timeout plus scheduling slack (not the 10 s request timeout).
+            #expect(clock.now - started < .seconds(5))
+            // The connection stays usable for the next request.
+            #expect(try c.request("GET /after HTTP/1.1\r\nHost: h\r\n\r\n").body == "quick")
+        }
+    }
+
     @Test func staleKeepAliveIsReplayedOnce() async throws {
         // The upstream answers, then closes the kept-alive connection behind Sentinel's back.
         let upstream = try await ScriptedUpstream { r in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) }

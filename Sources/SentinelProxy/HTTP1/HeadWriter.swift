@@ -27,21 +27,36 @@ enum HeadWriter {
     static func request(
         _ head: RequestHead, bytes p: UnsafeRawBufferPointer, edits: RequestEdits, into out: inout ByteBuffer
     ) {
+        // Upper bound: the client's head (request line and fields), the authority and host each
+        // at most once more, the policy's growth, and Sentinel's own fields.
+        let bound =
+            3 * head.headLength + 512 + edits.clientIP.utf8.count + edits.traceID.utf8.count
+            + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
+            var w = RawHeadWriter(raw)
+            request(head, bytes: p, edits: edits, into: &w)
+            return w.count
+        }
+    }
+
+    static func request(
+        _ head: RequestHead, bytes p: UnsafeRawBufferPointer, edits: RequestEdits, into out: inout RawHeadWriter
+    ) {
         // Request line, always origin-form and HTTP/1.1 towards the upstream.
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.methodRange]))
-        out.writeInteger(UInt8(ascii: " "))
+        out.append(p, head.methodRange)
+        out.append(byte: UInt8(ascii: " "))
         if head.targetForm == .absolute {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.path]))
+            out.append(p, head.path)
             if let q = head.query {
-                out.writeInteger(UInt8(ascii: "?"))
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[q]))
+                out.append(byte: UInt8(ascii: "?"))
+                out.append(p, q)
             }
         } else {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.target]))
+            out.append(p, head.target)
         }
-        out.writeStaticString(" HTTP/1.1\r\n")
+        out.append(" HTTP/1.1\r\n")
 
-        var priorForwardedFor: [Range<Int>] = []
+        var priorForwardedFor = SmallRanges()
         var hostWritten = false
         for field in head.fields {
             let name = field.nameRange
@@ -58,67 +73,68 @@ enum HeadWriter {
         }
         edits.policy.writeAdded(into: &out)
         if !hostWritten, let authority = head.authority {
-            out.writeStaticString("Host: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[authority]))
-            out.writeStaticString("\r\n")
+            out.append("Host: ")
+            out.append(p, authority)
+            out.append("\r\n")
         }
         if head.framing == .chunked {
-            out.writeStaticString("Transfer-Encoding: chunked\r\n")
+            out.append("Transfer-Encoding: chunked\r\n")
         }
         if edits.passUpgrade, let upgrade = head.upgrade {
-            out.writeStaticString("Connection: upgrade\r\nUpgrade: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[upgrade]))
-            out.writeStaticString("\r\n")
+            out.append("Connection: upgrade\r\nUpgrade: ")
+            out.append(p, upgrade)
+            out.append("\r\n")
         }
         let policy = edits.policy
         if policy.isEmpty || !policy.overrides("x-forwarded-for") {
-            out.writeStaticString("X-Forwarded-For: ")
-            for prior in priorForwardedFor where !prior.isEmpty {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[prior]))
-                out.writeStaticString(", ")
+            out.append("X-Forwarded-For: ")
+            priorForwardedFor.forEach { prior in
+                guard !prior.isEmpty else { return }
+                out.append(p, prior)
+                out.append(", ")
             }
-            out.writeString(edits.clientIP)
-            out.writeStaticString("\r\n")
+            out.append(edits.clientIP)
+            out.append("\r\n")
         }
         if policy.isEmpty || !policy.overrides("x-forwarded-proto") {
-            out.writeStaticString("X-Forwarded-Proto: ")
-            out.writeStaticString(edits.scheme)
-            out.writeStaticString("\r\n")
+            out.append("X-Forwarded-Proto: ")
+            out.append(edits.scheme)
+            out.append("\r\n")
         }
         if let host = head.host ?? head.authority, policy.isEmpty || !policy.overrides("x-forwarded-host") {
-            out.writeStaticString("X-Forwarded-Host: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[host]))
-            out.writeStaticString("\r\n")
+            out.append("X-Forwarded-Host: ")
+            out.append(p, host)
+            out.append("\r\n")
         }
         if policy.isEmpty || !policy.overrides("x-trace-id") {
-            out.writeStaticString("X-Trace-Id: ")
-            out.writeString(edits.traceID)
-            out.writeStaticString("\r\n")
+            out.append("X-Trace-Id: ")
+            out.append(edits.traceID)
+            out.append("\r\n")
         }
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
-            out.writeStaticString("traceparent: ")
-            out.writeString(tp)
-            out.writeStaticString("\r\n")
+            out.append("traceparent: ")
+            out.append(tp)
+            out.append("\r\n")
         }
-        out.writeStaticString("\r\n")
+        out.append("\r\n")
     }
 
     /// Copies one field, applying the route's policy (rename, or drop when set/removed).
     @inline(__always)
-    static func writeField(_ p: UnsafeRawBufferPointer, _ field: HTTP1Field, policy: HeaderEdits, into out: inout ByteBuffer) {
+    static func writeField(_ p: UnsafeRawBufferPointer, _ field: HTTP1Field, policy: HeaderEdits, into out: inout RawHeadWriter) {
         let name = field.nameRange
         if policy.isEmpty {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
+            out.append(p, name)
         } else {
             switch policy.disposition(p, name) {
             case .drop: return
-            case .keep: out.writeBytes(UnsafeRawBufferPointer(rebasing: p[name]))
-            case .rename(let newName): out.writeBytes(newName)
+            case .keep: out.append(p, name)
+            case .rename(let newName): out.append(newName)
             }
         }
-        out.writeStaticString(": ")
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.valueRange]))
-        out.writeStaticString("\r\n")
+        out.append(": ")
+        out.append(p, field.valueRange)
+        out.append("\r\n")
     }
 
     /// Fields whose request values Sentinel sets itself: X-Forwarded-For (extended),
@@ -159,15 +175,28 @@ enum HeadWriter {
     static func response(
         _ head: ResponseHead, bytes p: UnsafeRawBufferPointer, edits: ResponseEdits, into out: inout ByteBuffer
     ) {
-        out.writeStaticString("HTTP/1.1 ")
-        out.writeString(String(head.status))
-        out.writeInteger(UInt8(ascii: " "))
-        if head.reason.isEmpty {
-            out.writeString(HTTPReason.phrase(head.status))
-        } else {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.reason]))
+        var bound = head.headLength + 512 + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
+        bound += edits.policy.growthBound(fields: head.fields.count)
+        for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
+            var w = RawHeadWriter(raw)
+            response(head, bytes: p, edits: edits, into: &w)
+            return w.count
         }
-        out.writeStaticString("\r\n")
+    }
+
+    static func response(
+        _ head: ResponseHead, bytes p: UnsafeRawBufferPointer, edits: ResponseEdits, into out: inout RawHeadWriter
+    ) {
+        out.append("HTTP/1.1 ")
+        out.append(decimal: head.status)
+        out.append(byte: UInt8(ascii: " "))
+        if head.reason.isEmpty {
+            out.append(HTTPReason.phrase(head.status))
+        } else {
+            out.append(p, head.reason)
+        }
+        out.append("\r\n")
         for field in head.fields {
             if field.isHopByHop { continue }
             let name = field.nameRange
@@ -176,33 +205,61 @@ enum HeadWriter {
         }
         edits.policy.writeAdded(into: &out)
         for (name, value) in edits.extra {
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
+            out.append(name)
+            out.append(": ")
+            out.append(value)
+            out.append("\r\n")
         }
         if let cookie = edits.setCookie {
-            out.writeStaticString("Set-Cookie: ")
-            out.writeString(cookie)
-            out.writeStaticString("\r\n")
+            out.append("Set-Cookie: ")
+            out.append(cookie)
+            out.append("\r\n")
         }
         if head.framing == .chunked, !edits.dechunk {
-            out.writeStaticString("Transfer-Encoding: chunked\r\n")
+            out.append("Transfer-Encoding: chunked\r\n")
         }
         if edits.upgrade, let upgrade = head.upgrade {
-            out.writeStaticString("Connection: upgrade\r\nUpgrade: ")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[upgrade]))
-            out.writeStaticString("\r\n")
+            out.append("Connection: upgrade\r\nUpgrade: ")
+            out.append(p, upgrade)
+            out.append("\r\n")
         } else if edits.close {
-            out.writeStaticString("Connection: close\r\n")
+            out.append("Connection: close\r\n")
         } else if edits.http10KeepAlive {
-            out.writeStaticString("Connection: keep-alive\r\n")
+            out.append("Connection: keep-alive\r\n")
         }
         if edits.policy.isEmpty || !edits.policy.overrides("x-correlation-id") {
-            out.writeStaticString("X-Correlation-Id: ")
-            out.writeString(edits.traceID)
-            out.writeStaticString("\r\n")
+            out.append("X-Correlation-Id: ")
+            out.append(edits.traceID)
+            out.append("\r\n")
         }
-        out.writeStaticString("\r\n")
+        out.append("\r\n")
+    }
+}
+
+/// Up to four ranges inline (prior `X-Forwarded-For` fields), more on the heap.
+struct SmallRanges {
+    private var first: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+    private var inline = 0
+    private var rest: [Range<Int>] = []
+
+    mutating func append(_ r: Range<Int>) {
+        switch inline {
+        case 0: first.0 = r
+        case 1: first.1 = r
+        case 2: first.2 = r
+        case 3: first.3 = r
+        default:
+            rest.append(r)
+            return
+        }
+        inline += 1
+    }
+
+    func forEach(_ body: (Range<Int>) -> Void) {
+        if inline > 0 { body(first.0) }
+        if inline > 1 { body(first.1) }
+        if inline > 2 { body(first.2) }
+        if inline > 3 { body(first.3) }
+        for r in rest { body(r) }
     }
 }

@@ -62,12 +62,21 @@ public struct HeaderEdits: Sendable, Equatable {
     }
 
     /// Writes the `set` and `add` fields (minus removed names).
-    func writeAdded(into out: inout ByteBuffer) {
+    func writeAdded(into out: inout RawHeadWriter) {
+        guard !isEmpty else { return }
         for f in sets + adds where !removes.contains(f.lowerName) {
-            out.writeBytes(f.name)
-            out.writeStaticString(": ")
-            out.writeBytes(f.value)
-            out.writeStaticString("\r\n")
+            out.append(f.name)
+            out.append(": ")
+            out.append(f.value)
+            out.append("\r\n")
         }
+    }
+
+    /// How many bytes the policy can add to a head of `fields` fields: renames to longer names,
+    /// and the `set`/`add` fields.
+    func growthBound(fields: Int) -> Int {
+        guard !isEmpty else { return 0 }
+        let longestRename = renames.map(\.to.count).max() ?? 0
+        return fields * longestRename + (sets + adds).reduce(0) { $0 + $1.name.count + $1.value.count + 4 }
     }
 }

@@ -1,42 +1,75 @@
 import NIOCore
 
-/// The connection's phase deadlines (request head, keep-alive idle): one lazily re-armed timer.
+/// The connection's deadlines, served by one lazily re-armed timer: the phase deadline (the
+/// whole request head, or the keep-alive idle period) and the current exchange's deadline
+/// (upstream read silence, whole-request timeout, stalled writes).
+///
+/// The timer is re-armed only when it would fire too late. Deadlines only ever move later on a
+/// healthy connection, so a busy keep-alive connection schedules about one timer per timeout
+/// period instead of one (plus a cancellation) per request; an early firing just re-checks the
+/// real deadlines and re-arms.
 extension ProxyConnectionHandler {
-    /// Sets the phase deadline. The timer is re-armed only when it would fire too late, so a busy
-    /// keep-alive connection schedules about one timer per timeout period, not one per request.
+    /// Sets the phase deadline.
     func setDeadline(after duration: Duration, idle: Bool) {
         let now = shared.clock.monotonicNanos()
         phaseDeadline = now &+ UInt64(max(0, duration.nanoseconds))
         phaseIsIdle = idle
-        if deadlineTimer != nil, timerFiresAt <= phaseDeadline { return }
-        armDeadlineTimer(now: now)
+        ensureTimer(firesBy: phaseDeadline, now: now)
     }
 
-    func armDeadlineTimer(now: UInt64) {
+    /// Sets the current exchange's deadline (0: none). The exchange's `timerFired` runs once
+    /// it has passed, and re-arms through this method.
+    func setExchangeDeadline(_ deadline: UInt64) {
+        exchangeDeadline = deadline
+        guard deadline != 0 else { return }
+        ensureTimer(firesBy: deadline, now: shared.clock.monotonicNanos())
+    }
+
+    private func ensureTimer(firesBy deadline: UInt64, now: UInt64) {
+        if deadlineTimer != nil, timerFiresAt <= deadline { return }
+        armDeadlineTimer(at: deadline, now: now)
+    }
+
+    private func armDeadlineTimer(at deadline: UInt64, now: UInt64) {
         deadlineTimer?.cancel()
-        timerFiresAt = phaseDeadline
+        timerFiresAt = deadline
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        deadlineTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(phaseDeadline &- min(now, phaseDeadline)))) {
+        deadlineTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(deadline &- min(now, deadline)))) {
             bound.value.deadlineTimerFired()
         }
     }
 
     func deadlineTimerFired() {
         deadlineTimer = nil
-        guard phaseDeadline != 0 else { return }
         if case .closed = state { return }
-        let now = shared.clock.monotonicNanos()
-        if now < phaseDeadline {
-            armDeadlineTimer(now: now)
-            return
+        var now = shared.clock.monotonicNanos()
+        if exchangeDeadline != 0, now >= exchangeDeadline {
+            exchangeDeadline = 0
+            switch state {
+            case .proxying(let exchange), .tunneling(let exchange): exchange.timerFired()
+            default: break
+            }
+            if case .closed = state { return }
+            now = shared.clock.monotonicNanos()
         }
-        phaseDeadline = 0
-        if phaseIsIdle && inbound.readableBytes == 0 {
-            close()
-            return
+        if phaseDeadline != 0, now >= phaseDeadline {
+            phaseDeadline = 0
+            if phaseIsIdle && inbound.readableBytes == 0 {
+                close()
+                return
+            }
+            if case .awaitingHead = state {
+                headTimedOut()
+                return
+            }
         }
-        guard case .awaitingHead = state else { return }
-        // The head did not arrive in time: 408 and close.
+        // Whatever is still pending (a deadline moved later since the timer was armed).
+        let pending = [phaseDeadline, exchangeDeadline].filter { $0 != 0 }.min()
+        if let pending, deadlineTimer == nil || timerFiresAt > pending { armDeadlineTimer(at: pending, now: now) }
+    }
+
+    /// The head did not arrive in time: 408 and close.
+    private func headTimedOut() {
         let traceID = shared.newTraceID()
         shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
         let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true)

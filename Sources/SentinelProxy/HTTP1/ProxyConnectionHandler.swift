@@ -484,6 +484,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// request is in flight and its exchange keeps its own timeouts).
     var phaseDeadline: UInt64 = 0
     var phaseIsIdle = false
+    /// Absolute deadline (monotonic ns) of the current exchange's timeouts; 0: none.
+    var exchangeDeadline: UInt64 = 0
     var deadlineTimer: Scheduled<Void>?
     var timerFiresAt: UInt64 = 0
 

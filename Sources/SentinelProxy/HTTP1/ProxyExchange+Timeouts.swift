@@ -4,8 +4,8 @@ import SentinelHTTP1
 extension ProxyExchange {
     // MARK: - Timeouts
 
-    /// One timer per exchange, re-armed lazily: read timeout (silence from the upstream while a
-    /// response is awaited or streaming), and the whole-exchange deadline.
+    /// The exchange's deadline, served by the connection's timer: read timeout (silence from the
+    /// upstream while a response is awaited or streaming), and the whole-exchange deadline.
     func armTimer() {
         let now = handler.shared.clock.monotonicNanos()
         let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
@@ -17,11 +17,13 @@ extension ProxyExchange {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
         }
-        let delay = deadline > now ? deadline - now : 0
-        let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
-        timer = handler.context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
-            bound.value.timerFired()
-        }
+        handler.setExchangeDeadline(max(deadline, 1))
+    }
+
+    /// The exchange no longer needs its deadline (finished, or between attempts).
+    func disarmTimer() {
+        if handler.exchangeDeadline != 0, case .proxying(let current) = handler.state, current !== self { return }
+        handler.exchangeDeadline = 0
     }
 
     func timerFired() {

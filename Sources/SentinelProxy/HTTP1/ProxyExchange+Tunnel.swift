@@ -34,7 +34,7 @@ extension ProxyExchange {
     func finishTunnel() {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        disarmTimer()
         report(.success)
         connection?.channel.close(promise: nil)
         connection = nil

@@ -67,7 +67,6 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay?
-    var timer: Scheduled<Void>?
 
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
@@ -225,8 +224,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// Drops the failed attempt's connection and response state (the request head is kept).
     func resetForRetry() {
-        timer?.cancel()
-        timer = nil
+        disarmTimer()
         if let connection {
             connection.delegate = nil
             connection.isBroken = true
@@ -383,7 +381,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func clientClosed() {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        disarmTimer()
         retryTask?.cancel()
         report(nil)
         if let connection {
@@ -569,7 +567,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             willCloseClient = true
         }
         finished = true
-        timer?.cancel()
+        disarmTimer()
         report(status >= 500 ? .failure(.serverError) : .success)
         if let connection {
             connection.delegate = nil
@@ -593,7 +591,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func sendLocalError(_ status: Int, closeClient: Bool) {
         finished = true
-        timer?.cancel()
+        disarmTimer()
         retryTask?.cancel()
         report(nil)
         self.status = status
@@ -613,7 +611,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func abort() {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        disarmTimer()
         report(nil)
         if let connection {
             connection.delegate = nil
@@ -634,7 +632,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,
                 routeID: routeID, traceID: traceID,
                 upstream: .init(
-                    id: upstream.id, address: upstream.targets[targetIndex].display, attempts: attempt,
+                    id: upstream.id, address: upstream.targetAddresses[targetIndex], attempts: attempt,
                     reused: attempt > 0 ? reused : nil))
         }
     }

@@ -1,0 +1,78 @@
+import NIOCore
+import SentinelHTTP1
+import Testing
+
+@testable import SentinelProxy
+
+/// The head writers reserve an upper bound once and append raw bytes (a precondition guards the
+/// bound): the worst shapes must fit and come out byte-exact.
+struct HeadWriterTests {
+    private func parseRequest(_ text: String) throws -> (RequestHead, [UInt8]) {
+        let bytes = Array(text.utf8)
+        var limits = HTTP1Limits()
+        limits.maxHeaderBytes = 1 << 20
+        limits.maxHeaderCount = 1000
+        limits.maxURIBytes = 1 << 16
+        var parser = HTTP1RequestHeadParser(limits: limits)
+        let result = bytes.withUnsafeBytes { parser.parse($0) }
+        guard case .head(let head) = result else { throw HeadWriterTestError.notParsed("\(result)") }
+        return (head, bytes)
+    }
+
+    enum HeadWriterTestError: Error { case notParsed(String) }
+
+    @Test func worstCaseRequestHeadFitsItsBound() throws {
+        // A long authority in absolute form and no Host field: the authority is written twice
+        // (Host and X-Forwarded-Host); many prior X-Forwarded-For fields each gain ", ".
+        let authority = String(repeating: "a", count: 60) + "." + String(repeating: "b", count: 60) + ".example:8080"
+        var text = "GET http://\(authority)/p?q=1 HTTP/1.1\r\nHost: \(authority)\r\n"
+        for _ in 0..<200 { text += "X-Forwarded-For: 1\r\n" }
+        text += "\r\n"
+        let (head, bytes) = try parseRequest(text)
+        let policy = HeaderEdits(
+            rename: [(from: "x-forwarded-for", to: String(repeating: "R", count: 100))], set: [("X-Set", "v")],
+            add: [("X-Add", String(repeating: "w", count: 500))], remove: [])
+        let edits = HeadWriter.RequestEdits(
+            clientIP: "2001:db8::1", scheme: "http", traceID: String(repeating: "t", count: 128),
+            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", passUpgrade: false, dropExpect: false,
+            policy: policy)
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        bytes.withUnsafeBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &out) }
+        let written = String(buffer: out)
+        #expect(written.hasPrefix("GET /p?q=1 HTTP/1.1\r\nHost: \(authority)\r\n"))
+        #expect(written.contains("X-Forwarded-For: " + String(repeating: "1, ", count: 200) + "2001:db8::1\r\n"))
+        #expect(written.contains("X-Forwarded-Host: \(authority)\r\n"))
+        #expect(written.contains("X-Add: " + String(repeating: "w", count: 500) + "\r\n"))
+        #expect(written.hasSuffix("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"))
+    }
+
+    @Test func responseHeadKeepsFieldsAndAddsSentinelOnes() throws {
+        let text = "HTTP/1.1 503 \r\nContent-Length: 0\r\nConnection: keep-alive\r\nX-Correlation-Id: spoofed\r\nX-A: b\r\n\r\n"
+        let bytes = Array(text.utf8)
+        var parser = HTTP1ResponseHeadParser(limits: HTTP1Limits())
+        let result = bytes.withUnsafeBytes { parser.parse($0, requestMethod: .get) }
+        guard case .head(let head) = result else { throw HeadWriterTestError.notParsed("\(result)") }
+        let edits = HeadWriter.ResponseEdits(
+            traceID: "abc", close: true, http10KeepAlive: false, dechunk: false, upgrade: false,
+            setCookie: "s=1; Path=/", extra: [("X-Fallback-Used", "true")])
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        bytes.withUnsafeBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
+        #expect(
+            String(buffer: out)
+                == "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nX-A: b\r\nX-Fallback-Used: true\r\n"
+                + "Set-Cookie: s=1; Path=/\r\nConnection: close\r\nX-Correlation-Id: abc\r\n\r\n")
+    }
+
+    @Test func decimalDigits() {
+        var storage = [UInt8](repeating: 0, count: 64)
+        let written = storage.withUnsafeMutableBytes { raw -> [UInt8] in
+            var w = RawHeadWriter(raw)
+            for v in [0, 7, 10, 200, 999, Int.max] {
+                w.append(decimal: v)
+                w.append(byte: UInt8(ascii: ","))
+            }
+            return Array(raw[0..<w.count])
+        }
+        #expect(String(decoding: written, as: UTF8.self) == "0,7,10,200,999,\(Int.max),")
+    }
+}
