@@ -50,15 +50,30 @@ public final class MetricsRegistry: Sendable {
     }
 
     public static func methodLabel(_ method: String) -> String {
-        let upper = method.uppercased()
-        return standardMethods.contains(upper) ? upper : "OTHER"
+        // Parsed methods are case-sensitive tokens; the standard ones arrive upper case.
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH": return method
+        default:
+            let upper = method.uppercased()
+            return standardMethods.contains(upper) ? upper : "OTHER"
+        }
     }
 
     /// Records one finished request.
     public func recordRequest(route: String?, method: String, status: Int, durationSeconds: Double) {
+        record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: false)
+    }
+
+    /// Records one finished request and ends it in the active-request gauge (one lock, not two).
+    public func recordFinishedRequest(route: String?, method: String, status: Int, durationSeconds: Double) {
+        record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: true)
+    }
+
+    private func record(route: String?, method: String, status: Int, durationSeconds: Double, finished: Bool) {
         let method = Self.methodLabel(method)
         let route = route ?? "_none"
         state.withLock { s in
+            if finished { s.activeRequests -= 1 }
             var counterKey = CounterKey(route: route, method: method, status: status)
             if s.requests[counterKey] == nil, s.requests.count >= maxSeries {
                 counterKey = CounterKey(route: "_overflow", method: method, status: status)

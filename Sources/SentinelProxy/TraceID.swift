@@ -39,14 +39,16 @@ public enum TraceID {
 
     /// 3 Base58 digits of (seconds mod 58³), then 8 random Base58 digits.
     public static func tinyflake<G: RandomNumberGenerator>(unixSeconds: Double, using rng: inout G) -> String {
-        var out = [UInt8](repeating: 0, count: 11)
-        var t = UInt64(max(0, unixSeconds)) % (58 * 58 * 58)
-        for i in stride(from: 2, through: 0, by: -1) {
-            out[i] = base58[Int(t % 58)]
-            t /= 58
+        // Written straight into the string's storage (11 bytes: a small string, no allocation).
+        String(unsafeUninitializedCapacity: 11) { out in
+            var t = UInt64(max(0, unixSeconds)) % (58 * 58 * 58)
+            for i in stride(from: 2, through: 0, by: -1) {
+                out[i] = base58[Int(t % 58)]
+                t /= 58
+            }
+            for i in 3..<11 { out[i] = base58[Int(rng.next(upperBound: UInt64(58)))] }
+            return 11
         }
-        for i in 3..<11 { out[i] = base58[Int(rng.next(upperBound: UInt64(58)))] }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func uuidV4<G: RandomNumberGenerator>(using rng: inout G) -> String {

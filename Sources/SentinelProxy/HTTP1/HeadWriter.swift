@@ -58,7 +58,9 @@ enum HeadWriter {
 
         var priorForwardedFor = SmallRanges()
         var hostWritten = false
-        for field in head.fields {
+        // Indexed, not `for field in`: the iterator would copy the inline field list.
+        for i in head.fields.indices {
+            let field = head.fields[i]
             let name = field.nameRange
             if field.isHopByHop { continue }
             if field.name == .expect, edits.dropExpect { continue }
@@ -197,7 +199,9 @@ enum HeadWriter {
             out.append(p, head.reason)
         }
         out.append("\r\n")
-        for field in head.fields {
+        // Indexed, not `for field in`: the iterator would copy the inline field list.
+        for i in head.fields.indices {
+            let field = head.fields[i]
             if field.isHopByHop { continue }
             let name = field.nameRange
             if field.name == .other, name.count == 16, HeaderBytes.equals(p, name, "x-correlation-id") { continue }

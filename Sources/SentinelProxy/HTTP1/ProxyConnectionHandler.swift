@@ -19,7 +19,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     enum State {
         case awaitingHead
         /// A locally produced response waits for the request body to be consumed (and discarded).
-        case discardingBody(LocalReply)
+        /// Boxed (`indirect`): the reply is large, and every `switch state` on the proxy path
+        /// would otherwise copy it.
+        indirect case discardingBody(LocalReply)
         case proxying(ProxyExchange)
         case tunneling(ProxyExchange)
         /// A builtin answer waits for the instance-wide view (see `InstanceView`).
@@ -418,8 +420,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let keepAlive = reply.keepAlive && !quiescing
         let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
-        shared.metrics.recordRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
-        shared.metrics.requestFinished()
+        shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
         if let facts = reply.facts {
             logAccess(
                 facts, version: reply.version, status: reply.response.status, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
@@ -496,15 +497,23 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Writing
 
+    /// Writes since the last flush: a flush with nothing pending still walks the pipeline, and
+    /// an exchange would otherwise flush twice per response (end of body, end of read burst).
+    private var unflushed = false
+
     func write(_ buffer: ByteBuffer) {
+        unflushed = true
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     func writeAndFlush(_ buffer: ByteBuffer) {
+        unflushed = false
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     func flush() {
+        guard unflushed else { return }
+        unflushed = false
         context.flush()
     }
 

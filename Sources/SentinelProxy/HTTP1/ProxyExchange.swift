@@ -49,7 +49,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     var responseParser: HTTP1ResponseHeadParser
     var responseBuffer = ByteBuffer()
-    var responseHead: ResponseHead?
+    /// A final (or 101) response head was received; its facts live in the fields below.
+    var haveResponseHead = false
     var responseFraming: ResponseFraming = .none
     var responseRemaining: UInt64 = 0
     var responseChunked: ChunkedDecoder?
@@ -233,7 +234,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         responseParser.reset()
         responseBuffer.clear()
-        responseHead = nil
+        haveResponseHead = false
         status = 0
         reused = false
     }
@@ -344,7 +345,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             finishTunnel()
             return
         }
-        if responseHead == nil {
+        if !haveResponseHead {
             // Closed before any response: a stale keep-alive connection. Replay once on a fresh
             // connection when nothing is lost by doing so.
             if reused, !staleReplayed, requestBytesSent == 0 {
@@ -397,7 +398,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func processResponse() {
         while true {
-            if responseHead == nil || responseHead!.isInterim {
+            if !haveResponseHead {
                 guard responseBuffer.readableBytes > 0 else { return }
                 let result = responseBuffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: method) }
                 switch result {
@@ -420,7 +421,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                         }
                         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
                         responseParser.reset()
-                        responseHead = nil
+                        haveResponseHead = false
                         continue
                     }
                     startResponse(head)
@@ -433,7 +434,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func startResponse(_ head: ResponseHead) {
-        responseHead = head
+        haveResponseHead = true
         status = head.status
         if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
             // A retryable status with attempts and budget left: this response is discarded (and
@@ -494,7 +495,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     /// Sends buffered upstream body bytes to the client, per the response framing.
     func flushResponseBuffer() {
-        guard responseHead != nil, !responseComplete else {
+        guard haveResponseHead, !responseComplete else {
             if responseComplete, responseBuffer.readableBytes > 0 {
                 // Bytes after the end of the response: the upstream is confused.
                 upstreamReusable = false
@@ -625,8 +626,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func record(status: Int) {
         let seconds = Double(handler.shared.clock.monotonicNanos() &- startNanos) / 1e9
-        handler.shared.metrics.recordRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
-        handler.shared.metrics.requestFinished()
+        handler.shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
         if let facts = handler.currentFacts {
             handler.logAccess(
                 facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,

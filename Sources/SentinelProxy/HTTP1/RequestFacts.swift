@@ -29,7 +29,10 @@ struct RequestFacts {
         path = HeaderBytes.string(p, head.path)
         query = head.query.map { HeaderBytes.string(p, $0) } ?? ""
         var trace: (x: String?, correlation: String?, request: String?) = (nil, nil, nil)
-        for field in head.fields where field.name == .other {
+        // Indexed, not `for field in`: the iterator would copy the inline field list.
+        for i in head.fields.indices {
+            let field = head.fields[i]
+            guard field.name == .other else { continue }
             let name = field.nameRange
             switch name.count {
             case 10 where HeaderBytes.equals(p, name, "x-trace-id"): trace.x = HeaderBytes.string(p, field.valueRange)
@@ -55,7 +58,10 @@ struct RequestFacts {
     /// The first value of a header (case-insensitive name) in a parsed head.
     static func value(of name: String, in head: RequestHead, bytes p: UnsafeRawBufferPointer) -> String? {
         let lower = Array(name.lowercased().utf8)
-        for field in head.fields where HeaderBytes.equals(p, field.nameRange, lowercase: lower) {
+        // Indexed, not `for field in`: the iterator would copy the inline field list.
+        for i in head.fields.indices {
+            let field = head.fields[i]
+            guard HeaderBytes.equals(p, field.nameRange, lowercase: lower) else { continue }
             return HeaderBytes.string(p, field.valueRange)
         }
         return nil
@@ -63,7 +69,10 @@ struct RequestFacts {
 
     /// A cookie's value from the request's `Cookie` fields.
     static func cookie(_ name: String, in head: RequestHead, bytes p: UnsafeRawBufferPointer) -> String? {
-        for field in head.fields where HeaderBytes.equals(p, field.nameRange, "cookie") {
+        // Indexed, not `for field in`: the iterator would copy the inline field list.
+        for i in head.fields.indices {
+            let field = head.fields[i]
+            guard HeaderBytes.equals(p, field.nameRange, "cookie") else { continue }
             let text = HeaderBytes.string(p, field.valueRange)
             for pair in text.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
@@ -89,28 +98,30 @@ struct RequestFacts {
 
     /// A new trace context when the client sent none.
     static func newTraceparent<G: RandomNumberGenerator>(using rng: inout G) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 55)
-        out[0] = UInt8(ascii: "0")
-        out[1] = UInt8(ascii: "0")
-        out[2] = UInt8(ascii: "-")
-        out[35] = UInt8(ascii: "-")
-        out[52] = UInt8(ascii: "-")
-        out[53] = UInt8(ascii: "0")
-        out[54] = UInt8(ascii: "1")
-        var bits = rng.next()
-        var used = 0
-        for i in 3..<35 where true {
-            if used == 16 { bits = rng.next(); used = 0 }
-            out[i] = digits[Int(bits & 15)]
-            bits >>= 4
-            used += 1
+        String(unsafeUninitializedCapacity: 55) { out in
+            let digits: StaticString = "0123456789abcdef"
+            let hex = digits.utf8Start
+            out[0] = UInt8(ascii: "0")
+            out[1] = UInt8(ascii: "0")
+            out[2] = UInt8(ascii: "-")
+            out[35] = UInt8(ascii: "-")
+            out[52] = UInt8(ascii: "-")
+            out[53] = UInt8(ascii: "0")
+            out[54] = UInt8(ascii: "1")
+            var bits = rng.next()
+            var used = 0
+            for i in 3..<35 {
+                if used == 16 { bits = rng.next(); used = 0 }
+                out[i] = hex[Int(bits & 15)]
+                bits >>= 4
+                used += 1
+            }
+            bits = rng.next()
+            for i in 36..<52 {
+                out[i] = hex[Int(bits & 15)]
+                bits >>= 4
+            }
+            return 55
         }
-        bits = rng.next()
-        for i in 36..<52 {
-            out[i] = digits[Int(bits & 15)]
-            bits >>= 4
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

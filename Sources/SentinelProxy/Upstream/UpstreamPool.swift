@@ -48,8 +48,8 @@ final class UpstreamPool {
     /// on this pool's event loop (at once for a reused connection).
     func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, done: @escaping (Acquired) -> Void) {
         let now = clock.monotonicNanos()
-        while !fresh, var list = idle[key], let candidate = list.popLast() {
-            idle[key] = list
+        // Popped in place: copying the list out of the dictionary and back would copy the array.
+        while !fresh, let candidate = idle[key]?.popLast() {
             candidate.markActive()
             if candidate.isBroken || !candidate.channel.isActive || expired(candidate, now: now, limits: limits) {
                 close(candidate)
