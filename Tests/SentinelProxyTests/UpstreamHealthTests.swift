@@ -186,7 +186,9 @@ func upstream(
                 id: "api",
                 targets: [
                     .init(address: "127.0.0.1:1", weight: 3, health: .healthy, breaker: .halfOpen, ejected: false, inFlight: 2),
-                    .init(address: "[::1]:2", weight: 1, health: .unknown, breaker: .closed, ejected: true, inFlight: nil),
+                    .init(
+                        address: "[::1]:2", weight: 1, health: .unknown, breaker: .closed, ejected: true, inFlight: nil,
+                        probeError: "grpc-status 12 UNIMPLEMENTED: \"no\""),
                 ])
         ]
         let context = BuiltinHandlers.Context(traceID: "t", version: "v", unixSeconds: 0, upstreams: { status })
@@ -196,8 +198,9 @@ func upstream(
         #expect(
             r.bodyString
                 == "{\"upstreams\":[{\"id\":\"api\",\"targets\":["
-                + "{\"address\":\"127.0.0.1:1\",\"weight\":3,\"health\":\"healthy\",\"circuit_breaker\":\"half_open\",\"ejected\":false,\"in_flight\":2},"
-                + "{\"address\":\"[::1]:2\",\"weight\":1,\"health\":\"unknown\",\"circuit_breaker\":\"closed\",\"ejected\":true,\"in_flight\":null}"
+                + "{\"address\":\"127.0.0.1:1\",\"weight\":3,\"health\":\"healthy\",\"circuit_breaker\":\"half_open\",\"ejected\":false,\"in_flight\":2,\"probe_error\":null},"
+                + "{\"address\":\"[::1]:2\",\"weight\":1,\"health\":\"unknown\",\"circuit_breaker\":\"closed\",\"ejected\":true,\"in_flight\":null,"
+                + "\"probe_error\":\"grpc-status 12 UNIMPLEMENTED: \\\"no\\\"\"}"
                 + "]}],\"timestamp\":\"1970-01-01T00:00:00.000Z\"}")
     }
 
