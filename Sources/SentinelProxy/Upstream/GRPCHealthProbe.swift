@@ -165,16 +165,3 @@ final class GRPCHealthProbeHandler: ChannelInboundHandler {
         return String(printable)
     }
 }
-
-/// One probe's result: `unhealthy` carries a short reason for the transition log and the
-/// `upstreams` builtin.
-public enum ProbeVerdict: Sendable, Equatable {
-    case healthy
-    case unhealthy(String)
-
-    public var isHealthy: Bool { self == .healthy }
-    public var reason: String? {
-        if case .unhealthy(let r) = self { return r }
-        return nil
-    }
-}
