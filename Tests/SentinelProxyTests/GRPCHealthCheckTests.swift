@@ -18,16 +18,20 @@ import Testing
     }
 
     /// Runs a checker for `upstreams` while `body` waits on the log lines.
+    /// `tap` sees each log line synchronously, on the checker's loop, before the test does.
     static func withChecker(
-        _ upstreams: [UpstreamRuntime], onResult: (@Sendable (String, String, Bool) -> Void)? = nil,
+        _ upstreams: [UpstreamRuntime], tap: (@Sendable (String) -> Void)? = nil,
         _ body: (UpstreamHealth, inout AsyncStream<String>.Iterator) async throws -> Void
     ) async throws {
         let (stream, log) = HealthCheckerTests.logStream()
         var lines = stream.makeAsyncIterator()
-        let health = UpstreamHealth(log: log)
+        let health = UpstreamHealth(log: { line in
+            tap?(line)
+            log(line)
+        })
         health.configure(upstreams, now: .zero)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let checker = HealthChecker(upstreams: upstreams, eventLoop: group.next(), health: health, clock: .system, onResult: onResult)
+        let checker = HealthChecker(upstreams: upstreams, eventLoop: group.next(), health: health, clock: .system)
         checker.start()
         try await body(health, &lines)
         try await checker.stop().get()
@@ -36,17 +40,21 @@ import Testing
 
     @Test func followsServingStatusThroughThresholds() async throws {
         let server = try await GRPCHealthServer(.status(1))
-        let results = Mutex<[Bool]>([])
+        // The calls the server had answered when each transition was logged. The log runs on the
+        // checker's loop as the verdict lands, before the next probe can start, so this is exact.
+        let answered = Mutex<[[UInt64?]]>([])
         let u = upstream(ports: [server.port], check: Self.spec(service: "shop.Cart", authority: "cart.internal", healthy: 3, unhealthy: 2))
-        try await Self.withChecker([u], onResult: { _, _, ok in results.withLock { $0.append(ok) } }) { health, lines in
+        try await Self.withChecker([u], tap: { _ in answered.withLock { $0.append(server.calls.map(\.servingStatus)) } }) { health, lines in
             #expect(await HealthCheckerTests.waitFor("\"to\":\"healthy\"", in: &lines) != nil)
-            // Three consecutive successes were needed.
-            #expect(results.withLock { $0 }.prefix(3) == [true, true, true])
+            // Exactly three successes were needed.
+            #expect(answered.withLock { $0.last } == [1, 1, 1])
             server.behavior = .status(2)
             let down = await HealthCheckerTests.waitFor("\"to\":\"unhealthy\"", in: &lines)
             #expect(down?.contains("\"reason\":\"health status NOT_SERVING\"") == true)
-            let sequence = results.withLock { $0 }
-            #expect(sequence.suffix(2) == [false, false])  // two consecutive failures were needed
+            // Exactly two consecutive failures were needed.
+            let calls = answered.withLock { $0.last } ?? []
+            #expect(calls.suffix(2) == [2, 2])
+            #expect(calls.dropLast(2).last == 1)
             #expect(!health.isEligible(upstream: "api", target: "127.0.0.1:\(server.port)", now: .zero))
             #expect(health.snapshot(now: .zero)[0].targets[0].probeError == "health status NOT_SERVING")
             server.behavior = .status(1)

@@ -33,6 +33,14 @@ final class GRPCHealthServer: Sendable {
     struct Call: Sendable {
         var headers: [(String, String)]
         var body: [UInt8]
+        /// How the server answered it (nil for a connection that never became a call).
+        var answer: Behavior? = nil
+
+        /// The serving status answered, if the answer was a `.status`.
+        var servingStatus: UInt64? {
+            if case .status(let v) = answer { return v }
+            return nil
+        }
 
         func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
     }
@@ -177,6 +185,8 @@ final class GRPCHealthServer: Sendable {
         func respond(context: ChannelHandlerContext, stream: HTTP2StreamID) {
             let call = Call(headers: headers.removeValue(forKey: stream) ?? [], body: bodies.removeValue(forKey: stream) ?? [])
             let behavior = box.state.withLock { s -> Behavior in
+                var call = call
+                call.answer = s.behavior
                 s.calls.append(call)
                 return s.behavior
             }
