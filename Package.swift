@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // HTTP/2 for gRPC health checks (h2c with prior knowledge); only SentinelProxy uses it.
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
@@ -51,6 +53,7 @@ let package = Package(
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ],
             swiftSettings: strict + hotPath
         ),
@@ -134,6 +137,8 @@ let package = Package(
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The scripted gRPC health server of the grpc health-check tests.
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
     ]

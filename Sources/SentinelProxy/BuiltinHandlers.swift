@@ -73,14 +73,16 @@ public enum BuiltinHandlers {
         }
     }
 
-    /// `{"upstreams":[{"id","targets":[{"address","weight","health","circuit_breaker","ejected","in_flight"}]}],"timestamp"}`;
-    /// `in_flight` is null for upstreams without health checks, breakers or passive health.
+    /// `{"upstreams":[{"id","targets":[{"address","weight","health","circuit_breaker","ejected","in_flight","probe_error"}]}],"timestamp"}`;
+    /// `in_flight` is null for upstreams without health checks, breakers or passive health;
+    /// `probe_error` is why the latest active probe failed, null when it succeeded or none ran.
     static func upstreamsJSON(_ list: [UpstreamHealth.UpstreamStatus], unixSeconds: Double) -> String {
         let upstreams = list.map { u in
             let targets = u.targets.map { t in
                 "{\"address\":\(JSON.quote(t.address)),\"weight\":\(t.weight),\"health\":\(JSON.quote(t.health.rawValue)),"
                     + "\"circuit_breaker\":\(JSON.quote(t.breaker.rawValue)),\"ejected\":\(t.ejected),"
-                    + "\"in_flight\":\(t.inFlight.map(String.init) ?? "null")}"
+                    + "\"in_flight\":\(t.inFlight.map(String.init) ?? "null"),"
+                    + "\"probe_error\":\(t.probeError.map(JSON.quote) ?? "null")}"
             }
             return "{\"id\":\(JSON.quote(u.id)),\"targets\":[\(targets.joined(separator: ","))]}"
         }

@@ -38,6 +38,8 @@ public final class MetricsRegistry: Sendable {
         var upstreamFailures: [UpstreamFailureKey: UInt64] = [:]
         var retries: [String: UInt64] = [:]
         var targets = UpstreamTargetMetrics()
+        /// Upstream ids of the configuration (from `replaceUpstreamTargets`); nil: not configured yet.
+        var upstreams: Set<String>?
     }
     struct UpstreamFailureKey: Hashable { let upstream: String, reason: String }
 
@@ -97,6 +99,7 @@ public final class MetricsRegistry: Sendable {
     /// A request was replayed on another attempt.
     public func upstreamRetry(upstream: String) {
         state.withLock { s in
+            guard s.upstreams?.contains(upstream) ?? true else { return }
             if s.retries[upstream] != nil || s.retries.count < maxSeries { s.retries[upstream, default: 0] += 1 }
         }
     }
@@ -110,30 +113,46 @@ public final class MetricsRegistry: Sendable {
         default: reason = "error"
         }
         state.withLock { s in
+            guard s.upstreams?.contains(upstream) ?? true else { return }
             let key = UpstreamFailureKey(upstream: upstream, reason: reason)
             if s.upstreamFailures[key] != nil || s.upstreamFailures.count < maxSeries { s.upstreamFailures[key, default: 0] += 1 }
         }
     }
 
-    /// Forgets the per-target series of targets no longer configured (bounded by configuration).
+    /// Adopts the configured upstream targets after a snapshot swap: the series of targets and
+    /// upstreams no longer configured are dropped (per-target and per-upstream families alike), and
+    /// none are recorded for them afterwards; counters of the remaining ones keep counting.
     public func replaceUpstreamTargets(_ keep: [UpstreamTargetKey]) {
-        state.withLock { $0.targets.retain(Set(keep)) }
+        let upstreams = Set(keep.map(\.upstream))
+        state.withLock { s in
+            s.targets.retain(Set(keep))
+            s.upstreams = upstreams
+            s.retries = s.retries.filter { upstreams.contains($0.key) }
+            s.upstreamFailures = s.upstreamFailures.filter { upstreams.contains($0.key.upstream) }
+        }
     }
 
     public func setUpstreamTarget(upstream: String, target: String, healthy: Bool, breaker: CircuitBreaker.State) {
         let key = UpstreamTargetKey(upstream: upstream, target: target)
         state.withLock { s in
+            guard s.targets.accepts(key) else { return }
             s.targets.healthy[key] = healthy
             s.targets.breaker[key] = breaker
         }
     }
 
     public func breakerTripped(upstream: String, target: String) {
-        state.withLock { $0.targets.trips[UpstreamTargetKey(upstream: upstream, target: target), default: 0] += 1 }
+        let key = UpstreamTargetKey(upstream: upstream, target: target)
+        state.withLock { s in
+            if s.targets.accepts(key) { s.targets.trips[key, default: 0] += 1 }
+        }
     }
 
     public func upstreamEjected(upstream: String, target: String) {
-        state.withLock { $0.targets.ejections[UpstreamTargetKey(upstream: upstream, target: target), default: 0] += 1 }
+        let key = UpstreamTargetKey(upstream: upstream, target: target)
+        state.withLock { s in
+            if s.targets.accepts(key) { s.targets.ejections[key, default: 0] += 1 }
+        }
     }
 
     /// A balancer chose `target` (counted only for configured targets, so cardinality stays bounded).

@@ -16,15 +16,25 @@ public struct UpstreamTargetKey: Hashable, Sendable {
 ///
 /// It exists apart from `MetricsRegistry` to keep that file small; the registry owns one inside its
 /// lock. Cardinality is bounded by the configuration: `UpstreamHealth.configure` registers the
-/// configured targets and drops removed ones, and selections are only counted for registered targets.
+/// configured targets and drops removed ones, and once a configuration is registered nothing is
+/// recorded for a target outside it (a late event of a removed target, an exchange finishing on the
+/// previous snapshot), so a series that a reload retired never comes back.
 struct UpstreamTargetMetrics: Sendable {
+    /// The configured targets; nil until the first configuration (then everything is recorded).
+    var registered: Set<UpstreamTargetKey>?
     var healthy: [UpstreamTargetKey: Bool] = [:]
     var breaker: [UpstreamTargetKey: CircuitBreaker.State] = [:]
     var trips: [UpstreamTargetKey: UInt64] = [:]
     var ejections: [UpstreamTargetKey: UInt64] = [:]
     var selections: [UpstreamTargetKey: UInt64] = [:]
 
+    /// Whether series of `key` may be recorded.
+    func accepts(_ key: UpstreamTargetKey) -> Bool { registered?.contains(key) ?? true }
+
+    /// Registers `keep` as the configured targets; drops every series of other targets. Counters of
+    /// targets in `keep` carry on (monotonic across reloads).
     mutating func retain(_ keep: Set<UpstreamTargetKey>) {
+        registered = keep
         healthy = healthy.filter { keep.contains($0.key) }
         breaker = breaker.filter { keep.contains($0.key) }
         trips = trips.filter { keep.contains($0.key) }

@@ -220,7 +220,8 @@ public enum SnapshotBuilder {
             switch hc.kind {
             case .tcp: kind = .tcp
             case .http(let path, let status, let host): kind = .http(path: path, expectedStatus: status, host: host)
-            case .grpc, .inference: kind = nil  // rejected by the feature gate
+            case .grpc(let service, let host): kind = .grpc(service: service, authority: host)
+            case .inference: kind = nil  // rejected by the feature gate
             }
             check = kind.map {
                 HealthCheckSpec(

@@ -110,10 +110,29 @@ import Testing
 
     @Test func unsupportedFeaturesAreNamed() {
         let d = diagnostics(minimal("""
-            upstreams { upstream "u" { target "127.0.0.1:9000"; load-balancing "maglev"; health-check { type "grpc" } } }
+            upstreams { upstream "u" { target "127.0.0.1:9000"; load-balancing "maglev"; health-check { type "inference" } } }
             """, routes: #"route "r" { matches { path "/" }; upstream "u" }"#))
         #expect(d.count == 1)
-        #expect(d.first?.message == "not supported yet: health-check type \"grpc\"")
+        #expect(d.first?.message == "not supported yet: health-check type \"inference\"")
+    }
+
+    /// gRPC checks run over h2c: accepted with or without options; with upstream TLS the `tls`
+    /// block is what is still refused.
+    @Test func grpcHealthChecksAreAcceptedOverCleartext() throws {
+        let routes = #"route "r" { matches { path "/" }; upstream "u" }"#
+        #expect(diagnostics(minimal(#"upstreams { upstream "u" { target "127.0.0.1:9000"; health-check { type "grpc" } } }"#, routes: routes)).isEmpty)
+        let text = minimal(
+            #"upstreams { upstream "u" { target "127.0.0.1:9000"; health-check { type "grpc" { service "shop.Cart"; host "cart.internal" }; timeout-secs 2 } } }"#,
+            routes: routes)
+        #expect(diagnostics(text).isEmpty)
+        let config = try ConfigLoader.load(text: text, file: "t.kdl").get().config
+        #expect(config.upstreams[0].healthCheck?.kind == .grpc(service: "shop.Cart", host: "cart.internal"))
+        let withTLS = diagnostics(minimal(
+            #"upstreams { upstream "u" { target "127.0.0.1:9000"; health-check { type "grpc" }; tls { sni "u.internal" } } }"#, routes: routes))
+        #expect(withTLS.map(\.message) == ["not supported yet: TLS to upstreams (tls block)"])
+        let unknownKey = diagnostics(minimal(
+            #"upstreams { upstream "u" { target "127.0.0.1:9000"; health-check { type "grpc" { path "/x" } } } }"#, routes: routes))
+        #expect(unknownKey.count == 1)
     }
 
     /// sentinel-stack supervises agents with `command`; talking to agents (the protocol) is not built.

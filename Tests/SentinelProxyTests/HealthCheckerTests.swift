@@ -108,7 +108,7 @@ import Testing
         #expect(await Self.waitFor("\"to\":\"healthy\"", in: &lines) != nil)
         let response = try RawClient(port: bound[0].port).request("GET /upstreams HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(response.status == 200)
-        #expect(response.body.contains("{\"address\":\"127.0.0.1:\(target.port)\",\"weight\":1,\"health\":\"healthy\",\"circuit_breaker\":\"closed\",\"ejected\":false,\"in_flight\":0}"))
+        #expect(response.body.contains("{\"address\":\"127.0.0.1:\(target.port)\",\"weight\":1,\"health\":\"healthy\",\"circuit_breaker\":\"closed\",\"ejected\":false,\"in_flight\":0,\"probe_error\":null}"))
         #expect(server.metrics.render(version: "t").contains("sentinel_upstream_target_healthy{upstream=\"api\",target=\"127.0.0.1:\(target.port)\"} 1"))
         // A reload keeps the verdict of a target that still exists.
         try server.reload(snapshot: snapshot)

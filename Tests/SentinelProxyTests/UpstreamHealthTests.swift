@@ -186,7 +186,9 @@ func upstream(
                 id: "api",
                 targets: [
                     .init(address: "127.0.0.1:1", weight: 3, health: .healthy, breaker: .halfOpen, ejected: false, inFlight: 2),
-                    .init(address: "[::1]:2", weight: 1, health: .unknown, breaker: .closed, ejected: true, inFlight: nil),
+                    .init(
+                        address: "[::1]:2", weight: 1, health: .unknown, breaker: .closed, ejected: true, inFlight: nil,
+                        probeError: "grpc-status 12 UNIMPLEMENTED: \"no\""),
                 ])
         ]
         let context = BuiltinHandlers.Context(traceID: "t", version: "v", unixSeconds: 0, upstreams: { status })
@@ -196,9 +198,55 @@ func upstream(
         #expect(
             r.bodyString
                 == "{\"upstreams\":[{\"id\":\"api\",\"targets\":["
-                + "{\"address\":\"127.0.0.1:1\",\"weight\":3,\"health\":\"healthy\",\"circuit_breaker\":\"half_open\",\"ejected\":false,\"in_flight\":2},"
-                + "{\"address\":\"[::1]:2\",\"weight\":1,\"health\":\"unknown\",\"circuit_breaker\":\"closed\",\"ejected\":true,\"in_flight\":null}"
+                + "{\"address\":\"127.0.0.1:1\",\"weight\":3,\"health\":\"healthy\",\"circuit_breaker\":\"half_open\",\"ejected\":false,\"in_flight\":2,\"probe_error\":null},"
+                + "{\"address\":\"[::1]:2\",\"weight\":1,\"health\":\"unknown\",\"circuit_breaker\":\"closed\",\"ejected\":true,\"in_flight\":null,"
+                + "\"probe_error\":\"grpc-status 12 UNIMPLEMENTED: \\\"no\\\"\"}"
                 + "]}],\"timestamp\":\"1970-01-01T00:00:00.000Z\"}")
+    }
+
+    /// Regression: series of targets and upstreams removed by a reload stayed exported forever.
+    @Test func reloadRetiresSeriesOfRemovedTargetsAndUpstreams() {
+        let t0 = Duration.seconds(100)
+        let metrics = MetricsRegistry()
+        let health = UpstreamHealth(metrics: metrics)
+        let breaker = CircuitBreaker.Configuration(failureThreshold: 1, successThreshold: 1, timeout: .seconds(10))
+        health.configure([upstream("api", ports: [1, 2], breaker: breaker), upstream("old", ports: [3])], now: t0)
+        for target in ["127.0.0.1:1", "127.0.0.1:2"] {
+            metrics.upstreamSelected(upstream: "api", target: target)
+            #expect(health.admit(upstream: "api", target: target, now: t0))
+            health.report(upstream: "api", target: target, outcome: .failure(.connectFailed), latency: .zero, now: t0)
+        }
+        metrics.upstreamSelected(upstream: "old", target: "127.0.0.1:3")
+        metrics.upstreamRetry(upstream: "api")
+        metrics.upstreamRetry(upstream: "old")
+        metrics.upstreamFailure(upstream: "old", status: 502)
+        let before = metrics.render(version: "t")
+        #expect(before.contains("sentinel_circuit_breaker_trips_total{upstream=\"api\",target=\"127.0.0.1:2\"} 1"))
+        #expect(before.contains("sentinel_upstream_retries_total{upstream=\"old\"} 1"))
+
+        // The reload drops target 2 of "api" and the whole of "old".
+        health.configure([upstream("api", ports: [1], breaker: breaker)], now: t0)
+        // Late events for what is gone (an exchange finishing on the old snapshot) record nothing.
+        metrics.breakerTripped(upstream: "api", target: "127.0.0.1:2")
+        metrics.upstreamEjected(upstream: "old", target: "127.0.0.1:3")
+        metrics.setUpstreamTarget(upstream: "api", target: "127.0.0.1:2", healthy: false, breaker: .open)
+        metrics.upstreamSelected(upstream: "old", target: "127.0.0.1:3")
+        metrics.upstreamRetry(upstream: "old")
+        metrics.upstreamFailure(upstream: "old", status: 504)
+        // The remaining target keeps counting from where it was.
+        metrics.upstreamSelected(upstream: "api", target: "127.0.0.1:1")
+        metrics.upstreamRetry(upstream: "api")
+        let after = metrics.render(version: "t")
+        #expect(!after.contains("127.0.0.1:2"))
+        #expect(!after.contains("upstream=\"old\""))
+        #expect(after.contains("sentinel_upstream_selections_total{upstream=\"api\",target=\"127.0.0.1:1\"} 2"))
+        #expect(after.contains("sentinel_circuit_breaker_trips_total{upstream=\"api\",target=\"127.0.0.1:1\"} 1"))
+        #expect(after.contains("sentinel_upstream_retries_total{upstream=\"api\"} 2"))
+        // A target added back later starts new series.
+        health.configure([upstream("api", ports: [1, 2], breaker: breaker)], now: t0)
+        let again = metrics.render(version: "t")
+        #expect(again.contains("sentinel_upstream_target_healthy{upstream=\"api\",target=\"127.0.0.1:2\"} 1"))
+        #expect(!again.contains("sentinel_circuit_breaker_trips_total{upstream=\"api\",target=\"127.0.0.1:2\"}"))
     }
 
     @Test func noUpstreamIs503() {

@@ -199,6 +199,38 @@ import Testing
         #expect(stack.exitStatus() == 0)
     }
 
+    /// The same path for `grpc` checks: one prober (slot 0) for the instance, verdicts relayed to every worker.
+    @Test func grpcChecksAreProbedOncePerInstanceAndEveryWorkerActsOnThem() throws {
+        let bad = try ScriptedUpstream(grpcServingStatus: 2)
+        let good = try ScriptedUpstream(grpcServingStatus: 1)
+        let metricsPort = try freePort()
+        let upstreams = """
+            upstreams {
+                upstream "app" {
+                    target "127.0.0.1:\(bad.port)"
+                    target "127.0.0.1:\(good.port)"
+                    health-check { type "grpc" { service "app.v1.App" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
+                }
+            }
+            """
+        let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let marked = #"sentinel_upstream_target_healthy{upstream="app",target="127.0.0.1:\#(bad.port)"} 0"#
+        #expect(stack.wait { bad.probes >= 1 && ((try? Self.scrape(metricsPort)) ?? "").contains(marked) }, "log: \(stack.text)")
+        #expect(stack.wait { stack.text.contains("\"reason\":\"health status NOT_SERVING\"") }, "log: \(stack.text)")
+        let before = bad.requests
+        #expect(Self.load(port: stack.port, path: "/app/x", n: 60) == 60)
+        #expect(bad.requests == before)
+        #expect(good.requests >= 60)
+        let start = bad.probes, window = 4.0
+        Thread.sleep(forTimeInterval: window)
+        let probes = bad.probes - start
+        #expect(probes >= 2 && probes <= 6, "\(probes) probes in \(window) s at a 1 s interval")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
     @Test func oneProberPerInstanceAndEveryWorkerAvoidsTheUnhealthyTarget() throws {
         let bad = try ScriptedUpstream(probeStatus: 500)
         let good = try ScriptedUpstream(probeStatus: 200)

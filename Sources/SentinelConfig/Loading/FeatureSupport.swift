@@ -89,11 +89,11 @@ enum FeatureSupport {
         for u in upstreams {
             let p = ConfigPath(["upstreams", "upstream \"\(u.id)\""])
             // Every load-balancing algorithm, circuit breakers and passive health are built; of the
-            // active checks, tcp and http are (grpc needs HTTP/2, inference its readiness probes).
+            // active checks, tcp, http and grpc (h2c; with `tls` the upstream is gated below) are
+            // (inference needs its readiness probes).
             switch u.healthCheck?.kind {
-            case .grpc: out.append(("health-check type \"grpc\"", u.location, p))
             case .inference: out.append(("health-check type \"inference\"", u.location, p))
-            case .tcp, .http, nil: break
+            case .tcp, .http, .grpc, nil: break
             }
             if u.tls != nil { out.append(("TLS to upstreams (tls block)", u.location, p)) }
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }

@@ -145,7 +145,8 @@ public struct HealthCheckConfig: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
         case tcp
         case http(path: String, expectedStatus: Int, host: String?)
-        case grpc(service: String)
+        /// `service` "" asks for the whole server; `host` is the `:authority` (nil: the target address).
+        case grpc(service: String, host: String?)
         case inference(endpoint: String, expectedModels: [String])
     }
 
@@ -173,7 +174,7 @@ public struct HealthCheckConfig: Sendable, Hashable {
                 if !path.hasPrefix("/") { sink.error(t.location, tp, "the health-check path must start with \"/\"") }
                 h.kind = .http(path: path, expectedStatus: tr.int("expected-status", default: 200, range: 100...599), host: tr.string("host"))
             case "grpc":
-                h.kind = .grpc(service: tr.string("service", allowEmpty: true) ?? "")
+                h.kind = .grpc(service: tr.string("service", allowEmpty: true) ?? "", host: tr.string("host"))
             case "inference":
                 h.kind = .inference(endpoint: tr.string("endpoint") ?? "/v1/models", expectedModels: tr.stringList("expected-models") ?? [])
                 if let readiness = tr.single("readiness") { h.readiness = readReadiness(readiness, path: tp, sink: sink) }

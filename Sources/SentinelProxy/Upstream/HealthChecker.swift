@@ -1,6 +1,11 @@
 public import NIOCore
+import NIOHTTP2
 import NIOPosix
 import SentinelHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Active health checks (§5.7): probes every target of every upstream with a `health-check` every
 /// `interval`, each probe bounded by `timeout`, and feeds the verdicts to `UpstreamHealth`.
@@ -11,7 +16,9 @@ import SentinelHTTP1
 /// Each target's first probe starts at a random point of its interval, so a fleet of targets is not
 /// probed in lockstep. At most one probe per target runs at a time. HTTP probes send one
 /// `GET <path>` with `Connection: close` per connection and judge only the response head, parsed
-/// by the same strict parser the proxy uses; TCP probes only connect.
+/// by the same strict parser the proxy uses; TCP probes only connect; gRPC probes make one
+/// `grpc.health.v1.Health/Check` call over h2c on a fresh connection (`GRPCHealthProbeHandler`).
+/// Every failure carries a short reason, which `UpstreamHealth` logs and the `upstreams` builtin shows.
 public final class HealthChecker: Sendable {
     private let eventLoop: any EventLoop
     private let jobs: [Job]
@@ -111,7 +118,7 @@ public final class HealthChecker: Sendable {
             let job = jobs[i]
             let attempt = ProbeAttempt()
             let bound = NIOLoopBound((self, attempt), eventLoop: eventLoop)
-            let finish: (Bool) -> Void = { success in
+            let finish: (ProbeVerdict) -> Void = { verdict in
                 let (state, attempt) = bound.value
                 guard !attempt.done else { return }
                 attempt.done = true
@@ -120,27 +127,44 @@ public final class HealthChecker: Sendable {
                 if let channel = state.running.removeValue(forKey: i) { channel.close(promise: nil) }
                 guard !state.stopped else { return }
                 let now = Duration.nanoseconds(Int64(clamping: state.clock.monotonicNanos()))
-                state.health.probeResult(upstream: job.upstream, target: job.address, success: success, now: now)
-                state.onResult?(job.upstream, job.address, success)
+                state.health.probeResult(
+                    upstream: job.upstream, target: job.address, success: verdict.isHealthy, reason: verdict.reason, now: now)
+                state.onResult?(job.upstream, job.address, verdict.isHealthy)
             }
             let finishBound = NIOLoopBound(finish, eventLoop: eventLoop)
-            attempt.timeout = eventLoop.scheduleTask(in: job.spec.timeout.timeAmount) { finishBound.value(false) }
-            var request: [UInt8]?
-            if case .http(let path, _, let host) = job.spec.kind {
-                request = Self.request(path: path, host: host ?? job.address)
-                if request == nil {
-                    finish(false)
-                    return
-                }
+            let timeout = job.spec.timeout
+            attempt.timeout = eventLoop.scheduleTask(in: timeout.timeAmount) {
+                finishBound.value(.unhealthy("timed out after \(Self.describe(timeout))"))
             }
-            let expected: Int? = if case .http(_, let status, _) = job.spec.kind { status } else { nil }
+            let exchange: Exchange
+            switch job.spec.kind {
+            case .tcp:
+                exchange = .none
+            case .http(let path, let status, let host):
+                guard let request = Self.request(path: path, host: host ?? job.address) else {
+                    return finish(.unhealthy("path or host cannot be sent in a request head"))
+                }
+                exchange = .http(request: request, expected: status)
+            case .grpc(let service, let authority):
+                guard let fields = GRPCHealthProbeHandler.requestFields(authority: authority ?? job.address) else {
+                    return finish(.unhealthy("authority cannot be sent as :authority"))
+                }
+                exchange = .grpc(fields: fields, service: service)
+            }
             let bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(job.spec.timeout.timeAmount)
-                .channelInitializer { [request] channel in
+                .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let request, let expected else { return }
-                        try channel.pipeline.syncOperations.addHandler(
-                            HTTPProbeHandler(request: request, expected: expected) { finishBound.value($0) })
+                        let sync = channel.pipeline.syncOperations
+                        switch exchange {
+                        case .none:
+                            break
+                        case .http(let request, let expected):
+                            try sync.addHandler(HTTPProbeHandler(request: request, expected: expected) { finishBound.value($0) })
+                        case .grpc(let fields, let service):
+                            try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: GRPCHealthProbeHandler.settings))
+                            try sync.addHandler(GRPCHealthProbeHandler(fields: fields, service: service) { finishBound.value($0) })
+                        }
                     }
                 }
             let connected: EventLoopFuture<any Channel>
@@ -151,20 +175,43 @@ public final class HealthChecker: Sendable {
             connected.whenComplete { result in
                 let (state, attempt) = bound.value
                 switch result {
-                case .failure:
-                    finishBound.value(false)
+                case .failure(let error):
+                    finishBound.value(.unhealthy(Self.describe(connectError: error)))
                 case .success(let channel):
                     if attempt.done || state.stopped {
                         channel.close(promise: nil)
-                    } else if expected == nil {
-                        finishBound.value(true)
+                    } else if case .none = exchange {
+                        finishBound.value(.healthy)
                         channel.close(promise: nil)
                     } else {
                         state.running[i] = channel
-                        channel.closeFuture.whenComplete { _ in finishBound.value(false) }
+                        channel.closeFuture.whenComplete { _ in finishBound.value(.unhealthy("connection closed before a verdict")) }
                     }
                 }
             }
+        }
+
+        /// What a probe sends once connected.
+        enum Exchange: Sendable {
+            case none
+            case http(request: [UInt8], expected: Int)
+            case grpc(fields: [(String, String)], service: String)
+        }
+
+        /// `1.5s`, `200ms`: a duration as the reason of a timed-out probe shows it.
+        static func describe(_ d: Duration) -> String {
+            let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+            return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+        }
+
+        /// A short reason for a failed connect (`connection refused`, `connect timeout`).
+        static func describe(connectError error: any Error) -> String {
+            if let e = error as? NIOConnectionError, let first = e.connectionErrors.first {
+                return describe(connectError: first.error)
+            }
+            if let e = error as? IOError { return "connect failed: \(String(cString: strerror(e.errnoCode)).lowercased())" }
+            if let e = error as? ChannelError, case .connectTimeout = e { return "connect timeout" }
+            return "connect failed: \(GRPCHealthProbeHandler.clip(String(describing: error)))"
         }
 
         /// The probe request, or nil when the path or host could break the request line or head.
@@ -189,12 +236,12 @@ public final class HealthChecker: Sendable {
 
         let request: [UInt8]
         let expected: Int
-        let done: (Bool) -> Void
+        let done: (ProbeVerdict) -> Void
         var buffer = ByteBuffer()
         var parser = HTTP1ResponseHeadParser()
         var finished = false
 
-        init(request: [UInt8], expected: Int, done: @escaping (Bool) -> Void) {
+        init(request: [UInt8], expected: Int, done: @escaping (ProbeVerdict) -> Void) {
             self.request = request
             self.expected = expected
             self.done = done
@@ -214,28 +261,41 @@ public final class HealthChecker: Sendable {
                 case .needMore:
                     return
                 case .error:
-                    complete(false)
+                    complete(.unhealthy("invalid HTTP response head"))
                 case .head(let head):
                     if head.isInterim {
                         buffer.moveReaderIndex(forwardBy: head.headLength)
                         buffer.discardReadBytes()
                         parser.reset()
                     } else {
-                        complete(head.status == expected)
+                        complete(head.status == expected ? .healthy : .unhealthy("HTTP status \(head.status), expected \(expected)"))
                     }
                 }
             }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            complete(false)
+            complete(.unhealthy("connection error: \(GRPCHealthProbeHandler.clip(String(describing: error)))"))
         }
 
-        private func complete(_ success: Bool) {
+        private func complete(_ verdict: ProbeVerdict) {
             guard !finished else { return }
             finished = true
-            done(success)
+            done(verdict)
         }
+    }
+}
+
+/// One probe's result: `unhealthy` carries a short reason for the transition log and the
+/// `upstreams` builtin.
+public enum ProbeVerdict: Sendable, Equatable {
+    case healthy
+    case unhealthy(String)
+
+    public var isHealthy: Bool { self == .healthy }
+    public var reason: String? {
+        if case .unhealthy(let r) = self { return r }
+        return nil
     }
 }
 

@@ -37,6 +37,9 @@ public final class UpstreamHealth: Sendable {
         public var ejected: Bool
         /// Admitted requests not yet reported; nil when the upstream keeps no health state.
         public var inFlight: Int?
+        /// Why the latest active probe failed; nil after a success, before the first probe, and in a
+        /// worker that receives its verdicts from another process's prober.
+        public var probeError: String? = nil
     }
 
     public struct UpstreamStatus: Sendable, Equatable {
@@ -50,6 +53,7 @@ public final class UpstreamHealth: Sendable {
         var passive: PassiveHealth?
         var breaker: CircuitBreaker?
         var inFlight = 0
+        var probeError: String?
 
         func isEligible(now: Duration) -> Bool {
             (active?.isEligible ?? true) && (passive?.isEligible(now: now) ?? true) && (breaker?.wouldAllow(now: now) ?? true)
@@ -114,6 +118,7 @@ public final class UpstreamHealth: Sendable {
                             a.unhealthyThreshold == fresh.unhealthyThreshold
                         {
                             t.active = a
+                            t.probeError = previous?.probeError
                         } else {
                             t.active = fresh
                         }
@@ -226,7 +231,8 @@ public final class UpstreamHealth: Sendable {
     }
 
     /// Feeds one active probe result. A success also readmits a passively ejected target (§5.7).
-    public func probeResult(upstream: String, target: String, success: Bool, now: Duration) {
+    /// `reason` says why a failed probe failed (logged with a transition, shown by `snapshot`).
+    public func probeResult(upstream: String, target: String, success: Bool, reason: String? = nil, now: Duration) {
         let events = state.withLock { s -> [Event] in
             guard var e = s.entries[upstream], let i = e.index[target], var active = e.targets[i].active else { return [] }
             s.entries[upstream] = nil
@@ -234,17 +240,20 @@ public final class UpstreamHealth: Sendable {
             var events: [Event] = []
             let transition = active.record(success: success)
             e.targets[i].active = active
+            e.targets[i].probeError = success ? nil : (reason ?? "probe failed")
             if success, var p = e.targets[i].passive, let readmitted = p.readmit() {
                 e.targets[i].passive = p
                 events.append(passiveEvent(upstream, target, readmitted, e.targets[i], now: now))
             }
             if let transition {
                 let t = e.targets[i]
+                var fields = [("from", transition.from.rawValue), ("to", transition.to.rawValue)]
+                if !success, let reason { fields.append(("reason", reason)) }
                 events.append(
                     Event(
                         upstream: upstream, target: target, event: "upstream_health_changed",
                         level: transition.to == .unhealthy ? "warn" : "info",
-                        fields: [("from", transition.from.rawValue), ("to", transition.to.rawValue)],
+                        fields: fields,
                         healthy: t.healthy(now: now), breaker: t.breaker?.state ?? .closed))
             }
             return events
@@ -263,7 +272,7 @@ public final class UpstreamHealth: Sendable {
                         TargetStatus(
                             address: e.addresses[i], weight: t.weight, health: t.active?.status ?? .unknown,
                             breaker: t.breaker?.state ?? .closed, ejected: !(t.passive?.isEligible(now: now) ?? true),
-                            inFlight: e.monitored ? t.inFlight : nil)
+                            inFlight: e.monitored ? t.inFlight : nil, probeError: t.probeError)
                     })
             }
         }

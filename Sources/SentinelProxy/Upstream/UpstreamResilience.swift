@@ -73,14 +73,17 @@ public struct UpstreamResilience: Sendable, Equatable {
     }
 }
 
-/// An active health check as the data plane runs it (§5.7). gRPC and inference checks are not
-/// built yet (the feature gate rejects them), so only TCP and HTTP exist here.
+/// An active health check as the data plane runs it (§5.7). Inference checks are not built yet
+/// (the feature gate rejects them), so TCP, HTTP and gRPC exist here.
 public struct HealthCheckSpec: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// The target accepts a TCP connection.
         case tcp
         /// `GET path` answers `expectedStatus`; `host` is the Host field (nil: the target address).
         case http(path: String, expectedStatus: Int, host: String?)
+        /// `grpc.health.v1.Health/Check` for `service` ("" = the whole server) over h2c answers
+        /// SERVING; `authority` is the `:authority` field (nil: the target address).
+        case grpc(service: String, authority: String?)
     }
 
     public var kind: Kind
