@@ -19,10 +19,10 @@ extension ProxyConnectionHandler {
 
     /// Sets the current exchange's deadline (0: none). The exchange's `timerFired` runs once
     /// it has passed, and re-arms through this method.
-    func setExchangeDeadline(_ deadline: UInt64) {
+    func setExchangeDeadline(_ deadline: UInt64, now: UInt64) {
         exchangeDeadline = deadline
         guard deadline != 0 else { return }
-        ensureTimer(firesBy: deadline, now: shared.clock.monotonicNanos())
+        ensureTimer(firesBy: deadline, now: now)
     }
 
     private func ensureTimer(firesBy deadline: UInt64, now: UInt64) {

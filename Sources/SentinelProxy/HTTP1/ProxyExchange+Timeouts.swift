@@ -6,8 +6,8 @@ extension ProxyExchange {
 
     /// The exchange's deadline, served by the connection's timer: read timeout (silence from the
     /// upstream while a response is awaited or streaming), and the whole-exchange deadline.
-    func armTimer() {
-        let now = handler.shared.clock.monotonicNanos()
+    func armTimer(now: UInt64? = nil) {
+        let now = now ?? handler.shared.clock.monotonicNanos()
         let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
         let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
         let isTunnel: Bool
@@ -17,7 +17,7 @@ extension ProxyExchange {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
         }
-        handler.setExchangeDeadline(max(deadline, 1))
+        handler.setExchangeDeadline(max(deadline, 1), now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).

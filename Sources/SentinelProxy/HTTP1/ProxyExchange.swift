@@ -115,14 +115,17 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var nowDuration: Duration { .nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos())) }
 
     func start() {
-        handler.pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
-        pickAndConnect()
+        // The request's start time serves as "now" for the first pick (one clock read fewer).
+        let now = Duration.nanoseconds(Int64(clamping: startNanos))
+        handler.pool.recordRequest(upstream: upstreamIndex, now: now)
+        pickAndConnect(nowNanos: startNanos)
     }
 
     /// Asks the balancer for an eligible target (healthy, breaker closed), preferring one not
     /// tried yet, and connects to it. No eligible target: 503 at once, no connect attempt.
-    func pickAndConnect() {
-        let now = nowDuration
+    func pickAndConnect(nowNanos: UInt64? = nil) {
+        let nanos = nowNanos ?? handler.shared.clock.monotonicNanos()
+        let now = Duration.nanoseconds(Int64(clamping: nanos))
         var context = pickContext
         context.random = handler.pool.random.next()
         context.now = now
@@ -137,7 +140,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             stickySetCookie = cookie.setCookieValue(value)
         }
         pickOutstanding = true
-        pickStartNanos = handler.shared.clock.monotonicNanos()
+        pickStartNanos = nanos
         retry.started(target: targetIndex)
         connect(fresh: false)
     }
@@ -147,8 +150,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard pickOutstanding else { return }
         pickOutstanding = false
         if let outcome {
-            let latency = Duration.nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos() &- pickStartNanos))
-            handler.pool.selector.finished(upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency, now: nowDuration)
+            let nanos = handler.shared.clock.monotonicNanos()
+            let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
+            handler.pool.selector.finished(
+                upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency,
+                now: .nanoseconds(Int64(clamping: nanos)))
         } else {
             handler.pool.selector.cancelled(upstream, index: upstreamIndex, target: targetIndex)
         }
@@ -273,7 +279,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         connection.setAutoRead(handler.isWritable)
         connection.channel.write(headBytes, promise: nil)
         lastUpstreamActivity = handler.shared.clock.monotonicNanos()
-        armTimer()
+        armTimer(now: lastUpstreamActivity)
         forwardRequestBody()
         connection.channel.flush()
         handler.resumeReading()
