@@ -73,6 +73,8 @@ import Testing
             #expect(seen.header("x-forwarded-proto") == ["http"])
             #expect(seen.header("x-forwarded-host") == ["example.com"])
             #expect(seen.header("x-trace-id") == [r.header("X-Correlation-Id")!])
+            // The upstream gets the same id as X-Correlation-Id (spec §5.2).
+            #expect(seen.header("x-correlation-id") == [r.header("X-Correlation-Id")!])
             #expect(seen.header("traceparent").first?.hasPrefix("00-") == true)
         }
     }
@@ -260,6 +262,28 @@ import Testing
             #expect(head.header("Upgrade") == "websocket")
             #expect(try c.readRaw(until: "server-hello").hasSuffix("server-hello"))
             #expect(upstream.requests.first?.header("upgrade") == ["websocket"])
+        }
+    }
+
+    /// Only WebSocket is tunnelled: an h2c upgrade (a classic way to smuggle HTTP/2 requests past
+    /// a proxy's routing) is refused even on a WebSocket route, and an upstream that switches to
+    /// another protocol than the one asked for never gets a tunnel.
+    @Test func onlyWebSocketUpgradesAreTunnelled() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .bytes(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, websocket: true)) { port in
+            let h2c = try RawClient(port: port).request(
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+            #expect(h2c.status == 403)
+            #expect(upstream.requests.isEmpty)
+            // A WebSocket request answered with a switch to h2c: 502, no tunnel.
+            let c = try RawClient(port: port)
+            let r = try c.request(
+                "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            #expect(r.status == 502)
+            #expect(upstream.requests.count == 1)
         }
     }
 

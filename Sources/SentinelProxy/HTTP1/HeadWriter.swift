@@ -31,7 +31,7 @@ enum HeadWriter {
         // at most once more, the policy's growth, and Sentinel's own fields.
         let bound =
             3 * head.headLength + 512 + edits.clientIP.utf8.count + edits.traceID.utf8.count
-            + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + 2 * edits.traceID.utf8.count + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
             var w = RawHeadWriter(raw)
             request(head, bytes: p, edits: edits, into: &w)
@@ -113,6 +113,11 @@ enum HeadWriter {
             out.append(edits.traceID)
             out.append("\r\n")
         }
+        if policy.isEmpty || !policy.overrides("x-correlation-id") {
+            out.append("X-Correlation-Id: ")
+            out.append(edits.traceID)
+            out.append("\r\n")
+        }
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
             out.append("traceparent: ")
             out.append(tp)
@@ -140,14 +145,15 @@ enum HeadWriter {
     }
 
     /// Fields whose request values Sentinel sets itself: X-Forwarded-For (extended),
-    /// X-Forwarded-Host and -Proto, X-Trace-Id, and the internal-credential fields the original
-    /// also stripped.
+    /// X-Forwarded-Host and -Proto, X-Trace-Id and X-Correlation-Id (both the trace id, which
+    /// reuses an acceptable incoming id), and the internal-credential fields the original also
+    /// stripped.
     static func isOwnedBySentinel(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
         switch name.count {
         case 10: return HeaderBytes.equals(p, name, "x-trace-id")
         case 14: return HeaderBytes.equals(p, name, "x-internal-token")
         case 15: return HeaderBytes.equals(p, name, "x-forwarded-for")
-        case 16: return HeaderBytes.equals(p, name, "x-forwarded-host")
+        case 16: return HeaderBytes.equals(p, name, "x-forwarded-host") || HeaderBytes.equals(p, name, "x-correlation-id")
         case 17: return HeaderBytes.equals(p, name, "x-forwarded-proto")
         case 22: return HeaderBytes.equals(p, name, "authorization-internal")
         default: return false

@@ -357,9 +357,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             let response = BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext)
             local(response, keepAlive: keepAlive, instance: wantsInstanceAnswer(kind, response) ? kind : nil)
         case .proxy(let route):
-            if head.upgrade != nil, !route.websocket {
-                local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
-                return
+            if let upgrade = head.upgrade {
+                // Only WebSocket is ever tunnelled, and only on a route that allows it. Any other
+                // protocol (h2c above all: a tunnel to the upstream's HTTP/2 would bypass routing
+                // and every policy for the requests inside it) is refused like a route without it.
+                let isWebSocket = inbound.withUnsafeReadableBytes { HeaderBytes.equals($0, upgrade, "websocket") }
+                if !route.websocket || !isWebSocket {
+                    local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
+                    return
+                }
             }
             if body.declaredTooLarge {
                 local(BuiltinHandlers.error(413, traceID: traceID), keepAlive: false)

@@ -454,10 +454,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             if switchToFallback(reason: "status_\(head.status)") { return }
         }
         if head.status == 101 {
-            guard upgrade, head.isUpgrade101 else {
+            let switchesToWebSocket = head.upgrade.map { range in
+                responseBuffer.withUnsafeReadableBytes { HeaderBytes.equals($0, range, "websocket") }
+            } ?? false
+            guard upgrade, head.isUpgrade101, switchesToWebSocket else {
                 upstreamReusable = false
                 report(.failure(.invalidResponse))
-                fail(502, reason: "upstream answered 101 to a request that did not ask to upgrade")
+                fail(502, reason: "upstream answered 101 without switching to the WebSocket the client asked for")
                 return
             }
             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
