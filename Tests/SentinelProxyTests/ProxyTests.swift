@@ -244,8 +244,13 @@ import Testing
     }
 
     @Test func webSocketUpgradeIsGatedAndTunnelled() async throws {
-        let upstream = try await ScriptedUpstream { _ in
-            .bytes(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nserver-hello".utf8))
+        // Inside the tunnel the scripted upstream still splits what it receives at blank lines:
+        // "requests" sent through the tunnel get raw, non-HTTP replies, which only a tunnel
+        // (not the HTTP proxy path) delivers to the client unchanged.
+        let upstream = try await ScriptedUpstream { r in
+            if r.requestLine.hasPrefix("INSIDE") { return .bytes(Array("inside-reply".utf8)) }
+            if r.requestLine.hasPrefix("EARLY") { return .bytes(Array("early-reply".utf8)) }
+            return .bytes(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nserver-hello".utf8))
         }
         defer { Task { await upstream.shutdown() } }
         let upgrade = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -262,6 +267,16 @@ import Testing
             #expect(head.header("Upgrade") == "websocket")
             #expect(try c.readRaw(until: "server-hello").hasSuffix("server-hello"))
             #expect(upstream.requests.first?.header("upgrade") == ["websocket"])
+            // Regression: the tunnel outlives the 101 (it used to be torn down right after it, and
+            // the client's next bytes were parsed as a new HTTP request).
+            c.send("INSIDE x\r\n\r\n")
+            #expect(try c.readRaw(until: "inside-reply").hasSuffix("inside-reply"))
+        }
+        // Bytes the client sends right behind the handshake, before the 101, go through the tunnel.
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, websocket: true)) { port in
+            let c = try RawClient(port: port)
+            c.send(upgrade + "EARLY x\r\n\r\n")
+            #expect(try c.readRaw(until: "early-reply").hasSuffix("early-reply"))
         }
     }
 

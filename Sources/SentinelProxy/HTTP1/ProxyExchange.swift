@@ -432,6 +432,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                     }
                     startResponse(head)
                     if finished { return }
+                    // A 101 turned the connection into a tunnel: its bytes are no longer a response
+                    // body (treating them as one would end the exchange and drop the tunnel).
+                    if case .tunneling = handler.state { return }
                 }
             }
             flushResponseBuffer()
