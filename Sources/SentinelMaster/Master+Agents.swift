@@ -82,6 +82,7 @@ extension Runner {
                 let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: launcher)
                 let continuation = self.continuation
                 let pid = spawned.pid
+                watchAgent(pid, stopTimeout: spec.stopTimeout)
                 agents.readers[pid] = [(spawned.stdout, "stdout"), (spawned.stderr, "stderr")].map { fd, stream in
                     AgentOutputReader(fd: fd, label: "sentinel.agent.\(pid).\(stream)") { line, truncated in
                         continuation.yield(.agent(.output(agent: spec.name, pid: pid, stream: stream, line: line, truncated: truncated)))

@@ -27,7 +27,9 @@ extension Runner {
             let handover = try ConfigHandover(text: expanded.text)
             let id = nextGeneration
             nextGeneration += 1
-            resources[id] = GenerationResources(addresses: addresses, workers: workers, config: handover, drop: drop)
+            resources[id] = GenerationResources(
+                addresses: addresses, workers: workers, config: handover, drop: drop, drainTimeout: config.system.gracefulShutdownTimeout)
+            drainTimeout = config.system.gracefulShutdownTimeout
             log.emit("info", "generation_prepared", [
                 "generation": String(id), "listeners": addresses.map(\.description).joined(separator: ","),
                 "sockets": String(table.count),
@@ -101,6 +103,7 @@ extension Runner {
             return .spawnFailed(generation: g, slot: slot, reason: error.description)
         }
         close(pair[1])
+        watchWorker(pid, drainTimeout: r.drainTimeout)
         let continuation = self.continuation
         links[pid] = ControlLink(
             fd: pair[0], label: "sentinel.worker.\(pid)",
@@ -137,6 +140,7 @@ extension Runner {
             ("runtime_directory", .string(runtime.path)),
             ("generations", .array(generations)),
             ("agents", agentsJSON()),
+            ("guard_pid", guardLink.map { .number(String($0.pid)) } ?? .null),
         ]).serialized()
     }
 }

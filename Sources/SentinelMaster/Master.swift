@@ -17,6 +17,8 @@ public struct Master: Sendable {
         public var executable = "/proc/self/exe"
         /// argv of a worker, argv[0] included.
         public var workerArguments = ["sentinel-stack", "worker"]
+        /// argv of the orphan guard (`GuardMessage`); nil runs without one.
+        public var guardArguments: [String]? = ["sentinel-stack", "guard"]
         public var environment: [String: String]
         /// The addresses a configuration's workers listen on, after checking that the data plane
         /// accepts it (the master does not import the data plane; the executable provides this).
@@ -43,6 +45,8 @@ public struct Master: Sendable {
         /// A worker's control socket reached EOF: its last report is final.
         case linkClosed(Int32)
         case pullExpired(Int32, UInt64)
+        /// Start a new orphan guard after the previous one died young.
+        case restartGuard
     }
 
     let options: Options
@@ -84,6 +88,7 @@ public struct Master: Sendable {
             "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
         ])
         runner.stopLeftoverAgents()
+        runner.startGuard()
         runner.startFirst(first)
         var code = runner.exitCode
         if code == nil {
@@ -94,6 +99,7 @@ public struct Master: Sendable {
                 }
             }
         }
+        runner.disarmGuard()
         signals.cancel()
         control.close()
         unlink(runtime.pidPath)
@@ -117,6 +123,7 @@ struct Runner {
         var config: ConfigHandover
         /// `system { user; group }` the workers drop to; nil: they keep the master's credentials.
         var drop: PrivilegeDrop?
+        var drainTimeout: Duration
     }
 
     let options: Master.Options
@@ -136,6 +143,10 @@ struct Runner {
     var nextGeneration = 1
     var exitCode: Int32?
     var agents: AgentHost
+    var guardLink: GuardLink?
+    var guardStartedAt: Duration = .zero
+    /// graceful-shutdown-timeout-secs of the newest prepared configuration.
+    var drainTimeout: Duration = .seconds(30)
 
     init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
@@ -176,6 +187,8 @@ struct Runner {
                 apply(.stop(signal: sig))
             }
         case .childExited(let pid, let status):
+            if guardExited(pid: pid, status: status) { break }
+            forgetChild(pid)
             if agentExited(pid: pid, status: status) { break }
             // Not closed here: the link closes itself at EOF, after the worker's last lines were read.
             links.removeValue(forKey: pid)
@@ -203,6 +216,8 @@ struct Runner {
             }
         case .agent(let input):
             handleAgent(input)
+        case .restartGuard:
+            if guardLink == nil, state.phase != .stopping { startGuard() }
         }
         return exitCode
     }

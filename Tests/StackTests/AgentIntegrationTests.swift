@@ -42,6 +42,58 @@ import Testing
         return (h * 3600 + m * 60) * 1000 + Int((s * 1000).rounded())
     }
 
+    func statusJSON(_ stack: StackProcess) throws -> [String: Any] {
+        let out = try stack.stack("status").stdout
+        return (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    @Test func noWorkerOrAgentOutlivesASigkilledMasterByMoreThanTheDrainDeadline() throws {
+        let scripts = try Scripts([
+            // stderr to /dev/null: once the master is gone its pipe is broken, and the shell's
+            // "Terminated" report of its killed `sleep` would end it with SIGPIPE before the trap.
+            "polite.sh": "exec 2>/dev/null; trap 'echo term > \"$MARK\"; exit 0' TERM; echo up; while :; do sleep 0.05; done",
+            "stubborn.sh": "trap '' TERM; sleep 300 & echo up; while :; do sleep 0.05; done",
+        ])
+        let mark = scripts.path("polite.mark")
+        defer { withExtendedLifetime(scripts) {} }
+        let stack = try StackProcess(workers: 2, gracefulSecs: 3, topLevel: """
+            agents {
+                agent "polite" { unix-socket "/tmp/p.sock"; command "\(scripts.path("polite.sh"))"; env { MARK "\(mark)" }; }
+                agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 60000; }
+            }
+            """)
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        #expect(waitFor(stack, "agent_output", agent: "polite") && waitFor(stack, "agent_output", agent: "stubborn"))
+        // Every pid: workers, agents, the stubborn agent's child (same process group), the guard.
+        let status = try statusJSON(stack)
+        let workers = try stack.livePids()
+        let agentPids = try statusAgents(stack).compactMap { ($0["pid"] as? Int).map(Int32.init) }
+        let stubborn = try #require(try statusAgents(stack).first { $0["name"] as? String == "stubborn" }?["pid"] as? Int)
+        let children = try childrenOf(Int32(stubborn))
+        let guardPid = try #require(status["guard_pid"] as? Int)
+        #expect(workers.count == 2 && agentPids.count == 2 && !children.isEmpty)
+        let all = workers + agentPids + children + [Int32(guardPid)]
+        #expect(!all.contains(where: processGone))
+        let killed = ContinuousClock.now
+        kill(stack.process.processIdentifier, SIGKILL)
+        // Drain deadline 3 s; margin 2 s for a loaded machine.
+        #expect(stack.wait(timeout: .seconds(3 + 2)) { all.allSatisfy(processGone) }, "still running: \(all.filter { !processGone($0) })")
+        // The polite agent got SIGTERM at once, the stubborn one SIGKILL at the deadline.
+        #expect(FileManager.default.fileExists(atPath: mark), "the polite agent was sent SIGTERM; log: \(stack.text)")
+        #expect(ContinuousClock.now - killed < .seconds(5))
+        #expect(stack.events("orphan_killed").count >= 1, "log: \(stack.text)")
+    }
+
+    /// Pids whose parent is `pid` (from /proc).
+    func childrenOf(_ pid: Int32) throws -> [Int32] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { p in
+            let stat = (try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8)) ?? ""
+            guard let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[2]) == pid
+        }
+    }
+
     func statusAgents(_ stack: StackProcess) throws -> [[String: Any]] {
         let out = try stack.stack("status").stdout
         let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
@@ -188,9 +240,14 @@ import Testing
             """)
         #expect(waitFor(stack, "agent_output", agent: "left"), "log: \(stack.text)")
         let pid = Int32(try #require(try statusAgents(stack).first?["pid"] as? Int))
+        // The orphan guard would stop the agent at once; this covers the case where it is gone too
+        // (everything but the agent SIGKILLed).
+        let guardPid = Int32(try #require(try statusJSON(stack)["guard_pid"] as? Int))
+        kill(guardPid, SIGKILL)
+        #expect(stack.waitForEvent("guard_exited"))
         kill(stack.process.processIdentifier, SIGKILL)
         #expect(stack.exitStatus() != nil)
-        #expect(!processGone(pid), "the agent outlives a SIGKILLed master")
+        #expect(!processGone(pid), "without the guard, the agent outlives a SIGKILLed master")
         let next = Process()
         next.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
         next.arguments = ["up", "--config", stack.configPath]
