@@ -66,7 +66,7 @@ extension Runner {
         }
         switch prepared {
         case .success(let event):
-            if case .prepared(let g, _, _) = event, let client { reloadWaiters[g, default: []].append(client) }
+            if case .prepared(let g, _, _, _) = event, let client { reloadWaiters[g, default: []].append(client) }
             apply(event)
         case .failure(let error):
             let reason = error.description + "; generation \(state.liveGeneration ?? 0) keeps serving"

@@ -164,7 +164,7 @@ struct Runner {
         switch prepare(expanded) {
         case .success(let event):
             // Agents first: the workers' routes may depend on them from their first request.
-            if case .prepared(let g, _, _) = event { applyAgentPlan(generation: g) }
+            if case .prepared(let g, _, _, _) = event { applyAgentPlan(generation: g) }
             apply(event)
         case .failure(let error):
             log.emit("error", "startup_failed", ["reason": error.description])

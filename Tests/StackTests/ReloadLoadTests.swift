@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Reloads and stops under sustained load, against the built `sentinel-stack` (debug build in CI:
+/// NIO's debug assertions are on, so two processes polling one listening socket would trap).
+@Suite(.serialized) struct ReloadLoadTests {
+    /// Counts of the load clients. `failures` keeps the first few failure descriptions.
+    struct Counts {
+        var ok = 0
+        var failed = 0
+        var failures: [String] = []
+        var connections = 0
+
+        mutating func record(_ result: Result<Int, any Error>, _ kind: String) {
+            switch result {
+            case .success(200): ok += 1
+            case .success(let status):
+                failed += 1
+                if failures.count < 10 { failures.append("\(kind): status \(status)") }
+            case .failure(let error):
+                failed += 1
+                if failures.count < 10 { failures.append("\(kind): \(error)") }
+            }
+        }
+    }
+
+    /// Routes `/v1` … `/vN` (builtin health), so each reload adds one; `/flip` alternates between
+    /// the `health` and `welcome` builtins, so an existing route's response changes too.
+    static func config(port: Int, dir: String, version: Int) -> String {
+        var extra = (0...version).filter { $0 > 0 }.map { #"route "v\#($0)" { matches { path "/v\#($0)" }; builtin-handler "health" }"# }
+        extra.append(#"route "flip" { matches { path "/flip" }; builtin-handler "\#(version % 2 == 0 ? "health" : "welcome")" }"#)
+        return StackProcess.config(workers: 2, gracefulSecs: 5, port: port, dir: dir, extra: extra.joined(separator: "\n"))
+    }
+
+    @Test func twentyReloadsUnderKeepAliveAndNewConnectionLoadDropNothing() throws {
+        let stack = try StackProcess { port, dir in Self.config(port: port, dir: dir, version: 0) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let port = stack.port
+        let stop = Atomic(false)
+        let counts = Mutex(Counts())
+        var threads: [@Sendable () -> Void] = []
+        // Two keep-alive clients (reconnecting only after `Connection: close`) …
+        for _ in 0..<2 {
+            threads.append {
+                let client = KeepAliveClient(port: port)
+                while !stop.load(ordering: .relaxed) {
+                    let r = Result { try client.get("/health").status }
+                    counts.withLock { $0.record(r, "keep-alive") }
+                }
+                counts.withLock { $0.connections += client.connections }
+            }
+        }
+        // … and two clients opening a new connection for every request.
+        for _ in 0..<2 {
+            threads.append {
+                while !stop.load(ordering: .relaxed) {
+                    let r = Result { try KeepAliveClient(port: port).get("/health").status }
+                    counts.withLock { $0.record(r, "new-connection") }
+                }
+            }
+        }
+        let done = Atomic(0)
+        for body in threads {
+            Thread {
+                body()
+                done.add(1, ordering: .relaxed)
+            }.start()
+        }
+        #expect(stack.wait { counts.withLock { $0.ok } > 100 })
+        for version in 1...20 {
+            try Self.config(port: port, dir: stack.dir, version: version).write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+            let r = try stack.stack("reload")
+            #expect(r.status == 0, "reload \(version): \(r.stderr)")
+            #expect(r.stdout.contains("generation \(version + 1) is live"), "\(r.stdout)")
+            // The added route answers on a new connection (an old worker may still accept for a
+            // moment until it handles DRAIN, hence the poll), and /flip changed its response.
+            #expect(stack.wait(timeout: .seconds(10)) { (try? KeepAliveClient(port: port).get("/v\(version)").status) == 200 },
+                    "route /v\(version) after reload \(version)")
+            let flip = version % 2 == 0 ? "healthy" : "Sentinel is running"
+            #expect(stack.wait(timeout: .seconds(10)) { (try? KeepAliveClient(port: port).get("/flip").body.contains(flip)) == true },
+                    "/flip after reload \(version)")
+            let before = counts.withLock { $0.ok }
+            #expect(stack.wait { counts.withLock { $0.ok } > before + 20 }, "load continues after reload \(version)")
+        }
+        #expect(stack.waitForEvent("generation_retired", count: 20, timeout: .seconds(60)), "log: \(stack.text)")
+        stop.store(true, ordering: .relaxed)
+        #expect(stack.wait { done.load(ordering: .relaxed) == threads.count })
+        let c = counts.withLock { $0 }
+        #expect(c.failed == 0, "ok \(c.ok), failed \(c.failed): \(c.failures)")
+        #expect(c.ok > 1000, "ok \(c.ok)")
+        #expect(c.connections >= 2, "the keep-alive clients moved to new generations")
+        #expect(stack.events("worker_exited").allSatisfy { $0.contains(#""status":"exit 0""#) }, "a worker crashed: \(stack.events("worker_exited").filter { !$0.contains(#""status":"exit 0""#) })")
+        #expect(stack.events("worker_spawned").count == 42, "no respawn: 21 generations × 2 workers")
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+}
