@@ -13,6 +13,8 @@ public enum WorkerMessage: Sendable, Equatable {
     /// After DRAIN: the worker closed its listening channels and no longer polls the shared
     /// sockets, so the next generation's worker of the same slot may start accepting.
     case listenersClosed
+    /// Answer to PING `seq`, sent once a task ran on every event loop of the worker.
+    case pong(UInt64)
 
     public var line: String {
         switch self {
@@ -20,6 +22,7 @@ public enum WorkerMessage: Sendable, Equatable {
         case .status(let text): return "STATUS \(text.filter { $0 != "\n" })\n"
         case .drained(let clean): return "DRAINED \(clean ? "clean" : "forced")\n"
         case .listenersClosed: return "LISTENERS-CLOSED\n"
+        case .pong(let seq): return "PONG \(seq)\n"
         }
     }
 
@@ -29,6 +32,7 @@ public enum WorkerMessage: Sendable, Equatable {
         else if line == "DRAINED clean" { self = .drained(clean: true) }
         else if line == "DRAINED forced" { self = .drained(clean: false) }
         else if line == "LISTENERS-CLOSED" { self = .listenersClosed }
+        else if line.hasPrefix("PONG "), let seq = UInt64(line.dropFirst(5)) { self = .pong(seq) }
         else { return nil }
     }
 }
@@ -43,12 +47,15 @@ public enum MasterMessage: Sendable, Equatable {
     /// but not polled; the master sends ACCEPT once no worker of another generation still polls
     /// the same sockets (see `MasterState`: accept hand-over).
     case accept
+    /// Liveness check for systemd's watchdog: answer PONG `seq` once every event loop ran a task.
+    case ping(UInt64)
 
     public var line: String {
         switch self {
         case .drain: return "DRAIN\n"
         case .reopenLogs: return "REOPEN-LOGS\n"
         case .accept: return "ACCEPT\n"
+        case .ping(let seq): return "PING \(seq)\n"
         }
     }
 
@@ -57,6 +64,9 @@ public enum MasterMessage: Sendable, Equatable {
         case "DRAIN": self = .drain
         case "REOPEN-LOGS": self = .reopenLogs
         case "ACCEPT": self = .accept
+        case _ where line.hasPrefix("PING "):
+            guard let seq = UInt64(line.dropFirst(5)) else { return nil }
+            self = .ping(seq)
         default: return nil
         }
     }

@@ -47,6 +47,8 @@ public struct Master: Sendable {
         case pullExpired(Int32, UInt64)
         /// Start a new orphan guard after the previous one died young.
         case restartGuard
+        /// systemd watchdog period elapsed (see `WatchdogState`).
+        case watchdogTick
     }
 
     let options: Options
@@ -89,6 +91,7 @@ public struct Master: Sendable {
         ])
         runner.stopLeftoverAgents()
         runner.startGuard()
+        runner.startWatchdog()
         runner.startFirst(first)
         var code = runner.exitCode
         if code == nil {
@@ -147,6 +150,7 @@ struct Runner {
     var guardStartedAt: Duration = .zero
     /// graceful-shutdown-timeout-secs of the newest prepared configuration.
     var drainTimeout: Duration = .seconds(30)
+    var watchdog = WatchdogState.fromEnvironment()
 
     init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
@@ -189,10 +193,13 @@ struct Runner {
         case .childExited(let pid, let status):
             if guardExited(pid: pid, status: status) { break }
             forgetChild(pid)
+            watchdog?.exited(pid: pid)
             if agentExited(pid: pid, status: status) { break }
             // Not closed here: the link closes itself at EOF, after the worker's last lines were read.
             links.removeValue(forKey: pid)
             apply(.exited(pid: pid, status))
+        case .worker(let pid, .pong(let seq)):
+            watchdog?.pong(pid: pid, seq: seq)
         case .worker(let pid, let message):
             if message == .ready { sendCluster(cluster.replay(to: pid)) }
             apply(.message(pid: pid, message))
@@ -216,6 +223,8 @@ struct Runner {
             }
         case .agent(let input):
             handleAgent(input)
+        case .watchdogTick:
+            watchdogTick()
         case .restartGuard:
             if guardLink == nil, state.phase != .stopping { startGuard() }
         }

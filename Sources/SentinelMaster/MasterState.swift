@@ -153,7 +153,7 @@ public struct MasterState: Sendable {
         case .listenersClosed:
             generations[gi].workers[slot].accepting = false
             return [log("info", "worker_listeners_closed", g, [("slot", String(slot)), ("pid", String(pid))])] + admit()
-        case .status:
+        case .status, .pong:
             return []
         case .drained(let clean):
             if !clean { stopClean = phase == .stopping ? false : stopClean }

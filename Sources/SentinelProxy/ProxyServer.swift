@@ -202,6 +202,16 @@ public final class ProxyServer: Sendable {
         for channel in listeners { try? await channel.close() }
     }
 
+    /// True once a no-op task ran on every event loop (a liveness probe: a wedged loop never
+    /// answers); false when the server is not running.
+    public func eventLoopsRespond() async -> Bool {
+        guard let group = running.withLock({ $0?.group }) else { return false }
+        for loop in group.makeIterator() {
+            do { try await loop.submit {}.get() } catch { return false }
+        }
+        return true
+    }
+
     /// Reopens the access log (log rotation: SIGUSR1).
     public func reopenLogs() throws {
         try running.withLock { $0?.shared }?.accessLogFile?.reopen()

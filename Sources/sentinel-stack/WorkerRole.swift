@@ -95,7 +95,12 @@ enum Worker {
         let link = ControlLink(
             fd: WorkerHandover.controlFD, label: "sentinel.worker.control",
             onLine: { line in
-                if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
+                if case .ping(let seq) = MasterMessage(line: line) {
+                    // systemd watchdog: answer once every event loop ran a task (a wedged loop never answers).
+                    Task {
+                        if await server.eventLoopsRespond() { cluster.send(WorkerMessage.pong(seq).line) }
+                    }
+                } else if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
                 else if let m = ClusterMasterMessage(line: line) { cluster.received(m) }
             },
             onClose: { continuation.yield(.masterGone) })
@@ -115,6 +120,8 @@ enum Worker {
             case .message(.accept):
                 await server.startAccepting()
                 continue
+            case .message(.ping):
+                continue  // answered on the link's queue
             case .message(.drain): reason = "drain"
             case .masterGone: reason = "master_gone"
             case .signal(let sig): reason = "signal \(sig)"
