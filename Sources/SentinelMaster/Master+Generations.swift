@@ -23,6 +23,14 @@ extension Runner {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let workers = config.system.workerProcesses ?? max(1, cores)
         do {
+            if !activation.isEmpty {
+                for (address, p) in try table.adopt(activation, for: addresses) {
+                    log.emit(workers > 1 ? "warn" : "info", "socket_activated", [
+                        "fd": String(p.fd), "name": p.name, "address": address.description, "workers_sharing": String(workers),
+                    ])
+                }
+                activation = []
+            }
             try table.ensure(addresses, slots: workers)
             let handover = try ConfigHandover(text: expanded.text)
             let id = nextGeneration
@@ -34,7 +42,9 @@ extension Runner {
                 "generation": String(id), "listeners": addresses.map(\.description).joined(separator: ","),
                 "sockets": String(table.count),
             ])
-            return .success(.prepared(generation: id, workers: workers, drainTimeout: config.system.gracefulShutdownTimeout))
+            return .success(.prepared(
+                generation: id, workers: workers, drainTimeout: config.system.gracefulShutdownTimeout,
+                sharedSockets: addresses.contains(where: table.isActivated)))
         } catch let error as ListenerTable.BindError {
             return .failure(ControlError(error.description))
         } catch {

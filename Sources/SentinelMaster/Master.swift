@@ -67,6 +67,12 @@ public struct Master: Sendable {
         }
         let log = StackLog(config: first.loaded.config.observability.logging)
         for w in first.loaded.warnings { writeAll(w.description + "\n", to: 2) }
+        // First, while fds 3… are still exactly what systemd passed.
+        let passed: [SocketActivation.Passed]
+        do { passed = try SocketActivation.take() } catch {
+            log.emit("error", "startup_failed", ["reason": error.description])
+            return 1
+        }
         let runtime = RuntimeDirectory.resolve(configPath: options.configPath, environment: options.environment)
         let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         let control: ControlServer
@@ -86,6 +92,7 @@ public struct Master: Sendable {
             onSignal: { continuation.yield(.signal($0)) },
             onChildExit: { continuation.yield(.childExited($0, $1)) })
         var runner = Runner(options: options, log: log, continuation: continuation, runtime: runtime)
+        runner.activation = passed
         log.emit("info", "master_started", [
             "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
         ])
@@ -151,6 +158,8 @@ struct Runner {
     /// graceful-shutdown-timeout-secs of the newest prepared configuration.
     var drainTimeout: Duration = .seconds(30)
     var watchdog = WatchdogState.fromEnvironment()
+    /// Sockets systemd passed, adopted by the first generation's `prepare`.
+    var activation: [SocketActivation.Passed] = []
 
     init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
