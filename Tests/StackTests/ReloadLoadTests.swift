@@ -95,4 +95,107 @@ import Testing
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
     }
+
+    /// `/slow/<ms>`: answered by an upstream that waits that long; the stack has 2 workers.
+    static func slowConfig(port: Int, dir: String, upstream: Int, gracefulSecs: Int) -> String {
+        StackProcess.config(
+            workers: 2, gracefulSecs: gracefulSecs, port: port, dir: dir,
+            extra: #"route "slow" { matches { path-prefix "/slow" }; upstream "slow" }"#)
+            + "\n" + #"upstreams { upstream "slow" { target "127.0.0.1:\#(upstream)" } }"#
+    }
+
+    @Test func termUnderLoadFinishesInFlightRequestsAndExitsZero() throws {
+        let upstream = try SlowUpstream()
+        let stack = try StackProcess { Self.slowConfig(port: $0, dir: $1, upstream: upstream.port, gracefulSecs: 5) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let results = Mutex<[Result<Int, any Error>]>([])
+        let port = stack.port
+        for _ in 0..<4 {
+            Thread {
+                let r = Result { try KeepAliveClient(port: port).get("/slow/1000").status }
+                results.withLock { $0.append(r) }
+            }.start()
+        }
+        // Every request reached the upstream: all four are in flight in the workers.
+        #expect(stack.wait { upstream.received >= 4 }, "log: \(stack.text)")
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(stack.waitForEvent("stopping"))
+        #expect(stack.exitStatus() == 0, "log: \(stack.text)")
+        #expect(stack.wait { results.withLock { $0.count } == 4 })
+        let statuses = results.withLock { $0.map { (try? $0.get()) ?? -1 } }
+        #expect(statuses == [200, 200, 200, 200], "\(statuses)")
+        #expect(stack.events("stopped").first?.contains(#""clean":"true""#) == true)
+    }
+
+    @Test func termCutsOffARequestThatCannotFinishAndTheExitStatusSaysSo() throws {
+        let upstream = try SlowUpstream()
+        let stack = try StackProcess { Self.slowConfig(port: $0, dir: $1, upstream: upstream.port, gracefulSecs: 1) }
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        let result = Mutex<Result<Int, any Error>?>(nil)
+        let port = stack.port
+        Thread {
+            let r = Result { try KeepAliveClient(port: port).get("/slow/20000").status }
+            result.withLock { $0 = r }
+        }.start()
+        #expect(stack.wait { upstream.received >= 1 })
+        let termAt = ContinuousClock.now
+        kill(stack.process.processIdentifier, SIGTERM)
+        #expect(stack.exitStatus(timeout: .seconds(15)) == 1, "log: \(stack.text)")
+        #expect(ContinuousClock.now - termAt < .seconds(1 + 5), "cut off at the graceful deadline, not the upstream's 20 s")
+        #expect(stack.wait { result.withLock { $0 } != nil })
+        let r = result.withLock { $0 }
+        #expect((try? r?.get()) == nil, "the client got no complete response: \(String(describing: r))")
+        #expect(stack.events("worker_drained").contains { $0.contains(#""clean":"false""#) })
+        #expect(stack.events("stopped").first?.contains(#""clean":"false""#) == true)
+    }
+}
+
+/// An upstream that answers `/slow/<ms>` after waiting `ms` (one thread per connection) and
+/// counts the requests it has received.
+final class SlowUpstream: Sendable {
+    let port: Int
+    private let fd: Int32
+    private let count = Mutex(0)
+
+    init() throws {
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = listenFD
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) == 0 && getsockname(listenFD, $0, &len) == 0 }
+        }
+        guard ok, listen(listenFD, 128) == 0 else { throw POSIXError(.EADDRINUSE) }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        Thread { [self] in
+            while true {
+                let c = accept(listenFD, nil, nil)
+                if c < 0 { if errno == EINTR { continue } else { return } }
+                Thread { self.serve(c) }.start()
+            }
+        }.start()
+    }
+
+    var received: Int { count.withLock { $0 } }
+
+    private func serve(_ c: Int32) {
+        defer { close(c) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !data.containsHeadEnd {
+            let n = recv(c, &chunk, chunk.count, 0)
+            guard n > 0 else { return }
+            data += chunk[0..<n]
+        }
+        count.withLock { $0 += 1 }
+        let target = String(decoding: data.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
+        let ms = Int(target.split(separator: "/").last ?? "") ?? 0
+        usleep(UInt32(ms) * 1000)  // the upstream's own latency, not a synchronisation
+        let response = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
+        _ = response.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
