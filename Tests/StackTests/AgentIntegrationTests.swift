@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SentinelMaster
 import Testing
 
@@ -123,7 +124,15 @@ import Testing
             executable: "/bin/sh", arguments: ["sh", "-c", #"exec "$0" up --config "$1" 2>&3 3>&-"#, binDir + "/sentinel-stack", configPath],
             environment: env.map { "\($0.key)=\($0.value)" }, fds: [pipeFDs[1]])
         close(pipeFDs[1])
-        defer { kill(master, SIGKILL); var st: Int32 = 0; waitpid(master, &st, 0); close(pipeFDs[0]) }
+        // The read end is closed by whoever owns it last: the reader thread at EOF once started
+        // (closing it under a blocked read could close another test's fd reusing the number).
+        let readerStarted = Atomic(false)
+        defer {
+            kill(master, SIGKILL)
+            var st: Int32 = 0
+            waitpid(master, &st, 0)
+            if !readerStarted.load(ordering: .relaxed) { close(pipeFDs[0]) }
+        }
         func counted() -> Int { Int(((try? String(contentsOfFile: count, encoding: .utf8)) ?? "0").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
         func agentPid() -> Int32? {
             (try? childrenOf(master))?.first { pid in
@@ -157,11 +166,12 @@ import Testing
         // Reading the log again lets everything flow.
         let log = LogText()
         let fd = pipeFDs[0]
+        readerStarted.store(true, ordering: .relaxed)
         Thread {
             var buf = [UInt8](repeating: 0, count: 65536)
             while true {
                 let n = read(fd, &buf, buf.count)
-                guard n > 0 else { return }
+                guard n > 0 else { close(fd); return }
                 log.append(String(decoding: buf[0..<n], as: UTF8.self))
             }
         }.start()

@@ -96,7 +96,8 @@ import Testing
 
     @Test func passedSocketIsServedAndOtherListenersAreBoundAsUsual() throws {
         let passed = try Self.listeningSocket()
-        defer { close(passed.fd) }
+        var ownCopy = true  // closed below; never twice (the number may belong to another test by then)
+        defer { if ownCopy { close(passed.fd) } }
         let bound = try freePort()
         let stack = try ActivatedStack(
             config: { Self.config(dir: $0, workers: 1, listeners: [("activated", passed.port), ("bound", bound)]) },
@@ -114,6 +115,7 @@ import Testing
         #expect(stack.wait { (try? KeepAliveClient(port: passed.port).get("/").body.contains("Sentinel is running")) == true })
         // Test's own copy closed: only the master (as systemd's copy would) keeps it open.
         close(passed.fd)
+        ownCopy = false
         #expect(try KeepAliveClient(port: passed.port).get("/").status == 200)
         #expect(try stack.stack("stop").status == 0)
         #expect(stack.exitStatus() == 0)
