@@ -92,6 +92,10 @@ import Testing
         #expect(c.connections >= 2, "the keep-alive clients moved to new generations")
         #expect(stack.events("worker_exited").allSatisfy { $0.contains(#""status":"exit 0""#) }, "a worker crashed: \(stack.events("worker_exited").filter { !$0.contains(#""status":"exit 0""#) })")
         #expect(stack.events("worker_spawned").count == 42, "no respawn: 21 generations × 2 workers")
+        // Every hand-over went by the old worker's LISTENERS-CLOSED, none by the fallback timer.
+        #expect(stack.events("worker_listeners_closed").count == 40)
+        #expect(stack.events("accept_handover_timeout").isEmpty)
+        #expect(stack.events("worker_accepting").count == 42)
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
     }
