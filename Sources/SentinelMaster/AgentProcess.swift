@@ -1,5 +1,6 @@
 import CSentinelLinux
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -140,14 +141,27 @@ public struct OutputLines: Sendable {
 }
 
 /// Reads one output pipe of an agent until EOF, handing each line to `onLine` (on the reader's
-/// own queue; the runner forwards them to its loop, the single writer of the log).
+/// own queue; the runner forwards them to its loop, the single writer of the log) with the
+/// reader's `OutputFlow`, which the loop releases once it wrote the line.
+///
+/// Bounded: at most `OutputFlow.highWater` lines (each at most `limit` bytes) are handed over
+/// and not yet written; then the reader stops reading until the loop caught up to
+/// `OutputFlow.lowWater`. The agent then blocks in write(2) on its full pipe, so an agent
+/// flooding its output while the master's stderr is slow (a stalled journal, a terminal) cannot
+/// grow the master's memory: the flood waits in the agent, not in the master.
 /// `@unchecked`: the fd is immutable and a DispatchSource is thread-safe.
 public final class AgentOutputReader: @unchecked Sendable {
     let source: any DispatchSourceRead
+    public let flow: OutputFlow
 
-    public init(fd: Int32, label: String, limit: Int = OutputLines.defaultLimit, onLine: @escaping @Sendable (String, Bool) -> Void) {
+    public init(
+        fd: Int32, label: String, limit: Int = OutputLines.defaultLimit,
+        onLine: @escaping @Sendable (String, Bool, OutputFlow) -> Void
+    ) {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: label))
         self.source = source
+        let flow = OutputFlow(source: source)
+        self.flow = flow
         let state = OutputState(limit: limit)
         let box = OutputSourceBox(source: source)
         let handler: @Sendable () -> Void = {
@@ -157,11 +171,20 @@ public final class AgentOutputReader: @unchecked Sendable {
                 if n < 0, errno == EINTR { continue }
                 if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
                 guard n > 0 else {
-                    for (line, truncated) in state.finish() { onLine(line, truncated) }
+                    for (line, truncated) in state.finish() {
+                        onLine(line, truncated, flow)
+                        _ = flow.handedOver()
+                    }
                     box.source.cancel()
                     return
                 }
-                for (line, truncated) in state.append(chunk[0..<n]) { onLine(line, truncated) }
+                var paused = false
+                for (line, truncated) in state.append(chunk[0..<n]) {
+                    onLine(line, truncated, flow)
+                    if flow.handedOver() { paused = true }
+                }
+                // Suspended: the rest stays in the pipe (and the agent blocks) until released.
+                if paused { return }
             }
         }
         source.setEventHandler(handler: handler)
@@ -170,6 +193,49 @@ public final class AgentOutputReader: @unchecked Sendable {
     }
 
     public func cancel() { source.cancel() }
+}
+
+/// The number of lines a reader handed to the master's loop and the loop has not written yet;
+/// suspends the reader's source at `highWater` and resumes it at `lowWater`. Suspension and
+/// resumption happen under the lock, so they always pair up.
+/// `@unchecked`: the source is immutable and thread-safe; the counters are behind a Mutex.
+public final class OutputFlow: @unchecked Sendable {
+    public static let highWater = 64
+    public static let lowWater = 16
+    private let source: any DispatchSourceRead
+    private let state = Mutex((pending: 0, suspended: false))
+
+    init(source: any DispatchSourceRead) { self.source = source }
+
+    /// One more line handed over; true when the reader must stop reading now.
+    func handedOver() -> Bool {
+        state.withLock { s in
+            s.pending += 1
+            guard s.pending >= Self.highWater, !s.suspended else { return s.suspended }
+            s.suspended = true
+            source.suspend()
+            return true
+        }
+    }
+
+    /// The loop wrote one line (called from the master's loop).
+    public func release() {
+        state.withLock { s in
+            s.pending = max(0, s.pending - 1)
+            if s.suspended, s.pending <= Self.lowWater {
+                s.suspended = false
+                source.resume()
+            }
+        }
+    }
+
+    /// Lines handed over and not yet written (for tests).
+    public var pending: Int { state.withLock { $0.pending } }
+
+    deinit {
+        // A suspended source must not be released: resume it (it is cancelled at EOF).
+        state.withLock { s in if s.suspended { source.resume() } }
+    }
 }
 
 private struct OutputSourceBox: @unchecked Sendable {

@@ -10,12 +10,19 @@ public enum WorkerMessage: Sendable, Equatable {
     case status(String)
     /// The worker finished draining; `clean` is false when connections had to be cut off.
     case drained(clean: Bool)
+    /// After DRAIN: the worker closed its listening channels and no longer polls the shared
+    /// sockets, so the next generation's worker of the same slot may start accepting.
+    case listenersClosed
+    /// Answer to PING `seq`, sent once a task ran on every event loop of the worker.
+    case pong(UInt64)
 
     public var line: String {
         switch self {
         case .ready: return "READY\n"
         case .status(let text): return "STATUS \(text.filter { $0 != "\n" })\n"
         case .drained(let clean): return "DRAINED \(clean ? "clean" : "forced")\n"
+        case .listenersClosed: return "LISTENERS-CLOSED\n"
+        case .pong(let seq): return "PONG \(seq)\n"
         }
     }
 
@@ -24,6 +31,8 @@ public enum WorkerMessage: Sendable, Equatable {
         else if line.hasPrefix("STATUS ") { self = .status(String(line.dropFirst(7))) }
         else if line == "DRAINED clean" { self = .drained(clean: true) }
         else if line == "DRAINED forced" { self = .drained(clean: false) }
+        else if line == "LISTENERS-CLOSED" { self = .listenersClosed }
+        else if line.hasPrefix("PONG "), let seq = UInt64(line.dropFirst(5)) { self = .pong(seq) }
         else { return nil }
     }
 }
@@ -34,11 +43,19 @@ public enum MasterMessage: Sendable, Equatable {
     case drain
     /// Reopen log files (log rotation, SIGUSR1 on the master).
     case reopenLogs
+    /// Start accepting on the listening sockets. A worker starts with its listeners registered
+    /// but not polled; the master sends ACCEPT once no worker of another generation still polls
+    /// the same sockets (see `MasterState`: accept hand-over).
+    case accept
+    /// Liveness check for systemd's watchdog: answer PONG `seq` once every event loop ran a task.
+    case ping(UInt64)
 
     public var line: String {
         switch self {
         case .drain: return "DRAIN\n"
         case .reopenLogs: return "REOPEN-LOGS\n"
+        case .accept: return "ACCEPT\n"
+        case .ping(let seq): return "PING \(seq)\n"
         }
     }
 
@@ -46,6 +63,10 @@ public enum MasterMessage: Sendable, Equatable {
         switch line {
         case "DRAIN": self = .drain
         case "REOPEN-LOGS": self = .reopenLogs
+        case "ACCEPT": self = .accept
+        case _ where line.hasPrefix("PING "):
+            guard let seq = UInt64(line.dropFirst(5)) else { return nil }
+            self = .ping(seq)
         default: return nil
         }
     }

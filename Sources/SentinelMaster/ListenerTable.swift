@@ -44,19 +44,54 @@ public final class ListenerTable {
     }
 
     private var sockets: [Key: Int32] = [:]
+    /// Sockets passed by systemd (socket activation), one per address, shared by every slot of
+    /// every generation and kept for the master's life (see `adopt`).
+    private var activated: [ListenAddress: Int32] = [:]
     public let backlog: Int32
 
     public init(backlog: Int32 = 1024) { self.backlog = backlog }
 
-    deinit { for fd in sockets.values { close(fd) } }
+    deinit {
+        for fd in sockets.values { close(fd) }
+        for fd in activated.values { close(fd) }
+    }
 
-    public var count: Int { sockets.count }
+    public var count: Int { sockets.count + activated.count }
+
+    /// Whether `address` is served through a socket systemd passed.
+    public func isActivated(_ address: ListenAddress) -> Bool { activated[address] != nil }
+
+    /// Takes the sockets systemd passed (`sd_listen_fds`) for the configured addresses they are
+    /// bound to (`getsockname`, compared with each address as `bindListening` would bind it).
+    /// A passed socket that matches no address is an error: a unit listening on something the
+    /// configuration does not serve is a mistake to report, not to ignore. Addresses without a
+    /// passed socket are bound as usual by `ensure`. Adopted sockets are never closed before the
+    /// master exits, also when a reload drops their address: systemd keeps its own copy bound, so
+    /// a later reload that brings the address back could not bind it again.
+    public func adopt(_ passed: [SocketActivation.Passed], for addresses: [ListenAddress]) throws(BindError) -> [(ListenAddress, SocketActivation.Passed)] {
+        var matched: [(ListenAddress, SocketActivation.Passed)] = []
+        var unmatched: [String] = []
+        for p in passed {
+            if let address = addresses.first(where: { activated[$0] == nil && SocketActivation.matches($0, p) }) {
+                matched.append((address, p))
+                activated[address] = p.fd
+            } else {
+                unmatched.append("fd \(p.fd) (\(p.description))")
+            }
+        }
+        guard unmatched.isEmpty else {
+            throw BindError(description: "socket activation: systemd passed \(unmatched.joined(separator: ", ")), which matches no "
+                + "listener address of the configuration (\(addresses.map(\.description).joined(separator: ", "))); "
+                + "make ListenStream= and the listener addresses agree")
+        }
+        return matched
+    }
 
     /// Binds every (address, slot) that is not bound yet. All or nothing: on failure the sockets
     /// this call bound are closed again and the table is as before.
     public func ensure(_ addresses: [ListenAddress], slots: Int) throws(BindError) {
         var added: [Key] = []
-        for address in addresses {
+        for address in addresses where activated[address] == nil {
             for slot in 0..<slots where sockets[Key(address: address, slot: slot)] == nil {
                 do {
                     let fd = try Self.bindListening(address, backlog: backlog)
@@ -73,7 +108,7 @@ public final class ListenerTable {
 
     /// The sockets slot `slot` of a generation with these addresses inherits, in address order.
     public func fds(_ addresses: [ListenAddress], slot: Int) -> [Int32] {
-        addresses.map { sockets[Key(address: $0, slot: slot)] ?? -1 }
+        addresses.map { activated[$0] ?? sockets[Key(address: $0, slot: slot)] ?? -1 }
     }
 
     /// Closes every socket no generation in `keep` (addresses, slot count) still uses.

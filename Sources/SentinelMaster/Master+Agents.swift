@@ -19,7 +19,7 @@ struct AgentHost {
 
 /// Inputs of the agent side, delivered through the master's one loop.
 enum AgentInput: Sendable {
-    case output(agent: String, pid: Int32, stream: String, line: String, truncated: Bool)
+    case output(agent: String, pid: Int32, stream: String, line: String, truncated: Bool, flow: OutputFlow)
     case timer(AgentSupervisor.Timer)
 }
 
@@ -45,10 +45,11 @@ extension Runner {
 
     mutating func handleAgent(_ input: AgentInput) {
         switch input {
-        case .output(let name, let pid, let stream, let line, let truncated):
+        case .output(let name, let pid, let stream, let line, let truncated, let flow):
             var fields = [("agent", name), ("pid", String(pid)), ("stream", stream), ("line", line)]
             if truncated { fields.append(("truncated", "true")) }
             log.emit(LogEntry("info", "agent_output", fields))
+            flow.release()
         case .timer(let timer):
             applyAgents(.timer(timer))
         }
@@ -82,9 +83,10 @@ extension Runner {
                 let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: launcher)
                 let continuation = self.continuation
                 let pid = spawned.pid
+                watchAgent(pid, stopTimeout: spec.stopTimeout)
                 agents.readers[pid] = [(spawned.stdout, "stdout"), (spawned.stderr, "stderr")].map { fd, stream in
-                    AgentOutputReader(fd: fd, label: "sentinel.agent.\(pid).\(stream)") { line, truncated in
-                        continuation.yield(.agent(.output(agent: spec.name, pid: pid, stream: stream, line: line, truncated: truncated)))
+                    AgentOutputReader(fd: fd, label: "sentinel.agent.\(pid).\(stream)") { line, truncated, flow in
+                        continuation.yield(.agent(.output(agent: spec.name, pid: pid, stream: stream, line: line, truncated: truncated, flow: flow)))
                     }
                 }
                 defer { recordAgents(adding: (spec.name, pid)) }

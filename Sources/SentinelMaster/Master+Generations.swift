@@ -23,16 +23,28 @@ extension Runner {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let workers = config.system.workerProcesses ?? max(1, cores)
         do {
+            if !activation.isEmpty {
+                for (address, p) in try table.adopt(activation, for: addresses) {
+                    log.emit(workers > 1 ? "warn" : "info", "socket_activated", [
+                        "fd": String(p.fd), "name": p.name, "address": address.description, "workers_sharing": String(workers),
+                    ])
+                }
+                activation = []
+            }
             try table.ensure(addresses, slots: workers)
             let handover = try ConfigHandover(text: expanded.text)
             let id = nextGeneration
             nextGeneration += 1
-            resources[id] = GenerationResources(addresses: addresses, workers: workers, config: handover, drop: drop)
+            resources[id] = GenerationResources(
+                addresses: addresses, workers: workers, config: handover, drop: drop, drainTimeout: config.system.gracefulShutdownTimeout)
+            drainTimeout = config.system.gracefulShutdownTimeout
             log.emit("info", "generation_prepared", [
                 "generation": String(id), "listeners": addresses.map(\.description).joined(separator: ","),
                 "sockets": String(table.count),
             ])
-            return .success(.prepared(generation: id, workers: workers, drainTimeout: config.system.gracefulShutdownTimeout))
+            return .success(.prepared(
+                generation: id, workers: workers, drainTimeout: config.system.gracefulShutdownTimeout,
+                sharedSockets: addresses.contains(where: table.isActivated)))
         } catch let error as ListenerTable.BindError {
             return .failure(ControlError(error.description))
         } catch {
@@ -64,7 +76,7 @@ extension Runner {
         }
         switch prepared {
         case .success(let event):
-            if case .prepared(let g, _, _) = event, let client { reloadWaiters[g, default: []].append(client) }
+            if case .prepared(let g, _, _, _) = event, let client { reloadWaiters[g, default: []].append(client) }
             apply(event)
         case .failure(let error):
             let reason = error.description + "; generation \(state.liveGeneration ?? 0) keeps serving"
@@ -101,6 +113,7 @@ extension Runner {
             return .spawnFailed(generation: g, slot: slot, reason: error.description)
         }
         close(pair[1])
+        watchWorker(pid, drainTimeout: r.drainTimeout)
         let continuation = self.continuation
         links[pid] = ControlLink(
             fd: pair[0], label: "sentinel.worker.\(pid)",
@@ -137,6 +150,7 @@ extension Runner {
             ("runtime_directory", .string(runtime.path)),
             ("generations", .array(generations)),
             ("agents", agentsJSON()),
+            ("guard_pid", guardLink.map { .number(String($0.pid)) } ?? .null),
         ]).serialized()
     }
 }

@@ -17,6 +17,8 @@ public struct Master: Sendable {
         public var executable = "/proc/self/exe"
         /// argv of a worker, argv[0] included.
         public var workerArguments = ["sentinel-stack", "worker"]
+        /// argv of the orphan guard (`GuardMessage`); nil runs without one.
+        public var guardArguments: [String]? = ["sentinel-stack", "guard"]
         public var environment: [String: String]
         /// The addresses a configuration's workers listen on, after checking that the data plane
         /// accepts it (the master does not import the data plane; the executable provides this).
@@ -43,6 +45,10 @@ public struct Master: Sendable {
         /// A worker's control socket reached EOF: its last report is final.
         case linkClosed(Int32)
         case pullExpired(Int32, UInt64)
+        /// Start a new orphan guard after the previous one died young.
+        case restartGuard
+        /// systemd watchdog period elapsed (see `WatchdogState`).
+        case watchdogTick
     }
 
     let options: Options
@@ -61,6 +67,12 @@ public struct Master: Sendable {
         }
         let log = StackLog(config: first.loaded.config.observability.logging)
         for w in first.loaded.warnings { writeAll(w.description + "\n", to: 2) }
+        // First, while fds 3… are still exactly what systemd passed.
+        let passed: [SocketActivation.Passed]
+        do { passed = try SocketActivation.take() } catch {
+            log.emit("error", "startup_failed", ["reason": error.description])
+            return 1
+        }
         let runtime = RuntimeDirectory.resolve(configPath: options.configPath, environment: options.environment)
         let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         let control: ControlServer
@@ -80,10 +92,13 @@ public struct Master: Sendable {
             onSignal: { continuation.yield(.signal($0)) },
             onChildExit: { continuation.yield(.childExited($0, $1)) })
         var runner = Runner(options: options, log: log, continuation: continuation, runtime: runtime)
+        runner.activation = passed
         log.emit("info", "master_started", [
             "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
         ])
         runner.stopLeftoverAgents()
+        runner.startGuard()
+        runner.startWatchdog()
         runner.startFirst(first)
         var code = runner.exitCode
         if code == nil {
@@ -94,6 +109,7 @@ public struct Master: Sendable {
                 }
             }
         }
+        runner.disarmGuard()
         signals.cancel()
         control.close()
         unlink(runtime.pidPath)
@@ -117,6 +133,7 @@ struct Runner {
         var config: ConfigHandover
         /// `system { user; group }` the workers drop to; nil: they keep the master's credentials.
         var drop: PrivilegeDrop?
+        var drainTimeout: Duration
     }
 
     let options: Master.Options
@@ -136,6 +153,13 @@ struct Runner {
     var nextGeneration = 1
     var exitCode: Int32?
     var agents: AgentHost
+    var guardLink: GuardLink?
+    var guardStartedAt: Duration = .zero
+    /// graceful-shutdown-timeout-secs of the newest prepared configuration.
+    var drainTimeout: Duration = .seconds(30)
+    var watchdog = WatchdogState.fromEnvironment()
+    /// Sockets systemd passed, adopted by the first generation's `prepare`.
+    var activation: [SocketActivation.Passed] = []
 
     init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
@@ -153,7 +177,7 @@ struct Runner {
         switch prepare(expanded) {
         case .success(let event):
             // Agents first: the workers' routes may depend on them from their first request.
-            if case .prepared(let g, _, _) = event { applyAgentPlan(generation: g) }
+            if case .prepared(let g, _, _, _) = event { applyAgentPlan(generation: g) }
             apply(event)
         case .failure(let error):
             log.emit("error", "startup_failed", ["reason": error.description])
@@ -176,10 +200,15 @@ struct Runner {
                 apply(.stop(signal: sig))
             }
         case .childExited(let pid, let status):
+            if guardExited(pid: pid, status: status) { break }
+            forgetChild(pid)
+            watchdog?.exited(pid: pid)
             if agentExited(pid: pid, status: status) { break }
             // Not closed here: the link closes itself at EOF, after the worker's last lines were read.
             links.removeValue(forKey: pid)
             apply(.exited(pid: pid, status))
+        case .worker(let pid, .pong(let seq)):
+            watchdog?.pong(pid: pid, seq: seq)
         case .worker(let pid, let message):
             if message == .ready { sendCluster(cluster.replay(to: pid)) }
             apply(.message(pid: pid, message))
@@ -203,6 +232,10 @@ struct Runner {
             }
         case .agent(let input):
             handleAgent(input)
+        case .watchdogTick:
+            watchdogTick()
+        case .restartGuard:
+            if guardLink == nil, state.phase != .stopping { startGuard() }
         }
         return exitCode
     }

@@ -15,6 +15,9 @@ public struct MasterState: Sendable {
         public var readyTimeout: Duration = .seconds(60)
         /// Added to the graceful timeout before stragglers are killed (workers enforce it themselves).
         public var killMargin: Duration = .seconds(5)
+        /// How long a new worker waits for the worker it replaces to close its listeners before it
+        /// is told to accept anyway (a wedged old worker must not keep a slot unserved).
+        public var acceptHandover: Duration = .seconds(1)
 
         public init() {}
     }
@@ -29,6 +32,8 @@ public struct MasterState: Sendable {
         /// Consecutive short-lived exits (the crash streak).
         public var failures = 0
         public var restarts = 0
+        /// Told ACCEPT and not known to have closed its listeners since: it polls its sockets.
+        public var accepting = false
     }
 
     public struct Generation: Sendable {
@@ -36,6 +41,9 @@ public struct MasterState: Sendable {
         public var state: GenerationState
         public var workers: [Worker]
         public var drainTimeout: Duration
+        /// Every slot shares the same sockets (socket activation: one inherited socket per
+        /// address), so the accept hand-over is per generation rather than per slot.
+        public var sharedSockets = false
         public var pids: [Int32] { workers.compactMap(\.pid) }
     }
 
@@ -46,11 +54,12 @@ public struct MasterState: Sendable {
         case readyDeadline(generation: Int)
         case drainDeadline(generation: Int)
         case stopDeadline
+        case acceptHandover(generation: Int)
     }
 
     public enum Event: Sendable {
         /// A validated configuration was bound and handed over: start its generation.
-        case prepared(generation: Int, workers: Int, drainTimeout: Duration)
+        case prepared(generation: Int, workers: Int, drainTimeout: Duration, sharedSockets: Bool = false)
         case spawned(generation: Int, slot: Int, pid: Int32)
         case spawnFailed(generation: Int, slot: Int, reason: String)
         case message(pid: Int32, WorkerMessage)
@@ -91,9 +100,10 @@ public struct MasterState: Sendable {
     public mutating func handle(_ event: Event, now: Duration) -> [Action] {
         var out: [Action] = []
         switch event {
-        case .prepared(let id, let count, let drainTimeout):
+        case .prepared(let id, let count, let drainTimeout, let shared):
             generations.append(Generation(
-                id: id, state: .starting, workers: (0..<count).map { Worker(slot: $0) }, drainTimeout: drainTimeout))
+                id: id, state: .starting, workers: (0..<count).map { Worker(slot: $0) }, drainTimeout: drainTimeout,
+                sharedSockets: shared))
             out.append(log("info", "generation_starting", id, [("workers", String(count))]))
             out += (0..<count).map { .spawn(generation: id, slot: $0) }
             out.append(.schedule(.readyDeadline(generation: id), after: timing.readyTimeout))
@@ -136,9 +146,14 @@ public struct MasterState: Sendable {
             var out = [log("info", "worker_ready", g, [("slot", String(slot)), ("pid", String(pid))])]
             if generations[gi].state == .starting, generations[gi].workers.allSatisfy(\.ready) {
                 out += goLive(gi)
+            } else if generations[gi].state == .live {
+                out += admit()
             }
             return out
-        case .status:
+        case .listenersClosed:
+            generations[gi].workers[slot].accepting = false
+            return [log("info", "worker_listeners_closed", g, [("slot", String(slot)), ("pid", String(pid))])] + admit()
+        case .status, .pong:
             return []
         case .drained(let clean):
             if !clean { stopClean = phase == .stopping ? false : stopClean }
@@ -163,7 +178,58 @@ public struct MasterState: Sendable {
         ]), at: 0)
         out.insert(.notify("READY=1\nSTATUS=generation \(id) live, \(generations[gi].workers.count) workers"), at: 1)
         out.insert(.live(generation: id), at: 2)
+        out += admit()
+        if generations[gi].workers.contains(where: { !$0.accepting }) {
+            out.append(.schedule(.acceptHandover(generation: id), after: timing.acceptHandover))
+        }
         return out + retireEmpty()
+    }
+
+    // MARK: - Accept hand-over
+    //
+    // Workers of successive generations inherit the same listening sockets (slot k of every
+    // generation shares slot k's socket). Two processes polling one socket race for each
+    // connection, and the loser's accept() gets EAGAIN after epoll said "readable", which a
+    // debug build of NIO asserts against (`BaseSocketChannel.readable0`: SIGILL). So at most one
+    // worker polls a socket at any time: a worker starts with its listeners registered but not
+    // reading, the old one closes its listeners on DRAIN and says LISTENERS-CLOSED, and only then
+    // (or after `acceptHandover`, for a wedged old worker) the new one is told ACCEPT. The kernel
+    // queues connections on the socket meanwhile, so nothing is refused; a reload that fails never
+    // accepts at all.
+
+    /// Sends ACCEPT to every ready worker of a live generation whose sockets no other worker polls.
+    private mutating func admit(force: Int? = nil) -> [Action] {
+        guard phase != .stopping else { return [] }
+        var out: [Action] = []
+        for gi in generations.indices where generations[gi].state == .live {
+            for slot in generations[gi].workers.indices {
+                let w = generations[gi].workers[slot]
+                guard let pid = w.pid, w.ready, !w.accepting else { continue }
+                let holders = holders(of: gi, slot: slot)
+                guard holders.isEmpty || force == generations[gi].id else { continue }
+                if !holders.isEmpty {
+                    out.append(log("warn", "accept_handover_timeout", generations[gi].id, [
+                        ("slot", String(slot)), ("pid", String(pid)), ("still_accepting", holders.map(String.init).joined(separator: ",")),
+                    ]))
+                }
+                generations[gi].workers[slot].accepting = true
+                out.append(.send(pid: pid, .accept))
+                out.append(log("info", "worker_accepting", generations[gi].id, [("slot", String(slot)), ("pid", String(pid))]))
+            }
+        }
+        return out
+    }
+
+    /// Pids of other generations' workers that still poll a socket slot `slot` of `gi` uses.
+    private func holders(of gi: Int, slot: Int) -> [Int32] {
+        var pids: [Int32] = []
+        for oi in generations.indices where oi != gi {
+            let shared = generations[gi].sharedSockets || generations[oi].sharedSockets
+            for w in generations[oi].workers where w.accepting && (shared || w.slot == slot) {
+                if let pid = w.pid { pids.append(pid) }
+            }
+        }
+        return pids
     }
 
     /// Tells every worker of a generation to drain and arms its kill deadline.
@@ -197,6 +263,7 @@ public struct MasterState: Sendable {
         let g = generations[gi]
         generations[gi].workers[slot].pid = nil
         generations[gi].workers[slot].ready = false
+        generations[gi].workers[slot].accepting = false
         let expected = g.state == .draining
         if expected, !status.isClean, phase == .stopping { stopClean = false }
         var out = [log(expected ? "info" : "warn", "worker_exited", g.id, [
@@ -207,7 +274,7 @@ public struct MasterState: Sendable {
         case .starting: out += fail(gi, reason: "worker \(slot) (pid \(pid)) ended with \(status) before READY")
         case .live: if phase != .stopping { out += scheduleRespawn(gi, slot: slot, now: now, crashed: true) }
         }
-        return out + retireEmpty()
+        return out + admit() + retireEmpty()
     }
 
     /// Respawns at once after a worker that ran for a while; after consecutive short lives the
@@ -267,6 +334,8 @@ public struct MasterState: Sendable {
             if phase == .stopping { stopClean = false }
             let pids = generations[gi].pids
             return [log("warn", "drain_deadline", g, [("pids", pids.map(String.init).joined(separator: ","))])] + pids.map { .kill(pid: $0) }
+        case .acceptHandover(let g):
+            return admit(force: g)
         case .stopDeadline:
             let pids = generations.flatMap(\.pids)
             guard !pids.isEmpty else { return [] }

@@ -22,7 +22,7 @@ public final class ProxyServer: Sendable {
 
     private struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
-        let listeners: [any Channel]
+        var listeners: [any Channel]
         let shared: ServerShared
         let logBuffers: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)]
         var checker: HealthChecker
@@ -69,8 +69,10 @@ public final class ProxyServer: Sendable {
     }
 
     /// Binds every listener of `snapshot` and starts serving. Throws if already started or if a bind fails
-    /// (then nothing stays bound).
-    public func start(snapshot: ServerSnapshot) async throws -> [BoundListener] {
+    /// (then nothing stays bound). With `accepting: false` the listeners are registered but not
+    /// polled until `startAccepting()`: a worker of `sentinel-stack` waits for the previous
+    /// generation's worker on the same inherited socket to stop polling it first.
+    public func start(snapshot: ServerSnapshot, accepting: Bool = true) async throws -> [BoundListener] {
         let snapshot = Self.stamp(snapshot, generation: 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         health.configure(snapshot.upstreams, now: now)
@@ -114,6 +116,7 @@ public final class ProxyServer: Sendable {
                 let bootstrap = ServerBootstrap(group: group)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 1024)
+                    .serverChannelOption(.autoRead, value: accepting)
                     .childChannelInitializer { channel in
                         guard shared.admit(channel, max: shared.snapshot.limits.maxConnections) else {
                             channel.close(promise: nil)
@@ -181,6 +184,32 @@ public final class ProxyServer: Sendable {
             return previous
         }
         _ = old?.stop()
+    }
+
+    /// Starts polling the listeners of a server started with `accepting: false`.
+    public func startAccepting() async {
+        guard let listeners = running.withLock({ $0?.listeners }) else { return }
+        for channel in listeners { try? await channel.setOption(.autoRead, value: true).get() }
+    }
+
+    /// Closes the listeners (no more accepts; this process stops polling the sockets) and keeps
+    /// serving the connections it has. `shutdown` does this first anyway.
+    public func stopAccepting() async {
+        guard let listeners = running.withLock({ state -> [any Channel]? in
+            defer { state?.listeners = [] }
+            return state?.listeners
+        }) else { return }
+        for channel in listeners { try? await channel.close() }
+    }
+
+    /// True once a no-op task ran on every event loop (a liveness probe: a wedged loop never
+    /// answers); false when the server is not running.
+    public func eventLoopsRespond() async -> Bool {
+        guard let group = running.withLock({ $0?.group }) else { return false }
+        for loop in group.makeIterator() {
+            do { try await loop.submit {}.get() } catch { return false }
+        }
+        return true
     }
 
     /// Reopens the access log (log rotation: SIGUSR1).

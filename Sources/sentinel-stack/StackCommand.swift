@@ -25,7 +25,7 @@ struct StackCommand: AsyncParsableCommand {
             See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
-        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self, ExecAs.self]
+        subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self, ExecAs.self, GuardRole.self]
     )
 }
 

@@ -83,7 +83,9 @@ enum Worker {
             runsHealthChecks: handover.slot == 0,
             onProbe: { cluster.send(ClusterWorkerMessage.probe(upstream: $0, target: $1, success: $2).line) })
         do {
-            _ = try await server.start(snapshot: snapshot)
+            // Not polling yet: the master says ACCEPT once no other generation's worker polls the
+            // same sockets (MasterState's accept hand-over).
+            _ = try await server.start(snapshot: snapshot, accepting: false)
         } catch {
             log.emit("error", "worker_failed", ["reason": "cannot serve on the inherited sockets: \(error)"])
             return 1
@@ -93,7 +95,12 @@ enum Worker {
         let link = ControlLink(
             fd: WorkerHandover.controlFD, label: "sentinel.worker.control",
             onLine: { line in
-                if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
+                if case .ping(let seq) = MasterMessage(line: line) {
+                    // systemd watchdog: answer once every event loop ran a task (a wedged loop never answers).
+                    Task {
+                        if await server.eventLoopsRespond() { cluster.send(WorkerMessage.pong(seq).line) }
+                    }
+                } else if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
                 else if let m = ClusterMasterMessage(line: line) { cluster.received(m) }
             },
             onClose: { continuation.yield(.masterGone) })
@@ -110,11 +117,20 @@ enum Worker {
                 continue
             case .signal(SIGHUP):
                 continue  // reload is the master's job: it starts a new generation
+            case .message(.accept):
+                await server.startAccepting()
+                continue
+            case .message(.ping):
+                continue  // answered on the link's queue
             case .message(.drain): reason = "drain"
             case .masterGone: reason = "master_gone"
             case .signal(let sig): reason = "signal \(sig)"
             }
             log.emit(LogEntry("info", "worker_draining", fields.map { ($0.key, $0.value) } + [("reason", reason)]))
+            // Stop polling the shared sockets first and say so: the next generation's worker of
+            // this slot starts accepting only then.
+            await server.stopAccepting()
+            cluster.send(WorkerMessage.listenersClosed.line)
             let clean = await server.shutdown(gracefulTimeout: config.system.gracefulShutdownTimeout)
             // The final report, before DRAINED: the master folds it into its retired counters at EOF.
             cluster.stop()

@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import SentinelMaster
 import Testing
 
 /// Agents supervised by the built `sentinel-stack`: small shell scripts in a temporary directory.
@@ -40,6 +42,155 @@ import Testing
         let parts = clock.split(separator: ":")
         guard parts.count == 3, let h = Int(parts[0]), let m = Int(parts[1]), let s = Double(parts[2]) else { return 0 }
         return (h * 3600 + m * 60) * 1000 + Int((s * 1000).rounded())
+    }
+
+    func statusJSON(_ stack: StackProcess) throws -> [String: Any] {
+        let out = try stack.stack("status").stdout
+        return (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    @Test func noWorkerOrAgentOutlivesASigkilledMasterByMoreThanTheDrainDeadline() throws {
+        let scripts = try Scripts([
+            // stderr to /dev/null: once the master is gone its pipe is broken, and the shell's
+            // "Terminated" report of its killed `sleep` would end it with SIGPIPE before the trap.
+            "polite.sh": "exec 2>/dev/null; trap 'echo term > \"$MARK\"; exit 0' TERM; echo up; while :; do sleep 0.05; done",
+            "stubborn.sh": "trap '' TERM; sleep 300 & echo up; while :; do sleep 0.05; done",
+        ])
+        let mark = scripts.path("polite.mark")
+        defer { withExtendedLifetime(scripts) {} }
+        let stack = try StackProcess(workers: 2, gracefulSecs: 3, topLevel: """
+            agents {
+                agent "polite" { unix-socket "/tmp/p.sock"; command "\(scripts.path("polite.sh"))"; env { MARK "\(mark)" }; }
+                agent "stubborn" { unix-socket "/tmp/s.sock"; command "\(scripts.path("stubborn.sh"))"; stop-timeout-ms 60000; }
+            }
+            """)
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        #expect(waitFor(stack, "agent_output", agent: "polite") && waitFor(stack, "agent_output", agent: "stubborn"))
+        // Every pid: workers, agents, the stubborn agent's child (same process group), the guard.
+        let status = try statusJSON(stack)
+        let workers = try stack.livePids()
+        let agentPids = try statusAgents(stack).compactMap { ($0["pid"] as? Int).map(Int32.init) }
+        let stubborn = try #require(try statusAgents(stack).first { $0["name"] as? String == "stubborn" }?["pid"] as? Int)
+        let children = try childrenOf(Int32(stubborn))
+        let guardPid = try #require(status["guard_pid"] as? Int)
+        #expect(workers.count == 2 && agentPids.count == 2 && !children.isEmpty)
+        let all = workers + agentPids + children + [Int32(guardPid)]
+        #expect(!all.contains(where: processGone))
+        let killed = ContinuousClock.now
+        kill(stack.process.processIdentifier, SIGKILL)
+        // Drain deadline 3 s; margin 2 s for a loaded machine.
+        #expect(stack.wait(timeout: .seconds(3 + 2)) { all.allSatisfy(processGone) }, "still running: \(all.filter { !processGone($0) })")
+        // The polite agent got SIGTERM at once, the stubborn one SIGKILL at the deadline.
+        #expect(FileManager.default.fileExists(atPath: mark), "the polite agent was sent SIGTERM; log: \(stack.text)")
+        #expect(ContinuousClock.now - killed < .seconds(5))
+        #expect(stack.events("orphan_killed").count >= 1, "log: \(stack.text)")
+    }
+
+    @Test func aLongLineIsCutAt16KiBWithAMarkerAndTheNextLineIsIntact() throws {
+        let scripts = try Scripts(["long.sh": "head -c 40000 /dev/zero | tr '\\\\0' x; echo; echo after; while :; do sleep 0.05; done"])
+        let stack = try StackProcess(workers: 1, topLevel: """
+            agents { agent "long" { unix-socket "/tmp/l.sock"; command "\(scripts.path("long.sh"))"; } }
+            """)
+        #expect(waitFor(stack, "agent_output", agent: "long", count: 2), "log: \(stack.text.prefix(2000))")
+        let lines = entries(stack, "agent_output", agent: "long")
+        #expect((lines.first?["line"] as? String)?.utf8.count == 16 * 1024)
+        #expect(lines.first?["truncated"] as? String == "true")
+        #expect(lines.dropFirst().first?["line"] as? String == "after", "the rest of the long line was dropped, not split into more lines")
+        #expect(lines.dropFirst().first?["truncated"] == nil)
+        _ = try stack.stack("stop")
+        #expect(stack.exitStatus() == 0)
+    }
+
+    /// The master's stderr is a pipe the test stops reading: the master's loop blocks writing its
+    /// log, and an agent flooding its output must then block too instead of the master buffering
+    /// the flood in memory.
+    @Test func aFloodingAgentBlocksInsteadOfGrowingTheMaster() throws {
+        let scripts = try Scripts([
+            "flood.sh": #"i=0; while :; do echo "flood $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); echo $i > "$COUNT.tmp"; mv "$COUNT.tmp" "$COUNT"; done"#,
+        ])
+        defer { withExtendedLifetime(scripts) {} }
+        let count = scripts.path("count")
+        let port = try freePort()
+        let configPath = scripts.path("sentinel.kdl")
+        try (StackProcess.config(workers: 1, gracefulSecs: 5, port: port, dir: scripts.dir) + """
+
+            agents { agent "flood" { unix-socket "/tmp/f.sock"; command "\(scripts.path("flood.sh"))"; env { COUNT "\(count)" }; } }
+            """).write(toFile: configPath, atomically: true, encoding: .utf8)
+        var pipeFDs: [Int32] = [0, 0]
+        #expect(pipe(&pipeFDs) == 0)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        let master = try Spawner.spawn(
+            executable: "/bin/sh", arguments: ["sh", "-c", #"exec "$0" up --config "$1" 2>&3 3>&-"#, binDir + "/sentinel-stack", configPath],
+            environment: env.map { "\($0.key)=\($0.value)" }, fds: [pipeFDs[1]])
+        close(pipeFDs[1])
+        // The read end is closed by whoever owns it last: the reader thread at EOF once started
+        // (closing it under a blocked read could close another test's fd reusing the number).
+        let readerStarted = Atomic(false)
+        defer {
+            kill(master, SIGKILL)
+            var st: Int32 = 0
+            waitpid(master, &st, 0)
+            if !readerStarted.load(ordering: .relaxed) { close(pipeFDs[0]) }
+        }
+        func counted() -> Int { Int(((try? String(contentsOfFile: count, encoding: .utf8)) ?? "0").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+        func agentPid() -> Int32? {
+            (try? childrenOf(master))?.first { pid in
+                ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("flood.sh")
+            }
+        }
+        func blocked(_ pid: Int32) -> Bool {
+            ((try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? "").hasSuffix("pipe_write")  // anon_pipe_write on newer kernels
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var agent: Int32?
+        while ContinuousClock.now < deadline {
+            if let a = agent ?? agentPid() { agent = a; if blocked(a) { break } }
+            usleep(20_000)
+        }
+        if agent == nil {
+            _ = fcntl(pipeFDs[0], F_SETFL, O_NONBLOCK)
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let n = read(pipeFDs[0], &buf, buf.count)
+            Issue.record("master log: \(String(decoding: buf[0..<max(0, n)], as: UTF8.self).prefix(3000))")
+        }
+        let pid = try #require(agent, "the agent never started")
+        #expect(blocked(pid), "the agent is blocked writing to its pipe: the master stopped reading it; wchan \((try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? "?"), \(counted()) lines, master wchan \((try? String(contentsOfFile: "/proc/\(master)/wchan", encoding: .utf8)) ?? "?")")
+        let stuck = counted()
+        // 64 handed-over lines + one 8 KiB read + the 64 KiB pipe, of ~190-byte lines: a few hundred.
+        #expect(stuck < 2_000, "lines written by the agent while the master could not log: \(stuck)")
+        // Stays blocked (a bounded observation, not a synchronisation point).
+        let window = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < window { usleep(50_000) }
+        #expect(counted() == stuck)
+        // Reading the log again lets everything flow.
+        let log = LogText()
+        let fd = pipeFDs[0]
+        readerStarted.store(true, ordering: .relaxed)
+        Thread {
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                guard n > 0 else { close(fd); return }
+                log.append(String(decoding: buf[0..<n], as: UTF8.self))
+            }
+        }.start()
+        let resumed = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < resumed, counted() < stuck + 1_000 { usleep(20_000) }
+        #expect(counted() >= stuck + 1_000, "the agent writes again once the log drains")
+        #expect(log.value.contains(#""event":"agent_output""#) && log.value.contains("flood 0 "))
+        let stop = try run("sentinel-stack", ["stop", "--config", configPath])
+        #expect(stop.status == 0, "\(stop.stderr)")
+    }
+
+    /// Pids whose parent is `pid` (from /proc).
+    func childrenOf(_ pid: Int32) throws -> [Int32] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { p in
+            let stat = (try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8)) ?? ""
+            guard let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == pid
+        }
     }
 
     func statusAgents(_ stack: StackProcess) throws -> [[String: Any]] {
@@ -188,9 +339,14 @@ import Testing
             """)
         #expect(waitFor(stack, "agent_output", agent: "left"), "log: \(stack.text)")
         let pid = Int32(try #require(try statusAgents(stack).first?["pid"] as? Int))
+        // The orphan guard would stop the agent at once; this covers the case where it is gone too
+        // (everything but the agent SIGKILLed).
+        let guardPid = Int32(try #require(try statusJSON(stack)["guard_pid"] as? Int))
+        kill(guardPid, SIGKILL)
+        #expect(stack.waitForEvent("guard_exited"))
         kill(stack.process.processIdentifier, SIGKILL)
         #expect(stack.exitStatus() != nil)
-        #expect(!processGone(pid), "the agent outlives a SIGKILLed master")
+        #expect(!processGone(pid), "without the guard, the agent outlives a SIGKILLed master")
         let next = Process()
         next.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
         next.arguments = ["up", "--config", stack.configPath]

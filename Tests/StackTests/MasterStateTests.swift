@@ -148,6 +148,75 @@ import Testing
         #expect(!out.contains(.spawn(generation: 1, slot: 0)))
         #expect(out.contains(.exit(code: 1)))
     }
+
+    // MARK: - Accept hand-over
+
+    @Test func aNewWorkerAcceptsOnlyOnceTheOldOneOfItsSlotClosedItsListeners() {
+        var s = MasterState()
+        let first = live(&s, g: 1, n: 2, base: 10)
+        #expect(first.contains(.send(pid: 10, .accept)) && first.contains(.send(pid: 11, .accept)), "nothing to wait for")
+        _ = s.handle(.prepared(generation: 2, workers: 2, drainTimeout: .seconds(5)), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 0, pid: 20), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 1, pid: 21), now: .zero)
+        var out = s.handle(.message(pid: 20, .ready), now: .zero)
+        out += s.handle(.message(pid: 21, .ready), now: .zero)
+        #expect(out.contains(.live(generation: 2)) && out.contains(.send(pid: 10, .drain)))
+        #expect(!out.contains(.send(pid: 20, .accept)) && !out.contains(.send(pid: 21, .accept)))
+        #expect(out.contains(.schedule(.acceptHandover(generation: 2), after: .seconds(1))))
+        out = s.handle(.message(pid: 11, .listenersClosed), now: .zero)
+        #expect(out == [
+            .log(LogEntry("info", "worker_listeners_closed", [("generation", "1"), ("slot", "1"), ("pid", "11")])),
+            .send(pid: 21, .accept),
+            .log(LogEntry("info", "worker_accepting", [("generation", "2"), ("slot", "1"), ("pid", "21")])),
+        ])
+        // Slot 0's old worker exits without saying so: its exit frees the slot as well.
+        out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)
+        #expect(out.contains(.send(pid: 20, .accept)))
+        // The hand-over timer then has nothing left to do.
+        #expect(!s.handle(.timer(.acceptHandover(generation: 2)), now: .seconds(1)).contains { if case .send = $0 { return true }; return false })
+    }
+
+    @Test func aWedgedOldWorkerDelaysTheHandOverOnlyUntilTheTimer() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 1, base: 10)
+        _ = s.handle(.prepared(generation: 2, workers: 1, drainTimeout: .seconds(5)), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 0, pid: 20), now: .zero)
+        let out = s.handle(.message(pid: 20, .ready), now: .zero)
+        #expect(!out.contains(.send(pid: 20, .accept)))
+        let fired = s.handle(.timer(.acceptHandover(generation: 2)), now: .seconds(1))
+        #expect(fired.contains(.send(pid: 20, .accept)))
+        #expect(events(fired).contains("accept_handover_timeout"))
+    }
+
+    @Test func aFailedReloadNeverAcceptsAndARespawnAcceptsAtOnce() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 2, base: 10)
+        _ = s.handle(.prepared(generation: 2, workers: 2, drainTimeout: .seconds(5)), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 0, pid: 20), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 1, pid: 21), now: .zero)
+        var out = s.handle(.message(pid: 20, .ready), now: .zero)
+        out += s.handle(.exited(pid: 21, .exited(2)), now: .zero)
+        #expect(!out.contains(.send(pid: 20, .accept)))
+        // Generation 1 kept serving; a crashed worker's replacement accepts as soon as it is READY.
+        _ = s.handle(.exited(pid: 10, .signaled(9)), now: .seconds(20))
+        _ = s.handle(.spawned(generation: 1, slot: 0, pid: 30), now: .seconds(20))
+        out = s.handle(.message(pid: 30, .ready), now: .seconds(20))
+        #expect(out.contains(.send(pid: 30, .accept)))
+    }
+
+    @Test func sharedSocketsHandOverPerGeneration() {
+        var s = MasterState()
+        var out = s.handle(.prepared(generation: 1, workers: 2, drainTimeout: .seconds(5), sharedSockets: true), now: .zero)
+        for slot in 0..<2 { out += s.handle(.spawned(generation: 1, slot: slot, pid: 10 + Int32(slot)), now: .zero) }
+        for slot in 0..<2 { out += s.handle(.message(pid: 10 + Int32(slot), .ready), now: .zero) }
+        _ = s.handle(.prepared(generation: 2, workers: 2, drainTimeout: .seconds(5), sharedSockets: true), now: .zero)
+        for slot in 0..<2 { _ = s.handle(.spawned(generation: 2, slot: slot, pid: 20 + Int32(slot)), now: .zero) }
+        for slot in 0..<2 { _ = s.handle(.message(pid: 20 + Int32(slot), .ready), now: .zero) }
+        out = s.handle(.message(pid: 10, .listenersClosed), now: .zero)
+        #expect(!out.contains(.send(pid: 20, .accept)), "slot 1 of generation 1 still polls the one shared socket")
+        out = s.handle(.message(pid: 11, .listenersClosed), now: .zero)
+        #expect(out.contains(.send(pid: 20, .accept)) && out.contains(.send(pid: 21, .accept)))
+    }
 }
 
 @Suite struct ControlProtocolTests {

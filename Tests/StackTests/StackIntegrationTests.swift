@@ -150,6 +150,77 @@ import Testing
         #expect(states.count > 1 && states[1].contains("MONOTONIC_USEC="))
     }
 
+    /// The notify messages waiting on `fd`.
+    func receiveAll(_ fd: Int32) -> [String] {
+        var states: [String] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+            guard n > 0 else { return states }
+            states.append(String(decoding: buf[0..<n], as: UTF8.self))
+        }
+    }
+
+    func notifySocket() throws -> (dir: String, path: String, fd: Int32) {
+        let dir = NSTemporaryDirectory() + "sst-notify-" + String(UUID().uuidString.prefix(8))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/notify.sock"
+        return (dir, path, try datagramSocket(path))
+    }
+
+    @Test func watchdogPetsWhileHealthyAndTheNotifySequenceStaysExact() throws {
+        let notify = try notifySocket()
+        defer { close(notify.fd); try? FileManager.default.removeItem(atPath: notify.dir) }
+        // 400 ms: a pet every 200 ms.
+        let stack = try StackProcess(env: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        var states: [String] = []
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        #expect(stack.wait { states += receiveAll(notify.fd); return states.filter { $0 == "WATCHDOG=1" }.count >= 2 }, "\(states)")
+        #expect(try stack.stack("reload").status == 0)
+        #expect(stack.wait { states += receiveAll(notify.fd); return states.filter { $0 == "WATCHDOG=1" }.count >= 4 }, "\(states)")
+        #expect(try stack.stack("stop").status == 0)
+        #expect(stack.exitStatus() == 0)
+        states += receiveAll(notify.fd)
+        let kinds = states.map { String($0.split(separator: "\n").first ?? "") }
+        #expect(kinds.filter { $0 != "WATCHDOG=1" } == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"], "\(states)")
+        #expect(kinds.first == "READY=1", "no pet before start-up completed: \(kinds)")
+        #expect(states.allSatisfy { !$0.hasPrefix("WATCHDOG") || $0 == "WATCHDOG=1" }, "a pet is a datagram of its own")
+        #expect(states.contains { $0.hasPrefix("RELOADING=1") && $0.contains("MONOTONIC_USEC=") })
+        #expect(stack.events("watchdog_enabled").first?.contains(#""period_ms":"200""#) == true)
+        #expect(stack.events("watchdog_withheld").isEmpty)
+    }
+
+    @Test func watchdogIsWithheldWhileAWorkerIsWedged() throws {
+        let notify = try notifySocket()
+        defer { close(notify.fd); try? FileManager.default.removeItem(atPath: notify.dir) }
+        let stack = try StackProcess(env: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        #expect(stack.waitForEvent("started"), "log: \(stack.text)")
+        var states: [String] = []
+        #expect(stack.wait { states += receiveAll(notify.fd); return states.contains("WATCHDOG=1") })
+        let pids = try stack.livePids()
+        #expect(pids.count == 2)
+        kill(pids[1], SIGSTOP)
+        defer { kill(pids[1], SIGCONT) }
+        #expect(stack.waitForEvent("watchdog_withheld"), "log: \(stack.text)")
+        #expect(stack.events("watchdog_withheld").first?.contains(#""unresponsive_pids":"\#(pids[1])""#) == true)
+        // Every pet (and the STATUS= saying why they stop) was sent before the decision was
+        // logged: from here on, none for three periods. A bounded observation, not a sync point.
+        #expect(receiveAll(notify.fd).contains { $0.hasPrefix("STATUS=watchdog withheld: worker \(pids[1])") })
+        let window = ContinuousClock.now + .milliseconds(600)
+        var late: [String] = []
+        while ContinuousClock.now < window {
+            late += receiveAll(notify.fd)
+            usleep(20_000)
+        }
+        #expect(!late.contains("WATCHDOG=1"), "\(late)")
+        kill(pids[1], SIGCONT)
+        #expect(stack.waitForEvent("watchdog_resumed"), "log: \(stack.text)")
+        states = []
+        #expect(stack.wait { states += receiveAll(notify.fd); return states.contains("WATCHDOG=1") })
+        #expect(try stack.stack("stop").status == 0)
+        #expect(stack.exitStatus() == 0)
+    }
+
     func datagramSocket(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var addr = sockaddr_un()
