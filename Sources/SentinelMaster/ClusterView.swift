@@ -65,6 +65,7 @@ public struct ClusterView: Sendable {
             return []
         case .snapshotEnd:
             rows[pid] = pendingRows.removeValue(forKey: pid) ?? []
+            pruneRetiredUpstreams()
             let lines = pending.removeValue(forKey: pid) ?? []
             reports[pid] = MetricsText(parsing: lines.joined(separator: "\n"))
             var out: [Send] = []
@@ -87,6 +88,22 @@ public struct ClusterView: Sendable {
             let line = ClusterMasterMessage.probe(upstream: upstream, target: target, success: success).line
             return workers().map(\.pid).filter { $0 != pid }.map { ($0, line) }
         }
+    }
+
+    /// Forgets retired series of upstreams and targets that no reporting worker has any more (a
+    /// reload removed them), so they are not exported forever. Runs when a report arrives, never
+    /// with no rows at all: a lone worker that crashed is replaced before anything is pruned.
+    private mutating func pruneRetiredUpstreams() {
+        var upstreams = Set<String>()
+        var targets = Set<String>()
+        for list in rows.values {
+            for row in list {
+                upstreams.insert(row.upstream)
+                targets.insert(row.upstream + "\t" + row.address)
+            }
+        }
+        guard !upstreams.isEmpty else { return }
+        retired.retainUpstreams(upstreams, targets: targets)
     }
 
     /// The verdicts a new worker has missed, in order, for every target probed so far.

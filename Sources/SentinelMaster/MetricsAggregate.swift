@@ -100,6 +100,59 @@ public struct MetricsText: Sendable, Equatable {
         return out
     }
 
+    /// Drops the series of upstreams and targets no longer configured: a sample with an
+    /// `upstream` label not in `upstreams`, or with `upstream` and `target` labels whose pair
+    /// ("upstream\ttarget", raw values) is not in `targets`. Other series are kept.
+    public mutating func retainUpstreams(_ upstreams: Set<String>, targets: Set<String>) {
+        for fi in families.indices {
+            var dropped = false
+            for key in families[fi].order {
+                guard let upstream = Self.label("upstream", in: key) else { continue }
+                let keep: Bool
+                if let target = Self.label("target", in: key) {
+                    keep = targets.contains(upstream + "\t" + target)
+                } else {
+                    keep = upstreams.contains(upstream)
+                }
+                if !keep {
+                    families[fi].values.removeValue(forKey: key)
+                    dropped = true
+                }
+            }
+            if dropped {
+                let values = families[fi].values
+                families[fi].order.removeAll { values[$0] == nil }
+            }
+        }
+    }
+
+    /// The unescaped value of label `name` in a sample key (`family{a="x",b="y"}`), if present.
+    public static func label(_ name: String, in key: String) -> String? {
+        guard let open = key.firstIndex(of: "{") else { return nil }
+        var rest = key[key.index(after: open)...]
+        while !rest.isEmpty {
+            guard let eq = rest.firstIndex(of: "=") else { return nil }
+            let labelName = rest[..<eq].trimmingPrefix(",")
+            var i = rest.index(after: eq)
+            guard i < rest.endIndex, rest[i] == "\"" else { return nil }
+            i = rest.index(after: i)
+            var value = ""
+            while i < rest.endIndex, rest[i] != "\"" {
+                if rest[i] == "\\", rest.index(after: i) < rest.endIndex {
+                    i = rest.index(after: i)
+                    value.append(rest[i] == "n" ? "\n" : rest[i])
+                } else {
+                    value.append(rest[i])
+                }
+                i = rest.index(after: i)
+            }
+            guard i < rest.endIndex else { return nil }
+            if labelName == name { return value }
+            rest = rest[rest.index(after: i)...]
+        }
+        return nil
+    }
+
     /// The sum of every sample of one family (e.g. all `sentinel_requests_total` series).
     public func total(_ name: String) -> Double {
         guard let i = index[name] else { return 0 }

@@ -53,6 +53,53 @@ import Testing
         #expect(view.aggregate.total("sentinel_requests_total") == 10)
     }
 
+    /// Regression: counters of upstreams and targets a reload removed stayed in the master's
+    /// retired accumulator (and so in every scrape) forever.
+    @Test func retiredSeriesOfRemovedUpstreamsAndTargetsArePruned() {
+        func rows(_ view: inout ClusterView, pid: Int32, _ targets: [(String, String)]) {
+            for (u, t) in targets {
+                let row = UpstreamRow(upstream: u, address: t, weight: 1, health: "healthy", breaker: "closed", ejected: false, inFlight: 0)
+                _ = view.received(.upstreamRow(row), from: pid, workers: { [] })
+            }
+        }
+        let old = """
+            # TYPE sentinel_upstream_selections_total counter
+            sentinel_upstream_selections_total{upstream="u",target="h:1"} 5
+            sentinel_upstream_selections_total{upstream="u",target="h:2"} 7
+            sentinel_upstream_selections_total{upstream="gone",target="g:1"} 2
+            # TYPE sentinel_upstream_retries_total counter
+            sentinel_upstream_retries_total{upstream="u"} 1
+            sentinel_upstream_retries_total{upstream="gone"} 3
+            # TYPE sentinel_requests_total counter
+            sentinel_requests_total{route="a",method="GET",status="200"} 9
+
+            """
+        var view = ClusterView()
+        rows(&view, pid: 10, [("u", "h:1"), ("u", "h:2"), ("gone", "g:1")])
+        _ = Self.feed(&view, pid: 10, old)
+        _ = view.closed(10, workers: { [] })
+        // Nothing reports any more: nothing is pruned (a lone crashed worker keeps its counters).
+        #expect(view.aggregate.total("sentinel_upstream_selections_total") == 14)
+        // The new generation has only u/h:1.
+        rows(&view, pid: 11, [("u", "h:1")])
+        let fresh = "# TYPE sentinel_requests_total counter\n" + #"sentinel_requests_total{route="a",method="GET",status="200"} 1"# + "\n"
+        _ = Self.feed(&view, pid: 11, fresh)
+        let text = view.aggregate.render()
+        #expect(text.contains(#"sentinel_upstream_selections_total{upstream="u",target="h:1"} 5"#))
+        #expect(!text.contains(#"target="h:2""#))
+        #expect(!text.contains("gone"))
+        #expect(text.contains(#"sentinel_upstream_retries_total{upstream="u"} 1"#))
+        #expect(view.aggregate.total("sentinel_requests_total") == 10)
+    }
+
+    @Test func labelValuesAreUnescaped() {
+        // Exposition escapes: \\ for a backslash, \" for a quote, \n for a newline.
+        #expect(MetricsText.label("upstream", in: #"x{upstream="a\"b",target="c\\d"}"#) == #"a"b"#)
+        #expect(MetricsText.label("target", in: #"x{upstream="a\"b",target="c\\d"}"#) == #"c\d"#)
+        #expect(MetricsText.label("upstream", in: "x_total 3") == nil)
+        #expect(MetricsText.label("upstream", in: #"x{route="r"}"#) == nil)
+    }
+
     @Test func aPullCollectsFromEveryWorkerThenAnswers() {
         var view = ClusterView()
         let workers = [
