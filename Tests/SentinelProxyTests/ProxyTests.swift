@@ -187,6 +187,47 @@ import Testing
         }
     }
 
+    /// Regression: a response that ends on its head (HEAD, 204, 304) was never flushed to the
+    /// client; the request hung until a timeout.
+    @Test func bodilessResponsesAreDeliveredAndTheConnectionContinues() async throws {
+        let upstream = try await ScriptedUpstream { r in
+            if r.requestLine.hasPrefix("HEAD") { return .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".utf8)) }
+            if r.requestLine.contains("/204") { return .bytes(Array("HTTP/1.1 204 No Content\r\n\r\n".utf8)) }
+            if r.requestLine.contains("/304") { return .bytes(Array("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n".utf8)) }
+            return .ok("after")
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let head = try c.request("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n", head: true)
+            #expect(head.status == 200)
+            #expect(head.header("Content-Length") == "5")
+            #expect(try c.request("GET /204 HTTP/1.1\r\nHost: h\r\n\r\n", head: true).status == 204)
+            let notModified = try c.request("GET /304 HTTP/1.1\r\nHost: h\r\n\r\n", head: true)
+            #expect(notModified.status == 304)
+            #expect(notModified.header("ETag") == "\"x\"")
+            #expect(try c.request("GET /next HTTP/1.1\r\nHost: h\r\n\r\n").body == "after")
+        }
+    }
+
+    /// Repeated identical Content-Length values from an upstream reach the client as one value.
+    @Test func repeatedContentLengthOfAResponseIsCollapsed() async throws {
+        let upstream = try await ScriptedUpstream { r in
+            r.requestLine.contains("/lines")
+                ? .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc".utf8))
+                : .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 3 , 3\r\n\r\nabc".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            for path in ["/lines", "/list"] {
+                let r = try RawClient(port: port).request("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(r.status == 200)
+                #expect(r.body == "abc")
+                #expect(r.headers.filter { $0.0.lowercased() == "content-length" }.map(\.1) == ["3"])
+            }
+        }
+    }
+
     @Test func staleKeepAliveIsReplayedOnce() async throws {
         // The upstream answers, then closes the kept-alive connection behind Sentinel's back.
         let upstream = try await ScriptedUpstream { r in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) }

@@ -206,11 +206,32 @@ enum HeadWriter {
         }
         out.append("\r\n")
         // Indexed, not `for field in`: the iterator would copy the inline field list.
+        var contentLengthWritten = false
         for i in head.fields.indices {
             let field = head.fields[i]
             if field.isHopByHop { continue }
             let name = field.nameRange
             if field.name == .other, name.count == 16, HeaderBytes.equals(p, name, "x-correlation-id") { continue }
+            if field.name == .contentLength {
+                // The parser accepts repeated Content-Length values (lines, or a list in one line)
+                // only when identical (RFC 9110 §8.6); the client gets exactly one value, so no
+                // downstream parser has to decide what the repeats mean.
+                if contentLengthWritten { continue }
+                contentLengthWritten = true
+                var end = field.valueRange.lowerBound
+                while end < field.valueRange.upperBound, p[end] != UInt8(ascii: ","), p[end] != UInt8(ascii: " "),
+                    p[end] != UInt8(ascii: "\t")
+                {
+                    end += 1
+                }
+                if end < field.valueRange.upperBound {
+                    out.append(p, name)
+                    out.append(": ")
+                    out.append(p, field.valueRange.lowerBound..<end)
+                    out.append("\r\n")
+                    continue
+                }
+            }
             writeField(p, field, policy: edits.policy, into: &out)
         }
         edits.policy.writeAdded(into: &out)

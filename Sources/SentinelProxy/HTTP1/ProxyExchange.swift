@@ -588,6 +588,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             handler.pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits)
         }
         record(status: status)
+        // A response without a body (HEAD, 204, 304, Content-Length: 0) ends on its head, which
+        // nothing else flushes: the upstream's read-complete no longer reaches this exchange.
+        handler.flush()
         handler.exchangeFinished(keepAlive: !willCloseClient)
     }
 
