@@ -194,6 +194,7 @@ import Testing
             if r.requestLine.hasPrefix("HEAD") { return .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".utf8)) }
             if r.requestLine.contains("/204") { return .bytes(Array("HTTP/1.1 204 No Content\r\n\r\n".utf8)) }
             if r.requestLine.contains("/304") { return .bytes(Array("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n".utf8)) }
+            if r.requestLine.contains("/empty") { return .bytes(Array("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".utf8)) }
             return .ok("after")
         }
         defer { Task { await upstream.shutdown() } }
@@ -206,6 +207,7 @@ import Testing
             let notModified = try c.request("GET /304 HTTP/1.1\r\nHost: h\r\n\r\n", head: true)
             #expect(notModified.status == 304)
             #expect(notModified.header("ETag") == "\"x\"")
+            #expect(try c.request("POST /empty HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n").status == 201)
             #expect(try c.request("GET /next HTTP/1.1\r\nHost: h\r\n\r\n").body == "after")
         }
     }
