@@ -63,6 +63,45 @@ struct HeadWriterTests {
                 + "Set-Cookie: s=1; Path=/\r\nConnection: close\r\nX-Correlation-Id: abc\r\n\r\n")
     }
 
+    /// Fields received without a space after the colon are written with one: a head of many
+    /// short fields grows by a byte per field, which the reservation must cover (it did not for
+    /// responses; the buffer's own rounding hid it here, so this checks the output).
+    @Test func compactFieldsFitTheBoundBothWays() throws {
+        var response = "HTTP/1.1 200 \r\n"
+        var request = "GET / HTTP/1.1\r\nHost:h\r\n"
+        for i in 0..<900 {
+            response += "a\(i):b\r\n"
+            request += "a\(i):b\r\n"
+        }
+        response += "Content-Length:0\r\n\r\n"
+        request += "\r\n"
+        var limits = HTTP1Limits()
+        limits.maxHeaderBytes = 1 << 20
+        limits.maxHeaderCount = 1000
+        let responseBytes = Array(response.utf8)
+        var parser = HTTP1ResponseHeadParser(limits: limits)
+        guard case .head(let head) = responseBytes.withUnsafeBytes({ parser.parse($0, requestMethod: .get) }) else {
+            Issue.record("response not parsed")
+            return
+        }
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        let edits = HeadWriter.ResponseEdits(traceID: "t", close: false, http10KeepAlive: false, dechunk: false, upgrade: false)
+        responseBytes.withUnsafeBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
+        #expect(String(buffer: out).contains("a899: b\r\n"))
+
+        let requestBytes = Array(request.utf8)
+        var requestParser = HTTP1RequestHeadParser(limits: limits)
+        guard case .head(let requestHead) = requestBytes.withUnsafeBytes({ requestParser.parse($0) }) else {
+            Issue.record("request not parsed")
+            return
+        }
+        var upstream = ByteBufferAllocator().buffer(capacity: 0)
+        let requestEdits = HeadWriter.RequestEdits(
+            clientIP: "127.0.0.1", scheme: "http", traceID: "t", traceparent: nil, passUpgrade: false, dropExpect: false)
+        requestBytes.withUnsafeBytes { HeadWriter.request(requestHead, bytes: $0, edits: requestEdits, into: &upstream) }
+        #expect(String(buffer: upstream).contains("a899: b\r\n"))
+    }
+
     @Test func decimalDigits() {
         var storage = [UInt8](repeating: 0, count: 64)
         let written = storage.withUnsafeMutableBytes { raw -> [UInt8] in

@@ -183,7 +183,8 @@ enum HeadWriter {
     static func response(
         _ head: ResponseHead, bytes p: UnsafeRawBufferPointer, edits: ResponseEdits, into out: inout ByteBuffer
     ) {
-        var bound = head.headLength + 512 + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
+        // A copied field can be one byte longer than received ("a:b" is written "a: b").
+        var bound = head.headLength + 512 + 2 * head.fields.count + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
         bound += edits.policy.growthBound(fields: head.fields.count)
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
