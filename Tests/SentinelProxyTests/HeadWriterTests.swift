@@ -102,6 +102,19 @@ struct HeadWriterTests {
         #expect(String(buffer: upstream).contains("a899: b\r\n"))
     }
 
+    @Test func aWriterThatRunsOutOfRoomDropsTheAppendAndSaysSo() {
+        var storage = [UInt8](repeating: 0, count: 8)
+        let (count, overflowed, bytes) = storage.withUnsafeMutableBytes { raw -> (Int, Bool, [UInt8]) in
+            var w = RawHeadWriter(raw)
+            w.append("12345")
+            w.append("6789")  // does not fit: dropped
+            w.append(byte: UInt8(ascii: "!"))
+            return (w.count, w.overflowed, Array(raw[0..<w.count]))
+        }
+        #expect(count == 6 && overflowed)
+        #expect(String(decoding: bytes, as: UTF8.self) == "12345!")
+    }
+
     @Test func decimalDigits() {
         var storage = [UInt8](repeating: 0, count: 64)
         let written = storage.withUnsafeMutableBytes { raw -> [UInt8] in

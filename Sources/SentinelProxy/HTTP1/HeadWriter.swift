@@ -32,10 +32,23 @@ enum HeadWriter {
         let bound =
             3 * head.headLength + 512 + edits.clientIP.utf8.count + edits.traceID.utf8.count
             + 2 * edits.traceID.utf8.count + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
-            var w = RawHeadWriter(raw)
-            request(head, bytes: p, edits: edits, into: &w)
-            return w.count
+        write(into: &out, bound: bound) { request(head, bytes: p, edits: edits, into: &$0) }
+    }
+
+    /// Runs `body` on a writer over `bound` reserved bytes; if the bound was too small (a bug,
+    /// never expected), again over a reservation twice the size plus 64 KiB, until it fits.
+    private static func write(into out: inout ByteBuffer, bound: Int, _ body: (inout RawHeadWriter) -> Void) {
+        var reserve = bound
+        while true {
+            var fitted = false
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: reserve) { raw in
+                var w = RawHeadWriter(raw)
+                body(&w)
+                fitted = !w.overflowed
+                return fitted ? w.count : 0
+            }
+            if fitted { return }
+            reserve = reserve * 2 + 65_536
         }
     }
 
@@ -187,11 +200,7 @@ enum HeadWriter {
         var bound = head.headLength + 512 + 2 * head.fields.count + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
         bound += edits.policy.growthBound(fields: head.fields.count)
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
-            var w = RawHeadWriter(raw)
-            response(head, bytes: p, edits: edits, into: &w)
-            return w.count
-        }
+        write(into: &out, bound: bound) { response(head, bytes: p, edits: edits, into: &$0) }
     }
 
     static func response(

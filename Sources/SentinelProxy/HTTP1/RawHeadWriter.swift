@@ -2,12 +2,15 @@
 ///
 /// `ByteBuffer.write…` checks capacity and uniqueness on every call; a head is some twenty small
 /// writes, so the head writers reserve an upper bound once and append through this instead.
-/// Every append is still bounds-checked (a precondition, not an assertion): a wrong bound stops
-/// the process rather than writing past the reservation.
+/// Every append is still bounds-checked: an append that does not fit is dropped and marks the
+/// writer `overflowed`, and the caller writes the head again into a larger reservation. A wrong
+/// bound costs a second pass; it never writes past the reservation and never stops the process.
 struct RawHeadWriter {
     private let base: UnsafeMutableRawPointer
     private let capacity: Int
     private(set) var count = 0
+    /// Some append did not fit: the output is incomplete and must be discarded.
+    private(set) var overflowed = false
 
     init(_ buffer: UnsafeMutableRawBufferPointer) {
         base = buffer.baseAddress!
@@ -17,7 +20,10 @@ struct RawHeadWriter {
     @inline(__always)
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
-        precondition(n <= capacity &- count, "head writer bound exceeded")
+        guard n <= capacity &- count else {
+            overflowed = true
+            return
+        }
         if n > 0 { (base + count).copyMemory(from: bytes.baseAddress!, byteCount: n) }
         count &+= n
     }
@@ -44,7 +50,10 @@ struct RawHeadWriter {
 
     @inline(__always)
     mutating func append(byte: UInt8) {
-        precondition(count < capacity, "head writer bound exceeded")
+        guard count < capacity else {
+            overflowed = true
+            return
+        }
         base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
         count &+= 1
     }
