@@ -223,6 +223,8 @@ enum HeadWriter {
             let name = field.nameRange
             if field.name == .other, name.count == 16, HeaderBytes.equals(p, name, "x-correlation-id") { continue }
             if field.name == .contentLength {
+                // Never on 1xx or 204 (RFC 9110 §8.6): those have no content to measure.
+                if head.status < 200 || head.status == 204 { continue }
                 // The parser accepts repeated Content-Length values (lines, or a list in one line)
                 // only when identical (RFC 9110 §8.6); the client gets exactly one value, so no
                 // downstream parser has to decide what the repeats mean.
