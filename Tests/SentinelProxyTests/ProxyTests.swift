@@ -215,6 +215,25 @@ import Testing
         }
     }
 
+    /// Small bodies travel in the head's buffer, larger ones on their own: both byte-exact.
+    @Test func responseBodiesAroundTheInlineLimitAreExact() async throws {
+        let sizes = [1, 8191, 8192, 8193, 100_000]
+        let upstream = try await ScriptedUpstream { r in
+            let n = Int(r.requestLine.split(separator: " ")[1].dropFirst()) ?? 0
+            return .ok(String(repeating: "x", count: n - 1) + "!")
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            for n in sizes {
+                let r = try c.request("GET /\(n) HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(r.status == 200)
+                #expect(r.body.utf8.count == n && r.body.hasSuffix("!"))
+                #expect(r.header("Content-Length") == String(n))
+            }
+        }
+    }
+
     /// Repeated identical Content-Length values from an upstream reach the client as one value.
     @Test func repeatedContentLengthOfAResponseIsCollapsed() async throws {
         let upstream = try await ScriptedUpstream { r in

@@ -277,24 +277,30 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.reused = reused
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
-        connection.channel.write(headBytes, promise: nil)
         lastUpstreamActivity = handler.shared.clock.monotonicNanos()
         armTimer(now: lastUpstreamActivity)
-        forwardRequestBody()
-        connection.channel.flush()
+        if requestComplete {
+            // No body: one trip through the pipeline.
+            connection.channel.writeAndFlush(headBytes, promise: nil)
+        } else {
+            connection.channel.write(headBytes, promise: nil)
+            if !forwardRequestBody() { connection.channel.flush() }
+        }
         handler.resumeReading()
     }
 
     // MARK: - Request body
 
     /// Moves buffered client body bytes to the upstream, as far as framing and backpressure allow.
-    func forwardRequestBody() {
-        guard let connection, !requestComplete else { return }
+    /// Returns whether it wrote (and flushed) anything.
+    @discardableResult
+    func forwardRequestBody() -> Bool {
+        guard let connection, !requestComplete else { return false }
         var wrote = false
         while !requestComplete, handler.inbound.readableBytes > 0, connection.isWritable {
             guard let n = body.take(&handler.inbound) else {
                 requestBodyRejected()
-                return
+                return wrote
             }
             if n > 0 {
                 let slice = handler.inbound.readSlice(length: n)!
@@ -307,6 +313,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         if wrote { connection.channel.flush() }
         if requestComplete { maybeFinish() }
+        return wrote
     }
 
     /// The client's body was malformed or over the limit.
@@ -489,16 +496,34 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
             dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields)
-        var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 128)
+        // A small body that is already here goes out in the head's buffer: one write through the
+        // pipeline and one iovec instead of two (most API responses fit).
+        var inlineBody = 0
+        if case .contentLength(let n) = head.framing, n > 0, n <= Self.inlineBodyLimit,
+            responseBuffer.readableBytes - head.headLength >= Int(n)
+        {
+            inlineBody = Int(n)
+        }
+        var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 256 + inlineBody)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
         responseStarted = true
         willCloseClient = closeClient
+        if inlineBody > 0 {
+            var body = responseBuffer.readSlice(length: inlineBody)!
+            out.writeBuffer(&body)
+            responseRemaining = 0
+            responseBodyBytes += inlineBody
+            responseComplete = true
+        }
         handler.write(out)
         if head.framing == .none || head.framing == .contentLength(0) {
             responseComplete = true
         }
     }
+
+    /// Largest body copied into the head's buffer (a copy that costs less than a second write).
+    static let inlineBodyLimit: UInt64 = 8192
 
     /// True when the request body is complete, or small enough to still be read to its end.
     var requestCompleteOrBounded: Bool { requestComplete }
