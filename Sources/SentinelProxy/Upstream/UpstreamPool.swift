@@ -135,9 +135,14 @@ final class UpstreamPool {
     }
 
     private var sweepInterval: Duration?
+    private var sweepIdleTimeout: Duration?
 
     /// Closes idle connections past their idle timeout, so an idle pool holds no sockets forever.
     private func scheduleSweep(_ idleTimeout: Duration) {
+        // Called on every release: the common case (a sweep already runs for this timeout) must
+        // not pay for Duration arithmetic (128-bit).
+        if sweepIdleTimeout == idleTimeout, sweep != nil { return }
+        sweepIdleTimeout = idleTimeout
         let interval = max(idleTimeout / 2, .milliseconds(100))
         if let current = sweepInterval, current <= interval { return }
         sweep?.cancel()
