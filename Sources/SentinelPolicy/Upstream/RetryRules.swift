@@ -99,16 +99,37 @@ public struct RetryRules: Sendable, Hashable {
 /// Why it exists: retrying on the target that just failed usually fails again; the balancer's
 /// `pick(_:avoiding:eligible:)` excludes these and falls back to them only when nothing else is eligible.
 public struct TriedTargets: Sendable, Hashable {
-    public private(set) var indices: [Int] = []
+    /// The first two targets inline (almost every request tries one, a retry two): no array,
+    /// so no allocation per request. −1: empty slot.
+    private var first = -1
+    private var second = -1
+    private var more: [Int] = []
 
     public init() {}
 
-    public var isEmpty: Bool { indices.isEmpty }
+    /// The targets tried, in order.
+    public var indices: [Int] {
+        var out: [Int] = []
+        if first >= 0 { out.append(first) }
+        if second >= 0 { out.append(second) }
+        return out + more
+    }
 
-    public func contains(_ target: Int) -> Bool { indices.contains(target) }
+    public var isEmpty: Bool { first < 0 }
+
+    public func contains(_ target: Int) -> Bool {
+        target == first || target == second || (!more.isEmpty && more.contains(target))
+    }
 
     public mutating func insert(_ target: Int) {
-        if !indices.contains(target) { indices.append(target) }
+        guard target >= 0, !contains(target) else { return }
+        if first < 0 {
+            first = target
+        } else if second < 0 {
+            second = target
+        } else {
+            more.append(target)
+        }
     }
 }
 

@@ -27,12 +27,16 @@ enum HeadWriter {
     static func request(
         _ head: RequestHead, bytes p: UnsafeRawBufferPointer, edits: RequestEdits, into out: inout ByteBuffer
     ) {
-        // Upper bound: the client's head (request line and fields), the authority and host each
-        // at most once more, the policy's growth, and Sentinel's own fields.
-        let bound =
-            3 * head.headLength + 512 + edits.clientIP.utf8.count + edits.traceID.utf8.count
-            + 2 * edits.traceID.utf8.count + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
-        write(into: &out, bound: bound) { request(head, bytes: p, edits: edits, into: &$0) }
+        write(into: &out, bound: requestBound(head, edits: edits)) { request(head, bytes: p, edits: edits, into: &$0) }
+    }
+
+    /// Upper bound of the upstream head's size (allocate this much and the head is written in
+    /// place): the client's head (request line and fields, each field at most a byte longer), the
+    /// authority and host each at most once more, the policy's growth, and Sentinel's own fields
+    /// (the trace id twice).
+    static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
+        3 * head.headLength + 512 + edits.clientIP.utf8.count + 2 * edits.traceID.utf8.count
+            + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
     }
 
     /// Runs `body` on a writer over `bound` reserved bytes; if the bound was too small (a bug,
@@ -196,11 +200,16 @@ enum HeadWriter {
     static func response(
         _ head: ResponseHead, bytes p: UnsafeRawBufferPointer, edits: ResponseEdits, into out: inout ByteBuffer
     ) {
-        // A copied field can be one byte longer than received ("a:b" is written "a: b").
+        write(into: &out, bound: responseBound(head, edits: edits)) { response(head, bytes: p, edits: edits, into: &$0) }
+    }
+
+    /// Upper bound of the client head's size. A copied field can be one byte longer than
+    /// received ("a:b" is written "a: b").
+    static func responseBound(_ head: ResponseHead, edits: ResponseEdits) -> Int {
         var bound = head.headLength + 512 + 2 * head.fields.count + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
         bound += edits.policy.growthBound(fields: head.fields.count)
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
-        write(into: &out, bound: bound) { response(head, bytes: p, edits: edits, into: &$0) }
+        return bound
     }
 
     static func response(

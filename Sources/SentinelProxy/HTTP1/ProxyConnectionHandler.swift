@@ -77,6 +77,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         inbound = ByteBuffer()
     }
 
+    /// An empty buffer without storage of its own (shared, never written to: `channelRead`
+    /// replaces an empty `inbound` instead of appending to it).
+    static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
+
     static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
         var h = HTTP1Limits()
         h.maxHeaderBytes = l.maxHeaderBytes
@@ -376,11 +380,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let upstream = snapshot.upstreams[route.upstream]
-            var headBytes = context.channel.allocator.buffer(capacity: headLength + 256)
             let edits = HeadWriter.RequestEdits(
                 clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(using: &pool.random),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders)
+            // Allocated at the writer's bound, so the head is written in place (no regrowth).
+            var headBytes = context.channel.allocator.buffer(capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             let pickContext = inbound.withUnsafeReadableBytes { p in
                 TargetSelector.context(
@@ -448,7 +453,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         parser.reset()
         refreshSnapshot()
         if inbound.readableBytes == 0 {
-            inbound.clear()
+            // Let go of the received buffer instead of clearing it: clearing storage that NIO's
+            // receive-buffer pool (or a forwarded slice) still references copies it, and the
+            // pool can reuse the buffer for the next read once nothing here holds it.
+            inbound = Self.noBytes
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }

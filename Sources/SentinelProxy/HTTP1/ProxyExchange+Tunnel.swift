@@ -22,7 +22,7 @@ extension ProxyExchange {
         if handler.inbound.readableBytes > 0 {
             lastUpstreamActivity = handler.shared.clock.monotonicNanos()
             connection.channel.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!, promise: nil)
-            handler.inbound.clear()
+            handler.inbound = ProxyConnectionHandler.noBytes
         }
     }
 

@@ -426,7 +426,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                     if head.isInterim {
                         // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
                         if head.status != 100 {
-                            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
+                            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
                             responseBuffer.withUnsafeReadableBytes {
                                 HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false), into: &out)
                             }
@@ -473,7 +473,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 fail(502, reason: "upstream answered 101 without switching to the WebSocket the client asked for")
                 return
             }
-            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 64)
+            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
             responseBuffer.withUnsafeReadableBytes {
                 HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy), into: &out)
             }
@@ -504,7 +504,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         {
             inlineBody = Int(n)
         }
-        var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 256 + inlineBody)
+        var out = handler.context.channel.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
         responseStarted = true

@@ -30,7 +30,20 @@ final class UpstreamPool {
 
     private let eventLoop: any EventLoop
     private let clock: ServerClock
-    private var idle: [Key: [UpstreamConnection]] = [:]
+    /// Idle connections per target. The lists are objects so taking and returning a connection
+    /// mutates them in place, without the dictionary's modify accessor (which allocated).
+    private var idle: [Key: IdleList] = [:]
+
+    final class IdleList {
+        var items: [UpstreamConnection] = []
+    }
+
+    private func idleList(_ key: Key) -> IdleList {
+        if let list = idle[key] { return list }
+        let list = IdleList()
+        idle[key] = list
+        return list
+    }
     private var open: [Key: Int] = [:]
     private var sweep: RepeatedTask?
     /// This loop's target selection (balancers filtered by upstream health).
@@ -49,7 +62,7 @@ final class UpstreamPool {
     func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, done: @escaping (Acquired) -> Void) {
         let now = clock.monotonicNanos()
         // Popped in place: copying the list out of the dictionary and back would copy the array.
-        while !fresh, let candidate = idle[key]?.popLast() {
+        while !fresh, let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
             if candidate.isBroken || !candidate.channel.isActive || expired(candidate, now: now, limits: limits) {
                 close(candidate)
@@ -97,22 +110,21 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection, reusable: Bool, limits: Limits) {
         let now = clock.monotonicNanos()
         guard reusable, !connection.isBroken, connection.channel.isActive, !expired(connection, now: now, limits: limits),
-              idle[connection.key, default: []].count < limits.maxIdle
+              (idle[connection.key]?.items.count ?? 0) < limits.maxIdle
         else {
             close(connection)
             return
         }
         connection.requestsServed += 1
         connection.markIdle(at: now, pool: self)
-        idle[connection.key, default: []].append(connection)
+        idleList(connection.key).items.append(connection)
         scheduleSweep(limits.idleTimeout)
     }
 
     /// Drops a connection that closed or misbehaved while idle.
     func discard(_ connection: UpstreamConnection) {
-        if var list = idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) {
-            list.remove(at: i)
-            idle[connection.key] = list
+        if let list = idle[connection.key], let i = list.items.firstIndex(where: { $0 === connection }) {
+            list.items.remove(at: i)
         }
     }
 
@@ -155,11 +167,11 @@ final class UpstreamPool {
 
     private func sweepNow(idleTimeout: Duration) {
         let now = clock.monotonicNanos()
-        for (key, list) in idle {
-            let (keep, drop) = list.reduce(into: ([UpstreamConnection](), [UpstreamConnection]())) { acc, c in
+        for (_, list) in idle {
+            let (keep, drop) = list.items.reduce(into: ([UpstreamConnection](), [UpstreamConnection]())) { acc, c in
                 if now &- c.idleSinceNanos > UInt64(idleTimeout.nanoseconds) { acc.1.append(c) } else { acc.0.append(c) }
             }
-            idle[key] = keep
+            list.items = keep
             for c in drop { c.isBroken = true; c.channel.close(promise: nil) }
         }
     }
@@ -181,11 +193,11 @@ final class UpstreamPool {
     func closeIdle() {
         sweep?.cancel()
         sweep = nil
-        for (_, list) in idle { for c in list { c.isBroken = true; c.channel.close(promise: nil) } }
+        for (_, list) in idle { for c in list.items { c.isBroken = true; c.channel.close(promise: nil) } }
         idle.removeAll()
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.items.count } }
 }
 
 @available(*, unavailable)
