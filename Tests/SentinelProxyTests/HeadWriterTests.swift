@@ -115,6 +115,20 @@ struct HeadWriterTests {
         #expect(String(decoding: bytes, as: UTF8.self) == "12345!")
     }
 
+    /// A buffer allocated at the writer's bound is written in place: no regrowth (an
+    /// allocation and a copy per request on the hot path).
+    @Test func aBufferAllocatedAtTheBoundIsNotRegrown() throws {
+        let (head, bytes) = try parseRequest("GET /p HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n")
+        let edits = HeadWriter.RequestEdits(
+            clientIP: "127.0.0.1", scheme: "http", traceID: "abcdefghijk",
+            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", passUpgrade: false, dropExpect: false)
+        let bound = HeadWriter.requestBound(head, edits: edits)
+        var out = ByteBufferAllocator().buffer(capacity: bound)
+        let capacity = out.capacity
+        bytes.withUnsafeBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &out) }
+        #expect(out.capacity == capacity, "bound \(bound), capacity \(capacity) → \(out.capacity), written \(out.readableBytes)")
+    }
+
     @Test func decimalDigits() {
         var storage = [UInt8](repeating: 0, count: 64)
         let written = storage.withUnsafeMutableBytes { raw -> [UInt8] in
