@@ -21,7 +21,7 @@ extension ProxyExchange {
         guard let connection else { return }
         if handler.inbound.readableBytes > 0 {
             lastUpstreamActivity = handler.shared.clock.monotonicNanos()
-            connection.channel.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!, promise: nil)
+            connection.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!)
             handler.inbound = ProxyConnectionHandler.noBytes
         }
     }

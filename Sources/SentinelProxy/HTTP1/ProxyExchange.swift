@@ -281,10 +281,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
-            connection.channel.writeAndFlush(headBytes, promise: nil)
+            connection.writeAndFlush(headBytes)
         } else {
-            connection.channel.write(headBytes, promise: nil)
-            if !forwardRequestBody() { connection.channel.flush() }
+            connection.write(headBytes)
+            if !forwardRequestBody() { connection.flush() }
         }
         handler.resumeReading()
     }
@@ -304,14 +304,14 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             }
             if n > 0 {
                 let slice = handler.inbound.readSlice(length: n)!
-                connection.channel.write(slice, promise: nil)
+                connection.write(slice)
                 requestBytesSent += n
                 wrote = true
             }
             requestComplete = body.isComplete
             if n == 0 && !requestComplete { break }
         }
-        if wrote { connection.channel.flush() }
+        if wrote { connection.flush() }
         if requestComplete { maybeFinish() }
         return wrote
     }

@@ -33,6 +33,23 @@ final class UpstreamConnection {
 
     var isWritable: Bool { channel.isWritable }
 
+    /// The pipeline position of this connection's handler, while it is in the pipeline: writes
+    /// start there (no event-loop check and no walk from the pipeline's tail, as `channel.write`
+    /// does). nil once the handler is removed; writes then go through the channel.
+    fileprivate(set) var context: ChannelHandlerContext?
+
+    func write(_ buffer: ByteBuffer) {
+        if let context { context.write(NIOAny(buffer), promise: nil) } else { channel.write(buffer, promise: nil) }
+    }
+
+    func writeAndFlush(_ buffer: ByteBuffer) {
+        if let context { context.writeAndFlush(NIOAny(buffer), promise: nil) } else { channel.writeAndFlush(buffer, promise: nil) }
+    }
+
+    func flush() {
+        if let context { context.flush() } else { channel.flush() }
+    }
+
     private var autoRead = true
 
     /// Pauses or resumes reading from the upstream (backpressure from a slow client); a no-op
@@ -86,7 +103,21 @@ extension UpstreamConnection: Sendable {}
 final class UpstreamChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    var connection: UpstreamConnection?
+    var connection: UpstreamConnection? {
+        didSet { connection?.context = context }
+    }
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connection?.context = context
+    }
+
+    /// Breaks the connection → context → handler → connection cycle.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection?.context = nil
+        self.context = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection?.received(unwrapInboundIn(data))
@@ -102,6 +133,7 @@ final class UpstreamChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        connection?.context = nil
         connection?.closed()
         connection = nil
         context.fireChannelInactive()
