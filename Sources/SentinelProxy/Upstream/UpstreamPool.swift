@@ -64,7 +64,9 @@ final class UpstreamPool {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while !fresh, let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
-            if candidate.isBroken || !candidate.channel.isActive || expired(candidate, now: now, limits: limits) {
+            // `isBroken` is set when the channel goes inactive (and on any misbehaviour), so it
+            // answers what `channel.isActive` would, without NIO's lifecycle lookups.
+            if candidate.isBroken || expired(candidate, now: now, limits: limits) {
                 close(candidate)
                 continue
             }
@@ -109,7 +111,7 @@ final class UpstreamPool {
     /// Puts a connection back for reuse, or closes it when it may not be reused.
     func release(_ connection: UpstreamConnection, reusable: Bool, limits: Limits) {
         let now = clock.monotonicNanos()
-        guard reusable, !connection.isBroken, connection.channel.isActive, !expired(connection, now: now, limits: limits),
+        guard reusable, !connection.isBroken, !expired(connection, now: now, limits: limits),
               (idle[connection.key]?.items.count ?? 0) < limits.maxIdle
         else {
             close(connection)
