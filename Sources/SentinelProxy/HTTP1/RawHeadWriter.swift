@@ -44,8 +44,11 @@ struct RawHeadWriter {
     }
 
     mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        // Native strings (all the proxy builds) expose their bytes directly; others are copied.
+        if s.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) == nil {
+            var copy = s
+            copy.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     @inline(__always)
