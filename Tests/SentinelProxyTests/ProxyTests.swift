@@ -252,6 +252,26 @@ import Testing
         }
     }
 
+    /// Regression: the upstream read timeout counted from the connect, so an upload slower than
+    /// the read timeout was answered 504 while the upstream was still waiting for the body.
+    @Test func aSlowUploadIsNotMistakenForUpstreamSilence() async throws {
+        let upstream = try await ScriptedUpstream { r in .ok("got \(r.body.count)") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
+            let c = try RawClient(port: port)
+            c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\n")
+            // The pacing is the scenario (a client slower than the read timeout), not a wait for
+            // the proxy: six bytes over about a second.
+            for _ in 0..<6 {
+                usleep(180_000)
+                c.send("x")
+            }
+            let r = try c.readResponse()
+            #expect(r.status == 200)
+            #expect(r.body == "got 6")
+        }
+    }
+
     @Test func staleKeepAliveIsReplayedOnce() async throws {
         // The upstream answers, then closes the kept-alive connection behind Sentinel's back.
         let upstream = try await ScriptedUpstream { r in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) }

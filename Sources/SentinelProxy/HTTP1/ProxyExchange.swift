@@ -311,7 +311,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             requestComplete = body.isComplete
             if n == 0 && !requestComplete { break }
         }
-        if wrote { connection.flush() }
+        if wrote {
+            connection.flush()
+            // The upstream cannot be expected to answer before it has the whole request: the
+            // read timeout counts from the last byte sent, so a slow upload is not cut off as
+            // upstream silence.
+            lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        }
         if requestComplete { maybeFinish() }
         return wrote
     }
