@@ -159,6 +159,19 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
+    /// Regression: the body of a locally answered request had no deadline, so a trickled body
+    /// held the connection forever (slowloris on the body instead of the head).
+    @Test func aTrickledBodyToABuiltinRouteGets408() async throws {
+        try await withServer(try makeSnapshot(requestTimeout: .milliseconds(200))) { server, port in
+            let c = try RawClient(port: port)
+            c.send("POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            let r = try c.readResponse()
+            #expect(r.status == 408)
+            #expect(c.isClosedByServer())
+            #expect(server.metrics.activeRequests == 0)
+        }
+    }
+
     @Test func connectionCap() async throws {
         let limits = ServerSnapshot.Limits(maxConnections: 1)
         try await withServer(try makeSnapshot(limits: limits)) { server, port in

@@ -58,9 +58,16 @@ extension ProxyConnectionHandler {
                 close()
                 return
             }
-            if case .awaitingHead = state {
+            switch state {
+            case .awaitingHead:
                 headTimedOut()
                 return
+            case .discardingBody:
+                shared.metrics.requestFinished()  // the request began; the 408 below replaces its answer
+                headTimedOut()
+                return
+            default:
+                break
             }
         }
         // Whatever is still pending (a deadline moved later since the timer was armed).
@@ -68,7 +75,7 @@ extension ProxyConnectionHandler {
         if let pending, deadlineTimer == nil || timerFiresAt > pending { armDeadlineTimer(at: pending, now: now) }
     }
 
-    /// The head did not arrive in time: 408 and close.
+    /// The head (or the body of a locally answered request) did not arrive in time: 408 and close.
     private func headTimedOut() {
         let traceID = shared.newTraceID()
         shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)

@@ -334,6 +334,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             // A body is read and discarded (bounded); a large declared one is not worth reading.
             if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
+            // The body must arrive within the request timeout too: no exchange watches this
+            // phase, and a trickled body would otherwise hold the connection forever.
+            if !reply.body.isComplete { setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false) }
             state = .discardingBody(reply)
         }
 
