@@ -7,7 +7,7 @@ extension ProxyExchange {
     /// The exchange's deadline, served by the connection's timer: read timeout (silence from the
     /// upstream while a response is awaited or streaming), and the whole-exchange deadline.
     func armTimer(now: UInt64? = nil) {
-        let now = now ?? handler.shared.clock.monotonicNanos()
+        let now = now ?? shared.clock.monotonicNanos()
         let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
         let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
         let isTunnel: Bool
@@ -28,7 +28,7 @@ extension ProxyExchange {
 
     func timerFired() {
         guard !finished else { return }
-        let now = handler.shared.clock.monotonicNanos()
+        let now = shared.clock.monotonicNanos()
         let isTunnel: Bool
         if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
         if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {

@@ -20,14 +20,14 @@ extension ProxyExchange {
     func forwardTunnelBytes() {
         guard let connection else { return }
         if handler.inbound.readableBytes > 0 {
-            lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+            lastUpstreamActivity = shared.clock.monotonicNanos()
             connection.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!)
             handler.inbound = ProxyConnectionHandler.noBytes
         }
     }
 
     func tunnelRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        lastUpstreamActivity = shared.clock.monotonicNanos()
         handler.write(buffer)
     }
 

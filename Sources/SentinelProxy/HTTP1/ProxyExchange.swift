@@ -12,6 +12,11 @@ import SentinelPolicy
 /// one JSON error response; after that, the client connection is closed.
 final class ProxyExchange: UpstreamConnectionDelegate {
     unowned let handler: ProxyConnectionHandler
+    /// The handler's loop pool and server state, held directly: each access through the
+    /// `unowned` handler costs a checked retain and a release, and the exchange uses these
+    /// dozens of times per request.
+    let pool: UpstreamPool
+    let shared: ServerShared
     var upstreamIndex: Int
     var upstream: UpstreamRuntime
     /// Cross-upstream failover (`fallback { … }`): the route's plan and what was used.
@@ -79,6 +84,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.rules = rules
         self.pickContext = pickContext
         self.handler = handler
+        pool = handler.pool
+        shared = handler.shared
         self.upstreamIndex = upstreamIndex
         self.upstream = upstream
         self.headBytes = headBytes
@@ -112,24 +119,24 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     static let defaultRules = RetryRules(
         maxAttempts: 3, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [], retryReadTimeouts: false)
 
-    var nowDuration: Duration { .nanoseconds(Int64(clamping: handler.shared.clock.monotonicNanos())) }
+    var nowDuration: Duration { .nanoseconds(Int64(clamping: shared.clock.monotonicNanos())) }
 
     func start() {
         // The request's start time serves as "now" for the first pick (one clock read fewer).
         let now = Duration.nanoseconds(Int64(clamping: startNanos))
-        handler.pool.recordRequest(upstream: upstreamIndex, now: now)
+        pool.recordRequest(upstream: upstreamIndex, now: now)
         pickAndConnect(nowNanos: startNanos)
     }
 
     /// Asks the balancer for an eligible target (healthy, breaker closed), preferring one not
     /// tried yet, and connects to it. No eligible target: 503 at once, no connect attempt.
     func pickAndConnect(nowNanos: UInt64? = nil) {
-        let nanos = nowNanos ?? handler.shared.clock.monotonicNanos()
+        let nanos = nowNanos ?? shared.clock.monotonicNanos()
         let now = Duration.nanoseconds(Int64(clamping: nanos))
         var context = pickContext
-        context.random = handler.pool.random.next()
+        context.random = pool.random.next()
         context.now = now
-        guard let pick = handler.pool.selector.pick(upstream, index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
+        guard let pick = pool.selector.pick(upstream, index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
         else {
             if fallback?.onHealthFailure == true, switchToFallback(reason: "health") { return }
             fail(503, reason: "upstream \(upstream.id) has no healthy target")
@@ -150,13 +157,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard pickOutstanding else { return }
         pickOutstanding = false
         if let outcome {
-            let nanos = handler.shared.clock.monotonicNanos()
+            let nanos = shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
-            handler.pool.selector.finished(
+            pool.selector.finished(
                 upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency,
                 now: .nanoseconds(Int64(clamping: nanos)))
         } else {
-            handler.pool.selector.cancelled(upstream, index: upstreamIndex, target: targetIndex)
+            pool.selector.cancelled(upstream, index: upstreamIndex, target: targetIndex)
         }
     }
 
@@ -186,8 +193,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         upstreamIndex = next
         upstream = handler.snapshot.upstreams[next]
         retry = RetryState()
-        handler.shared.metrics.upstreamRetry(upstream: upstream.id)
-        handler.pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
+        shared.metrics.upstreamRetry(upstream: upstream.id)
+        pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
         pickAndConnect()
         return true
     }
@@ -205,14 +212,14 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// The request can be replayed only while its body is still unread in the client buffer.
     func retried(after failure: UpstreamFailure) -> Bool {
         guard !responseStarted, requestBytesSent == 0 else { return false }
-        let decision = handler.pool.withBudget(upstream: upstreamIndex) { budget in
+        let decision = pool.withBudget(upstream: upstreamIndex) { budget in
             retry.failed(
                 method: methodName, bodySent: false, failure: failure, rules: rules, budget: &budget, now: nowDuration,
-                using: &handler.pool.random)
+                using: &pool.random)
         }
         guard case .retry(let after, _) = decision else { return false }
         resetForRetry()
-        handler.shared.metrics.upstreamRetry(upstream: upstream.id)
+        shared.metrics.upstreamRetry(upstream: upstream.id)
         if after <= .zero {
             pickAndConnect()
         } else {
@@ -250,9 +257,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        handler.pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh) { [self] result in
+        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh) { [self] result in
             guard !finished else {
-                if case .success(let acquired) = result { handler.pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
+                if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
             }
             switch result {
@@ -277,7 +284,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.reused = reused
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
-        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        lastUpstreamActivity = shared.clock.monotonicNanos()
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
@@ -316,7 +323,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             // The upstream cannot be expected to answer before it has the whole request: the
             // read timeout counts from the last byte sent, so a slow upload is not cut off as
             // upstream silence.
-            lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+            lastUpstreamActivity = shared.clock.monotonicNanos()
         }
         if requestComplete { maybeFinish() }
         return wrote
@@ -336,7 +343,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     // MARK: - Upstream events
 
     func upstreamRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = handler.shared.clock.monotonicNanos()
+        lastUpstreamActivity = shared.clock.monotonicNanos()
         var buffer = buffer
         if responseBuffer.readableBytes == 0 {
             responseBuffer = buffer
@@ -616,7 +623,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if let connection {
             connection.delegate = nil
             self.connection = nil
-            handler.pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits)
+            pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits)
         }
         record(status: status)
         // A response without a body (HEAD, 204, 304, Content-Length: 0) ends on its head, which
@@ -632,7 +639,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             abort()
             return
         }
-        handler.shared.metrics.upstreamFailure(upstream: upstream.id, status: status)
+        shared.metrics.upstreamFailure(upstream: upstream.id, status: status)
         sendLocalError(status, closeClient: !requestComplete || !clientKeepAlive)
     }
 
@@ -645,7 +652,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if let connection {
             connection.delegate = nil
             self.connection = nil
-            handler.pool.release(connection, reusable: false, limits: upstream.poolLimits)
+            pool.release(connection, reusable: false, limits: upstream.poolLimits)
         }
         let close = closeClient || !requestComplete
         let response = BuiltinHandlers.error(status, traceID: traceID)
@@ -671,8 +678,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func record(status: Int) {
-        let seconds = Double(handler.shared.clock.monotonicNanos() &- startNanos) / 1e9
-        handler.shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
+        let seconds = Double(shared.clock.monotonicNanos() &- startNanos) / 1e9
+        shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
         if let facts = handler.currentFacts {
             handler.logAccess(
                 facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,
