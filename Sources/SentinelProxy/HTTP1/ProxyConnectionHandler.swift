@@ -382,7 +382,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 local(BuiltinHandlers.error(500, traceID: traceID), keepAlive: false)
                 return
             }
-            let upstream = snapshot.upstreams[route.upstream]
             let edits = HeadWriter.RequestEdits(
                 clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(using: &pool.random),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
@@ -392,7 +391,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             let pickContext = inbound.withUnsafeReadableBytes { p in
                 TargetSelector.context(
-                    for: upstream, clientIP: clientIPBytes,
+                    for: snapshot.upstreams[route.upstream], clientIP: clientIPBytes,
                     header: { name in RequestFacts.value(of: name, in: head, bytes: p) },
                     cookie: { name in RequestFacts.cookie(name, in: head, bytes: p) },
                     path: request.path, random: 0, now: .zero)
@@ -403,7 +402,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             body.limitIsBody413 = true
             let exchange = ProxyExchange(
-                handler: self, upstreamIndex: route.upstream, upstream: upstream, headBytes: headBytes, body: body,
+                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreams, headBytes: headBytes, body: body,
                 method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
                 upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
                 responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)

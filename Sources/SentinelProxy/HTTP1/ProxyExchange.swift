@@ -18,7 +18,12 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let pool: UpstreamPool
     let shared: ServerShared
     var upstreamIndex: Int
-    var upstream: UpstreamRuntime
+    /// The snapshot's upstreams (one reference, not a copy of a large struct per exchange);
+    /// `upstream` is the current one, borrowed in place.
+    let upstreams: [UpstreamRuntime]
+    var upstream: UpstreamRuntime {
+        _read { yield upstreams[upstreamIndex] }
+    }
     /// Cross-upstream failover (`fallback { … }`): the route's plan and what was used.
     var fallback: FallbackPlan?
     var fallbacksUsed = 0
@@ -75,7 +80,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var relay: TunnelRelay?
 
     init(
-        handler: ProxyConnectionHandler, upstreamIndex: Int, upstream: UpstreamRuntime, headBytes: ByteBuffer,
+        handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRuntime], headBytes: ByteBuffer,
         body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
         upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init(),
         rules: RetryRules = ProxyExchange.defaultRules, pickContext: PickContext = PickContext(random: 0)
@@ -87,7 +92,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         pool = handler.pool
         shared = handler.shared
         self.upstreamIndex = upstreamIndex
-        self.upstream = upstream
+        self.upstreams = upstreams
         self.headBytes = headBytes
         self.body = body
         self.method = method
@@ -186,12 +191,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard let plan = fallback, fallbacksUsed < min(plan.upstreams.count, plan.maxAttempts) else { return false }
         let next = plan.upstreams[fallbacksUsed]
         fallbacksUsed += 1
-        guard handler.snapshot.upstreams.indices.contains(next) else { return false }
+        guard upstreams.indices.contains(next) else { return false }
         if originalUpstream == nil { originalUpstream = upstream.id }
         fallbackReason = reason
         resetForRetry()
         upstreamIndex = next
-        upstream = handler.snapshot.upstreams[next]
         retry = RetryState()
         shared.metrics.upstreamRetry(upstream: upstream.id)
         pool.recordRequest(upstream: upstreamIndex, now: nowDuration)
