@@ -1,0 +1,189 @@
+import NIOCore
+import SentinelHTTP1
+
+/// The response half of an exchange: the upstream's head (interim, final, 101), then its body by
+/// framing, validated as it passes.
+extension ProxyExchange {
+    func processResponse() {
+        while true {
+            if !haveResponseHead {
+                guard responseBuffer.readableBytes > 0 else { return }
+                let result = responseBuffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: method) }
+                switch result {
+                case .needMore:
+                    return
+                case .error:
+                    upstreamReusable = false
+                    report(.failure(.invalidResponse))
+                    fail(502, reason: "upstream \(upstream.targets[targetIndex].display) sent an invalid response head")
+                    return
+                case .head(let head):
+                    if head.isInterim {
+                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
+                        if head.status != 100 {
+                            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
+                            responseBuffer.withUnsafeReadableBytes {
+                                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false), into: &out)
+                            }
+                            handler.writeAndFlush(out)
+                        }
+                        responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+                        responseParser.reset()
+                        haveResponseHead = false
+                        continue
+                    }
+                    startResponse(head)
+                    if finished { return }
+                    // A 101 turned the connection into a tunnel: its bytes are no longer a response
+                    // body (treating them as one would end the exchange and drop the tunnel).
+                    if case .tunneling = handler.state { return }
+                }
+            }
+            flushResponseBuffer()
+            return
+        }
+    }
+
+    func startResponse(_ head: ResponseHead) {
+        haveResponseHead = true
+        status = head.status
+        if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
+            // A retryable status with attempts and budget left: this response is discarded (and
+            // its connection closed) and the request replayed on another target. Otherwise the
+            // upstream's own response goes to the client.
+            report(.failure(.serverError))
+            if retried(after: .status(head.status)) { return }
+        }
+        if let plan = fallback, plan.onErrorCodes.contains(head.status), requestComplete, requestBytesSent == 0, !upgrade {
+            report(.failure(.serverError))
+            if switchToFallback(reason: "status_\(head.status)") { return }
+        }
+        if head.status == 101 {
+            let switchesToWebSocket = head.upgrade.map { range in
+                responseBuffer.withUnsafeReadableBytes { HeaderBytes.equals($0, range, "websocket") }
+            } ?? false
+            guard upgrade, head.isUpgrade101, switchesToWebSocket else {
+                upstreamReusable = false
+                report(.failure(.invalidResponse))
+                fail(502, reason: "upstream answered 101 without switching to the WebSocket the client asked for")
+                return
+            }
+            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
+            responseBuffer.withUnsafeReadableBytes {
+                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy), into: &out)
+            }
+            responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+            responseStarted = true
+            handler.write(out)
+            becomeTunnel()
+            return
+        }
+        responseFraming = head.framing
+        switch head.framing {
+        case .contentLength(let n): responseRemaining = n
+        case .chunked: responseChunked = ChunkedDecoder(limits: handler.parser.limits, sender: .upstream)
+        case .untilClose, .tunnel: upstreamReusable = false
+        case .none: break
+        }
+        if !head.keepAlive { upstreamReusable = false }
+        dechunk = head.framing == .chunked && clientVersion == .http1_0
+        let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
+        let edits = HeadWriter.ResponseEdits(
+            traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
+            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields)
+        // A small body that is already here goes out in the head's buffer: one write through the
+        // pipeline and one iovec instead of two (most API responses fit).
+        var inlineBody = 0
+        if case .contentLength(let n) = head.framing, n > 0, n <= Self.inlineBodyLimit,
+            responseBuffer.readableBytes - head.headLength >= Int(n)
+        {
+            inlineBody = Int(n)
+        }
+        var out = handler.context.channel.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
+        responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
+        responseBuffer.moveReaderIndex(forwardBy: head.headLength)
+        responseStarted = true
+        willCloseClient = closeClient
+        if inlineBody > 0 {
+            var body = responseBuffer.readSlice(length: inlineBody)!
+            out.writeBuffer(&body)
+            responseRemaining = 0
+            responseBodyBytes += inlineBody
+            responseComplete = true
+        }
+        handler.write(out)
+        if head.framing == .none || head.framing == .contentLength(0) {
+            responseComplete = true
+        }
+    }
+
+    /// Largest body copied into the head's buffer (a copy that costs less than a second write).
+    static let inlineBodyLimit: UInt64 = 8192
+
+    /// True when the request body is complete, or small enough to still be read to its end.
+    var requestCompleteOrBounded: Bool { requestComplete }
+
+
+    /// Sends buffered upstream body bytes to the client, per the response framing.
+    func flushResponseBuffer() {
+        guard haveResponseHead, !responseComplete else {
+            if responseComplete, responseBuffer.readableBytes > 0 {
+                // Bytes after the end of the response: the upstream is confused.
+                upstreamReusable = false
+                responseBuffer.clear()
+            }
+            maybeFinish()
+            return
+        }
+        switch responseFraming {
+        case .contentLength:
+            let n = Int(min(responseRemaining, UInt64(responseBuffer.readableBytes)))
+            if n > 0 {
+                handler.write(responseBuffer.readSlice(length: n)!)
+                responseRemaining -= UInt64(n)
+                responseBodyBytes += n
+            }
+            if responseRemaining == 0 { responseComplete = true }
+        case .chunked:
+            var failed = false
+            while responseBuffer.readableBytes > 0, !responseComplete, !failed {
+                let step = responseBuffer.withUnsafeReadableBytes { responseChunked!.decode($0) }
+                switch step {
+                case .data(let r):
+                    responseBodyBytes += r.count
+                    if dechunk {
+                        responseBuffer.moveReaderIndex(forwardBy: r.lowerBound)
+                        handler.write(responseBuffer.readSlice(length: r.count)!)
+                    } else {
+                        handler.write(responseBuffer.readSlice(length: r.upperBound)!)
+                    }
+                case .needMore(let consumed):
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                case .done(let consumed):
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                    responseComplete = true
+                case .error:
+                    failed = true
+                }
+            }
+            if failed {
+                upstreamReusable = false
+                abort()
+                return
+            }
+        case .untilClose:
+            if responseBuffer.readableBytes > 0 {
+                responseBodyBytes += responseBuffer.readableBytes
+                handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
+            }
+        case .none, .tunnel:
+            responseComplete = true
+        }
+        if responseComplete, responseBuffer.readableBytes > 0 {
+            upstreamReusable = false
+            responseBuffer.clear()
+        }
+        if responseComplete { handler.flush() }
+        maybeFinish()
+    }
+}
