@@ -10,8 +10,8 @@ import NIOCore
 /// real deadlines and re-arms.
 extension ProxyConnectionHandler {
     /// Sets the phase deadline.
-    func setDeadline(after duration: Duration, idle: Bool) {
-        let now = shared.clock.monotonicNanos()
+    func setDeadline(after duration: Duration, idle: Bool, now: UInt64? = nil) {
+        let now = now ?? shared.clock.monotonicNanos()
         phaseDeadline = now &+ UInt64(max(0, duration.nanoseconds))
         phaseIsIdle = idle
         ensureTimer(firesBy: phaseDeadline, now: now)

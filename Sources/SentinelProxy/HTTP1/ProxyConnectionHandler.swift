@@ -450,7 +450,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The exchange is over and the connection stays open: go back to reading heads.
-    func nextRequest() {
+    func nextRequest(now: UInt64? = nil) {
         state = .awaitingHead
         parser.reset()
         refreshSnapshot()
@@ -462,7 +462,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }
-        setDeadline(after: listener?.keepaliveTimeout ?? .seconds(75), idle: true)
+        setDeadline(after: listener?.keepaliveTimeout ?? .seconds(75), idle: true, now: now)
         if quiescing && inbound.readableBytes == 0 {
             close()
             return
@@ -470,9 +470,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Called by the exchange when it finished (response fully sent, request fully read).
-    func exchangeFinished(keepAlive: Bool) {
+    func exchangeFinished(keepAlive: Bool, now: UInt64? = nil) {
         if keepAlive && !quiescing {
-            nextRequest()
+            nextRequest(now: now)
             process()
         } else {
             state = .closed

@@ -158,11 +158,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// Reports the outcome of the current pick to the balancer and health state, once.
-    func report(_ outcome: UpstreamHealth.Outcome?) {
+    func report(_ outcome: UpstreamHealth.Outcome?, now: UInt64? = nil) {
         guard pickOutstanding else { return }
         pickOutstanding = false
         if let outcome {
-            let nanos = shared.clock.monotonicNanos()
+            let nanos = now ?? shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
             pool.selector.finished(
                 upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency,
@@ -261,7 +261,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh) { [self] result in
+        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh, now: pickStartNanos) { [self] result in
             guard !finished else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
@@ -440,17 +440,20 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         finished = true
         disarmTimer()
-        report(status >= 500 ? .failure(.serverError) : .success)
+        // One clock read serves the balancer's latency, the pool, the metrics and the next
+        // keep-alive deadline.
+        let now = shared.clock.monotonicNanos()
+        report(status >= 500 ? .failure(.serverError) : .success, now: now)
         if let connection {
             connection.delegate = nil
             self.connection = nil
-            pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits)
+            pool.release(connection, reusable: upstreamReusable, limits: upstream.poolLimits, now: now)
         }
-        record(status: status)
+        record(status: status, now: now)
         // A response without a body (HEAD, 204, 304, Content-Length: 0) ends on its head, which
         // nothing else flushes: the upstream's read-complete no longer reaches this exchange.
         handler.flush()
-        handler.exchangeFinished(keepAlive: !willCloseClient)
+        handler.exchangeFinished(keepAlive: !willCloseClient, now: now)
     }
 
     /// Answers the client with a JSON error when nothing was sent yet; closes otherwise.
@@ -498,8 +501,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         handler.close()
     }
 
-    func record(status: Int) {
-        let seconds = Double(shared.clock.monotonicNanos() &- startNanos) / 1e9
+    func record(status: Int, now: UInt64? = nil) {
+        let seconds = Double((now ?? shared.clock.monotonicNanos()) &- startNanos) / 1e9
         shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
         if let facts = handler.currentFacts {
             handler.logAccess(

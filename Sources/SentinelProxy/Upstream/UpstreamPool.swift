@@ -59,8 +59,11 @@ final class UpstreamPool {
 
     /// A connection to `address`: an idle one if any is still good, else a new one. `done` runs
     /// on this pool's event loop (at once for a reused connection).
-    func acquire(_ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, done: @escaping (Acquired) -> Void) {
-        let now = clock.monotonicNanos()
+    func acquire(
+        _ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, now: UInt64? = nil,
+        done: @escaping (Acquired) -> Void
+    ) {
+        let now = now ?? clock.monotonicNanos()
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while !fresh, let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
@@ -109,8 +112,8 @@ final class UpstreamPool {
     }
 
     /// Puts a connection back for reuse, or closes it when it may not be reused.
-    func release(_ connection: UpstreamConnection, reusable: Bool, limits: Limits) {
-        let now = clock.monotonicNanos()
+    func release(_ connection: UpstreamConnection, reusable: Bool, limits: Limits, now: UInt64? = nil) {
+        let now = now ?? clock.monotonicNanos()
         guard reusable, !connection.isBroken, !expired(connection, now: now, limits: limits),
               (idle[connection.key]?.items.count ?? 0) < limits.maxIdle
         else {
