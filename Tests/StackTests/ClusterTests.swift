@@ -223,12 +223,19 @@ import Testing
         #expect(Self.load(port: stack.port, path: "/app/x", n: 60) == 60)
         #expect(bad.requests == before)
         #expect(good.requests >= 60)
-        let start = bad.probes, window = 4.0
-        Thread.sleep(forTimeInterval: window)
-        let probes = bad.probes - start
-        #expect(probes >= 2 && probes <= 6, "\(probes) probes in \(window) s at a 1 s interval")
+        Self.expectOneProbePerInterval(bad, stack)
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
+    }
+
+    /// Probed once per 1 s interval for the instance, not once per worker: three more probes take
+    /// at least two intervals (with a prober per worker, two workers would send them in about one).
+    /// Synchronised on the probes themselves, not on a sleep.
+    static func expectOneProbePerInterval(_ upstream: ScriptedUpstream, _ stack: StackProcess) {
+        let start = upstream.probes, began = ContinuousClock.now
+        #expect(stack.wait(timeout: .seconds(15)) { upstream.probes >= start + 3 }, "probes stopped")
+        let elapsed = ContinuousClock.now - began
+        #expect(elapsed >= .milliseconds(1800), "3 probes in \(elapsed) at a 1 s interval: more than one prober")
     }
 
     @Test func oneProberPerInstanceAndEveryWorkerAvoidsTheUnhealthyTarget() throws {
@@ -269,11 +276,8 @@ import Testing
         #expect(stack.waitForEvent("generation_retired"))
         #expect(Self.load(port: stack.port, path: "/app/y", n: 40) == 40)
         #expect(bad.requests == before)
-        // Probed once per interval for the instance, not once per worker: a rate, so it takes a window.
-        let start = bad.probes, window = 4.0
-        Thread.sleep(forTimeInterval: window)
-        let probes = bad.probes - start
-        #expect(probes >= 2 && probes <= 6, "\(probes) probes in \(window) s at a 1 s interval")
+        // Probed once per interval for the instance, not once per worker.
+        Self.expectOneProbePerInterval(bad, stack)
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
     }

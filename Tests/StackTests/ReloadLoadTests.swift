@@ -158,28 +158,13 @@ import Testing
 /// counts the requests it has received.
 final class SlowUpstream: Sendable {
     let port: Int
-    private let fd: Int32
+    private let listener: LoopbackListener
     private let count = Mutex(0)
 
     init() throws {
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        fd = listenFD
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) == 0 && getsockname(listenFD, $0, &len) == 0 }
-        }
-        guard ok, listen(listenFD, 128) == 0 else { throw POSIXError(.EADDRINUSE) }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        Thread { [self] in
-            while true {
-                let c = accept(listenFD, nil, nil)
-                if c < 0 { if errno == EINTR { continue } else { return } }
-                Thread { self.serve(c) }.start()
-            }
-        }.start()
+        listener = try LoopbackListener()
+        port = listener.port
+        listener.start { [self] c in self.serve(c) }
     }
 
     var received: Int { count.withLock { $0 } }
@@ -201,5 +186,4 @@ final class SlowUpstream: Sendable {
         _ = response.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }

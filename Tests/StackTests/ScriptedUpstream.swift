@@ -7,7 +7,7 @@ import Synchronization
 /// grpc.health.v1 response with `grpcServingStatus` (1 SERVING, 2 NOT_SERVING), hand-framed.
 final class ScriptedUpstream: Sendable {
     let port: Int
-    private let fd: Int32
+    private let listener: LoopbackListener
     private let counts = Mutex((probes: 0, requests: 0))
     let probeStatus: Int
     let grpcServingStatus: UInt8
@@ -15,26 +15,9 @@ final class ScriptedUpstream: Sendable {
     init(probeStatus: Int = 200, grpcServingStatus: UInt8 = 1) throws {
         self.probeStatus = probeStatus
         self.grpcServingStatus = grpcServingStatus
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        fd = listenFD
-        var one: Int32 = 1
-        setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) == 0 && getsockname(listenFD, $0, &len) == 0 }
-        }
-        guard ok, listen(listenFD, 128) == 0 else { throw POSIXError(.EADDRINUSE) }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        Thread { [self] in
-            while true {
-                let c = accept(listenFD, nil, nil)
-                if c < 0 { if errno == EINTR { continue } else { return } }
-                Thread { self.serve(c) }.start()
-            }
-        }.start()
+        listener = try LoopbackListener()
+        port = listener.port
+        listener.start { [self] c in self.serve(c) }
     }
 
     var probes: Int { counts.withLock { $0.probes } }
@@ -98,7 +81,6 @@ final class ScriptedUpstream: Sendable {
         while recv(c, &chunk, chunk.count, 0) > 0 {}
     }
 
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
 
 extension [UInt8] {

@@ -1,0 +1,41 @@
+import Foundation
+
+/// A listening TCP socket on 127.0.0.1, port 0 (the bound port is read back), whose accept
+/// thread hands each connection to its own thread. Shared by the test upstreams of this target.
+final class LoopbackListener: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) == 0 && getsockname(listenFD, $0, &len) == 0 }
+        }
+        guard ok, listen(listenFD, 128) == 0 else {
+            close(listenFD)
+            throw POSIXError(.EADDRINUSE)
+        }
+        fd = listenFD
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Starts accepting; `serve` runs on a thread of its own per connection.
+    func start(_ serve: @escaping @Sendable (Int32) -> Void) {
+        let listenFD = fd
+        Thread {
+            while true {
+                let c = accept(listenFD, nil, nil)
+                if c < 0 { if errno == EINTR { continue } else { return } }
+                Thread { serve(c) }.start()
+            }
+        }.start()
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
