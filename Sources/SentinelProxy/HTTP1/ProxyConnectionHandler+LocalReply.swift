@@ -1,0 +1,41 @@
+import NIOCore
+
+/// Responses Sentinel writes itself (builtin handlers, errors) once the request body is read.
+extension ProxyConnectionHandler {
+    /// The request could not even be parsed: answer and close (framing can no longer be trusted).
+    func failBeforeRouting(status: Int, reason: String) {
+        requestCount += 1
+        shared.metrics.requestStarted()
+        let traceID = shared.newTraceID()
+        let reply = LocalReply(
+            response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
+            routeID: nil, method: "OTHER", startNanos: shared.clock.monotonicNanos(), traceID: traceID)
+        finishLocal(reply)
+    }
+
+    /// Sends a local reply and moves to the next request (or closes).
+    func finishLocal(_ reply: LocalReply) {
+        if let kind = reply.instanceKind, reply.response.status == 200 {
+            var pending = reply
+            pending.instanceKind = nil
+            return fetchInstanceAnswer(pending, kind: kind) { [unowned self] in self.finishLocal($0) }
+        }
+        let keepAlive = reply.keepAlive && !quiescing
+        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
+        let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
+        shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
+        if let facts = reply.facts {
+            logAccess(
+                facts, version: reply.version, status: reply.response.status, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
+                seconds: seconds, routeID: reply.routeID, traceID: reply.traceID, upstream: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+        if keepAlive {
+            nextRequest()
+        } else {
+            state = .closed
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
