@@ -10,10 +10,7 @@ import Synchronization
 public final class MetricsRegistry: Sendable {
     /// §7.1 latency buckets, in seconds.
     public static let durationBuckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-    static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
-    struct CounterKey: Hashable { let route: String, method: String, status: Int }
-    struct HistogramKey: Hashable { let route: String, method: String }
     struct Histogram {
         var buckets = [UInt64](repeating: 0, count: MetricsRegistry.durationBuckets.count)
         var sum: Double = 0
@@ -28,9 +25,47 @@ public final class MetricsRegistry: Sendable {
             count &+= 1
         }
     }
+    /// The request series of one route label: a counter per (method, status) and a histogram per
+    /// method. One dictionary lookup (the route) per finished request; methods are a fixed index and
+    /// the few statuses a route answers are scanned.
+    struct RouteSeries {
+        var counters: [[(status: Int, count: UInt64)]] = Array(repeating: [], count: MetricsRegistry.methodLabels.count)
+        var histograms: [Histogram?] = Array(repeating: nil, count: MetricsRegistry.methodLabels.count)
+
+        enum Outcome { case counted, created, refused }
+
+        /// Adds one to the (method, status) counter; creates it only when `mayCreate`.
+        mutating func count(_ m: Int, _ status: Int, mayCreate: Bool) -> Outcome {
+            for i in counters[m].indices where counters[m][i].status == status {
+                counters[m][i].count &+= 1
+                return .counted
+            }
+            guard mayCreate else { return .refused }
+            counters[m].append((status, 1))
+            return .created
+        }
+
+        /// Records a duration in the method's histogram; creates it only when `mayCreate`.
+        mutating func time(_ m: Int, _ seconds: Double, mayCreate: Bool) -> Outcome {
+            if histograms[m] != nil {
+                histograms[m]!.record(seconds)
+                return .counted
+            }
+            guard mayCreate else { return .refused }
+            var h = Histogram()
+            h.record(seconds)
+            histograms[m] = h
+            return .created
+        }
+    }
+    /// Method labels by index (`methodIndex`); the last is "OTHER".
+    static let methodLabels = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"]
+
     struct State {
-        var requests: [CounterKey: UInt64] = [:]
-        var durations: [HistogramKey: Histogram] = [:]
+        var routes: [String: RouteSeries] = [:]
+        /// Label sets of `sentinel_requests_total` and of the duration histogram.
+        var counterSeries = 0
+        var histogramSeries = 0
         var activeRequests = 0
         var openConnections = 0
         var rejectedConnections: UInt64 = 0
@@ -51,13 +86,24 @@ public final class MetricsRegistry: Sendable {
         self.maxSeries = maxSeries
     }
 
-    public static func methodLabel(_ method: String) -> String {
+    public static func methodLabel(_ method: String) -> String { methodLabels[methodIndex(method)] }
+
+    /// Index of `method`'s label in `methodLabels`.
+    static func methodIndex(_ method: String) -> Int {
         // Parsed methods are case-sensitive tokens; the standard ones arrive upper case.
         switch method {
-        case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH": return method
+        case "GET": return 0
+        case "HEAD": return 1
+        case "POST": return 2
+        case "PUT": return 3
+        case "DELETE": return 4
+        case "CONNECT": return 5
+        case "OPTIONS": return 6
+        case "TRACE": return 7
+        case "PATCH": return 8
         default:
             let upper = method.uppercased()
-            return standardMethods.contains(upper) ? upper : "OTHER"
+            return upper == method ? 9 : methodIndex(upper)
         }
     }
 
@@ -72,20 +118,28 @@ public final class MetricsRegistry: Sendable {
     }
 
     private func record(route: String?, method: String, status: Int, durationSeconds: Double, finished: Bool) {
-        let method = Self.methodLabel(method)
+        let m = Self.methodIndex(method)
         let route = route ?? "_none"
         state.withLock { s in
             if finished { s.activeRequests -= 1 }
-            var counterKey = CounterKey(route: route, method: method, status: status)
-            if s.requests[counterKey] == nil, s.requests.count >= maxSeries {
-                counterKey = CounterKey(route: "_overflow", method: method, status: status)
+            // New label sets fold into route="_overflow" once `maxSeries` exist.
+            let counterRoom = s.counterSeries < maxSeries
+            let histogramRoom = s.histogramSeries < maxSeries
+            var counted = RouteSeries.Outcome.refused
+            var timed = RouteSeries.Outcome.refused
+            if let i = s.routes.index(forKey: route) {
+                counted = s.routes.values[i].count(m, status, mayCreate: counterRoom)
+                timed = s.routes.values[i].time(m, durationSeconds, mayCreate: histogramRoom)
+            } else if counterRoom || histogramRoom {
+                var series = RouteSeries()
+                counted = series.count(m, status, mayCreate: counterRoom)
+                timed = series.time(m, durationSeconds, mayCreate: histogramRoom)
+                s.routes[route] = series
             }
-            s.requests[counterKey, default: 0] += 1
-            var histogramKey = HistogramKey(route: route, method: method)
-            if s.durations[histogramKey] == nil, s.durations.count >= maxSeries {
-                histogramKey = HistogramKey(route: "_overflow", method: method)
-            }
-            s.durations[histogramKey, default: Histogram()].record(durationSeconds)
+            if counted == .refused { counted = s.routes["_overflow", default: RouteSeries()].count(m, status, mayCreate: true) }
+            if timed == .refused { timed = s.routes["_overflow", default: RouteSeries()].time(m, durationSeconds, mayCreate: true) }
+            if counted == .created { s.counterSeries += 1 }
+            if timed == .created { s.histogramSeries += 1 }
         }
     }
 
@@ -159,7 +213,12 @@ public final class MetricsRegistry: Sendable {
     public func upstreamSelected(upstream: String, target: String) {
         let key = UpstreamTargetKey(upstream: upstream, target: target)
         state.withLock { s in
-            if s.targets.selections[key] != nil || s.targets.healthy[key] != nil { s.targets.selections[key, default: 0] += 1 }
+            // One hash in the steady state (the series exists).
+            if let i = s.targets.selections.index(forKey: key) {
+                s.targets.selections.values[i] &+= 1
+            } else if s.targets.healthy[key] != nil {
+                s.targets.selections[key] = 1
+            }
         }
     }
 
@@ -176,18 +235,25 @@ public final class MetricsRegistry: Sendable {
         out += "sentinel_build_info{version=\(Self.labelValue(version))} 1\n"
         out += "# HELP sentinel_requests_total Requests handled, by matched route, method and status.\n"
         out += "# TYPE sentinel_requests_total counter\n"
-        let counters = s.requests.sorted { a, b in
-            (a.key.route, a.key.method, a.key.status) < (b.key.route, b.key.method, b.key.status)
+        var counters: [(route: String, method: String, status: Int, value: UInt64)] = []
+        var histograms: [(route: String, method: String, histogram: Histogram)] = []
+        for (route, series) in s.routes {
+            for (m, label) in Self.methodLabels.enumerated() {
+                for c in series.counters[m] { counters.append((route, label, c.status, c.count)) }
+                if let h = series.histograms[m] { histograms.append((route, label, h)) }
+            }
         }
-        for (key, value) in counters {
-            out += "sentinel_requests_total{route=\(Self.labelValue(key.route)),method=\(Self.labelValue(key.method)),"
-            out += "status=\"\(key.status)\"} \(value)\n"
+        counters.sort { a, b in (a.route, a.method, a.status) < (b.route, b.method, b.status) }
+        for c in counters {
+            out += "sentinel_requests_total{route=\(Self.labelValue(c.route)),method=\(Self.labelValue(c.method)),"
+            out += "status=\"\(c.status)\"} \(c.value)\n"
         }
         out += "# HELP sentinel_request_duration_seconds Request duration, by matched route and method.\n"
         out += "# TYPE sentinel_request_duration_seconds histogram\n"
-        let histograms = s.durations.sorted { a, b in (a.key.route, a.key.method) < (b.key.route, b.key.method) }
-        for (key, h) in histograms {
-            let labels = "route=\(Self.labelValue(key.route)),method=\(Self.labelValue(key.method))"
+        histograms.sort { a, b in (a.route, a.method) < (b.route, b.method) }
+        for entry in histograms {
+            let h = entry.histogram
+            let labels = "route=\(Self.labelValue(entry.route)),method=\(Self.labelValue(entry.method))"
             for (i, bound) in Self.durationBuckets.enumerated() {
                 out += "sentinel_request_duration_seconds_bucket{\(labels),le=\"\(Self.number(bound))\"} \(h.buckets[i])\n"
             }
@@ -238,3 +304,4 @@ public final class MetricsRegistry: Sendable {
         return String(v)
     }
 }
+

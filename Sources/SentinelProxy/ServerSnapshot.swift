@@ -84,7 +84,13 @@ public struct ServerSnapshot: Sendable {
     public var version: String
     public var traceIDFormat: TraceIDFormat
     /// Indexed by `ProxyRoute.upstream`.
-    public var upstreams: [UpstreamRuntime] = []
+    public var upstreams: [UpstreamRuntime] = [] {
+        didSet { upstreamRefs = upstreams.map(UpstreamRef.init) }
+    }
+    /// `upstreams`, each behind one reference: what the data plane holds per exchange. Reading an
+    /// element of `[UpstreamRuntime]` copies the whole value (a dozen reference counts), several
+    /// times per request; reading `upstreamRefs[i].runtime` copies one reference.
+    public private(set) var upstreamRefs: [UpstreamRef] = []
     /// nil: no access log.
     public var accessLog: AccessLogSettings?
     /// Route sets beyond `router` (namespaces and services bound to listeners).
@@ -104,6 +110,7 @@ public struct ServerSnapshot: Sendable {
         self.routeSets = routeSets
         self.accessLog = accessLog
         self.upstreams = upstreams
+        upstreamRefs = upstreams.map(UpstreamRef.init)
         self.listeners = listeners
         self.router = router
         self.actions = actions
@@ -116,6 +123,12 @@ public struct ServerSnapshot: Sendable {
     }
 
     func listener(id: String) -> Listener? { listeners.first { $0.id == id } }
+}
+
+/// One upstream's settings, shared by reference (see `ServerSnapshot.upstreamRefs`).
+public final class UpstreamRef: Sendable {
+    public let runtime: UpstreamRuntime
+    public init(_ runtime: UpstreamRuntime) { self.runtime = runtime }
 }
 
 /// What a matched route does.

@@ -113,7 +113,17 @@ import Testing
     @Test func seriesAreBounded() {
         let m = MetricsRegistry(maxSeries: 2)
         for i in 0..<10 { m.recordRequest(route: "r\(i)", method: "GET", status: 200, durationSeconds: 0) }
+        // Existing series keep counting; a new label set of a known route folds too.
+        m.recordRequest(route: "r0", method: "GET", status: 200, durationSeconds: 0)
+        m.recordRequest(route: "r0", method: "GET", status: 500, durationSeconds: 0)
+        m.recordRequest(route: "r0", method: "POST", status: 200, durationSeconds: 0)
         let text = m.render(version: "v")
         #expect(text.contains("route=\"_overflow\",method=\"GET\",status=\"200\"} 8"))
+        #expect(text.contains("route=\"r0\",method=\"GET\",status=\"200\"} 2"))
+        #expect(text.contains("route=\"_overflow\",method=\"GET\",status=\"500\"} 1"))
+        #expect(text.contains("route=\"_overflow\",method=\"POST\",status=\"200\"} 1"))
+        #expect(text.contains("sentinel_request_duration_seconds_count{route=\"r0\",method=\"GET\"} 3"))
+        #expect(text.contains("sentinel_request_duration_seconds_count{route=\"_overflow\",method=\"POST\"} 1"))
+        #expect(!text.contains("route=\"r2\""))
     }
 }

@@ -47,7 +47,6 @@ public struct LoadBalancer: Sendable {
         let weights = targets.map { min(max($0.weight, 1), 1_000_000) }
         self.weights = weights
         smooth = SmoothWeighted(count: targets.count)
-        load = TargetLoad(weights: weights, options: options)
         var algorithm = options.algorithm
         if algorithm == .sticky {
             stickyValues = StickyCookie(key: options.stickyKey).values(for: targets)
@@ -56,6 +55,14 @@ public struct LoadBalancer: Sendable {
             stickyValues = nil
         }
         strategy = Self.strategy(algorithm, targets: targets, weights: weights, options: options)
+        var observes = TargetLoad.Observed()
+        switch strategy {
+        case .peakEWMA: observes.peak = true
+        case .powerOfChoices(_, .latency): observes.latency = true
+        case .adaptive: observes.adaptive = true
+        default: break
+        }
+        load = TargetLoad(weights: weights, options: options, observes: observes)
     }
 
     private static func strategy(

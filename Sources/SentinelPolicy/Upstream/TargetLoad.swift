@@ -22,8 +22,19 @@ struct TargetLoad: Sendable {
     private let tau: Double
     private let initialLatency: Double
     private let failureLatency: Double
+    /// Which estimates the algorithm reads: the others are not maintained (each costs an
+    /// exponential per finished request, on the data plane's hot path).
+    private let observes: Observed
 
-    init(weights: [Int], options: BalancerOptions) {
+    /// The estimates an algorithm reads.
+    struct Observed: Sendable {
+        var peak = false
+        var latency = false
+        var adaptive = false
+    }
+
+    init(weights: [Int], options: BalancerOptions, observes: Observed) {
+        self.observes = observes
         let n = weights.count
         active = Array(repeating: 0, count: n)
         peakCost = Array(repeating: options.ewmaInitialLatency.policySeconds, count: n)
@@ -53,11 +64,13 @@ struct TargetLoad: Sendable {
             totalActive -= 1
         }
         queuedTokens[target] = max(0, queuedTokens[target] - max(0, queued))
-        var rtt = max(0, observed.policySeconds)
-        adaptive.record(target, latency: rtt, success: success, now: now)
-        if !success { rtt = max(rtt, failureLatency) }
-        observePeak(target, rtt, now: now.policySeconds)
-        observeLatency(target, rtt, now: now.policySeconds)
+        if observes.peak || observes.latency || observes.adaptive {
+            var rtt = max(0, observed.policySeconds)
+            if observes.adaptive { adaptive.record(target, latency: rtt, success: success, now: now) }
+            if !success { rtt = max(rtt, failureLatency) }
+            if observes.peak { observePeak(target, rtt, now: now.policySeconds) }
+            if observes.latency { observeLatency(target, rtt, now: now.policySeconds) }
+        }
         if let tokens, tokens > 0, observed > .zero {
             let rate = Double(tokens) / observed.policySeconds
             tokensPerSecond[target] = max(1, 0.3 * rate + 0.7 * tokensPerSecond[target])

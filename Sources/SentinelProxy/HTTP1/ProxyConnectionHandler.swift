@@ -283,7 +283,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let request = inbound.withUnsafeReadableBytes {
             RequestFacts(head, bytes: $0, routedHeaderNames: routedNames, captureLogFields: logging)
         }
-        currentFacts = request
+        // Kept for the access log only (a copy of the facts per request otherwise).
+        currentFacts = logging ? request : nil
         let traceID =
             request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
@@ -391,7 +392,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             let pickContext = inbound.withUnsafeReadableBytes { p in
                 TargetSelector.context(
-                    for: snapshot.upstreams[route.upstream], clientIP: clientIPBytes,
+                    for: snapshot.upstreamRefs[route.upstream].runtime, clientIP: clientIPBytes,
                     header: { name in RequestFacts.value(of: name, in: head, bytes: p) },
                     cookie: { name in RequestFacts.cookie(name, in: head, bytes: p) },
                     path: request.path, random: 0, now: .zero)
@@ -402,7 +403,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             body.limitIsBody413 = true
             let exchange = ProxyExchange(
-                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreams, headBytes: headBytes, body: body,
+                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body,
                 method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
                 upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
                 responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)

@@ -18,11 +18,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let pool: UpstreamPool
     let shared: ServerShared
     var upstreamIndex: Int
-    /// The snapshot's upstreams (one reference, not a copy of a large struct per exchange);
-    /// `upstream` is the current one, borrowed in place.
-    let upstreams: [UpstreamRuntime]
+    /// The snapshot's upstreams, each behind a reference: `upstream` is the current one, borrowed
+    /// in place (an element of `[UpstreamRuntime]` would be copied on every read).
+    let upstreams: [UpstreamRef]
     var upstream: UpstreamRuntime {
-        _read { yield upstreams[upstreamIndex] }
+        _read { yield upstreams[upstreamIndex].runtime }
     }
     /// Cross-upstream failover (`fallback { … }`): the route's plan and what was used.
     var fallback: FallbackPlan?
@@ -80,7 +80,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var relay: TunnelRelay?
 
     init(
-        handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRuntime], headBytes: ByteBuffer,
+        handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRef], headBytes: ByteBuffer,
         body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
         upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init(),
         rules: RetryRules = ProxyExchange.defaultRules, pickContext: PickContext = PickContext(random: 0)

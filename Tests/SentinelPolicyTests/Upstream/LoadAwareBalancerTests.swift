@@ -137,6 +137,17 @@ private func feed(
         #expect(abs(lb.effectiveWeight(1) - 2.0) < 1e-9)
     }
 
+    /// Regression: every algorithm used to feed the adaptive weights, so the configured weight
+    /// reported for a round-robin target drifted with its error rate.
+    @Test func otherAlgorithmsKeepTheirConfiguredWeights() {
+        for algorithm in [BalancingAlgorithm.roundRobin, .leastConnections, .peakEWMA] {
+            var lb = balancer(algorithm, makeTargets(2))
+            interval(&lb, start: .zero, failing0: 0.5)
+            #expect(lb.effectiveWeight(0) == 1, "\(algorithm)")
+            #expect(lb.effectiveWeight(1) == 1, "\(algorithm)")
+        }
+    }
+
     @Test func slowP99IsPenalisedWithoutErrors() {
         var lb = balancer(.adaptive, makeTargets(2))
         interval(&lb, start: .zero, failing0: 0, slow0: 0.02)
