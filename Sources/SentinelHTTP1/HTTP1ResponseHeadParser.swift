@@ -93,6 +93,13 @@ public struct HTTP1ResponseHeadParser: Sendable {
             if head.version == .http1_0 { return fail(.transferEncodingInHTTP10, at: at) }
             if section.facts.contentLengthFields > 0 { return fail(.contentLengthWithTransferEncoding, at: at) }
             if section.facts.chunkedCount > 1 { return fail(.invalidTransferEncoding, at: at) }
+            // Only a single `chunked` is understood. Another coding (gzip, …) would have to reach
+            // the client named, and a proxy re-frames the body: forwarding it without its
+            // Transfer-Encoding hands the client bytes it cannot decode; "chunked, gzip" (read
+            // to close) is the same. Refused (502) rather than passed on wrong.
+            if section.facts.otherCodings > 0 || section.facts.chunkedNotLast || section.facts.chunkedCount == 0 {
+                return fail(.unsupportedTransferCoding, at: at)
+            }
         }
         let status = head.status
         if requestMethod == .head || status < 200 || status == 204 || status == 304 {
@@ -100,7 +107,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
         } else if requestMethod == .connect && status < 300 {
             head.framing = .tunnel
         } else if hasTE {
-            head.framing = section.facts.lastIsChunked ? .chunked : .untilClose
+            head.framing = .chunked
         } else if let length = section.facts.contentLength {
             head.framing = .contentLength(length)
         } else {

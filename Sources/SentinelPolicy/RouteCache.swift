@@ -8,7 +8,15 @@
 /// When full it drops about 10 % of its entries (in the dictionary's per-process randomised
 /// order), which bounds memory against an attacker spraying unique paths.
 public struct RouteCache {
-    private var entries: [String: Int32] = [:]
+    /// Method, host and path as they are (no string built per request); `extra` holds the query
+    /// and header values only when the router tests them.
+    struct Key: Hashable {
+        var method: String
+        var host: String
+        var path: String
+        var extra: String
+    }
+    private var entries: [Key: Int32] = [:]
     private var routerIdentity: ObjectIdentifier?
     /// Maximum number of entries (at least 1).
     public let capacity: Int
@@ -40,7 +48,7 @@ public struct RouteCache {
         let result = router.matchIndex(request)
         if entries.count >= capacity {
             let drop = max(1, capacity / 10)
-            var keys: [String] = []
+            var keys: [Key] = []
             keys.reserveCapacity(drop)
             for candidate in entries.keys.prefix(drop) { keys.append(candidate) }
             for candidate in keys { entries.removeValue(forKey: candidate) }
@@ -55,26 +63,22 @@ public struct RouteCache {
         matchIndex(request, router: router).map { router.routes[$0] }
     }
 
-    static func key(for request: RouteRequest, router: Router) -> String {
-        // NUL separates fields: it cannot occur in a parsed method, host or path.
-        var key = request.method
-        key.append("\u{0}")
-        key.append(request.host)
-        key.append("\u{0}")
-        key.append(request.path)
+    static func key(for request: RouteRequest, router: Router) -> Key {
+        // NUL separates fields: it cannot occur in a parsed query or header value.
+        var extra = ""
         if router.usesQuery {
-            key.append("\u{0}?")
-            key.append(request.query)
+            extra.append("\u{0}?")
+            extra.append(request.query)
         }
         for name in router.headerNames {
             for value in request.headerValues(name) {
-                key.append("\u{0}")
-                key.append(name)
-                key.append("=")
-                key.append(value)
+                extra.append("\u{0}")
+                extra.append(name)
+                extra.append("=")
+                extra.append(value)
             }
-            key.append("\u{1}")
+            extra.append("\u{1}")
         }
-        return key
+        return Key(method: request.method, host: request.host, path: request.path, extra: extra)
     }
 }

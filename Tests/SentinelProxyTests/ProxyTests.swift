@@ -166,6 +166,19 @@ import Testing
             let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             #expect(r.status == 502)
         }
+        // Regression: a coding other than chunked was dropped on the way (gzip bytes reached the
+        // client unannounced); "chunked, gzip" was read to close the same way.
+        for coding in ["gzip, chunked", "chunked, gzip"] {
+            let coded = try await ScriptedUpstream { _ in
+                .bytesThenClose(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8))
+            }
+            try await Self.withProxy(try Self.snapshot(upstreamPort: coded.port)) { port in
+                let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(r.status == 502, "\(coding)")
+                #expect(r.body.hasPrefix("{\"error\":\"502"), "\(coding)")
+            }
+            await coded.shutdown()
+        }
     }
 
     /// The exchange deadline shares the connection's lazily re-armed timer: a request that hangs
