@@ -17,6 +17,8 @@ public struct HTTP1RequestHeadParser: Sendable {
     private var section = HTTP1FieldSection()
     private var head = RequestHead()
     private var skippedEmptyLine = false
+    /// The last call completed a head (`completedHead` holds it until the next call).
+    private var completed = false
 
     public init(limits: HTTP1Limits = HTTP1Limits()) {
         self.limits = limits
@@ -24,6 +26,7 @@ public struct HTTP1RequestHeadParser: Sendable {
 
     /// Forgets any partly parsed head.
     public mutating func reset() {
+        completed = false
         state = .requestLine
         section.reset()
         head.clear()
@@ -33,6 +36,24 @@ public struct HTTP1RequestHeadParser: Sendable {
     /// Parses the head at the start of `bytes`: all bytes received so far for this head, starting
     /// at its first byte. Ranges in the result index `bytes`.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> RequestParseResult {
+        switch parseInPlace(bytes) {
+        case .needMore: return .needMore
+        case .error(let error): return .error(error)
+        case .complete:
+            defer { reset() }
+            return .head(head)
+        }
+    }
+
+    /// The head of the last `parseInPlace` that answered `.complete`, valid until the next call
+    /// (or `reset`). Read in place: a head is a large value, and returning it copies it.
+    public var completedHead: RequestHead {
+        _read { yield head }
+    }
+
+    /// `parse` without copying the head out: `.complete` leaves it in `completedHead`.
+    public mutating func parseInPlace(_ bytes: UnsafeRawBufferPointer) -> HeadParseStatus {
+        if completed { reset() }
         if bytes.count < section.scanner.lineStart { reset() }  // caller broke the contract: start over
         if state == .requestLine {
             while true {
@@ -69,7 +90,7 @@ public struct HTTP1RequestHeadParser: Sendable {
         }
     }
 
-    private mutating func fail(_ code: HTTP1ParseError.Code, at offset: Int) -> RequestParseResult {
+    private mutating func fail(_ code: HTTP1ParseError.Code, at offset: Int) -> HeadParseStatus {
         reset()
         return .error(HTTP1Role.request.error(code, at: offset))
     }
@@ -111,7 +132,7 @@ public struct HTTP1RequestHeadParser: Sendable {
     }
 
     /// Derives framing and connection facts once every field is known (RFC 9112 §6.1, §6.3, §9.3).
-    private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int) -> RequestParseResult {
+    private mutating func finish(_ p: UnsafeRawBufferPointer, end: Int) -> HeadParseStatus {
         let at = section.start
         if head.version == .http1_1 && section.facts.host == nil { return fail(.missingHost, at: at) }
         if let authority = head.authority, let host = section.facts.host,
@@ -144,7 +165,7 @@ public struct HTTP1RequestHeadParser: Sendable {
         head.connectionOptions = section.facts.connectionOptions
         head.expect100Continue = section.facts.expect100Continue
         head.upgrade = section.facts.upgradeOption ? section.facts.upgrade : nil
-        defer { reset() }
-        return .head(head)
+        completed = true
+        return .complete
     }
 }

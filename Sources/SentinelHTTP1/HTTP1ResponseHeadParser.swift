@@ -11,12 +11,15 @@ public struct HTTP1ResponseHeadParser: Sendable {
     private var state = State.statusLine
     private var section = HTTP1FieldSection()
     private var head = ResponseHead()
+    /// The last call completed a head (`completedHead` holds it until the next call).
+    private var completed = false
 
     public init(limits: HTTP1Limits = HTTP1Limits()) {
         self.limits = limits
     }
 
     public mutating func reset() {
+        completed = false
         state = .statusLine
         section.reset()
         head.clear()
@@ -25,6 +28,24 @@ public struct HTTP1ResponseHeadParser: Sendable {
     /// Parses the head of the response to a request with method `requestMethod` (it decides
     /// framing: a HEAD response has no body, a 2xx to CONNECT is a tunnel).
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTP1Method) -> ResponseParseResult {
+        switch parseInPlace(bytes, requestMethod: requestMethod) {
+        case .needMore: return .needMore
+        case .error(let error): return .error(error)
+        case .complete:
+            defer { reset() }
+            return .head(head)
+        }
+    }
+
+    /// The head of the last `parseInPlace` that answered `.complete`, valid until the next call
+    /// (or `reset`). Read in place: a head is a large value, and returning it copies it.
+    public var completedHead: ResponseHead {
+        _read { yield head }
+    }
+
+    /// `parse` without copying the head out: `.complete` leaves it in `completedHead`.
+    public mutating func parseInPlace(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTP1Method) -> HeadParseStatus {
+        if completed { reset() }
         if bytes.count < section.scanner.lineStart { reset() }
         if state == .statusLine {
             // A status line is short; the field limit bounds it too.
@@ -51,7 +72,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
         }
     }
 
-    private mutating func fail(_ code: HTTP1ParseError.Code, at offset: Int) -> ResponseParseResult {
+    private mutating func fail(_ code: HTTP1ParseError.Code, at offset: Int) -> HeadParseStatus {
         reset()
         return .error(HTTP1Role.response.error(code, at: offset))
     }
@@ -85,7 +106,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
         end: Int,
         requestMethod: HTTP1Method
     )
-        -> ResponseParseResult
+        -> HeadParseStatus
     {
         let at = section.start
         let hasTE = section.facts.transferEncodingFields > 0
@@ -121,7 +142,7 @@ public struct HTTP1ResponseHeadParser: Sendable {
         }
         head.connectionOptions = section.facts.connectionOptions
         head.upgrade = section.facts.upgradeOption ? section.facts.upgrade : nil
-        defer { reset() }
-        return .head(head)
+        completed = true
+        return .complete
     }
 }

@@ -62,6 +62,16 @@ public struct RequestHead: Equatable, Sendable {
     }
 }
 
+/// The outcome of one `parseInPlace` call (either parser).
+public enum HeadParseStatus: Equatable, Sendable {
+    /// The head is incomplete; call again with the same bytes plus what arrives next.
+    case needMore
+    /// A complete, valid head, in the parser's `completedHead` until its next call.
+    case complete
+    /// The head is invalid (see `RequestParseResult.error` / `ResponseParseResult.error`).
+    case error(HTTP1ParseError)
+}
+
 /// The outcome of one `parse` call.
 public enum RequestParseResult: Equatable, Sendable {
     /// The head is incomplete; call again with the same bytes plus what arrives next.

@@ -122,15 +122,15 @@ func upstream(
         health.probeResult(upstream: "api", target: "127.0.0.1:2", success: false, now: now)
         var picked: [Int] = []
         for _ in 0..<6 {
-            let pick = try! #require(selector.pick(u, index: 0, context: context(), avoiding: TriedTargets(), now: now))
+            let pick = try! #require(selector.pick(UpstreamRef(u), index: 0, context: context(), avoiding: TriedTargets(), now: now))
             picked.append(pick.target)
-            selector.finished(u, index: 0, target: pick.target, outcome: .success, latency: .milliseconds(2), now: now)
+            selector.finished(UpstreamRef(u), index: 0, target: pick.target, outcome: .success, latency: .milliseconds(2), now: now)
         }
         #expect(!picked.contains(1))
         #expect(Set(picked) == [0, 2])
         #expect(metrics.render(version: "t").contains("sentinel_upstream_selections_total{upstream=\"api\",target=\"127.0.0.1:1\"} 3\n"))
         for target in ["127.0.0.1:1", "127.0.0.1:3"] { health.probeResult(upstream: "api", target: target, success: false, now: now) }
-        #expect(selector.pick(u, index: 0, context: context(), avoiding: TriedTargets(), now: now) == nil)
+        #expect(selector.pick(UpstreamRef(u), index: 0, context: context(), avoiding: TriedTargets(), now: now) == nil)
     }
 
     @Test func openBreakerIsSkippedAndInFlightIsCounted() {
@@ -138,16 +138,16 @@ func upstream(
         let u = upstream(ports: [1, 2], breaker: CircuitBreaker.Configuration(failureThreshold: 1))
         health.configure([u], now: now)
         let selector = TargetSelector(health: health)
-        let first = try! #require(selector.pick(u, index: 0, context: context(), avoiding: TriedTargets(), now: now))
+        let first = try! #require(selector.pick(UpstreamRef(u), index: 0, context: context(), avoiding: TriedTargets(), now: now))
         #expect(health.snapshot(now: now)[0].targets[first.target].inFlight == 1)
         #expect(selector.inFlight(upstreamIndex: 0, target: first.target) == 1)
-        selector.finished(u, index: 0, target: first.target, outcome: .failure(.connectTimeout), latency: .seconds(1), now: now)
+        selector.finished(UpstreamRef(u), index: 0, target: first.target, outcome: .failure(.connectTimeout), latency: .seconds(1), now: now)
         var tried = TriedTargets()
         tried.insert(first.target)
         for _ in 0..<4 {
-            let pick = try! #require(selector.pick(u, index: 0, context: context(), avoiding: tried, now: now))
+            let pick = try! #require(selector.pick(UpstreamRef(u), index: 0, context: context(), avoiding: tried, now: now))
             #expect(pick.target != first.target)
-            selector.cancelled(u, index: 0, target: pick.target)
+            selector.cancelled(UpstreamRef(u), index: 0, target: pick.target)
         }
         #expect(health.snapshot(now: now)[0].targets.map(\.inFlight) == [0, 0])
     }
@@ -155,14 +155,14 @@ func upstream(
     @Test func unmonitoredUpstreamsRoundRobinAndReloadRebuildsTheBalancer() {
         let selector = TargetSelector(health: UpstreamHealth())
         let u1 = upstream(ports: [1, 2], generation: 1)
-        let picks = (0..<4).compactMap { _ in selector.pick(u1, index: 0, context: context(), avoiding: TriedTargets(), now: now)?.target }
+        let picks = (0..<4).compactMap { _ in selector.pick(UpstreamRef(u1), index: 0, context: context(), avoiding: TriedTargets(), now: now)?.target }
         #expect(picks == [0, 1, 0, 1])
         // A reload with a third target: the new generation gets a new balancer over three targets.
         let u2 = upstream(ports: [1, 2, 3], generation: 2)
-        let next = (0..<3).compactMap { _ in selector.pick(u2, index: 0, context: context(), avoiding: TriedTargets(), now: now)?.target }
+        let next = (0..<3).compactMap { _ in selector.pick(UpstreamRef(u2), index: 0, context: context(), avoiding: TriedTargets(), now: now)?.target }
         #expect(Set(next) == [0, 1, 2])
         // A request still on the old generation picks among its own two targets.
-        let stale = selector.pick(u1, index: 0, context: context(), avoiding: TriedTargets(), now: now)
+        let stale = selector.pick(UpstreamRef(u1), index: 0, context: context(), avoiding: TriedTargets(), now: now)
         #expect(stale.map { $0.target < 2 } == true)
     }
 

@@ -230,14 +230,16 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             switch state {
             case .awaitingHead:
                 guard inbound.readableBytes > 0 else { return resumeReading() }
-                let result = inbound.withUnsafeReadableBytes { parser.parse($0) }
+                let result = inbound.withUnsafeReadableBytes { parser.parseInPlace($0) }
                 switch result {
                 case .needMore:
                     return resumeReading()
                 case .error(let error):
                     failBeforeRouting(status: error.status, reason: error.reason)
                     return
-                case .head(let head):
+                case .complete:
+                    // One copy out of the parser (the request may reset or replace it).
+                    let head = parser.completedHead
                     startRequest(head)
                 }
             case .discardingBody(var reply):

@@ -8,7 +8,7 @@ extension ProxyExchange {
         while true {
             if !haveResponseHead {
                 guard responseBuffer.readableBytes > 0 else { return }
-                let result = responseBuffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: method) }
+                let result = responseBuffer.withUnsafeReadableBytes { responseParser.parseInPlace($0, requestMethod: method) }
                 switch result {
                 case .needMore:
                     return
@@ -17,7 +17,9 @@ extension ProxyExchange {
                     report(.failure(.invalidResponse))
                     fail(502, reason: "upstream \(upstream.targets[targetIndex].display) sent an invalid response head")
                     return
-                case .head(let head):
+                case .complete:
+                    // One copy out of the parser (a retry or an interim response resets it).
+                    let head = responseParser.completedHead
                     if head.isInterim {
                         // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
                         if head.status != 100 {

@@ -141,7 +141,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         var context = pickContext
         context.random = pool.random.next()
         context.now = now
-        guard let pick = pool.selector.pick(upstream, index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
+        guard let pick = pool.selector.pick(upstreams[upstreamIndex], index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
         else {
             if fallback?.onHealthFailure == true, switchToFallback(reason: "health") { return }
             fail(503, reason: "upstream \(upstream.id) has no healthy target")
@@ -165,10 +165,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             let nanos = now ?? shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
             pool.selector.finished(
-                upstream, index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency,
+                upstreams[upstreamIndex], index: upstreamIndex, target: targetIndex, outcome: outcome, latency: latency,
                 now: .nanoseconds(Int64(clamping: nanos)))
         } else {
-            pool.selector.cancelled(upstream, index: upstreamIndex, target: targetIndex)
+            pool.selector.cancelled(upstreams[upstreamIndex], index: upstreamIndex, target: targetIndex)
         }
     }
 

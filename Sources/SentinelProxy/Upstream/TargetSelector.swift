@@ -35,7 +35,20 @@ final class TargetSelector {
 
     let health: UpstreamHealth?
     let metrics: MetricsRegistry?
-    private var entries: [Int: Entry] = [:]
+    private var entries = Entries()
+
+    /// Entries by upstream index (a snapshot's upstream count bounds it): an array, not a
+    /// dictionary, since several lookups happen per request.
+    private struct Entries {
+        var slots: [Entry?] = []
+        subscript(i: Int) -> Entry? {
+            get { slots.indices.contains(i) ? slots[i] : nil }
+            set {
+                if i >= slots.count { slots.append(contentsOf: repeatElement(nil, count: i - slots.count + 1)) }
+                slots[i] = newValue
+            }
+        }
+    }
     /// Round-robin cursor for requests of an older generation whose targets changed (reload window).
     private var staleCursor = 0
 
@@ -46,7 +59,8 @@ final class TargetSelector {
 
     /// Picks an eligible target of `upstream` (index `index` in its snapshot), preferring one not in
     /// `avoiding`; reserves its breaker slot and counts it as in flight. nil: no eligible target (503).
-    func pick(_ upstream: UpstreamRuntime, index: Int, context: PickContext, avoiding: TriedTargets, now: Duration) -> Pick? {
+    func pick(_ ref: UpstreamRef, index: Int, context: PickContext, avoiding: TriedTargets, now: Duration) -> Pick? {
+        let upstream = ref.runtime
         let count = upstream.targets.count
         guard count > 0 else { return nil }
         guard upstream.resilience.isMonitored, let health else {
@@ -77,7 +91,8 @@ final class TargetSelector {
 
     /// Reports the end of a request to `target` (an index of `upstream.targets`) to the balancer
     /// (load, latency, adaptive weights) and to `UpstreamHealth` (breaker, passive health).
-    func finished(_ upstream: UpstreamRuntime, index: Int, target: Int, outcome: UpstreamHealth.Outcome, latency: Duration, now: Duration) {
+    func finished(_ ref: UpstreamRef, index: Int, target: Int, outcome: UpstreamHealth.Outcome, latency: Duration, now: Duration) {
+        let upstream = ref.runtime
         guard upstream.targets.indices.contains(target) else { return }
         if matches(index, upstream) {
             entries[index]?.balancer.end(target, latency: latency, success: outcome == .success, now: now)
@@ -88,7 +103,8 @@ final class TargetSelector {
     }
 
     /// Releases a pick whose request was never sent.
-    func cancelled(_ upstream: UpstreamRuntime, index: Int, target: Int) {
+    func cancelled(_ ref: UpstreamRef, index: Int, target: Int) {
+        let upstream = ref.runtime
         guard upstream.targets.indices.contains(target) else { return }
         if matches(index, upstream) {
             entries[index]?.balancer.end(target, latency: .zero, success: true, now: .zero)
@@ -148,11 +164,10 @@ final class TargetSelector {
         for upstream: UpstreamRuntime, clientIP: [UInt8]?, header: (String) -> String?, cookie: (String) -> String?,
         path: String, random: UInt64, now: Duration
     ) -> PickContext {
-        let r = upstream.resilience
         var key: [UInt8]?
-        switch r.balancer.algorithm {
+        switch upstream.resilience.balancer.algorithm {
         case .ipHash, .consistentHash, .maglev:
-            switch r.hashKey {
+            switch upstream.resilience.hashKey {
             case .clientIP: key = clientIP
             case .header(let name): key = header(name).map { Array($0.utf8) }
             case .cookie(let name): key = cookie(name).map { Array($0.utf8) }
@@ -161,7 +176,7 @@ final class TargetSelector {
         default:
             key = nil
         }
-        let sticky = r.stickyCookie.flatMap { cookie($0.name) }
+        let sticky = upstream.resilience.stickyCookie.flatMap { cookie($0.name) }
         return PickContext(hashKey: key, stickyCookie: sticky, random: random, now: now)
     }
 }
