@@ -34,7 +34,7 @@ struct HeadWriterTests {
             add: [("X-Add", String(repeating: "w", count: 500))], remove: [])
         let edits = HeadWriter.RequestEdits(
             clientIP: "2001:db8::1", scheme: "http", traceID: String(repeating: "t", count: 128),
-            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", passUpgrade: false, dropExpect: false,
+            traceparent: .incoming("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), passUpgrade: false, dropExpect: false,
             policy: policy)
         var out = ByteBufferAllocator().buffer(capacity: 0)
         bytes.withUnsafeBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &out) }
@@ -44,6 +44,22 @@ struct HeadWriterTests {
         #expect(written.contains("X-Forwarded-Host: \(authority)\r\n"))
         #expect(written.contains("X-Add: " + String(repeating: "w", count: 500) + "\r\n"))
         #expect(written.hasSuffix("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"))
+    }
+
+    /// A trace context started by Sentinel is written straight into the head: version 00, the
+    /// trace id from two random words, the parent id from a third, sampled.
+    @Test func aNewTraceparentIsWrittenInPlaceAndValid() throws {
+        let (head, bytes) = try parseRequest("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        let edits = HeadWriter.RequestEdits(
+            clientIP: "127.0.0.1", scheme: "http", traceID: "t", traceparent: .new(0x1, 0xfedc_ba98_7654_3210, 0x3),
+            passUpgrade: false, dropExpect: false)
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        bytes.withUnsafeBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &out) }
+        let expected = "00-1000000000000000" + "0123456789abcdef" + "-3000000000000000-01"
+        #expect(String(buffer: out).hasSuffix("traceparent: \(expected)\r\n\r\n"))
+        #expect(RequestFacts.isValidTraceparent(expected))
+        var rng = SystemRandomNumberGenerator()
+        #expect(RequestFacts.isValidTraceparent(RequestFacts.newTraceparent(using: &rng)))
     }
 
     @Test func responseHeadKeepsFieldsAndAddsSentinelOnes() throws {
@@ -121,7 +137,7 @@ struct HeadWriterTests {
         let (head, bytes) = try parseRequest("GET /p HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n")
         let edits = HeadWriter.RequestEdits(
             clientIP: "127.0.0.1", scheme: "http", traceID: "abcdefghijk",
-            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", passUpgrade: false, dropExpect: false)
+            traceparent: .incoming("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), passUpgrade: false, dropExpect: false)
         let bound = HeadWriter.requestBound(head, edits: edits)
         var out = ByteBufferAllocator().buffer(capacity: bound)
         let capacity = out.capacity

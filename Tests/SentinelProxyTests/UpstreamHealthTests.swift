@@ -171,11 +171,11 @@ func upstream(
         u.resilience.balancer.algorithm = .maglev
         u.resilience.hashKey = .header("X-User")
         let ctx = TargetSelector.context(
-            for: u, clientIP: [127, 0, 0, 1], header: { $0 == "X-User" ? "alice" : nil }, cookie: { _ in nil }, path: "/p",
+            for: UpstreamRef(u), clientIP: [127, 0, 0, 1], header: { $0 == "X-User" ? "alice" : nil }, cookie: { _ in nil }, path: "/p",
             random: 1, now: .zero)
         #expect(ctx.hashKey == Array("alice".utf8))
         u.resilience.balancer.algorithm = .roundRobin
-        #expect(TargetSelector.context(for: u, clientIP: [1], header: { _ in "x" }, cookie: { _ in nil }, path: "/", random: 1, now: .zero).hashKey == nil)
+        #expect(TargetSelector.context(for: UpstreamRef(u), clientIP: [1], header: { _ in "x" }, cookie: { _ in nil }, path: "/", random: 1, now: .zero).hashKey == nil)
     }
 }
 

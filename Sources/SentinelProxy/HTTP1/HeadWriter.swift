@@ -14,13 +14,28 @@ enum HeadWriter {
         var clientIP: String
         var scheme: StaticString
         var traceID: String
-        var traceparent: String?
+        var traceparent: Traceparent?
         /// Keep `Connection: upgrade` + `Upgrade` (a WebSocket route).
         var passUpgrade: Bool
         /// Remove `Expect` (Sentinel answers 100-continue itself).
         var dropExpect: Bool
         /// The route's `request-headers` policy.
         var policy = HeaderEdits()
+    }
+
+    /// The W3C trace context sent upstream: the client's (validated), or a new one written
+    /// straight into the head (no string built per request).
+    enum Traceparent {
+        case incoming(String)
+        /// Random words for the trace id (two) and the parent id.
+        case new(UInt64, UInt64, UInt64)
+
+        var byteCount: Int {
+            switch self {
+            case .incoming(let value): return value.utf8.count
+            case .new: return 55
+            }
+        }
     }
 
     /// Writes the upstream request head into `out`.
@@ -36,7 +51,7 @@ enum HeadWriter {
     /// (the trace id twice).
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         3 * head.headLength + 512 + edits.clientIP.utf8.count + 2 * edits.traceID.utf8.count
-            + (edits.traceparent?.utf8.count ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
     }
 
     /// Runs `body` on a writer over `bound` reserved bytes; if the bound was too small (a bug,
@@ -137,7 +152,15 @@ enum HeadWriter {
         }
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
             out.append("traceparent: ")
-            out.append(tp)
+            switch tp {
+            case .incoming(let value):
+                out.append(value)
+            case .new(let w0, let w1, let w2):
+                withUnsafeTemporaryAllocation(byteCount: 55, alignment: 1) { buffer in
+                    RequestFacts.writeTraceparent((w0, w1, w2), into: buffer)
+                    out.append(UnsafeRawBufferPointer(buffer))
+                }
+            }
             out.append("\r\n")
         }
         out.append("\r\n")

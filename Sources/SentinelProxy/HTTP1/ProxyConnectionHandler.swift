@@ -386,7 +386,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent ?? RequestFacts.newTraceparent(using: &pool.random),
+                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
@@ -394,7 +394,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
             let pickContext = inbound.withUnsafeReadableBytes { p in
                 TargetSelector.context(
-                    for: snapshot.upstreamRefs[route.upstream].runtime, clientIP: clientIPBytes,
+                    for: snapshot.upstreamRefs[route.upstream], clientIP: clientIPBytes,
                     header: { name in RequestFacts.value(of: name, in: head, bytes: p) },
                     cookie: { name in RequestFacts.cookie(name, in: head, bytes: p) },
                     path: request.path, random: 0, now: .zero)

@@ -98,30 +98,40 @@ struct RequestFacts {
 
     /// A new trace context when the client sent none.
     static func newTraceparent<G: RandomNumberGenerator>(using rng: inout G) -> String {
-        String(unsafeUninitializedCapacity: 55) { out in
-            let digits: StaticString = "0123456789abcdef"
-            let hex = digits.utf8Start
-            out[0] = UInt8(ascii: "0")
-            out[1] = UInt8(ascii: "0")
-            out[2] = UInt8(ascii: "-")
-            out[35] = UInt8(ascii: "-")
-            out[52] = UInt8(ascii: "-")
-            out[53] = UInt8(ascii: "0")
-            out[54] = UInt8(ascii: "1")
-            var bits = rng.next()
-            var used = 0
-            for i in 3..<35 {
-                if used == 16 { bits = rng.next(); used = 0 }
-                out[i] = hex[Int(bits & 15)]
-                bits >>= 4
-                used += 1
-            }
-            bits = rng.next()
-            for i in 36..<52 {
-                out[i] = hex[Int(bits & 15)]
-                bits >>= 4
-            }
+        let words = (rng.next(), rng.next(), rng.next())
+        return String(unsafeUninitializedCapacity: 55) { out in
+            writeTraceparent(words, into: UnsafeMutableRawBufferPointer(out))
             return 55
+        }
+    }
+
+    /// Writes a new W3C traceparent (version 00, trace id from the first two words, parent id
+    /// from the third, sampled) into the first 55 bytes of `out`.
+    static func writeTraceparent(_ words: (UInt64, UInt64, UInt64), into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 55)
+        let digits: StaticString = "0123456789abcdef"
+        let hex = digits.utf8Start
+        out[0] = UInt8(ascii: "0")
+        out[1] = UInt8(ascii: "0")
+        out[2] = UInt8(ascii: "-")
+        out[35] = UInt8(ascii: "-")
+        out[52] = UInt8(ascii: "-")
+        out[53] = UInt8(ascii: "0")
+        out[54] = UInt8(ascii: "1")
+        var bits = words.0
+        for i in 3..<19 {
+            out[i] = hex[Int(bits & 15)]
+            bits >>= 4
+        }
+        bits = words.1
+        for i in 19..<35 {
+            out[i] = hex[Int(bits & 15)]
+            bits >>= 4
+        }
+        bits = words.2
+        for i in 36..<52 {
+            out[i] = hex[Int(bits & 15)]
+            bits >>= 4
         }
     }
 }

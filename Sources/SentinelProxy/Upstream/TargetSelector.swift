@@ -161,9 +161,10 @@ final class TargetSelector {
     /// Builds the pick context of one request from its attributes, per the upstream's hash key and
     /// sticky cookie name. `header` and `cookie` look a value up by name (nil when absent).
     static func context(
-        for upstream: UpstreamRuntime, clientIP: [UInt8]?, header: (String) -> String?, cookie: (String) -> String?,
+        for ref: UpstreamRef, clientIP: [UInt8]?, header: (String) -> String?, cookie: (String) -> String?,
         path: String, random: UInt64, now: Duration
     ) -> PickContext {
+        let upstream = ref.runtime
         var key: [UInt8]?
         switch upstream.resilience.balancer.algorithm {
         case .ipHash, .consistentHash, .maglev:
