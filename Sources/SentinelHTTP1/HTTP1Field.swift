@@ -17,7 +17,7 @@ public enum HTTP1FieldName: UInt8, Hashable, Sendable {
     /// Hop-by-hop fields (RFC 9110 §7.6.1 plus the de-facto Keep-Alive, Proxy-Connection and
     /// Proxy-Authorization): a proxy must not forward them, or a client could talk to the
     /// upstream's connection management, or leak proxy credentials to it.
-    public var isHopByHop: Bool {
+    @inlinable public var isHopByHop: Bool {
         switch self {
         case .other, .host, .contentLength, .expect: false
         default: true
@@ -50,15 +50,15 @@ public enum HTTP1FieldName: UInt8, Hashable, Sendable {
 /// The proxy forwards the original bytes and edits only what it must, so a field is where its
 /// name and value are, plus what the parser learnt about it in the same pass.
 public struct HTTP1Field: Hashable, Sendable {
-    private let nameStart: UInt32
-    private let nameLength: UInt16
+    @usableFromInline let nameStart: UInt32
+    @usableFromInline let nameLength: UInt16
     /// The recognised name, or `.other`.
     public let name: HTTP1FieldName
-    var flags: UInt8
-    private let valueStart: UInt32
-    private let valueEnd: UInt32
+    @usableFromInline var flags: UInt8
+    @usableFromInline let valueStart: UInt32
+    @usableFromInline let valueEnd: UInt32
 
-    static let listedInConnection: UInt8 = 1
+    @usableFromInline static let listedInConnection: UInt8 = 1
 
     init(name: Range<Int>, known: HTTP1FieldName, value: Range<Int>) {
         nameStart = UInt32(truncatingIfNeeded: name.lowerBound)
@@ -72,29 +72,31 @@ public struct HTTP1Field: Hashable, Sendable {
     static let placeholder = HTTP1Field(name: 0..<0, known: .other, value: 0..<0)
 
     /// The field name's bytes (without the colon).
-    public var nameRange: Range<Int> { Int(nameStart)..<(Int(nameStart) + Int(nameLength)) }
+    @inlinable public var nameRange: Range<Int> { Int(nameStart)..<(Int(nameStart) + Int(nameLength)) }
     /// The field value's bytes, without leading and trailing whitespace.
-    public var valueRange: Range<Int> { Int(valueStart)..<Int(valueEnd) }
+    @inlinable public var valueRange: Range<Int> { Int(valueStart)..<Int(valueEnd) }
     /// Named by a `Connection` option of the same message: hop-by-hop for this message only.
-    public var isListedInConnection: Bool { flags & Self.listedInConnection != 0 }
+    @inlinable public var isListedInConnection: Bool { flags & Self.listedInConnection != 0 }
     /// The proxy must remove this field before forwarding (standard hop-by-hop or Connection-listed).
-    public var isHopByHop: Bool { name.isHopByHop || isListedInConnection }
+    @inlinable public var isHopByHop: Bool { name.isHopByHop || isListedInConnection }
 }
 
 /// An array that keeps its first `capacity` elements inline, so a typical head needs no heap
 /// allocation at all; longer lists spill into an ordinary array.
 public struct HTTP1SmallList<let capacity: Int, Element: Hashable & Sendable>: RandomAccessCollection, Sendable {
-    private var storage: InlineArray<capacity, Element>
+    @usableFromInline var storage: InlineArray<capacity, Element>
     /// nil until the inline storage is full: copying a head then costs no reference counting.
-    private var overflow: [Element]?
-    public private(set) var count = 0
+    @usableFromInline var overflow: [Element]?
+    public internal(set) var count = 0
 
     init(placeholder: Element) { storage = InlineArray(repeating: placeholder) }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { count }
+    // Inlinable: other modules (the proxy's head writer) then get a specialised, inlined
+    // element access instead of a generic call per field.
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { count }
 
-    public subscript(position: Int) -> Element {
+    @inlinable public subscript(position: Int) -> Element {
         get {
             precondition(position >= 0 && position < count, "index out of range")
             return position < capacity ? storage[position] : overflow![position &- capacity]
