@@ -390,8 +390,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
-            var headBytes = context.channel.allocator.buffer(capacity: HeadWriter.requestBound(head, edits: edits))
+            var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
+            keepHeadBuffer(headBytes, in: &spareRequestHead)
             let pickContext = inbound.withUnsafeReadableBytes { p in
                 TargetSelector.context(
                     for: snapshot.upstreamRefs[route.upstream], clientIP: clientIPBytes,
@@ -482,6 +483,31 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// Writes since the last flush: a flush with nothing pending still walks the pipeline, and
     /// an exchange would otherwise flush twice per response (end of body, end of read burst).
     private var unflushed = false
+
+    // MARK: - Head buffers
+
+    /// The buffers of the last request head sent upstream and the last response head sent to
+    /// the client. Once NIO has written one and its exchange let go, this is its only reference,
+    /// so `headBuffer` clears and reuses it: a keep-alive connection allocates no head buffers
+    /// in the steady state. A buffer still held elsewhere is never written to (`clear`
+    /// allocates fresh storage then: ByteBuffer is copy-on-write).
+    var spareRequestHead: ByteBuffer?
+    var spareResponseHead: ByteBuffer?
+    /// Larger buffers are not kept (memory per idle connection stays small).
+    static let spareHeadCapacity = 4096
+
+    /// An empty buffer of at least `capacity` bytes, reusing `spare` when possible.
+    func headBuffer(_ spare: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
+        guard var buffer = spare else { return context.channel.allocator.buffer(capacity: capacity) }
+        spare = nil
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// Keeps `buffer` for reuse by the next head (when small enough).
+    func keepHeadBuffer(_ buffer: ByteBuffer, in spare: inout ByteBuffer?) {
+        spare = buffer.capacity <= Self.spareHeadCapacity ? buffer : nil
+    }
 
     func write(_ buffer: ByteBuffer) {
         unflushed = true

@@ -101,7 +101,7 @@ extension ProxyExchange {
         {
             inlineBody = Int(n)
         }
-        var out = handler.context.channel.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
+        var out = handler.headBuffer(&handler.spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
         responseStarted = true
@@ -114,6 +114,7 @@ extension ProxyExchange {
             responseComplete = true
         }
         handler.write(out)
+        handler.keepHeadBuffer(out, in: &handler.spareResponseHead)
         if head.framing == .none || head.framing == .contentLength(0) {
             responseComplete = true
         }

@@ -261,7 +261,12 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: fresh, now: pickStartNanos) { [self] result in
+        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos) {
+            // The common case, without the callback (and its allocation) of `acquire`.
+            connected(idle, reused: true)
+            return
+        }
+        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: true, now: pickStartNanos) { [self] result in
             guard !finished else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return

@@ -59,13 +59,11 @@ final class UpstreamPool {
 
     /// A connection to `address`: an idle one if any is still good, else a new one. `done` runs
     /// on this pool's event loop (at once for a reused connection).
-    func acquire(
-        _ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, now: UInt64? = nil,
-        done: @escaping (Acquired) -> Void
-    ) {
-        let now = now ?? clock.monotonicNanos()
+    /// A live idle connection to `key`, made active; nil when there is none (the caller then
+    /// `acquire`s). Synchronous, so the common case of a reused connection needs no callback.
+    func takeIdle(_ key: Key, limits: Limits, now: UInt64) -> UpstreamConnection? {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
-        while !fresh, let candidate = idle[key]?.items.popLast() {
+        while let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
             // `isBroken` is set when the channel goes inactive (and on any misbehaviour), so it
             // answers what `channel.isActive` would, without NIO's lifecycle lookups.
@@ -73,6 +71,17 @@ final class UpstreamPool {
                 close(candidate)
                 continue
             }
+            return candidate
+        }
+        return nil
+    }
+
+    func acquire(
+        _ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, now: UInt64? = nil,
+        done: @escaping (Acquired) -> Void
+    ) {
+        let now = now ?? clock.monotonicNanos()
+        if !fresh, let candidate = takeIdle(key, limits: limits, now: now) {
             done(.success((candidate, true)))
             return
         }
