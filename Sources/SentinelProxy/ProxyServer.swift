@@ -13,6 +13,13 @@ import Glibc
 /// It exists as the one owner of the event loops, listening channels and the quiescing helper,
 /// so the lifecycle (start → reload* → shutdown) has a single place with a single lock.
 public final class ProxyServer: Sendable {
+    /// Pending-write bounds of client and upstream connections: reading the other side pauses
+    /// above `high` bytes buffered and resumes below `low`. One upstream read (at most 64 KiB)
+    /// plus a head fits under `high`, so a response of that size is forwarded without pausing
+    /// the upstream (NIO's default, 64 KiB, paused and resumed it — two epoll_ctl calls — on
+    /// every 64 KiB response). Per connection, buffered bytes stay below `high` plus one read.
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 128 * 1024)
+
     /// A bound listener and the port the kernel actually gave it (useful with port 0).
     public struct BoundListener: Sendable, Equatable {
         public var id: String
@@ -132,6 +139,7 @@ public final class ProxyServer: Sendable {
                         }
                     }
                     .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
                 let channel: any Channel
                 if let fd = listener.inheritedFD {
                     channel = try await bootstrap.withBoundSocket(fd).get()

@@ -94,6 +94,7 @@ final class UpstreamPool {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limits.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
             }
