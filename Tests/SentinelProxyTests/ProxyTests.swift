@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import SentinelPolicy
 import SentinelTestSupport
 import Testing
@@ -92,6 +93,74 @@ import Testing
             #expect(try c.readResponse().body.hasSuffix("/4 HTTP/1.1"))
             #expect(try c.readResponse().body.hasSuffix("/5 HTTP/1.1"))
             #expect(upstream.connectionCount == 1)
+        }
+    }
+
+    /// A response far larger than the socket buffers and the write watermark, read through a
+    /// 4 KiB receive window: the client connection turns unwritable and writable again many
+    /// times, Sentinel pauses and resumes the upstream each time, and every byte arrives in
+    /// order. Regression guard for the writability Sentinel tracks from NIO's events (a stale
+    /// "unwritable" would stall the exchange until its timeout).
+    @Test func aLargeResponseToASlowReaderArrivesWhole() async throws {
+        let size = 8 * 1024 * 1024
+        var body = [UInt8](repeating: 0, count: size)
+        for i in 0..<size { body[i] = UInt8(truncatingIfNeeded: i % 251) }
+        let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n".utf8) + body
+        let upstream = try await ScriptedUpstream { r in r.requestLine.hasPrefix("GET /big") ? .bytes(reply) : .ok("small") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port, receiveBuffer: 4096)
+            c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+            let r = try c.readResponseBytes()
+            #expect(r.status == 200)
+            #expect(r.body.count == size)
+            #expect(r.body == body)
+            // The connection (and the upstream's) stays usable.
+            #expect(try c.request("GET /after HTTP/1.1\r\nHost: h\r\n\r\n").body == "small")
+        }
+    }
+
+    /// The upload direction: an 8 MiB body to an upstream that reads through a 4 KiB window.
+    /// The upstream connection turns unwritable and writable again many times, Sentinel stops
+    /// and resumes reading the client each time, and the upstream gets every byte in order.
+    @Test func aLargeUploadToASlowUpstreamArrivesWhole() async throws {
+        let size = 8 * 1024 * 1024
+        let listener = try LoopbackListener(receiveBuffer: 4096)
+        listener.start { fd in
+            defer { close(fd) }
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            var headEnd: Int?
+            var length = 0
+            while headEnd == nil || received.count < headEnd! + length {
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { return }
+                received += chunk[0..<n]
+                if headEnd == nil, let end = received.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound {
+                    headEnd = end
+                    let head = String(decoding: received[0..<end], as: UTF8.self).lowercased()
+                    let line = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") } ?? ""
+                    length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            var ordered = true
+            for (i, byte) in received[headEnd!...].enumerated() where byte != UInt8(truncatingIfNeeded: i % 251) {
+                ordered = false
+                break
+            }
+            let answer = "\(received.count - headEnd!) \(ordered)"
+            let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(answer.utf8.count)\r\n\r\n\(answer)".utf8)
+            _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+        var body = [UInt8](repeating: 0, count: size)
+        for i in 0..<size { body[i] = UInt8(truncatingIfNeeded: i % 251) }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: listener.port)) { port in
+            let c = try RawClient(port: port)
+            c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: \(size)\r\n\r\n")
+            c.send(bytes: body)
+            let r = try c.readResponse()
+            #expect(r.status == 200)
+            #expect(r.body == "\(size) true")
         }
     }
 

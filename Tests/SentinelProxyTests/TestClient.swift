@@ -15,8 +15,13 @@ final class RawClient {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int) throws {
+    /// `receiveBuffer`: SO_RCVBUF before connecting (a small window makes the server's writes
+    /// back up quickly).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -33,8 +38,9 @@ final class RawClient {
 
     enum ClientError: Error { case connect(Int32), closed, malformed }
 
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
+    func send(_ text: String) { send(bytes: Array(text.utf8)) }
+
+    func send(bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -55,6 +61,16 @@ final class RawClient {
     /// True when the server closed the connection (EOF or reset) with nothing more to read.
     func isClosedByServer() -> Bool {
         buffer.isEmpty && !fill()
+    }
+
+    /// A Content-Length response with its body as bytes.
+    func readResponseBytes() throws -> (status: Int, body: [UInt8]) {
+        let r = try readResponse(head: true)
+        let length = Int(r.header("content-length") ?? "0") ?? 0
+        while buffer.count < length { guard fill() else { throw ClientError.closed } }
+        let body = Array(buffer[0..<length])
+        buffer.removeFirst(length)
+        return (r.status, body)
     }
 
     func readResponse(head: Bool = false) throws -> Response {

@@ -181,9 +181,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
         switch state {
         case .proxying(let exchange), .tunneling(let exchange):
-            exchange.clientWritabilityChanged(context.channel.isWritable)
+            exchange.clientWritabilityChanged(isWritable)
         default:
             break
         }
@@ -525,7 +526,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         context.flush()
     }
 
-    var isWritable: Bool { context.channel.isWritable }
+    /// The client channel's writability as its last `channelWritabilityChanged` said (NIO fires
+    /// it on every change, synchronously from the write that crossed a watermark): the same
+    /// answer as `context.channel.isWritable` without NIO's lookups on every check.
+    private(set) var isWritable = true
 }
 
 @available(*, unavailable)

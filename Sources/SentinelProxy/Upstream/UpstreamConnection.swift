@@ -31,7 +31,10 @@ final class UpstreamConnection {
         self.createdNanos = createdNanos
     }
 
-    var isWritable: Bool { channel.isWritable }
+    /// The channel's writability as its last `channelWritabilityChanged` said. NIO fires that
+    /// event on every change, synchronously from the write that crossed a watermark, so this
+    /// equals `channel.isWritable` on the event loop without NIO's channel and atomic lookups.
+    private(set) var isWritable = true
 
     /// The pipeline position of this connection's handler, while it is in the pipeline: writes
     /// start there (no event-loop check and no walk from the pipeline's tail, as `channel.write`
@@ -85,7 +88,10 @@ final class UpstreamConnection {
 
     fileprivate func readComplete() { delegate?.upstreamReadComplete() }
 
-    fileprivate func writabilityChanged() { delegate?.upstreamWritabilityChanged(channel.isWritable) }
+    fileprivate func writabilityChanged() {
+        isWritable = channel.isWritable
+        delegate?.upstreamWritabilityChanged(isWritable)
+    }
 
     fileprivate func closed() {
         isBroken = true

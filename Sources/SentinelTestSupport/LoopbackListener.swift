@@ -1,15 +1,21 @@
 import Foundation
 
 /// A listening TCP socket on 127.0.0.1, port 0 (the bound port is read back), whose accept
-/// thread hands each connection to its own thread. Shared by the test upstreams of this target.
-final class LoopbackListener: Sendable {
-    let port: Int
+/// thread hands each connection to its own thread, for test upstreams written with blocking
+/// socket calls.
+public final class LoopbackListener: Sendable {
+    public let port: Int
     private let fd: Int32
 
-    init() throws {
+    /// `receiveBuffer`: SO_RCVBUF of the accepted connections (set on the listening socket, so
+    /// the window is small from the handshake on): a small one makes the peer's writes back up.
+    public init(receiveBuffer: Int32? = nil) throws {
         let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if var size = receiveBuffer {
+            setsockopt(listenFD, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -26,7 +32,7 @@ final class LoopbackListener: Sendable {
     }
 
     /// Starts accepting; `serve` runs on a thread of its own per connection.
-    func start(_ serve: @escaping @Sendable (Int32) -> Void) {
+    public func start(_ serve: @escaping @Sendable (Int32) -> Void) {
         let listenFD = fd
         Thread {
             while true {
