@@ -294,9 +294,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
 
         // Route.
+        // The header lookup captures only the routed header values, and only when some route
+        // tests headers: capturing the facts would copy them into a heap context per request.
+        let routed = request.routedHeaders
         let routeRequest = RouteRequest(
             method: request.method, host: request.host, path: request.path, query: request.query,
-            headerValues: { name in request.headerValues(name) })
+            headerValues: routed.isEmpty
+                ? { _ in [] }
+                : { name in routed.filter { $0.name == name }.map(\.value) })
         if routeCache.value.count <= routeSet || routeCache.value[routeSet].capacity != snapshot.routeCacheSize {
             let size = snapshot.routeCacheSize
             routeCache.value = (0...max(routeSet, snapshot.routeSets.count)).map { _ in RouteCache(capacity: size) }

@@ -83,10 +83,6 @@ struct RequestFacts {
         return nil
     }
 
-    func headerValues(_ lowercaseName: String) -> [String] {
-        routedHeaders.filter { $0.name == lowercaseName }.map(\.value)
-    }
-
     /// W3C trace context: `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
     static func isValidTraceparent(_ s: String) -> Bool {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
