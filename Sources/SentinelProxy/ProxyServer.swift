@@ -20,6 +20,12 @@ public final class ProxyServer: Sendable {
     /// every 64 KiB response). Per connection, buffered bytes stay below `high` plus one read.
     static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 128 * 1024)
 
+    /// Reads per readiness event on client and upstream connections. NIO keeps as many receive
+    /// buffers per channel as this (up to 64 KiB each, held while a forwarded slice of one is
+    /// unsent): its default of 4 let 64 connections streaming 64 KiB responses hold about 16 MiB
+    /// of receive buffers. Two still read a 64 KiB body and its tail in one event.
+    static let maxMessagesPerRead: UInt = 2
+
     /// A bound listener and the port the kernel actually gave it (useful with port 0).
     public struct BoundListener: Sendable, Equatable {
         public var id: String
@@ -140,6 +146,7 @@ public final class ProxyServer: Sendable {
                     }
                     .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .childChannelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
+                    .childChannelOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
                 let channel: any Channel
                 if let fd = listener.inheritedFD {
                     channel = try await bootstrap.withBoundSocket(fd).get()

@@ -95,6 +95,7 @@ final class UpstreamPool {
             .connectTimeout(limits.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
+            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
             }
