@@ -115,6 +115,7 @@ extension Runner {
         close(pair[1])
         watchWorker(pid, drainTimeout: r.drainTimeout)
         let continuation = self.continuation
+        openLinks.insert(pid)
         links[pid] = ControlLink(
             fd: pair[0], label: "sentinel.worker.\(pid)",
             onLine: { line in

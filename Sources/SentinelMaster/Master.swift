@@ -45,6 +45,8 @@ public struct Master: Sendable {
         /// A worker's control socket reached EOF: its last report is final.
         case linkClosed(Int32)
         case pullExpired(Int32, UInt64)
+        /// A worker's exit still waits for its link's EOF: apply it now.
+        case exitFallback(Int32)
         /// Start a new orphan guard after the previous one died young.
         case restartGuard
         /// systemd watchdog period elapsed (see `WatchdogState`).
@@ -147,6 +149,11 @@ struct Runner {
     var state: MasterState
     var resources: [Int: GenerationResources] = [:]
     var links: [Int32: ControlLink] = [:]
+    /// Workers whose control link has not reached EOF yet (their last lines may be unread).
+    var openLinks: Set<Int32> = []
+    /// Exits of workers whose link was still open: applied at its EOF (or after a second), so a
+    /// last line such as DRAINED is never overtaken by the exit that follows it.
+    var pendingExits: [Int32: ExitStatus] = [:]
     var reloadWaiters: [Int: [ControlConnection]] = [:]
     var cluster = ClusterView()
     var stopWaiters: [ControlConnection] = []
@@ -206,7 +213,19 @@ struct Runner {
             if agentExited(pid: pid, status: status) { break }
             // Not closed here: the link closes itself at EOF, after the worker's last lines were read.
             links.removeValue(forKey: pid)
-            apply(.exited(pid: pid, status))
+            if openLinks.contains(pid) {
+                // SIGCHLD can be handled before the link's last lines (DRAINED): wait for EOF.
+                pendingExits[pid] = status
+                let continuation = self.continuation
+                Task {
+                    try? await Task.sleep(for: .seconds(1))
+                    continuation.yield(.exitFallback(pid))
+                }
+            } else {
+                apply(.exited(pid: pid, status))
+            }
+        case .exitFallback(let pid):
+            if let status = pendingExits.removeValue(forKey: pid) { apply(.exited(pid: pid, status)) }
         case .worker(let pid, .pong(let seq)):
             watchdog?.pong(pid: pid, seq: seq)
         case .worker(let pid, let message):
@@ -215,7 +234,10 @@ struct Runner {
         case .timer(let timer):
             apply(.timer(timer))
         case .cluster(let pid, let message): handleCluster(message, from: pid)
-        case .linkClosed(let pid): clusterLinkClosed(pid)
+        case .linkClosed(let pid):
+            openLinks.remove(pid)
+            clusterLinkClosed(pid)
+            if let status = pendingExits.removeValue(forKey: pid) { apply(.exited(pid: pid, status)) }
         case .pullExpired(let pid, let id): clusterPullExpired(pid, id: id)
         case .control(let request, let connection):
             switch request {
