@@ -13,6 +13,20 @@ extension ProxyConnectionHandler {
         finishLocal(reply)
     }
 
+    /// A builtin handler's answer to `request` (this worker's view; see `wantsInstanceAnswer`).
+    func builtinResponse(_ kind: BuiltinKind, request: RequestFacts, traceID: String) -> BuiltinResponse {
+        let handlerContext = BuiltinHandlers.Context(
+            traceID: traceID, version: snapshot.version, instanceID: snapshot.instanceID,
+            configJSON: snapshot.configJSON, unixSeconds: shared.clock.wallSeconds(),
+            uptimeSeconds: shared.uptimeSeconds(),
+            metricsText: { [metrics = shared.metrics, version = snapshot.version] in metrics.render(version: version) },
+            upstreams: { [health = shared.health, clock = shared.clock] in
+                health.snapshot(now: .nanoseconds(Int64(clamping: clock.monotonicNanos())))
+            })
+        let builtinRequest = BuiltinRequest(method: request.method, path: request.path, query: request.query, headers: request.routedHeaders)
+        return BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext)
+    }
+
     /// Sends a local reply and moves to the next request (or closes).
     func finishLocal(_ reply: LocalReply) {
         if let kind = reply.instanceKind, reply.response.status == 200 {

@@ -361,16 +361,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
         switch action {
         case .builtin(let kind):
-            let handlerContext = BuiltinHandlers.Context(
-                traceID: traceID, version: snapshot.version, instanceID: snapshot.instanceID,
-                configJSON: snapshot.configJSON, unixSeconds: shared.clock.wallSeconds(),
-                uptimeSeconds: shared.uptimeSeconds(),
-                metricsText: { [metrics = shared.metrics, version = snapshot.version] in metrics.render(version: version) },
-                upstreams: { [health = shared.health, clock = shared.clock] in
-                    health.snapshot(now: .nanoseconds(Int64(clamping: clock.monotonicNanos())))
-                })
-            let builtinRequest = BuiltinRequest(method: request.method, path: request.path, query: request.query, headers: request.routedHeaders)
-            let response = BuiltinHandlers.respond(kind, to: builtinRequest, context: handlerContext)
+            let response = builtinResponse(kind, request: request, traceID: traceID)
             local(response, keepAlive: keepAlive, instance: wantsInstanceAnswer(kind, response) ? kind : nil)
         case .proxy(let route):
             if let upgrade = head.upgrade {
@@ -484,13 +475,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// The facts of the request in progress (for the access log of a proxied exchange).
     var currentFacts: RequestFacts?
 
-    // MARK: - Writing
+    // MARK: - Writing (methods in ProxyConnectionHandler+Output.swift)
 
     /// Writes since the last flush: a flush with nothing pending still walks the pipeline, and
     /// an exchange would otherwise flush twice per response (end of body, end of read burst).
-    private var unflushed = false
-
-    // MARK: - Head buffers
+    var unflushed = false
 
     /// The buffers of the last request head sent upstream and the last response head sent to
     /// the client. Once NIO has written one and its exchange let go, this is its only reference,
@@ -499,37 +488,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// allocates fresh storage then: ByteBuffer is copy-on-write).
     var spareRequestHead: ByteBuffer?
     var spareResponseHead: ByteBuffer?
-    /// Larger buffers are not kept (memory per idle connection stays small).
-    static let spareHeadCapacity = 4096
-
-    /// An empty buffer of at least `capacity` bytes, reusing `spare` when possible.
-    func headBuffer(_ spare: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
-        guard var buffer = spare else { return context.channel.allocator.buffer(capacity: capacity) }
-        spare = nil
-        buffer.clear(minimumCapacity: capacity)
-        return buffer
-    }
-
-    /// Keeps `buffer` for reuse by the next head (when small enough).
-    func keepHeadBuffer(_ buffer: ByteBuffer, in spare: inout ByteBuffer?) {
-        spare = buffer.capacity <= Self.spareHeadCapacity ? buffer : nil
-    }
-
-    func write(_ buffer: ByteBuffer) {
-        unflushed = true
-        context.write(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    func writeAndFlush(_ buffer: ByteBuffer) {
-        unflushed = false
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    func flush() {
-        guard unflushed else { return }
-        unflushed = false
-        context.flush()
-    }
 
     /// The client channel's writability as its last `channelWritabilityChanged` said (NIO fires
     /// it on every change, synchronously from the write that crossed a watermark): the same
