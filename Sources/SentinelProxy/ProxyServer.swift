@@ -136,6 +136,15 @@ public final class ProxyServer: Sendable {
                             return channel.eventLoop.makeSucceededVoidFuture()
                         }
                         return channel.eventLoop.makeCompletedFuture {
+                            // Set here, synchronously: as bootstrap child options each one costs
+                            // a chain of futures per accepted connection (≈ 8 % of user time
+                            // with a new connection per request).
+                            // TCP_NODELAY is inherited from the listening socket (NIO sets it
+                            // there; `acceptedConnectionsHaveNoDelay` checks the accepted end).
+                            if let options = channel.syncOptions {
+                                try options.setOption(.writeBufferWaterMark, value: Self.writeWaterMark)
+                                try options.setOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
+                            }
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
                             let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
                             let log = logs[ObjectIdentifier(channel.eventLoop)]!.value
@@ -144,9 +153,6 @@ public final class ProxyServer: Sendable {
                                     shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))
                         }
                     }
-                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .childChannelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
-                    .childChannelOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
                 let channel: any Channel
                 if let fd = listener.inheritedFD {
                     channel = try await bootstrap.withBoundSocket(fd).get()

@@ -164,6 +164,41 @@ import Testing
         }
     }
 
+    /// Accepted client connections have TCP_NODELAY (small responses are not held back by
+    /// Nagle's algorithm). The server runs in this process, so its end of the connection is
+    /// found among this process's descriptors by its peer address.
+    @Test func acceptedConnectionsHaveNoDelay() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("x") }
+        defer { Task { await upstream.shutdown() } }
+        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET / HTTP/1.1\r\nHost: h\r\n\r\n").body == "x")
+            let clientPort = Self.localPort(of: c.fd)
+            var serverSide: Int32?
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+                guard let fd = Int32(entry), fd != c.fd else { continue }
+                if Self.peerPort(of: fd) == clientPort, Self.localPort(of: fd) == port { serverSide = fd }
+            }
+            let fd = try #require(serverSide, "the accepted socket was not found")
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            #expect(getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0)
+            #expect(value != 0)
+        }
+    }
+
+    static func localPort(of fd: Int32) -> Int? { port(of: fd, peer: false) }
+    static func peerPort(of fd: Int32) -> Int? { port(of: fd, peer: true) }
+    private static func port(of fd: Int32, peer: Bool) -> Int? {
+        var addr = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &len) : getsockname(fd, $0, &len) }
+        }
+        guard rc == 0, addr.sin_family == sa_family_t(AF_INET) else { return nil }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     @Test func requestBodiesAreStreamedExactly() async throws {
         let upstream = try await ScriptedUpstream { r in .ok("got \(r.body.count)") }
         defer { Task { await upstream.shutdown() } }
