@@ -56,6 +56,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var inbound: ByteBuffer
     private(set) var parser: HTTP1RequestHeadParser
     private var pendingRead = false
+    /// Clock reading of the current read event when it brought a request's first byte (0: none;
+    /// cleared when the event ends).
+    private var firstByteNanos: UInt64 = 0
     var requestCount = 0
     var quiescing = false
     var clientIP = "unknown"
@@ -137,7 +140,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         if case .closed = state { return }
         if phaseIsIdle {
             // The first byte of the next request: its head must be complete within the request timeout.
-            setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false)
+            let now = shared.clock.monotonicNanos()
+            setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false, now: now)
+            firstByteNanos = now
         }
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -145,6 +150,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             inbound.writeBuffer(&bytes)
         }
         process()
+        // Only a head completed in this same read event starts at that reading: one trickled
+        // over several reads starts when it is complete, as before.
+        firstByteNanos = 0
     }
 
     func read(context: ChannelHandlerContext) {
@@ -278,7 +286,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         phaseDeadline = 0  // in a request: the exchange's own timeouts apply
         shared.metrics.requestStarted()
         refreshSnapshot()
-        let start = shared.clock.monotonicNanos()
+        // The clock reading of this read event when it started the request (one read fewer);
+        // a pipelined request behind it reads the clock itself.
+        let start = firstByteNanos != 0 ? firstByteNanos : shared.clock.monotonicNanos()
+        firstByteNanos = 0
         let routeSet = listener?.routeSet ?? 0
         let router = snapshot.router(forSet: routeSet)
         let routedNames = router.headerNames

@@ -263,7 +263,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let address = upstream.addresses[targetIndex]
         if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos) {
             // The common case, without the callback (and its allocation) of `acquire`.
-            connected(idle, reused: true)
+            connected(idle, reused: true, now: pickStartNanos)
             return
         }
         pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: true, now: pickStartNanos) { [self] result in
@@ -288,12 +288,14 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
     }
 
-    func connected(_ connection: UpstreamConnection, reused: Bool) {
+    /// `now`: the caller's clock reading when it has one from the same event (a pooled
+    /// connection taken at pick time).
+    func connected(_ connection: UpstreamConnection, reused: Bool, now: UInt64? = nil) {
         self.connection = connection
         self.reused = reused
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
-        lastUpstreamActivity = shared.clock.monotonicNanos()
+        lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
