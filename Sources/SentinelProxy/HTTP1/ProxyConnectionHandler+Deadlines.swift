@@ -9,6 +9,23 @@ import NIOCore
 /// period instead of one (plus a cancellation) per request; an early firing just re-checks the
 /// real deadlines and re-arms.
 extension ProxyConnectionHandler {
+    /// How long an idle connection stays open after a drain starts (see the quiesce event).
+    static let quiesceGrace: Duration = .milliseconds(250)
+
+    /// A drain (reload or shutdown) started: finish the request in flight, then close.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            // An idle keep-alive connection gets a short grace instead of an immediate close: a
+            // client may have sent its next request already, and closing under it fails that
+            // request (FINDINGS: one error per busy connection per reload). A request arriving in
+            // the grace is answered with `Connection: close`; otherwise the idle deadline closes.
+            if case .awaitingHead = state, inbound.readableBytes == 0 { setDeadline(after: Self.quiesceGrace, idle: true) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     /// Sets the phase deadline.
     func setDeadline(after duration: Duration, idle: Bool, now: UInt64? = nil) {
         let now = now ?? shared.clock.monotonicNanos()

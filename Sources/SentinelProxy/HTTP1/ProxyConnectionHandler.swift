@@ -218,18 +218,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         close()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            // An idle keep-alive connection gets a short grace instead of an immediate close: a
-            // client may have sent its next request already, and closing under it fails that
-            // request (FINDINGS: one error per busy connection per reload). A request arriving in
-            // the grace is answered with `Connection: close`; otherwise the idle deadline closes.
-            if case .awaitingHead = state, inbound.readableBytes == 0 { setDeadline(after: Self.quiesceGrace, idle: true) }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
 
     // MARK: - Processing
 
@@ -467,9 +455,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     // MARK: - Connection deadlines
-
-    /// How long an idle connection stays open after a drain starts (see the quiesce event).
-    static let quiesceGrace: Duration = .milliseconds(250)
 
     /// Absolute deadline (monotonic ns) of the current connection phase: the whole request head
     /// (slowloris protection: total, not per read) or the keep-alive idle period. 0: none (a
