@@ -16,19 +16,12 @@ public final class LoopbackListener: Sendable {
         if var size = receiveBuffer {
             setsockopt(listenFD, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, len) == 0 && getsockname(listenFD, $0, &len) == 0 }
-        }
-        guard ok, listen(listenFD, 128) == 0 else {
+        guard let bound = bindLoopback(listenFD), listen(listenFD, 128) == 0 else {
             close(listenFD)
             throw POSIXError(.EADDRINUSE)
         }
         fd = listenFD
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        port = bound
     }
 
     /// Starts accepting; `serve` runs on a thread of its own per connection.
@@ -44,4 +37,16 @@ public final class LoopbackListener: Sendable {
     }
 
     deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+/// Binds `fd` to 127.0.0.1 port 0 and returns the port the kernel chose (nil on failure).
+public func bindLoopback(_ fd: Int32) -> Int? {
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    return ok ? Int(UInt16(bigEndian: addr.sin_port)) : nil
 }

@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import SentinelMaster
 import Testing
@@ -63,15 +64,8 @@ import Testing
     /// A listening TCP socket on 127.0.0.1, port 0 (no SO_REUSEPORT, as systemd binds by default).
     static func listeningSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok, listen(fd, 128) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
-        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+        guard let port = bindLoopback(fd), listen(fd, 128) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        return (fd, port)
     }
 
     static func config(dir: String, workers: Int, listeners: [(String, Int)], route: String = "health") -> String {

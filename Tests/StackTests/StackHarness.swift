@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import Synchronization
 
@@ -124,15 +125,8 @@ final class StackProcess: Sendable {
 func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard ok else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    guard let port = bindLoopback(fd) else { throw POSIXError(.EADDRINUSE) }
+    return port
 }
 
 func processGone(_ pid: Int32) -> Bool {

@@ -140,16 +140,8 @@ enum HeadWriter {
             out.append(p, host)
             out.append("\r\n")
         }
-        if policy.isEmpty || !policy.overrides("x-trace-id") {
-            out.append("X-Trace-Id: ")
-            out.append(edits.traceID)
-            out.append("\r\n")
-        }
-        if policy.isEmpty || !policy.overrides("x-correlation-id") {
-            out.append("X-Correlation-Id: ")
-            out.append(edits.traceID)
-            out.append("\r\n")
-        }
+        writeOwnField("X-Trace-Id: ", "x-trace-id", edits.traceID, policy: policy, into: &out)
+        writeOwnField("X-Correlation-Id: ", "x-correlation-id", edits.traceID, policy: policy, into: &out)
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
             out.append("traceparent: ")
             switch tp {
@@ -163,6 +155,18 @@ enum HeadWriter {
             }
             out.append("\r\n")
         }
+        out.append("\r\n")
+    }
+
+    /// One of Sentinel's own fields (`prefix` is "Name: "), unless the route's policy sets
+    /// that field (`key`, lowercase) itself.
+    @inline(__always)
+    static func writeOwnField(
+        _ prefix: StaticString, _ key: StaticString, _ value: String, policy: HeaderEdits, into out: inout RawHeadWriter
+    ) {
+        guard policy.isEmpty || !policy.overrides(key) else { return }
+        out.append(prefix)
+        out.append(value)
         out.append("\r\n")
     }
 
@@ -302,11 +306,7 @@ enum HeadWriter {
         } else if edits.http10KeepAlive {
             out.append("Connection: keep-alive\r\n")
         }
-        if edits.policy.isEmpty || !edits.policy.overrides("x-correlation-id") {
-            out.append("X-Correlation-Id: ")
-            out.append(edits.traceID)
-            out.append("\r\n")
-        }
+        writeOwnField("X-Correlation-Id: ", "x-correlation-id", edits.traceID, policy: edits.policy, into: &out)
         out.append("\r\n")
     }
 }

@@ -66,14 +66,18 @@ extension ProxyExchange {
         finished = true
         disarmTimer()
         report(nil)
-        if let connection {
-            connection.delegate = nil
-            connection.isBroken = true
-            connection.channel.close(promise: nil)
-            self.connection = nil
-        }
+        closeUpstream()
         record(status: status == 0 ? 502 : status)
         handler.close()
+    }
+
+    /// Closes the upstream connection mid-exchange (never returned to the pool).
+    func closeUpstream() {
+        guard let connection else { return }
+        connection.delegate = nil
+        connection.isBroken = true
+        connection.channel.close(promise: nil)
+        self.connection = nil
     }
 
     func record(status: Int, now: UInt64? = nil) {

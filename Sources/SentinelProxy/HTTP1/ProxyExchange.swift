@@ -243,12 +243,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// Drops the failed attempt's connection and response state (the request head is kept).
     func resetForRetry() {
         disarmTimer()
-        if let connection {
-            connection.delegate = nil
-            connection.isBroken = true
-            connection.channel.close(promise: nil)
-            self.connection = nil
-        }
+        closeUpstream()
         responseParser.reset()
         responseBuffer.clear()
         haveResponseHead = false
@@ -422,12 +417,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         disarmTimer()
         retryTask?.cancel()
         report(nil)
-        if let connection {
-            connection.delegate = nil
-            connection.isBroken = true
-            connection.channel.close(promise: nil)
-            self.connection = nil
-        }
+        closeUpstream()
         record(status: status == 0 ? 499 : status)
     }
 
