@@ -69,7 +69,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1"],
             swiftSettings: strict
         ),
         // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
@@ -115,6 +115,12 @@ let package = Package(
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(name: "StackTests", dependencies: ["SentinelMaster", "SentinelConfig", "sentinel-stack", "SentinelTestSupport"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // Configuration → running system: every key of the schema either reaches the snapshot
+        // (or a process role) or is refused by the feature gate; limits end to end.
+        .testTarget(
+            name: "SentinelRuntimeTests",
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelMaster", "KDL"]
+        ),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
         // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
@@ -133,6 +139,10 @@ let package = Package(
             dependencies: [
                 "SentinelProxy",
                 "SentinelTestSupport",
+                // Configuration text → snapshot → wire, for settings tested end to end.
+                "SentinelRuntime",
+                "SentinelConfig",
+                "SentinelHTTP1",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import NIOCore
+public import SentinelHTTP1
 public import SentinelPolicy
 
 /// Everything one generation of the data plane needs, frozen.
@@ -52,20 +53,16 @@ public struct ServerSnapshot: Sendable {
 
     /// Request-size bounds with the original's secure defaults (§3.8).
     public struct Limits: Sendable, Equatable {
-        public var maxHeaderBytes: Int
-        public var maxHeaderCount: Int
-        public var maxURIBytes: Int
+        /// The request head parser's bounds (header section, count, field name and value, URI),
+        /// used as they are: built once from `limits { … }` by the snapshot builder, never copied
+        /// field by field on the way (a hand copy is how two of them once fell off).
+        public var request: HTTP1Limits
         public var maxBodyBytes: Int
         /// Open client connections across all listeners; over it new connections are closed at once.
         public var maxConnections: Int
 
-        public init(
-            maxHeaderBytes: Int = 8192, maxHeaderCount: Int = 100, maxURIBytes: Int = 8192,
-            maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000
-        ) {
-            self.maxHeaderBytes = maxHeaderBytes
-            self.maxHeaderCount = maxHeaderCount
-            self.maxURIBytes = maxURIBytes
+        public init(request: HTTP1Limits = HTTP1Limits(), maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000) {
+            self.request = request
             self.maxBodyBytes = maxBodyBytes
             self.maxConnections = maxConnections
         }

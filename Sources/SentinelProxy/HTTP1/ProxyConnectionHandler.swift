@@ -76,21 +76,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
     static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
-
-    static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
-        var h = HTTP1Limits()
-        h.maxHeaderBytes = l.maxHeaderBytes
-        h.maxHeaderCount = l.maxHeaderCount
-        h.maxURIBytes = l.maxURIBytes
-        return h
-    }
 
     private(set) var listener: ServerSnapshot.Listener?
     private var snapshotGeneration = 0
@@ -102,7 +94,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
     // MARK: - Channel events
@@ -167,7 +159,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var canAbsorbInput: Bool {
         switch state {
         case .awaitingHead:
-            return inbound.readableBytes <= snapshot.limits.maxHeaderBytes + snapshot.limits.maxURIBytes + 4096
+            return inbound.readableBytes <= snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
         case .discardingBody:
             return true
         case .proxying(let exchange):
