@@ -94,7 +94,8 @@ struct NodeReader {
     static func scalarValue(of child: KDLNode, path: ConfigPath, sink: DiagnosticSink) -> KDLValue? {
         let childPath = path.appending(child)
         if !child.children.isEmpty {
-            sink.error(child.children[0].location, childPath, "\"\(child.name)\" takes a single value, not a block")
+            sink.error(child.children[0].location, childPath, "\"\(child.name)\" takes a single value, not a block",
+                       hint: StaleKeys.hint(parent: path, key: child.name, block: true))
         }
         for property in child.properties {
             sink.error(
@@ -310,7 +311,7 @@ struct NodeReader {
         for (index, child) in node.children.enumerated() where !claimedChildren.contains(index) {
             sink.error(
                 child.location, path, "unknown \(childNoun) \"\(child.name)\"",
-                hint: Suggest.hint(for: child.name, among: knownChildren, kind: childNoun))
+                hint: StaleKeys.hint(parent: path, key: child.name) ?? Suggest.hint(for: child.name, among: knownChildren, kind: childNoun))
         }
     }
 
