@@ -158,7 +158,7 @@ public enum SnapshotBuilder {
             headers: m.headers.map { RouteSpec.Header(name: $0.name, value: $0.value) },
             methods: m.methods,
             queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
-            handler: handler)
+            handler: handler, matchesEverything: route.catchAll)
     }
 
     static func action(_ route: RouteConfig, scope: Scope) -> RouteAction {
