@@ -104,7 +104,6 @@ public enum BuiltinHandlers {
         [
             ("Content-Type", contentType),
             ("Cache-Control", "no-cache, no-store, must-revalidate"),
-            ("X-Correlation-Id", traceID),
             ("X-Request-Id", traceID),
         ]
     }

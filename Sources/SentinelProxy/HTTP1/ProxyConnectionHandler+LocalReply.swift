@@ -35,7 +35,7 @@ extension ProxyConnectionHandler {
             return fetchInstanceAnswer(pending, kind: kind) { [unowned self] in self.finishLocal($0) }
         }
         let keepAlive = reply.keepAlive && !quiescing
-        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
+        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine())
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
         shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
         if let facts = reply.facts {

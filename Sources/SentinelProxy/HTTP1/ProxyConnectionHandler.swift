@@ -113,14 +113,30 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             if let ip = remote.ipAddress { clientIP = ip }
             switch remote {
             case .v4(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
-            case .v6(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            case .v6(let a):
+                clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+                clientIsIPv6 = true
             default: clientIPBytes = nil
             }
         }
     }
 
-    /// The client's address as bytes (for hash-based balancing).
+    /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
     private var clientIPBytes: [UInt8]?
+    /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
+    private var clientIsIPv6 = false
+    private var localAuthorityText: String?
+
+    /// The address this connection was accepted on, as an authority (`127.0.0.1:8080`,
+    /// `[::1]:8080`): the target URI's authority of a request that names none (RFC 9112 §3.3).
+    /// Built once per connection, and only for such requests.
+    func localAuthority() -> String? {
+        if let text = localAuthorityText { return text }
+        guard let local = context.channel.localAddress, let ip = local.ipAddress, let port = local.port else { return nil }
+        let text = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        localAuthorityText = text
+        return text
+    }
 
     /// Breaks the handler ↔ context reference cycle: without this every closed connection
     /// stayed in memory (about 4 KiB each).
@@ -288,7 +304,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         // Kept for the access log only (a copy of the facts per request otherwise).
         currentFacts = logging ? request : nil
         let traceID =
-            request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
+            request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
         let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
 
@@ -348,6 +364,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
+        if head.method == .connect {
+            // A reverse proxy opens no tunnels to arbitrary authorities: the method itself is
+            // refused (RFC 9110 §15.6.2), before routing could mistake it for a missing page, and
+            // the connection closes (a client may already be sending tunnel bytes).
+            local(BuiltinHandlers.error(501, traceID: traceID), keepAlive: false)
+            return
+        }
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
             // serve a path no route allowed. Refused instead of guessed.
@@ -382,9 +405,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
+                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: "http", traceID: traceID,
+                traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-                policy: route.requestHeaders)
+                policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
+                trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
+                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
             var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
