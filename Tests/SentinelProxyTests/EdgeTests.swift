@@ -254,3 +254,56 @@ import Testing
         }
     }
 }
+
+/// Methods and hop rules an intermediary owes regardless of routes.
+@Suite(.serialized) struct EdgeMethodTests {
+    /// TRACE would reflect the client's credentials and every field Sentinel adds: refused like
+    /// CONNECT (501, JSON), but the connection stays usable (no tunnel bytes can follow).
+    @Test func traceIsRefusedAndTheConnectionContinues() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("reached") }
+        defer { Task { await upstream.shutdown() } }
+        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let r = try c.request("TRACE / HTTP/1.1\r\nHost: h\r\nCookie: secret\r\n\r\n")
+            #expect(r.status == 501)
+            #expect(!r.body.contains("secret"))
+            #expect(try c.request("GET / HTTP/1.1\r\nHost: h\r\n\r\n").body == "reached")
+            #expect(upstream.requests.count == 1)
+        }
+    }
+
+    /// RFC 9110 §7.6.2: OPTIONS with `Max-Forwards: 0` is answered by the intermediary itself;
+    /// a larger value is decremented on the way upstream.
+    @Test func maxForwardsOfOptions() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("upstream") }
+        defer { Task { await upstream.shutdown() } }
+        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let mine = try c.request("OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n")
+            #expect(mine.status == 200)
+            #expect(mine.header("Content-Length") == "0")
+            #expect(upstream.requests.isEmpty)
+            #expect(try c.request("OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\n\r\n").body == "upstream")
+            #expect(upstream.requests.last?.header("max-forwards") == ["4"])
+            // Other methods leave it alone.
+            #expect(try c.request("GET /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n").body == "upstream")
+            #expect(upstream.requests.last?.header("max-forwards") == ["0"])
+        }
+    }
+
+    /// An HTTP/1.0 client that asked for keep-alive learns it was granted from
+    /// `Connection: keep-alive`, on local replies as on proxied ones.
+    @Test func http10KeepAliveOnLocalReplies() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("u") }
+        defer { Task { await upstream.shutdown() } }
+        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+            let c = try RawClient(port: port)
+            let first = try c.request("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(first.status == 200)
+            #expect(first.header("Connection") == "keep-alive")
+            let second = try c.request("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(second.body == "u")
+            #expect(second.header("Connection") == "keep-alive")
+        }
+    }
+}

@@ -30,6 +30,9 @@ enum HeadWriter {
         /// The authority of a request that names none (HTTP/1.0 without `Host`): the address
         /// the client connected to (RFC 9112 §3.3), so the upstream gets a valid `Host`.
         var localAuthority: String? = nil
+        /// An OPTIONS request's `Max-Forwards`, already decremented (RFC 9110 §7.6.2); nil:
+        /// the client's field, if any, passes unchanged.
+        var maxForwards: Int? = nil
     }
 
     /// The W3C trace context sent upstream: the client's (validated), or a new one written
@@ -141,6 +144,8 @@ enum HeadWriter {
                 case .tracestate:
                     // Vendor state belongs to the client's trace context: kept only with it.
                     guard case .incoming = edits.traceparent else { continue }
+                case .maxForwards:
+                    if edits.maxForwards != nil { continue }
                 }
             }
             writeField(p, field, policy: edits.policy, into: &out)
@@ -216,6 +221,11 @@ enum HeadWriter {
         if ownVia, let via = edits.via {
             writeVia(p, prior: priorVia, received: head.version, pseudonym: via, into: &out)
         }
+        if let maxForwards = edits.maxForwards {
+            out.append("Max-Forwards: ")
+            out.append(decimal: maxForwards)
+            out.append("\r\n")
+        }
         writeOwnField("X-Request-Id: ", "x-request-id", edits.traceID, policy: policy, into: &out)
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
             out.append("traceparent: ")
@@ -286,7 +296,7 @@ enum HeadWriter {
         /// `traceparent` (replaced by the validated or a new one), and the internal-credential
         /// fields the original also stripped.
         case dropped
-        case forwardedFor, forwarded, forwardedHost, forwardedProto, realIP, via, tracestate
+        case forwardedFor, forwarded, forwardedHost, forwardedProto, realIP, via, tracestate, maxForwards
     }
 
     /// Classifies a field name by length first: most names cost one switch and no comparison.
@@ -301,7 +311,9 @@ enum HeadWriter {
             if HeaderBytes.equals(p, name, "x-trace-id") { return .dropped }
             return HeaderBytes.equals(p, name, "tracestate") ? .tracestate : .none
         case 11: return HeaderBytes.equals(p, name, "traceparent") ? .dropped : .none
-        case 12: return HeaderBytes.equals(p, name, "x-request-id") ? .dropped : .none
+        case 12:
+            if HeaderBytes.equals(p, name, "x-request-id") { return .dropped }
+            return HeaderBytes.equals(p, name, "max-forwards") ? .maxForwards : .none
         case 14: return HeaderBytes.equals(p, name, "x-internal-token") ? .dropped : .none
         case 15: return HeaderBytes.equals(p, name, "x-forwarded-for") ? .forwardedFor : .none
         case 16:

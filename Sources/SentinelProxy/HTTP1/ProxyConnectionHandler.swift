@@ -121,6 +121,17 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The value of a request's `Max-Forwards` (the first field; nil when absent or not a
+    /// decimal number, which then passes unchanged).
+    static func maxForwards(_ head: RequestHead, _ p: UnsafeRawBufferPointer) -> Int? {
+        for i in head.fields.indices where HeaderBytes.equals(p, head.fields[i].nameRange, "max-forwards") {
+            let r = head.fields[i].valueRange
+            guard !r.isEmpty, r.count <= 9, r.allSatisfy({ p[$0] >= 0x30 && p[$0] <= 0x39 }) else { return nil }
+            return r.reduce(0) { $0 * 10 + Int(p[$1] - 0x30) }
+        }
+        return nil
+    }
+
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
     private var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
@@ -364,12 +375,24 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
-        if head.method == .connect {
-            // A reverse proxy opens no tunnels to arbitrary authorities: the method itself is
-            // refused (RFC 9110 §15.6.2), before routing could mistake it for a missing page, and
-            // the connection closes (a client may already be sending tunnel bytes).
-            local(BuiltinHandlers.error(501, traceID: traceID), keepAlive: false)
+        if head.method == .connect || head.method == .trace {
+            // A reverse proxy opens no tunnels to arbitrary authorities, and reflects no
+            // requests (TRACE would echo credentials and the fields Sentinel adds): both methods
+            // are refused for every resource (RFC 9110 §15.6.2), before routing could mistake
+            // them for a missing page. After CONNECT the connection closes (a client may already
+            // be sending tunnel bytes).
+            local(BuiltinHandlers.error(501, traceID: traceID), keepAlive: keepAlive && head.method == .trace)
             return
+        }
+        var maxForwards: Int?
+        if head.method == .options, let value = inbound.withUnsafeReadableBytes({ Self.maxForwards(head, $0) }) {
+            // RFC 9110 §7.6.2: an intermediary answers an OPTIONS request whose Max-Forwards is
+            // 0 itself, and decrements it otherwise.
+            if value == 0 {
+                local(BuiltinHandlers.empty(200, traceID: traceID), keepAlive: keepAlive)
+                return
+            }
+            maxForwards = value - 1
         }
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
@@ -410,7 +433,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
                 trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
-                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil)
+                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
             var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
