@@ -307,3 +307,25 @@ import Testing
         }
     }
 }
+
+extension EdgeMethodTests {
+    /// Interim responses (103 Early Hints) are forwarded to HTTP/1.1 clients only: an HTTP/1.0
+    /// client cannot tell them from the final response (RFC 9110 §15.2).
+    @Test func interimResponsesNeverReachHTTP10Clients() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .bytes(Array("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+            let modern = try RawClient(port: port)
+            modern.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(try modern.readResponse(head: true).status == 103)
+            #expect(try modern.readResponse().body == "ok")
+            let old = try RawClient(port: port)
+            old.send("GET / HTTP/1.0\r\nHost: h\r\n\r\n")
+            let text = old.readAll()
+            #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
+            #expect(!text.contains("103"))
+        }
+    }
+}

@@ -21,8 +21,9 @@ extension ProxyExchange {
                     // One copy out of the parser (a retry or an interim response resets it).
                     let head = responseParser.completedHead
                     if head.isInterim {
-                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
-                        if head.status != 100 {
+                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded,
+                        // except to an HTTP/1.0 client, which must never get one (RFC 9110 §15.2).
+                        if head.status != 100, clientVersion != .http1_0 {
                             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
                             responseBuffer.withUnsafeReadableBytes {
                                 HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false, via: via), into: &out)
