@@ -58,9 +58,10 @@ enum HeadWriter {
     }
 
     /// Upper bound of the upstream head's size (allocate this much and the head is written in
-    /// place): the client's head (request line and fields, each field at most a byte longer), the
-    /// authority and host each at most once more, the policy's growth, and Sentinel's own fields
-    /// (the trace id twice).
+    /// place): the client's head (request line and fields, each field at most a byte longer, each
+    /// joined X-Forwarded-For / Forwarded / Via value two), the authority three times more (Host,
+    /// X-Forwarded-Host, Forwarded's host=; or the connection's address when the request names
+    /// none), the client's address twice, the policy's growth, and Sentinel's own fields.
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
             + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
