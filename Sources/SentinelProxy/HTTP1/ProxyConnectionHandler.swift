@@ -121,33 +121,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The value of a request's `Max-Forwards` (the first field; nil when absent or not a
-    /// decimal number, which then passes unchanged).
-    static func maxForwards(_ head: RequestHead, _ p: UnsafeRawBufferPointer) -> Int? {
-        for i in head.fields.indices where HeaderBytes.equals(p, head.fields[i].nameRange, "max-forwards") {
-            let r = head.fields[i].valueRange
-            guard !r.isEmpty, r.count <= 9, r.allSatisfy({ p[$0] >= 0x30 && p[$0] <= 0x39 }) else { return nil }
-            return r.reduce(0) { $0 * 10 + Int(p[$1] - 0x30) }
-        }
-        return nil
-    }
-
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
     private var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
     private var clientIsIPv6 = false
-    private var localAuthorityText: String?
-
-    /// The address this connection was accepted on, as an authority (`127.0.0.1:8080`,
-    /// `[::1]:8080`): the target URI's authority of a request that names none (RFC 9112 §3.3).
-    /// Built once per connection, and only for such requests.
-    func localAuthority() -> String? {
-        if let text = localAuthorityText { return text }
-        guard let local = context.channel.localAddress, let ip = local.ipAddress, let port = local.port else { return nil }
-        let text = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-        localAuthorityText = text
-        return text
-    }
+    /// `localAuthority()`, once built.
+    var localAuthorityText: String?
 
     /// Breaks the handler ↔ context reference cycle: without this every closed connection
     /// stayed in memory (about 4 KiB each).
@@ -375,24 +354,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
-        if head.method == .connect || head.method == .trace {
-            // A reverse proxy opens no tunnels to arbitrary authorities, and reflects no
-            // requests (TRACE would echo credentials and the fields Sentinel adds): both methods
-            // are refused for every resource (RFC 9110 §15.6.2), before routing could mistake
-            // them for a missing page. After CONNECT the connection closes (a client may already
-            // be sending tunnel bytes).
-            local(BuiltinHandlers.error(501, traceID: traceID), keepAlive: keepAlive && head.method == .trace)
+        let maxForwards: Int?
+        switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
+        case .answer(let response, let keepOpen):
+            local(response, keepAlive: keepOpen)
             return
-        }
-        var maxForwards: Int?
-        if head.method == .options, let value = inbound.withUnsafeReadableBytes({ Self.maxForwards(head, $0) }) {
-            // RFC 9110 §7.6.2: an intermediary answers an OPTIONS request whose Max-Forwards is
-            // 0 itself, and decrements it otherwise.
-            if value == 0 {
-                local(BuiltinHandlers.empty(200, traceID: traceID), keepAlive: keepAlive)
-                return
-            }
-            maxForwards = value - 1
+        case .forward(let value):
+            maxForwards = value
         }
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
