@@ -159,7 +159,12 @@ public final class ProxyServer: Sendable {
                     // withBoundSocket listens again with NIO's default backlog (128); restore ours.
                     _ = listen(fd, 1024)
                 } else {
-                    channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+                    do {
+                        channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+                    } catch {
+                        // NIO's own text names its internal call, not the listener or address.
+                        throw ProxyServerError.cannotBind(listener: listener.id, host: listener.host, port: listener.port, error)
+                    }
                 }
                 listenerChannels.append(channel)
                 bound.append(BoundListener(id: listener.id, host: listener.host, port: channel.localAddress?.port ?? listener.port))
@@ -264,8 +269,42 @@ public final class ProxyServer: Sendable {
 
 /// Lifecycle misuse of `ProxyServer`.
 public struct ProxyServerError: Error, Sendable, Equatable, CustomStringConvertible {
-    private enum Kind: Sendable, Equatable { case alreadyStarted }
+    private enum Kind: Sendable, Equatable {
+        case alreadyStarted
+        case cannotBind(listener: String, address: String, errno: Int32?, detail: String)
+    }
     private let kind: Kind
     public static let alreadyStarted = ProxyServerError(kind: .alreadyStarted)
-    public var description: String { "the proxy server is already running" }
+
+    /// A listener's address could not be bound: says which listener and address, why (the
+    /// system's words), and what to do about it.
+    static func cannotBind(listener: String, host: String, port: Int, _ error: any Error) -> ProxyServerError {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if let io = error as? IOError {
+            return ProxyServerError(kind: .cannotBind(listener: listener, address: address, errno: io.errnoCode, detail: ""))
+        }
+        return ProxyServerError(kind: .cannotBind(listener: listener, address: address, errno: nil, detail: "\(error)"))
+    }
+
+    public var description: String {
+        switch kind {
+        case .alreadyStarted:
+            return "the proxy server is already running"
+        case .cannotBind(let listener, let address, let code, let detail):
+            guard let code else { return "listener \"\(listener)\" cannot listen on \(address): \(detail)" }
+            let reason = String(cString: strerror(code))
+            let hint: String
+            switch code {
+            case EADDRINUSE:
+                hint = "another process (or another Sentinel) is listening there; stop it, or change the listener's address"
+            case EACCES:
+                hint = "ports below 1024 need privileges: run as root with user/group set, grant CAP_NET_BIND_SERVICE, or use sentinel-stack"
+            case EADDRNOTAVAIL:
+                hint = "no network interface of this machine has that address; use one it has, or 0.0.0.0 / [::]"
+            default:
+                hint = "check the listener's address"
+            }
+            return "listener \"\(listener)\" cannot listen on \(address): \(reason) (errno \(code)); \(hint)"
+        }
+    }
 }
