@@ -45,11 +45,14 @@ let package = Package(
         ),
         // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
         .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
+        // What every process reports about itself: process_* metrics, reload gauges.
+        .target(name: "SentinelObservability", swiftSettings: strict),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
             dependencies: [
                 "SentinelPolicy",
+                "SentinelObservability",
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -80,13 +83,14 @@ let package = Package(
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
-            dependencies: ["SentinelConfig", "CSentinelLinux", "CSystemd"],
+            dependencies: ["SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelPolicy",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -99,6 +103,7 @@ let package = Package(
             name: "sentinel-stack",
             dependencies: [
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelMaster",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -113,7 +118,9 @@ let package = Package(
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
-        .testTarget(name: "StackTests", dependencies: ["SentinelMaster", "SentinelConfig", "sentinel-stack", "SentinelTestSupport"]),
+        .testTarget(
+            name: "StackTests",
+            dependencies: ["SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
@@ -132,6 +139,7 @@ let package = Package(
             name: "SentinelProxyTests",
             dependencies: [
                 "SentinelProxy",
+                "SentinelObservability",
                 "SentinelTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",

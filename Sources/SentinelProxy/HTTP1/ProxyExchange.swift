@@ -78,6 +78,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay?
+    /// The current attempt's per-target metrics (ProxyExchange+Metrics).
+    var attemptMetrics = AttemptMetrics()
 
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRef], headBytes: ByteBuffer,
@@ -161,6 +163,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func report(_ outcome: UpstreamHealth.Outcome?, now: UInt64? = nil) {
         guard pickOutstanding else { return }
         pickOutstanding = false
+        if case .failure(let kind)? = outcome { countResponseError(kind) }
         if let outcome {
             let nanos = now ?? shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
@@ -243,6 +246,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// Drops the failed attempt's connection and response state (the request head is kept).
     func resetForRetry() {
         disarmTimer()
+        endAttemptMetrics()
         closeUpstream()
         responseParser.reset()
         responseBuffer.clear()
@@ -272,8 +276,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 case .poolExhausted:
                     attemptFailed(.connectRefused, kind: nil, status: 503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
                 case .connectTimeout:
+                    countConnectError(.timeout)
                     attemptFailed(.connectTimeout, kind: .connectTimeout, status: 504, reason: "connect to \(target.display) timed out")
-                case .connectFailed:
+                case .connectFailed(let error):
+                    countConnectError(ConnectErrorReason.classify(error))
                     // Refused on every attempt: the service is down (spec §5.3: 503), answered at once.
                     attemptFailed(.connectRefused, kind: .connectFailed, status: 503, reason: "connect to \(target.display) failed")
                 }
@@ -291,6 +297,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
         lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
+        attemptMetrics.begin(sentAt: lastUpstreamActivity, connected: !reused)
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
@@ -350,6 +357,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func upstreamRead(_ buffer: ByteBuffer) {
         lastUpstreamActivity = shared.clock.monotonicNanos()
+        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
         var buffer = buffer
         if responseBuffer.readableBytes == 0 {
             responseBuffer = buffer
