@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // HTTP/2 for gRPC health checks (h2c with prior knowledge); only SentinelProxy uses it.
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        // The logging API of lifecycle and health events (JSON handler: SentinelObservability).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
@@ -45,8 +47,13 @@ let package = Package(
         ),
         // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
         .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
-        // What every process reports about itself: process_* metrics, reload gauges.
-        .target(name: "SentinelObservability", swiftSettings: strict),
+        // What every process reports about itself: process_* metrics, reload gauges, and the JSON
+        // log handler of lifecycle and health events.
+        .target(
+            name: "SentinelObservability",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
@@ -122,6 +129,10 @@ let package = Package(
             name: "StackTests",
             dependencies: ["SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // The JSON log handler (pure: lines to a closure) and process metrics.
+        .testTarget(
+            name: "SentinelObservabilityTests",
+            dependencies: ["SentinelObservability", .product(name: "Logging", package: "swift-log")]),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
         // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
