@@ -74,10 +74,15 @@ public final class ProxyServer: Sendable {
     /// Monotonic time as `UpstreamHealth` and `TargetSelector` take it.
     public var now: Duration { .nanoseconds(Int64(clamping: clock.monotonicNanos())) }
 
-    /// Marks every upstream of `snapshot` with `generation`, so per-loop balancers notice a reload.
-    static func stamp(_ snapshot: ServerSnapshot, generation: UInt64) -> ServerSnapshot {
+    /// Marks every upstream of `snapshot` with `generation`, so per-loop balancers notice a reload,
+    /// and with its targets' metric slots (assigned by `health.configure` before this).
+    static func stamp(_ snapshot: ServerSnapshot, generation: UInt64, metrics: MetricsRegistry) -> ServerSnapshot {
         var s = snapshot
-        for i in s.upstreams.indices { s.upstreams[i].generation = generation }
+        for i in s.upstreams.indices {
+            s.upstreams[i].generation = generation
+            let id = s.upstreams[i].id
+            s.upstreams[i].metricSlots = s.upstreams[i].targetAddresses.map { metrics.slot(upstream: id, target: $0) }
+        }
         return s
     }
 
@@ -86,9 +91,9 @@ public final class ProxyServer: Sendable {
     /// polled until `startAccepting()`: a worker of `sentinel-stack` waits for the previous
     /// generation's worker on the same inherited socket to stop polling it first.
     public func start(snapshot: ServerSnapshot, accepting: Bool = true) async throws -> [BoundListener] {
-        let snapshot = Self.stamp(snapshot, generation: 1)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         health.configure(snapshot.upstreams, now: now)
+        let snapshot = Self.stamp(snapshot, generation: 1, metrics: metrics)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health, instanceView: instanceView)
         let health = self.health
         let metrics = self.metrics
@@ -200,8 +205,8 @@ public final class ProxyServer: Sendable {
         let old = running.withLock { state -> HealthChecker? in
             guard var s = state else { return nil }
             s.generation += 1
-            let next = Self.stamp(snapshot, generation: s.generation)
-            health.configure(next.upstreams, now: now)
+            health.configure(snapshot.upstreams, now: now)
+            let next = Self.stamp(snapshot, generation: s.generation, metrics: metrics)
             let previous = s.checker
             s.checker = HealthChecker(upstreams: next.upstreams, eventLoop: s.group.next(), health: health, clock: clock, onResult: onProbe)
             s.shared.swap(next)

@@ -224,6 +224,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
     /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
     /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
     public internal(set) var generation: UInt64 = 0
+    /// The metric slot of each target (`MetricsRegistry`), stamped with `generation`; empty
+    /// before stamping (then nothing per target is recorded). Not part of `==`.
+    public internal(set) var metricSlots: [MetricSlot] = []
     /// `targets[i].display`, computed once: the keys of health state and metrics.
     public let targetAddresses: [String]
     /// `targets` as connect addresses: IP literals resolved once here, names at connect time.

@@ -75,7 +75,8 @@ enum Worker {
             snapshot.listeners[i].inheritedFD = fd
         }
         let threads = config.system.workerThreads > 0 ? config.system.workerThreads : max(1, System.coreCount / max(1, handover.workers))
-        let metrics = MetricsRegistry()
+        // No reload gauges (the master exports them); process_* only in reports to a scrape.
+        let metrics = MetricsRegistry(processMetrics: false)
         let cluster = WorkerCluster(metrics: metrics, version: snapshot.version)
         // Slot 0 probes for the whole instance; the master relays its verdicts to every other worker.
         let server = ProxyServer(
