@@ -169,4 +169,13 @@ public final class TLSSession: @unchecked Sendable {
 
     /// Whether the session can be offered again (has a ticket or id, not expired by OpenSSL).
     public var isResumable: Bool { SSL_SESSION_is_resumable(pointer) == 1 }
+
+    /// SHA-256 of the (encrypted) ticket, hex; empty without a ticket. Tells a renewed ticket apart.
+    public var ticketFingerprint: String {
+        var tick: UnsafePointer<UInt8>?
+        var len = 0
+        SSL_SESSION_get0_ticket(pointer, &tick, &len)
+        guard let tick, len > 0 else { return "" }
+        return hex(sha256(Array(UnsafeBufferPointer(start: tick, count: len))))
+    }
 }

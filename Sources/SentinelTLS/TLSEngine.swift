@@ -140,6 +140,11 @@ public final class TLSEngine {
             if rc == 1 {
                 state = .open
                 facts = TLSConnectionFacts(engine: self)
+                // TLS 1.2 clients get no new-session callback on a resumption, even when the
+                // server renewed the ticket: take the session (with the renewed ticket) here.
+                if role == .client, facts?.resumed == true, facts?.version != .tls1_3, let s = SSL_get1_session(ssl) {
+                    session = TLSSession(taking: s)
+                }
                 result.handshakeCompleted = true
                 inputWindow = bytes.count
             } else {
