@@ -21,6 +21,11 @@ public struct ServerSnapshot: Sendable {
         public var keepaliveTimeout: Duration
         /// After this many requests the connection is closed (`Connection: close` on the last one).
         public var keepaliveMaxRequests: Int?
+        /// A request body must arrive at least this fast (bytes per second, averaged from the
+        /// moment Sentinel starts reading it, time spent waiting on the upstream excluded) once
+        /// `bodyRateGrace` has passed; slower → 408 and close. 0: no minimum.
+        public var bodyMinRate: Int = 1024
+        public var bodyRateGrace: Duration = .seconds(10)
         /// Index into `router.routes` of the route used when nothing matches (else 404).
         public var defaultRoute: Int?
         /// Which route set serves this listener: 0 is `router`, n is `routeSets[n - 1]` (a
@@ -92,6 +97,8 @@ public struct ServerSnapshot: Sendable {
     public var accessLog: AccessLogSettings?
     /// Route sets beyond `router` (namespaces and services bound to listeners).
     public var routeSets: [Router] = []
+    /// `Via`, and whose forwarding fields are believed (`system { via; trusted-proxies }`).
+    public var forwarding = ForwardingPolicy()
 
     /// The router of route set `set` (0 = `router`).
     public func router(forSet set: Int) -> Router {
@@ -217,6 +224,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
     /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
     /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
     public internal(set) var generation: UInt64 = 0
+    /// The metric slot of each target (`MetricsRegistry`), stamped with `generation`; empty
+    /// before stamping (then nothing per target is recorded). Not part of `==`.
+    public internal(set) var metricSlots: [MetricSlot] = []
     /// `targets[i].display`, computed once: the keys of health state and metrics.
     public let targetAddresses: [String]
     /// `targets` as connect addresses: IP literals resolved once here, names at connect time.

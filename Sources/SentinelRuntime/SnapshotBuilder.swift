@@ -88,10 +88,13 @@ public enum SnapshotBuilder {
         }
 
         func listener(_ l: ListenerConfig, set: Int, prefix: String) -> ServerSnapshot.Listener {
-            ServerSnapshot.Listener(
+            var listener = ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
                 defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
+            listener.bodyMinRate = l.bodyMinRate
+            listener.bodyRateGrace = l.bodyRateGrace
+            return listener
         }
         var listeners: [ServerSnapshot.Listener] = config.listeners.map { l in
             let set = l.namespace.flatMap { namespaceSet[$0] } ?? 0
@@ -128,12 +131,16 @@ public enum SnapshotBuilder {
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
                 maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
-        return ServerSnapshot(
+        var snapshot = ServerSnapshot(
             listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
+        snapshot.forwarding = ForwardingPolicy(
+            via: config.system.via,
+            trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })
+        return snapshot
     }
 
     /// `limits { … }` and `system { max-connections }` as the data plane uses them. The request
