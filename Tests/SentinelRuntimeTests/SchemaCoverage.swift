@@ -141,6 +141,7 @@ enum SchemaCoverage {
                     weight 2
                     metadata { zone "b" }
                 }
+                target address="127.0.0.1:9008" weight=2 zone="b"
             }
             load-balancing "sticky" {
                 cookie-name "SID"

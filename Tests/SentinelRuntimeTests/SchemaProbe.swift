@@ -21,10 +21,7 @@ enum SchemaProbe {
         var out: [SchemaTrace.Entry] = []
         var seen: Set<String> = []
         for e in trace.entries {
-            switch e.kind {
-            case .child, .property: continue
-            default: break
-            }
+            if e.kind == .child { continue }
             if seen.insert("\(e.node) \(e.names[0])").inserted { out.append(e) }
         }
         return out
@@ -55,6 +52,7 @@ enum SchemaProbe {
     /// The value the baseline wrote for this leaf, if it wrote one.
     static func written(_ e: SchemaTrace.Entry, in nodes: [KDLNode]) -> KDLValue? {
         guard let node = find(e.node, in: nodes) else { return nil }
+        if e.kind == .property { return node.properties.first { e.names.contains($0.name) }?.value }
         return node.children.first { e.names.contains($0.name) }?.arguments.first
     }
 
@@ -78,8 +76,18 @@ enum SchemaProbe {
             return list.filter { range.contains($0) && $0 != ref && seen.insert($0).inserted }.map(int)
         }
         switch e.kind {
-        case .child, .property:
+        case .child:
             return []
+        case .property:
+            // Untyped: another value of the type written, or a few plausible ones.
+            if let n = current?.numberValue?.int64Value {
+                return [Group(label: "another value", values: ints(n, 0...Int64(Int32.max), extra: [1, 2, 10]))]
+            }
+            if let s = current?.stringValue {
+                return [Group(label: "another value", values: [s + "x", "probe", "/probe", "127.0.0.1:19998"].map(string))]
+            }
+            if let b = current?.boolValue { return [Group(label: "the other boolean", values: [bool(!b)])] }
+            return [Group(label: "any value", values: [int(2), int(1), string("probe"), string("/probe"), bool(true)])]
         case .int(let d, let range):
             let ref = current?.numberValue?.int64Value ?? d
             return [Group(label: "another value", values: ints(ref, range, extra: [1, 2, 10, 100]))]
@@ -129,7 +137,10 @@ enum SchemaProbe {
     static func set(_ e: SchemaTrace.Entry, to value: KDLValue, in nodes: [KDLNode]) -> [KDLNode] {
         nodes.map { n in
             var n = n
-            if n.location == e.node {
+            if n.location == e.node, e.kind == .property {
+                n.properties.removeAll { e.names.contains($0.name) }
+                n.properties.append(KDLProperty(name: e.names[0], value: value, location: n.location))
+            } else if n.location == e.node {
                 if let i = n.children.firstIndex(where: { e.names.contains($0.name) }) {
                     switch e.kind {
                     case .stringList, .intList: n.children[i].arguments.append(value)

@@ -36,6 +36,8 @@ import Testing
         "routes > route > service-type": "must agree with the route's contents (static-files, builtin-handler, api-schema, inference, else web)",
         "namespace > routes > route > service-type": "as routes > route > service-type",
         "namespace > service > routes > route > service-type": "as routes > route > service-type",
+        "agents > agent > =type": "informational: what kind of agent it is (the original's too)",
+        "namespace > agents > agent > =type": "as agents > agent > =type",
     ]
 
     /// Blocks the gate refuses as a whole when written (so no key inside them can be ignored);
@@ -90,6 +92,10 @@ import Testing
         "namespace > service > listeners > listener > protocol = \"h2\"": "as listeners > listener > protocol",
         "namespace > service > listeners > listener > protocol = \"h3\"": "as listeners > listener > protocol",
         "upstreams > upstream > load-balancing > fallback = \"sticky\"": "the fallback of sticky cannot be sticky",
+        "namespace > upstreams > upstream > target > =address": "the other spelling of the target's value (both at once is an error)",
+        "namespace > service > upstreams > upstream > target > =address": "as namespace > upstreams > upstream > target > =address",
+        "agents > agent > unix-socket > =path": "the other spelling of the socket's value (both at once is an error)",
+        "namespace > agents > agent > unix-socket > =path": "as agents > agent > unix-socket > =path",
     ]
 
     @Test func everyLeafIsHonouredOrRefused() throws {
@@ -102,7 +108,7 @@ import Testing
             guard case .success(let loaded) = result else { continue }
             let baseImage = Self.image(loaded.config)
             for leaf in SchemaProbe.leaves(trace) {
-                let key = SchemaProbe.pattern(leaf.path) + " > " + leaf.names[0]
+                let key = SchemaProbe.pattern(leaf.path) + (leaf.kind == .property ? " > =" : " > ") + leaf.names[0]
                 if Self.processSettings[key] != nil || Self.declarations[key] != nil { continue }
                 for group in SchemaProbe.candidates(leaf, in: nodes) {
                     let id = key + (group.label.hasPrefix("value ") ? " = " + group.label.dropFirst(6) : "")
@@ -172,7 +178,7 @@ import Testing
         var keys: Set<String> = []
         for (name, nodes) in Self.baselines {
             let (_, trace) = ConfigLoader.traceSchema(nodes: nodes, file: name)
-            for e in trace.entries { keys.insert(SchemaProbe.pattern(e.path) + " > " + e.names[0]) }
+            for e in trace.entries { keys.insert(SchemaProbe.pattern(e.path) + (e.kind == .property ? " > =" : " > ") + e.names[0]) }
         }
         for k in Array(Self.processSettings.keys) + Array(Self.declarations.keys) {
             #expect(keys.contains(k), "\(k) is not a key of the schema")
