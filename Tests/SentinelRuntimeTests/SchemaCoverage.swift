@@ -259,5 +259,8 @@ enum SchemaCoverage {
             agents "ns-agent"
         }
     }
+    namespace "blog" {
+        routes { route "posts" { matches { path-prefix "/posts" }; upstream "shop:cart" } }
+    }
     """#
 }

@@ -16,13 +16,22 @@ enum SchemaProbe {
         var values: [KDLValue]
     }
 
-    /// The typed leaves of a trace (one per node and key; blocks and properties are not leaves).
-    static func leaves(_ trace: SchemaTrace) -> [SchemaTrace.Entry] {
+    /// The leaves of a trace, one per node and key: typed reads and properties, and values a
+    /// section reads itself (a child registered without a typed read, written in the baseline
+    /// with arguments and no block: `path "/x"`, `command "…"`); those are probed as `.untyped`.
+    static func leaves(_ trace: SchemaTrace, in nodes: [KDLNode]) -> [SchemaTrace.Entry] {
+        var typed: Set<String> = []
+        for e in trace.entries where e.kind != .child { typed.insert("\(e.node) \(e.names[0])") }
         var out: [SchemaTrace.Entry] = []
         var seen: Set<String> = []
         for e in trace.entries {
-            if e.kind == .child { continue }
-            if seen.insert("\(e.node) \(e.names[0])").inserted { out.append(e) }
+            let id = "\(e.node) \(e.names[0])"
+            if e.kind == .child {
+                guard !typed.contains(id), e.present, let node = find(e.node, in: nodes),
+                      let child = node.children.first(where: { e.names.contains($0.name) }),
+                      !child.arguments.isEmpty, child.children.isEmpty else { continue }
+            }
+            if seen.insert(id).inserted { out.append(e) }
         }
         return out
     }
@@ -56,6 +65,17 @@ enum SchemaProbe {
         return node.children.first { e.names.contains($0.name) }?.arguments.first
     }
 
+    /// The ids the document defines (`route "x"`, `upstream "y"`, …).
+    static func ids(in nodes: [KDLNode]) -> [String] {
+        let kinds: Set<String> = ["route", "upstream", "listener", "namespace", "agent", "filter", "service"]
+        var out: [String] = []
+        for n in nodes {
+            if kinds.contains(n.name), let id = n.arguments.first?.stringValue, !out.contains(id) { out.append(id) }
+            for id in ids(in: n.children) where !out.contains(id) { out.append(id) }
+        }
+        return out
+    }
+
     static func find(_ location: KDLSourceLocation, in nodes: [KDLNode]) -> KDLNode? {
         for n in nodes {
             if n.location == location { return n }
@@ -76,15 +96,16 @@ enum SchemaProbe {
             return list.filter { range.contains($0) && $0 != ref && seen.insert($0).inserted }.map(int)
         }
         switch e.kind {
-        case .child:
-            return []
-        case .property:
+        case .child, .property:
             // Untyped: another value of the type written, or a few plausible ones.
             if let n = current?.numberValue?.int64Value {
                 return [Group(label: "another value", values: ints(n, 0...Int64(Int32.max), extra: [1, 2, 10]))]
             }
             if let s = current?.stringValue {
-                return [Group(label: "another value", values: [s + "x", "probe", "/probe", "127.0.0.1:19998"].map(string))]
+                // References need another id that exists: every id the baseline defines is a candidate.
+                let variants = [s + "x", s + "/x", String(s.dropLast()), "probe", "/probe", "X-Probe", "10.1.0.0/16", "127.0.0.1:19998", "random"]
+                    + ids(in: nodes)
+                return [Group(label: "another value", values: variants.filter { $0 != s && !$0.isEmpty }.map(string))]
             }
             if let b = current?.boolValue { return [Group(label: "the other boolean", values: [bool(!b)])] }
             return [Group(label: "any value", values: [int(2), int(1), string("probe"), string("/probe"), bool(true)])]

@@ -37,6 +37,10 @@ import Testing
         "namespace > routes > route > service-type": "as routes > route > service-type",
         "namespace > service > routes > route > service-type": "as routes > route > service-type",
         "agents > agent > =type": "informational: what kind of agent it is (the original's too)",
+        "namespace > exports > upstreams": "visibility: which unqualified references from other namespaces resolve (the validator checks them)",
+        "namespace > exports > agents": "as namespace > exports > upstreams",
+        "agents > agent > unix-socket": "where the agent listens: required, checked by sentinel validate, used by the agent protocol (agent filters are refused until it is built)",
+        "namespace > agents > agent > unix-socket": "as agents > agent > unix-socket",
         "namespace > agents > agent > =type": "as agents > agent > =type",
     ]
 
@@ -107,7 +111,7 @@ import Testing
             let (result, trace) = ConfigLoader.traceSchema(nodes: nodes, file: name)
             guard case .success(let loaded) = result else { continue }
             let baseImage = Self.image(loaded.config)
-            for leaf in SchemaProbe.leaves(trace) {
+            for leaf in SchemaProbe.leaves(trace, in: nodes) {
                 let key = SchemaProbe.pattern(leaf.path) + (leaf.kind == .property ? " > =" : " > ") + leaf.names[0]
                 if Self.processSettings[key] != nil || Self.declarations[key] != nil { continue }
                 for group in SchemaProbe.candidates(leaf, in: nodes) {
@@ -143,7 +147,7 @@ import Testing
         let untestable = invalid.keys.filter { conclusive[$0] == nil && Self.dependentValues[$0] == nil }.sorted()
         let stale = Self.dependentValues.keys.filter { conclusive[$0] != nil }.sorted()
         #expect(failures.isEmpty, "settings parsed but neither honoured nor refused:\n\(failures.joined(separator: "\n"))")
-        #expect(untestable.isEmpty, "no probe value loads (extend SchemaProbe or SchemaCoverage, or list in dependentValues):\n\(untestable.map { invalid[$0]!.joined(separator: "\n") }.joined(separator: "\n"))")
+        #expect(untestable.isEmpty, "no probe value loads (extend SchemaProbe or SchemaCoverage, or list in dependentValues):\n\(untestable.map { "\($0), e.g. \(invalid[$0]!.first!)" }.joined(separator: "\n"))")
         #expect(stale.isEmpty, "dependentValues entries that now load (remove them): \(stale)")
         #expect(checked.count > 100, "only \(checked.count) keys probed")
     }
