@@ -316,7 +316,7 @@ public struct MasterState: Sendable {
             stopClean = false
             let pids = generations.flatMap(\.pids)
             return [log("warn", "fast_stop", nil, [("signal", String(signal)), ("pids", pids.map(String.init).joined(separator: ","))])]
-                + pids.map { .kill(pid: $0) } + exitIfDone()
+                + pids.map { .kill(pid: $0) } + (exitDecided ? [.exit(code: 1)] : exitIfDone())
         }
         phase = .stopping
         var out: [Action] = [

@@ -167,6 +167,18 @@ import Testing
         #expect(events(out).contains("fast_stop"))
     }
 
+    /// Regression: once the workers were gone (exit decided, agents still stopping), a second
+    /// signal must still make the exit unclean; deciding the exit once had kept it at 0.
+    @Test func aSecondStopSignalAfterTheWorkersLeftStillExitsOne() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 1, base: 10)
+        _ = s.handle(.stop(signal: 15), now: .zero)
+        var out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)
+        #expect(out.contains(.exit(code: 0)))
+        out = s.handle(.stop(signal: 15), now: .zero)
+        #expect(out.contains(.exit(code: 1)) && events(out) == ["fast_stop"], "no second stopped line")
+    }
+
     @Test func crashedWorkersAreNotRespawnedWhileStopping() {
         var s = MasterState()
         _ = live(&s, g: 1, n: 1, base: 10)
