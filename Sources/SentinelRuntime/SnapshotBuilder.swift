@@ -17,11 +17,16 @@ public enum SnapshotBuilder {
     /// → global (the validator has already checked that every reference resolves).
     struct Scope {
         var upstreams: [[String: Int]]
+        /// Every namespace's and service's own upstreams by qualified id (`ns:id`, `ns:svc:id`).
+        var qualified: [String: Int] = [:]
         /// Prefix for route ids in this scope ("" globally, "ns/" or "ns/svc/"), so route ids stay
         /// unique in metrics, logs and route sets.
         var prefix: String
 
+        /// A qualified id (`ns:id`, `ns:svc:id`) names exactly one upstream; an unqualified one is
+        /// looked up service → namespace → exported → global.
         func upstream(_ id: String) -> Int? {
+            if id.contains(":") { return qualified[id] }
             for map in upstreams { if let i = map[id] { return i } }
             return nil
         }
@@ -42,11 +47,17 @@ public enum SnapshotBuilder {
         var namespaceUpstreams: [String: [String: Int]] = [:]
         var serviceUpstreams: [String: [String: Int]] = [:]
         var exported: [String: Int] = [:]
+        var qualified: [String: Int] = [:]
         for ns in config.namespaces {
             let map = add(ns.upstreams, prefix: ns.id + "/")
             namespaceUpstreams[ns.id] = map
+            for (id, i) in map { qualified[ns.id + ":" + id] = i }
             for e in ns.exports where e.kind == .upstream { if let i = map[e.id] { exported[e.id] = i } }
-            for svc in ns.services { serviceUpstreams[ns.id + "/" + svc.id] = add(svc.upstreams, prefix: ns.id + "/" + svc.id + "/") }
+            for svc in ns.services {
+                let svcMap = add(svc.upstreams, prefix: ns.id + "/" + svc.id + "/")
+                serviceUpstreams[ns.id + "/" + svc.id] = svcMap
+                for (id, i) in svcMap { qualified[ns.id + ":" + svc.id + ":" + id] = i }
+            }
         }
 
         var actions: [RouteAction] = []
@@ -69,16 +80,16 @@ public enum SnapshotBuilder {
             return routeSets.count - 1
         }
 
-        let globalScope = Scope(upstreams: [globalUpstreams, exported], prefix: "")
+        let globalScope = Scope(upstreams: [globalUpstreams, exported], qualified: qualified, prefix: "")
         _ = try makeSet([(config.routes, globalScope)])
         var namespaceSet: [String: Int] = [:]
         var serviceSet: [String: Int] = [:]
         for ns in config.namespaces {
-            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], prefix: ns.id + "/")
+            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], qualified: qualified, prefix: ns.id + "/")
             var groups: [(routes: [RouteConfig], scope: Scope)] = [(ns.routes, nsScope)]
             for svc in ns.services {
                 let key = ns.id + "/" + svc.id
-                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, prefix: key + "/")
+                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, qualified: qualified, prefix: key + "/")
                 groups.append((svc.routes, svcScope))
                 if !svc.listeners.isEmpty || svc.listenerReference != nil {
                     serviceSet[key] = try makeSet([(svc.routes, svcScope)])
@@ -165,7 +176,7 @@ public enum SnapshotBuilder {
             headers: m.headers.map { RouteSpec.Header(name: $0.name, value: $0.value) },
             methods: m.methods,
             queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
-            handler: handler)
+            handler: handler, matchesEverything: route.catchAll)
     }
 
     static func action(_ route: RouteConfig, scope: Scope) -> RouteAction {

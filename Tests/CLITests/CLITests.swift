@@ -57,6 +57,40 @@ import Testing
         #expect(h.stdout.contains("validate"))
     }
 
+    /// Help pages wrap their prose to the terminal (regression: hard line breaks inside
+    /// discussion paragraphs made ragged lines at any width but one). Within a paragraph, each
+    /// line is full: the next line's first word would not have fitted on it (ArgumentParser keeps
+    /// the last column free). Lists (indented lines) keep their own breaks.
+    @Test(arguments: [
+        ("sentinel", ["--help"]), ("sentinel", ["run", "--help"]), ("sentinel", ["test", "--help"]),
+        ("sentinel", ["validate", "--help"]), ("sentinel-stack", ["--help"]), ("sentinel-stack", ["up", "--help"]),
+        ("sentinel-stack", ["reload", "--help"]),
+    ])
+    func helpProseWrapsToTheTerminal(_ tool: String, _ args: [String]) throws {
+        for width in [60, 100, 160] {
+            let h = try run(tool, args, env: ["COLUMNS": String(width)])
+            #expect(h.status == 0)
+            let lines = h.stdout.components(separatedBy: "\n")
+            guard let usage = lines.firstIndex(where: { $0.hasPrefix("USAGE:") }) else {
+                Issue.record("\(tool) \(args): no USAGE line")
+                continue
+            }
+            var paragraph: [String] = []
+            func check() {
+                defer { paragraph = [] }
+                guard !paragraph.contains(where: { $0.hasPrefix(" ") }) else { return }
+                for (a, b) in zip(paragraph, paragraph.dropFirst()) {
+                    let next = b.split(separator: " ").first.map(String.init) ?? ""
+                    #expect(a.count + 1 + next.count >= width, "\(tool) \(args) at \(width) columns: ragged break after \"\(a)\"")
+                }
+            }
+            for line in lines[..<usage].dropFirst() {
+                if line.isEmpty { check() } else { paragraph.append(line) }
+            }
+            check()
+        }
+    }
+
     @Test func validateChecksCertificateFiles() throws {
         let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -261,3 +261,22 @@ import Testing
         #expect(diagnostics(text).map(\.message) == ["not supported yet: fallback-upstream skip-if-unhealthy"])
     }
 }
+
+/// A route without `matches` is the original's catch-all (item 20 of issue 10).
+@Suite struct CatchAllRouteConfigTests {
+    @Test func routeWithoutMatchesIsACatchAll() throws {
+        let config = try #require(valid(minimal(routes: #"""
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            route "rest" { priority "low"; builtin-handler "not-found" }
+            """#)))
+        let rest = try #require(config.route("rest"))
+        #expect(rest.catchAll && rest.match.isEmpty && rest.priority == 10)
+        #expect(config.route("h")?.catchAll == false)
+    }
+
+    @Test func anEmptyMatchesBlockIsStillAnError() {
+        let d = diagnostics(minimal(routes: #"route "e" { matches { }; builtin-handler "health" }"#))
+        #expect(d.map(\.message) == ["route \"e\" has an empty matches block"])
+        #expect(d.first?.hint?.contains("leave out matches") == true)
+    }
+}

@@ -30,6 +30,16 @@ import Testing
         #expect(missing.bodyString == "{\"error\":\"404 Not Found\",\"trace_id\":\"trace-1\"}")
     }
 
+    /// Regression: the welcome page filtered the version to letters and digits and printed the
+    /// real version string "0.1.0 (release 26.11_1)" as "0.1.0release26.11_1".
+    @Test func welcomePageShowsTheVersionAsIs() {
+        let page = BuiltinHandlers.welcomePage(version: "0.1.0 (release 26.11_1)")
+        #expect(page.contains("<code>0.1.0 (release 26.11_1)</code>"))
+        let hostile = BuiltinHandlers.welcomePage(version: "1 <script>\"'&")
+        #expect(hostile.contains("<code>1 &lt;script&gt;&quot;&#39;&amp;</code>"))
+        #expect(!hostile.contains("<script>"))
+    }
+
     @Test func welcomeAndMetrics() {
         let welcome = BuiltinHandlers.respond(.welcome, to: .init(method: "GET", path: "/"), context: context)
         #expect(welcome.header("content-type") == "text/html; charset=utf-8")

@@ -10,7 +10,7 @@ enum SchemaCoverage {
         graceful-shutdown-timeout-secs 10
         trace-id-format "tinyflake"
         route-cache-size 100
-        via "sentinel"
+        via "edge"
         trusted-proxies "10.0.0.0/8" "192.0.2.7"
     }
     listeners {
