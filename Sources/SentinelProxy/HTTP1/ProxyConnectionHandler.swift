@@ -76,6 +76,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        bodyRate = Self.bodyRate(listener)
         parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
         inbound = ByteBuffer()
     }
@@ -93,6 +94,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     private(set) var listener: ServerSnapshot.Listener?
+    /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
+    /// minimum) and the grace, computed once per snapshot.
+    private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+
+    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
+        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
+        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
+    }
     private var snapshotGeneration = 0
 
     /// Picks up a reloaded snapshot (between requests only).
@@ -102,6 +111,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        bodyRate = Self.bodyRate(listener)
         parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
     }
 
