@@ -80,6 +80,7 @@ extension Runner {
             apply(event)
         case .failure(let error):
             let reason = error.description + "; generation \(state.liveGeneration ?? 0) keeps serving"
+            reloadMetrics.failed()
             log.emit(LogEntry("error", "reload_failed", [("reason", reason)] + (diagnostics.isEmpty ? [] : [("diagnostics", diagnostics)])))
             notifier.notify("READY=1\nSTATUS=reload failed: \(error.description)")
             var answer: [(String, JSONValue)] = [("ok", .bool(false)), ("error", .string(reason))]

@@ -1,4 +1,5 @@
 public import SentinelConfig
+import SentinelObservability
 import Dispatch
 
 #if canImport(Glibc)
@@ -156,6 +157,9 @@ struct Runner {
     var pendingExits: [Int32: ExitStatus] = [:]
     var reloadWaiters: [Int: [ControlConnection]] = [:]
     var cluster = ClusterView()
+    /// `sentinel_config_last_reload_*`: a generation going live succeeds, a reload whose
+    /// configuration or generation fails does not.
+    let reloadMetrics = ReloadMetrics()
     var stopWaiters: [ControlConnection] = []
     var nextGeneration = 1
     var exitCode: Int32?
@@ -176,6 +180,9 @@ struct Runner {
         instance = WorkerHandover.Instance.persistent(in: runtime.path)
         state = MasterState(timing: options.timing)
         agents = AgentHost(timing: options.agentTiming)
+        cluster.masterMetrics = { [reloadMetrics] in
+            reloadMetrics.render() + (ProcessMetrics.current()?.render(labels: #"role="master""#) ?? "")
+        }
     }
 
     var now: Duration { ContinuousClock.now - started }
@@ -290,12 +297,14 @@ struct Runner {
         case .notify(let text):
             notifier.notify(text)
         case .live(let g):
+            reloadMetrics.succeeded()
             applyAgentPlan(generation: g)
             for c in reloadWaiters.removeValue(forKey: g) ?? [] {
                 c.reply(#"{"ok":true,"generation":\#(g)}"#)
                 c.close()
             }
         case .failed(let g, let reason):
+            reloadMetrics.failed()
             for c in reloadWaiters.removeValue(forKey: g) ?? [] {
                 c.reply(JSONValue.object([("ok", .bool(false)), ("error", .string(reason))]).serialized())
                 c.close()

@@ -1,4 +1,5 @@
 import NIOCore
+public import SentinelHTTP1
 public import SentinelPolicy
 
 /// Everything one generation of the data plane needs, frozen.
@@ -57,20 +58,16 @@ public struct ServerSnapshot: Sendable {
 
     /// Request-size bounds with the original's secure defaults (§3.8).
     public struct Limits: Sendable, Equatable {
-        public var maxHeaderBytes: Int
-        public var maxHeaderCount: Int
-        public var maxURIBytes: Int
+        /// The request head parser's bounds (header section, count, field name and value, URI),
+        /// used as they are: built once from `limits { … }` by the snapshot builder, never copied
+        /// field by field on the way (a hand copy is how two of them once fell off).
+        public var request: HTTP1Limits
         public var maxBodyBytes: Int
         /// Open client connections across all listeners; over it new connections are closed at once.
         public var maxConnections: Int
 
-        public init(
-            maxHeaderBytes: Int = 8192, maxHeaderCount: Int = 100, maxURIBytes: Int = 8192,
-            maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000
-        ) {
-            self.maxHeaderBytes = maxHeaderBytes
-            self.maxHeaderCount = maxHeaderCount
-            self.maxURIBytes = maxURIBytes
+        public init(request: HTTP1Limits = HTTP1Limits(), maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000) {
+            self.request = request
             self.maxBodyBytes = maxBodyBytes
             self.maxConnections = maxConnections
         }
@@ -227,6 +224,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
     /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
     /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
     public internal(set) var generation: UInt64 = 0
+    /// The metric slot of each target (`MetricsRegistry`), stamped with `generation`; empty
+    /// before stamping (then nothing per target is recorded). Not part of `==`.
+    public internal(set) var metricSlots: [MetricSlot] = []
     /// `targets[i].display`, computed once: the keys of health state and metrics.
     public let targetAddresses: [String]
     /// `targets` as connect addresses: IP literals resolved once here, names at connect time.

@@ -1,4 +1,5 @@
 public import SentinelConfig
+import SentinelHTTP1
 import SentinelPolicy
 public import SentinelProxy
 
@@ -119,11 +120,6 @@ public enum SnapshotBuilder {
             }
             listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
-        let limits = ServerSnapshot.Limits(
-            maxHeaderBytes: config.limits.maxHeaderSizeBytes, maxHeaderCount: config.limits.maxHeaderCount,
-            maxURIBytes: config.limits.maxURILengthBytes,
-            maxBodyBytes: Int(clamping: config.limits.maxBodySizeBytes),
-            maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
         let upstreams = upstreamConfigs.map { (id, u) in
             UpstreamRuntime(
                 id: id,
@@ -136,7 +132,7 @@ public enum SnapshotBuilder {
                 maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
         var snapshot = ServerSnapshot(
-            listeners: listeners, router: routeSets[0], actions: actions, limits: limits,
+            listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
@@ -145,6 +141,20 @@ public enum SnapshotBuilder {
             via: config.system.via,
             trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })
         return snapshot
+    }
+
+    /// `limits { … }` and `system { max-connections }` as the data plane uses them. The request
+    /// head bounds go into the parser's own `HTTP1Limits` here, once, with every argument named
+    /// (no field of either side is left to a default by omission).
+    static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
+        let l = config.limits
+        return ServerSnapshot.Limits(
+            request: HTTP1Limits(
+                maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
+                maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
+                maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
+            maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
+            maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {

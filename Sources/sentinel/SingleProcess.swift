@@ -1,6 +1,7 @@
 import Dispatch
 import SentinelConfig
 import NIOCore
+import SentinelObservability
 import SentinelProxy
 import SentinelRuntime
 
@@ -50,7 +51,8 @@ struct SingleProcess {
         // first port is announced must drain, not kill the process with the default action.
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let sources = Self.installSignalHandlers(continuation)
-        let server = ProxyServer(eventLoopCount: threads, log: { Console.error($0) })
+        let reloads = ReloadMetrics()
+        let server = ProxyServer(eventLoopCount: threads, metrics: MetricsRegistry(reload: reloads), log: { Console.error($0) })
         let bound: [ProxyServer.BoundListener]
         do {
             bound = try await server.start(snapshot: snapshot)
@@ -78,19 +80,23 @@ struct SingleProcess {
                 log.emit("info", "reload_started", ["config": source.description])
                 switch source.load() {
                 case .failure(let error):
+                    reloads.failed()
                     log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": error.rendered()])
                 case .success(let loaded):
                     do {
                         let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID, process: process)
                         if next.listeners.map({ "\($0.host):\($0.port)" }) != currentSnapshot.listeners.map({ "\($0.host):\($0.port)" }) {
+                            reloads.failed()
                             log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
                             continue
                         }
                         try server.reload(snapshot: next)
                         current = loaded.config
                         currentSnapshot = next
+                        reloads.succeeded()
                         log.emit("info", "reloaded", ["routes": String(loaded.config.routes.count)])
                     } catch {
+                        reloads.failed()
                         log.emit("error", "reload_failed", ["reason": "\(error); the running configuration is unchanged"])
                     }
                 }

@@ -66,6 +66,37 @@ import Testing
         #expect(r.stdout.contains("validation is successful"))
     }
 
+    /// A log file the data plane could not open fails `test`, `validate` and `sentinel-stack
+    /// check` (as `nginx -t` opens its logs), naming the file and the missing directory.
+    @Test func logFilesThatCannotBeOpenedFailTestValidateAndCheck() throws {
+        let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/log.kdl"
+        func write(_ log: String) throws {
+            try (DefaultConfigText.withPortZero + "\nobservability { logging { access-log { file \"\(log)\" } } }\n")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write(dir + "/missing/access.log")
+        let problem = "access-log file \(dir)/missing/access.log: directory \(dir)/missing does not exist"
+        let validate = try run("sentinel", ["validate", "--config", file])
+        #expect(validate.status == 1)
+        #expect(validate.stdout.contains("✗ " + problem), "\(validate.stdout)")
+        let test = try run("sentinel", ["test", "--config", file])
+        #expect(test.status == 1)
+        #expect(test.stderr.contains(problem) && test.stderr.contains("test failed"), "\(test.stderr)")
+        let check = try run("sentinel-stack", ["check", "--config", file])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains(problem), "\(check.stderr)")
+        // A directory where the file should be is refused too; a writable directory passes.
+        try write(dir)
+        #expect(try run("sentinel", ["test", "--config", file]).stderr.contains("access-log file \(dir): is a directory"))
+        try write(dir + "/access.log")
+        let ok = try run("sentinel", ["validate", "--config", file])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("✓ access-log file \(dir)/access.log is writable"))
+    }
+
     /// `sentinel` serves the default routes; SIGTERM stops it with exit 0.
     @Test func runServesAndStopsGracefully() throws {
         let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString

@@ -1,3 +1,4 @@
+import SentinelHTTP1
 import SentinelPolicy
 import Testing
 
@@ -96,7 +97,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func limits() async throws {
-        let limits = ServerSnapshot.Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64, maxBodyBytes: 16)
+        let limits = ServerSnapshot.Limits(request: HTTP1Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64), maxBodyBytes: 16)
         try await withServer(try makeSnapshot(limits: limits)) { _, port in
             let longURI = try RawClient(port: port).request("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\n" + get)
             #expect(longURI.status == 414)

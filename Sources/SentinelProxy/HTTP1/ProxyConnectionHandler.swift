@@ -77,21 +77,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         bodyRate = Self.bodyRate(listener)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
     static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
-
-    static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
-        var h = HTTP1Limits()
-        h.maxHeaderBytes = l.maxHeaderBytes
-        h.maxHeaderCount = l.maxHeaderCount
-        h.maxURIBytes = l.maxURIBytes
-        return h
-    }
 
     private(set) var listener: ServerSnapshot.Listener?
     /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
@@ -112,7 +104,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         bodyRate = Self.bodyRate(listener)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
     // MARK: - Channel events
@@ -183,7 +175,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var canAbsorbInput: Bool {
         switch state {
         case .awaitingHead:
-            return inbound.readableBytes <= snapshot.limits.maxHeaderBytes + snapshot.limits.maxURIBytes + 4096
+            return inbound.readableBytes <= snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
         case .discardingBody:
             return true
         case .proxying(let exchange):

@@ -83,7 +83,8 @@ extension ProxyExchange {
 
     func record(status: Int, now: UInt64? = nil) {
         let seconds = Double((now ?? shared.clock.monotonicNanos()) &- startNanos) / 1e9
-        shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
+        shared.metrics.recordFinishedRequest(
+            route: routeID, method: methodName, status: status, durationSeconds: seconds, target: takeAttemptSample())
         if let facts = handler.currentFacts {
             handler.logAccess(
                 facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,

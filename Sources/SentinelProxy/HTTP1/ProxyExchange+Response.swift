@@ -172,6 +172,7 @@ extension ProxyExchange {
             }
             if failed {
                 upstreamReusable = false
+                shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed)
                 abort()
                 return
             }

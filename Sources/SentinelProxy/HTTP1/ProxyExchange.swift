@@ -89,6 +89,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay?
+    /// The current attempt's per-target metrics (ProxyExchange+Metrics).
+    var attemptMetrics = AttemptMetrics()
 
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRef], headBytes: ByteBuffer,
@@ -174,6 +176,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func report(_ outcome: UpstreamHealth.Outcome?, now: UInt64? = nil) {
         guard pickOutstanding else { return }
         pickOutstanding = false
+        if case .failure(let kind)? = outcome { countResponseError(kind) }
         if let outcome {
             let nanos = now ?? shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
@@ -258,6 +261,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         disarmTimer()
         bodyClockStart = 0
         bodyPausedSince = 0
+        endAttemptMetrics()
         closeUpstream()
         responseParser.reset()
         responseBuffer.clear()
@@ -287,8 +291,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 case .poolExhausted:
                     attemptFailed(.connectRefused, kind: nil, status: 503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
                 case .connectTimeout:
+                    countConnectError(.timeout)
                     attemptFailed(.connectTimeout, kind: .connectTimeout, status: 504, reason: "connect to \(target.display) timed out")
-                case .connectFailed:
+                case .connectFailed(let error):
+                    countConnectError(ConnectErrorReason.classify(error))
                     // Refused on every attempt: the service is down (spec §5.3: 503), answered at once.
                     attemptFailed(.connectRefused, kind: .connectFailed, status: 503, reason: "connect to \(target.display) failed")
                 }
@@ -310,6 +316,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             bodyClockStart = lastUpstreamActivity
             bodyPausedSince = connection.isWritable ? 0 : lastUpstreamActivity
         }
+        attemptMetrics.begin(sentAt: lastUpstreamActivity, connected: !reused)
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
@@ -369,6 +376,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func upstreamRead(_ buffer: ByteBuffer) {
         lastUpstreamActivity = shared.clock.monotonicNanos()
+        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
         var buffer = buffer
         if responseBuffer.readableBytes == 0 {
             responseBuffer = buffer
