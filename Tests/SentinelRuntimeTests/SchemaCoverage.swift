@@ -10,6 +10,8 @@ enum SchemaCoverage {
         graceful-shutdown-timeout-secs 10
         trace-id-format "tinyflake"
         route-cache-size 100
+        via "sentinel"
+        trusted-proxies "192.0.2.7"
     }
     listeners {
         listener "http" {
