@@ -43,6 +43,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var version: HTTP1Version = .http1_1
         /// Set when the body must come from the instance view before sending.
         var instanceKind: BuiltinKind?
+        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
+        var bodyStartNanos: UInt64 = 0
+        var bodyDeadline: UInt64 = 0
     }
 
     let shared: ServerShared
@@ -257,6 +260,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                         finishLocal(reply)
                         return
                     }
+                    if bodyRate.nanosPerByte != 0 { setLocalBodyDeadline(reply, now: shared.clock.monotonicNanos()) }
                     state = .discardingBody(reply)
                     return resumeReading()
                 }
@@ -350,9 +354,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             // A body is read and discarded (bounded); a large declared one is not worth reading.
             if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
-            // The body must arrive within the request timeout too: no exchange watches this
-            // phase, and a trickled body would otherwise hold the connection forever.
-            if !reply.body.isComplete { setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false) }
+            // The body must arrive within the request timeout, and at the listener's minimum
+            // rate: no exchange watches this phase, and a trickled body would otherwise hold the
+            // connection forever.
+            if !reply.body.isComplete {
+                let now = shared.clock.monotonicNanos()
+                reply.bodyStartNanos = now
+                reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
+                setLocalBodyDeadline(reply, now: now)
+            }
             state = .discardingBody(reply)
         }
 
