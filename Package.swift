@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "SentinelPolicy",
                 "SentinelObservability",
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -90,12 +91,16 @@ let package = Package(
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
-            dependencies: ["SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd"],
+            dependencies: [
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
                 "SentinelObservability",
                 "SentinelPolicy",
@@ -109,6 +114,7 @@ let package = Package(
         .executableTarget(
             name: "sentinel-stack",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
                 "SentinelObservability",
                 "SentinelMaster",
@@ -127,7 +133,10 @@ let package = Package(
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
             name: "StackTests",
-            dependencies: ["SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport"]),
+            dependencies: [
+                "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // The JSON log handler (pure: lines to a closure) and process metrics.
         .testTarget(

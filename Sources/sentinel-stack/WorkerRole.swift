@@ -7,6 +7,8 @@ import SentinelRuntime
 
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 /// `sentinel-stack worker`: the hidden role the master spawns (/proc/self/exe worker).
@@ -29,7 +31,7 @@ enum Worker {
     enum Event: Sendable { case message(MasterMessage), masterGone, signal(Int32) }
 
     static func run() async -> Int32 {
-        var log = StackLog(role: "worker")
+        var log = Logger.sentinel(role: "worker")
         let handover: WorkerHandover
         let loaded: ConfigLoader.Loaded
         do {
@@ -44,7 +46,7 @@ enum Worker {
             switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath, host: .stack) {
             case .success(let l): loaded = l
             case .failure(let e):
-                log.emit("error", "worker_failed", ["reason": "handed-over configuration: " + e.rendered()])
+                log.emit("error", "worker_failed", ["reason": .string("handed-over configuration: " + e.rendered())])
                 return 2
             }
         } catch {
@@ -52,10 +54,10 @@ enum Worker {
             return 2
         }
         let config = loaded.config
-        log = StackLog(config: config.observability.logging, role: "worker")
-        let fields: KeyValuePairs<String, String> = [
-            "generation": String(handover.generation), "slot": String(handover.slot), "pid": String(getpid()),
-        ]
+        log = Logger.sentinel(role: "worker", config: config.observability.logging)
+        // Every line of this worker (lifecycle and upstream health) says which one it is.
+        log[metadataKey: "generation"] = .int(handover.generation)
+        log[metadataKey: "slot"] = .int(handover.slot)
         let base = ProcessIdentity.current()
         let identity = ProcessIdentity(
             stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone)
@@ -63,7 +65,7 @@ enum Worker {
         do {
             snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)
         } catch {
-            log.emit("error", "worker_failed", ["reason": error.description])
+            log.emit("error", "worker_failed", ["reason": "\(error.description)"])
             return 2
         }
         for i in snapshot.listeners.indices {
@@ -80,7 +82,7 @@ enum Worker {
         let cluster = WorkerCluster(metrics: metrics, version: snapshot.version)
         // Slot 0 probes for the whole instance; the master relays its verdicts to every other worker.
         let server = ProxyServer(
-            eventLoopCount: threads, metrics: metrics, log: { writeAll($0 + "\n", to: 2) }, instanceView: cluster,
+            eventLoopCount: threads, metrics: metrics, logger: log, instanceView: cluster,
             runsHealthChecks: handover.slot == 0,
             onProbe: { cluster.send(ClusterWorkerMessage.probe(upstream: $0, target: $1, success: $2).line) })
         do {
@@ -127,7 +129,7 @@ enum Worker {
             case .masterGone: reason = "master_gone"
             case .signal(let sig): reason = "signal \(sig)"
             }
-            log.emit(LogEntry("info", "worker_draining", fields.map { ($0.key, $0.value) } + [("reason", reason)]))
+            log.emit("info", "worker_draining", ["reason": .string(reason)])
             // Stop polling the shared sockets first and say so: the next generation's worker of
             // this slot starts accepting only then.
             await server.stopAccepting()
