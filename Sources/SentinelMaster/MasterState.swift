@@ -37,6 +37,8 @@ public struct MasterState: Sendable {
         public var restarts = 0
         /// Told ACCEPT and not known to have closed its listeners since: it polls its sockets.
         public var accepting = false
+        /// The reason the worker gave (FAILED) before exiting: its exit is reported with it.
+        public var failure: String?
     }
 
     public struct Generation: Sendable {
@@ -93,6 +95,8 @@ public struct MasterState: Sendable {
     public private(set) var phase: Phase = .starting
     /// False once anything during stop was forced (a kill, a forced drain, an unclean exit).
     public private(set) var stopClean = true
+    /// The exit action was returned (it is returned, and `stopped` logged, once).
+    private var exitDecided = false
 
     public init(timing: Timing = Timing()) { self.timing = timing }
 
@@ -114,6 +118,7 @@ public struct MasterState: Sendable {
             guard let gi = index(g), slot < generations[gi].workers.count else { return [.kill(pid: pid)] }
             generations[gi].workers[slot].pid = pid
             generations[gi].workers[slot].ready = false
+            generations[gi].workers[slot].failure = nil
             generations[gi].workers[slot].startedAt = now
             out.append(log("info", "worker_spawned", g, [("slot", .int(slot)), ("worker_pid", .int(pid))]))
         case .spawnFailed(let g, let slot, let reason):
@@ -158,6 +163,9 @@ public struct MasterState: Sendable {
             return [log("info", "worker_listeners_closed", g, [("slot", .int(slot)), ("worker_pid", .int(pid))])] + admit()
         case .status, .pong:
             return []
+        case .failed(let reason):
+            generations[gi].workers[slot].failure = reason
+            return [log("error", "worker_failed", g, [("slot", .int(slot)), ("worker_pid", .int(pid)), ("reason", .string(reason))])]
         case .drained(let clean):
             if !clean { stopClean = phase == .stopping ? false : stopClean }
             return [log(clean ? "info" : "warn", "worker_drained", g, [("slot", .int(slot)), ("worker_pid", .int(pid)), ("clean", .bool(clean))])]
@@ -264,9 +272,11 @@ public struct MasterState: Sendable {
 
     private mutating func exited(gi: Int, slot: Int, pid: Int32, status: ExitStatus, now: Duration) -> [Action] {
         let g = generations[gi]
+        let failure = g.workers[slot].failure
         generations[gi].workers[slot].pid = nil
         generations[gi].workers[slot].ready = false
         generations[gi].workers[slot].accepting = false
+        generations[gi].workers[slot].failure = nil
         let expected = g.state == .draining
         if expected, !status.isClean, phase == .stopping { stopClean = false }
         var out = [log(expected ? "info" : "warn", "worker_exited", g.id, [
@@ -274,7 +284,10 @@ public struct MasterState: Sendable {
         ])]
         switch g.state {
         case .draining: break
-        case .starting: out += fail(gi, reason: "worker \(slot) (pid \(pid)) ended with \(status) before READY")
+        case .starting:
+            // The worker's own reason when it gave one (FAILED), else how it ended.
+            let why = failure.map { "could not start: \($0)" } ?? "ended with \(status) before READY"
+            out += fail(gi, reason: "worker \(slot) (pid \(pid)) \(why)")
         case .live: if phase != .stopping { out += scheduleRespawn(gi, slot: slot, now: now, crashed: true) }
         }
         return out + admit() + retireEmpty()
@@ -358,8 +371,9 @@ public struct MasterState: Sendable {
         return out + exitIfDone()
     }
 
-    private func exitIfDone() -> [Action] {
-        guard phase == .stopping, generations.allSatisfy({ $0.pids.isEmpty }) else { return [] }
+    private mutating func exitIfDone() -> [Action] {
+        guard phase == .stopping, !exitDecided, generations.allSatisfy({ $0.pids.isEmpty }) else { return [] }
+        exitDecided = true
         return [log(stopClean ? "info" : "warn", "stopped", nil, [("clean", .bool(stopClean))]), .exit(code: stopClean ? 0 : 1)]
     }
 

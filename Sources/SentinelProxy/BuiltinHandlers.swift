@@ -96,6 +96,13 @@ public enum BuiltinHandlers {
             traceID: traceID)
     }
 
+    /// A response without content (Sentinel answering as the final recipient, e.g. OPTIONS
+    /// with `Max-Forwards: 0`).
+    static func empty(_ status: Int, traceID: String) -> BuiltinResponse {
+        BuiltinResponse(
+            status: status, headers: [("Cache-Control", "no-cache, no-store, must-revalidate"), ("X-Request-Id", traceID)])
+    }
+
     static func json(_ status: Int, _ body: String, traceID: String) -> BuiltinResponse {
         BuiltinResponse(status: status, headers: common(contentType: "application/json", traceID), body: Array(body.utf8))
     }
@@ -104,7 +111,6 @@ public enum BuiltinHandlers {
         [
             ("Content-Type", contentType),
             ("Cache-Control", "no-cache, no-store, must-revalidate"),
-            ("X-Correlation-Id", traceID),
             ("X-Request-Id", traceID),
         ]
     }

@@ -1,4 +1,5 @@
 public import SentinelConfig
+import SentinelHTTP1
 import SentinelPolicy
 public import SentinelProxy
 
@@ -87,10 +88,13 @@ public enum SnapshotBuilder {
         }
 
         func listener(_ l: ListenerConfig, set: Int, prefix: String) -> ServerSnapshot.Listener {
-            ServerSnapshot.Listener(
+            var listener = ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
                 defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
+            listener.bodyMinRate = l.bodyMinRate
+            listener.bodyRateGrace = l.bodyRateGrace
+            return listener
         }
         var listeners: [ServerSnapshot.Listener] = config.listeners.map { l in
             let set = l.namespace.flatMap { namespaceSet[$0] } ?? 0
@@ -116,11 +120,6 @@ public enum SnapshotBuilder {
             }
             listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
-        let limits = ServerSnapshot.Limits(
-            maxHeaderBytes: config.limits.maxHeaderSizeBytes, maxHeaderCount: config.limits.maxHeaderCount,
-            maxURIBytes: config.limits.maxURILengthBytes,
-            maxBodyBytes: Int(clamping: config.limits.maxBodySizeBytes),
-            maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
         let upstreams = upstreamConfigs.map { (id, u) in
             UpstreamRuntime(
                 id: id,
@@ -132,12 +131,30 @@ public enum SnapshotBuilder {
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
                 maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
-        return ServerSnapshot(
-            listeners: listeners, router: routeSets[0], actions: actions, limits: limits,
+        var snapshot = ServerSnapshot(
+            listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
+        snapshot.forwarding = ForwardingPolicy(
+            via: config.system.via,
+            trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })
+        return snapshot
+    }
+
+    /// `limits { … }` and `system { max-connections }` as the data plane uses them. The request
+    /// head bounds go into the parser's own `HTTP1Limits` here, once, with every argument named
+    /// (no field of either side is left to a default by omission).
+    static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
+        let l = config.limits
+        return ServerSnapshot.Limits(
+            request: HTTP1Limits(
+                maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
+                maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
+                maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
+            maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
+            maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {

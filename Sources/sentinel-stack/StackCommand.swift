@@ -70,6 +70,13 @@ struct Check: ParsableCommand {
                 emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
                 throw ExitCode(1)
             }
+            // The log files the workers open at start (as `sentinel test`).
+            let logs = FileChecks.logFiles(loaded.config)
+            if logs.failures > 0 {
+                for line in logs.lines where line.hasPrefix("✗") { emit("sentinel-stack: \(line.dropFirst(2))\n", fd: 2) }
+                emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
+                throw ExitCode(1)
+            }
             emit("sentinel-stack: \(ConfigSummary(loaded.config))\n", fd: 2)
             emit("sentinel-stack: configuration file \(source) test is successful\n", fd: 1)
         case .failure(let error):

@@ -30,7 +30,9 @@ final class WorkerCluster: InstanceView, Sendable {
 
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "sentinel.worker.cluster")
-    private let timer: TimerBox
+    /// Created in `attach`: a DispatchSource released before it was ever resumed traps
+    /// (SIGILL), which is what a worker that failed to start used to die of.
+    private let timer = Mutex<TimerBox?>(nil)
     private let metrics: MetricsRegistry
     private let version: String
     private let health = Mutex<ProxyServer?>(nil)
@@ -38,7 +40,6 @@ final class WorkerCluster: InstanceView, Sendable {
     init(metrics: MetricsRegistry, version: String) {
         self.metrics = metrics
         self.version = version
-        timer = TimerBox(source: DispatchSource.makeTimerSource(queue: queue))
     }
 
     /// Connects the control link (created after this object, since its handler calls `received`)
@@ -46,10 +47,12 @@ final class WorkerCluster: InstanceView, Sendable {
     func attach(link: ControlLink, server: ProxyServer) {
         state.withLock { $0.link = link }
         health.withLock { $0 = server }
-        timer.source.schedule(deadline: .now() + Self.pushInterval, repeating: Self.pushInterval)
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now() + Self.pushInterval, repeating: Self.pushInterval)
         let handler: @Sendable () -> Void = { [weak self] in self?.report(onlyIfChanged: true) }
-        timer.source.setEventHandler(handler: handler)
-        timer.source.resume()
+        source.setEventHandler(handler: handler)
+        source.resume()
+        timer.withLock { $0 = TimerBox(source: source) }
     }
 
     /// Writes `line` (one or more complete lines) to the master.
@@ -89,7 +92,7 @@ final class WorkerCluster: InstanceView, Sendable {
 
     /// Stops the push timer (the final report follows the drain).
     func stop() {
-        timer.source.cancel()
+        timer.withLock { $0?.source.cancel() }
     }
 
     /// A cluster line from the master (on the link's queue).

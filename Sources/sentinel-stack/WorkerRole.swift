@@ -32,6 +32,12 @@ enum Worker {
 
     static func run() async -> Int32 {
         var log = Logger.sentinel(role: "worker")
+        // Every way out before READY: the reason goes to the master (its verdict names it), or to
+        // the log when there is no master; then a plain exit. Nothing here may trap.
+        func fail(_ reason: String) -> Int32 {
+            if !WorkerHandover.reportFailure(reason) { log.emit("error", "worker_failed", ["reason": .string(reason)]) }
+            return 2
+        }
         let handover: WorkerHandover
         let loaded: ConfigLoader.Loaded
         do {
@@ -39,19 +45,15 @@ enum Worker {
             // exec-as dropped privileges before exec'ing this role; never serve as anyone else.
             if let drop = try PrivilegeDrop.fromEnvironment() {
                 do { try drop.verify() } catch {
-                    log.emit("error", "worker_failed", ["reason": "refusing to serve: cannot drop privileges to \(drop.user): \(error)"])
-                    return 2
+                    return fail("refusing to serve: cannot drop privileges to \(drop.user): \(error)")
                 }
             }
             switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath, host: .stack) {
             case .success(let l): loaded = l
-            case .failure(let e):
-                log.emit("error", "worker_failed", ["reason": .string("handed-over configuration: " + e.rendered())])
-                return 2
+            case .failure(let e): return fail("handed-over configuration: " + e.rendered())
             }
         } catch {
-            log.emit("error", "worker_failed", ["reason": "\(error)"])
-            return 2
+            return fail("\(error)")
         }
         let config = loaded.config
         log = Logger.sentinel(role: "worker", config: config.observability.logging)
@@ -65,14 +67,12 @@ enum Worker {
         do {
             snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)
         } catch {
-            log.emit("error", "worker_failed", ["reason": "\(error.description)"])
-            return 2
+            return fail(error.description)
         }
         for i in snapshot.listeners.indices {
             let l = snapshot.listeners[i]
             guard let fd = handover.fd(host: l.host, port: l.port) else {
-                log.emit("error", "worker_failed", ["reason": "no inherited socket for \(l.host):\(l.port)"])
-                return 2
+                return fail("no inherited socket for \(l.host):\(l.port)")
             }
             snapshot.listeners[i].inheritedFD = fd
         }
@@ -90,8 +90,7 @@ enum Worker {
             // same sockets (MasterState's accept hand-over).
             _ = try await server.start(snapshot: snapshot, accepting: false)
         } catch {
-            log.emit("error", "worker_failed", ["reason": "cannot serve on the inherited sockets: \(error)"])
-            return 1
+            return fail("\(error)")
         }
 
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)

@@ -21,7 +21,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let source = options.source
         if test {
-            guard ConfigCheck.run(source, program: "sentinel") != nil else { throw ExitCode(1) }
+            guard ConfigCheck.runWithLogFiles(source, program: "sentinel") != nil else { throw ExitCode(1) }
             Console.out("sentinel: configuration file \(source) test is successful")
             return
         }

@@ -79,6 +79,19 @@ enum Console {
 
 /// Loads and checks a configuration, printing the verdict the way `nginx -t` does.
 enum ConfigCheck {
+    /// `run`, then the log files the data plane opens at start (as `nginx -t` opens its logs):
+    /// nil after printing every problem.
+    static func runWithLogFiles(_ source: ConfigSource, program: String) -> ConfigLoader.Loaded? {
+        guard let loaded = run(source, program: program) else { return nil }
+        let logs = FileChecks.logFiles(loaded.config)
+        guard logs.failures == 0 else {
+            for line in logs.lines where line.hasPrefix("✗") { Console.error("\(program): " + line.dropFirst(2)) }
+            Console.error("\(program): configuration file \(source) test failed")
+            return nil
+        }
+        return loaded
+    }
+
     /// Returns the loaded configuration, or nil after printing every diagnostic.
     static func run(_ source: ConfigSource, program: String, quietOnSuccess: Bool = false) -> ConfigLoader.Loaded? {
         switch source.load() {

@@ -61,7 +61,9 @@ struct SingleProcess {
         do {
             bound = try await server.start(snapshot: snapshot)
         } catch {
-            log.emit("error", "startup_failed", ["reason": "cannot bind listeners: \(error)"])
+            // Both causes describe themselves: a listener that cannot be bound (which one, which
+            // address, what to do) or an access log that cannot be opened.
+            log.emit("error", "startup_failed", ["reason": "\(error)"])
             _ = await server.shutdown(gracefulTimeout: .zero)
             throw ExitCodeError(code: 1)
         }

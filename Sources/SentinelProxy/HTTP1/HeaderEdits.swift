@@ -61,6 +61,13 @@ public struct HeaderEdits: Sendable, Equatable {
         return sets.contains { $0.lowerName == name } || removes.contains(name)
     }
 
+    /// True when the policy sets, adds or removes `lowerName`: configurations written for the
+    /// original add their own `Via`, which then stands instead of Sentinel's element.
+    func mentions(_ lowerName: StaticString) -> Bool {
+        let name = Array(UnsafeBufferPointer(start: lowerName.utf8Start, count: lowerName.utf8CodeUnitCount))
+        return overrides(lowerName) || adds.contains { $0.lowerName == name }
+    }
+
     /// Writes the `set` and `add` fields (minus removed names).
     func writeAdded(into out: inout RawHeadWriter) {
         guard !isEmpty else { return }

@@ -96,7 +96,7 @@ extension ProxyConnectionHandler {
     private func headTimedOut() {
         let traceID = shared.newTraceID()
         shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
-        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true)
+        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
         state = .closed
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in

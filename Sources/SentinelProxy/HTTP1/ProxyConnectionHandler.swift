@@ -76,21 +76,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
     static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
-
-    static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
-        var h = HTTP1Limits()
-        h.maxHeaderBytes = l.maxHeaderBytes
-        h.maxHeaderCount = l.maxHeaderCount
-        h.maxURIBytes = l.maxURIBytes
-        return h
-    }
 
     private(set) var listener: ServerSnapshot.Listener?
     private var snapshotGeneration = 0
@@ -102,7 +94,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
     // MARK: - Channel events
@@ -113,14 +105,20 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             if let ip = remote.ipAddress { clientIP = ip }
             switch remote {
             case .v4(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
-            case .v6(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            case .v6(let a):
+                clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+                clientIsIPv6 = true
             default: clientIPBytes = nil
             }
         }
     }
 
-    /// The client's address as bytes (for hash-based balancing).
+    /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
     private var clientIPBytes: [UInt8]?
+    /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
+    private var clientIsIPv6 = false
+    /// `localAuthority()`, once built.
+    var localAuthorityText: String?
 
     /// Breaks the handler ↔ context reference cycle: without this every closed connection
     /// stayed in memory (about 4 KiB each).
@@ -167,7 +165,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var canAbsorbInput: Bool {
         switch state {
         case .awaitingHead:
-            return inbound.readableBytes <= snapshot.limits.maxHeaderBytes + snapshot.limits.maxURIBytes + 4096
+            return inbound.readableBytes <= snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
         case .discardingBody:
             return true
         case .proxying(let exchange):
@@ -288,7 +286,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         // Kept for the access log only (a copy of the facts per request otherwise).
         currentFacts = logging ? request : nil
         let traceID =
-            request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
+            request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
         let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
 
@@ -348,6 +346,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
+        let maxForwards: Int?
+        switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
+        case .answer(let response, let keepOpen):
+            local(response, keepAlive: keepOpen)
+            return
+        case .forward(let value):
+            maxForwards = value
+        }
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
             // serve a path no route allowed. Refused instead of guessed.
@@ -382,9 +388,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
+                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: "http", traceID: traceID,
+                traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-                policy: route.requestHeaders)
+                policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
+                trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
+                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
             var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }

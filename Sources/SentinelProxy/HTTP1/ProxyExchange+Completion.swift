@@ -55,7 +55,8 @@ extension ProxyExchange {
         }
         let close = closeClient || !requestComplete
         let response = BuiltinHandlers.error(status, traceID: traceID)
-        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(includeBody: method != .head, close: close)))
+        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(
+            includeBody: method != .head, close: close, date: pool.date.currentFieldLine(), http10KeepAlive: clientVersion == .http1_0)))
         record(status: status)
         handler.exchangeFinished(keepAlive: !close)
     }

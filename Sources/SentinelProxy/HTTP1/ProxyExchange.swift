@@ -40,6 +40,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let traceID: String
     let startNanos: UInt64
     let responsePolicy: HeaderEdits
+    /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
+    let via: [UInt8]?
 
     var connection: UpstreamConnection?
     var reused = false
@@ -72,6 +74,15 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// Response body bytes sent to the client (for the access log).
     var responseBodyBytes = 0
     var finished = false
+
+    /// The minimum request body rate (the listener's `body-min-rate`): nanoseconds the client
+    /// may take per body byte (0: no minimum), after `bodyGraceNanos`. The clock runs only while
+    /// Sentinel is reading the body: from the upstream connection on, paused while the upstream
+    /// does not accept bytes (`bodyPausedSince`), so only the client's own slowness counts.
+    let bodyNanosPerByte: UInt64
+    let bodyGraceNanos: UInt64
+    var bodyClockStart: UInt64 = 0
+    var bodyPausedSince: UInt64 = 0
 
     var lastUpstreamActivity: UInt64 = 0
     var clientBlockedSince: UInt64 = 0
@@ -106,6 +117,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.traceID = traceID
         self.startNanos = startNanos
         responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
+        via = handler.snapshot.forwarding.viaPseudonym
+        let rate = handler.listener?.bodyMinRate ?? 0
+        bodyNanosPerByte = rate > 0 ? max(1, 1_000_000_000 / UInt64(rate)) : 0
+        bodyGraceNanos = UInt64(max(0, (handler.listener?.bodyRateGrace ?? .seconds(10)).nanoseconds))
         requestComplete = body.isComplete
     }
 
@@ -246,6 +261,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// Drops the failed attempt's connection and response state (the request head is kept).
     func resetForRetry() {
         disarmTimer()
+        bodyClockStart = 0
+        bodyPausedSince = 0
         endAttemptMetrics()
         closeUpstream()
         responseParser.reset()
@@ -297,6 +314,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
         lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
+        if !requestComplete, bodyNanosPerByte != 0 {
+            bodyClockStart = lastUpstreamActivity
+            bodyPausedSince = connection.isWritable ? 0 : lastUpstreamActivity
+        }
         attemptMetrics.begin(sentAt: lastUpstreamActivity, connected: !reused)
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
@@ -372,6 +393,17 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
+        if bodyClockStart != 0, !requestComplete {
+            // Time the upstream spends not accepting the body is not the client's.
+            let now = shared.clock.monotonicNanos()
+            if !writable {
+                if bodyPausedSince == 0 { bodyPausedSince = now }
+            } else if bodyPausedSince != 0 {
+                bodyClockStart &+= now &- bodyPausedSince
+                bodyPausedSince = 0
+                armTimer(now: now)
+            }
+        }
         if writable {
             if case .tunneling = handler.state { forwardTunnelBytes() } else { forwardRequestBody() }
             handler.resumeReading()
