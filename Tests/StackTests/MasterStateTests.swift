@@ -1,3 +1,5 @@
+import Logging
+import SentinelObservability
 import Testing
 @testable import SentinelMaster
 
@@ -204,9 +206,9 @@ import Testing
         #expect(out.contains(.schedule(.acceptHandover(generation: 2), after: .seconds(1))))
         out = s.handle(.message(pid: 11, .listenersClosed), now: .zero)
         #expect(out == [
-            .log(LogEntry("info", "worker_listeners_closed", [("generation", "1"), ("slot", "1"), ("pid", "11")])),
+            .log(LogEntry("info", "worker_listeners_closed", [("generation", .int(1)), ("slot", .int(1)), ("worker_pid", .int(11))])),
             .send(pid: 21, .accept),
-            .log(LogEntry("info", "worker_accepting", [("generation", "2"), ("slot", "1"), ("pid", "21")])),
+            .log(LogEntry("info", "worker_accepting", [("generation", .int(2)), ("slot", .int(1)), ("worker_pid", .int(21))])),
         ])
         // Slot 0's old worker exits without saying so: its exit frees the slot as well.
         out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)
