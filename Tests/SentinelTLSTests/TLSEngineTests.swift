@@ -163,6 +163,18 @@ struct TLSEngineTests {
         #expect(peer.sha256Fingerprint.count == 64)
     }
 
+    @Test func revokedClientCertificateIsRefusedWithCRL() throws {
+        let withCRL = try TLSTrustStore(caPEM: fx.bytes("client-ca.pem"), crlPEM: fx.bytes("client-ca.crl"))
+        let set = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"], clientAuth: .required(withCRL))])
+        let revoked = try EnginePair(set, try clientContext(certificate: fx.chain("client-revoked")), serverName: "ecdsa.test")
+        #expect(revoked.serverError?.reason == .badClientCertificate)
+        #expect(revoked.serverError?.context.contains("revoked") == true)
+        #expect(try EnginePair(set, try clientContext(certificate: fx.chain("client-one")), serverName: "ecdsa.test").established)
+        // Without the CRL the same certificate is accepted.
+        let noCRL = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"], clientAuth: .required(fx.clientTrust))])
+        #expect(try EnginePair(noCRL, try clientContext(certificate: fx.chain("client-revoked")), serverName: "ecdsa.test").established)
+    }
+
     @Test func optionalClientCertificate() throws {
         let set = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"], clientAuth: .optional(fx.clientTrust))])
         let without = try EnginePair(set, try clientContext(), serverName: "ecdsa.test")
