@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "SentinelPolicy",
                 "SentinelObservability",
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,12 +102,16 @@ let package = Package(
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
-            dependencies: ["SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd"],
+            dependencies: [
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
                 "SentinelObservability",
                 "SentinelPolicy",
@@ -120,6 +125,7 @@ let package = Package(
         .executableTarget(
             name: "sentinel-stack",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
                 "SentinelObservability",
                 "SentinelMaster",
@@ -139,7 +145,10 @@ let package = Package(
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
             name: "StackTests",
-            dependencies: ["SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport"]),
+            dependencies: [
+                "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.

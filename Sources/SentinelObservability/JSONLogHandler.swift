@@ -206,6 +206,8 @@ public struct JSONLogHandler: LogHandler {
 extension Logger.MetadataValue {
     /// An integer field, written as a JSON number.
     public static func int(_ v: some BinaryInteger) -> Self { .stringConvertible(Int64(v)) }
+    /// A list of integers (pids), written as a JSON array of numbers.
+    public static func ints<S: Sequence>(_ values: S) -> Self where S.Element: BinaryInteger { .array(values.map { .int($0) }) }
     /// A boolean field, written as `true`/`false`.
     public static func bool(_ v: Bool) -> Self { .stringConvertible(v) }
     /// A floating-point field, written as a JSON number (a string when not finite).
@@ -218,5 +220,10 @@ extension Logger {
         role: String, level: Logger.Level = .info, timestamps: Bool = true, output: JSONLogHandler.Output = .fd(2)
     ) -> Logger {
         Logger(label: "sentinel." + role) { _ in JSONLogHandler(role: role, level: level, timestamps: timestamps, output: output) }
+    }
+
+    /// Logs one lifecycle event at a level named as in the configuration ("info", "warn", "error").
+    public func emit(_ level: String, _ event: String, _ metadata: Logger.Metadata = [:]) {
+        log(level: JSONLogHandler.level(named: level), "\(event)", metadata: metadata)
     }
 }

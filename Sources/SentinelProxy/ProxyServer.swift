@@ -1,3 +1,4 @@
+public import Logging
 public import NIOCore
 import NIOPosix
 import SentinelPolicy
@@ -56,10 +57,12 @@ public final class ProxyServer: Sendable {
     /// Called with every active probe result this process obtains (to share it with other workers).
     let onProbe: (@Sendable (_ upstream: String, _ target: String, _ success: Bool) -> Void)?
 
-    /// - Parameter log: receives one JSON line per upstream health or breaker transition.
+    /// - Parameters:
+    ///   - logger: logs every upstream health or breaker transition.
+    ///   - log: instead of `logger`, receives each transition's JSON line (tests).
     public init(
         eventLoopCount: Int = System.coreCount, clock: ServerClock = .system, metrics: MetricsRegistry = .init(),
-        log: @escaping @Sendable (String) -> Void = { _ in }, instanceView: (any InstanceView)? = nil,
+        logger: Logger? = nil, log: (@Sendable (String) -> Void)? = nil, instanceView: (any InstanceView)? = nil,
         runsHealthChecks: Bool = true, onProbe: (@Sendable (_ upstream: String, _ target: String, _ success: Bool) -> Void)? = nil
     ) {
         self.instanceView = instanceView
@@ -68,7 +71,11 @@ public final class ProxyServer: Sendable {
         self.eventLoopCount = max(1, eventLoopCount)
         self.clock = clock
         self.metrics = metrics
-        health = UpstreamHealth(metrics: metrics, log: log)
+        if let log {
+            health = UpstreamHealth(metrics: metrics, log: log)
+        } else {
+            health = UpstreamHealth(metrics: metrics, logger: logger)
+        }
     }
 
     /// Monotonic time as `UpstreamHealth` and `TargetSelector` take it.

@@ -104,9 +104,14 @@ public struct TLSServerCertificate: Sendable {
 
 /// One name (or set of names) with its certificates and client-certificate policy: one SSL_CTX.
 public struct TLSServerHost: Sendable {
-    /// Exact names and `*.example.com` wildcards (one label). Empty: the DNS names of the
-    /// certificates' subjectAltNames.
+    /// Exact names and `*.example.com` wildcards (one label).
     public var names: [String]
+    /// When false, names read from certificates (of any host) are tried before `names`: the
+    /// config's `hostnames` versus `priority-hostnames`.
+    public var namesTakePriority = true
+    /// Also answer for the DNS subjectAltNames of the certificates. Default: only when `names`
+    /// is empty.
+    public var includeCertificateNames: Bool
     /// One chain per key type (an RSA and an ECDSA chain for one name is allowed); OpenSSL
     /// serves the one the client's signature algorithms accept.
     public var certificates: [TLSServerCertificate]
@@ -114,6 +119,7 @@ public struct TLSServerHost: Sendable {
 
     public init(names: [String] = [], certificates: [TLSServerCertificate], clientAuthentication: TLSClientAuthentication = .none) {
         self.names = names
+        includeCertificateNames = names.isEmpty
         self.certificates = certificates
         self.clientAuthentication = clientAuthentication
     }

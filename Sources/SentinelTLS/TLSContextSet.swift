@@ -78,21 +78,26 @@ public final class TLSContextSet: @unchecked Sendable {
         }
         hosts = built
         defaultHost = built[config.defaultHost]
-        // Names written in the configuration win over names read from certificates; among
-        // equals, the first host wins.
+        // Lookup tiers: written names with priority, then names read from certificates, then
+        // written names without priority; within a tier the first host wins.
         var exact: [String: Host] = [:]
         var wildcard: [String: Host] = [:]
-        for explicit in [true, false] {
-            for (h, c) in zip(built, config.hosts) where c.names.isEmpty != explicit {
-                for name in h.names {
-                    if name.hasPrefix("*.") {
-                        let suffix = String(name.dropFirst(2))
-                        if wildcard[suffix] == nil { wildcard[suffix] = h }
-                    } else if exact[name] == nil {
-                        exact[name] = h
-                    }
-                }
+        func register(_ name: String, _ h: Host) {
+            if name.hasPrefix("*.") {
+                let suffix = String(name.dropFirst(2))
+                if wildcard[suffix] == nil { wildcard[suffix] = h }
+            } else if exact[name] == nil {
+                exact[name] = h
             }
+        }
+        for (h, c) in zip(built, config.hosts) where c.namesTakePriority {
+            for name in c.names { register(name.lowercased(), h) }
+        }
+        for (h, c) in zip(built, config.hosts) where c.includeCertificateNames {
+            for cert in c.certificates { for name in cert.chain.leaf.dnsNames { register(name, h) } }
+        }
+        for (h, c) in zip(built, config.hosts) where !c.namesTakePriority {
+            for name in c.names { register(name.lowercased(), h) }
         }
         exactNames = exact
         wildcardNames = wildcard
@@ -156,7 +161,7 @@ public final class TLSContextSet: @unchecked Sendable {
                 try checkOCSPResponse(der, what: "\(chain.source) OCSP response")
                 staples.append((chain.certificates[0], der))
             }
-            if h.names.isEmpty { names += chain.leaf.dnsNames }
+            if h.includeCertificateNames { names += chain.leaf.dnsNames }
             fingerprints += Array(chain.leaf.sha256Fingerprint.utf8)
         }
         if names.isEmpty { throw TLSError(.configuration, "\(what): no names given and the certificate has no DNS subjectAltName") }

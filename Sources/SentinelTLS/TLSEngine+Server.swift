@@ -179,3 +179,22 @@ public final class TLSSession: @unchecked Sendable {
         return hex(sha256(Array(UnsafeBufferPointer(start: tick, count: len))))
     }
 }
+
+/// Internal parsers exposed for tests and the fuzz target (no OpenSSL state involved).
+public enum TLSEngineTestHooks {
+    public enum ServerName: Equatable, Sendable {
+        case name(String)
+        case unusable
+        case malformed
+    }
+
+    public static func parseServerName(_ bytes: [UInt8]) -> ServerName {
+        bytes.withUnsafeBufferPointer { buf in
+            switch TLSEngine.parseServerName(buf) {
+            case .name(let n): .name(n)
+            case .unusable: .unusable
+            case .malformed: .malformed
+            }
+        }
+    }
+}

@@ -107,7 +107,8 @@ final class WorkerCluster: InstanceView, Sendable {
             done.completion(done.lines.joined(separator: "\n") + (done.lines.isEmpty ? "" : "\n"))
         case .probe(let upstream, let target, let success):
             guard let server = health.withLock({ $0 }) else { return }
-            server.health.probeResult(upstream: upstream, target: target, success: success, now: server.now)
+            // The prober logged the transition; this worker applies it silently.
+            server.health.probeResult(upstream: upstream, target: target, success: success, relayed: true, now: server.now)
         }
     }
 

@@ -329,3 +329,26 @@ extension EdgeMethodTests {
         }
     }
 }
+
+extension EdgeTests {
+    /// The same minimum rate holds for the body of a request Sentinel answers itself (read and
+    /// discarded): cut at 408 after the grace, not only at the listener's request timeout.
+    @Test func aTrickledBodyOfALocallyAnsweredRequestIsCut() async throws {
+        var snapshot = try ProxyTests.snapshot(upstreamPort: 9)
+        snapshot.listeners[0].bodyMinRate = 1000
+        snapshot.listeners[0].bodyRateGrace = .milliseconds(300)
+        snapshot.listeners[0].requestTimeout = .seconds(30)
+        try await ProxyTests.withProxy(snapshot) { port in
+            let c = try RawClient(port: port)
+            let started = ContinuousClock.now
+            c.send("POST /health HTTP/1.1\r\nHost: h\r\nX-Request-Id: slow-1\r\nContent-Length: 1000\r\n\r\n")
+            Self.trickle(c.fd, interval: 50_000)
+            let r = try c.readResponse()
+            #expect(r.status == 408)
+            #expect(r.header("X-Request-Id") == "slow-1")
+            #expect(c.isClosedByServer())
+            // Well before the 30 s request timeout (the readResponse timeout is 10 s anyway).
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+}

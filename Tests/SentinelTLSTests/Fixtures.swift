@@ -8,6 +8,7 @@ import SentinelTLS
 /// - root → `rsa.test` (RSA 2048), `*.wild.test`, `san-a.test`+`san-b.test`, `default.test`,
 ///   `expired.test` (not after < not before), `weak.test` (RSA 1024)
 /// - client CA → `client-one` (CN, email SAN); root → `client-untrusted` (not signed by the client CA)
+/// - client CA → `client-revoked`, revoked in `client-ca.crl`
 /// - `other.key`: a key that belongs to no certificate
 final class Fixtures: Sendable {
     static let shared: Fixtures = {
@@ -88,6 +89,12 @@ final class Fixtures: Sendable {
     subjectAltName=email:one@clients.test' 365 20
     ec client-untrusted; sign client-untrusted root "/CN=client-untrusted" 'basicConstraints=CA:false
     extendedKeyUsage=clientAuth' 365 21
+    ec client-revoked; sign client-revoked client-ca "/CN=client-revoked" 'basicConstraints=CA:false
+    extendedKeyUsage=clientAuth' 365 22
+    printf '[ca]\ndefault_ca = c\n[c]\ndatabase = crl-index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' > crl.cnf
+    echo 01 > crlnumber; touch crl-index.txt
+    openssl ca -config crl.cnf -keyfile client-ca.key -cert client-ca.pem -revoke client-revoked.pem >/dev/null 2>&1
+    openssl ca -config crl.cnf -keyfile client-ca.key -cert client-ca.pem -gencrl -out client-ca.crl >/dev/null 2>&1
     ec other
     touch index.txt
     openssl ocsp -issuer int.pem -cert ecdsa.pem -reqout ecdsa.ocsp-req.der -no_nonce >/dev/null 2>&1

@@ -80,6 +80,19 @@ struct TLSEngineTests {
         let set = try serverSet(hosts: [host("san"), host("default", names: ["san-a.test"])])
         let pair = try EnginePair(set, try clientContext(trust: .insecureNoVerification), serverName: "san-a.test")
         #expect(pair.client.facts?.peerCertificate?.subject == "CN=default.test")
+        // Without priority (the config's plain `hostnames`), certificate names win.
+        var low = host("default", names: ["san-a.test", "only.test"])
+        low.namesTakePriority = false
+        let set2 = try serverSet(hosts: [host("san"), low])
+        let p2 = try EnginePair(set2, try clientContext(trust: .insecureNoVerification), serverName: "san-a.test")
+        #expect(p2.client.facts?.peerCertificate?.subject == "CN=san-a.test")
+        let p3 = try EnginePair(set2, try clientContext(trust: .insecureNoVerification), serverName: "only.test")
+        #expect(p3.client.facts?.peerCertificate?.subject == "CN=default.test")
+        // A host with written names can also answer for its certificate's names.
+        var both = host("rsa", names: ["alias.test"])
+        both.includeCertificateNames = true
+        let set3 = try serverSet(hosts: [host("default"), both])
+        #expect(set3.serverNames == ["default.test": 0, "alias.test": 1, "rsa.test": 1])
     }
 
     @Test func strictSNIRefusesUnknownNames() throws {
@@ -161,6 +174,18 @@ struct TLSEngineTests {
         #expect(peer.subjectAltNames == ["email:one@clients.test"])
         #expect(peer.sha256Fingerprint == fx.chain("client-one").leaf.sha256Fingerprint)
         #expect(peer.sha256Fingerprint.count == 64)
+    }
+
+    @Test func revokedClientCertificateIsRefusedWithCRL() throws {
+        let withCRL = try TLSTrustStore(caPEM: fx.bytes("client-ca.pem"), crlPEM: fx.bytes("client-ca.crl"))
+        let set = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"], clientAuth: .required(withCRL))])
+        let revoked = try EnginePair(set, try clientContext(certificate: fx.chain("client-revoked")), serverName: "ecdsa.test")
+        #expect(revoked.serverError?.reason == .badClientCertificate)
+        #expect(revoked.serverError?.context.contains("revoked") == true)
+        #expect(try EnginePair(set, try clientContext(certificate: fx.chain("client-one")), serverName: "ecdsa.test").established)
+        // Without the CRL the same certificate is accepted.
+        let noCRL = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"], clientAuth: .required(fx.clientTrust))])
+        #expect(try EnginePair(noCRL, try clientContext(certificate: fx.chain("client-revoked")), serverName: "ecdsa.test").established)
     }
 
     @Test func optionalClientCertificate() throws {

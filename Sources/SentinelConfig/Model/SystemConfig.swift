@@ -63,6 +63,10 @@ public struct SystemConfig: Sendable, Hashable {
         for child in r.all("trusted-proxies") {
             s.trustedProxies += IPRange.readList(child, path: path.appending(node), sink: sink)
         }
+        // Read by hand (a string or #false; addresses checked one by one): recorded with the
+        // value kinds they take, so the schema tests probe them like any string and list.
+        r.trace(["via"], .string)
+        r.trace(["trusted-proxies"], .stringList)
         r.finish()
         return s
     }

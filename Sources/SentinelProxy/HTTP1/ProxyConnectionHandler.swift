@@ -43,6 +43,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var version: HTTP1Version = .http1_1
         /// Set when the body must come from the instance view before sending.
         var instanceKind: BuiltinKind?
+        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
+        var bodyStartNanos: UInt64 = 0
+        var bodyDeadline: UInt64 = 0
     }
 
     let shared: ServerShared
@@ -76,6 +79,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        bodyRate = Self.bodyRate(listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
@@ -85,6 +89,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
 
     private(set) var listener: ServerSnapshot.Listener?
+    /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
+    /// minimum) and the grace, computed once per snapshot.
+    private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+
+    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
+        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
+        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
+    }
     private var snapshotGeneration = 0
 
     /// Picks up a reloaded snapshot (between requests only).
@@ -94,6 +106,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        bodyRate = Self.bodyRate(listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
@@ -247,6 +260,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                         finishLocal(reply)
                         return
                     }
+                    if bodyRate.nanosPerByte != 0 { setLocalBodyDeadline(reply, now: shared.clock.monotonicNanos()) }
                     state = .discardingBody(reply)
                     return resumeReading()
                 }
@@ -340,9 +354,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             // A body is read and discarded (bounded); a large declared one is not worth reading.
             if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
-            // The body must arrive within the request timeout too: no exchange watches this
-            // phase, and a trickled body would otherwise hold the connection forever.
-            if !reply.body.isComplete { setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false) }
+            // The body must arrive within the request timeout, and at the listener's minimum
+            // rate: no exchange watches this phase, and a trickled body would otherwise hold the
+            // connection forever.
+            if !reply.body.isComplete {
+                let now = shared.clock.monotonicNanos()
+                reply.bodyStartNanos = now
+                reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
+                setLocalBodyDeadline(reply, now: now)
+            }
             state = .discardingBody(reply)
         }
 

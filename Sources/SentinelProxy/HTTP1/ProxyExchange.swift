@@ -118,9 +118,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.startNanos = startNanos
         responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
         via = handler.snapshot.forwarding.viaPseudonym
-        let rate = handler.listener?.bodyMinRate ?? 0
-        bodyNanosPerByte = rate > 0 ? max(1, 1_000_000_000 / UInt64(rate)) : 0
-        bodyGraceNanos = UInt64(max(0, (handler.listener?.bodyRateGrace ?? .seconds(10)).nanoseconds))
+        (bodyNanosPerByte, bodyGraceNanos) = handler.bodyRate
         requestComplete = body.isComplete
     }
 
