@@ -295,3 +295,19 @@ import Testing
         #expect(Self.targets(#"target weight=3 zone="a" { address "127.0.0.1:9"; metadata { rack "r1" } }"#).isEmpty)
     }
 }
+
+extension CatchAllRouteConfigTests {
+    @Test func aCatchAllAboveOtherRoutesIsAWarning() throws {
+        let text = minimal(routes: #"""
+            route "rest" { priority "high"; builtin-handler "not-found" }
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            """#)
+        guard case .success(let loaded) = ConfigLoader.load(text: text) else { Issue.record("must load"); return }
+        #expect(loaded.warnings.map(\.message) == ["route \"rest\" has no matches and takes every request, so \"h\" (lower priority) never match"])
+        let fine = minimal(routes: #"""
+            route "rest" { priority "low"; builtin-handler "not-found" }
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            """#)
+        #expect(try ConfigLoader.load(text: fine).get().warnings.isEmpty)
+    }
+}
