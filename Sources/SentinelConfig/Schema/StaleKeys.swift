@@ -37,6 +37,10 @@ enum StaleKeys {
               instead: "certificates are always verified unless insecure-skip-verify #true"),
         Entry(parent: "filters > filter", key: "redis-fallback-local",
               instead: "the fallback to a local limiter is redis-fallback #true"),
+        Entry(parent: "observability > logging", key: "file",
+              instead: "the process log is JSON lines on stderr (redirect it, or let systemd's journal keep it); requests go to access-log { file \"…\" }"),
+        Entry(parent: "observability > logging > access-log", key: "fields",
+              instead: "an access-log line has a fixed set of fields per format (json, combined, common)"),
     ]
 
     static let prefix = "the original ignores this key too; "
