@@ -7,7 +7,6 @@ enum SchemaProbe {
     enum Outcome {
         case honoured
         case ignored(KDLValue)
-        case invalid([String])
     }
 
     /// Values to try for one meaning of a setting; the first that loads decides.
