@@ -26,6 +26,8 @@ import Testing
         "routes > route|error-pages": route("error-pages { }"),
         "|error-pages": minimal("error-pages { }"),
         "upstreams > upstream > tls|verify": minimal(#"upstreams { upstream "b" { target "127.0.0.1:9"; tls { verify #true } } }"#),
+        "observability > logging|file": minimal(#"observability { logging { file "/var/log/sentinel/sentinel.log" } }"#),
+        "observability > logging > access-log|fields": minimal(#"observability { logging { access-log { enabled #false; fields { method #true } } } }"#),
         "filters > filter|redis-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; redis-fallback-local #true } }"#),
         "filters > filter|memcached-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-fallback-local #true } }"#),
         "filters > filter|memcached-ttl-secs": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-ttl-secs 2 } }"#),

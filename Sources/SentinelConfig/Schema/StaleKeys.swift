@@ -71,6 +71,10 @@ enum StaleKeys {
               instead: "per-model prices go in pricing { model \"…\" { … } }"),
         Entry(parent: "routes > route > inference > guardrails > pii-detection", key: "detect-types",
               instead: "the kinds of PII are listed as categories \"ssn,email\""),
+        Entry(parent: "observability > logging", key: "file",
+              instead: "the process log is JSON lines on stderr (redirect it, or let systemd's journal keep it); requests go to access-log { file \"…\" }"),
+        Entry(parent: "observability > logging > access-log", key: "fields",
+              instead: "an access-log line has a fixed set of fields per format (json, combined, common)"),
     ]
 
     static let prefix = "the original ignores this key too; "
