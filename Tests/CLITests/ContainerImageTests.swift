@@ -8,7 +8,7 @@ import Testing
     @Test func theImageInstallsDeployConfigUnedited() throws {
         let containerfile = try String(contentsOfFile: root + "/deploy/Containerfile", encoding: .utf8)
         #expect(containerfile.contains("install -D -m 0644 deploy/sentinel.kdl /out/etc/sentinel/sentinel.kdl"))
-        #expect(!containerfile.contains("sed "), "the image serves deploy/sentinel.kdl as written")
+        #expect(!containerfile.contains("sed -"), "the image serves deploy/sentinel.kdl as written")
         let check = try run("sentinel-stack", ["check", "--config", root + "/deploy/sentinel.kdl"])
         #expect(check.status == 0, "\(check.stderr)")
     }
