@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SentinelPolicy", targets: ["SentinelPolicy"]),
         .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
+        .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // HTTP/2 for gRPC health checks (h2c with prior knowledge); only SentinelProxy uses it.
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        // The logging API of lifecycle and health events (JSON handler: SentinelObservability).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
@@ -37,6 +40,16 @@ let package = Package(
         // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes (offsets, no copies).
         // No NIO, no Foundation: fuzzable with plain swiftc.
         .target(name: "SentinelHTTP1", swiftSettings: strict + hotPath),
+        // The system OpenSSL 3 (libssl-dev): only SentinelTLS and its C shim import it.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // OpenSSL's macro APIs (and OSSL_PARAM plumbing) as plain C functions Swift can call.
+        // Its public header declares opaque struct pointers only, so no OpenSSL or libc header
+        // is owned by two modules.
+        .target(name: "CSentinelTLS", dependencies: ["COpenSSL"]),
+        // Sans-I/O TLS on OpenSSL: TLSEngine (one SSL* per connection), TLSContextSet (one SSL_CTX
+        // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
+        // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
+        .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -45,11 +58,20 @@ let package = Package(
         ),
         // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
         .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
+        // What every process reports about itself: process_* metrics, reload gauges, and the JSON
+        // log handler of lifecycle and health events.
+        .target(
+            name: "SentinelObservability",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
             dependencies: [
                 "SentinelPolicy",
+                "SentinelObservability",
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -69,7 +91,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1"],
             swiftSettings: strict
         ),
         // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
@@ -80,13 +102,18 @@ let package = Package(
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
-            dependencies: ["SentinelConfig", "CSentinelLinux", "CSystemd"],
+            dependencies: [
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelPolicy",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -98,7 +125,9 @@ let package = Package(
         .executableTarget(
             name: "sentinel-stack",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelMaster",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -107,17 +136,32 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath.
-        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz"]),
+        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath;
+        // Conformance/ the official KDL 2 suite, read by KDLConformanceTests via #filePath.
+        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
-            name: "StackTests", dependencies: ["SentinelMaster", "SentinelConfig", "sentinel-stack", "SentinelTestSupport"],
+            name: "StackTests",
+            dependencies: [
+                "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // Configuration → running system: every key of the schema either reaches the snapshot
+        // (or a process role) or is refused by the feature gate; limits end to end.
+        .testTarget(
+            name: "SentinelRuntimeTests",
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL"]
+        ),
+        // The JSON log handler (pure: lines to a closure) and process metrics.
+        .testTarget(
+            name: "SentinelObservabilityTests",
+            dependencies: ["SentinelObservability", .product(name: "Logging", package: "swift-log")]),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
         // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
@@ -131,11 +175,18 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        // Engine pairs in memory, openssl s_client over loopback; certificates made at run time.
+        .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS"]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [
                 "SentinelProxy",
+                "SentinelObservability",
                 "SentinelTestSupport",
+                // Configuration text → snapshot → wire, for settings tested end to end.
+                "SentinelRuntime",
+                "SentinelConfig",
+                "SentinelHTTP1",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),

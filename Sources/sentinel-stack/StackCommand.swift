@@ -13,16 +13,16 @@ struct StackCommand: AsyncParsableCommand {
         commandName: "sentinel-stack",
         abstract: "Sentinel's process manager: master, worker processes and agents.",
         discussion: """
-            `up` runs the master: it validates the configuration, binds every listener, starts
-            `system { worker-processes }` workers on those sockets and keeps them running.
-            Signals to the master: HUP reloads (a new generation of workers on the same
-            sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop
+            `up` runs the master: it validates the configuration, binds every listener, starts \
+            `system { worker-processes }` workers on those sockets and keeps them running. \
+            Signals to the master: HUP reloads (a new generation of workers on the same \
+            sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop \
             gracefully (a second one stops at once), USR1 reopens logs.
 
-            Every command takes the same --config FILE as `up` (default: $SENTINEL_CONFIG, else
-            the built-in configuration): the other commands find the running master through a
-            control socket in its runtime directory (`system { runtime-directory }`, else
-            $RUNTIME_DIRECTORY, else a directory named after the file's path; /run/sentinel,
+            Every command takes the same --config FILE as `up` (default: $SENTINEL_CONFIG, else \
+            the built-in configuration): the other commands find the running master through a \
+            control socket in its runtime directory (`system { runtime-directory }`, else \
+            $RUNTIME_DIRECTORY, else a directory named after the file's path; /run/sentinel, \
             the systemd unit's, is tried last). See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",

@@ -1,5 +1,6 @@
 import Dispatch
 import SentinelMaster
+import SentinelObservability
 import SentinelProxy
 import Synchronization
 
@@ -60,7 +61,8 @@ final class WorkerCluster: InstanceView, Sendable {
     }
 
     /// Sends the current exposition text as SNAP lines, the upstream targets as UPS lines, then
-    /// SNAP-END, in one write.
+    /// SNAP-END, in one write. The `process_*` families go only into reports the master asked
+    /// for (a scrape): they change all the time and would defeat `onlyIfChanged`.
     func report(onlyIfChanged: Bool = false) {
         var text = metrics.render(version: version)
         if let server = health.withLock({ $0 }) {
@@ -79,6 +81,9 @@ final class WorkerCluster: InstanceView, Sendable {
             var out = ""
             for line in text.split(separator: "\n") where line.utf8.count < LineBuffer.maxLine - 16 {
                 out += line.hasPrefix("UPS ") ? line + "\n" : ClusterWorkerMessage.snapshotLine(String(line)).line
+            }
+            if !onlyIfChanged, let process = ProcessMetrics.current() {
+                for line in process.render().split(separator: "\n") { out += ClusterWorkerMessage.snapshotLine(String(line)).line }
             }
             out += ClusterWorkerMessage.snapshotEnd.line
             _ = s.link?.send(out)
@@ -102,7 +107,8 @@ final class WorkerCluster: InstanceView, Sendable {
             done.completion(done.lines.joined(separator: "\n") + (done.lines.isEmpty ? "" : "\n"))
         case .probe(let upstream, let target, let success):
             guard let server = health.withLock({ $0 }) else { return }
-            server.health.probeResult(upstream: upstream, target: target, success: success, now: server.now)
+            // The prober logged the transition; this worker applies it silently.
+            server.health.probeResult(upstream: upstream, target: target, success: success, relayed: true, now: server.now)
         }
     }
 

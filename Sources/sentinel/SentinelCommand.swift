@@ -12,9 +12,9 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Sentinel: a security-first HTTP reverse proxy.",
         discussion: """
-            With no subcommand, Sentinel runs the proxy in this process (like `sentinel run`).
-            The configuration comes from --config FILE, else the SENTINEL_CONFIG environment
-            variable, else the built-in default (config/sentinel.kdl: a welcome page plus
+            With no subcommand, Sentinel runs the proxy in this process (like `sentinel run`). \
+            The configuration comes from --config FILE, else the SENTINEL_CONFIG environment \
+            variable, else the built-in default (config/sentinel.kdl: a welcome page plus \
             health, status and metrics endpoints on 127.0.0.1:8080).
 
             Examples:
@@ -23,7 +23,7 @@ struct SentinelCommand: AsyncParsableCommand {
               sentinel test --config sentinel.kdl    check a configuration (like nginx -t)
               sentinel validate -c sentinel.kdl      also check that certificate files load
 
-            For several worker processes, zero-downtime reloads and agent supervision,
+            For several worker processes, zero-downtime reloads and agent supervision, \
             use `sentinel-stack up --config FILE`.
             """,
         version: "sentinel \(SentinelVersion.full)",

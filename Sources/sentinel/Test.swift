@@ -6,9 +6,9 @@ struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a configuration file and exit (0: valid, 1: invalid).",
         discussion: """
-            Reads the configuration and its includes, checks every setting, reference and
-            limit, and prints every problem found as FILE:LINE:COL with a hint. Also checks
-            that the log files can be opened for writing (their directories exist). Nothing
+            Reads the configuration and its includes, checks every setting, reference and \
+            limit, and prints every problem found as FILE:LINE:COL with a hint. Also checks \
+            that the log files can be opened for writing (their directories exist). Nothing \
             is started and no port is bound.
             """
     )

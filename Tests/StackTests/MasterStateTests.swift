@@ -1,3 +1,5 @@
+import Logging
+import SentinelObservability
 import Testing
 @testable import SentinelMaster
 
@@ -167,6 +169,18 @@ import Testing
         #expect(events(out).contains("fast_stop"))
     }
 
+    /// Regression: once the workers were gone (exit decided, agents still stopping), a second
+    /// signal must still make the exit unclean; deciding the exit once had kept it at 0.
+    @Test func aSecondStopSignalAfterTheWorkersLeftStillExitsOne() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 1, base: 10)
+        _ = s.handle(.stop(signal: 15), now: .zero)
+        var out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)
+        #expect(out.contains(.exit(code: 0)))
+        out = s.handle(.stop(signal: 15), now: .zero)
+        #expect(out.contains(.exit(code: 1)) && events(out) == ["fast_stop"], "no second stopped line")
+    }
+
     @Test func crashedWorkersAreNotRespawnedWhileStopping() {
         var s = MasterState()
         _ = live(&s, g: 1, n: 1, base: 10)
@@ -192,9 +206,9 @@ import Testing
         #expect(out.contains(.schedule(.acceptHandover(generation: 2), after: .seconds(1))))
         out = s.handle(.message(pid: 11, .listenersClosed), now: .zero)
         #expect(out == [
-            .log(LogEntry("info", "worker_listeners_closed", [("generation", "1"), ("slot", "1"), ("pid", "11")])),
+            .log(LogEntry("info", "worker_listeners_closed", [("generation", .int(1)), ("slot", .int(1)), ("worker_pid", .int(11))])),
             .send(pid: 21, .accept),
-            .log(LogEntry("info", "worker_accepting", [("generation", "2"), ("slot", "1"), ("pid", "21")])),
+            .log(LogEntry("info", "worker_accepting", [("generation", .int(2)), ("slot", .int(1)), ("worker_pid", .int(21))])),
         ])
         // Slot 0's old worker exits without saying so: its exit frees the slot as well.
         out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)

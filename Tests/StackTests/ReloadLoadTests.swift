@@ -136,7 +136,7 @@ import Testing
         #expect(stack.wait { results.withLock { $0.count } == 4 })
         let statuses = results.withLock { $0.map { (try? $0.get()) ?? -1 } }
         #expect(statuses == [200, 200, 200, 200], "\(statuses)")
-        #expect(stack.events("stopped").first?.contains(#""clean":"true""#) == true)
+        #expect(stack.events("stopped").first?.contains(#""clean":true"#) == true)
     }
 
     @Test func termCutsOffARequestThatCannotFinishAndTheExitStatusSaysSo() throws {
@@ -157,8 +157,8 @@ import Testing
         #expect(stack.wait { result.withLock { $0 } != nil })
         let r = result.withLock { $0 }
         #expect((try? r?.get()) == nil, "the client got no complete response: \(String(describing: r))")
-        #expect(stack.events("worker_drained").contains { $0.contains(#""clean":"false""#) })
-        #expect(stack.events("stopped").first?.contains(#""clean":"false""#) == true)
+        #expect(stack.events("worker_drained").contains { $0.contains(#""clean":false"#) })
+        #expect(stack.events("stopped").first?.contains(#""clean":false"#) == true)
     }
 }
 
