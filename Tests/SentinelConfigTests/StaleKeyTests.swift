@@ -10,6 +10,10 @@ import Testing
         minimal(routes: #"route "r" { matches { path-prefix "/" }; upstream "b"; \#(body) }"#) + upstream
     }
 
+    static func inference(_ body: String) -> String {
+        route(#"service-type "inference"; inference { provider "openai"; \#(body) }"#)
+    }
+
     /// One configuration per table entry (keyed `parent|key`), each writing that stale key.
     static let cases: [String: String] = [
         "routes > route|circuit-breaker": route("circuit-breaker { failure-threshold 5 }"),
@@ -23,6 +27,15 @@ import Testing
         "|error-pages": minimal("error-pages { }"),
         "upstreams > upstream > tls|verify": minimal(#"upstreams { upstream "b" { target "127.0.0.1:9"; tls { verify #true } } }"#),
         "filters > filter|redis-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; redis-fallback-local #true } }"#),
+        "filters > filter|memcached-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-fallback-local #true } }"#),
+        "filters > filter|memcached-ttl-secs": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-ttl-secs 2 } }"#),
+        "waf > ruleset|exclusions": minimal(#"waf { ruleset { exclusions { exclusion { rule-ids "1"; scope "global" } } } }"#),
+        "routes > route > inference|token-estimation": inference(#"token-estimation "chars""#),
+        "routes > route > inference > rate-limit|key": inference(#"rate-limit { tokens-per-minute 10; key "header:X-Api-Key" }"#),
+        "routes > route > inference > budget|key": inference(#"budget { limit 10; period "monthly"; key "header:X-Org" }"#),
+        "routes > route > inference > model-routing|mappings": inference(#"model-routing { model "a*" upstream="b"; mappings { mapping "a*" { upstream "b" } } }"#),
+        "routes > route > inference > cost-attribution|models": inference(#"cost-attribution { enabled #true; models { model "a" { input-cost-per-1k 1 } } }"#),
+        "routes > route > inference > guardrails > pii-detection|detect-types": inference(#"guardrails { pii-detection { enabled #true; agent "a"; detect-types "ssn" } }"#),
     ]
 
     @Test func everyEntryHasACase() {
@@ -58,5 +71,25 @@ import Testing
     @Test func anOrdinaryTypoKeepsItsSuggestion() {
         let d = diagnostics(Self.route("websockt #true"))
         #expect(d.first?.hint == "did you mean \"websocket\"?")
+    }
+}
+
+/// Shapes of the original's older examples that no version of either parser reads: the hint
+/// says how the setting is written.
+@Suite struct OldShapeHintTests {
+    @Test func aSettingWrittenAsAPropertyIsShownAsAChild() throws {
+        let text = #"""
+            system { worker-threads 1 }
+            listeners { listener "h" address="127.0.0.1:8080" { protocol "http" } }
+            routes { route "r" { builtin-handler "status" } }
+            """#
+        let d = diagnostics(text).first { $0.message.hasPrefix("unknown property \"address\"") }
+        #expect(d?.hint == #"address is a setting inside the block: listener … { address "127.0.0.1:8080" }"#)
+    }
+
+    @Test func aBlockWithoutPropertiesSaysSoInPlainEnglish() throws {
+        let text = StaleKeyTests.route(#"policies { timeout-secs 5 }; fallback { max-attempts 2; fallback-upstream "b" x=1 }"#)
+        #expect(!diagnostics(text).contains { $0.hint?.contains("propertys") == true })
+        #expect(Suggest.hint(for: "x", among: [], kind: "property") == "this block takes no properties")
     }
 }

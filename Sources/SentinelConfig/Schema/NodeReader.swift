@@ -306,7 +306,10 @@ struct NodeReader {
         for property in node.properties where !claimedProperties.contains(property.name) {
             sink.error(
                 property.location, path, "unknown property \"\(property.name)\" on \"\(node.name)\"",
-                hint: Suggest.hint(for: property.name, among: knownProperties, kind: "property"))
+                hint: knownChildren.contains(property.name)
+                    // `listener "https" address="…"`: a setting written as a property.
+                    ? "\(property.name) is a setting inside the block: \(node.name) … { \(property.name) \(Self.show(property.value)) }"
+                    : Suggest.hint(for: property.name, among: knownProperties, kind: "property"))
         }
         for (index, child) in node.children.enumerated() where !claimedChildren.contains(index) {
             sink.error(
