@@ -241,6 +241,30 @@ struct TLSEngineTests {
         #expect(rest > 0)
     }
 
+    /// A plaintext buffer smaller than what arrived: `consumed` says how far the engine got,
+    /// the host offers the rest again, nothing is lost or repeated.
+    @Test func smallPlaintextBufferGetsTheRestOnTheNextCall() throws {
+        let pair = try EnginePair(try standardSet(), try clientContext(), serverName: "ecdsa.test")
+        let message = (0..<30_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        _ = try message.withUnsafeBytes { try pair.client.send($0) }
+        let wire = pair.client.takeOutput()
+        var got: [UInt8] = []
+        var small = [UInt8](repeating: 0, count: 1000)
+        var offset = 0
+        var calls = 0
+        while got.count < message.count {
+            calls += 1
+            let r = try wire[offset...].withUnsafeBytes { i in try small.withUnsafeMutableBytes { try pair.server.receive(i, into: $0) } }
+            offset += r.consumed
+            got += small[0..<r.plaintext]
+            #expect(r.plaintext <= 1000)
+            if r.plaintext == 0 { break }
+        }
+        #expect(got == message)
+        #expect(offset == wire.count)
+        #expect(calls >= 30)
+    }
+
     @Test func sendBeforeHandshakeIsAnError() throws {
         let engine = try TLSEngine(server: try standardSet())
         #expect(engine.isHandshaking)
