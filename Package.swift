@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // HTTP/2 for gRPC health checks (h2c with prior knowledge); only SentinelProxy uses it.
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        // The logging API of lifecycle and health events (JSON handler: SentinelObservability).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
@@ -56,11 +58,20 @@ let package = Package(
         ),
         // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
         .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
+        // What every process reports about itself: process_* metrics, reload gauges, and the JSON
+        // log handler of lifecycle and health events.
+        .target(
+            name: "SentinelObservability",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
             dependencies: [
                 "SentinelPolicy",
+                "SentinelObservability",
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -80,7 +91,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1"],
             swiftSettings: strict
         ),
         // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
@@ -91,13 +102,18 @@ let package = Package(
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
-            dependencies: ["SentinelConfig", "CSentinelLinux", "CSystemd"],
+            dependencies: [
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sentinel",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelPolicy",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -109,7 +125,9 @@ let package = Package(
         .executableTarget(
             name: "sentinel-stack",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "SentinelConfig",
+                "SentinelObservability",
                 "SentinelMaster",
                 "SentinelProxy",
                 "SentinelRuntime",
@@ -118,14 +136,30 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath.
-        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz"]),
+        // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath;
+        // Conformance/ the official KDL 2 suite, read by KDLConformanceTests via #filePath.
+        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
         .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
-        .testTarget(name: "StackTests", dependencies: ["SentinelMaster", "SentinelConfig", "sentinel-stack", "SentinelTestSupport"]),
+        .testTarget(
+            name: "StackTests",
+            dependencies: [
+                "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // Configuration → running system: every key of the schema either reaches the snapshot
+        // (or a process role) or is refused by the feature gate; limits end to end.
+        .testTarget(
+            name: "SentinelRuntimeTests",
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL"]
+        ),
+        // The JSON log handler (pure: lines to a closure) and process metrics.
+        .testTarget(
+            name: "SentinelObservabilityTests",
+            dependencies: ["SentinelObservability", .product(name: "Logging", package: "swift-log")]),
         // glibc heap statistics for growth tests (malloc.h is not in the Glibc module).
         .target(name: "CHeapUsage", path: "Tests/CHeapUsage"),
         // NIO only for the differential test against llhttp (NIOHTTP1's HTTPRequestDecoder).
@@ -145,7 +179,12 @@ let package = Package(
             name: "SentinelProxyTests",
             dependencies: [
                 "SentinelProxy",
+                "SentinelObservability",
                 "SentinelTestSupport",
+                // Configuration text → snapshot → wire, for settings tested end to end.
+                "SentinelRuntime",
+                "SentinelConfig",
+                "SentinelHTTP1",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,14 +3,14 @@
 #
 #   Fuzz/fuzz-kdl.sh [seconds]        (default 600)
 #
-# Environment: SENTINEL_KDL_SUITE  the kdl-v2 suite folder (seed corpus; default ../shared/...)
+# Seeds: the KDL 2 suite carried in Tests/KDLTests/Conformance/kdl-v2 and Tests/KDLTests/Fuzz/.
 # Outputs (gitignored): .build-fuzz/kdl-fuzz, .build-fuzz/corpus/, .build-fuzz/artifacts/,
 # .build-fuzz/fuzz.log. Crashes/timeouts land in .build-fuzz/artifacts/; copy each one into
 # Tests/KDLTests/Fuzz/ once fixed so the regression test keeps it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
-suite="${SENTINEL_KDL_SUITE:-$(cd .. && pwd)/shared/conformance/kdl/kdl-v2}"
+suite=Tests/KDLTests/Conformance/kdl-v2
 out=.build-fuzz
 mkdir -p "$out/corpus" "$out/artifacts"
 

@@ -1,3 +1,6 @@
+import Logging
+import SentinelObservability
+
 /// The master's decisions about agent processes as a value type: events in, actions out, no I/O.
 ///
 /// Kept apart from `MasterState` (workers) on purpose: agents have their own lifecycle (started
@@ -119,7 +122,7 @@ public struct AgentSupervisor: Sendable {
             a.state = .running
             a.startedAt = now
             agents[name] = a
-            var out = [log("info", "agent_started", name, [("pid", String(pid)), ("restarts", String(a.restarts))])]
+            var out = [log("info", "agent_started", name, [("agent_pid", .int(pid)), ("restarts", .int(a.restarts))])]
             if a.failures >= timing.crashLoopAfter {
                 out.append(.schedule(.stable(agent: name, incarnation: a.incarnation), after: timing.stableAfter))
             }
@@ -215,7 +218,7 @@ public struct AgentSupervisor: Sendable {
         a.state = .stopping
         agents[name] = a
         return [
-            log("info", "agent_stopping", name, [("pid", String(pid))]),
+            log("info", "agent_stopping", name, [("agent_pid", .int(pid))]),
             .signal(pid: pid, Self.sigterm),
             .schedule(.kill(agent: name, pid: pid), after: a.spec.stopTimeout),
         ]
@@ -230,7 +233,7 @@ public struct AgentSupervisor: Sendable {
         a.lastExit = status
         let lifetime = now - a.startedAt
         var out = [log(wasStopping ? "info" : "warn", "agent_exited", name, [
-            ("pid", pid.map(String.init) ?? ""), ("status", status), ("expected", String(wasStopping)),
+            ("agent_pid", pid.map { Logger.MetadataValue.int($0) } ?? ""), ("status", "\(status)"), ("expected", .bool(wasStopping)),
         ])]
         if a.removed {
             agents[name] = nil
@@ -250,7 +253,7 @@ public struct AgentSupervisor: Sendable {
             a.state = .failed
             agents[name] = a
             let reason = "agent \(name) gave up after \(a.restarts) restarts (max-restarts \(limit)), last \(status)"
-            return out + [log("error", "agent_gave_up", name, [("restarts", String(a.restarts)), ("last_exit", status)]),
+            return out + [log("error", "agent_gave_up", name, [("restarts", .int(a.restarts)), ("last_exit", "\(status)")]),
                           .notify("STATUS=\(reason)")]
         }
         a.failures = lifetime >= timing.stableAfter ? 1 : a.failures + 1
@@ -260,7 +263,7 @@ public struct AgentSupervisor: Sendable {
         let delay = backoff(base: a.spec.restartDelay, failures: a.failures)
         let looping = a.failures >= timing.crashLoopAfter
         out.append(log(looping ? "error" : "warn", looping ? "agent_crash_loop" : "agent_restart_scheduled", name, [
-            ("consecutive_failures", String(a.failures)), ("restarts", String(a.restarts)), ("delay_ms", String(delay.milliseconds)),
+            ("consecutive_failures", .int(a.failures)), ("restarts", .int(a.restarts)), ("delay_ms", .int(delay.milliseconds)),
         ]))
         if looping {
             out.append(.notify("STATUS=agent \(name) is crash-looping: \(a.failures) consecutive failures, last \(status), next try in \(delay.milliseconds) ms"))
@@ -279,13 +282,13 @@ public struct AgentSupervisor: Sendable {
             return [.spawn(a.spec)]
         case .kill(let name, let pid):
             guard let a = agents[name], a.pid == pid, a.state == .stopping else { return [] }
-            return [log("warn", "agent_stop_timeout", name, [("pid", String(pid))]), .signal(pid: pid, Self.sigkill)]
+            return [log("warn", "agent_stop_timeout", name, [("agent_pid", .int(pid))]), .signal(pid: pid, Self.sigkill)]
         case .stable(let name, let incarnation):
             guard var a = agents[name], a.incarnation == incarnation, a.state == .running, a.failures > 0 else { return [] }
             let failures = a.failures
             a.failures = 0
             agents[name] = a
-            return [log("info", "agent_recovered", name, [("pid", a.pid.map(String.init) ?? ""), ("after_failures", String(failures))]),
+            return [log("info", "agent_recovered", name, [("agent_pid", a.pid.map { Logger.MetadataValue.int($0) } ?? ""), ("after_failures", .int(failures))]),
                     .notify("STATUS=agent \(name) recovered after \(failures) consecutive failures")]
         }
     }
@@ -295,8 +298,8 @@ public struct AgentSupervisor: Sendable {
         return [.allStopped]
     }
 
-    private func log(_ level: String, _ event: String, _ name: String, _ fields: [(String, String)]) -> Action {
-        .log(LogEntry(level, event, [("agent", name)] + fields))
+    private func log(_ level: String, _ event: String, _ name: String, _ fields: [(String, Logger.MetadataValue)]) -> Action {
+        .log(LogEntry(level, event, [("agent", .string(name))] + fields))
     }
 }
 

@@ -34,6 +34,12 @@ public struct ClusterView: Sendable {
     }
 
     public private(set) var reports: [Int32: MetricsText] = [:]
+    /// The generation of each reporting worker: reports merge oldest generation first, so the
+    /// newer worker of a slot wins the per-process families.
+    private var reportGenerations: [Int32: Int] = [:]
+    /// Families the master adds to every `metrics` answer (its own `process_*` and the reload
+    /// gauges), read at answer time.
+    public var masterMetrics: @Sendable () -> String = { "" }
     public private(set) var retired = MetricsText()
     private var pending: [Int32: [String]] = [:]
     private var pendingRows: [Int32: [UpstreamRow]] = [:]
@@ -67,7 +73,10 @@ public struct ClusterView: Sendable {
             rows[pid] = pendingRows.removeValue(forKey: pid) ?? []
             pruneRetiredUpstreams()
             let lines = pending.removeValue(forKey: pid) ?? []
+            let info = workers().first { $0.pid == pid }
+            reportGenerations[pid] = info?.generation ?? 0
             reports[pid] = MetricsText(parsing: lines.joined(separator: "\n"))
+                .relabelProcess("role=\"worker\",slot=\"\(info?.slot ?? -1)\"")
             var out: [Send] = []
             for i in pulls.indices { pulls[i].waiting.remove(pid) }
             while let i = pulls.firstIndex(where: { $0.waiting.isEmpty }) {
@@ -122,6 +131,7 @@ public struct ClusterView: Sendable {
         pending.removeValue(forKey: pid)
         pendingRows.removeValue(forKey: pid)
         rows.removeValue(forKey: pid)
+        reportGenerations.removeValue(forKey: pid)
         if let last = reports.removeValue(forKey: pid) { retired.merge(last.cumulative) }
         var out: [Send] = []
         for i in pulls.indices { pulls[i].waiting.remove(pid) }
@@ -141,7 +151,8 @@ public struct ClusterView: Sendable {
     /// Every live report merged with the retired counters.
     public var aggregate: MetricsText {
         var total = MetricsText()
-        for pid in reports.keys.sorted() { total.merge(reports[pid]!) }
+        let order = reports.keys.sorted { (reportGenerations[$0] ?? 0, $0) < (reportGenerations[$1] ?? 0, $1) }
+        for pid in order { total.merge(reports[pid]!) }
         total.merge(retired)
         return total
     }
@@ -149,7 +160,10 @@ public struct ClusterView: Sendable {
     private func answer(_ pull: Pull, workers: [WorkerInfo]) -> [Send] {
         let body: [String]
         switch pull.kind {
-        case "metrics": body = aggregate.render().split(separator: "\n").map(String.init)
+        case "metrics":
+            var total = aggregate
+            total.merge(MetricsText(parsing: masterMetrics()))
+            body = total.render().split(separator: "\n").map(String.init)
         case "status": body = [statusFragment(workers)]
         case "upstreams": body = UpstreamRow.merged(rows.keys.sorted().flatMap { rows[$0]! })
         default: body = []

@@ -15,6 +15,9 @@ public enum WorkerMessage: Sendable, Equatable {
     case listenersClosed
     /// Answer to PING `seq`, sent once a task ran on every event loop of the worker.
     case pong(UInt64)
+    /// The worker cannot start (or go on) and exits: its own reason, for the verdict of `up`
+    /// and `reload` and the log (one line, cut to fit the protocol's line limit).
+    case failed(String)
 
     public var line: String {
         switch self {
@@ -23,6 +26,7 @@ public enum WorkerMessage: Sendable, Equatable {
         case .drained(let clean): return "DRAINED \(clean ? "clean" : "forced")\n"
         case .listenersClosed: return "LISTENERS-CLOSED\n"
         case .pong(let seq): return "PONG \(seq)\n"
+        case .failed(let reason): return "FAILED \(Self.oneLine(reason))\n"
         }
     }
 
@@ -33,8 +37,23 @@ public enum WorkerMessage: Sendable, Equatable {
         else if line == "DRAINED forced" { self = .drained(clean: false) }
         else if line == "LISTENERS-CLOSED" { self = .listenersClosed }
         else if line.hasPrefix("PONG "), let seq = UInt64(line.dropFirst(5)) { self = .pong(seq) }
+        else if line.hasPrefix("FAILED ") { self = .failed(String(line.dropFirst(7))) }
         else { return nil }
     }
+
+    /// `text` on one line (newlines become spaces), at most `maxReason` bytes.
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            let c: Character = ch.isNewline ? " " : ch
+            if out.utf8.count + c.utf8.count > maxReason { return out + "…" }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// Bound of a FAILED reason, well under `LineBuffer.maxLine`.
+    static let maxReason = 2048
 }
 
 /// Master → worker messages.

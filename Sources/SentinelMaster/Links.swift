@@ -48,9 +48,9 @@ public final class ControlLink: @unchecked Sendable {
     /// (a large metrics report), the rest is written as the peer reads, for at most
     /// `sendPatience`: a torn line would corrupt every later line, so waiting a little is better.
     @discardableResult
-    public func send(_ line: String) -> Bool {
+    public func send(_ line: String, patience: Duration = sendPatience) -> Bool {
         var bytes = Array(line.utf8)[...]
-        let deadline = ContinuousClock.now + Self.sendPatience
+        let deadline = ContinuousClock.now + patience
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if n > 0 { bytes = bytes.dropFirst(n); continue }

@@ -2,6 +2,8 @@ import SentinelConfig
 
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 /// What the runner keeps for agent supervision, in one value so the runner itself grows by one
@@ -46,8 +48,8 @@ extension Runner {
     mutating func handleAgent(_ input: AgentInput) {
         switch input {
         case .output(let name, let pid, let stream, let line, let truncated, let flow):
-            var fields = [("agent", name), ("pid", String(pid)), ("stream", stream), ("line", line)]
-            if truncated { fields.append(("truncated", "true")) }
+            var fields: [(String, Logger.MetadataValue)] = [("agent", .string(name)), ("agent_pid", .int(pid)), ("stream", .string(stream)), ("line", .string(line))]
+            if truncated { fields.append(("truncated", .bool(true))) }
             log.emit(LogEntry("info", "agent_output", fields))
             flow.release()
         case .timer(let timer):
@@ -138,7 +140,7 @@ extension Runner {
     /// get SIGTERM before this master starts its own.
     func stopLeftoverAgents() {
         for (name, pid) in AgentPidFile(runtimeDirectory: runtime.path).stopLeftovers() {
-            log.emit("warn", "stale_agent_stopped", ["agent": name, "pid": String(pid)])
+            log.emit("warn", "stale_agent_stopped", ["agent": .string(name), "agent_pid": .int(pid)])
         }
     }
 

@@ -2,6 +2,8 @@ import SentinelConfig
 
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 extension Runner {
@@ -26,7 +28,7 @@ extension Runner {
             if !activation.isEmpty {
                 for (address, p) in try table.adopt(activation, for: addresses) {
                     log.emit(workers > 1 ? "warn" : "info", "socket_activated", [
-                        "fd": String(p.fd), "name": p.name, "address": address.description, "workers_sharing": String(workers),
+                        "fd": .int(p.fd), "name": "\(p.name)", "address": "\(address.description)", "workers_sharing": .int(workers),
                     ])
                 }
                 activation = []
@@ -39,8 +41,8 @@ extension Runner {
                 addresses: addresses, workers: workers, config: handover, drop: drop, drainTimeout: config.system.gracefulShutdownTimeout)
             drainTimeout = config.system.gracefulShutdownTimeout
             log.emit("info", "generation_prepared", [
-                "generation": String(id), "listeners": addresses.map(\.description).joined(separator: ","),
-                "sockets": String(table.count),
+                "generation": .int(id), "listeners": .array(addresses.map { .string($0.description) }),
+                "sockets": .int(table.count),
             ])
             return .success(.prepared(
                 generation: id, workers: workers, drainTimeout: config.system.gracefulShutdownTimeout,
@@ -56,13 +58,13 @@ extension Runner {
     /// the log, to systemd and to `client`.
     mutating func reload(client: ControlConnection?) {
         func refuse(_ reason: String) {
-            log.emit("warn", "reload_refused", ["reason": reason])
+            log.emit("warn", "reload_refused", ["reason": "\(reason)"])
             client?.reply(JSONValue.object([("ok", .bool(false)), ("error", .string(reason))]).serialized())
             client?.close()
         }
         if state.phase == .stopping { return refuse("the master is stopping") }
         if let pending = state.pendingGeneration { return refuse("generation \(pending) is still starting; retry when it is live") }
-        log.emit("info", "reload_started", ["config": options.configPath, "live_generation": state.liveGeneration.map(String.init) ?? ""])
+        log.emit("info", "reload_started", ["config": "\(options.configPath)", "live_generation": .int(state.liveGeneration ?? 0)])
         notifier.notify(SystemdNotifier.reloading())
         let prepared: Result<MasterState.Event, ControlError>
         var diagnostics = ""
@@ -72,7 +74,7 @@ extension Runner {
             prepared = .failure(ControlError("invalid configuration \(options.configPath)"))
         case .success(let expanded):
             prepared = prepare(expanded)
-            if case .success = prepared { log = StackLog(config: expanded.loaded.config.observability.logging) }
+            if case .success = prepared { log = Logger.sentinel(role: "master", config: expanded.loaded.config.observability.logging) }
         }
         switch prepared {
         case .success(let event):
@@ -80,7 +82,8 @@ extension Runner {
             apply(event)
         case .failure(let error):
             let reason = error.description + "; generation \(state.liveGeneration ?? 0) keeps serving"
-            log.emit(LogEntry("error", "reload_failed", [("reason", reason)] + (diagnostics.isEmpty ? [] : [("diagnostics", diagnostics)])))
+            reloadMetrics.failed()
+            log.emit(LogEntry("error", "reload_failed", [("reason", "\(reason)")] + (diagnostics.isEmpty ? [] : [("diagnostics", "\(diagnostics)")])))
             notifier.notify("READY=1\nSTATUS=reload failed: \(error.description)")
             var answer: [(String, JSONValue)] = [("ok", .bool(false)), ("error", .string(reason))]
             if !diagnostics.isEmpty { answer.append(("diagnostics", .string(diagnostics))) }

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 /// The I/O part of the orphan guard (see `GuardMessage`): the master starts one guard process,
@@ -13,9 +15,9 @@ extension Runner {
             let link = try GuardLink.spawn(executable: options.executable, arguments: arguments)
             guardLink = link
             guardStartedAt = now
-            log.emit("info", "guard_started", ["pid": String(link.pid)])
+            log.emit("info", "guard_started", ["guard_pid": .int(link.pid)])
         } catch {
-            log.emit("error", "guard_spawn_failed", ["reason": error.description])
+            log.emit("error", "guard_spawn_failed", ["reason": .string(error.description)])
             return
         }
         for g in state.generations {
@@ -47,7 +49,7 @@ extension Runner {
     mutating func guardExited(pid: Int32, status: ExitStatus) -> Bool {
         guard let link = guardLink, link.pid == pid else { return false }
         guardLink = nil
-        log.emit("warn", "guard_exited", ["pid": String(pid), "status": status.description])
+        log.emit("warn", "guard_exited", ["guard_pid": .int(pid), "status": .string(status.description)])
         guard state.phase != .stopping else { return true }
         if now - guardStartedAt >= .seconds(1) {
             startGuard()

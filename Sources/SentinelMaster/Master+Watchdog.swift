@@ -1,9 +1,12 @@
+import Logging
+import SentinelObservability
+
 /// The I/O part of systemd's watchdog (see `WatchdogState`).
 extension Runner {
     /// Arms the period timer when systemd set `WATCHDOG_USEC` for this process.
     func startWatchdog() {
         guard let period = watchdog?.period else { return }
-        log.emit("info", "watchdog_enabled", ["period_ms": String(period.components.seconds * 1000 + period.components.attoseconds / 1_000_000_000_000_000)])
+        log.emit("info", "watchdog_enabled", ["period_ms": .int(period.components.seconds * 1000 + period.components.attoseconds / 1_000_000_000_000_000)])
         let continuation = self.continuation
         Task {
             while true {
@@ -25,7 +28,7 @@ extension Runner {
                 log.emit("info", "watchdog_resumed")
             } else {
                 notifier.notify("STATUS=watchdog withheld: worker \(tick.wedged.map(String.init).joined(separator: ",")) unresponsive")
-                log.emit("error", "watchdog_withheld", ["unresponsive_pids": tick.wedged.map(String.init).joined(separator: ",")])
+                log.emit("error", "watchdog_withheld", ["unresponsive_pids": .ints(tick.wedged)])
             }
         }
         if tick.pet { notifier.notify("WATCHDOG=1") }

@@ -1,8 +1,10 @@
 public import SentinelConfig
+import SentinelObservability
 import Dispatch
 
 #if canImport(Glibc)
 import Glibc
+import Logging
 #endif
 
 /// `sentinel-stack up`: runs the process model until stopped.
@@ -63,16 +65,16 @@ public struct Master: Sendable {
         switch ConfigLoader.loadExpanded(file: options.configPath, host: .stack) {
         case .failure(let error):
             writeAll(error.rendered() + "\n", to: 2)
-            StackLog().emit("error", "startup_failed", ["reason": "invalid configuration \(options.configPath)"])
+            Logger.sentinel(role: "master").emit("error", "startup_failed", ["reason": "invalid configuration \(options.configPath)"])
             return 1
         case .success(let expanded): first = expanded
         }
-        let log = StackLog(config: first.loaded.config.observability.logging)
+        let log = Logger.sentinel(role: "master", config: first.loaded.config.observability.logging)
         for w in first.loaded.warnings { writeAll(w.description + "\n", to: 2) }
         // First, while fds 3… are still exactly what systemd passed.
         let passed: [SocketActivation.Passed]
         do { passed = try SocketActivation.take() } catch {
-            log.emit("error", "startup_failed", ["reason": error.description])
+            log.emit("error", "startup_failed", ["reason": .string(error.description)])
             return 1
         }
         let runtime = RuntimeDirectory.resolve(configPath: options.configPath, environment: options.environment)
@@ -96,7 +98,7 @@ public struct Master: Sendable {
         var runner = Runner(options: options, log: log, continuation: continuation, runtime: runtime)
         runner.activation = passed
         log.emit("info", "master_started", [
-            "pid": String(getpid()), "config": options.configPath, "runtime_directory": runtime.path, "version": SentinelVersion.full,
+            "config": .string(options.configPath), "runtime_directory": .string(runtime.path), "version": .string(SentinelVersion.full),
         ])
         runner.stopLeftoverAgents()
         runner.startGuard()
@@ -139,7 +141,7 @@ struct Runner {
     }
 
     let options: Master.Options
-    var log: StackLog
+    var log: Logger
     let continuation: AsyncStream<Master.Input>.Continuation
     let runtime: RuntimeDirectory
     let notifier = SystemdNotifier()
@@ -156,6 +158,9 @@ struct Runner {
     var pendingExits: [Int32: ExitStatus] = [:]
     var reloadWaiters: [Int: [ControlConnection]] = [:]
     var cluster = ClusterView()
+    /// `sentinel_config_last_reload_*`: a generation going live succeeds, a reload whose
+    /// configuration or generation fails does not.
+    let reloadMetrics = ReloadMetrics()
     var stopWaiters: [ControlConnection] = []
     var nextGeneration = 1
     var exitCode: Int32?
@@ -168,7 +173,7 @@ struct Runner {
     /// Sockets systemd passed, adopted by the first generation's `prepare`.
     var activation: [SocketActivation.Passed] = []
 
-    init(options: Master.Options, log: StackLog, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
+    init(options: Master.Options, log: Logger, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
         self.log = log
         self.continuation = continuation
@@ -176,6 +181,9 @@ struct Runner {
         instance = WorkerHandover.Instance.persistent(in: runtime.path)
         state = MasterState(timing: options.timing)
         agents = AgentHost(timing: options.agentTiming)
+        cluster.masterMetrics = { [reloadMetrics] in
+            reloadMetrics.render() + (ProcessMetrics.current()?.render(labels: #"role="master""#) ?? "")
+        }
     }
 
     var now: Duration { ContinuousClock.now - started }
@@ -187,7 +195,7 @@ struct Runner {
             if case .prepared(let g, _, _, _) = event { applyAgentPlan(generation: g) }
             apply(event)
         case .failure(let error):
-            log.emit("error", "startup_failed", ["reason": error.description])
+            log.emit("error", "startup_failed", ["reason": "\(error.description)"])
             exitCode = 1
         }
     }
@@ -201,7 +209,7 @@ struct Runner {
             case SIGHUP: reload(client: nil)
             case SIGUSR1:
                 for link in links.values { link.send(MasterMessage.reopenLogs.line) }
-                log.emit("info", "logs_reopened", ["pids": links.keys.sorted().map(String.init).joined(separator: ",")])
+                log.emit("info", "logs_reopened", ["pids": .ints(links.keys.sorted())])
             default:
                 if state.phase == .stopping { applyAgents(.fastStop) }
                 apply(.stop(signal: sig))
@@ -290,12 +298,14 @@ struct Runner {
         case .notify(let text):
             notifier.notify(text)
         case .live(let g):
+            reloadMetrics.succeeded()
             applyAgentPlan(generation: g)
             for c in reloadWaiters.removeValue(forKey: g) ?? [] {
                 c.reply(#"{"ok":true,"generation":\#(g)}"#)
                 c.close()
             }
         case .failed(let g, let reason):
+            reloadMetrics.failed()
             for c in reloadWaiters.removeValue(forKey: g) ?? [] {
                 c.reply(JSONValue.object([("ok", .bool(false)), ("error", .string(reason))]).serialized())
                 c.close()

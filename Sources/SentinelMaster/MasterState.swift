@@ -1,3 +1,6 @@
+import Logging
+import SentinelObservability
+
 /// The master's decisions as a value type: events in, actions out, no I/O.
 ///
 /// It exists so that every rule of the process model (when a generation goes live, when the old
@@ -34,6 +37,8 @@ public struct MasterState: Sendable {
         public var restarts = 0
         /// Told ACCEPT and not known to have closed its listeners since: it polls its sockets.
         public var accepting = false
+        /// The reason the worker gave (FAILED) before exiting: its exit is reported with it.
+        public var failure: String?
     }
 
     public struct Generation: Sendable {
@@ -90,6 +95,8 @@ public struct MasterState: Sendable {
     public private(set) var phase: Phase = .starting
     /// False once anything during stop was forced (a kill, a forced drain, an unclean exit).
     public private(set) var stopClean = true
+    /// The exit action was returned (it is returned, and `stopped` logged, once).
+    private var exitDecided = false
 
     public init(timing: Timing = Timing()) { self.timing = timing }
 
@@ -104,17 +111,18 @@ public struct MasterState: Sendable {
             generations.append(Generation(
                 id: id, state: .starting, workers: (0..<count).map { Worker(slot: $0) }, drainTimeout: drainTimeout,
                 sharedSockets: shared))
-            out.append(log("info", "generation_starting", id, [("workers", String(count))]))
+            out.append(log("info", "generation_starting", id, [("workers", .int(count))]))
             out += (0..<count).map { .spawn(generation: id, slot: $0) }
             out.append(.schedule(.readyDeadline(generation: id), after: timing.readyTimeout))
         case .spawned(let g, let slot, let pid):
             guard let gi = index(g), slot < generations[gi].workers.count else { return [.kill(pid: pid)] }
             generations[gi].workers[slot].pid = pid
             generations[gi].workers[slot].ready = false
+            generations[gi].workers[slot].failure = nil
             generations[gi].workers[slot].startedAt = now
-            out.append(log("info", "worker_spawned", g, [("slot", String(slot)), ("pid", String(pid))]))
+            out.append(log("info", "worker_spawned", g, [("slot", .int(slot)), ("worker_pid", .int(pid))]))
         case .spawnFailed(let g, let slot, let reason):
-            out.append(log("error", "worker_spawn_failed", g, [("slot", String(slot)), ("reason", reason)]))
+            out.append(log("error", "worker_spawn_failed", g, [("slot", .int(slot)), ("reason", "\(reason)")]))
             guard let gi = index(g) else { break }
             if generations[gi].state == .starting {
                 out += fail(gi, reason: "cannot start worker \(slot): \(reason)")
@@ -143,7 +151,7 @@ public struct MasterState: Sendable {
         case .ready:
             guard !generations[gi].workers[slot].ready else { return [] }
             generations[gi].workers[slot].ready = true
-            var out = [log("info", "worker_ready", g, [("slot", String(slot)), ("pid", String(pid))])]
+            var out = [log("info", "worker_ready", g, [("slot", .int(slot)), ("worker_pid", .int(pid))])]
             if generations[gi].state == .starting, generations[gi].workers.allSatisfy(\.ready) {
                 out += goLive(gi)
             } else if generations[gi].state == .live {
@@ -152,12 +160,15 @@ public struct MasterState: Sendable {
             return out
         case .listenersClosed:
             generations[gi].workers[slot].accepting = false
-            return [log("info", "worker_listeners_closed", g, [("slot", String(slot)), ("pid", String(pid))])] + admit()
+            return [log("info", "worker_listeners_closed", g, [("slot", .int(slot)), ("worker_pid", .int(pid))])] + admit()
         case .status, .pong:
             return []
+        case .failed(let reason):
+            generations[gi].workers[slot].failure = reason
+            return [log("error", "worker_failed", g, [("slot", .int(slot)), ("worker_pid", .int(pid)), ("reason", .string(reason))])]
         case .drained(let clean):
             if !clean { stopClean = phase == .stopping ? false : stopClean }
-            return [log(clean ? "info" : "warn", "worker_drained", g, [("slot", String(slot)), ("pid", String(pid)), ("clean", String(clean))])]
+            return [log(clean ? "info" : "warn", "worker_drained", g, [("slot", .int(slot)), ("worker_pid", .int(pid)), ("clean", .bool(clean))])]
         }
     }
 
@@ -173,8 +184,8 @@ public struct MasterState: Sendable {
         let first = phase == .starting
         if first { phase = .running }
         out.insert(log("info", first ? "started" : "reloaded", id, [
-            ("pids", generations[gi].pids.map(String.init).joined(separator: ",")),
-            ("previous_generation", previous.map(String.init).joined(separator: ",")),
+            ("pids", .ints(generations[gi].pids)),
+            ("previous_generation", .ints(previous)),
         ]), at: 0)
         out.insert(.notify("READY=1\nSTATUS=generation \(id) live, \(generations[gi].workers.count) workers"), at: 1)
         out.insert(.live(generation: id), at: 2)
@@ -209,12 +220,12 @@ public struct MasterState: Sendable {
                 guard holders.isEmpty || force == generations[gi].id else { continue }
                 if !holders.isEmpty {
                     out.append(log("warn", "accept_handover_timeout", generations[gi].id, [
-                        ("slot", String(slot)), ("pid", String(pid)), ("still_accepting", holders.map(String.init).joined(separator: ",")),
+                        ("slot", .int(slot)), ("worker_pid", .int(pid)), ("still_accepting", .ints(holders)),
                     ]))
                 }
                 generations[gi].workers[slot].accepting = true
                 out.append(.send(pid: pid, .accept))
-                out.append(log("info", "worker_accepting", generations[gi].id, [("slot", String(slot)), ("pid", String(pid))]))
+                out.append(log("info", "worker_accepting", generations[gi].id, [("slot", .int(slot)), ("worker_pid", .int(pid))]))
             }
         }
         return out
@@ -237,7 +248,7 @@ public struct MasterState: Sendable {
         guard generations[gi].state != .draining else { return [] }
         generations[gi].state = .draining
         let g = generations[gi]
-        var out = [log("info", "generation_draining", g.id, [("reason", reason), ("pids", g.pids.map(String.init).joined(separator: ","))])]
+        var out = [log("info", "generation_draining", g.id, [("reason", "\(reason)"), ("pids", .ints(g.pids))])]
         out += g.pids.map { .send(pid: $0, .drain) }
         out.append(.schedule(.drainDeadline(generation: g.id), after: g.drainTimeout + timing.killMargin))
         return out
@@ -247,7 +258,7 @@ public struct MasterState: Sendable {
     /// the previous one. Without a previous one (the first generation), the master stops with 1.
     private mutating func fail(_ gi: Int, reason: String) -> [Action] {
         let id = generations[gi].id
-        var out: [Action] = [log("error", "generation_failed", id, [("reason", reason)])]
+        var out: [Action] = [log("error", "generation_failed", id, [("reason", "\(reason)")])]
         out += drain(gi, reason: "failed")
         out.append(.failed(generation: id, reason: reason))
         if liveGeneration == nil, phase != .stopping {
@@ -261,17 +272,22 @@ public struct MasterState: Sendable {
 
     private mutating func exited(gi: Int, slot: Int, pid: Int32, status: ExitStatus, now: Duration) -> [Action] {
         let g = generations[gi]
+        let failure = g.workers[slot].failure
         generations[gi].workers[slot].pid = nil
         generations[gi].workers[slot].ready = false
         generations[gi].workers[slot].accepting = false
+        generations[gi].workers[slot].failure = nil
         let expected = g.state == .draining
         if expected, !status.isClean, phase == .stopping { stopClean = false }
         var out = [log(expected ? "info" : "warn", "worker_exited", g.id, [
-            ("slot", String(slot)), ("pid", String(pid)), ("status", status.description), ("expected", String(expected)),
+            ("slot", .int(slot)), ("worker_pid", .int(pid)), ("status", "\(status.description)"), ("expected", .bool(expected)),
         ])]
         switch g.state {
         case .draining: break
-        case .starting: out += fail(gi, reason: "worker \(slot) (pid \(pid)) ended with \(status) before READY")
+        case .starting:
+            // The worker's own reason when it gave one (FAILED), else how it ended.
+            let why = failure.map { "could not start: \($0)" } ?? "ended with \(status) before READY"
+            out += fail(gi, reason: "worker \(slot) (pid \(pid)) \(why)")
         case .live: if phase != .stopping { out += scheduleRespawn(gi, slot: slot, now: now, crashed: true) }
         }
         return out + admit() + retireEmpty()
@@ -292,7 +308,7 @@ public struct MasterState: Sendable {
         let ms = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
         return [
             log(w.failures >= 3 ? "error" : "warn", "worker_respawn_delayed", g, [
-                ("slot", String(slot)), ("consecutive_failures", String(w.failures)), ("delay_ms", String(ms)),
+                ("slot", .int(slot)), ("consecutive_failures", .int(w.failures)), ("delay_ms", .int(ms)),
             ]),
             .schedule(.respawn(generation: g, slot: slot), after: delay),
         ]
@@ -302,12 +318,12 @@ public struct MasterState: Sendable {
         if phase == .stopping {
             stopClean = false
             let pids = generations.flatMap(\.pids)
-            return [log("warn", "fast_stop", nil, [("signal", String(signal)), ("pids", pids.map(String.init).joined(separator: ","))])]
-                + pids.map { .kill(pid: $0) } + exitIfDone()
+            return [log("warn", "fast_stop", nil, [("signal", .int(signal)), ("pids", .ints(pids))])]
+                + pids.map { .kill(pid: $0) } + (exitDecided ? [.exit(code: 1)] : exitIfDone())
         }
         phase = .stopping
         var out: [Action] = [
-            log("info", "stopping", nil, [("signal", String(signal))]),
+            log("info", "stopping", nil, [("signal", .int(signal))]),
             .notify("STOPPING=1\nSTATUS=stopping"),
         ]
         for gi in generations.indices {
@@ -333,14 +349,14 @@ public struct MasterState: Sendable {
             guard let gi = index(g), generations[gi].state == .draining, !generations[gi].pids.isEmpty else { return [] }
             if phase == .stopping { stopClean = false }
             let pids = generations[gi].pids
-            return [log("warn", "drain_deadline", g, [("pids", pids.map(String.init).joined(separator: ","))])] + pids.map { .kill(pid: $0) }
+            return [log("warn", "drain_deadline", g, [("pids", .ints(pids))])] + pids.map { .kill(pid: $0) }
         case .acceptHandover(let g):
             return admit(force: g)
         case .stopDeadline:
             let pids = generations.flatMap(\.pids)
             guard !pids.isEmpty else { return [] }
             stopClean = false
-            return [log("warn", "stop_deadline", nil, [("pids", pids.map(String.init).joined(separator: ","))])] + pids.map { .kill(pid: $0) }
+            return [log("warn", "stop_deadline", nil, [("pids", .ints(pids))])] + pids.map { .kill(pid: $0) }
         }
     }
 
@@ -355,9 +371,10 @@ public struct MasterState: Sendable {
         return out + exitIfDone()
     }
 
-    private func exitIfDone() -> [Action] {
-        guard phase == .stopping, generations.allSatisfy({ $0.pids.isEmpty }) else { return [] }
-        return [log(stopClean ? "info" : "warn", "stopped", nil, [("clean", String(stopClean))]), .exit(code: stopClean ? 0 : 1)]
+    private mutating func exitIfDone() -> [Action] {
+        guard phase == .stopping, !exitDecided, generations.allSatisfy({ $0.pids.isEmpty }) else { return [] }
+        exitDecided = true
+        return [log(stopClean ? "info" : "warn", "stopped", nil, [("clean", .bool(stopClean))]), .exit(code: stopClean ? 0 : 1)]
     }
 
     // MARK: - Lookup
@@ -371,7 +388,7 @@ public struct MasterState: Sendable {
         return nil
     }
 
-    private func log(_ level: String, _ event: String, _ generation: Int?, _ fields: [(String, String)]) -> Action {
-        .log(LogEntry(level, event, (generation.map { [("generation", String($0))] } ?? []) + fields))
+    private func log(_ level: String, _ event: String, _ generation: Int?, _ fields: [(String, Logger.MetadataValue)]) -> Action {
+        .log(LogEntry(level, event, (generation.map { [("generation", .int($0))] } ?? []) + fields))
     }
 }

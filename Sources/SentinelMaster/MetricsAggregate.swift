@@ -8,7 +8,10 @@
 /// Merge rules, by the family's `# TYPE`: counters and histograms (buckets, `_sum`, `_count`)
 /// are summed; gauges are summed too (requests in progress, open connections), except the
 /// families in `maxGauges` (identity gauges, breaker state: the worst worker wins) and
-/// `minGauges` (a target is healthy only if every worker says so).
+/// `minGauges` (a target is healthy only if every worker says so). The `process_*` families
+/// describe one process each: the master labels every worker's with its slot (`relabelProcess`)
+/// and, where two workers of one slot overlap during a reload, the one merged last (the newer
+/// generation) wins; they never enter the retired counters.
 public struct MetricsText: Sendable, Equatable {
     /// One family: its `# HELP` / `# TYPE` lines and its samples in first-seen order.
     public struct Family: Sendable, Equatable {
@@ -82,7 +85,8 @@ public struct MetricsText: Sendable, Equatable {
             if families[fi].header.isEmpty { families[fi].header = f.header }
             if families[fi].type == "untyped" { families[fi].type = f.type }
             let rule: (Double, Double) -> Double
-            if f.type == "gauge", Self.maxGauges.contains(f.name) { rule = { max($0, $1) } }
+            if Self.isProcessFamily(f.name) { rule = { $1 } }
+            else if f.type == "gauge", Self.maxGauges.contains(f.name) { rule = { max($0, $1) } }
             else if f.type == "gauge", Self.minGauges.contains(f.name) { rule = { min($0, $1) } }
             else { rule = { $0 + $1 } }
             for key in f.order { add(fi, key: key, value: f.values[key] ?? 0, rule: rule) }
@@ -93,9 +97,35 @@ public struct MetricsText: Sendable, Equatable {
     /// exited worker leaves in the retired accumulator. Gauges describe a live process and go.
     public var cumulative: MetricsText {
         var out = MetricsText()
-        for f in families where f.type == "counter" || f.type == "histogram" {
+        for f in families where (f.type == "counter" || f.type == "histogram") && !Self.isProcessFamily(f.name) {
             out.families.append(f)
             out.index[f.name] = out.families.count - 1
+        }
+        return out
+    }
+
+    static func isProcessFamily(_ name: String) -> Bool { name.hasPrefix("process_") }
+
+    /// The same text with `labels` (`role="worker",slot="0"`) added to every sample of the
+    /// `process_*` families, which each process reports about itself without labels.
+    public func relabelProcess(_ labels: String) -> MetricsText {
+        var out = self
+        for fi in out.families.indices where Self.isProcessFamily(out.families[fi].name) {
+            var order: [String] = []
+            var values: [String: Double] = [:]
+            for key in out.families[fi].order {
+                let labelled: String
+                if let open = key.firstIndex(of: "{") {
+                    let inner = key[key.index(after: open)...].dropLast()
+                    labelled = key[..<open] + "{" + labels + (inner.isEmpty ? "" : "," + inner) + "}"
+                } else {
+                    labelled = key + "{" + labels + "}"
+                }
+                if values[labelled] == nil { order.append(labelled) }
+                values[labelled] = out.families[fi].values[key]
+            }
+            out.families[fi].order = order
+            out.families[fi].values = values
         }
         return out
     }

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 /// What the master tells its guard process, one line each on the guard's socket (fd 3).
@@ -98,12 +100,12 @@ public enum OrphanGuard {
         }
         close(fd)
         guard !state.disarmed, !state.watched.isEmpty else { return 0 }
-        let log = StackLog(role: "guard")
-        log.emit("warn", "master_gone", ["watched": state.watched.keys.sorted().map(String.init).joined(separator: ",")])
+        let log = Logger.sentinel(role: "guard")
+        log.emit("warn", "master_gone", ["watched": .ints(state.watched.keys.sorted())])
         let start = ContinuousClock.now
         for pid in state.termAtOnce where isSame(pid, state.watched[pid]!) {
             signalGroup(pid, SIGTERM)
-            log.emit("warn", "orphan_terminated", ["pid": String(pid)])
+            log.emit("warn", "orphan_terminated", ["orphan_pid": .int(pid)])
         }
         var remaining = state.watched
         while !remaining.isEmpty {
@@ -113,7 +115,7 @@ public enum OrphanGuard {
                     remaining[pid] = nil
                 } else if elapsed >= entry.killAfter {
                     signalGroup(pid, SIGKILL)
-                    log.emit("warn", "orphan_killed", ["pid": String(pid)])
+                    log.emit("warn", "orphan_killed", ["orphan_pid": .int(pid)])
                     remaining[pid] = nil
                 }
             }

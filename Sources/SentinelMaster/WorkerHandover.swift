@@ -122,6 +122,29 @@ public struct WorkerHandover: Sendable {
             stickyKey: unhex(value("SENTINEL_STACK_STICKY_KEY") ?? ""))
     }
 
+    /// Tells the master why this worker cannot start (`FAILED <reason>` on the control socket),
+    /// so the verdict of `up` or `reload` names the cause instead of an exit status. Returns false
+    /// when there is no master to tell (the role was started by hand: fd 3 is not a control
+    /// socket, and nothing is written to it); the caller then logs the reason itself.
+    @discardableResult
+    public static func reportFailure(_ reason: String) -> Bool {
+        guard getenv("SENTINEL_STACK_GENERATION") != nil else { return false }
+        var st = stat()
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard fstat(controlFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK,
+              getsockopt(controlFD, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue)
+        else { return false }
+        var bytes = Array(WorkerMessage.failed(reason).line.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { send(controlFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            bytes = bytes.dropFirst(n)
+        }
+        return true
+    }
+
     /// The inherited socket listening on `host:port`, if the master bound one.
     public func fd(host: String, port: Int) -> Int32? {
         listeners.first { $0.address == ListenAddress(host: host, port: port) }?.fd

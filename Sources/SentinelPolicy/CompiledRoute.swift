@@ -15,7 +15,7 @@ struct CompiledRoute: @unchecked Sendable {
     let queryParams: [RouteSpec.QueryParam]
 
     init(_ spec: RouteSpec, declarationIndex: Int) throws(RouterError) {
-        if spec.hasNoConditions { throw .noConditions(spec.id) }
+        if spec.hasNoConditions, !spec.matchesEverything { throw .noConditions(spec.id) }
         self.declarationIndex = declarationIndex
         priority = spec.priority
         specificity = spec.specificity

@@ -5,7 +5,8 @@
 ///
 /// Conditions of the same kind are ORed (any listed path, any listed host, …) and different kinds
 /// are ANDed. An empty list means "no condition of that kind". A route must have at least one
-/// condition; a route that matches everything is written as `pathPrefixes: ["/"]`.
+/// condition, unless it says `matchesEverything` (a catch-all: specificity 0, so among routes of
+/// its priority it is tried last).
 public struct RouteSpec: Sendable, Equatable {
     /// A header condition: `name` (matched case-insensitively) present, or present with exactly `value`.
     public struct Header: Sendable, Equatable, Hashable {
@@ -46,6 +47,8 @@ public struct RouteSpec: Sendable, Equatable {
     public var queryParams: [QueryParam]
     /// Opaque index the caller uses to find what to do with a matched request.
     public var handler: Int
+    /// A route written without conditions on purpose: it matches every request.
+    public var matchesEverything: Bool
 
     public init(
         id: String,
@@ -57,8 +60,10 @@ public struct RouteSpec: Sendable, Equatable {
         headers: [Header] = [],
         methods: [String] = [],
         queryParams: [QueryParam] = [],
-        handler: Int = 0
+        handler: Int = 0,
+        matchesEverything: Bool = false
     ) {
+        self.matchesEverything = matchesEverything
         self.id = id
         self.priority = priority
         self.paths = paths

@@ -96,6 +96,13 @@ public enum BuiltinHandlers {
             traceID: traceID)
     }
 
+    /// A response without content (Sentinel answering as the final recipient, e.g. OPTIONS
+    /// with `Max-Forwards: 0`).
+    static func empty(_ status: Int, traceID: String) -> BuiltinResponse {
+        BuiltinResponse(
+            status: status, headers: [("Cache-Control", "no-cache, no-store, must-revalidate"), ("X-Request-Id", traceID)])
+    }
+
     static func json(_ status: Int, _ body: String, traceID: String) -> BuiltinResponse {
         BuiltinResponse(status: status, headers: common(contentType: "application/json", traceID), body: Array(body.utf8))
     }
@@ -104,7 +111,6 @@ public enum BuiltinHandlers {
         [
             ("Content-Type", contentType),
             ("Cache-Control", "no-cache, no-store, must-revalidate"),
-            ("X-Correlation-Id", traceID),
             ("X-Request-Id", traceID),
         ]
     }
@@ -119,9 +125,27 @@ public enum BuiltinHandlers {
         return "\(r)s"
     }
 
+    /// `text` safe inside HTML element content and attribute values.
+    static func htmlEscaped(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
     static func welcomePage(version: String) -> String {
-        let v = version.unicodeScalars.filter { $0.properties.isAlphabetic || "0123456789.-+_".unicodeScalars.contains($0) }
-        let safeVersion = String(String.UnicodeScalarView(v))
+        // Escaped, not filtered: filtering dropped the spaces and parentheses of
+        // "0.1.0 (release 26.11_1)" and printed "0.1.0release26.11_1".
+        let safeVersion = htmlEscaped(version)
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Sentinel</title>

@@ -47,11 +47,20 @@ public struct BuiltinResponse: Sendable, Equatable {
 
     /// HTTP/1.1 wire bytes. Header names and values here come only from this module, never from
     /// the client unvalidated (trace ids are checked by `TraceID.isAcceptable`), so no CR/LF can leak in.
-    func serialized(includeBody: Bool, close: Bool) -> [UInt8] {
+    /// `date`: the `Date` field line of the moment (`HTTPDateCache`): every response Sentinel
+    /// produces itself carries one (RFC 9110 §6.6.1).
+    /// `http10KeepAlive`: the client speaks HTTP/1.0 and the connection stays open, which it
+    /// only knows from an explicit `Connection: keep-alive`.
+    func serialized(includeBody: Bool, close: Bool, date: [UInt8], http10KeepAlive: Bool = false) -> [UInt8] {
         var text = "HTTP/1.1 \(status) \(HTTPReason.phrase(status))\r\n"
+        text += String(decoding: date, as: UTF8.self)
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(body.count)\r\n"
-        if close { text += "Connection: close\r\n" }
+        if close {
+            text += "Connection: close\r\n"
+        } else if http10KeepAlive {
+            text += "Connection: keep-alive\r\n"
+        }
         text += "\r\n"
         var bytes = Array(text.utf8)
         if includeBody { bytes += body }

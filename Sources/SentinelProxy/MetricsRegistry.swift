@@ -1,4 +1,5 @@
 public import SentinelPolicy
+public import SentinelObservability
 import Synchronization
 
 /// The data plane's Prometheus registry: request counters, a latency histogram and gauges.
@@ -73,6 +74,8 @@ public final class MetricsRegistry: Sendable {
         var upstreamFailures: [UpstreamFailureKey: UInt64] = [:]
         var retries: [String: UInt64] = [:]
         var targets = UpstreamTargetMetrics()
+        /// Per-target request-path counters, by slot.
+        var table = TargetCounterTable()
         /// Upstream ids of the configuration (from `replaceUpstreamTargets`); nil: not configured yet.
         var upstreams: Set<String>?
     }
@@ -82,8 +85,16 @@ public final class MetricsRegistry: Sendable {
     /// Upper bound on label sets per metric family.
     public let maxSeries: Int
 
-    public init(maxSeries: Int = 10_000) {
+    /// The reload gauges of the process that applies reloads (`sentinel`); nil renders none
+    /// (a `sentinel-stack` worker: its master exports them).
+    public let reload: ReloadMetrics?
+    /// Whether `render` appends this process's `process_*` families.
+    public let processMetrics: Bool
+
+    public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
+        self.reload = reload
+        self.processMetrics = processMetrics
     }
 
     public static func methodLabel(_ method: String) -> String { methodLabels[methodIndex(method)] }
@@ -117,11 +128,19 @@ public final class MetricsRegistry: Sendable {
         record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: true)
     }
 
-    private func record(route: String?, method: String, status: Int, durationSeconds: Double, finished: Bool) {
+    /// Also records the last attempt's per-target sample, under the same lock.
+    func recordFinishedRequest(route: String?, method: String, status: Int, durationSeconds: Double, target: TargetSample?) {
+        record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: true, target: target)
+    }
+
+    private func record(
+        route: String?, method: String, status: Int, durationSeconds: Double, finished: Bool, target: TargetSample? = nil
+    ) {
         let m = Self.methodIndex(method)
         let route = route ?? "_none"
         state.withLock { s in
             if finished { s.activeRequests -= 1 }
+            if let target { s.table.record(target) }
             // New label sets fold into route="_overflow" once `maxSeries` exist.
             let counterRoom = s.counterSeries < maxSeries
             let histogramRoom = s.histogramSeries < maxSeries
@@ -180,6 +199,7 @@ public final class MetricsRegistry: Sendable {
         let upstreams = Set(keep.map(\.upstream))
         state.withLock { s in
             s.targets.retain(Set(keep))
+            s.table.assign(Set(keep))
             s.upstreams = upstreams
             s.retries = s.retries.filter { upstreams.contains($0.key) }
             s.upstreamFailures = s.upstreamFailures.filter { upstreams.contains($0.key.upstream) }
@@ -213,13 +233,41 @@ public final class MetricsRegistry: Sendable {
     public func upstreamSelected(upstream: String, target: String) {
         let key = UpstreamTargetKey(upstream: upstream, target: target)
         state.withLock { s in
-            // One hash in the steady state (the series exists).
-            if let i = s.targets.selections.index(forKey: key) {
-                s.targets.selections.values[i] &+= 1
-            } else if s.targets.healthy[key] != nil {
-                s.targets.selections[key] = 1
-            }
+            if let i = s.table.live(s.table.slot(key)) { s.table.counters[i].selections &+= 1 }
         }
+    }
+
+    /// A balancer chose the target of `slot` (the request path: no lookup by name).
+    func upstreamSelected(slot: MetricSlot) {
+        state.withLock { s in
+            if let i = s.table.live(slot) { s.table.counters[i].selections &+= 1 }
+        }
+    }
+
+    /// The counter slot of a configured target (`.none` when it is not configured).
+    func slot(upstream: String, target: String) -> MetricSlot {
+        state.withLock { $0.table.slot(UpstreamTargetKey(upstream: upstream, target: target)) }
+    }
+
+    /// A connection to a target could not be opened (retried or not); marks the target failing.
+    func upstreamConnectError(slot: MetricSlot, reason: ConnectErrorReason) {
+        state.withLock { s in
+            guard let i = s.table.live(slot) else { return }
+            s.table.counters[i].connectErrors[reason.rawValue] &+= 1
+            s.table.counters[i].connectFailing = true
+        }
+    }
+
+    /// An exchange with a connected target failed before its response ended.
+    func upstreamResponseError(slot: MetricSlot, reason: ResponseErrorReason) {
+        state.withLock { s in
+            if let i = s.table.live(slot) { s.table.counters[i].responseErrors[reason.rawValue] &+= 1 }
+        }
+    }
+
+    /// An attempt that did not finish the request (retried): its bytes and first-byte time.
+    func recordAttempt(_ sample: TargetSample) {
+        state.withLock { $0.table.record(sample) }
     }
 
     public var activeRequests: Int { state.withLock { $0.activeRequests } }
@@ -281,7 +329,19 @@ public final class MetricsRegistry: Sendable {
         for (key, value) in s.upstreamFailures.sorted(by: { ($0.key.upstream, $0.key.reason) < ($1.key.upstream, $1.key.reason) }) {
             out += "sentinel_upstream_failures_total{upstream=\(Self.labelValue(key.upstream)),reason=\(Self.labelValue(key.reason))} \(value)\n"
         }
-        out += s.targets.render()
+        var failing = Set<UpstreamTargetKey>()
+        for (key, i) in s.table.index where s.table.counters[i].connectFailing { failing.insert(key) }
+        out += s.targets.render(failing: failing)
+        out += "# HELP sentinel_upstream_selections_total Requests the balancer sent to each target.\n"
+        out += "# TYPE sentinel_upstream_selections_total counter\n"
+        let slots = s.table.sortedSlots
+        for (key, i) in slots where s.table.counters[i].selections > 0 {
+            out += "sentinel_upstream_selections_total{upstream=\(Self.labelValue(key.upstream)),target=\(Self.labelValue(key.target))} "
+            out += "\(s.table.counters[i].selections)\n"
+        }
+        out += s.table.render()
+        if let reload { out += reload.render() }
+        if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+public import SentinelHTTP1
 public import SentinelPolicy
 
 /// Everything one generation of the data plane needs, frozen.
@@ -20,6 +21,11 @@ public struct ServerSnapshot: Sendable {
         public var keepaliveTimeout: Duration
         /// After this many requests the connection is closed (`Connection: close` on the last one).
         public var keepaliveMaxRequests: Int?
+        /// A request body must arrive at least this fast (bytes per second, averaged from the
+        /// moment Sentinel starts reading it, time spent waiting on the upstream excluded) once
+        /// `bodyRateGrace` has passed; slower → 408 and close. 0: no minimum.
+        public var bodyMinRate: Int = 1024
+        public var bodyRateGrace: Duration = .seconds(10)
         /// Index into `router.routes` of the route used when nothing matches (else 404).
         public var defaultRoute: Int?
         /// Which route set serves this listener: 0 is `router`, n is `routeSets[n - 1]` (a
@@ -52,20 +58,16 @@ public struct ServerSnapshot: Sendable {
 
     /// Request-size bounds with the original's secure defaults (§3.8).
     public struct Limits: Sendable, Equatable {
-        public var maxHeaderBytes: Int
-        public var maxHeaderCount: Int
-        public var maxURIBytes: Int
+        /// The request head parser's bounds (header section, count, field name and value, URI),
+        /// used as they are: built once from `limits { … }` by the snapshot builder, never copied
+        /// field by field on the way (a hand copy is how two of them once fell off).
+        public var request: HTTP1Limits
         public var maxBodyBytes: Int
         /// Open client connections across all listeners; over it new connections are closed at once.
         public var maxConnections: Int
 
-        public init(
-            maxHeaderBytes: Int = 8192, maxHeaderCount: Int = 100, maxURIBytes: Int = 8192,
-            maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000
-        ) {
-            self.maxHeaderBytes = maxHeaderBytes
-            self.maxHeaderCount = maxHeaderCount
-            self.maxURIBytes = maxURIBytes
+        public init(request: HTTP1Limits = HTTP1Limits(), maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000) {
+            self.request = request
             self.maxBodyBytes = maxBodyBytes
             self.maxConnections = maxConnections
         }
@@ -95,6 +97,8 @@ public struct ServerSnapshot: Sendable {
     public var accessLog: AccessLogSettings?
     /// Route sets beyond `router` (namespaces and services bound to listeners).
     public var routeSets: [Router] = []
+    /// `Via`, and whose forwarding fields are believed (`system { via; trusted-proxies }`).
+    public var forwarding = ForwardingPolicy()
 
     /// The router of route set `set` (0 = `router`).
     public func router(forSet set: Int) -> Router {
@@ -220,6 +224,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
     /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
     /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
     public internal(set) var generation: UInt64 = 0
+    /// The metric slot of each target (`MetricsRegistry`), stamped with `generation`; empty
+    /// before stamping (then nothing per target is recorded). Not part of `==`.
+    public internal(set) var metricSlots: [MetricSlot] = []
     /// `targets[i].display`, computed once: the keys of health state and metrics.
     public let targetAddresses: [String]
     /// `targets` as connect addresses: IP literals resolved once here, names at connect time.

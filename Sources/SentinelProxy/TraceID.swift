@@ -5,8 +5,9 @@
 /// id is reused only if it is 1–128 characters of `[A-Za-z0-9._:-]`.
 public enum TraceID {
     static let base58 = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8)
-    /// Request headers whose value is reused, in order of preference.
-    public static let incomingHeaders = ["x-trace-id", "x-correlation-id", "x-request-id"]
+    /// Request headers whose value is reused, in order of preference. Sentinel itself sends
+    /// only `X-Request-Id` (upstream and to the client); the other two names are the original's.
+    public static let incomingHeaders = ["x-request-id", "x-correlation-id", "x-trace-id"]
 
     public static func isAcceptable(_ candidate: String) -> Bool {
         let bytes = candidate.utf8

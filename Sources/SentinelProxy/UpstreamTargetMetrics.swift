@@ -11,8 +11,8 @@ public struct UpstreamTargetKey: Hashable, Sendable {
     }
 }
 
-/// Per-target upstream series (§5.7, §5.8): health and breaker gauges, trip, ejection and
-/// selection counters.
+/// Per-target upstream series (§5.7, §5.8): health and breaker gauges, trip and ejection
+/// counters (the request path's per-target counters are in `TargetCounterTable`).
 ///
 /// It exists apart from `MetricsRegistry` to keep that file small; the registry owns one inside its
 /// lock. Cardinality is bounded by the configuration: `UpstreamHealth.configure` registers the
@@ -26,7 +26,6 @@ struct UpstreamTargetMetrics: Sendable {
     var breaker: [UpstreamTargetKey: CircuitBreaker.State] = [:]
     var trips: [UpstreamTargetKey: UInt64] = [:]
     var ejections: [UpstreamTargetKey: UInt64] = [:]
-    var selections: [UpstreamTargetKey: UInt64] = [:]
 
     /// Whether series of `key` may be recorded.
     func accepts(_ key: UpstreamTargetKey) -> Bool { registered?.contains(key) ?? true }
@@ -39,7 +38,6 @@ struct UpstreamTargetMetrics: Sendable {
         breaker = breaker.filter { keep.contains($0.key) }
         trips = trips.filter { keep.contains($0.key) }
         ejections = ejections.filter { keep.contains($0.key) }
-        selections = selections.filter { keep.contains($0.key) }
     }
 
     static func stateValue(_ s: CircuitBreaker.State) -> Int {
@@ -50,7 +48,8 @@ struct UpstreamTargetMetrics: Sendable {
         }
     }
 
-    func render() -> String {
+    /// `failing`: targets whose latest connection attempt failed (shown unhealthy).
+    func render(failing: Set<UpstreamTargetKey> = []) -> String {
         var out = ""
         func family<V>(_ name: String, _ type: String, _ help: String, _ values: [UpstreamTargetKey: V], _ show: (V) -> String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -58,11 +57,15 @@ struct UpstreamTargetMetrics: Sendable {
                 out += "\(name){upstream=\(MetricsRegistry.labelValue(key.upstream)),target=\(MetricsRegistry.labelValue(key.target))} \(show(value))\n"
             }
         }
-        family("sentinel_upstream_target_healthy", "gauge", "1 when active checks do not say unhealthy and passive health has not ejected the target.", healthy) { $0 ? "1" : "0" }
+        var shown = healthy
+        for key in failing where shown[key] != nil { shown[key] = false }
+        family(
+            "sentinel_upstream_target_healthy", "gauge",
+            "0 when active checks say unhealthy, passive health ejected the target, or its latest connection attempt failed.",
+            shown) { $0 ? "1" : "0" }
         family("sentinel_circuit_breaker_state", "gauge", "Circuit breaker state per target: 0 closed, 1 open, 2 half-open.", breaker) { String(Self.stateValue($0)) }
         family("sentinel_circuit_breaker_trips_total", "counter", "Times a target's circuit breaker opened.", trips) { String($0) }
         family("sentinel_upstream_ejections_total", "counter", "Times passive health ejected a target.", ejections) { String($0) }
-        family("sentinel_upstream_selections_total", "counter", "Requests the balancer sent to each target.", selections) { String($0) }
         return out
     }
 }

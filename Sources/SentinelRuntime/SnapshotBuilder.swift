@@ -1,4 +1,5 @@
 public import SentinelConfig
+import SentinelHTTP1
 import SentinelPolicy
 public import SentinelProxy
 
@@ -16,11 +17,16 @@ public enum SnapshotBuilder {
     /// → global (the validator has already checked that every reference resolves).
     struct Scope {
         var upstreams: [[String: Int]]
+        /// Every namespace's and service's own upstreams by qualified id (`ns:id`, `ns:svc:id`).
+        var qualified: [String: Int] = [:]
         /// Prefix for route ids in this scope ("" globally, "ns/" or "ns/svc/"), so route ids stay
         /// unique in metrics, logs and route sets.
         var prefix: String
 
+        /// A qualified id (`ns:id`, `ns:svc:id`) names exactly one upstream; an unqualified one is
+        /// looked up service → namespace → exported → global.
         func upstream(_ id: String) -> Int? {
+            if id.contains(":") { return qualified[id] }
             for map in upstreams { if let i = map[id] { return i } }
             return nil
         }
@@ -41,11 +47,17 @@ public enum SnapshotBuilder {
         var namespaceUpstreams: [String: [String: Int]] = [:]
         var serviceUpstreams: [String: [String: Int]] = [:]
         var exported: [String: Int] = [:]
+        var qualified: [String: Int] = [:]
         for ns in config.namespaces {
             let map = add(ns.upstreams, prefix: ns.id + "/")
             namespaceUpstreams[ns.id] = map
+            for (id, i) in map { qualified[ns.id + ":" + id] = i }
             for e in ns.exports where e.kind == .upstream { if let i = map[e.id] { exported[e.id] = i } }
-            for svc in ns.services { serviceUpstreams[ns.id + "/" + svc.id] = add(svc.upstreams, prefix: ns.id + "/" + svc.id + "/") }
+            for svc in ns.services {
+                let svcMap = add(svc.upstreams, prefix: ns.id + "/" + svc.id + "/")
+                serviceUpstreams[ns.id + "/" + svc.id] = svcMap
+                for (id, i) in svcMap { qualified[ns.id + ":" + svc.id + ":" + id] = i }
+            }
         }
 
         var actions: [RouteAction] = []
@@ -68,16 +80,16 @@ public enum SnapshotBuilder {
             return routeSets.count - 1
         }
 
-        let globalScope = Scope(upstreams: [globalUpstreams, exported], prefix: "")
+        let globalScope = Scope(upstreams: [globalUpstreams, exported], qualified: qualified, prefix: "")
         _ = try makeSet([(config.routes, globalScope)])
         var namespaceSet: [String: Int] = [:]
         var serviceSet: [String: Int] = [:]
         for ns in config.namespaces {
-            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], prefix: ns.id + "/")
+            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], qualified: qualified, prefix: ns.id + "/")
             var groups: [(routes: [RouteConfig], scope: Scope)] = [(ns.routes, nsScope)]
             for svc in ns.services {
                 let key = ns.id + "/" + svc.id
-                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, prefix: key + "/")
+                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, qualified: qualified, prefix: key + "/")
                 groups.append((svc.routes, svcScope))
                 if !svc.listeners.isEmpty || svc.listenerReference != nil {
                     serviceSet[key] = try makeSet([(svc.routes, svcScope)])
@@ -87,10 +99,13 @@ public enum SnapshotBuilder {
         }
 
         func listener(_ l: ListenerConfig, set: Int, prefix: String) -> ServerSnapshot.Listener {
-            ServerSnapshot.Listener(
+            var listener = ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
                 defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
+            listener.bodyMinRate = l.bodyMinRate
+            listener.bodyRateGrace = l.bodyRateGrace
+            return listener
         }
         var listeners: [ServerSnapshot.Listener] = config.listeners.map { l in
             let set = l.namespace.flatMap { namespaceSet[$0] } ?? 0
@@ -116,11 +131,6 @@ public enum SnapshotBuilder {
             }
             listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
-        let limits = ServerSnapshot.Limits(
-            maxHeaderBytes: config.limits.maxHeaderSizeBytes, maxHeaderCount: config.limits.maxHeaderCount,
-            maxURIBytes: config.limits.maxURILengthBytes,
-            maxBodyBytes: Int(clamping: config.limits.maxBodySizeBytes),
-            maxConnections: min(config.system.maxConnections, config.limits.maxTotalConnections))
         let upstreams = upstreamConfigs.map { (id, u) in
             UpstreamRuntime(
                 id: id,
@@ -132,12 +142,30 @@ public enum SnapshotBuilder {
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
                 maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
         }
-        return ServerSnapshot(
-            listeners: listeners, router: routeSets[0], actions: actions, limits: limits,
+        var snapshot = ServerSnapshot(
+            listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),
             routeCacheSize: config.system.routeCacheSize, configJSON: RedactedConfig.json(config),
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
+        snapshot.forwarding = ForwardingPolicy(
+            via: config.system.via,
+            trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })
+        return snapshot
+    }
+
+    /// `limits { … }` and `system { max-connections }` as the data plane uses them. The request
+    /// head bounds go into the parser's own `HTTP1Limits` here, once, with every argument named
+    /// (no field of either side is left to a default by omission).
+    static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
+        let l = config.limits
+        return ServerSnapshot.Limits(
+            request: HTTP1Limits(
+                maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
+                maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
+                maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
+            maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
+            maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {
@@ -148,7 +176,7 @@ public enum SnapshotBuilder {
             headers: m.headers.map { RouteSpec.Header(name: $0.name, value: $0.value) },
             methods: m.methods,
             queryParams: m.queryParams.map { RouteSpec.QueryParam(name: $0.name, value: $0.value) },
-            handler: handler)
+            handler: handler, matchesEverything: route.catchAll)
     }
 
     static func action(_ route: RouteConfig, scope: Scope) -> RouteAction {

@@ -23,7 +23,7 @@ struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reload the running master's configuration and wait for the verdict.",
         discussion: """
-            Exit 0: the new generation is live. Exit 1: the reload failed (every diagnostic is
+            Exit 0: the new generation is live. Exit 1: the reload failed (every diagnostic is \
             printed) and the previous generation keeps serving. Exit 3: no master is running.
             """
     )

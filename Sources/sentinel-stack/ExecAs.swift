@@ -30,13 +30,16 @@ struct ExecAs: ParsableCommand {
         do {
             try PrivilegeDrop(user: user, uid: uid, gid: gid).apply()
         } catch {
-            emit("sentinel-stack exec-as: refusing to start \(program): cannot drop privileges to \(user): \(error)\n", fd: 2)
+            // A worker's reason goes to the master (the verdict names it); an agent's to stderr,
+            // which the master logs as the agent's output.
+            let reason = "refusing to start \(program): cannot drop privileges to \(user): \(error)"
+            if !WorkerHandover.reportFailure(reason) { emit("sentinel-stack exec-as: \(reason)\n", fd: 2) }
             throw ExitCode(126)
         }
         let argv = (arguments.isEmpty ? [program] : arguments).map { strdup($0) } + [nil]
         if program.contains("/") { execv(program, argv) } else { execvp(program, argv) }
-        let reason = String(cString: strerror(errno))
-        emit("sentinel-stack exec-as: cannot execute \(program): \(reason)\n", fd: 2)
+        let reason = "cannot execute \(program): \(String(cString: strerror(errno)))"
+        if !WorkerHandover.reportFailure(reason) { emit("sentinel-stack exec-as: \(reason)\n", fd: 2) }
         throw ExitCode(127)
     }
 }

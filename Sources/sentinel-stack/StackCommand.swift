@@ -13,15 +13,15 @@ struct StackCommand: AsyncParsableCommand {
         commandName: "sentinel-stack",
         abstract: "Sentinel's process manager: master, worker processes and agents.",
         discussion: """
-            `up` runs the master: it validates the configuration, binds every listener, starts
-            `system { worker-processes }` workers on those sockets and keeps them running.
-            Signals to the master: HUP reloads (a new generation of workers on the same
-            sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop
+            `up` runs the master: it validates the configuration, binds every listener, starts \
+            `system { worker-processes }` workers on those sockets and keeps them running. \
+            Signals to the master: HUP reloads (a new generation of workers on the same \
+            sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop \
             gracefully (a second one stops at once), USR1 reopens logs.
 
-            Every command takes the same --config FILE as `up`: the other commands find the
-            running master through a control socket in the runtime directory derived from it
-            (`system { runtime-directory }`, else a directory named after the file's path).
+            Every command takes the same --config FILE as `up`: the other commands find the \
+            running master through a control socket in the runtime directory derived from it \
+            (`system { runtime-directory }`, else a directory named after the file's path). \
             See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
@@ -67,6 +67,13 @@ struct Check: ParsableCommand {
             // `up` expands agents' ${VAR} from its environment; check with the same rule.
             if case .failure(let error) = AgentSpec.all(in: loaded.config, environment: currentEnvironment()) {
                 emit("sentinel-stack: \(error)\n", fd: 2)
+                emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
+                throw ExitCode(1)
+            }
+            // The log files the workers open at start (as `sentinel test`).
+            let logs = FileChecks.logFiles(loaded.config)
+            if logs.failures > 0 {
+                for line in logs.lines where line.hasPrefix("✗") { emit("sentinel-stack: \(line.dropFirst(2))\n", fd: 2) }
                 emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
                 throw ExitCode(1)
             }

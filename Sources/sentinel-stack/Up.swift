@@ -9,8 +9,8 @@ struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the master and its worker processes until stopped.",
         discussion: """
-            Exits 0 after a clean stop (every worker drained in time), 1 otherwise (invalid
-            configuration, a listener that cannot be bound, a first generation that never got
+            Exits 0 after a clean stop (every worker drained in time), 1 otherwise (invalid \
+            configuration, a listener that cannot be bound, a first generation that never got \
             ready, or connections cut off at the graceful-shutdown deadline).
             """
     )

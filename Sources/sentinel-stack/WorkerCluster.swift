@@ -1,5 +1,6 @@
 import Dispatch
 import SentinelMaster
+import SentinelObservability
 import SentinelProxy
 import Synchronization
 
@@ -29,7 +30,9 @@ final class WorkerCluster: InstanceView, Sendable {
 
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "sentinel.worker.cluster")
-    private let timer: TimerBox
+    /// Created in `attach`: a DispatchSource released before it was ever resumed traps
+    /// (SIGILL), which is what a worker that failed to start used to die of.
+    private let timer = Mutex<TimerBox?>(nil)
     private let metrics: MetricsRegistry
     private let version: String
     private let health = Mutex<ProxyServer?>(nil)
@@ -37,7 +40,6 @@ final class WorkerCluster: InstanceView, Sendable {
     init(metrics: MetricsRegistry, version: String) {
         self.metrics = metrics
         self.version = version
-        timer = TimerBox(source: DispatchSource.makeTimerSource(queue: queue))
     }
 
     /// Connects the control link (created after this object, since its handler calls `received`)
@@ -45,10 +47,12 @@ final class WorkerCluster: InstanceView, Sendable {
     func attach(link: ControlLink, server: ProxyServer) {
         state.withLock { $0.link = link }
         health.withLock { $0 = server }
-        timer.source.schedule(deadline: .now() + Self.pushInterval, repeating: Self.pushInterval)
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now() + Self.pushInterval, repeating: Self.pushInterval)
         let handler: @Sendable () -> Void = { [weak self] in self?.report(onlyIfChanged: true) }
-        timer.source.setEventHandler(handler: handler)
-        timer.source.resume()
+        source.setEventHandler(handler: handler)
+        source.resume()
+        timer.withLock { $0 = TimerBox(source: source) }
     }
 
     /// Writes `line` (one or more complete lines) to the master.
@@ -57,7 +61,8 @@ final class WorkerCluster: InstanceView, Sendable {
     }
 
     /// Sends the current exposition text as SNAP lines, the upstream targets as UPS lines, then
-    /// SNAP-END, in one write.
+    /// SNAP-END, in one write. The `process_*` families go only into reports the master asked
+    /// for (a scrape): they change all the time and would defeat `onlyIfChanged`.
     func report(onlyIfChanged: Bool = false) {
         var text = metrics.render(version: version)
         if let server = health.withLock({ $0 }) {
@@ -77,6 +82,9 @@ final class WorkerCluster: InstanceView, Sendable {
             for line in text.split(separator: "\n") where line.utf8.count < LineBuffer.maxLine - 16 {
                 out += line.hasPrefix("UPS ") ? line + "\n" : ClusterWorkerMessage.snapshotLine(String(line)).line
             }
+            if !onlyIfChanged, let process = ProcessMetrics.current() {
+                for line in process.render().split(separator: "\n") { out += ClusterWorkerMessage.snapshotLine(String(line)).line }
+            }
             out += ClusterWorkerMessage.snapshotEnd.line
             _ = s.link?.send(out)
         }
@@ -84,7 +92,7 @@ final class WorkerCluster: InstanceView, Sendable {
 
     /// Stops the push timer (the final report follows the drain).
     func stop() {
-        timer.source.cancel()
+        timer.withLock { $0?.source.cancel() }
     }
 
     /// A cluster line from the master (on the link's queue).
@@ -99,7 +107,8 @@ final class WorkerCluster: InstanceView, Sendable {
             done.completion(done.lines.joined(separator: "\n") + (done.lines.isEmpty ? "" : "\n"))
         case .probe(let upstream, let target, let success):
             guard let server = health.withLock({ $0 }) else { return }
-            server.health.probeResult(upstream: upstream, target: target, success: success, now: server.now)
+            // The prober logged the transition; this worker applies it silently.
+            server.health.probeResult(upstream: upstream, target: target, success: success, relayed: true, now: server.now)
         }
     }
 

@@ -7,6 +7,8 @@ import SentinelRuntime
 
 #if canImport(Glibc)
 import Glibc
+import Logging
+import SentinelObservability
 #endif
 
 /// `sentinel-stack worker`: the hidden role the master spawns (/proc/self/exe worker).
@@ -29,7 +31,13 @@ enum Worker {
     enum Event: Sendable { case message(MasterMessage), masterGone, signal(Int32) }
 
     static func run() async -> Int32 {
-        var log = StackLog(role: "worker")
+        var log = Logger.sentinel(role: "worker")
+        // Every way out before READY: the reason goes to the master (its verdict names it), or to
+        // the log when there is no master; then a plain exit. Nothing here may trap.
+        func fail(_ reason: String) -> Int32 {
+            if !WorkerHandover.reportFailure(reason) { log.emit("error", "worker_failed", ["reason": .string(reason)]) }
+            return 2
+        }
         let handover: WorkerHandover
         let loaded: ConfigLoader.Loaded
         do {
@@ -37,25 +45,21 @@ enum Worker {
             // exec-as dropped privileges before exec'ing this role; never serve as anyone else.
             if let drop = try PrivilegeDrop.fromEnvironment() {
                 do { try drop.verify() } catch {
-                    log.emit("error", "worker_failed", ["reason": "refusing to serve: cannot drop privileges to \(drop.user): \(error)"])
-                    return 2
+                    return fail("refusing to serve: cannot drop privileges to \(drop.user): \(error)")
                 }
             }
             switch ConfigLoader.load(text: try handover.readConfig(), file: handover.configPath, host: .stack) {
             case .success(let l): loaded = l
-            case .failure(let e):
-                log.emit("error", "worker_failed", ["reason": "handed-over configuration: " + e.rendered()])
-                return 2
+            case .failure(let e): return fail("handed-over configuration: " + e.rendered())
             }
         } catch {
-            log.emit("error", "worker_failed", ["reason": "\(error)"])
-            return 2
+            return fail("\(error)")
         }
         let config = loaded.config
-        log = StackLog(config: config.observability.logging, role: "worker")
-        let fields: KeyValuePairs<String, String> = [
-            "generation": String(handover.generation), "slot": String(handover.slot), "pid": String(getpid()),
-        ]
+        log = Logger.sentinel(role: "worker", config: config.observability.logging)
+        // Every line of this worker (lifecycle and upstream health) says which one it is.
+        log[metadataKey: "generation"] = .int(handover.generation)
+        log[metadataKey: "slot"] = .int(handover.slot)
         let base = ProcessIdentity.current()
         let identity = ProcessIdentity(
             stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone)
@@ -63,23 +67,22 @@ enum Worker {
         do {
             snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)
         } catch {
-            log.emit("error", "worker_failed", ["reason": error.description])
-            return 2
+            return fail(error.description)
         }
         for i in snapshot.listeners.indices {
             let l = snapshot.listeners[i]
             guard let fd = handover.fd(host: l.host, port: l.port) else {
-                log.emit("error", "worker_failed", ["reason": "no inherited socket for \(l.host):\(l.port)"])
-                return 2
+                return fail("no inherited socket for \(l.host):\(l.port)")
             }
             snapshot.listeners[i].inheritedFD = fd
         }
         let threads = config.system.workerThreads > 0 ? config.system.workerThreads : max(1, System.coreCount / max(1, handover.workers))
-        let metrics = MetricsRegistry()
+        // No reload gauges (the master exports them); process_* only in reports to a scrape.
+        let metrics = MetricsRegistry(processMetrics: false)
         let cluster = WorkerCluster(metrics: metrics, version: snapshot.version)
         // Slot 0 probes for the whole instance; the master relays its verdicts to every other worker.
         let server = ProxyServer(
-            eventLoopCount: threads, metrics: metrics, log: { writeAll($0 + "\n", to: 2) }, instanceView: cluster,
+            eventLoopCount: threads, metrics: metrics, logger: log, instanceView: cluster,
             runsHealthChecks: handover.slot == 0,
             onProbe: { cluster.send(ClusterWorkerMessage.probe(upstream: $0, target: $1, success: $2).line) })
         do {
@@ -87,8 +90,7 @@ enum Worker {
             // same sockets (MasterState's accept hand-over).
             _ = try await server.start(snapshot: snapshot, accepting: false)
         } catch {
-            log.emit("error", "worker_failed", ["reason": "cannot serve on the inherited sockets: \(error)"])
-            return 1
+            return fail("\(error)")
         }
 
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
@@ -126,7 +128,7 @@ enum Worker {
             case .masterGone: reason = "master_gone"
             case .signal(let sig): reason = "signal \(sig)"
             }
-            log.emit(LogEntry("info", "worker_draining", fields.map { ($0.key, $0.value) } + [("reason", reason)]))
+            log.emit("info", "worker_draining", ["reason": .string(reason)])
             // Stop polling the shared sockets first and say so: the next generation's worker of
             // this slot starts accepting only then.
             await server.stopAccepting()

@@ -6,9 +6,9 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the proxy in this process (the default command).",
         discussion: """
-            Loads and checks the configuration, binds every listener and serves until
-            SIGTERM or SIGINT (graceful stop: in-flight requests finish, up to
-            graceful-shutdown-timeout-secs; exit 0, or 1 if requests had to be cut off).
+            Loads and checks the configuration, binds every listener and serves until \
+            SIGTERM or SIGINT (graceful stop: in-flight requests finish, up to \
+            graceful-shutdown-timeout-secs; exit 0, or 1 if requests had to be cut off). \
             SIGHUP reloads the configuration: a bad one changes nothing and is logged.
             """
     )
@@ -21,7 +21,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let source = options.source
         if test {
-            guard ConfigCheck.run(source, program: "sentinel") != nil else { throw ExitCode(1) }
+            guard ConfigCheck.runWithLogFiles(source, program: "sentinel") != nil else { throw ExitCode(1) }
             Console.out("sentinel: configuration file \(source) test is successful")
             return
         }

@@ -12,9 +12,9 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Sentinel: a security-first HTTP reverse proxy.",
         discussion: """
-            With no subcommand, Sentinel runs the proxy in this process (like `sentinel run`).
-            The configuration comes from --config FILE, else the SENTINEL_CONFIG environment
-            variable, else the built-in default (config/sentinel.kdl: a welcome page plus
+            With no subcommand, Sentinel runs the proxy in this process (like `sentinel run`). \
+            The configuration comes from --config FILE, else the SENTINEL_CONFIG environment \
+            variable, else the built-in default (config/sentinel.kdl: a welcome page plus \
             health, status and metrics endpoints on 127.0.0.1:8080).
 
             Examples:
@@ -23,7 +23,7 @@ struct SentinelCommand: AsyncParsableCommand {
               sentinel test --config sentinel.kdl    check a configuration (like nginx -t)
               sentinel validate -c sentinel.kdl      also check that certificate files load
 
-            For several worker processes, zero-downtime reloads and agent supervision,
+            For several worker processes, zero-downtime reloads and agent supervision, \
             use `sentinel-stack up --config FILE`.
             """,
         version: "sentinel \(SentinelVersion.full)",
@@ -79,6 +79,19 @@ enum Console {
 
 /// Loads and checks a configuration, printing the verdict the way `nginx -t` does.
 enum ConfigCheck {
+    /// `run`, then the log files the data plane opens at start (as `nginx -t` opens its logs):
+    /// nil after printing every problem.
+    static func runWithLogFiles(_ source: ConfigSource, program: String) -> ConfigLoader.Loaded? {
+        guard let loaded = run(source, program: program) else { return nil }
+        let logs = FileChecks.logFiles(loaded.config)
+        guard logs.failures == 0 else {
+            for line in logs.lines where line.hasPrefix("✗") { Console.error("\(program): " + line.dropFirst(2)) }
+            Console.error("\(program): configuration file \(source) test failed")
+            return nil
+        }
+        return loaded
+    }
+
     /// Returns the loaded configuration, or nil after printing every diagnostic.
     static func run(_ source: ConfigSource, program: String, quietOnSuccess: Bool = false) -> ConfigLoader.Loaded? {
         switch source.load() {

@@ -1,11 +1,13 @@
 import Dispatch
 import SentinelConfig
 import NIOCore
+import SentinelObservability
 import SentinelProxy
 import SentinelRuntime
 
 #if canImport(Glibc)
 import Glibc
+import Logging
 #endif
 
 /// Runs the data plane in this process until a stop signal.
@@ -20,7 +22,10 @@ struct SingleProcess {
     enum Event: Sendable { case reload, reopenLogs, stop(signal: Int32) }
 
     func run() async throws {
-        let log = LifecycleLog(config: initial.observability.logging)
+        // Lifecycle events as JSON lines on stderr (the same logger as sentinel-stack's processes).
+        let logging = initial.observability.logging
+        let log = Logger.sentinel(
+            role: "sentinel", level: JSONLogHandler.level(named: logging.level.rawValue), timestamps: logging.timestamps)
         if let dir = initial.system.workingDirectory, chdir(dir) != 0 {
             log.emit("error", "startup_failed", ["reason": "cannot change to working-directory \(dir): \(String(cString: strerror(errno)))"])
             throw ExitCodeError(code: 1)
@@ -42,7 +47,7 @@ struct SingleProcess {
         do {
             snapshot = try SnapshotBuilder.build(initial, instanceID: instanceID, process: process)
         } catch {
-            log.emit("error", "startup_failed", ["reason": error.description])
+            log.emit("error", "startup_failed", ["reason": .string(error.description)])
             throw ExitCodeError(code: 1)
         }
         let threads = initial.system.workerThreads == 0 ? System.coreCount : initial.system.workerThreads
@@ -50,19 +55,22 @@ struct SingleProcess {
         // first port is announced must drain, not kill the process with the default action.
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let sources = Self.installSignalHandlers(continuation)
-        let server = ProxyServer(eventLoopCount: threads, log: { Console.error($0) })
+        let reloads = ReloadMetrics()
+        let server = ProxyServer(eventLoopCount: threads, metrics: MetricsRegistry(reload: reloads), logger: log)
         let bound: [ProxyServer.BoundListener]
         do {
             bound = try await server.start(snapshot: snapshot)
         } catch {
-            log.emit("error", "startup_failed", ["reason": "cannot bind listeners: \(error)"])
+            // Both causes describe themselves: a listener that cannot be bound (which one, which
+            // address, what to do) or an access log that cannot be opened.
+            log.emit("error", "startup_failed", ["reason": "\(error)"])
             _ = await server.shutdown(gracefulTimeout: .zero)
             throw ExitCodeError(code: 1)
         }
         for b in bound {
-            log.emit("info", "listener_bound", ["listener": b.id, "address": "\(b.host):\(b.port)"])
+            log.emit("info", "listener_bound", ["listener": .string(b.id), "address": "\(b.host):\(b.port)"])
         }
-        log.emit("info", "started", ["pid": String(getpid()), "config": source.description, "event_loops": String(threads), "version": SentinelVersion.full])
+        log.emit("info", "started", ["config": .string(source.description), "event_loops": .int(threads), "version": .string(SentinelVersion.full)])
 
         defer { sources.forEach { $0.cancel() } }
 
@@ -73,22 +81,26 @@ struct SingleProcess {
             switch event {
             case .reload:
                 guard !stopping else { continue }
-                log.emit("info", "reload_started", ["config": source.description])
+                log.emit("info", "reload_started", ["config": .string(source.description)])
                 switch source.load() {
                 case .failure(let error):
-                    log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": error.rendered()])
+                    reloads.failed()
+                    log.emit("error", "reload_failed", ["reason": "invalid configuration; the running one is unchanged", "diagnostics": .string(error.rendered())])
                 case .success(let loaded):
                     do {
                         let next = try SnapshotBuilder.build(loaded.config, instanceID: instanceID, process: process)
                         if next.listeners.map({ "\($0.host):\($0.port)" }) != currentSnapshot.listeners.map({ "\($0.host):\($0.port)" }) {
+                            reloads.failed()
                             log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
                             continue
                         }
                         try server.reload(snapshot: next)
                         current = loaded.config
                         currentSnapshot = next
-                        log.emit("info", "reloaded", ["routes": String(loaded.config.routes.count)])
+                        reloads.succeeded()
+                        log.emit("info", "reloaded", ["routes": .int(loaded.config.routes.count)])
                     } catch {
+                        reloads.failed()
                         log.emit("error", "reload_failed", ["reason": "\(error); the running configuration is unchanged"])
                     }
                 }
@@ -101,15 +113,15 @@ struct SingleProcess {
                 }
             case .stop(let signal):
                 if stopping {
-                    log.emit("warn", "fast_stop", ["signal": String(signal)])
+                    log.emit("warn", "fast_stop", ["signal": .int(signal)])
                     exit(1)
                 }
                 stopping = true
                 let timeout = current.system.gracefulShutdownTimeout
-                log.emit("info", "stopping", ["signal": String(signal), "graceful_timeout_secs": String(timeout.components.seconds)])
+                log.emit("info", "stopping", ["signal": .int(signal), "graceful_timeout_secs": .int(timeout.components.seconds)])
                 Task { [server] in
                     let clean = await server.shutdown(gracefulTimeout: timeout)
-                    log.emit(clean ? "info" : "warn", "stopped", ["clean": clean ? "true" : "false"])
+                    log.emit(clean ? "info" : "warn", "stopped", ["clean": .bool(clean)])
                     exit(clean ? 0 : 1)
                 }
             }
@@ -136,41 +148,4 @@ struct SingleProcess {
 
 struct ExitCodeError: Error {
     var code: Int32
-}
-
-/// Lifecycle events as one JSON object per line on stderr, filtered by `logging { level }`.
-struct LifecycleLog: Sendable {
-    let minimum: Int
-    let timestamps: Bool
-
-    init(config: ObservabilityConfig.Logging) {
-        minimum = Self.rank(config.level.rawValue)
-        timestamps = config.timestamps
-    }
-
-    static func rank(_ level: String) -> Int {
-        ["trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4][level] ?? 2
-    }
-
-    func emit(_ level: String, _ event: String, _ fields: [String: String]) {
-        guard Self.rank(level) >= minimum else { return }
-        var entries: [(String, JSONValue)] = timestamps ? [("ts", .string(Self.timestamp()))] : []
-        entries += [("level", .string(level)), ("event", .string(event))]
-        for key in fields.keys.sorted() { entries.append((key, .string(fields[key]!))) }
-        Console.error(JSONValue.object(entries).serialized())
-    }
-
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func pad(_ v: Int32, _ n: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        let ms = Int32(ts.tv_nsec / 1_000_000)
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1))-\(pad(tm.tm_mday))T\(pad(tm.tm_hour)):\(pad(tm.tm_min)):\(pad(tm.tm_sec)).\(pad(ms, 3))Z"
-    }
 }

@@ -6,9 +6,10 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a configuration and the files it points at (certificates, keys, directories).",
         discussion: """
-            Everything `sentinel test` checks, and then that every TLS certificate, key and CA
-            file exists and holds PEM data of the right kind, that static-file roots are
-            directories, and that agent socket directories exist. Exit 0 when everything
+            Everything `sentinel test` checks, and then that every TLS certificate, key and CA \
+            file exists and holds PEM data of the right kind, that static-file roots are \
+            directories, that log files can be written, and that agent socket directories \
+            exist. Exit 0 when everything \
             holds, 1 otherwise; warnings do not fail.
             """
     )
@@ -24,7 +25,10 @@ struct Validate: ParsableCommand {
     func run() throws {
         let source = options.source
         guard let loaded = ConfigCheck.run(source, program: "sentinel") else { throw ExitCode(1) }
-        let report = FileChecks.run(loaded.config, certificates: !skipCerts, agents: !skipAgents)
+        var report = FileChecks.run(loaded.config, certificates: !skipCerts, agents: !skipAgents)
+        let logs = FileChecks.logFiles(loaded.config)
+        report.lines += logs.lines
+        report.failures += logs.failures
         for line in report.lines { Console.out(line) }
         if report.failures > 0 {
             Console.error("sentinel: configuration file \(source) validation failed (\(report.failures) problem\(report.failures == 1 ? "" : "s"))")

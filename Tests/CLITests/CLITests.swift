@@ -57,6 +57,40 @@ import Testing
         #expect(h.stdout.contains("validate"))
     }
 
+    /// Help pages wrap their prose to the terminal (regression: hard line breaks inside
+    /// discussion paragraphs made ragged lines at any width but one). Within a paragraph, each
+    /// line is full: the next line's first word would not have fitted on it (ArgumentParser keeps
+    /// the last column free). Lists (indented lines) keep their own breaks.
+    @Test(arguments: [
+        ("sentinel", ["--help"]), ("sentinel", ["run", "--help"]), ("sentinel", ["test", "--help"]),
+        ("sentinel", ["validate", "--help"]), ("sentinel-stack", ["--help"]), ("sentinel-stack", ["up", "--help"]),
+        ("sentinel-stack", ["reload", "--help"]),
+    ])
+    func helpProseWrapsToTheTerminal(_ tool: String, _ args: [String]) throws {
+        for width in [60, 100, 160] {
+            let h = try run(tool, args, env: ["COLUMNS": String(width)])
+            #expect(h.status == 0)
+            let lines = h.stdout.components(separatedBy: "\n")
+            guard let usage = lines.firstIndex(where: { $0.hasPrefix("USAGE:") }) else {
+                Issue.record("\(tool) \(args): no USAGE line")
+                continue
+            }
+            var paragraph: [String] = []
+            func check() {
+                defer { paragraph = [] }
+                guard !paragraph.contains(where: { $0.hasPrefix(" ") }) else { return }
+                for (a, b) in zip(paragraph, paragraph.dropFirst()) {
+                    let next = b.split(separator: " ").first.map(String.init) ?? ""
+                    #expect(a.count + 1 + next.count >= width, "\(tool) \(args) at \(width) columns: ragged break after \"\(a)\"")
+                }
+            }
+            for line in lines[..<usage].dropFirst() {
+                if line.isEmpty { check() } else { paragraph.append(line) }
+            }
+            check()
+        }
+    }
+
     @Test func validateChecksCertificateFiles() throws {
         let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -64,6 +98,37 @@ import Testing
         let r = try run("sentinel", ["validate", "-c", root + "/config/sentinel.kdl"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("validation is successful"))
+    }
+
+    /// A log file the data plane could not open fails `test`, `validate` and `sentinel-stack
+    /// check` (as `nginx -t` opens its logs), naming the file and the missing directory.
+    @Test func logFilesThatCannotBeOpenedFailTestValidateAndCheck() throws {
+        let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/log.kdl"
+        func write(_ log: String) throws {
+            try (DefaultConfigText.withPortZero + "\nobservability { logging { access-log { file \"\(log)\" } } }\n")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write(dir + "/missing/access.log")
+        let problem = "access-log file \(dir)/missing/access.log: directory \(dir)/missing does not exist"
+        let validate = try run("sentinel", ["validate", "--config", file])
+        #expect(validate.status == 1)
+        #expect(validate.stdout.contains("✗ " + problem), "\(validate.stdout)")
+        let test = try run("sentinel", ["test", "--config", file])
+        #expect(test.status == 1)
+        #expect(test.stderr.contains(problem) && test.stderr.contains("test failed"), "\(test.stderr)")
+        let check = try run("sentinel-stack", ["check", "--config", file])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains(problem), "\(check.stderr)")
+        // A directory where the file should be is refused too; a writable directory passes.
+        try write(dir)
+        #expect(try run("sentinel", ["test", "--config", file]).stderr.contains("access-log file \(dir): is a directory"))
+        try write(dir + "/access.log")
+        let ok = try run("sentinel", ["validate", "--config", file])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("✓ access-log file \(dir)/access.log is writable"))
     }
 
     /// `sentinel` serves the default routes; SIGTERM stops it with exit 0.
@@ -103,6 +168,35 @@ import Testing
         p.terminate()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
+    }
+
+    /// Regression: a port already in use was reported as NIO's internal call text
+    /// (`bind(descriptor:ptr:bytes:)… (errno: 98)`), naming neither the listener nor the address.
+    @Test func aListenerThatCannotBindIsNamedWithItsAddressAndAHint() throws {
+        let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The test holds the port: bound and listening, so Sentinel's bind must fail.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let file = dir + "/s.kdl"
+        try DefaultConfigText.withPortZero.replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(port)")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try run("sentinel", ["--config", file])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("listener \\\"http\\\" cannot listen on 127.0.0.1:\(port): Address already in use"), "\(r.stderr)")
+        #expect(r.stderr.contains("stop it, or change the listener's address"))
+        #expect(!r.stderr.contains("bind(descriptor"))
+        #expect(!r.stderr.contains("cannot bind listeners"))
     }
 }
 

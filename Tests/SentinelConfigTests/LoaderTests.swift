@@ -231,3 +231,52 @@ import Testing
         #expect(d.first?.message.hasPrefix("syntax error") == true)
     }
 }
+
+/// Settings found parsed-but-ignored by SchemaReachTests are refused, not silently accepted.
+@Suite struct FallOffGateTests {
+    @Test func headerNameLimitStaysWithinTheParsersRange() {
+        // The parser keeps name lengths in 16 bits: 65536 was accepted and stopped the process.
+        let d = diagnostics(minimal("limits { max-header-name-bytes 65536 }"))
+        #expect(d.contains { $0.message.contains("outside the allowed range 16...65535") })
+        #expect(diagnostics(minimal("limits { max-header-size-bytes 65535; max-header-name-bytes 65535 }")).isEmpty)
+    }
+
+    @Test func websocketInspectionIsRefused() {
+        let d = diagnostics(minimal(routes: #"route "ws" { matches { path "/ws" }; upstream "b"; websocket #true; websocket-inspection #true }"#)
+            + #"upstreams { upstream "b" { target "127.0.0.1:9" } }"#)
+        #expect(d.map(\.message) == ["not supported yet: websocket-inspection (frames to agents)"])
+    }
+
+    @Test func callSettingsOfASupervisedAgentAreRefused() {
+        let plain = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true" } }"#)
+        #expect(diagnostics(plain).isEmpty)
+        let timed = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true"; timeout-ms 50 } }"#)
+        #expect(diagnostics(timed).map(\.message).allSatisfy { $0.hasPrefix("not supported yet: agent call settings (agent \"a\"") })
+        #expect(diagnostics(timed).count == 1)
+    }
+
+    @Test func fallbackSkipIfUnhealthyIsRefused() {
+        let text = minimal(routes: #"route "r" { matches { path "/" }; upstream "a"; fallback { fallback-upstream "b" { skip-if-unhealthy #true } } }"#)
+            + #"upstreams { upstream "a" { target "127.0.0.1:9" }; upstream "b" { target "127.0.0.1:10" } }"#
+        #expect(diagnostics(text).map(\.message) == ["not supported yet: fallback-upstream skip-if-unhealthy"])
+    }
+}
+
+/// A route without `matches` is the original's catch-all (item 20 of issue 10).
+@Suite struct CatchAllRouteConfigTests {
+    @Test func routeWithoutMatchesIsACatchAll() throws {
+        let config = try #require(valid(minimal(routes: #"""
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            route "rest" { priority "low"; builtin-handler "not-found" }
+            """#)))
+        let rest = try #require(config.route("rest"))
+        #expect(rest.catchAll && rest.match.isEmpty && rest.priority == 10)
+        #expect(config.route("h")?.catchAll == false)
+    }
+
+    @Test func anEmptyMatchesBlockIsStillAnError() {
+        let d = diagnostics(minimal(routes: #"route "e" { matches { }; builtin-handler "health" }"#))
+        #expect(d.map(\.message) == ["route \"e\" has an empty matches block"])
+        #expect(d.first?.hint?.contains("leave out matches") == true)
+    }
+}

@@ -252,3 +252,23 @@ private func winner(_ routes: [RouteSpec], _ request: RouteRequest) throws -> St
         #expect(cache.match(req("/", headers: [("x-beta", "1")]), router: router)?.id == "beta")
     }
 }
+
+/// A route written without conditions on purpose (`matchesEverything`, the original's catch-all).
+@Suite struct CatchAllRoutes {
+    @Test func catchAllTakesWhatNoOtherRouteTakes() throws {
+        let routes = [
+            RouteSpec(id: "rest", priority: 10, matchesEverything: true),
+            RouteSpec(id: "api", pathPrefixes: ["/api"]),
+            RouteSpec(id: "host-low", priority: 10, hosts: ["low.example.com"]),
+        ]
+        #expect(try winner(routes, req("/api/x")) == "api")
+        #expect(try winner(routes, req("/anything")) == "rest")
+        #expect(try winner(routes, req("POST", "/"))  == "rest")
+        // Equal priority: any route with a condition is tried before the catch-all.
+        #expect(try winner(routes, req(host: "low.example.com", "/x")) == "host-low")
+    }
+
+    @Test func noConditionsWithoutTheFlagIsStillRefused() {
+        #expect(throws: RouterError.noConditions("x")) { try Router(routes: [RouteSpec(id: "x")]) }
+    }
+}

@@ -16,7 +16,9 @@ import Testing
         )
         #expect(r.header("content-type") == "application/json")
         #expect(r.header("cache-control") == "no-cache, no-store, must-revalidate")
-        #expect(r.header("x-correlation-id") == "trace-1")
+        #expect(r.header("x-request-id") == "trace-1")
+        // One name for the request id: the original's builtins also sent X-Correlation-Id.
+        #expect(r.header("x-correlation-id") == nil)
     }
 
     @Test func healthConfigNotFound() {
@@ -26,6 +28,16 @@ import Testing
         let missing = BuiltinHandlers.respond(.notFound, to: .init(method: "GET", path: "/"), context: context)
         #expect(missing.status == 404)
         #expect(missing.bodyString == "{\"error\":\"404 Not Found\",\"trace_id\":\"trace-1\"}")
+    }
+
+    /// Regression: the welcome page filtered the version to letters and digits and printed the
+    /// real version string "0.1.0 (release 26.11_1)" as "0.1.0release26.11_1".
+    @Test func welcomePageShowsTheVersionAsIs() {
+        let page = BuiltinHandlers.welcomePage(version: "0.1.0 (release 26.11_1)")
+        #expect(page.contains("<code>0.1.0 (release 26.11_1)</code>"))
+        let hostile = BuiltinHandlers.welcomePage(version: "1 <script>\"'&")
+        #expect(hostile.contains("<code>1 &lt;script&gt;&quot;&#39;&amp;</code>"))
+        #expect(!hostile.contains("<script>"))
     }
 
     @Test func welcomeAndMetrics() {

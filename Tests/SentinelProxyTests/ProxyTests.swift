@@ -61,7 +61,8 @@ import Testing
             #expect(r.header("X-App") == "yes")
             #expect(r.header("X-Secret") == nil)
             #expect(r.header("Keep-Alive") == nil)
-            #expect(r.header("X-Correlation-Id") != nil)
+            let requestID = try #require(r.header("X-Request-Id"))
+            #expect(r.header("X-Correlation-Id") == nil)
             let seen = try #require(upstream.requests.first)
             #expect(seen.requestLine == "GET /a/b?x=1 HTTP/1.1")
             #expect(seen.header("host") == ["example.com"])
@@ -70,12 +71,17 @@ import Testing
             #expect(seen.header("connection").isEmpty)
             #expect(seen.header("te").isEmpty)
             #expect(seen.header("proxy-authorization").isEmpty)
-            #expect(seen.header("x-forwarded-for") == ["10.1.1.1, 127.0.0.1"])
+            // The client is no trusted proxy: its forwarding claims are replaced, not extended.
+            #expect(seen.header("x-forwarded-for") == ["127.0.0.1"])
             #expect(seen.header("x-forwarded-proto") == ["http"])
             #expect(seen.header("x-forwarded-host") == ["example.com"])
-            #expect(seen.header("x-trace-id") == [r.header("X-Correlation-Id")!])
-            // The upstream gets the same id as X-Correlation-Id (spec §5.2).
-            #expect(seen.header("x-correlation-id") == [r.header("X-Correlation-Id")!])
+            #expect(seen.header("forwarded") == ["for=127.0.0.1;proto=http;host=\"example.com\""])
+            #expect(seen.header("via") == ["1.1 sentinel"])
+            // One request id, under one name, upstream and to the client.
+            #expect(seen.header("x-request-id") == [requestID])
+            #expect(seen.header("x-trace-id").isEmpty)
+            #expect(seen.header("x-correlation-id").isEmpty)
+            #expect(seen.header("traceparent").count == 1)
             #expect(seen.header("traceparent").first?.hasPrefix("00-") == true)
         }
     }

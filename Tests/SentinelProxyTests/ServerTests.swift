@@ -1,3 +1,4 @@
+import SentinelHTTP1
 import SentinelPolicy
 import Testing
 
@@ -49,10 +50,11 @@ private let get = "Host: t\r\n\r\n"
             #expect(status.body.contains("\"status\":\"ok\"") && status.body.contains("\"instance_id\":\"test-instance\""))
             #expect(status.header("Content-Type") == "application/json")
             #expect(status.header("Cache-Control") == "no-cache, no-store, must-revalidate")
-            #expect(status.header("X-Correlation-Id")?.count == 11)
-            let health = try c.request("GET /health HTTP/1.1\r\nX-Request-Id: abc-42\r\n" + get)
+            #expect(status.header("X-Request-Id")?.count == 11)
+            #expect(status.header("X-Correlation-Id") == nil)
+            let health = try c.request("GET /health HTTP/1.1\r\nX-Correlation-Id: abc-42\r\n" + get)
             #expect(health.body.hasPrefix("{\"status\":\"healthy\""))
-            #expect(health.header("X-Correlation-Id") == "abc-42")
+            #expect(health.header("X-Request-Id") == "abc-42")
             #expect(try c.request("GET /config HTTP/1.1\r\n" + get).body == "{\"redacted\":true}")
             #expect(try c.request("GET / HTTP/1.1\r\n" + get).body.contains("Sentinel is running"))
             let gone = try c.request("GET /gone/x HTTP/1.1\r\n" + get)
@@ -72,7 +74,7 @@ private let get = "Host: t\r\n\r\n"
             let c = try RawClient(port: port)
             let missing = try c.request("GET /nope?x=1 HTTP/1.1\r\n" + get)
             #expect(missing.status == 404)
-            let trace = try #require(missing.header("X-Correlation-Id"))
+            let trace = try #require(missing.header("X-Request-Id"))
             #expect(missing.body == "{\"error\":\"404 Not Found\",\"trace_id\":\"\(trace)\"}")
             let post = try c.request("POST /health HTTP/1.1\r\nContent-Length: 3\r\n" + get + "abc")
             #expect(post.status == 405)
@@ -95,7 +97,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func limits() async throws {
-        let limits = ServerSnapshot.Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64, maxBodyBytes: 16)
+        let limits = ServerSnapshot.Limits(request: HTTP1Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64), maxBodyBytes: 16)
         try await withServer(try makeSnapshot(limits: limits)) { _, port in
             let longURI = try RawClient(port: port).request("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\n" + get)
             #expect(longURI.status == 414)

@@ -1,3 +1,4 @@
+import Foundation
 import SentinelPolicy
 import Synchronization
 import Testing
@@ -9,6 +10,16 @@ final class LogLines: Sendable {
     private let lines = Mutex<[String]>([])
     var all: [String] { lines.withLock { $0 } }
     var sink: @Sendable (String) -> Void { { line in self.lines.withLock { $0.append(line) } } }
+    /// Each line as a JSON object.
+    var objects: [[String: Any]] { all.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] } }
+    /// The fields of each line without the leading ts, role and pid (compared as strings).
+    var fields: [[String: String]] {
+        objects.map { o in
+            var out: [String: String] = [:]
+            for (k, v) in o where !["ts", "role", "pid"].contains(k) { out[k] = "\(v)" }
+            return out
+        }
+    }
 }
 
 func upstream(
@@ -40,9 +51,13 @@ func upstream(
         #expect(!health.isEligible(upstream: "api", target: a, now: t0 + .seconds(9)))
         #expect(health.eligibility(upstream: "api", addresses: ["127.0.0.1:1", "127.0.0.1:2"], now: t0) == [false, true])
         #expect(!health.admit(upstream: "api", target: a, now: t0 + .seconds(9)))
-        #expect(log.all == [
-            "{\"level\":\"warn\",\"event\":\"circuit_breaker_changed\",\"upstream\":\"api\",\"target\":\"127.0.0.1:1\",\"from\":\"closed\",\"to\":\"open\",\"reason\":\"connect_failed\"}"
+        #expect(log.fields == [
+            [
+                "level": "warn", "event": "circuit_breaker_changed", "upstream": "api", "target": "127.0.0.1:1", "from": "closed",
+                "to": "open", "reason": "connect_failed",
+            ]
         ])
+        #expect(log.all[0].hasPrefix(#"{"ts":""#) && log.all[0].contains(#""role":"proxy","pid":"#))
         #expect(metrics.render(version: "t").contains("sentinel_circuit_breaker_state{upstream=\"api\",target=\"127.0.0.1:1\"} 1\n"))
         #expect(metrics.render(version: "t").contains("sentinel_circuit_breaker_trips_total{upstream=\"api\",target=\"127.0.0.1:1\"} 1\n"))
         // After the timeout the next admission is the half-open trial; its success closes the breaker.
@@ -53,7 +68,7 @@ func upstream(
         health.report(upstream: "api", target: a, outcome: .success, latency: .milliseconds(1), now: t0 + .seconds(11))
         #expect(health.snapshot(now: t0)[0].targets[0].breaker == .closed)
         #expect(log.all.count == 3)
-        #expect(log.all[2].contains("\"from\":\"half_open\",\"to\":\"closed\""))
+        #expect(log.fields[2]["from"] == "half_open" && log.fields[2]["to"] == "closed")
         #expect(metrics.render(version: "t").contains("sentinel_circuit_breaker_state{upstream=\"api\",target=\"127.0.0.1:1\"} 0\n"))
     }
 
@@ -75,9 +90,10 @@ func upstream(
         #expect(metrics.render(version: "t").contains("sentinel_upstream_target_healthy{upstream=\"api\",target=\"127.0.0.1:1\"} 0\n"))
         health.probeResult(upstream: "api", target: a, success: true, now: t0 + .seconds(1))
         #expect(health.isEligible(upstream: "api", target: a, now: t0 + .seconds(1)), "an active check success readmits")
-        #expect(log.all.map { $0.split(separator: ",")[1] } == [
-            "\"event\":\"upstream_target_ejected\"", "\"event\":\"upstream_target_readmitted\"", "\"event\":\"upstream_health_changed\"",
-        ])
+        #expect(log.fields.map { $0["event"] } == ["upstream_target_ejected", "upstream_target_readmitted", "upstream_health_changed"])
+        // Typed: the failure rate and the ejection time are numbers.
+        #expect(log.objects[0]["failure_rate"] as? Double == 1)
+        #expect(log.objects[0]["ejected_for_secs"] as? Double == 30)
     }
 
     @Test func activeThresholdsAndReloadCarryOver() {

@@ -94,7 +94,7 @@ import Testing
         #expect(waitFor(stack, "agent_output", agent: "long", count: 2), "log: \(stack.text.prefix(2000))")
         let lines = entries(stack, "agent_output", agent: "long")
         #expect((lines.first?["line"] as? String)?.utf8.count == 16 * 1024)
-        #expect(lines.first?["truncated"] as? String == "true")
+        #expect(lines.first?["truncated"] as? Bool == true)
         #expect(lines.dropFirst().first?["line"] as? String == "after", "the rest of the long line was dropped, not split into more lines")
         #expect(lines.dropFirst().first?["truncated"] == nil)
         _ = try stack.stack("stop")
@@ -266,7 +266,7 @@ import Testing
         #expect(zip(gaps, [100, 200, 400, 800]).allSatisfy { $0 >= $1 - 5 }, "gaps \(gaps)")
         #expect(zip(gaps.dropFirst(), gaps).allSatisfy { $0 > $1 }, "gaps \(gaps)")
         let scheduled = entries(stack, "agent_restart_scheduled", agent: "loop") + entries(stack, "agent_crash_loop", agent: "loop")
-        #expect(Set(scheduled.compactMap { $0["delay_ms"] as? String }).isSuperset(of: ["100", "200", "400", "800"]))
+        #expect(Set(scheduled.compactMap { $0["delay_ms"] as? Int }).isSuperset(of: [100, 200, 400, 800]))
         #expect(waitFor(stack, "agent_crash_loop", agent: "loop"))
         let loop = try statusAgents(stack).first
         #expect((loop?["consecutive_failures"] as? Int ?? 0) >= 4)
@@ -439,8 +439,8 @@ import Testing
         #expect(try KeepAliveClient(port: stack.port).get("/health").status == 200)
         // The agent's credentials changed, so it was restarted through exec-as as nobody.
         #expect(stack.wait { stack.text.contains(#""line":"uid 65534""#) }, "log: \(stack.text)")
-        let agentPid = try #require(stack.wait { entries(stack).count == 2 } ? entries(stack).last?["pid"] as? String : nil)
-        #expect(uids(Int32(agentPid)!) == ["65534"])
+        let agentPid = try #require(stack.wait { entries(stack).count == 2 } ? entries(stack).last?["agent_pid"] as? Int : nil)
+        #expect(uids(Int32(agentPid)) == ["65534"])
         _ = try stack.stack("stop")
         #expect(stack.exitStatus() == 0)
     }

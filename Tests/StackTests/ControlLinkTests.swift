@@ -16,7 +16,10 @@ import Testing
         let writer = ControlLink(fd: pair[1], label: "test.writer", onLine: { _ in }, onClose: {})
         let line = String(repeating: "x", count: 99) + "\n"
         let count = 20_000  // 2 MB in one send: many times the socket buffer
-        #expect(writer.send(String(repeating: line, count: count)))
+        // A patience far above the default: the test is about framing across many partial
+        // writes, not about how fast the reader's queue runs on a loaded machine (at the 200 ms
+        // default it failed under a load average of 14).
+        #expect(writer.send(String(repeating: line, count: count), patience: .seconds(10)))
         let end = ContinuousClock.now + .seconds(10)
         while received.withLock({ $0.lines }) < count, ContinuousClock.now < end { usleep(5_000) }
         #expect(received.withLock { $0 } == (count, 0))

@@ -1,3 +1,5 @@
+import Logging
+import SentinelObservability
 import Testing
 @testable import SentinelMaster
 
@@ -83,6 +85,33 @@ import Testing
         #expect(out.contains(.exit(code: 1)))
     }
 
+    @Test func aWorkersOwnReasonIsTheVerdictAndStoppedIsLoggedOnce() {
+        var s = MasterState()
+        _ = s.handle(.prepared(generation: 1, workers: 1, drainTimeout: .seconds(5)), now: .zero)
+        _ = s.handle(.spawned(generation: 1, slot: 0, pid: 10), now: .zero)
+        var out = s.handle(.message(pid: 10, .failed("cannot open access log /x/a.log: No such file or directory")), now: .zero)
+        #expect(events(out) == ["worker_failed"])
+        out = s.handle(.exited(pid: 10, .exited(2)), now: .zero)
+        let reason = out.compactMap { a -> String? in if case .failed(1, let r) = a { return r }; return nil }.first
+        #expect(reason == "worker 0 (pid 10) could not start: cannot open access log /x/a.log: No such file or directory")
+        #expect(events(out).filter { $0 == "stopped" }.count == 1)
+        #expect(out.filter { if case .exit = $0 { return true }; return false }.count == 1)
+        // Without a reason the verdict says how the worker ended.
+        var t = MasterState()
+        _ = t.handle(.prepared(generation: 1, workers: 1, drainTimeout: .seconds(5)), now: .zero)
+        _ = t.handle(.spawned(generation: 1, slot: 0, pid: 10), now: .zero)
+        out = t.handle(.exited(pid: 10, .signaled(9)), now: .zero)
+        #expect(out.contains { if case .failed(1, let r) = $0 { return r.hasSuffix("ended with signal 9 before READY") }; return false })
+    }
+
+    @Test func failedLinesRoundTripOnOneBoundedLine() {
+        let line = WorkerMessage.failed("a\nb").line
+        #expect(line == "FAILED a b\n")
+        #expect(WorkerMessage(line: line.dropLast()) == .failed("a b"))
+        let long = WorkerMessage.failed(String(repeating: "x", count: 10_000)).line
+        #expect(long.utf8.count < LineBuffer.maxLine)
+    }
+
     @Test func crashLoopBacksOffExponentiallyAndAStableWorkerResetsIt() {
         var s = MasterState()
         _ = live(&s, g: 1, n: 1, base: 10)
@@ -140,6 +169,18 @@ import Testing
         #expect(events(out).contains("fast_stop"))
     }
 
+    /// Regression: once the workers were gone (exit decided, agents still stopping), a second
+    /// signal must still make the exit unclean; deciding the exit once had kept it at 0.
+    @Test func aSecondStopSignalAfterTheWorkersLeftStillExitsOne() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 1, base: 10)
+        _ = s.handle(.stop(signal: 15), now: .zero)
+        var out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)
+        #expect(out.contains(.exit(code: 0)))
+        out = s.handle(.stop(signal: 15), now: .zero)
+        #expect(out.contains(.exit(code: 1)) && events(out) == ["fast_stop"], "no second stopped line")
+    }
+
     @Test func crashedWorkersAreNotRespawnedWhileStopping() {
         var s = MasterState()
         _ = live(&s, g: 1, n: 1, base: 10)
@@ -165,9 +206,9 @@ import Testing
         #expect(out.contains(.schedule(.acceptHandover(generation: 2), after: .seconds(1))))
         out = s.handle(.message(pid: 11, .listenersClosed), now: .zero)
         #expect(out == [
-            .log(LogEntry("info", "worker_listeners_closed", [("generation", "1"), ("slot", "1"), ("pid", "11")])),
+            .log(LogEntry("info", "worker_listeners_closed", [("generation", .int(1)), ("slot", .int(1)), ("worker_pid", .int(11))])),
             .send(pid: 21, .accept),
-            .log(LogEntry("info", "worker_accepting", [("generation", "2"), ("slot", "1"), ("pid", "21")])),
+            .log(LogEntry("info", "worker_accepting", [("generation", .int(2)), ("slot", .int(1)), ("worker_pid", .int(21))])),
         ])
         // Slot 0's old worker exits without saying so: its exit frees the slot as well.
         out = s.handle(.exited(pid: 10, .exited(0)), now: .zero)

@@ -98,7 +98,7 @@ import Testing
             passing: [passed.fd], names: ["http"])
         #expect(stack.wait { !stack.events("started").isEmpty }, "log: \(stack.text)")
         let adopted = try #require(stack.events("socket_activated").first)
-        #expect(adopted.contains(#""fd":"3""#) && adopted.contains(#""name":"http""#) && adopted.contains("127.0.0.1:\(passed.port)"))
+        #expect(adopted.contains(#""fd":3"#) && adopted.contains(#""name":"http""#) && adopted.contains("127.0.0.1:\(passed.port)"))
         // The passed socket has no SO_REUSEPORT: had the master bound the address itself, `up` would have failed.
         #expect(try KeepAliveClient(port: passed.port).get("/").body.contains("healthy"))
         #expect(try KeepAliveClient(port: bound).get("/").body.contains("healthy"))

@@ -48,11 +48,13 @@ final class StackProcess: Sendable {
         try process.run()
     }
 
-    static func config(workers: Int, gracefulSecs: Int, port: Int, dir: String, extra: String = "") -> String {
+    /// `threads`: event loops per worker (0: the default, cores ÷ workers).
+    static func config(workers: Int, gracefulSecs: Int, port: Int, dir: String, extra: String = "", threads: Int = 0) -> String {
         """
         schema-version "1.0"
         system {
             worker-processes \(workers)
+            worker-threads \(threads)
             graceful-shutdown-timeout-secs \(gracefulSecs)
             runtime-directory "\(dir)/run"
         }

@@ -73,7 +73,7 @@ struct DocumentReader {
                            hint: "load the configuration from a file so relative include paths can be resolved")
             default:
                 sink.error(node.location, root, "unknown top-level block \"\(node.name)\"",
-                           hint: Suggest.hint(for: node.name, among: Self.topLevelNames, kind: "block"))
+                           hint: StaleKeys.hint(parent: root, key: node.name) ?? Suggest.hint(for: node.name, among: Self.topLevelNames, kind: "block"))
             }
         }
         if !sawSystem {

@@ -109,6 +109,16 @@ enum FeatureSupport {
             out.append(("agents without command (agent \"\(a.id)\"; the proxy-agent protocol)", a.location,
                         ConfigPath(["agents", "agent \"\(a.id)\""])))
         }
+        // A supervised agent runs, but nothing calls it yet: its call settings would do nothing.
+        for a in agents where a.supervision != nil {
+            var plain = AgentConfig(id: a.id, location: a.location, type: a.type, transport: a.transport)
+            plain.supervision = a.supervision
+            if plain != a {
+                out.append(("agent call settings (agent \"\(a.id)\": events, timeouts, failure-mode, body limits and modes, "
+                            + "circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)", a.location,
+                            ConfigPath(["agents", "agent \"\(a.id)\""])))
+            }
+        }
         for r in routes {
             let p = ConfigPath(["routes", "route \"\(r.id)\""])
             if let h = r.builtinHandler, [.cachePurge, .cacheStats].contains(h) {
@@ -126,12 +136,17 @@ enum FeatureSupport {
                 if f.upstreams.contains(where: { !$0.modelMapping.isEmpty || $0.provider != .generic }) {
                     out.append(("fallback provider / model-mapping (inference)", r.location, p))
                 }
+                // Sentinel passes over an upstream with no healthy target in any case (as one attempt).
+                if f.upstreams.contains(where: \.skipIfUnhealthy) {
+                    out.append(("fallback-upstream skip-if-unhealthy", r.location, p))
+                }
             }
             if let rp = r.retryPolicy, rp.timeout != nil || rp.budgetRatio != 0.2 || rp.budgetMinPerSecond != 10 {
                 out.append(("retry-policy timeout-ms / budget settings", r.location, p))
             }
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
+            if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
             var policies = r.policies
             policies.maxBodySize = nil
             policies.requestHeaders = HeaderModifications()

@@ -71,6 +71,41 @@ public enum FileChecks {
         return report
     }
 
+    /// The log files the data plane opens at start (`access-log`; `error-log` and `audit-log` too
+    /// once they are supported): each file's directory exists, and the file (or, when it does
+    /// not exist yet, its directory) is writable by this user, checked as `open` would be. Run by
+    /// `sentinel test`, `validate` and `sentinel-stack check`, as `nginx -t` opens its logs: a
+    /// configuration that passes does not fail later at start because of a log path.
+    public static func logFiles(_ config: SentinelConfiguration) -> Report {
+        var report = Report()
+        let logging = config.observability.logging
+        var files: [(String, String)] = []
+        if let a = logging.accessLog, a.enabled { files.append(("access-log", a.file)) }
+        if let e = logging.errorLog, e.enabled { files.append(("error-log", e.file)) }
+        if let a = logging.auditLog, a.enabled { files.append(("audit-log", a.file)) }
+        for (what, name) in files {
+            // A relative path is opened after `working-directory` took effect.
+            var file = name
+            if !file.hasPrefix("/"), let wd = config.system.workingDirectory { file = wd + "/" + file }
+            if let problem = logFileProblem(file) { report.fail("\(what) file \(file): \(problem)") }
+            else { report.ok("\(what) file \(file) is writable") }
+        }
+        return report
+    }
+
+    /// nil when `path` can be opened for appending (or created) by this process.
+    static func logFileProblem(_ path: String) -> String? {
+        let dir = IncludeExpander.directory(of: path)
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { return "is a directory" }
+            return access(path, W_OK) == 0 ? nil : "not writable: \(String(cString: strerror(errno)))"
+        }
+        guard stat(dir, &st) == 0 else { return "directory \(dir) does not exist" }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return "\(dir) is not a directory" }
+        return access(dir, W_OK | X_OK) == 0 ? nil : "cannot create the file in \(dir): \(String(cString: strerror(errno)))"
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

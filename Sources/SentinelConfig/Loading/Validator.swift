@@ -35,7 +35,105 @@ struct Validator {
         }
     }
 
+    /// What qualified references (`"ns:id"`, `"ns:svc:id"`) can name: each namespace's and each
+    /// service's own ids, keyed `ns` and `ns:svc`.
+    var qualified: [String: Scope] = [:]
+    var namespaceIDs: [String] = []
+
     func validate(_ config: SentinelConfiguration) {
+        var v = self
+        for ns in config.namespaces {
+            v.namespaceIDs.append(ns.id)
+            v.qualified[ns.id] = Self.ownScope(upstreams: ns.upstreams, filters: ns.filters, agents: ns.agents)
+            for svc in ns.services {
+                v.qualified[ns.id + ":" + svc.id] = Self.ownScope(upstreams: svc.upstreams, filters: svc.filters, agents: svc.agents)
+            }
+        }
+        v.checkReservedColons(config)
+        v.validateScopes(config)
+    }
+
+    static func ownScope(upstreams: [UpstreamConfig], filters: [FilterConfig], agents: [AgentConfig]) -> Scope {
+        var s = Scope()
+        s.upstreams = Set(upstreams.map(\.id))
+        s.filters = Set(filters.map(\.id))
+        s.agents = Set(agents.map(\.id))
+        for f in filters { s.filterKinds[f.id] = f }
+        return s
+    }
+
+    /// `:` separates the parts of a qualified reference, so it may not appear in the ids that
+    /// references name, nor in namespace and service ids.
+    func checkReservedColons(_ config: SentinelConfiguration) {
+        func check(_ id: String, _ kind: String, _ location: KDLSourceLocation) {
+            guard id.contains(":") else { return }
+            sink.error(location, ConfigPath(), "\(kind) id \"\(id)\" contains \":\", which separates the parts of qualified references (\"namespace:id\", \"namespace:service:id\")",
+                       hint: "use another character, e.g. \"\(id.replacingColons())\"")
+        }
+        func scope(_ u: [UpstreamConfig], _ f: [FilterConfig], _ a: [AgentConfig]) {
+            for x in u { check(x.id, "upstream", x.location) }
+            for x in f { check(x.id, "filter", x.location) }
+            for x in a { check(x.id, "agent", x.location) }
+        }
+        scope(config.upstreams, config.filters, config.agents)
+        for ns in config.namespaces {
+            check(ns.id, "namespace", ns.location)
+            scope(ns.upstreams, ns.filters, ns.agents)
+            for svc in ns.services {
+                check(svc.id, "service", svc.location)
+                scope(svc.upstreams, svc.filters, svc.agents)
+            }
+        }
+    }
+
+    /// A qualified reference resolves exactly: `"ns:id"` to namespace `ns`'s own object,
+    /// `"ns:svc:id"` to service `svc`'s in it (no walk through other scopes, no export needed).
+    /// Reports a qualified reference that names nothing; returns whether `ref` is qualified.
+    func resolveQualified(_ ref: ConfigReference) -> Bool {
+        guard ref.id.contains(":") else { return false }
+        let parts = ref.id.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, !parts.contains(where: \.isEmpty) else {
+            sink.error(ref.location, ConfigPath([ref.path]), "\(ref.kind.rawValue) \"\(ref.id)\" is not a valid qualified reference",
+                       hint: "write \"namespace:\(ref.kind.rawValue)-id\" or \"namespace:service:\(ref.kind.rawValue)-id\"")
+            return true
+        }
+        let ns = parts[0]
+        guard namespaceIDs.contains(ns) else {
+            sink.error(ref.location, ConfigPath([ref.path]), "\(ref.kind.rawValue) \"\(ref.id)\": namespace \"\(ns)\" is not defined",
+                       hint: Suggest.closest(to: ns, among: namespaceIDs).map { "did you mean \"\($0)\"?" })
+            return true
+        }
+        let key = parts.dropLast().joined(separator: ":")
+        guard let scope = qualified[key] else {
+            let services = qualified.keys.filter { $0.hasPrefix(ns + ":") }.map { String($0.dropFirst(ns.count + 1)) }.sorted()
+            sink.error(ref.location, ConfigPath([ref.path]), "\(ref.kind.rawValue) \"\(ref.id)\": namespace \"\(ns)\" has no service \"\(parts[1])\"",
+                       hint: Suggest.closest(to: parts[1], among: services).map { "did you mean \"\(ns):\($0):\(parts[2])\"?" })
+            return true
+        }
+        var local = ref
+        local.id = parts.last!
+        if !scope.has(local) {
+            let where_ = parts.count == 2 ? "namespace \"\(ns)\"" : "service \"\(parts[1])\" of namespace \"\(ns)\""
+            let names = scope.names(ref.kind)
+            let hint = Suggest.closest(to: local.id, among: names).map { "did you mean \"\(key):\($0)\"?" }
+                ?? (names.isEmpty ? nil : "defined there: " + names.map { "\"\($0)\"" }.joined(separator: ", "))
+            sink.error(ref.location, ConfigPath([ref.path]), "\(ref.kind.rawValue) \"\(local.id)\" is not defined in \(where_)", hint: hint)
+        }
+        return true
+    }
+
+    /// The filter a route names (qualified or through the visible scopes).
+    func filter(_ id: String, visible: [Scope]) -> FilterConfig? {
+        if id.contains(":") {
+            let parts = id.split(separator: ":").map(String.init)
+            guard parts.count >= 2 else { return nil }
+            return qualified[parts.dropLast().joined(separator: ":")]?.filterKinds[parts.last!]
+        }
+        for s in visible { if let f = s.filterKinds[id] { return f } }
+        return nil
+    }
+
+    func validateScopes(_ config: SentinelConfiguration) {
         var exported = Scope()
         for ns in config.namespaces {
             for e in ns.exports {
@@ -115,18 +213,14 @@ struct Validator {
         let visible = [scope] + outer
 
         func resolve(_ ref: ConfigReference) {
+            if resolveQualified(ref) { return }
             if !visible.contains(where: { $0.has(ref) }) { dangling(ref, scopes: visible) }
         }
         for f in filters { f.references.forEach(resolve) }
         for route in routes {
             route.references.forEach(resolve)
             let hasRedirect = route.filters.contains { id in
-                for s in visible {
-                    if let f = s.filterKinds[id] {
-                        if case .redirect = f.kind { return true }
-                        return false
-                    }
-                }
+                if let f = filter(id, visible: visible), case .redirect = f.kind { return true }
                 return false
             }
             let servesItself = route.upstream != nil || route.staticFiles != nil || route.builtinHandler != nil
@@ -179,4 +273,8 @@ struct Validator {
             }
         }
     }
+}
+
+extension String {
+    func replacingColons() -> String { String(map { $0 == ":" ? "-" : $0 }) }
 }

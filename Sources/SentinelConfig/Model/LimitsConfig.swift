@@ -37,7 +37,7 @@ public struct LimitsConfig: Sendable, Hashable {
         let big = Int64(Int32.max)
         l.maxHeaderSizeBytes = Int(r.size("max-header-size-bytes", "max-header-size", default: 8192, range: 512...(1 << 20))!)
         l.maxHeaderCount = r.int("max-header-count", default: 100, range: 1...10_000)
-        l.maxHeaderNameBytes = Int(r.size("max-header-name-bytes", "max-header-name-size", default: 256, range: 16...65536)!)
+        l.maxHeaderNameBytes = Int(r.size("max-header-name-bytes", "max-header-name-size", default: 256, range: 16...65535)!)
         l.maxHeaderValueBytes = Int(r.size("max-header-value-bytes", "max-header-value-size", default: 4096, range: 64...(1 << 20))!)
         l.maxURILengthBytes = Int(r.size("max-uri-length-bytes", "max-uri-length", default: 8192, range: 256...(1 << 20))!)
         l.maxBodySizeBytes = r.size("max-body-size-bytes", "max-body-size", default: l.maxBodySizeBytes)!

@@ -20,6 +20,11 @@ public struct ListenerConfig: Sendable, Hashable {
     public var requestTimeout: Duration = .seconds(60)
     /// How long an idle keep-alive connection is kept open.
     public var keepaliveTimeout: Duration = .seconds(75)
+    /// A request body must arrive at least this fast (bytes per second, averaged from the start
+    /// of the body, after `bodyRateGrace`); slower → 408. 0 turns the check off.
+    public var bodyMinRate: Int = 1024
+    /// How long a body may arrive slower than `bodyMinRate` before the rate counts.
+    public var bodyRateGrace: Duration = .seconds(10)
     /// Requests served on one connection before it is closed; nil means no limit.
     public var keepaliveMaxRequests: Int?
     public var maxConcurrentStreams: Int = 100
@@ -49,6 +54,8 @@ public struct ListenerConfig: Sendable, Hashable {
         l.proto = proto
         l.requestTimeout = r.duration("request-timeout-secs", "request-timeout", unit: .seconds, default: l.requestTimeout, min: .seconds(1))!
         l.keepaliveTimeout = r.duration("keepalive-timeout-secs", "keepalive-timeout", unit: .seconds, default: l.keepaliveTimeout)!
+        l.bodyMinRate = Int(r.size("body-min-rate", default: Int64(l.bodyMinRate), range: 0...(1 << 30)) ?? Int64(l.bodyMinRate))
+        l.bodyRateGrace = r.duration("body-rate-grace-secs", "body-rate-grace", unit: .seconds, default: l.bodyRateGrace, min: .milliseconds(1))!
         l.keepaliveMaxRequests = r.int("keepalive-max-requests", range: 1...Int64(Int32.max))
         l.maxConcurrentStreams = r.int("max-concurrent-streams", default: 100, range: 1...100_000)
         if let v = r.scalar(["default-route"]) {

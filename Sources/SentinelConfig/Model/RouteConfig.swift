@@ -17,6 +17,9 @@ public struct RouteConfig: Sendable, Hashable {
     public var id: String
     public var priority: Int = 50
     public var match: RouteMatch
+    /// Written without a `matches` block: the route takes every request (the original's
+    /// catch-all, usually with `priority "low"`).
+    public var catchAll = false
     public var upstream: String?
     public var upstreamLocation: KDLSourceLocation?
     public var serviceType: ServiceType = .web
@@ -108,11 +111,12 @@ public struct RouteConfig: Sendable, Hashable {
         r.finish()
 
         if !node.children.contains(where: { $0.name == "matches" || $0.name == "match" }) {
-            sink.error(node.location, p, "route \"\(id)\" has no matches block",
-                       hint: "add: matches { path-prefix \"/\" }")
+            // No matches block at all is the original's catch-all: every request, tried after
+            // the routes of higher priority and, at equal priority, after every route with a condition.
+            route.catchAll = true
         } else if route.match.isEmpty, node.children.first(where: { $0.name == "matches" || $0.name == "match" })?.children.isEmpty ?? true {
             sink.error(route.match.location, p, "route \"\(id)\" has an empty matches block",
-                       hint: "add a condition, e.g. path-prefix \"/\"")
+                       hint: "add a condition, e.g. path-prefix \"/\", or leave out matches for a route that takes every request")
         }
         // What serves the route: exactly one of these.
         var servers: [String] = []

@@ -60,6 +60,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 final class DiagnosticSink {
     /// The file being loaded, for diagnostics that belong to no node.
     var mainFile = "<input>"
+    /// Set by `ConfigLoader.traceSchema` only: the readers record every key they ask for.
+    var schema: SchemaTrace?
     private(set) var diagnostics: [ConfigDiagnostic] = []
     /// Features the configuration uses that the data plane has not built yet.
     private(set) var unsupported: [ConfigDiagnostic] = []

@@ -58,6 +58,7 @@ struct NodeReader {
 
     mutating func all(_ names: [String]) -> [KDLNode] {
         knownChildren.append(contentsOf: names)
+        trace(names, .child)
         var result: [KDLNode] = []
         for (index, child) in node.children.enumerated() where names.contains(child.name) {
             claimedChildren.insert(index)
@@ -93,7 +94,8 @@ struct NodeReader {
     static func scalarValue(of child: KDLNode, path: ConfigPath, sink: DiagnosticSink) -> KDLValue? {
         let childPath = path.appending(child)
         if !child.children.isEmpty {
-            sink.error(child.children[0].location, childPath, "\"\(child.name)\" takes a single value, not a block")
+            sink.error(child.children[0].location, childPath, "\"\(child.name)\" takes a single value, not a block",
+                       hint: StaleKeys.hint(parent: path, key: child.name, block: true))
         }
         for property in child.properties {
             sink.error(
@@ -118,75 +120,89 @@ struct NodeReader {
     }
 
     mutating func string(_ names: String..., allowEmpty: Bool = false) -> String? {
+        trace(names, .string)
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).string(v, allowEmpty: allowEmpty)
     }
 
     mutating func int(_ names: String..., range: ClosedRange<Int64>) -> Int? {
+        trace(names, .int(default: nil, range: range))
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).int(v, range: range)
     }
 
     mutating func int(_ names: String..., default value: Int, range: ClosedRange<Int64>) -> Int {
+        trace(names, .int(default: Int64(value), range: range))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).int(v, range: range) ?? value
     }
 
     mutating func double(_ names: String..., default value: Double, range: ClosedRange<Double>) -> Double {
+        trace(names, .double(default: value, range: range))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).double(v, range: range) ?? value
     }
 
     mutating func double(_ names: String..., range: ClosedRange<Double>) -> Double? {
+        trace(names, .double(default: nil, range: range))
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).double(v, range: range)
     }
 
     mutating func bool(_ names: String..., default value: Bool) -> Bool {
+        trace(names, .bool(default: value))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).bool(v) ?? value
     }
 
     mutating func bool(_ names: String...) -> Bool? {
+        trace(names, .bool(default: nil))
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).bool(v)
     }
 
     /// A string value from a fixed vocabulary; aliases map onto the same case.
     mutating func choice<T>(_ names: String..., options: [(String, T)]) -> T? {
+        trace(names, Self.choiceKind(options))
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options)
     }
 
     mutating func choice<T: Equatable>(_ names: String..., options: [(String, T)]) -> T? {
+        trace(names, Self.choiceKind(options, default: nil))
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options)
     }
 
     mutating func choice<T: Equatable>(_ names: String..., default value: T, options: [(String, T)]) -> T {
+        trace(names, Self.choiceKind(options, default: value))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options) ?? value
     }
 
     mutating func choice<T>(_ names: String..., default value: T, options: [(String, T)]) -> T {
+        trace(names, Self.choiceKind(options))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).choice(v, options: options) ?? value
     }
 
     /// A byte size: an integer, or a string with a unit (`"10MB"`, `"512KiB"`).
     mutating func size(_ names: String..., default value: Int64? = nil, range: ClosedRange<Int64> = 0...Int64.max) -> Int64? {
+        trace(names, .size(default: value, range: range))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).size(v, range: range) ?? value
     }
 
     /// A duration: an integer in `unit`, or a string with a unit (`"500ms"`, `"30s"`, `"1h"`).
     mutating func duration(_ names: String..., unit: DurationUnit, default value: Duration? = nil, min: Duration = .zero) -> Duration? {
+        trace(names, .duration(secondsUnit: unit == .seconds, default: value, min: min))
         guard let v = scalar(names) else { return value }
         return ValueReader(sink: sink, path: path, key: names[0]).duration(v, unit: unit, min: min) ?? value
     }
 
     /// The string arguments of a child (`remove "A" "B"`, `methods "GET" "POST"`), possibly repeated.
     mutating func stringList(_ names: String...) -> [String]? {
+        trace(names, .stringList)
         let found = all(names)
         if found.isEmpty { return nil }
         var result: [String] = []
@@ -207,6 +223,7 @@ struct NodeReader {
 
     /// Integer arguments of a child (`retryable-status-codes 502 503`).
     mutating func intList(_ names: String..., range: ClosedRange<Int64>) -> [Int]? {
+        trace(names, .intList(range: range))
         let found = all(names)
         if found.isEmpty { return nil }
         var result: [Int] = []
@@ -258,6 +275,7 @@ struct NodeReader {
     /// The property named `names[0]` or an alias.
     mutating func property(_ names: String...) -> KDLValue? {
         knownProperties.append(contentsOf: names)
+        trace(names, .property)
         for name in names {
             if let p = node.property(name) {
                 claimedProperties.insert(name)
@@ -293,7 +311,7 @@ struct NodeReader {
         for (index, child) in node.children.enumerated() where !claimedChildren.contains(index) {
             sink.error(
                 child.location, path, "unknown \(childNoun) \"\(child.name)\"",
-                hint: Suggest.hint(for: child.name, among: knownChildren, kind: childNoun))
+                hint: StaleKeys.hint(parent: path, key: child.name) ?? Suggest.hint(for: child.name, among: knownChildren, kind: childNoun))
         }
     }
 

@@ -286,6 +286,7 @@ extension ValueReader {
 
 extension NodeReader {
     mutating func address(_ names: String..., requireIPLiteral: Bool) -> SocketAddressSpec? {
+        trace(names, .address)
         guard let v = scalar(names) else { return nil }
         return ValueReader(sink: sink, path: path, key: names[0]).address(v, requireIPLiteral: requireIPLiteral)
     }

@@ -8,6 +8,8 @@ struct BodyCounter {
     var chunked: ChunkedDecoder?
     var limit: Int
     var seen: UInt64 = 0
+    /// Body bytes taken so far, framing included (what the minimum body rate counts).
+    var received: UInt64 = 0
     var failed = false
     var limitIsBody413 = false
 
@@ -61,6 +63,7 @@ struct BodyCounter {
             let n = Int(min(remaining, UInt64(buffer.readableBytes)))
             remaining -= UInt64(n)
             seen += UInt64(n)
+            received += UInt64(n)
             return n
         case .chunked:
             var consumed = 0
@@ -84,6 +87,7 @@ struct BodyCounter {
                 }
             }
             seen += UInt64(dataBytes)
+            received += UInt64(consumed)
             if bad || seen > UInt64(limit) {
                 failed = true
                 return nil

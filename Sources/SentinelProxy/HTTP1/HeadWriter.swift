@@ -12,6 +12,8 @@ enum HeadWriter {
     /// What the request head needs besides the client's bytes.
     struct RequestEdits {
         var clientIP: String
+        /// `clientIP` is an IPv6 address (quoted and bracketed in `Forwarded`).
+        var clientIsIPv6 = false
         var scheme: StaticString
         var traceID: String
         var traceparent: Traceparent?
@@ -21,6 +23,16 @@ enum HeadWriter {
         var dropExpect: Bool
         /// The route's `request-headers` policy.
         var policy = HeaderEdits()
+        /// The pseudonym of Sentinel's `Via` element; nil: none added (a client's Via passes).
+        var via: [UInt8]? = nil
+        /// The peer is a trusted proxy: its forwarding fields are kept (and extended).
+        var trustedPeer = false
+        /// The authority of a request that names none (HTTP/1.0 without `Host`): the address
+        /// the client connected to (RFC 9112 §3.3), so the upstream gets a valid `Host`.
+        var localAuthority: String? = nil
+        /// An OPTIONS request's `Max-Forwards`, already decremented (RFC 9110 §7.6.2); nil:
+        /// the client's field, if any, passes unchanged.
+        var maxForwards: Int? = nil
     }
 
     /// The W3C trace context sent upstream: the client's (validated), or a new one written
@@ -46,12 +58,14 @@ enum HeadWriter {
     }
 
     /// Upper bound of the upstream head's size (allocate this much and the head is written in
-    /// place): the client's head (request line and fields, each field at most a byte longer), the
-    /// authority and host each at most once more, the policy's growth, and Sentinel's own fields
-    /// (the trace id twice).
+    /// place): the client's head (request line and fields, each field at most a byte longer, each
+    /// joined X-Forwarded-For / Forwarded / Via value two), the authority three times more (Host,
+    /// X-Forwarded-Host, Forwarded's host=; or the connection's address when the request names
+    /// none), the client's address twice, the policy's growth, and Sentinel's own fields.
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
-        3 * head.headLength + 512 + edits.clientIP.utf8.count + 2 * edits.traceID.utf8.count
+        4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
             + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0)
     }
 
     /// Runs `body` on a writer over `bound` reserved bytes; if the bound was too small (a bug,
@@ -89,26 +103,65 @@ enum HeadWriter {
         out.append(" HTTP/1.1\r\n")
 
         var priorForwardedFor = SmallRanges()
+        var priorForwarded = SmallRanges()
+        var priorVia = SmallRanges()
         var hostWritten = false
+        var keptForwardedHost = false
+        var keptForwardedProto = false
+        let trusted = edits.trustedPeer
+        // Sentinel's Via element, unless the route's policy writes Via itself (then the client's
+        // Via fields pass as they are).
+        let ownVia = edits.via != nil && (edits.policy.isEmpty || !edits.policy.mentions("via"))
         // Indexed, not `for field in`: the iterator would copy the inline field list.
         for i in head.fields.indices {
             let field = head.fields[i]
-            let name = field.nameRange
             if field.isHopByHop { continue }
             if field.name == .expect, edits.dropExpect { continue }
             if field.name == .host { hostWritten = true }
-            if field.name == .other, isOwnedBySentinel(p, name) {
-                // The client's values of these are replaced, never trusted; a prior
-                // X-Forwarded-For chain is kept and extended.
-                if name.count == 15 { priorForwardedFor.append(field.valueRange) }
-                continue
+            if field.name == .other {
+                let kind = ownedRequestField(p, field.nameRange)
+                switch kind {
+                case .none:
+                    break
+                case .dropped:
+                    // Replaced by Sentinel's own (request id, trace context) or never forwarded.
+                    continue
+                case .forwardedFor:
+                    if trusted { priorForwardedFor.append(field.valueRange) }
+                    continue
+                case .forwarded:
+                    if trusted { priorForwarded.append(field.valueRange) }
+                    continue
+                case .forwardedHost, .forwardedProto, .realIP:
+                    // A trusted proxy's view of the original request is kept; anyone else's is a claim.
+                    guard trusted else { continue }
+                    if kind == .forwardedHost { keptForwardedHost = true }
+                    if kind == .forwardedProto { keptForwardedProto = true }
+                case .via:
+                    if ownVia {
+                        priorVia.append(field.valueRange)
+                        continue
+                    }
+                case .tracestate:
+                    // Vendor state belongs to the client's trace context: kept only with it.
+                    guard case .incoming = edits.traceparent else { continue }
+                case .maxForwards:
+                    if edits.maxForwards != nil { continue }
+                }
             }
             writeField(p, field, policy: edits.policy, into: &out)
         }
         edits.policy.writeAdded(into: &out)
-        if !hostWritten, let authority = head.authority {
+        // The authority the upstream is asked for: the Host (equal to an absolute-form target's
+        // authority: the parser refuses a mismatch), else the address the client connected to.
+        let hostRange = head.host ?? head.authority
+        func appendHost(into out: inout RawHeadWriter) {
+            if let hostRange { out.append(p, hostRange) } else if let local = edits.localAuthority { out.append(local) }
+        }
+        let hasHost = hostRange != nil || edits.localAuthority != nil
+        if !hostWritten, hasHost {
             out.append("Host: ")
-            out.append(p, authority)
+            appendHost(into: &out)
             out.append("\r\n")
         }
         if head.framing == .chunked {
@@ -130,18 +183,51 @@ enum HeadWriter {
             out.append(edits.clientIP)
             out.append("\r\n")
         }
-        if policy.isEmpty || !policy.overrides("x-forwarded-proto") {
+        if !keptForwardedProto, policy.isEmpty || !policy.overrides("x-forwarded-proto") {
             out.append("X-Forwarded-Proto: ")
             out.append(edits.scheme)
             out.append("\r\n")
         }
-        if let host = head.host ?? head.authority, policy.isEmpty || !policy.overrides("x-forwarded-host") {
+        if !keptForwardedHost, hasHost, policy.isEmpty || !policy.overrides("x-forwarded-host") {
             out.append("X-Forwarded-Host: ")
-            out.append(p, host)
+            appendHost(into: &out)
             out.append("\r\n")
         }
-        writeOwnField("X-Trace-Id: ", "x-trace-id", edits.traceID, policy: policy, into: &out)
-        writeOwnField("X-Correlation-Id: ", "x-correlation-id", edits.traceID, policy: policy, into: &out)
+        if policy.isEmpty || !policy.overrides("forwarded") {
+            // RFC 7239: for= (an IPv6 address quoted and bracketed), proto=, host= (quoted: a
+            // port's ":" is not a token character; the parser admits no quote or backslash in it).
+            out.append("Forwarded: ")
+            priorForwarded.forEach { prior in
+                guard !prior.isEmpty else { return }
+                out.append(p, prior)
+                out.append(", ")
+            }
+            if edits.clientIsIPv6 {
+                out.append("for=\"[")
+                out.append(edits.clientIP)
+                out.append("]\"")
+            } else {
+                out.append("for=")
+                out.append(edits.clientIP)
+            }
+            out.append(";proto=")
+            out.append(edits.scheme)
+            if hasHost {
+                out.append(";host=\"")
+                appendHost(into: &out)
+                out.append(byte: UInt8(ascii: "\""))
+            }
+            out.append("\r\n")
+        }
+        if ownVia, let via = edits.via {
+            writeVia(p, prior: priorVia, received: head.version, pseudonym: via, into: &out)
+        }
+        if let maxForwards = edits.maxForwards {
+            out.append("Max-Forwards: ")
+            out.append(decimal: maxForwards)
+            out.append("\r\n")
+        }
+        writeOwnField("X-Request-Id: ", "x-request-id", edits.traceID, policy: policy, into: &out)
         if let tp = edits.traceparent, policy.isEmpty || !policy.overrides("traceparent") {
             out.append("traceparent: ")
             switch tp {
@@ -155,6 +241,22 @@ enum HeadWriter {
             }
             out.append("\r\n")
         }
+        out.append("\r\n")
+    }
+
+    /// `Via: <prior values>, <received-protocol> <pseudonym>` (RFC 9110 §7.6.3): the message's
+    /// earlier hops first, in one field line; the protocol is the version Sentinel received.
+    static func writeVia(
+        _ p: UnsafeRawBufferPointer, prior: SmallRanges, received: HTTP1Version, pseudonym: [UInt8], into out: inout RawHeadWriter
+    ) {
+        out.append("Via: ")
+        prior.forEach { range in
+            guard !range.isEmpty else { return }
+            out.append(p, range)
+            out.append(", ")
+        }
+        out.append(received == .http1_0 ? "1.0 " : "1.1 ")
+        out.append(pseudonym)
         out.append("\r\n")
     }
 
@@ -188,19 +290,39 @@ enum HeadWriter {
         out.append("\r\n")
     }
 
-    /// Fields whose request values Sentinel sets itself: X-Forwarded-For (extended),
-    /// X-Forwarded-Host and -Proto, X-Trace-Id and X-Correlation-Id (both the trace id, which
-    /// reuses an acceptable incoming id), and the internal-credential fields the original also
-    /// stripped.
-    static func isOwnedBySentinel(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
+    /// Request fields Sentinel sets or vets itself.
+    enum OwnedRequestField {
+        case none
+        /// Never forwarded: the client's request ids (Sentinel sends its own `X-Request-Id`), its
+        /// `traceparent` (replaced by the validated or a new one), and the internal-credential
+        /// fields the original also stripped.
+        case dropped
+        case forwardedFor, forwarded, forwardedHost, forwardedProto, realIP, via, tracestate, maxForwards
+    }
+
+    /// Classifies a field name by length first: most names cost one switch and no comparison.
+    @inline(__always)
+    static func ownedRequestField(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> OwnedRequestField {
         switch name.count {
-        case 10: return HeaderBytes.equals(p, name, "x-trace-id")
-        case 14: return HeaderBytes.equals(p, name, "x-internal-token")
-        case 15: return HeaderBytes.equals(p, name, "x-forwarded-for")
-        case 16: return HeaderBytes.equals(p, name, "x-forwarded-host") || HeaderBytes.equals(p, name, "x-correlation-id")
-        case 17: return HeaderBytes.equals(p, name, "x-forwarded-proto")
-        case 22: return HeaderBytes.equals(p, name, "authorization-internal")
-        default: return false
+        case 3: return HeaderBytes.equals(p, name, "via") ? .via : .none
+        case 9:
+            if HeaderBytes.equals(p, name, "forwarded") { return .forwarded }
+            return HeaderBytes.equals(p, name, "x-real-ip") ? .realIP : .none
+        case 10:
+            if HeaderBytes.equals(p, name, "x-trace-id") { return .dropped }
+            return HeaderBytes.equals(p, name, "tracestate") ? .tracestate : .none
+        case 11: return HeaderBytes.equals(p, name, "traceparent") ? .dropped : .none
+        case 12:
+            if HeaderBytes.equals(p, name, "x-request-id") { return .dropped }
+            return HeaderBytes.equals(p, name, "max-forwards") ? .maxForwards : .none
+        case 14: return HeaderBytes.equals(p, name, "x-internal-token") ? .dropped : .none
+        case 15: return HeaderBytes.equals(p, name, "x-forwarded-for") ? .forwardedFor : .none
+        case 16:
+            if HeaderBytes.equals(p, name, "x-forwarded-host") { return .forwardedHost }
+            return HeaderBytes.equals(p, name, "x-correlation-id") ? .dropped : .none
+        case 17: return HeaderBytes.equals(p, name, "x-forwarded-proto") ? .forwardedProto : .none
+        case 22: return HeaderBytes.equals(p, name, "authorization-internal") ? .dropped : .none
+        default: return .none
         }
     }
 
@@ -221,6 +343,10 @@ enum HeadWriter {
         var setCookie: String? = nil
         /// Fields Sentinel adds (fallback reporting).
         var extra: [(String, String)] = []
+        /// The pseudonym of Sentinel's `Via` element; nil: none added.
+        var via: [UInt8]? = nil
+        /// Supplies `Date` when the upstream sent none (RFC 9110 §6.6.1); nil: not added.
+        var date: HTTPDateCache? = nil
     }
 
     /// Writes the client-facing response head into `out`.
@@ -234,6 +360,8 @@ enum HeadWriter {
     /// received ("a:b" is written "a: b").
     static func responseBound(_ head: ResponseHead, edits: ResponseEdits) -> Int {
         var bound = head.headLength + 512 + 2 * head.fields.count + edits.traceID.utf8.count + (edits.setCookie?.utf8.count ?? 0)
+        // Prior Via values joined, Sentinel's element, and a Date line.
+        bound += 2 * head.headLength + (edits.via?.count ?? 0) + (edits.date == nil ? 0 : 40)
         bound += edits.policy.growthBound(fields: head.fields.count)
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
         return bound
@@ -253,11 +381,26 @@ enum HeadWriter {
         out.append("\r\n")
         // Indexed, not `for field in`: the iterator would copy the inline field list.
         var contentLengthWritten = false
+        var priorVia = SmallRanges()
+        var hasDate = false
+        let ownVia = edits.via != nil && (edits.policy.isEmpty || !edits.policy.mentions("via"))
         for i in head.fields.indices {
             let field = head.fields[i]
             if field.isHopByHop { continue }
             let name = field.nameRange
-            if field.name == .other, name.count == 16, HeaderBytes.equals(p, name, "x-correlation-id") { continue }
+            if field.name == .other {
+                switch name.count {
+                case 3 where ownVia && HeaderBytes.equals(p, name, "via"):
+                    priorVia.append(field.valueRange)
+                    continue
+                case 4 where HeaderBytes.equals(p, name, "date"):
+                    hasDate = true
+                case 12 where HeaderBytes.equals(p, name, "x-request-id"):
+                    continue  // Sentinel's own id replaces the upstream's
+                default:
+                    break
+                }
+            }
             if field.name == .contentLength {
                 // Never on 1xx or 204 (RFC 9110 §8.6): those have no content to measure.
                 if head.status < 200 || head.status == 204 { continue }
@@ -306,7 +449,13 @@ enum HeadWriter {
         } else if edits.http10KeepAlive {
             out.append("Connection: keep-alive\r\n")
         }
-        writeOwnField("X-Correlation-Id: ", "x-correlation-id", edits.traceID, policy: edits.policy, into: &out)
+        if ownVia, let via = edits.via {
+            writeVia(p, prior: priorVia, received: head.version, pseudonym: via, into: &out)
+        }
+        if !hasDate, let date = edits.date, head.status >= 200 {
+            out.append(date.currentFieldLine())
+        }
+        writeOwnField("X-Request-Id: ", "x-request-id", edits.traceID, policy: edits.policy, into: &out)
         out.append("\r\n")
     }
 }

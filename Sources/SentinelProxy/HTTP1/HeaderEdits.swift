@@ -56,9 +56,24 @@ public struct HeaderEdits: Sendable, Equatable {
     }
 
     /// True when the policy sets or removes `lowerName` (Sentinel then leaves its own field out).
+    /// Compared in place: this runs for each of Sentinel's fields on every request of a route
+    /// with a policy, and building an array of the name allocated each time.
     func overrides(_ lowerName: StaticString) -> Bool {
-        let name = Array(UnsafeBufferPointer(start: lowerName.utf8Start, count: lowerName.utf8CodeUnitCount))
-        return sets.contains { $0.lowerName == name } || removes.contains(name)
+        sets.contains { Self.equal($0.lowerName, lowerName) } || removes.contains { Self.equal($0, lowerName) }
+    }
+
+    /// True when the policy sets, adds or removes `lowerName`: configurations written for the
+    /// original add their own `Via`, which then stands instead of Sentinel's element.
+    func mentions(_ lowerName: StaticString) -> Bool {
+        overrides(lowerName) || adds.contains { Self.equal($0.lowerName, lowerName) }
+    }
+
+    @inline(__always)
+    private static func equal(_ bytes: [UInt8], _ name: StaticString) -> Bool {
+        guard bytes.count == name.utf8CodeUnitCount else { return false }
+        let p = name.utf8Start
+        for i in 0..<bytes.count where bytes[i] != p[i] { return false }
+        return true
     }
 
     /// Writes the `set` and `add` fields (minus removed names).

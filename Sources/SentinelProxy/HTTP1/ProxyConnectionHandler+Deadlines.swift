@@ -79,9 +79,9 @@ extension ProxyConnectionHandler {
             case .awaitingHead:
                 headTimedOut()
                 return
-            case .discardingBody:
+            case .discardingBody(let reply):
                 shared.metrics.requestFinished()  // the request began; the 408 below replaces its answer
-                headTimedOut()
+                headTimedOut(traceID: reply.traceID)
                 return
             default:
                 break
@@ -93,10 +93,11 @@ extension ProxyConnectionHandler {
     }
 
     /// The head (or the body of a locally answered request) did not arrive in time: 408 and close.
-    private func headTimedOut() {
-        let traceID = shared.newTraceID()
+    /// `traceID`: the request's id when its head arrived (a body too slow), else a new one.
+    private func headTimedOut(traceID given: String? = nil) {
+        let traceID = given ?? shared.newTraceID()
         shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
-        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true)
+        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
         state = .closed
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in

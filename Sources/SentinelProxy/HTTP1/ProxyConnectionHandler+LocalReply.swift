@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelHTTP1
 
 /// Responses Sentinel writes itself (builtin handlers, errors) once the request body is read.
 extension ProxyConnectionHandler {
@@ -35,7 +36,8 @@ extension ProxyConnectionHandler {
             return fetchInstanceAnswer(pending, kind: kind) { [unowned self] in self.finishLocal($0) }
         }
         let keepAlive = reply.keepAlive && !quiescing
-        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive)
+        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
+            http10KeepAlive: reply.version == .http1_0)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
         shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
         if let facts = reply.facts {

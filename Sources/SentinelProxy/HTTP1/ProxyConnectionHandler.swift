@@ -43,6 +43,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var version: HTTP1Version = .http1_1
         /// Set when the body must come from the instance view before sending.
         var instanceKind: BuiltinKind?
+        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
+        var bodyStartNanos: UInt64 = 0
+        var bodyDeadline: UInt64 = 0
     }
 
     let shared: ServerShared
@@ -76,7 +79,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        bodyRate = Self.bodyRate(listener)
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
@@ -84,15 +88,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// replaces an empty `inbound` instead of appending to it).
     static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
 
-    static func limits(_ l: ServerSnapshot.Limits) -> HTTP1Limits {
-        var h = HTTP1Limits()
-        h.maxHeaderBytes = l.maxHeaderBytes
-        h.maxHeaderCount = l.maxHeaderCount
-        h.maxURIBytes = l.maxURIBytes
-        return h
-    }
-
     private(set) var listener: ServerSnapshot.Listener?
+    /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
+    /// minimum) and the grace, computed once per snapshot.
+    private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+
+    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
+        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
+        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
+    }
     private var snapshotGeneration = 0
 
     /// Picks up a reloaded snapshot (between requests only).
@@ -102,7 +106,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
-        parser = HTTP1RequestHeadParser(limits: Self.limits(snapshot.limits))
+        bodyRate = Self.bodyRate(listener)
+        parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
     // MARK: - Channel events
@@ -113,14 +118,20 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             if let ip = remote.ipAddress { clientIP = ip }
             switch remote {
             case .v4(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
-            case .v6(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            case .v6(let a):
+                clientIPBytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+                clientIsIPv6 = true
             default: clientIPBytes = nil
             }
         }
     }
 
-    /// The client's address as bytes (for hash-based balancing).
+    /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
     private var clientIPBytes: [UInt8]?
+    /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
+    private var clientIsIPv6 = false
+    /// `localAuthority()`, once built.
+    var localAuthorityText: String?
 
     /// Breaks the handler ↔ context reference cycle: without this every closed connection
     /// stayed in memory (about 4 KiB each).
@@ -167,7 +178,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var canAbsorbInput: Bool {
         switch state {
         case .awaitingHead:
-            return inbound.readableBytes <= snapshot.limits.maxHeaderBytes + snapshot.limits.maxURIBytes + 4096
+            return inbound.readableBytes <= snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
         case .discardingBody:
             return true
         case .proxying(let exchange):
@@ -249,6 +260,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                         finishLocal(reply)
                         return
                     }
+                    if bodyRate.nanosPerByte != 0 { setLocalBodyDeadline(reply, now: shared.clock.monotonicNanos()) }
                     state = .discardingBody(reply)
                     return resumeReading()
                 }
@@ -288,7 +300,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         // Kept for the access log only (a copy of the facts per request otherwise).
         currentFacts = logging ? request : nil
         let traceID =
-            request.incomingTraceID.flatMap { TraceID.isAcceptable($0) ? $0 : nil }
+            request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
         let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
 
@@ -342,12 +354,26 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             // A body is read and discarded (bounded); a large declared one is not worth reading.
             if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
-            // The body must arrive within the request timeout too: no exchange watches this
-            // phase, and a trickled body would otherwise hold the connection forever.
-            if !reply.body.isComplete { setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false) }
+            // The body must arrive within the request timeout, and at the listener's minimum
+            // rate: no exchange watches this phase, and a trickled body would otherwise hold the
+            // connection forever.
+            if !reply.body.isComplete {
+                let now = shared.clock.monotonicNanos()
+                reply.bodyStartNanos = now
+                reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
+                setLocalBodyDeadline(reply, now: now)
+            }
             state = .discardingBody(reply)
         }
 
+        let maxForwards: Int?
+        switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
+        case .answer(let response, let keepOpen):
+            local(response, keepAlive: keepOpen)
+            return
+        case .forward(let value):
+            maxForwards = value
+        }
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
             // serve a path no route allowed. Refused instead of guessed.
@@ -382,9 +408,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, scheme: "http", traceID: traceID, traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
+                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: "http", traceID: traceID,
+                traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-                policy: route.requestHeaders)
+                policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
+                trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
+                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
             var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
             inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }

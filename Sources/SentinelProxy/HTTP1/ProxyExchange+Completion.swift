@@ -55,7 +55,8 @@ extension ProxyExchange {
         }
         let close = closeClient || !requestComplete
         let response = BuiltinHandlers.error(status, traceID: traceID)
-        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(includeBody: method != .head, close: close)))
+        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(
+            includeBody: method != .head, close: close, date: pool.date.currentFieldLine(), http10KeepAlive: clientVersion == .http1_0)))
         record(status: status)
         handler.exchangeFinished(keepAlive: !close)
     }
@@ -82,7 +83,8 @@ extension ProxyExchange {
 
     func record(status: Int, now: UInt64? = nil) {
         let seconds = Double((now ?? shared.clock.monotonicNanos()) &- startNanos) / 1e9
-        shared.metrics.recordFinishedRequest(route: routeID, method: methodName, status: status, durationSeconds: seconds)
+        shared.metrics.recordFinishedRequest(
+            route: routeID, method: methodName, status: status, durationSeconds: seconds, target: takeAttemptSample())
         if let facts = handler.currentFacts {
             handler.logAccess(
                 facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,

@@ -21,11 +21,12 @@ extension ProxyExchange {
                     // One copy out of the parser (a retry or an interim response resets it).
                     let head = responseParser.completedHead
                     if head.isInterim {
-                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded.
-                        if head.status != 100 {
+                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded,
+                        // except to an HTTP/1.0 client, which must never get one (RFC 9110 §15.2).
+                        if head.status != 100, clientVersion != .http1_0 {
                             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
                             responseBuffer.withUnsafeReadableBytes {
-                                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false), into: &out)
+                                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false, via: via), into: &out)
                             }
                             handler.writeAndFlush(out)
                         }
@@ -72,7 +73,7 @@ extension ProxyExchange {
             }
             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
             responseBuffer.withUnsafeReadableBytes {
-                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy), into: &out)
+                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy, via: via), into: &out)
             }
             responseBuffer.moveReaderIndex(forwardBy: head.headLength)
             responseStarted = true
@@ -92,7 +93,7 @@ extension ProxyExchange {
         let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields)
+            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
         // A small body that is already here goes out in the head's buffer: one write through the
         // pipeline and one iovec instead of two (most API responses fit).
         var inlineBody = 0
@@ -171,6 +172,7 @@ extension ProxyExchange {
             }
             if failed {
                 upstreamReusable = false
+                shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed)
                 abort()
                 return
             }

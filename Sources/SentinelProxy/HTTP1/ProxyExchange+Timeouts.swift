@@ -13,6 +13,7 @@ extension ProxyExchange {
         let isTunnel: Bool
         if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
         var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        if let bodyDeadline = bodyRateDeadline { deadline = min(deadline, bodyDeadline) }
         if !handler.isWritable || !(connection?.isWritable ?? true) {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
@@ -26,12 +27,41 @@ extension ProxyExchange {
         handler.exchangeDeadline = 0
     }
 
+    /// When the request body, at the listener's minimum rate, must have reached its current
+    /// size; nil while the rate is not being measured (no minimum, body complete, not reading).
+    var bodyRateDeadline: UInt64? {
+        guard bodyClockStart != 0, bodyPausedSince == 0, !requestComplete else { return nil }
+        let (perBytes, overflow) = body.received.multipliedReportingOverflow(by: bodyNanosPerByte)
+        return overflow ? .max : bodyClockStart &+ bodyGraceNanos &+ min(perBytes, .max / 2)
+    }
+
+    /// The client sends its body too slowly (or stopped while Sentinel waits for it): 408, and
+    /// the upstream connection, which holds part of a request, is discarded. The target did
+    /// nothing wrong: no failure is reported against it.
+    func requestBodyTooSlow() {
+        upstreamReusable = false
+        if responseStarted {
+            abort()
+            return
+        }
+        sendLocalError(408, closeClient: true)
+    }
+
     func timerFired() {
         guard !finished else { return }
         let now = shared.clock.monotonicNanos()
         let isTunnel: Bool
         if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        if let bodyDeadline = bodyRateDeadline, now >= bodyDeadline {
+            requestBodyTooSlow()
+            return
+        }
         if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
+            if !requestComplete, let connection, connection.isWritable {
+                // Sentinel was still waiting for the client's body, not for the upstream.
+                requestBodyTooSlow()
+                return
+            }
             upstreamReusable = false
             report(.failure(.readTimeout))
             fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")

@@ -21,6 +21,7 @@ extension ProxyExchange {
         guard let connection else { return }
         if handler.inbound.readableBytes > 0 {
             lastUpstreamActivity = shared.clock.monotonicNanos()
+            attemptMetrics.tunnelledOut += handler.inbound.readableBytes
             connection.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!)
             handler.inbound = ProxyConnectionHandler.noBytes
         }
@@ -28,6 +29,7 @@ extension ProxyExchange {
 
     func tunnelRead(_ buffer: ByteBuffer) {
         lastUpstreamActivity = shared.clock.monotonicNanos()
+        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
         handler.write(buffer)
     }
 

@@ -40,6 +40,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let traceID: String
     let startNanos: UInt64
     let responsePolicy: HeaderEdits
+    /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
+    let via: [UInt8]?
 
     var connection: UpstreamConnection?
     var reused = false
@@ -73,11 +75,22 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var responseBodyBytes = 0
     var finished = false
 
+    /// The minimum request body rate (the listener's `body-min-rate`): nanoseconds the client
+    /// may take per body byte (0: no minimum), after `bodyGraceNanos`. The clock runs only while
+    /// Sentinel is reading the body: from the upstream connection on, paused while the upstream
+    /// does not accept bytes (`bodyPausedSince`), so only the client's own slowness counts.
+    let bodyNanosPerByte: UInt64
+    let bodyGraceNanos: UInt64
+    var bodyClockStart: UInt64 = 0
+    var bodyPausedSince: UInt64 = 0
+
     var lastUpstreamActivity: UInt64 = 0
     var clientBlockedSince: UInt64 = 0
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay?
+    /// The current attempt's per-target metrics (ProxyExchange+Metrics).
+    var attemptMetrics = AttemptMetrics()
 
     init(
         handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRef], headBytes: ByteBuffer,
@@ -104,6 +117,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.traceID = traceID
         self.startNanos = startNanos
         responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
+        via = handler.snapshot.forwarding.viaPseudonym
+        (bodyNanosPerByte, bodyGraceNanos) = handler.bodyRate
         requestComplete = body.isComplete
     }
 
@@ -161,6 +176,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func report(_ outcome: UpstreamHealth.Outcome?, now: UInt64? = nil) {
         guard pickOutstanding else { return }
         pickOutstanding = false
+        if case .failure(let kind)? = outcome { countResponseError(kind) }
         if let outcome {
             let nanos = now ?? shared.clock.monotonicNanos()
             let latency = Duration.nanoseconds(Int64(clamping: nanos &- pickStartNanos))
@@ -243,6 +259,9 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// Drops the failed attempt's connection and response state (the request head is kept).
     func resetForRetry() {
         disarmTimer()
+        bodyClockStart = 0
+        bodyPausedSince = 0
+        endAttemptMetrics()
         closeUpstream()
         responseParser.reset()
         responseBuffer.clear()
@@ -272,8 +291,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 case .poolExhausted:
                     attemptFailed(.connectRefused, kind: nil, status: 503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
                 case .connectTimeout:
+                    countConnectError(.timeout)
                     attemptFailed(.connectTimeout, kind: .connectTimeout, status: 504, reason: "connect to \(target.display) timed out")
-                case .connectFailed:
+                case .connectFailed(let error):
+                    countConnectError(ConnectErrorReason.classify(error))
                     // Refused on every attempt: the service is down (spec §5.3: 503), answered at once.
                     attemptFailed(.connectRefused, kind: .connectFailed, status: 503, reason: "connect to \(target.display) failed")
                 }
@@ -291,6 +312,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         connection.delegate = self
         connection.setAutoRead(handler.isWritable)
         lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
+        if !requestComplete, bodyNanosPerByte != 0 {
+            bodyClockStart = lastUpstreamActivity
+            bodyPausedSince = connection.isWritable ? 0 : lastUpstreamActivity
+        }
+        attemptMetrics.begin(sentAt: lastUpstreamActivity, connected: !reused)
         armTimer(now: lastUpstreamActivity)
         if requestComplete {
             // No body: one trip through the pipeline.
@@ -350,6 +376,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func upstreamRead(_ buffer: ByteBuffer) {
         lastUpstreamActivity = shared.clock.monotonicNanos()
+        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
         var buffer = buffer
         if responseBuffer.readableBytes == 0 {
             responseBuffer = buffer
@@ -364,6 +391,17 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
+        if bodyClockStart != 0, !requestComplete {
+            // Time the upstream spends not accepting the body is not the client's.
+            let now = shared.clock.monotonicNanos()
+            if !writable {
+                if bodyPausedSince == 0 { bodyPausedSince = now }
+            } else if bodyPausedSince != 0 {
+                bodyClockStart &+= now &- bodyPausedSince
+                bodyPausedSince = 0
+                armTimer(now: now)
+            }
+        }
         if writable {
             if case .tunneling = handler.state { forwardTunnelBytes() } else { forwardRequestBody() }
             handler.resumeReading()

@@ -10,7 +10,9 @@ struct RequestFacts {
     var path: String
     var query: String
     var incomingTraceID: String?
+    /// The client's W3C trace context, when it sent exactly one valid `traceparent`.
     var traceparent: String?
+    private var traceparentFields = 0
     /// For the access log (captured only when it is on).
     var userAgent: String?
     var referer: String?
@@ -37,8 +39,10 @@ struct RequestFacts {
             switch name.count {
             case 10 where HeaderBytes.equals(p, name, "x-trace-id"): trace.x = HeaderBytes.string(p, field.valueRange)
             case 11 where HeaderBytes.equals(p, name, "traceparent"):
+                // W3C Trace Context: more than one traceparent field is invalid as a whole.
+                traceparentFields += 1
                 let value = HeaderBytes.string(p, field.valueRange)
-                if Self.isValidTraceparent(value) { traceparent = value }
+                traceparent = traceparentFields == 1 && Self.isValidTraceparent(value) ? value : nil
             case 12 where HeaderBytes.equals(p, name, "x-request-id"): trace.request = HeaderBytes.string(p, field.valueRange)
             case 16 where HeaderBytes.equals(p, name, "x-correlation-id"): trace.correlation = HeaderBytes.string(p, field.valueRange)
             case 10 where captureLogFields && HeaderBytes.equals(p, name, "user-agent"): userAgent = HeaderBytes.string(p, field.valueRange)
@@ -52,7 +56,14 @@ struct RequestFacts {
                 }
             }
         }
-        incomingTraceID = trace.x ?? trace.correlation ?? trace.request
+        // The first acceptable one, in `TraceID.incomingHeaders` order (no array per request).
+        if let id = trace.request, TraceID.isAcceptable(id) {
+            incomingTraceID = id
+        } else if let id = trace.correlation, TraceID.isAcceptable(id) {
+            incomingTraceID = id
+        } else if let id = trace.x, TraceID.isAcceptable(id) {
+            incomingTraceID = id
+        }
     }
 
     /// The first value of a header (case-insensitive name) in a parsed head.

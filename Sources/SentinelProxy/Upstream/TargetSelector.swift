@@ -86,7 +86,13 @@ final class TargetSelector {
 
     private func started(_ upstream: UpstreamRuntime, index: Int, target: Int) {
         if matches(index, upstream) { entries[index]?.balancer.begin(target) }
-        metrics?.upstreamSelected(upstream: upstream.id, target: upstream.targetAddresses[target])
+        guard let metrics else { return }
+        if target < upstream.metricSlots.count {
+            metrics.upstreamSelected(slot: upstream.metricSlots[target])
+        } else {
+            // An upstream that no server stamped (unit tests).
+            metrics.upstreamSelected(upstream: upstream.id, target: upstream.targetAddresses[target])
+        }
     }
 
     /// Reports the end of a request to `target` (an index of `upstream.targets`) to the balancer

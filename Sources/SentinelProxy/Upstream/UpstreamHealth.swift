@@ -1,4 +1,6 @@
+public import Logging
 public import SentinelPolicy
+import SentinelObservability
 import Synchronization
 
 /// The process-wide health of every upstream target: active-check verdict, passive (outlier)
@@ -9,7 +11,7 @@ import Synchronization
 /// must keep the other loops away too. Keying by id and address (not by index) lets state survive a
 /// reload for targets that still exist while removed ones are dropped. Time is always passed in
 /// (`now`, monotonic), so every transition is testable with a manual clock. Each transition is
-/// logged as one JSON line through `log` and counted in `metrics`, outside the lock.
+/// logged once through `logger` (a JSON line) and counted in `metrics`, outside the lock.
 public final class UpstreamHealth: Sendable {
     /// How one proxied request to a target ended.
     public enum Outcome: Sendable, Equatable {
@@ -77,7 +79,7 @@ public final class UpstreamHealth: Sendable {
         var target: String
         var event: String
         var level: String
-        var fields: [(String, String)]
+        var fields: [(String, Logger.MetadataValue)]
         var healthy: Bool
         var breaker: CircuitBreaker.State
         var tripped = false
@@ -91,12 +93,18 @@ public final class UpstreamHealth: Sendable {
 
     private let state = Mutex(State())
     private let metrics: MetricsRegistry?
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger?
 
-    /// - Parameter log: receives one JSON object (no newline) per transition.
-    public init(metrics: MetricsRegistry? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Parameter logger: receives one event per transition; nil logs nothing.
+    public init(metrics: MetricsRegistry? = nil, logger: Logger? = nil) {
         self.metrics = metrics
-        self.log = log
+        self.logger = logger
+    }
+
+    /// - Parameter log: receives each transition as its JSON line (no newline), as the process's
+    ///   logger would write it (role "proxy").
+    public convenience init(metrics: MetricsRegistry? = nil, log: @escaping @Sendable (String) -> Void) {
+        self.init(metrics: metrics, logger: .sentinel(role: "proxy", output: .lines(log)))
     }
 
     /// Adopts the upstreams of a new snapshot: targets that still exist keep their state (a component
@@ -215,7 +223,7 @@ public final class UpstreamHealth: Sendable {
                 t.breaker = b
                 if let transition {
                     var ev = breakerEvent(upstream, target, transition, t, now: now)
-                    if case .failure(let kind) = outcome { ev.fields.append(("reason", kind.rawValue)) }
+                    if case .failure(let kind) = outcome { ev.fields.append(("reason", .string(kind.rawValue))) }
                     events.append(ev)
                 }
             }
@@ -232,7 +240,10 @@ public final class UpstreamHealth: Sendable {
 
     /// Feeds one active probe result. A success also readmits a passively ejected target (§5.7).
     /// `reason` says why a failed probe failed (logged with a transition, shown by `snapshot`).
-    public func probeResult(upstream: String, target: String, success: Bool, reason: String? = nil, now: Duration) {
+    /// `relayed`: the verdict of another process's prober (a `sentinel-stack` worker other than
+    /// the prober): applied and counted, but its transitions are not logged, since the prober
+    /// logs each one once for the whole instance.
+    public func probeResult(upstream: String, target: String, success: Bool, reason: String? = nil, relayed: Bool = false, now: Duration) {
         let events = state.withLock { s -> [Event] in
             guard var e = s.entries[upstream], let i = e.index[target], var active = e.targets[i].active else { return [] }
             s.entries[upstream] = nil
@@ -247,8 +258,8 @@ public final class UpstreamHealth: Sendable {
             }
             if let transition {
                 let t = e.targets[i]
-                var fields = [("from", transition.from.rawValue), ("to", transition.to.rawValue)]
-                if !success, let reason { fields.append(("reason", reason)) }
+                var fields: [(String, Logger.MetadataValue)] = [("from", .string(transition.from.rawValue)), ("to", .string(transition.to.rawValue))]
+                if !success, let reason { fields.append(("reason", .string(reason))) }
                 events.append(
                     Event(
                         upstream: upstream, target: target, event: "upstream_health_changed",
@@ -258,7 +269,7 @@ public final class UpstreamHealth: Sendable {
             }
             return events
         }
-        emit(events)
+        emit(events, log: !relayed)
     }
 
     /// Every upstream and target in configuration order, for the `upstreams` builtin.
@@ -283,7 +294,7 @@ public final class UpstreamHealth: Sendable {
     ) -> Event {
         Event(
             upstream: upstream, target: target, event: "circuit_breaker_changed", level: t.to == .open ? "warn" : "info",
-            fields: [("from", t.from.rawValue), ("to", t.to.rawValue)], healthy: state.healthy(now: now), breaker: t.to,
+            fields: [("from", .string(t.from.rawValue)), ("to", .string(t.to.rawValue))], healthy: state.healthy(now: now), breaker: t.to,
             tripped: t.to == .open)
     }
 
@@ -299,19 +310,20 @@ public final class UpstreamHealth: Sendable {
             ev.level = "warn"
             ev.ejected = true
             let secs = Double((until - now).components.seconds) + Double((until - now).components.attoseconds) / 1e18
-            ev.fields = [("failure_rate", String(rate)), ("ejected_for_secs", String(secs))]
+            ev.fields = [("failure_rate", .double(rate)), ("ejected_for_secs", .double(secs))]
         case .readmitted: ev.event = "upstream_target_readmitted"
         case .recovered: ev.event = "upstream_target_recovered"
         }
         return ev
     }
 
-    private func emit(_ events: [Event]) {
+    private func emit(_ events: [Event], log: Bool = true) {
         for ev in events {
-            var line = "{\"level\":\(JSON.quote(ev.level)),\"event\":\(JSON.quote(ev.event)),"
-            line += "\"upstream\":\(JSON.quote(ev.upstream)),\"target\":\(JSON.quote(ev.target))"
-            for (k, v) in ev.fields { line += ",\(JSON.quote(k)):\(JSON.quote(v))" }
-            log(line + "}")
+            if log, let logger {
+                var metadata: Logger.Metadata = ["upstream": .string(ev.upstream), "target": .string(ev.target)]
+                for (k, v) in ev.fields { metadata[k] = v }
+                logger.emit(ev.level, ev.event, metadata)
+            }
             guard let metrics else { continue }
             metrics.setUpstreamTarget(upstream: ev.upstream, target: ev.target, healthy: ev.healthy, breaker: ev.breaker)
             if ev.tripped { metrics.breakerTripped(upstream: ev.upstream, target: ev.target) }

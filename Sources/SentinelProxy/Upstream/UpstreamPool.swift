@@ -49,10 +49,15 @@ final class UpstreamPool {
     /// This loop's target selection (balancers filtered by upstream health).
     let selector: TargetSelector
 
+    /// This loop's `Date` field, formatted once per second (local replies, forwarded
+    /// responses without one).
+    let date: HTTPDateCache
+
     init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector()) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.selector = selector
+        date = HTTPDateCache(clock: clock)
     }
 
     typealias Acquired = Result<(connection: UpstreamConnection, reused: Bool), AcquireError>
