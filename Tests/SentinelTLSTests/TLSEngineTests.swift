@@ -207,6 +207,16 @@ struct TLSEngineTests {
         #expect(expired.clientError?.context.contains("expired") == true)
         let untrusted = try EnginePair(set, try clientContext(trust: .custom(fx.clientTrust)), serverName: "ecdsa.test")
         #expect(untrusted.clientError?.reason == .badServerCertificate)
+        // The system roots do not know the test CA.
+        let system = try EnginePair(set, try clientContext(trust: .systemRoots), serverName: "ecdsa.test")
+        #expect(system.clientError?.reason == .badServerCertificate)
+        #expect(system.clientError?.context.contains("local issuer") == true)
+        // An IP literal is verified as an IP (the certificate has none) and not sent as SNI.
+        let ip = try EnginePair(set, try clientContext(), serverName: "127.0.0.1")
+        #expect(ip.clientError?.reason == .badServerCertificate)
+        #expect(ip.server.serverName == nil)
+        // insecure-skip-verify accepts anything.
+        #expect(try EnginePair(set, try clientContext(trust: .insecureNoVerification), serverName: "other.test").established)
         // Missing intermediate: the ecdsa leaf alone does not verify against the root.
         let noChain = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"])])
         #expect(try EnginePair(noChain, try clientContext(), serverName: "ecdsa.test").clientError?.reason == .badServerCertificate)
