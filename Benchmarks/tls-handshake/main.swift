@@ -123,7 +123,10 @@ do {
     var session = handshake(set, session: nil, cost: &warm)!
     var cost = Cost()
     // Each resumption uses the newest ticket, as a client should (TLS 1.3 tickets are single-use by intent).
-    for _ in 0..<handshakes { session = handshake(set, session: session, cost: &cost) ?? session }
+    for i in 0..<handshakes {
+        if !session.isResumable { fatalError("iteration \(i): session not resumable") }
+        session = handshake(set, session: session, cost: &cost) ?? session
+    }
     report("TLS 1.3 resumed (ticket)", cost, handshakes)
 }
 

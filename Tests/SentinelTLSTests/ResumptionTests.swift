@@ -28,6 +28,12 @@ struct ResumptionTests {
         #expect(b.established)
         #expect(b.server.facts?.resumed == true && b.client.facts?.resumed == true)
         #expect(b.server.facts?.version == version)
+        if version == .tls1_3 {
+            // A fresh single-use ticket after every TLS 1.3 resumption, and it resumes again.
+            let next = try #require(b.client.session)
+            #expect(next.ticketFingerprint != a.client.session?.ticketFingerprint)
+            #expect(try EnginePair(workerA, try clientContext(max: version), serverName: "ecdsa.test", session: next).server.facts?.resumed == true)
+        }
         #expect(b.server.facts?.serverName == "ecdsa.test")
     }
 
