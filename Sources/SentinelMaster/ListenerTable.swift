@@ -37,6 +37,11 @@ public final class ListenerTable {
     public struct Key: Hashable, Sendable {
         public var address: ListenAddress
         public var slot: Int
+
+        public init(address: ListenAddress, slot: Int) {
+            self.address = address
+            self.slot = slot
+        }
     }
 
     public struct BindError: Error, CustomStringConvertible {
@@ -111,14 +116,15 @@ public final class ListenerTable {
         addresses.map { activated[$0] ?? sockets[Key(address: $0, slot: slot)] ?? -1 }
     }
 
-    /// Closes every socket no generation in `keep` (addresses, slot count) still uses.
-    public func retain(_ keep: [(addresses: [ListenAddress], slots: Int)]) {
-        var used = Set<Key>()
-        for k in keep { for a in k.addresses { for s in 0..<k.slots { used.insert(Key(address: a, slot: s)) } } }
-        for key in sockets.keys where !used.contains(key) {
+    /// Closes every socket not in `keep` (adopted sockets are never closed).
+    public func retain(_ keep: Set<Key>) {
+        for key in sockets.keys where !keep.contains(key) {
             close(sockets.removeValue(forKey: key)!)
         }
     }
+
+    /// Whether the table holds a socket for `key` (tests).
+    public func has(_ key: Key) -> Bool { sockets[key] != nil }
 
     /// socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY) + bind + listen. Close-on-exec: only
     /// the explicit hand-over in `Spawner` gives a socket to a child.

@@ -290,6 +290,24 @@ struct Runner {
         while let action = queue.popFirst() {
             if let follow = perform(action) { queue += state.handle(follow, now: now) }
         }
+        releaseIdleSockets()
+    }
+
+    /// Closes the listening sockets nothing polls any more and no generation will: every slot of a
+    /// live or starting generation is kept, and of a draining one only the slots whose worker still
+    /// polls them. What this closes early (not only when the old generation retires) are the
+    /// slots a reload to fewer `worker-processes` leaves behind: while they stay open, the kernel
+    /// keeps queueing new connections on them that nobody accepts, and resets them at close (with
+    /// `net.ipv4.tcp_migrate_req=1` it moves them to the remaining sockets instead).
+    mutating func releaseIdleSockets() {
+        var keep = Set<ListenerTable.Key>()
+        for g in state.generations {
+            guard let r = resources[g.id] else { continue }
+            for w in g.workers where g.state != .draining || w.accepting {
+                for a in r.addresses { keep.insert(ListenerTable.Key(address: a, slot: w.slot)) }
+            }
+        }
+        table.retain(keep)
     }
 
     mutating func perform(_ action: MasterState.Action) -> MasterState.Event? {
@@ -325,7 +343,6 @@ struct Runner {
             }
         case .retired(let g):
             resources.removeValue(forKey: g)
-            table.retain(resources.values.map { ($0.addresses, $0.workers) })
         case .exit(let code):
             exitAfterAgents(code)
         }
