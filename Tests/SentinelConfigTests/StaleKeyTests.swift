@@ -26,9 +26,19 @@ import Testing
         "routes > route|error-pages": route("error-pages { }"),
         "|error-pages": minimal("error-pages { }"),
         "upstreams > upstream > tls|verify": minimal(#"upstreams { upstream "b" { target "127.0.0.1:9"; tls { verify #true } } }"#),
+        "observability > logging|file": minimal(#"observability { logging { file "/var/log/sentinel/sentinel.log" } }"#),
+        "observability > logging > access-log|fields": minimal(#"observability { logging { access-log { enabled #false; fields { method #true } } } }"#),
         "filters > filter|redis-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; redis-fallback-local #true } }"#),
         "filters > filter|memcached-fallback-local": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-fallback-local #true } }"#),
         "filters > filter|memcached-ttl-secs": minimal(#"filters { filter "rl" { type "rate-limit"; max-rps 10; backend "memcached"; memcached-ttl-secs 2 } }"#),
+        "listeners > listener > tls|cipher-suites {}": minimal(#"listeners { listener "s" { address "127.0.0.1:8443"; protocol "https"; tls { cert-file "/c.pem"; key-file "/k.pem"; cipher-suites { - "TLS_AES_128_GCM_SHA256" } } } }"#),
+        "routes > route|back-to": route(#"back-to upstream="b""#),
+        "routes > route > policies|rewrite-path": route(#"policies { rewrite-path "/" }"#),
+        "routes > route > inference > model-routing|model-header": inference(#"model-routing { model "a*" upstream="b"; model-header "x-model" }"#),
+        "routes > route > fallback|upstream": route(#"fallback { fallback-upstream "b"; upstream "b" }"#),
+        "routes > route > fallback|model-mapping": route(#"fallback { fallback-upstream "b"; model-mapping { "a" "b" } }"#),
+        "observability > metrics|endpoint": minimal(#"observability { metrics { endpoint "/metrics" } }"#),
+        "cache|backend {}": minimal(#"cache { enabled #true; backend "memory" { max-size-mb 512 } }"#),
         "waf > ruleset|exclusions": minimal(#"waf { ruleset { exclusions { exclusion { rule-ids "1"; scope "global" } } } }"#),
         "routes > route > inference|token-estimation": inference(#"token-estimation "chars""#),
         "routes > route > inference > rate-limit|key": inference(#"rate-limit { tokens-per-minute 10; key "header:X-Api-Key" }"#),
@@ -85,6 +95,16 @@ import Testing
             """#
         let d = diagnostics(text).first { $0.message.hasPrefix("unknown property \"address\"") }
         #expect(d?.hint == #"address is a setting inside the block: listener … { address "127.0.0.1:8080" }"#)
+    }
+
+    /// A block where a value is expected is one error (it was two: the block and the missing value).
+    @Test func aBlockForAValueIsOneError() throws {
+        let d = diagnostics(StaleKeyTests.route("websocket { enabled #true }"))
+        #expect(d.filter { $0.path.hasSuffix("websocket") }.count == 1, "\(d.map(\.description))")
+        let list = diagnostics(try #require(StaleKeyTests.cases["listeners > listener > tls|cipher-suites {}"]))
+            .filter { $0.path.contains("tls") }
+        #expect(list.count == 1 && list[0].message.contains("on one line, not as a block"), "\(list.map(\.description))")
+        #expect(list.first?.path.hasSuffix("> cipher-suites") == true, "reported at the list itself: \(list.map(\.path))")
     }
 
     @Test func aBlockWithoutPropertiesSaysSoInPlainEnglish() throws {
