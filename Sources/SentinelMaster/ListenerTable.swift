@@ -111,9 +111,31 @@ public final class ListenerTable {
         }
     }
 
-    /// The sockets slot `slot` of a generation with these addresses inherits, in address order.
-    public func fds(_ addresses: [ListenAddress], slot: Int) -> [Int32] {
-        addresses.map { activated[$0] ?? sockets[Key(address: $0, slot: slot)] ?? -1 }
+    /// The sockets slot `slot` of a generation with these addresses and `slots` workers inherits,
+    /// in address order: per address the slot's own socket, then the sockets of slots ≥ `slots`
+    /// with the same remainder, left behind by a generation with more workers. Those stay open
+    /// and are served: closing a socket resets the connections queued on it, and the kernel
+    /// keeps queueing new ones on every socket of the group until it is closed.
+    public func listeners(_ addresses: [ListenAddress], slot: Int, slots: Int) -> [(address: ListenAddress, fd: Int32)] {
+        var out: [(address: ListenAddress, fd: Int32)] = []
+        for address in addresses {
+            if let fd = activated[address] {
+                out.append((address, fd))
+                continue
+            }
+            out.append((address, sockets[Key(address: address, slot: slot)] ?? -1))
+            let extra = sockets.keys.filter { $0.address == address && $0.slot >= slots && $0.slot % max(slots, 1) == slot }
+            for key in extra.sorted(by: { $0.slot < $1.slot }) { out.append((address, sockets[key]!)) }
+        }
+        return out
+    }
+
+    /// The keys a generation with these addresses and `slots` workers serves (see `listeners`);
+    /// `slot` limits it to one worker's.
+    public func keys(_ addresses: [ListenAddress], slots: Int, slot: Int? = nil) -> [Key] {
+        sockets.keys.filter { key in
+            addresses.contains(key.address) && (slot.map { key.slot % max(slots, 1) == $0 } ?? true)
+        }
     }
 
     /// Closes every socket not in `keep` (adopted sockets are never closed).

@@ -293,18 +293,22 @@ struct Runner {
         releaseIdleSockets()
     }
 
-    /// Closes the listening sockets nothing polls any more and no generation will: every slot of a
-    /// live or starting generation is kept, and of a draining one only the slots whose worker still
-    /// polls them. What this closes early (not only when the old generation retires) are the
-    /// slots a reload to fewer `worker-processes` leaves behind: while they stay open, the kernel
-    /// keeps queueing new connections on them that nobody accepts, and resets them at close (with
-    /// `net.ipv4.tcp_migrate_req=1` it moves them to the remaining sockets instead).
+    /// Closes the listening sockets nothing polls any more and no generation will: every socket
+    /// of a live or starting generation's addresses is kept (including the slots a generation
+    /// with more workers left behind, which its workers serve: `ListenerTable.listeners`), and of
+    /// a draining one only the sockets its still-polling workers hold. So a socket closes when a
+    /// reload dropped its address and the old workers stopped polling it, or when a reload that
+    /// failed after binding leaves it unused.
     mutating func releaseIdleSockets() {
         var keep = Set<ListenerTable.Key>()
         for g in state.generations {
             guard let r = resources[g.id] else { continue }
-            for w in g.workers where g.state != .draining || w.accepting {
-                for a in r.addresses { keep.insert(ListenerTable.Key(address: a, slot: w.slot)) }
+            if g.state != .draining {
+                keep.formUnion(table.keys(r.addresses, slots: r.workers))
+            } else {
+                for w in g.workers where w.accepting {
+                    keep.formUnion(table.keys(r.addresses, slots: r.workers, slot: w.slot))
+                }
             }
         }
         table.retain(keep)
