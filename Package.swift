@@ -154,7 +154,9 @@ let package = Package(
             dependencies: [
                 "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
+            exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
