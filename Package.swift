@@ -79,6 +79,7 @@ let package = Package(
                 "SentinelObservability",
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
+                "SentinelTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -97,7 +98,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS"],
             swiftSettings: strict
         ),
         // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
@@ -193,6 +194,8 @@ let package = Package(
                 "SentinelRuntime",
                 "SentinelConfig",
                 "SentinelHTTP1",
+                // HTTPS listener tests build ticket-key rings.
+                "SentinelTLS",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 "SentinelPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),

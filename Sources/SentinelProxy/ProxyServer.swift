@@ -160,6 +160,11 @@ public final class ProxyServer: Sendable {
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
                             let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
                             let log = logs[ObjectIdentifier(channel.eventLoop)]!.value
+                            // HTTPS: the engine in front, with the contexts of the snapshot
+                            // current at accept (a reload's new certificate serves new connections).
+                            if let tls = shared.snapshot.listener(id: listenerID)?.tls {
+                                try channel.pipeline.syncOperations.addHandler(TLSServerHandler(tls: tls))
+                            }
                             try channel.pipeline.syncOperations.addHandler(
                                 ProxyConnectionHandler(
                                     shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))

@@ -38,6 +38,8 @@ public struct ServerSnapshot: Sendable {
         /// (a `sentinel-stack` worker inherits its master's sockets; the master keeps them
         /// across reloads so that no queued connection is ever reset).
         public var inheritedFD: Int32?
+        /// An HTTPS listener's TLS contexts and handshake deadline; nil: plain HTTP.
+        public var tls: ListenerTLS?
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),

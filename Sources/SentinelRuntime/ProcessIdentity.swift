@@ -1,3 +1,5 @@
+public import SentinelTLS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -19,11 +21,16 @@ public struct ProcessIdentity: Sendable {
     public var proxyID: String
     /// SENTINEL_ZONE, ZONE or REGION from the environment, else "default".
     public var zone: String
+    /// Session-ticket keys of every HTTPS listener of this process (they survive reloads, so a
+    /// ticket resumes after one). `sentinel` rotates them hourly (`TicketKeyRotation`); nil: no
+    /// tickets.
+    public var ticketKeys: TicketKeyRing?
 
-    public init(stickyKey: [UInt8], proxyID: String, zone: String) {
+    public init(stickyKey: [UInt8], proxyID: String, zone: String, ticketKeys: TicketKeyRing? = nil) {
         self.stickyKey = stickyKey
         self.proxyID = proxyID
         self.zone = zone
+        self.ticketKeys = ticketKeys
     }
 
     public static func current() -> ProcessIdentity {
@@ -33,6 +40,6 @@ public struct ProcessIdentity: Sendable {
         let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         let names: [String] = ["SENTINEL_ZONE", "ZONE", "REGION"]
         let zone = names.lazy.compactMap { (name: String) -> String? in getenv(name).map { String(cString: $0) } }.first { !$0.isEmpty }
-        return ProcessIdentity(stickyKey: key, proxyID: host, zone: zone ?? "default")
+        return ProcessIdentity(stickyKey: key, proxyID: host, zone: zone ?? "default", ticketKeys: try? TicketKeyRing.random())
     }
 }

@@ -98,26 +98,32 @@ public enum SnapshotBuilder {
             namespaceSet[ns.id] = try makeSet(groups)
         }
 
-        func listener(_ l: ListenerConfig, set: Int, prefix: String) -> ServerSnapshot.Listener {
+        func listener(_ l: ListenerConfig, set: Int, prefix: String) throws(Failure) -> ServerSnapshot.Listener {
             var listener = ServerSnapshot.Listener(
                 id: l.id, host: l.address.host, port: l.address.port, requestTimeout: l.requestTimeout,
                 keepaliveTimeout: l.keepaliveTimeout, keepaliveMaxRequests: l.keepaliveMaxRequests,
                 defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
             listener.bodyMinRate = l.bodyMinRate
             listener.bodyRateGrace = l.bodyRateGrace
+            do {
+                listener.tls = try ListenerTLSBuilder.build(l, ticketKeys: process.ticketKeys)
+            } catch {
+                throw Failure(description: error.description)
+            }
             return listener
         }
-        var listeners: [ServerSnapshot.Listener] = config.listeners.map { l in
+        var listeners: [ServerSnapshot.Listener] = []
+        for l in config.listeners {
             let set = l.namespace.flatMap { namespaceSet[$0] } ?? 0
-            return listener(l, set: set, prefix: l.namespace.map { $0 + "/" } ?? "")
+            listeners.append(try listener(l, set: set, prefix: l.namespace.map { $0 + "/" } ?? ""))
         }
         for ns in config.namespaces {
             let set = namespaceSet[ns.id] ?? 0
-            listeners += ns.listeners.map { listener($0, set: set, prefix: ns.id + "/") }
+            for l in ns.listeners { listeners.append(try listener(l, set: set, prefix: ns.id + "/")) }
             for svc in ns.services {
                 let key = ns.id + "/" + svc.id
                 guard let set = serviceSet[key] else { continue }
-                listeners += svc.listeners.map { listener($0, set: set, prefix: key + "/") }
+                for l in svc.listeners { listeners.append(try listener(l, set: set, prefix: key + "/")) }
                 if let ref = svc.listenerReference, let i = listeners.firstIndex(where: { $0.id == ref.id }) {
                     listeners[i].routeSet = set
                     listeners[i].defaultRoute = nil

@@ -30,6 +30,8 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         case protocolError = "protocol_error"
         /// The transport closed without a close_notify.
         case unexpectedEOF = "unexpected_eof"
+        /// The host's handshake deadline passed (the engine has no timers; its host sets this).
+        case handshakeTimeout = "timeout"
         /// Called in a state that does not allow it (send before the handshake, after close).
         case invalidState = "invalid_state"
         /// A setting OpenSSL refused or Sentinel does not allow.

@@ -63,7 +63,12 @@ enum Worker {
         log[metadataKey: "slot"] = .int(handover.slot)
         let base = ProcessIdentity.current()
         let identity = ProcessIdentity(
-            stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone)
+            stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone,
+            // Each worker's own ring for now (a ticket resumes on the worker that minted it);
+            // keys from the master for every worker are the next step (docs/tls.md).
+            ticketKeys: base.ticketKeys)
+        let rotation = identity.ticketKeys.map { TicketKeyRotation.start($0) }
+        defer { rotation?.cancel() }
         var snapshot: ServerSnapshot
         do {
             snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)

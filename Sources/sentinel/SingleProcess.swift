@@ -73,6 +73,9 @@ struct SingleProcess {
         log.emit("info", "started", ["config": .string(source.description), "event_loops": .int(threads), "version": .string(SentinelVersion.full)])
 
         defer { sources.forEach { $0.cancel() } }
+        // One ticket-key ring for every HTTPS listener of the process, across reloads; hourly rotation.
+        let rotation = process.ticketKeys.map { TicketKeyRotation.start($0) }
+        defer { rotation?.cancel() }
 
         var current = initial
         var currentSnapshot = snapshot

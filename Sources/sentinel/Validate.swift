@@ -1,5 +1,10 @@
 import ArgumentParser
 import SentinelConfig
+import SentinelRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `sentinel validate`: `test`, plus checks that need the file system.
 struct Validate: ParsableCommand {
@@ -7,7 +12,9 @@ struct Validate: ParsableCommand {
         abstract: "Check a configuration and the files it points at (certificates, keys, directories).",
         discussion: """
             Everything `sentinel test` checks, and then that every TLS certificate, key and CA \
-            file exists and holds PEM data of the right kind, that static-file roots are \
+            file exists and holds PEM data of the right kind, that each listener certificate \
+            matches its key, is in chain order, covers its SNI names and is valid (a warning \
+            when it expires within 30 days), that static-file roots are \
             directories, that log files can be written, and that agent socket directories \
             exist. Exit 0 when everything holds, 1 otherwise; warnings do not fail.
             """
@@ -25,6 +32,11 @@ struct Validate: ParsableCommand {
         let source = options.source
         guard let loaded = ConfigCheck.run(source, program: "sentinel") else { throw ExitCode(1) }
         var report = FileChecks.run(loaded.config, certificates: !skipCerts, agents: !skipAgents)
+        if !skipCerts {
+            let certs = CertificateValidation.run(loaded.config, now: Int64(time(nil)))
+            report.lines += certs.lines
+            report.failures += certs.failures
+        }
         let logs = FileChecks.logFiles(loaded.config)
         report.lines += logs.lines
         report.failures += logs.failures

@@ -83,7 +83,13 @@ enum FeatureSupport {
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
         for l in listeners {
             let p = ConfigPath(["listeners", "listener \"\(l.id)\""])
-            if l.proto != .http { out.append(("listener protocol \"\(l.proto.rawValue)\"", l.location, p)) }
+            // http and https (HTTP/1.1 over TLS, ALPN http/1.1) are served; h2 and h3 are not.
+            if l.proto != .http, l.proto != .https { out.append(("listener protocol \"\(l.proto.rawValue)\"", l.location, p)) }
+            if let tls = l.tls {
+                let tp = p.appending("tls")
+                if tls.acme != nil { out.append(("ACME certificates (acme block)", tls.location, tp)) }
+                for sni in tls.sni where sni.acme != nil { out.append(("ACME certificates (acme block)", sni.location, tp.appending("sni"))) }
+            }
             if l.maxConcurrentStreams != 100 { out.append(("max-concurrent-streams (HTTP/2)", l.location, p)) }
         }
         for u in upstreams {

@@ -408,7 +408,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: "http", traceID: traceID,
+                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http", traceID: traceID,
                 traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
                 policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,

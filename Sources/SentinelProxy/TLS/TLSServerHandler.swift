@@ -1,0 +1,201 @@
+import NIOCore
+import SentinelTLS
+
+/// Hosts one `TLSEngine` (server role) in front of the connection's HTTP handler: ciphertext
+/// from the socket in, plaintext fired inbound; plaintext written by the HTTP handler out as
+/// records; close_notify on close.
+///
+/// It exists so the HTTP/1 connection handler stays the same on HTTP and HTTPS listeners: it
+/// sees plaintext `ByteBuffer`s either way. The engine is sans-I/O, so this handler is the only
+/// NIO-specific part of TLS; it owns the handshake deadline (the engine has no timers).
+///
+/// A failed handshake (or any TLS failure) writes the alert the engine queued, then closes.
+final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Plaintext bytes decrypted per buffer fired inbound: one full record fits.
+    static let plaintextChunk = 16 * 1024 + 256
+
+    private let engine: TLSEngine
+    private let handshakeTimeout: Duration
+    private var deadline: Scheduled<Void>?
+    /// Ciphertext the engine has not taken yet (rare: only when the plaintext buffer filled).
+    private var leftover: ByteBuffer?
+    private var closing = false
+    /// Called once when the handshake completes, with the connection facts (access log, metrics).
+    let onHandshake: ((TLSConnectionFacts) -> Void)?
+    /// Called once when the connection fails at the TLS layer (metrics: failures by reason).
+    let onFailure: ((TLSError) -> Void)?
+
+    init(
+        tls: ListenerTLS, onHandshake: ((TLSConnectionFacts) -> Void)? = nil, onFailure: ((TLSError) -> Void)? = nil
+    ) throws {
+        engine = try TLSEngine(server: tls.contexts)
+        handshakeTimeout = tls.handshakeTimeout
+        self.onHandshake = onHandshake
+        self.onFailure = onFailure
+    }
+
+    /// The facts of the completed handshake (nil while handshaking).
+    var facts: TLSConnectionFacts? { engine.facts }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armDeadline(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        if !closing, let error = engine.transportClosed(), error.reason != .unexpectedEOF || engine.isHandshaking {
+            // A client closing an open connection without close_notify is common and harmless for
+            // HTTP/1 (each message is delimited); a handshake cut off is a failure.
+            onFailure?(error)
+        }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    private func armDeadline(context: ChannelHandlerContext) {
+        guard deadline == nil, engine.isHandshaking else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: handshakeTimeout.timeAmount) {
+            let (handler, context) = bound.value
+            handler.handshakeExpired(context: context)
+        }
+    }
+
+    private func handshakeExpired(context: ChannelHandlerContext) {
+        deadline = nil
+        guard engine.isHandshaking, !closing else { return }
+        closing = true
+        onFailure?(TLSError(.handshakeTimeout, "no complete handshake within \(handshakeTimeout)"))
+        context.close(promise: nil)
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if closing { return }
+        if var rest = leftover {
+            leftover = nil
+            rest.writeBuffer(&bytes)
+            bytes = rest
+        }
+        while true {
+            var plaintext = context.channel.allocator.buffer(capacity: Self.plaintextChunk)
+            var result = TLSEngine.ReceiveResult()
+            do {
+                try bytes.withUnsafeReadableBytes { input in
+                    _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.plaintextChunk) { out in
+                        result = try engine.receive(input, into: UnsafeMutableRawBufferPointer(rebasing: out.prefix(Self.plaintextChunk)))
+                        return result.plaintext
+                    }
+                }
+            } catch {
+                fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
+                return
+            }
+            bytes.moveReaderIndex(forwardBy: result.consumed)
+            if result.handshakeCompleted {
+                deadline?.cancel()
+                deadline = nil
+                if let facts = engine.facts { onHandshake?(facts) }
+            }
+            flushOutput(context: context)
+            if result.plaintext > 0 {
+                context.fireChannelRead(wrapInboundOut(plaintext))
+            }
+            if result.peerClosed {
+                // close_notify: answer with ours and close (HTTP/1 has nothing more to read).
+                closing = true
+                engine.close()
+                flushOutput(context: context)
+                context.close(promise: nil)
+                return
+            }
+            if result.plaintext == Self.plaintextChunk { continue }
+            if bytes.readableBytes == 0 || result.consumed == 0 { break }
+        }
+        if bytes.readableBytes > 0 { leftover = bytes }
+    }
+
+    // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        guard !engine.isHandshaking else {
+            promise?.fail(TLSError(.invalidState, "write before the handshake completed"))
+            return
+        }
+        do {
+            var offset = 0
+            try buffer.withUnsafeReadableBytes { bytes in
+                while offset < bytes.count {
+                    offset += try engine.send(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                    if offset < bytes.count { writeOutput(context: context, promise: nil) }
+                }
+            }
+        } catch {
+            promise?.fail(error)
+            fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
+            return
+        }
+        writeOutput(context: context, promise: promise)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all, !closing {
+            closing = true
+            engine.close()
+            flushOutput(context: context)
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    // MARK: Helpers
+
+    /// Writes the engine's pending ciphertext (if any) without flushing; completes `promise`
+    /// with that write, or at once when there is nothing to write.
+    private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let count = engine.pendingOutputCount
+        guard count > 0 else {
+            promise?.succeed()
+            return
+        }
+        var out = context.channel.allocator.buffer(capacity: count)
+        engine.withPendingOutput { out.writeBytes($0) }
+        engine.consumeOutput(count)
+        context.write(wrapOutboundOut(out), promise: promise)
+    }
+
+    private func flushOutput(context: ChannelHandlerContext) {
+        guard engine.pendingOutputCount > 0 else { return }
+        writeOutput(context: context, promise: nil)
+        context.flush()
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: TLSError) {
+        guard !closing else { return }
+        closing = true
+        deadline?.cancel()
+        deadline = nil
+        onFailure?(error)
+        flushOutput(context: context)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Certificates for the HTTPS listener tests, made at run time by the `openssl` command line
+/// (no private key is committed): a root CA (EC P-256) and leaves for `default.test`,
+/// `a.test`, `b.test` and `a2` (a second certificate for `a.test`, for rotation), `soon` (expires in 10 days), plus
+/// `other.key`, a key that belongs to no certificate.
+final class HTTPSFixtures: Sendable {
+    static let shared: HTTPSFixtures = {
+        do { return try HTTPSFixtures() } catch { fatalError("cannot generate HTTPS fixtures: \(error)") }
+    }()
+
+    let dir: String
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "sentinel-https-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try runProcess("/bin/sh", ["-c", Self.script], cwd: dir)
+        guard r.status == 0 else { throw HTTPSFixtureError(message: r.stderr) }
+    }
+
+    func path(_ name: String) -> String { dir + "/" + name }
+
+    static let script = #"""
+    set -eu
+    ec() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out root.key 2>/dev/null
+    openssl req -x509 -new -key root.key -out root.pem -subj "/CN=HTTPS Test Root" -days 3650 \
+      -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    leaf() { # file cn serial [days]
+      ec "$1"
+      openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+      printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s\n' "$2" > "$1.ext"
+      openssl x509 -req -in "$1.csr" -CA root.pem -CAkey root.key -set_serial "$3" -days "${4:-365}" -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+    }
+    leaf default default.test 10
+    leaf a a.test 11
+    leaf b b.test 12
+    leaf a2 a.test 13
+    leaf soon soon.test 14 10
+    ec other
+    """#
+}
+
+struct HTTPSFixtureError: Error { var message: String }
+
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a tool to completion, feeding it `input` on stdin (then end of file).
+func runProcess(_ tool: String, _ args: [String], cwd: String? = nil, input: String? = nil) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: tool)
+    p.arguments = args
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe()
+    let err = Pipe()
+    let inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = input == nil ? FileHandle.nullDevice : inp
+    try p.run()
+    if let input {
+        inp.fileHandleForWriting.write(Data(input.utf8))
+        try? inp.fileHandleForWriting.close()
+    }
+    // Read both pipes concurrently so neither fills up and blocks the child.
+    nonisolated(unsafe) var errData = Data()
+    let errDone = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
+    }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}

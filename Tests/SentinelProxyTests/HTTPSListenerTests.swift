@@ -1,0 +1,190 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import SentinelConfig
+import SentinelRuntime
+import SentinelTLS
+import SentinelTestSupport
+import Testing
+
+@testable import SentinelProxy
+
+/// HTTPS listeners end to end: configuration text → snapshot (certificates loaded once) →
+/// `TLSServerHandler` in front of the HTTP/1 connection, checked with real `curl` and
+/// `openssl s_client` over loopback.
+@Suite(.serialized) struct HTTPSListenerTests {
+    let fx = HTTPSFixtures.shared
+
+    func config(upstreamPort: Int = 9, defaultCert: String = "default", key: String? = nil, extra: String = "") -> String {
+        """
+        system { worker-threads 1 }
+        listeners {
+            listener "tls" {
+                address "127.0.0.1:0"
+                protocol "https"
+                request-timeout-secs 5
+                tls {
+                    cert-file "\(fx.path(defaultCert + ".pem"))"
+                    key-file "\(fx.path((key ?? defaultCert) + ".key"))"
+                    sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))" }
+                    sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
+                    \(extra)
+                }
+            }
+        }
+        upstreams { upstream "up" { target "127.0.0.1:\(upstreamPort)" } }
+        routes {
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            route "up" { matches { path "/up" }; upstream "up" }
+        }
+        """
+    }
+
+    static let process = ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z", ticketKeys: try! TicketKeyRing.random())
+
+    func snapshot(_ text: String) throws -> ServerSnapshot {
+        let config = try ConfigLoader.load(text: text).get().config
+        return try SnapshotBuilder.build(config, instanceID: "t", process: Self.process)
+    }
+
+    func serve(_ text: String, _ body: (ProxyServer, Int) async throws -> Void) async throws {
+        let server = ProxyServer(eventLoopCount: 1)
+        let bound = try await server.start(snapshot: try snapshot(text))
+        do {
+            try await body(server, bound[0].port)
+        } catch {
+            _ = await server.shutdown(gracefulTimeout: .seconds(1))
+            throw error
+        }
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+    }
+
+    func curl(_ port: Int, host: String, path: String = "/health", _ extra: [String] = []) throws -> ProcessResult {
+        try runProcess("/usr/bin/curl", [
+            "-sS", "--max-time", "10", "--cacert", fx.path("root.pem"), "--resolve", "\(host):\(port):127.0.0.1",
+            "https://\(host):\(port)\(path)",
+        ] + extra)
+    }
+
+    /// `openssl s_client` sending one `Connection: close` request, so it reads to the server's close.
+    func sClient(_ port: Int, _ args: [String]) throws -> ProcessResult {
+        try runProcess(
+            "/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-ign_eof", "-CAfile", fx.path("root.pem")] + args,
+            input: "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    }
+
+    @Test func eachServerNameGetsItsCertificate() async throws {
+        try await serve(config()) { _, port in
+            for name in ["a.test", "b.test", "default.test"] {
+                // curl verifies the chain and the name: success means this name's certificate.
+                let r = try curl(port, host: name)
+                #expect(r.status == 0, "\(name): \(r.stderr)")
+                #expect(r.stdout.contains("healthy"), "\(name): \(r.stdout)")
+            }
+            let a = try sClient(port, ["-servername", "a.test"])
+            #expect(a.stdout.contains("subject=CN = a.test"), "\(a.stdout)")
+            // No SNI: the default certificate.
+            let none = try sClient(port, ["-noservername"])
+            #expect(none.stdout.contains("subject=CN = default.test"), "\(none.stdout)")
+            #expect(none.stdout.contains("HTTP/1.1 200"), "\(none.stdout)")
+        }
+    }
+
+    @Test(arguments: ["-tls1", "-tls1_1"])
+    func legacyVersionsAreRefused(flag: String) async throws {
+        try await serve(config()) { _, port in
+            let old = try sClient(port, [flag, "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "a.test"])
+            #expect(old.status != 0)
+            #expect(!old.stdout.contains("HTTP/1.1 200"))
+            // The same command with TLS 1.2 succeeds (the refusal is the version's).
+            let ok = try sClient(port, ["-tls1_2", "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "a.test"])
+            #expect(ok.stdout.contains("HTTP/1.1 200"), "\(ok.stdout)")
+        }
+    }
+
+    @Test func upstreamSeesHTTPSScheme() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("from upstream") }
+        try await serve(config(upstreamPort: upstream.port)) { _, port in
+            let r = try curl(port, host: "a.test", path: "/up")
+            #expect(r.stdout == "from upstream", "\(r.stderr)")
+        }
+        let request = try #require(upstream.requests.first)
+        #expect(request.header("x-forwarded-proto") == ["https"])
+        #expect(request.header("forwarded").first?.contains("proto=https") == true, "\(request.head)")
+        await upstream.shutdown()
+    }
+
+    @Test func ticketResumesOnTheSameProcess() async throws {
+        let session = fx.path("sess-\(UUID().uuidString).pem")
+        try await serve(config()) { _, port in
+            for version in ["-tls1_2", "-tls1_3"] {
+                let first = try sClient(port, [version, "-servername", "a.test", "-sess_out", session])
+                #expect(first.stdout.contains("New, TLSv1"), "\(version): \(first.stdout)")
+                let second = try sClient(port, [version, "-servername", "a.test", "-sess_in", session])
+                #expect(second.stdout.contains("Reused, TLSv1"), "\(version): \(second.stdout)")
+                #expect(second.stdout.contains("HTTP/1.1 200"), "\(version)")
+            }
+        }
+    }
+
+    @Test func badCertificateOnReloadIsRefusedAndTheOldOneKeepsServing() async throws {
+        try await serve(config()) { server, port in
+            // A key that is not the certificate's: the snapshot build fails with both files named.
+            #expect {
+                _ = try snapshot(config(key: "other"))
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("listener \"tls\"") && text.contains("does not match") && text.contains("other.key")
+            }
+            // A file that does not exist.
+            #expect {
+                _ = try snapshot(config(defaultCert: "missing"))
+            } throws: { "\($0)".contains("cannot be read") }
+            let still = try sClient(port, ["-noservername"])
+            #expect(still.stdout.contains("subject=CN = default.test"))
+            // A good reload rotates the certificate for new connections.
+            try server.reload(snapshot: try snapshot(config(defaultCert: "a2")))
+            let rotated = try sClient(port, ["-noservername"])
+            #expect(rotated.stdout.contains("subject=CN = a.test"), "\(rotated.stdout)")
+            #expect(rotated.stdout.contains("HTTP/1.1 200"))
+        }
+    }
+
+    /// The handler's own deadline (the HTTP handler is not in this pipeline): a client that
+    /// starts no handshake is closed when the listener's request timeout passes.
+    @Test func silentConnectionIsClosedAtTheHandshakeDeadline() throws {
+        let tls = try #require(try snapshot(config()).listeners.first?.tls)
+        let channel = EmbeddedChannel()
+        var failure: String?
+        try channel.pipeline.syncOperations.addHandler(TLSServerHandler(tls: tls, onFailure: { failure = $0.reason.rawValue }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(4_900))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!channel.isActive)
+        #expect(failure == "timeout")
+    }
+
+    @Test func plainHTTPOnTheTLSPortIsClosed() async throws {
+        try await serve(config()) { _, port in
+            let client = try RawClient(port: port)
+            client.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            let answer = client.readAll()
+            #expect(!answer.contains("HTTP/1.1"))
+            #expect(client.isClosedByServer())
+        }
+    }
+
+    @Test func validateChecksListenerCertificates() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let good = CertificateValidation.run(try ConfigLoader.load(text: config()).get().config, now: now)
+        #expect(good.failures == 0, "\(good.lines)")
+        #expect(good.lines.count == 3 && good.lines.allSatisfy { $0.hasPrefix("✓") }, "\(good.lines)")
+        let mismatch = CertificateValidation.run(try ConfigLoader.load(text: config(key: "other")).get().config, now: now)
+        #expect(mismatch.failures == 1, "\(mismatch.lines)")
+        #expect(mismatch.lines.contains { $0.hasPrefix("✗ listener \"tls\" certificate") }, "\(mismatch.lines)")
+        let soon = CertificateValidation.run(try ConfigLoader.load(text: config(defaultCert: "soon")).get().config, now: now)
+        #expect(soon.failures == 0)
+        #expect(soon.lines.contains { $0.hasPrefix("! ") && $0.contains("soon.pem") }, "\(soon.lines)")
+    }
+}
