@@ -1,4 +1,4 @@
-import SentinelConfig
+public import SentinelConfig
 public import SentinelProxy
 public import SentinelTLS
 

@@ -29,6 +29,8 @@ public final class TLSEngine {
         public var handshakeCompleted = false
         /// close_notify arrived in this call.
         public var peerClosed = false
+
+        public init() {}
     }
 
     let ssl: OpaquePointer
