@@ -31,7 +31,7 @@ import Testing
         ],
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
-            "12: listener protocol \"https\"", "41: filters (filter \"waf\")", "49: filters (filter \"geo-block\")",
+            "41: filters (filter \"waf\")", "49: filters (filter \"geo-block\")",
             "58: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
         ],
         "caching.kdl": ["18: builtin-handler \"cache-purge\"", "23: route cache", "42: the HTTP cache (cache block)"],

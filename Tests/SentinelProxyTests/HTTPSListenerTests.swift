@@ -187,4 +187,18 @@ import Testing
         #expect(soon.failures == 0)
         #expect(soon.lines.contains { $0.hasPrefix("! ") && $0.contains("soon.pem") }, "\(soon.lines)")
     }
+
+    @Test func accessLogCarriesTheTLSFacts() async throws {
+        let path = fx.path("access-\(UUID().uuidString).log")
+        var snap = try snapshot(config())
+        snap.accessLog = AccessLogSettings(path: path, format: .json)
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: snap)[0].port
+        let r = try curl(port, host: "b.test", ["--tlsv1.3"])
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(line.contains("\"tls_version\":\"TLSv1.3\",\"tls_cipher\":\"TLS_"), "\(line)")
+        #expect(line.contains("\"tls_sni\":\"b.test\",\"tls_resumed\":false"), "\(line)")
+    }
 }

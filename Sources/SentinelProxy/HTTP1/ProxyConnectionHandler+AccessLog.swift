@@ -1,4 +1,5 @@
 import SentinelHTTP1
+import SentinelTLS
 
 /// One access-log record per finished request (local reply or proxied exchange).
 extension ProxyConnectionHandler {
@@ -20,7 +21,14 @@ extension ProxyConnectionHandler {
             bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
             referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
             upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
-            connectionReused: upstream?.reused)
+            connectionReused: upstream?.reused, tls: tlsFacts())
         accessLog.record(record, settings: settings, file: file)
+    }
+
+    /// The handshake facts of this connection's TLS handler (HTTPS listeners only; looked up
+    /// when a record is written, so plain HTTP pays one nil check).
+    func tlsFacts() -> TLSConnectionFacts? {
+        guard listener?.tls != nil, let context else { return nil }
+        return (try? context.pipeline.syncOperations.handler(type: TLSServerHandler.self))?.facts
     }
 }

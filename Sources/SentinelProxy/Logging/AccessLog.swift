@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelTLS
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,6 +56,8 @@ struct AccessRecord {
     var upstreamAddress: String?
     var upstreamAttempts: Int
     var connectionReused: Bool?
+    /// The connection's TLS facts on an HTTPS listener (JSON format only).
+    var tls: TLSConnectionFacts? = nil
 }
 
 /// The open access-log file, shared by every event loop of the process.

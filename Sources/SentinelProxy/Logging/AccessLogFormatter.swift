@@ -34,6 +34,12 @@ enum AccessLogFormatter {
                 out.writeStaticString(reused ? ",\"connection_reused\":true" : ",\"connection_reused\":false")
             }
         }
+        if let tls = r.tls {
+            field("tls_version", tls.versionName, &out)
+            field("tls_cipher", tls.cipher, &out)
+            if let sni = tls.serverName { field("tls_sni", sni, &out) }
+            out.writeStaticString(tls.resumed ? ",\"tls_resumed\":true" : ",\"tls_resumed\":false")
+        }
         out.writeStaticString("}\n")
     }
 
