@@ -138,6 +138,7 @@ let package = Package(
                 "SentinelMaster",
                 "SentinelProxy",
                 "SentinelRuntime",
+                "SentinelTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -68,6 +68,9 @@ public enum MasterMessage: Sendable, Equatable {
     case accept
     /// Liveness check for systemd's watchdog: answer PONG `seq` once every event loop ran a task.
     case ping(UInt64)
+    /// The instance's session-ticket keys (sent at spawn, before ACCEPT, and after every
+    /// rotation). The line carries key material: never log it.
+    case ticketKeys(TicketKeyMaterial)
 
     public var line: String {
         switch self {
@@ -75,6 +78,7 @@ public enum MasterMessage: Sendable, Equatable {
         case .reopenLogs: return "REOPEN-LOGS\n"
         case .accept: return "ACCEPT\n"
         case .ping(let seq): return "PING \(seq)\n"
+        case .ticketKeys(let keys): return "TICKET-KEYS \(keys.hex)\n"
         }
     }
 
@@ -86,6 +90,9 @@ public enum MasterMessage: Sendable, Equatable {
         case _ where line.hasPrefix("PING "):
             guard let seq = UInt64(line.dropFirst(5)) else { return nil }
             self = .ping(seq)
+        case _ where line.hasPrefix("TICKET-KEYS "):
+            guard let keys = TicketKeyMaterial(hex: line.dropFirst(12)) else { return nil }
+            self = .ticketKeys(keys)
         default: return nil
         }
     }

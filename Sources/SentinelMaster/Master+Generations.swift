@@ -128,6 +128,9 @@ extension Runner {
                 else if let message = ClusterWorkerMessage(line: line) { continuation.yield(.cluster(pid, message)) }
             },
             onClose: { continuation.yield(.linkClosed(pid)) })
+        // First line to the worker: it installs the keys before it reads ACCEPT (lines are
+        // handled in order), so it never serves a handshake with keys of its own.
+        links[pid]?.send(MasterMessage.ticketKeys(ticketKeys).line)
         return .spawned(generation: g, slot: slot, pid: pid)
     }
 

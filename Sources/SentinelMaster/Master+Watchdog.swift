@@ -16,6 +16,17 @@ extension Runner {
         }
     }
 
+    /// Rotates the session-ticket keys every `TicketKeyMaterial.period` (sent to every worker).
+    func startTicketKeyRotation(every period: Duration = TicketKeyMaterial.period) {
+        let continuation = self.continuation
+        Task {
+            while true {
+                try? await Task.sleep(for: period)
+                if case .terminated = continuation.yield(.rotateTicketKeys) { return }
+            }
+        }
+    }
+
     /// Runs on the master's loop, so a wedged loop sends nothing. No pets before the first
     /// READY=1 (systemd arms the watchdog when start-up completes).
     mutating func watchdogTick() {

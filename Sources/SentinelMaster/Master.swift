@@ -60,6 +60,8 @@ public struct Master: Sendable {
         case restartGuard
         /// systemd watchdog period elapsed (see `WatchdogState`).
         case watchdogTick
+        /// Time to rotate the session-ticket keys (`TicketKeyMaterial.period`).
+        case rotateTicketKeys
     }
 
     let options: Options
@@ -110,6 +112,7 @@ public struct Master: Sendable {
         runner.stopLeftoverAgents()
         runner.startGuard()
         runner.startWatchdog()
+        runner.startTicketKeyRotation()
         runner.startFirst(first)
         var code = runner.exitCode
         if code == nil {
@@ -177,6 +180,8 @@ struct Runner {
     /// graceful-shutdown-timeout-secs of the newest prepared configuration.
     var drainTimeout: Duration = .seconds(30)
     var watchdog = WatchdogState.fromEnvironment()
+    /// Session-ticket keys of every worker of every generation (memory only).
+    var ticketKeys = TicketKeyMaterial.random()
     /// Sockets systemd passed, adopted by the first generation's `prepare`.
     var activation: [SocketActivation.Passed] = []
 
@@ -277,6 +282,10 @@ struct Runner {
             handleAgent(input)
         case .watchdogTick:
             watchdogTick()
+        case .rotateTicketKeys:
+            ticketKeys.rotate()
+            for link in links.values { link.send(MasterMessage.ticketKeys(ticketKeys).line) }
+            log.emit("info", "ticket_keys_rotated", ["workers": .int(links.count)])
         case .restartGuard:
             if guardLink == nil, state.phase != .stopping { startGuard() }
         }

@@ -4,6 +4,7 @@ import SentinelConfig
 import SentinelMaster
 import SentinelProxy
 import SentinelRuntime
+import SentinelTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -64,11 +65,10 @@ enum Worker {
         let base = ProcessIdentity.current()
         let identity = ProcessIdentity(
             stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone,
-            // Each worker's own ring for now (a ticket resumes on the worker that minted it);
-            // keys from the master for every worker are the next step (docs/tls.md).
-            ticketKeys: base.ticketKeys)
-        let rotation = identity.ticketKeys.map { TicketKeyRotation.start($0) }
-        defer { rotation?.cancel() }
+            // Empty until the master's TICKET-KEYS line (its first, before ACCEPT): the same
+            // keys in every worker of every generation, rotated by the master.
+            ticketKeys: TicketKeyRing())
+        let ring = identity.ticketKeys!
         var snapshot: ServerSnapshot
         do {
             snapshot = try SnapshotBuilder.build(config, instanceID: handover.instanceID, process: identity)
@@ -114,6 +114,9 @@ enum Worker {
                     Task {
                         if await server.eventLoopsRespond() { cluster.send(WorkerMessage.pong(seq).line) }
                     }
+                } else if case .ticketKeys(let keys) = MasterMessage(line: line) {
+                    // Installed here, in line order: before a following ACCEPT is handled.
+                    WorkerTicketKeys.install(keys, into: ring)
                 } else if let m = MasterMessage(line: line) { continuation.yield(.message(m)) }
                 else if let m = ClusterMasterMessage(line: line) { cluster.received(m) }
             },
@@ -136,6 +139,8 @@ enum Worker {
                 continue
             case .message(.ping):
                 continue  // answered on the link's queue
+            case .message(.ticketKeys):
+                continue  // installed on the link's queue
             case .message(.drain): reason = "drain"
             case .masterGone: reason = "master_gone"
             case .signal(let sig): reason = "signal \(sig)"

@@ -1,15 +1,15 @@
-import Foundation
+public import Foundation
 
 /// Certificates for the HTTPS listener tests, made at run time by the `openssl` command line
 /// (no private key is committed): a root CA (EC P-256) and leaves for `default.test`,
 /// `a.test`, `b.test` and `a2` (a second certificate for `a.test`, for rotation), `soon` (expires in 10 days), plus
 /// `other.key`, a key that belongs to no certificate.
-final class HTTPSFixtures: Sendable {
-    static let shared: HTTPSFixtures = {
+public final class HTTPSFixtures: Sendable {
+    public static let shared: HTTPSFixtures = {
         do { return try HTTPSFixtures() } catch { fatalError("cannot generate HTTPS fixtures: \(error)") }
     }()
 
-    let dir: String
+    public let dir: String
 
     init() throws {
         dir = NSTemporaryDirectory() + "sentinel-https-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -18,7 +18,7 @@ final class HTTPSFixtures: Sendable {
         guard r.status == 0 else { throw HTTPSFixtureError(message: r.stderr) }
     }
 
-    func path(_ name: String) -> String { dir + "/" + name }
+    public func path(_ name: String) -> String { dir + "/" + name }
 
     static let script = #"""
     set -eu
@@ -41,16 +41,16 @@ final class HTTPSFixtures: Sendable {
     """#
 }
 
-struct HTTPSFixtureError: Error { var message: String }
+public struct HTTPSFixtureError: Error { public var message: String }
 
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 /// Runs a tool to completion, feeding it `input` on stdin (then end of file).
-func runProcess(_ tool: String, _ args: [String], cwd: String? = nil, input: String? = nil) throws -> ProcessResult {
+public func runProcess(_ tool: String, _ args: [String], cwd: String? = nil, input: String? = nil) throws -> ProcessResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: tool)
     p.arguments = args
