@@ -80,7 +80,6 @@ extension ProxyConnectionHandler {
                 headTimedOut()
                 return
             case .discardingBody(let reply):
-                shared.metrics.requestFinished()  // the request began; the 408 below replaces its answer
                 headTimedOut(traceID: reply.traceID)
                 return
             default:
@@ -96,7 +95,8 @@ extension ProxyConnectionHandler {
     /// `traceID`: the request's id when its head arrived (a body too slow), else a new one.
     private func headTimedOut(traceID given: String? = nil) {
         let traceID = given ?? shared.newTraceID()
-        shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
+        // Ends the request whose body was too slow, if any (a head that never arrived began none).
+        finishRequest(route: nil, method: "OTHER", status: 408, seconds: 0, log: nil)
         let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
         state = .closed
         let channel = context.channel

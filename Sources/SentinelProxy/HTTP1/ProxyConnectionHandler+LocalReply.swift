@@ -6,7 +6,7 @@ extension ProxyConnectionHandler {
     /// The request could not even be parsed: answer and close (framing can no longer be trusted).
     func failBeforeRouting(status: Int, reason: String) {
         requestCount += 1
-        shared.metrics.requestStarted()
+        beginRequest()
         let traceID = shared.newTraceID()
         let reply = LocalReply(
             response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
@@ -39,12 +39,13 @@ extension ProxyConnectionHandler {
         let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
             http10KeepAlive: reply.version == .http1_0)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
-        shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
-        if let facts = reply.facts {
-            logAccess(
-                facts, version: reply.version, status: reply.response.status, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
-                seconds: seconds, routeID: reply.routeID, traceID: reply.traceID, upstream: nil)
-        }
+        finishRequest(
+            route: reply.routeID, method: reply.method, status: reply.response.status, seconds: seconds,
+            log: reply.facts.map {
+                AccessLogEntry(
+                    facts: $0, version: reply.version, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
+                    traceID: reply.traceID, upstream: nil, error: nil)
+            })
         let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
         if keepAlive {
             nextRequest()

@@ -63,6 +63,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// cleared when the event ends).
     private var firstByteNanos: UInt64 = 0
     var requestCount = 0
+    /// The request in flight, for the active-requests gauge (ProxyConnectionHandler+Accounting).
+    var tally = RequestTally()
     var quiescing = false
     var clientIP = "unknown"
     var snapshot: ServerSnapshot
@@ -214,11 +216,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         switch state {
         case .proxying(let exchange), .tunneling(let exchange):
             exchange.clientClosed()
-        case .discardingBody, .awaitingInstance:
-            shared.metrics.requestFinished()
         default:
             break
         }
+        // A request whose answer never went out (a body being discarded, an instance answer
+        // pending) leaves the gauge here; one already ended does not.
+        abandonRequest()
         state = .closed
         deadlineTimer?.cancel()
         deadlineTimer = nil
@@ -284,7 +287,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private func startRequest(_ head: RequestHead) {
         requestCount += 1
         phaseDeadline = 0  // in a request: the exchange's own timeouts apply
-        shared.metrics.requestStarted()
+        beginRequest()
         refreshSnapshot()
         // The clock reading of this read event when it started the request (one read fewer);
         // a pipelined request behind it reads the clock itself.

@@ -34,6 +34,7 @@ enum AccessLogFormatter {
                 out.writeStaticString(reused ? ",\"connection_reused\":true" : ",\"connection_reused\":false")
             }
         }
+        if let error = r.error { field("error", error, &out) }
         out.writeStaticString("}\n")
     }
 
