@@ -35,6 +35,29 @@ import Testing
         #expect(text.contains("sentinel_upstream_failures_total{upstream=\"app\",reason=\"connect_failed\"} 1"), "\(text)")
     }
 
+    /// A request Sentinel refuses itself (no route, a declared body over the limit) logs why.
+    @Test func aLocalRefusalLogsItsReason() async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("fine") }
+        defer { Task { await upstream.shutdown() } }
+        let dir = "/tmp/sentinel-errorpath-\(UInt64.random(in: 0...UInt64.max))"
+        mkdir(dir, 0o700)
+        defer { unlink(dir + "/a.log"); rmdir(dir) }
+        let settings = AccessLogSettings(path: dir + "/a.log", format: .json)
+        try await ProxyTests.withProxy(
+            try ProxyTests.snapshot(upstreamPort: upstream.port, maxBody: 10, accessLog: settings)
+        ) { port in
+            let r = try RawClient(port: port).request("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890")
+            #expect(r.status == 413)
+            let dots = try RawClient(port: port).request("GET /a/../b HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(dots.status == 400)
+        }
+        let log = try #require(readFile(dir + "/a.log")).split(separator: "\n")
+        #expect(log.count == 2)
+        #expect(log.first?.contains("\"status\":413") == true)
+        #expect(log.first?.contains("\"error\":\"client sent a request body over the limit, route \\\"app\\\"\"") == true, "\(log)")
+        #expect(log.last?.contains("\"error\":\"the path has a dot segment, route \\\"app\\\"\"") == true, "\(log)")
+    }
+
     /// A request that succeeds carries no `error` field.
     @Test func aServedRequestHasNoErrorField() async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("fine") }

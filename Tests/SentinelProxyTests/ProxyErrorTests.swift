@@ -14,7 +14,8 @@ import Testing
             .connectTimeout: (504, .upstream), .closedBeforeResponse: (502, .upstream), .responseTimeout: (504, .upstream),
             .requestTimeout: (504, .upstream), .writeTimeout: (504, .upstream), .malformedResponseHead: (502, .upstream),
             .unexpectedUpgrade: (502, .upstream), .malformedResponseBody: (502, .upstream),
-            .closedMidResponse: (502, .upstream), .clientBodyMalformed: (400, .client), .clientBodyTooLarge: (413, .client),
+            .closedMidResponse: (502, .upstream), .noRoute: (404, .client), .unsafePath: (400, .client),
+            .upgradeRefused: (403, .client), .clientHeadTooSlow: (408, .client), .clientBodyMalformed: (400, .client), .clientBodyTooLarge: (413, .client),
             .clientBodyTooSlow: (408, .client), .clientStalled: (408, .client), .clientClosed: (499, .client),
             .internal: (500, .sentinel),
         ]
@@ -76,6 +77,10 @@ import Testing
         #expect(Self.text(.malformedResponseBody) == "10.0.0.7:8080 sent an invalid response body, route \"api\"")
         #expect(Self.text(.unexpectedUpgrade).hasPrefix("10.0.0.7:8080 answered 101 without switching to the WebSocket"))
         #expect(Self.text(.noHealthyTarget) == "upstream \"app\" has no healthy target, route \"api\"")
+        #expect(Self.text(.noRoute) == "no route matches the request, route \"api\"")
+        #expect(Self.text(.unsafePath) == "the path has a dot segment, route \"api\"")
+        #expect(Self.text(.upgradeRefused).hasPrefix("upgrade refused"))
+        #expect(Self.text(.clientHeadTooSlow) == "client did not send the request head in time, route \"api\"")
         #expect(Self.text(.clientBodyTooLarge) == "client sent a request body over the limit, route \"api\"")
         #expect(Self.text(.clientBodyMalformed) == "client sent a malformed request body, route \"api\"")
         #expect(Self.text(.clientBodyTooSlow) == "client sent the request body too slowly, route \"api\"")

@@ -49,6 +49,14 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The connection closed in the middle of a response body.
         case closedMidResponse = "closed_mid_response"
         // The client.
+        /// No route matches the request (and the listener has no default route).
+        case noRoute = "no_route"
+        /// The path has a `.` or `..` segment: refused rather than guessed at.
+        case unsafePath = "unsafe_path"
+        /// An `Upgrade` other than a WebSocket, or on a route that does not allow WebSocket.
+        case upgradeRefused = "upgrade_refused"
+        /// The request head did not arrive within the listener's header timeout.
+        case clientHeadTooSlow = "client_head_too_slow"
         case clientBodyMalformed = "client_body_malformed"
         case clientBodyTooLarge = "client_body_too_large"
         /// The body arrived slower than the listener's minimum rate, or not within the request timeout.
@@ -89,7 +97,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
             .responseTimeout, .requestTimeout, .writeTimeout, .malformedResponseHead, .unexpectedUpgrade,
             .malformedResponseBody, .closedMidResponse:
             return .upstream
-        case .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled, .clientClosed:
+        case .noRoute, .unsafePath, .upgradeRefused, .clientHeadTooSlow, .clientBodyMalformed, .clientBodyTooLarge,
+            .clientBodyTooSlow, .clientStalled, .clientClosed:
             return .client
         case .internal:
             return .sentinel
@@ -106,9 +115,11 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closedBeforeResponse, .malformedResponseHead, .unexpectedUpgrade, .malformedResponseBody,
             .closedMidResponse:
             return 502
-        case .clientBodyMalformed: return 400
+        case .noRoute: return 404
+        case .unsafePath, .clientBodyMalformed: return 400
+        case .upgradeRefused: return 403
         case .clientBodyTooLarge: return 413
-        case .clientBodyTooSlow, .clientStalled: return 408
+        case .clientHeadTooSlow, .clientBodyTooSlow, .clientStalled: return 408
         // nginx's "client closed request": never sent, only recorded.
         case .clientClosed: return 499
         case .internal: return 500
@@ -126,8 +137,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closedBeforeResponse: return .reusedConnectionClosed
         case .responseTimeout: return .readTimeout
         case .noHealthyTarget, .requestTimeout, .writeTimeout, .malformedResponseHead, .unexpectedUpgrade,
-            .malformedResponseBody, .closedMidResponse, .clientBodyMalformed, .clientBodyTooLarge,
-            .clientBodyTooSlow, .clientStalled, .clientClosed, .internal:
+            .malformedResponseBody, .closedMidResponse, .noRoute, .unsafePath, .upgradeRefused, .clientHeadTooSlow,
+            .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled, .clientClosed, .internal:
             return nil
         }
     }
@@ -144,8 +155,9 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closedBeforeResponse, .closedMidResponse: return .closed
         case .responseTimeout, .requestTimeout, .writeTimeout: return .readTimeout
         case .malformedResponseHead, .unexpectedUpgrade: return .invalidResponse
-        case .noHealthyTarget, .connectionLimit, .malformedResponseBody, .clientBodyMalformed, .clientBodyTooLarge,
-            .clientBodyTooSlow, .clientStalled, .clientClosed, .internal:
+        case .noHealthyTarget, .connectionLimit, .malformedResponseBody, .noRoute, .unsafePath, .upgradeRefused,
+            .clientHeadTooSlow, .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled,
+            .clientClosed, .internal:
             return nil
         }
     }
@@ -174,6 +186,10 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedUpgrade: text = "\(target) answered 101 without switching to the WebSocket the client asked for"
         case .malformedResponseBody: text = "\(target) sent an invalid response body"
         case .closedMidResponse: text = "\(target) closed the connection in the middle of the response"
+        case .noRoute: text = "no route matches the request"
+        case .unsafePath: text = "the path has a dot segment"
+        case .upgradeRefused: text = "upgrade refused (only WebSocket, on a route that allows it)"
+        case .clientHeadTooSlow: text = "client did not send the request head in time"
         case .clientBodyMalformed: text = "client sent a malformed request body"
         case .clientBodyTooLarge: text = "client sent a request body over the limit"
         case .clientBodyTooSlow: text = "client sent the request body too slowly"

@@ -77,10 +77,10 @@ extension ProxyConnectionHandler {
             }
             switch state {
             case .awaitingHead:
-                headTimedOut()
+                headTimedOut(ProxyError(.clientHeadTooSlow))
                 return
             case .discardingBody(let reply):
-                headTimedOut(traceID: reply.traceID)
+                headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.routeID), traceID: reply.traceID)
                 return
             default:
                 break
@@ -93,11 +93,11 @@ extension ProxyConnectionHandler {
 
     /// The head (or the body of a locally answered request) did not arrive in time: 408 and close.
     /// `traceID`: the request's id when its head arrived (a body too slow), else a new one.
-    private func headTimedOut(traceID given: String? = nil) {
+    private func headTimedOut(_ error: ProxyError, traceID given: String? = nil) {
         let traceID = given ?? shared.newTraceID()
         // Ends the request whose body was too slow, if any (a head that never arrived began none).
-        finishRequest(route: nil, method: "OTHER", status: 408, seconds: 0, log: nil)
-        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
+        finishRequest(route: nil, method: "OTHER", status: error.status, seconds: 0, log: nil)
+        let bytes = BuiltinHandlers.error(error.status, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
         state = .closed
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in

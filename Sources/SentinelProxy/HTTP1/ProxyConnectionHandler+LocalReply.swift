@@ -44,7 +44,7 @@ extension ProxyConnectionHandler {
             log: reply.facts.map {
                 AccessLogEntry(
                     facts: $0, version: reply.version, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
-                    traceID: reply.traceID, upstream: nil, error: nil)
+                    traceID: reply.traceID, upstream: nil, error: reply.error)
             })
         let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
         if keepAlive {

@@ -46,6 +46,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
         var bodyStartNanos: UInt64 = 0
         var bodyDeadline: UInt64 = 0
+        /// Why the request was refused, for the access log (nil: answered, not refused).
+        var error: ProxyError?
+
+        /// Replaces the answer with the refusal `error` (its status, as JSON) on a closing connection.
+        mutating func refuse(_ error: ProxyError) {
+            response = BuiltinHandlers.error(error.status, traceID: traceID)
+            keepAlive = false
+            self.error = error
+        }
     }
 
     let shared: ServerShared
@@ -258,8 +267,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                     if reply.body.failed {
                         // Malformed chunked framing, or a body over the limit.
                         let over = reply.body.seen > UInt64(reply.body.limit)
-                        reply.response = BuiltinHandlers.error(over ? 413 : 400, traceID: reply.traceID)
-                        reply.keepAlive = false
+                        reply.refuse(ProxyError(over ? .clientBodyTooLarge : .clientBodyMalformed, route: reply.routeID))
                         finishLocal(reply)
                         return
                     }
@@ -343,15 +351,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var body = BodyCounter(framing: head.framing, limit: maxBody, limits: parser.limits)
         let headLength = head.headLength
 
-        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil) {
+        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil, error: ProxyError? = nil) {
             inbound.moveReaderIndex(forwardBy: headLength)
             var reply = LocalReply(
                 response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
                 method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version,
-                instanceKind: instance)
+                instanceKind: instance, error: error)
             if body.declaredTooLarge {
-                reply.response = BuiltinHandlers.error(413, traceID: traceID)
-                reply.keepAlive = false
+                reply.refuse(ProxyError(.clientBodyTooLarge, route: routeID))
                 finishLocal(reply)
                 return
             }
@@ -369,6 +376,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
+        /// Refuses the request with `kind`'s status (keeping the connection when `keepAlive`).
+        func refuse(_ kind: ProxyError.Kind, keepAlive: Bool = false, cause: String? = nil) {
+            let error = ProxyError(kind, route: routeID, cause: cause)
+            local(BuiltinHandlers.error(error.status, traceID: traceID), keepAlive: keepAlive, error: error)
+        }
+
         let maxForwards: Int?
         switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
         case .answer(let response, let keepOpen):
@@ -380,11 +393,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
             // serve a path no route allowed. Refused instead of guessed.
-            local(BuiltinHandlers.error(400, traceID: traceID), keepAlive: false)
+            refuse(.unsafePath)
             return
         }
         guard let action else {
-            local(BuiltinHandlers.error(404, traceID: traceID), keepAlive: keepAlive)
+            refuse(.noRoute, keepAlive: keepAlive)
             return
         }
         switch action {
@@ -398,16 +411,16 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 // and every policy for the requests inside it) is refused like a route without it.
                 let isWebSocket = inbound.withUnsafeReadableBytes { HeaderBytes.equals($0, upgrade, "websocket") }
                 if !route.websocket || !isWebSocket {
-                    local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
+                    refuse(.upgradeRefused)
                     return
                 }
             }
             if body.declaredTooLarge {
-                local(BuiltinHandlers.error(413, traceID: traceID), keepAlive: false)
+                refuse(.clientBodyTooLarge)
                 return
             }
             guard snapshot.upstreams.indices.contains(route.upstream) else {
-                local(BuiltinHandlers.error(500, traceID: traceID), keepAlive: false)
+                refuse(.internal, cause: "the route's upstream is not in the configuration")
                 return
             }
             let edits = HeadWriter.RequestEdits(
