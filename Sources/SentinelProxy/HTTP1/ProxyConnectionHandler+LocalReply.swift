@@ -3,6 +3,34 @@ import SentinelHTTP1
 
 /// Responses Sentinel writes itself (builtin handlers, errors) once the request body is read.
 extension ProxyConnectionHandler {
+    /// A response Sentinel produces itself (builtin, error), sent once the body is read.
+    struct LocalReply {
+        var response: BuiltinResponse
+        var body: BodyCounter
+        var isHead: Bool
+        var keepAlive: Bool
+        var routeID: String?
+        var method: String
+        var startNanos: UInt64
+        var traceID: String
+        var facts: RequestFacts?
+        var version: HTTP1Version = .http1_1
+        /// Set when the body must come from the instance view before sending.
+        var instanceKind: BuiltinKind?
+        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
+        var bodyStartNanos: UInt64 = 0
+        var bodyDeadline: UInt64 = 0
+        /// Why the request was refused, for the access log (nil: answered, not refused).
+        var error: ProxyError?
+
+        /// Replaces the answer with the refusal `error` (its status, as JSON) on a closing connection.
+        mutating func refuse(_ error: ProxyError) {
+            response = BuiltinHandlers.error(error.status, traceID: traceID)
+            keepAlive = false
+            self.error = error
+        }
+    }
+
     /// The request could not even be parsed: answer and close (framing can no longer be trusted).
     func failBeforeRouting(status: Int, reason: String) {
         requestCount += 1
