@@ -56,6 +56,12 @@ let package = Package(
             dependencies: ["SentinelHTTP1", "CAllocationCounter"],
             path: "Benchmarks/http1-parse"
         ),
+        // Handshake CPU and allocations of the SentinelTLS engine, and record throughput (run with -c release).
+        .executableTarget(
+            name: "sentinel-tls-bench",
+            dependencies: ["SentinelTLS", "CAllocationCounter"],
+            path: "Benchmarks/tls-handshake"
+        ),
         // Counts malloc calls by interposing malloc in the process that links it (benchmarks only).
         .target(name: "CAllocationCounter", path: "Benchmarks/CAllocationCounter"),
         // What every process reports about itself: process_* metrics, reload gauges, and the JSON
@@ -148,7 +154,9 @@ let package = Package(
             dependencies: [
                 "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
+            exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.

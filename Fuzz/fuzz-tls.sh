@@ -21,7 +21,7 @@ module CSentinelTLS {
     export *
 }
 MAP
-swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name TLSFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name TLSFuzz \
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault \
     -I Sources/COpenSSL -I .build-fuzz/tls-shim \
     Sources/SentinelTLS/*.swift Fuzz/TLSFuzz/main.swift .build-fuzz/tls-shim/shim.o \

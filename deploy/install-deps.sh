@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(libssl-dev libsystemd-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(curl)
+    packages+=(curl openssl)  # openssl: the TLS tests make their certificates and run s_client
 fi
 
 missing=()

@@ -26,7 +26,7 @@ func readFile(_ path: String) -> [UInt8] {
     return out
 }
 
-let fixtureDir = String(cString: getenv("SENTINEL_TLS_FUZZ_DIR") ?? strdup("tls-fuzz"))
+let fixtureDir = getenv("SENTINEL_TLS_FUZZ_DIR").map { String(cString: $0) } ?? "tls-fuzz"
 let handshakeLimit = 8 * 1024
 
 /// A fixed ring (constant keys) so seeds carrying tickets decrypt across runs.

@@ -80,7 +80,7 @@ extension Runner {
         case .spawn(let spec):
             do {
                 let launcher = spec.credentials.map {
-                    (path: options.executable, arguments: $0.execArguments(program: spec.command[0], arguments: spec.command))
+                    (path: executable, arguments: $0.execArguments(program: spec.command[0], arguments: spec.command))
                 }
                 let spawned = try AgentProcess.spawn(spec, baseEnvironment: Spawner.workerEnvironment(adding: [:]), launcher: launcher)
                 let continuation = self.continuation

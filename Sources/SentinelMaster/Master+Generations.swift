@@ -68,7 +68,7 @@ extension Runner {
         notifier.notify(SystemdNotifier.reloading())
         let prepared: Result<MasterState.Event, ControlError>
         var diagnostics = ""
-        switch ConfigLoader.loadExpanded(file: options.configPath, host: .stack) {
+        switch options.source.loadExpanded(host: .stack) {
         case .failure(let error):
             diagnostics = error.rendered()
             prepared = .failure(ControlError("invalid configuration \(options.configPath)"))
@@ -106,9 +106,9 @@ extension Runner {
         let pid: pid_t
         do {
             // With system { user }, through `exec-as`, which drops before exec'ing the worker.
-            let arguments = r.drop?.execArguments(program: options.executable, arguments: options.workerArguments) ?? options.workerArguments
+            let arguments = r.drop?.execArguments(program: executable, arguments: options.workerArguments) ?? options.workerArguments
             pid = try Spawner.spawn(
-                executable: options.executable, arguments: arguments, environment: environment,
+                executable: executable, arguments: arguments, environment: environment,
                 fds: [pair[1], r.config.fd] + table.fds(r.addresses, slot: slot))
         } catch {
             close(pair[0])

@@ -12,7 +12,7 @@ extension Runner {
     mutating func startGuard() {
         guard let arguments = options.guardArguments else { return }
         do {
-            let link = try GuardLink.spawn(executable: options.executable, arguments: arguments)
+            let link = try GuardLink.spawn(executable: executable, arguments: arguments)
             guardLink = link
             guardStartedAt = now
             log.emit("info", "guard_started", ["guard_pid": .int(link.pid)])
@@ -63,6 +63,11 @@ extension Runner {
         return true
     }
 
-    /// The master exits normally: EOF on the guard's socket must not look like a death.
-    func disarmGuard() { guardLink?.send(.disarm) }
+    /// The master exits normally: EOF on the guard's socket must not look like a death. The guard
+    /// exits at that EOF; the master waits for it (at most `guardExitWait`), so it never outlives
+    /// the master (systemd SIGKILLs, and logs, whatever is left in the unit when the main process
+    /// exits).
+    func disarmGuard() { guardLink?.disarmAndWait(timeout: Self.guardExitWait) }
+
+    static let guardExitWait: Duration = .seconds(2)
 }

@@ -14,9 +14,12 @@ import Logging
 /// actions. Nothing else mutates master state, so no locks and no global mutable state.
 public struct Master: Sendable {
     public struct Options: Sendable {
-        public var configPath: String
+        /// The configuration file (re-read on reload), or the built-in default.
+        public var source: ConfigSource
+        /// For messages, the status answer and the workers' diagnostics.
+        public var configPath: String { source.description }
         /// The binary workers run: this one (`/proc/self/exe`), so workers are the same build.
-        public var executable = "/proc/self/exe"
+        public var executable = Spawner.procSelfExe
         /// argv of a worker, argv[0] included.
         public var workerArguments = ["sentinel-stack", "worker"]
         /// argv of the orphan guard (`GuardMessage`); nil runs without one.
@@ -29,7 +32,11 @@ public struct Master: Sendable {
         public var agentTiming = AgentSupervisor.Timing()
 
         public init(configPath: String, environment: [String: String], plan: @escaping @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>) {
-            self.configPath = configPath
+            self.init(source: .file(configPath), environment: environment, plan: plan)
+        }
+
+        public init(source: ConfigSource, environment: [String: String], plan: @escaping @Sendable (SentinelConfiguration) -> Result<[ListenAddress], ControlError>) {
+            self.source = source
             self.environment = environment
             self.plan = plan
         }
@@ -62,7 +69,7 @@ public struct Master: Sendable {
     /// Returns the exit status: 0 after a clean stop, 1 otherwise.
     public func run() async -> Int32 {
         let first: ConfigLoader.Expanded
-        switch ConfigLoader.loadExpanded(file: options.configPath, host: .stack) {
+        switch options.source.loadExpanded(host: .stack) {
         case .failure(let error):
             writeAll(error.rendered() + "\n", to: 2)
             Logger.sentinel(role: "master").emit("error", "startup_failed", ["reason": "invalid configuration \(options.configPath)"])
@@ -77,7 +84,7 @@ public struct Master: Sendable {
             log.emit("error", "startup_failed", ["reason": .string(error.description)])
             return 1
         }
-        let runtime = RuntimeDirectory.resolve(configPath: options.configPath, environment: options.environment)
+        let runtime = RuntimeDirectory.resolve(source: options.source, environment: options.environment)
         let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         let control: ControlServer
         do {
@@ -187,6 +194,12 @@ struct Runner {
     }
 
     var now: Duration { ContinuousClock.now - started }
+
+    /// The binary children run: this one, by its path when the path still names it (see
+    /// `Spawner.selfExecutable`).
+    var executable: String {
+        options.executable == Spawner.procSelfExe ? Spawner.selfExecutable() : options.executable
+    }
 
     mutating func startFirst(_ expanded: ConfigLoader.Expanded) {
         switch prepare(expanded) {

@@ -160,6 +160,20 @@ final class GuardLink {
         }
     }
 
+    /// Sends DISARM and EOF, then waits until the guard has exited and is reaped (by this call or
+    /// by the SIGCHLD handler), at most `timeout`.
+    func disarmAndWait(timeout: Duration) {
+        send(.disarm)
+        shutdown(fd, Int32(SHUT_WR))
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno == ECHILD) { return }
+            usleep(2_000)  // bounded: the guard exits as soon as it reads EOF
+        }
+    }
+
     /// Spawns `executable guardArguments…` with the read end of a fresh socketpair as fd 3.
     static func spawn(executable: String, arguments: [String]) throws(Spawner.Failure) -> GuardLink {
         var pair: [Int32] = [0, 0]

@@ -70,6 +70,37 @@ public enum Spawner {
         return pid
     }
 
+    public static let procSelfExe = "/proc/self/exe"
+
+    /// The file this process runs, by its real path when that path still names the same file
+    /// (device and inode), so children appear as `sentinel-stack` in `ps` and in systemd's
+    /// messages instead of `exe`; `/proc/self/exe` when the file was replaced or removed since
+    /// this process started: children must run this very build (the control protocol is not
+    /// versioned), which `/proc/self/exe` still opens.
+    public static func selfExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(procSelfExe, &buffer, buffer.count - 1)
+        guard n > 0 else { return procSelfExe }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var running = stat()
+        var named = stat()
+        guard path.hasPrefix("/"), stat(procSelfExe, &running) == 0, stat(path, &named) == 0,
+              running.st_dev == named.st_dev, running.st_ino == named.st_ino
+        else { return procSelfExe }
+        return path
+    }
+
+    /// Names this process (`/proc/self/comm`: what `ps`, `top` and systemd's messages show) after
+    /// its role, e.g. `sentinel-worker`; at most 15 bytes are kept. Written to the thread group's
+    /// leader, whichever thread runs this.
+    public static func nameProcess(_ name: String) {
+        let fd = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
     /// This process's environment minus what belongs to the master alone: systemd's notify
     /// socket (only the main pid may notify), socket activation and watchdog variables.
     public static func workerEnvironment(adding extra: [String: String]) -> [String] {

@@ -142,7 +142,11 @@ extension TLSEngine {
                 ticketRefusedByBinding = true
                 return SSL_TICKET_RETURN_IGNORE_RENEW
             }
-            return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW
+            // TLS 1.3: always a fresh ticket after a resumption (RFC 8446 §C.4: a client should
+            // use a ticket once; without a new one it could only reuse the old ticket, which
+            // links its connections). TLS 1.2: renew only tickets under a non-current key.
+            if status == SSL_TICKET_SUCCESS_RENEW || SSL_version(ssl) == TLS1_3_VERSION { return SSL_TICKET_RETURN_USE_RENEW }
+            return SSL_TICKET_RETURN_USE
         case SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT:
             return SSL_TICKET_RETURN_IGNORE_RENEW
         case SSL_TICKET_NONE:

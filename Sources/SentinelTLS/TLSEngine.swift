@@ -104,6 +104,13 @@ public final class TLSEngine {
     }
 
     deinit {
+        // SSL_free marks the session of a connection that sent no close_notify as not
+        // resumable (ssl_clear_bad_session), which would spoil every session handed to the
+        // host by a connection simply dropped from a pool. Only a failed connection's session
+        // is given up (RFC 5246 §7.2.2); for the others OpenSSL is told the shutdown happened.
+        if case .failed = state {} else {
+            SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN)
+        }
         SSL_free(ssl)
     }
 

@@ -8,9 +8,8 @@ struct Status: ParsableCommand {
     @OptionGroup var options: StackConfigOption
 
     func run() throws {
-        let dir = try options.runtimeDirectory()
         do {
-            try ControlClient.send(.status, socketPath: dir.socketPath) { emit($0 + "\n", fd: 1) }
+            try ControlClient.send(.status, socketPath: options.controlSocket()) { emit($0 + "\n", fd: 1) }
         } catch {
             emit("sentinel-stack: \(error)\n", fd: 2)
             throw ExitCode(3)
@@ -31,10 +30,9 @@ struct Reload: ParsableCommand {
     @OptionGroup var options: StackConfigOption
 
     func run() throws {
-        let dir = try options.runtimeDirectory()
         var answer: [String: String] = [:]
         do {
-            try ControlClient.send(.reload, socketPath: dir.socketPath) { answer = FlatJSON.fields($0) }
+            try ControlClient.send(.reload, socketPath: options.controlSocket()) { answer = FlatJSON.fields($0) }
         } catch {
             emit("sentinel-stack: \(error)\n", fd: 2)
             throw ExitCode(3)
@@ -56,9 +54,8 @@ struct Stop: ParsableCommand {
     @OptionGroup var options: StackConfigOption
 
     func run() throws {
-        let dir = try options.runtimeDirectory()
         do {
-            try ControlClient.send(.stop, socketPath: dir.socketPath) { _ in }
+            try ControlClient.send(.stop, socketPath: options.controlSocket()) { _ in }
         } catch {
             emit("sentinel-stack: \(error)\n", fd: 2)
             throw ExitCode(3)

@@ -36,6 +36,10 @@ struct ExecAs: ParsableCommand {
             if !WorkerHandover.reportFailure(reason) { emit("sentinel-stack exec-as: \(reason)\n", fd: 2) }
             throw ExitCode(126)
         }
+        // This thread blocks every signal (Dispatch threads do); the program must not inherit that.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         let argv = (arguments.isEmpty ? [program] : arguments).map { strdup($0) } + [nil]
         if program.contains("/") { execv(program, argv) } else { execvp(program, argv) }
         let reason = "cannot execute \(program): \(String(cString: strerror(errno)))"

@@ -9,6 +9,7 @@ struct GuardRole: ParsableCommand {
         commandName: "guard", abstract: "Internal: stops agents and workers of a master that died.", shouldDisplay: false)
 
     func run() throws {
+        Spawner.nameProcess("sentinel-guard")
         let code = OrphanGuard.run(fd: 3)
         if code != 0 { throw ExitCode(code) }
     }

@@ -19,10 +19,11 @@ struct StackCommand: AsyncParsableCommand {
             sockets; the old one drains once the new one is ready), TERM/INT/QUIT stop \
             gracefully (a second one stops at once), USR1 reopens logs.
 
-            Every command takes the same --config FILE as `up`: the other commands find the \
-            running master through a control socket in the runtime directory derived from it \
-            (`system { runtime-directory }`, else a directory named after the file's path). \
-            See docs/stack.md.
+            Every command takes the same --config FILE as `up` (default: $SENTINEL_CONFIG, else \
+            the built-in configuration): the other commands find the running master through a \
+            control socket in its runtime directory (`system { runtime-directory }`, else \
+            $RUNTIME_DIRECTORY, else a directory named after the file's path; /run/sentinel, \
+            the systemd unit's, is tried last). See docs/stack.md.
             """,
         version: "sentinel-stack \(SentinelVersion.full)",
         subcommands: [Up.self, Reload.self, Status.self, Stop.self, Check.self, WorkerRole.self, ExecAs.self, GuardRole.self]
@@ -31,23 +32,36 @@ struct StackCommand: AsyncParsableCommand {
 
 /// The `--config` option every subcommand shares.
 struct StackConfigOption: ParsableArguments {
-    @Option(name: [.short, .long], help: ArgumentHelp("Configuration file (KDL). Defaults to $SENTINEL_CONFIG.", valueName: "file"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Configuration file (KDL). Defaults to $SENTINEL_CONFIG, else the built-in default configuration.", valueName: "file"))
     var config: String?
 
+    /// `--config`, else `$SENTINEL_CONFIG`, else the built-in default: the same rule for `up`,
+    /// `check` and the commands that talk to a running master.
     var source: ConfigSource { ConfigSource.resolve(flag: config, environment: currentEnvironment()) }
 
-    /// The file a master runs from: `up`, `reload`, `status` and `stop` need one (the master
-    /// re-reads it on reload, and the runtime directory is derived from it).
-    func file() throws -> String {
-        guard case .file(let path) = source else {
-            emit("sentinel-stack: --config FILE (or SENTINEL_CONFIG) is required\n", fd: 2)
-            throw ExitCode(2)
-        }
-        return path
+    /// The control socket of the master running this configuration: in its runtime directory
+    /// (`RuntimeDirectory`). When that directory is only the derived default and holds no master,
+    /// the shipped systemd unit's /run/sentinel is tried too (an operator's shell has no
+    /// `$RUNTIME_DIRECTORY`), provided the master there runs this same configuration.
+    func controlSocket() -> String {
+        let source = self.source
+        let dir = RuntimeDirectory.resolve(source: source, environment: currentEnvironment())
+        guard dir.origin == .derived, access(dir.socketPath, F_OK) != 0 else { return dir.socketPath }
+        let unit = RuntimeDirectory(path: RuntimeDirectory.systemdDefault).socketPath
+        var config: String?
+        try? ControlClient.send(.status, socketPath: unit) { config = FlatJSON.fields($0)["config"] }
+        guard let config, Self.same(config, source) else { return dir.socketPath }
+        return unit
     }
 
-    func runtimeDirectory() throws -> RuntimeDirectory {
-        RuntimeDirectory.resolve(configPath: try file(), environment: currentEnvironment())
+    /// Whether a master reporting `config` runs `source`.
+    static func same(_ config: String, _ source: ConfigSource) -> Bool {
+        guard case .file(let path) = source else { return config == source.description }
+        if config == path { return true }
+        guard let a = RuntimeDirectory.realPath(config), let b = RuntimeDirectory.realPath(path) else { return false }
+        return a == b
     }
 }
 

@@ -18,8 +18,8 @@ struct Up: AsyncParsableCommand {
     @OptionGroup var options: StackConfigOption
 
     func run() async throws {
-        let path = try options.file()
-        let master = Master(options: .init(configPath: path, environment: currentEnvironment(), plan: StackPlan.addresses))
+        // --config, $SENTINEL_CONFIG or the built-in default, as `check`.
+        let master = Master(options: .init(source: options.source, environment: currentEnvironment(), plan: StackPlan.addresses))
         let code = await master.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -31,6 +31,7 @@ enum Worker {
     enum Event: Sendable { case message(MasterMessage), masterGone, signal(Int32) }
 
     static func run() async -> Int32 {
+        Spawner.nameProcess("sentinel-worker")
         var log = Logger.sentinel(role: "worker")
         // Every way out before READY: the reason goes to the master (its verdict names it), or to
         // the log when there is no master; then a plain exit. Nothing here may trap.

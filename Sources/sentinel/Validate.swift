@@ -9,8 +9,7 @@ struct Validate: ParsableCommand {
             Everything `sentinel test` checks, and then that every TLS certificate, key and CA \
             file exists and holds PEM data of the right kind, that static-file roots are \
             directories, that log files can be written, and that agent socket directories \
-            exist. Exit 0 when everything \
-            holds, 1 otherwise; warnings do not fail.
+            exist. Exit 0 when everything holds, 1 otherwise; warnings do not fail.
             """
     )
 

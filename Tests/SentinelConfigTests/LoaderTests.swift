@@ -280,3 +280,34 @@ import Testing
         #expect(d.first?.hint?.contains("leave out matches") == true)
     }
 }
+
+/// A target setting written both as a property and as a child (or in metadata) was resolved
+/// silently in favour of one: the other was never read (`weight=#true` passed unchecked).
+@Suite struct TargetSpellingConflictTests {
+    static func targets(_ t: String) -> [String] {
+        diagnostics(minimal(#"upstreams { upstream "u" { targets { \#(t) } } }"#)).map(\.message)
+    }
+
+    @Test func weightMaxRequestsAndZoneGivenTwiceAreErrors() {
+        #expect(Self.targets(#"target weight=#true { address "127.0.0.1:9"; weight 2 }"#) == ["weight given both as weight= and as a weight child"])
+        #expect(Self.targets(#"target max-requests=5 { address "127.0.0.1:9"; max-requests 6 }"#).contains("max-requests given both as max-requests= and as a max-requests child"))
+        #expect(Self.targets(#"target zone="a" { address "127.0.0.1:9"; metadata { zone "b" } }"#) == ["zone given both as zone= (line 6) and in metadata"])
+        #expect(Self.targets(#"target weight=3 zone="a" { address "127.0.0.1:9"; metadata { rack "r1" } }"#).isEmpty)
+    }
+}
+
+extension CatchAllRouteConfigTests {
+    @Test func aCatchAllAboveOtherRoutesIsAWarning() throws {
+        let text = minimal(routes: #"""
+            route "rest" { priority "high"; builtin-handler "not-found" }
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            """#)
+        guard case .success(let loaded) = ConfigLoader.load(text: text) else { Issue.record("must load"); return }
+        #expect(loaded.warnings.map(\.message) == ["route \"rest\" has no matches and takes every request, so \"h\" (lower priority) never match"])
+        let fine = minimal(routes: #"""
+            route "rest" { priority "low"; builtin-handler "not-found" }
+            route "h" { matches { path "/health" }; builtin-handler "health" }
+            """#)
+        #expect(try ConfigLoader.load(text: fine).get().warnings.isEmpty)
+    }
+}

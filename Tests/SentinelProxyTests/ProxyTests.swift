@@ -160,7 +160,10 @@ import Testing
         }
         var body = [UInt8](repeating: 0, count: size)
         for i in 0..<size { body[i] = UInt8(truncatingIfNeeded: i % 251) }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: listener.port)) { port in
+        // The upstream's silence lasts the whole upload (4–5 s through its 4 KiB window on an
+        // idle machine, over 6 s under a loaded test run): a read timeout with room for that,
+        // since this test is about every byte arriving in order, not about timing.
+        try await Self.withProxy(try Self.snapshot(upstreamPort: listener.port, readTimeout: .seconds(30))) { port in
             let c = try RawClient(port: port)
             c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: \(size)\r\n\r\n")
             c.send(bytes: body)

@@ -141,6 +141,7 @@ enum SchemaCoverage {
                     weight 2
                     metadata { zone "b" }
                 }
+                target address="127.0.0.1:9008" weight=2 zone="b"
             }
             load-balancing "sticky" {
                 cookie-name "SID"
@@ -257,6 +258,9 @@ enum SchemaCoverage {
             upstreams "cart"
             agents "ns-agent"
         }
+    }
+    namespace "blog" {
+        routes { route "posts" { matches { path-prefix "/posts" }; upstream "shop:cart" } }
     }
     """#
 }

@@ -7,7 +7,6 @@ enum SchemaProbe {
     enum Outcome {
         case honoured
         case ignored(KDLValue)
-        case invalid([String])
     }
 
     /// Values to try for one meaning of a setting; the first that loads decides.
@@ -16,16 +15,22 @@ enum SchemaProbe {
         var values: [KDLValue]
     }
 
-    /// The typed leaves of a trace (one per node and key; blocks and properties are not leaves).
-    static func leaves(_ trace: SchemaTrace) -> [SchemaTrace.Entry] {
+    /// The leaves of a trace, one per node and key: typed reads and properties, and values a
+    /// section reads itself (a child registered without a typed read, written in the baseline
+    /// with arguments and no block: `path "/x"`, `command "…"`); those are probed as `.untyped`.
+    static func leaves(_ trace: SchemaTrace, in nodes: [KDLNode]) -> [SchemaTrace.Entry] {
+        var typed: Set<String> = []
+        for e in trace.entries where e.kind != .child { typed.insert("\(e.node) \(e.names[0])") }
         var out: [SchemaTrace.Entry] = []
         var seen: Set<String> = []
         for e in trace.entries {
-            switch e.kind {
-            case .child, .property: continue
-            default: break
+            let id = "\(e.node) \(e.names[0])"
+            if e.kind == .child {
+                guard !typed.contains(id), e.present, let node = find(e.node, in: nodes),
+                      let child = node.children.first(where: { e.names.contains($0.name) }),
+                      !child.arguments.isEmpty, child.children.isEmpty else { continue }
             }
-            if seen.insert("\(e.node) \(e.names[0])").inserted { out.append(e) }
+            if seen.insert(id).inserted { out.append(e) }
         }
         return out
     }
@@ -55,7 +60,19 @@ enum SchemaProbe {
     /// The value the baseline wrote for this leaf, if it wrote one.
     static func written(_ e: SchemaTrace.Entry, in nodes: [KDLNode]) -> KDLValue? {
         guard let node = find(e.node, in: nodes) else { return nil }
+        if e.kind == .property { return node.properties.first { e.names.contains($0.name) }?.value }
         return node.children.first { e.names.contains($0.name) }?.arguments.first
+    }
+
+    /// The ids the document defines (`route "x"`, `upstream "y"`, …).
+    static func ids(in nodes: [KDLNode]) -> [String] {
+        let kinds: Set<String> = ["route", "upstream", "listener", "namespace", "agent", "filter", "service"]
+        var out: [String] = []
+        for n in nodes {
+            if kinds.contains(n.name), let id = n.arguments.first?.stringValue, !out.contains(id) { out.append(id) }
+            for id in ids(in: n.children) where !out.contains(id) { out.append(id) }
+        }
+        return out
     }
 
     static func find(_ location: KDLSourceLocation, in nodes: [KDLNode]) -> KDLNode? {
@@ -79,7 +96,18 @@ enum SchemaProbe {
         }
         switch e.kind {
         case .child, .property:
-            return []
+            // Untyped: another value of the type written, or a few plausible ones.
+            if let n = current?.numberValue?.int64Value {
+                return [Group(label: "another value", values: ints(n, 0...Int64(Int32.max), extra: [1, 2, 10]))]
+            }
+            if let s = current?.stringValue {
+                // References need another id that exists: every id the baseline defines is a candidate.
+                let variants = [s + "x", s + "/x", String(s.dropLast()), "probe", "/probe", "X-Probe", "10.1.0.0/16", "127.0.0.1:19998", "random"]
+                    + ids(in: nodes)
+                return [Group(label: "another value", values: variants.filter { $0 != s && !$0.isEmpty }.map(string))]
+            }
+            if let b = current?.boolValue { return [Group(label: "the other boolean", values: [bool(!b)])] }
+            return [Group(label: "any value", values: [int(2), int(1), string("probe"), string("/probe"), bool(true)])]
         case .int(let d, let range):
             let ref = current?.numberValue?.int64Value ?? d
             return [Group(label: "another value", values: ints(ref, range, extra: [1, 2, 10, 100]))]
@@ -129,7 +157,10 @@ enum SchemaProbe {
     static func set(_ e: SchemaTrace.Entry, to value: KDLValue, in nodes: [KDLNode]) -> [KDLNode] {
         nodes.map { n in
             var n = n
-            if n.location == e.node {
+            if n.location == e.node, e.kind == .property {
+                n.properties.removeAll { e.names.contains($0.name) }
+                n.properties.append(KDLProperty(name: e.names[0], value: value, location: n.location))
+            } else if n.location == e.node {
                 if let i = n.children.firstIndex(where: { e.names.contains($0.name) }) {
                     switch e.kind {
                     case .stringList, .intList: n.children[i].arguments.append(value)

@@ -36,10 +36,19 @@ import Testing
         "routes > route > service-type": "must agree with the route's contents (static-files, builtin-handler, api-schema, inference, else web)",
         "namespace > routes > route > service-type": "as routes > route > service-type",
         "namespace > service > routes > route > service-type": "as routes > route > service-type",
+        "agents > agent > =type": "informational: what kind of agent it is (the original's too)",
+        "namespace > exports > upstreams": "visibility: which unqualified references from other namespaces resolve (the validator checks them)",
+        "namespace > exports > agents": "as namespace > exports > upstreams",
+        "agents > agent > unix-socket": "where the agent listens: required, checked by sentinel validate, used by the agent protocol (agent filters are refused until it is built)",
+        "namespace > agents > agent > unix-socket": "as agents > agent > unix-socket",
+        "namespace > agents > agent > =type": "as agents > agent > =type",
     ]
 
-    /// Blocks the gate refuses as a whole when written (so no key inside them can be ignored);
-    /// `gatedBlocksAreRefused` checks each.
+    /// Blocks the coverage configuration leaves out because the gate (FeatureSupport) refuses
+    /// them as a whole, so no key inside them can take effect unseen, or because they are read
+    /// only to be refused with a pointed message. Most are pinned by the bundled examples'
+    /// expected `not supported yet` lines (BundledConfigTests). An entry that no longer names a
+    /// block of the schema fails `baselinesCoverTheSchema`.
     static let gatedBlocks: [String: String] = [
         "listeners > listener > tls": "TLS listeners",
         "upstreams > upstream > tls": "TLS to upstreams",
@@ -90,10 +99,15 @@ import Testing
         "namespace > service > listeners > listener > protocol = \"h2\"": "as listeners > listener > protocol",
         "namespace > service > listeners > listener > protocol = \"h3\"": "as listeners > listener > protocol",
         "upstreams > upstream > load-balancing > fallback = \"sticky\"": "the fallback of sticky cannot be sticky",
+        "namespace > upstreams > upstream > target > =address": "the other spelling of the target's value (both at once is an error)",
+        "namespace > service > upstreams > upstream > target > =address": "as namespace > upstreams > upstream > target > =address",
+        "agents > agent > unix-socket > =path": "the other spelling of the socket's value (both at once is an error)",
+        "namespace > agents > agent > unix-socket > =path": "as agents > agent > unix-socket > =path",
     ]
 
     @Test func everyLeafIsHonouredOrRefused() throws {
-        /// Per key pattern and value group: nil while only invalid mutations were seen.
+        /// Per key pattern and value group (`key = "value"` for each meaning of a choice); absent
+        /// while only mutations that do not load were seen.
         var conclusive: [String: SchemaProbe.Outcome] = [:]
         var invalid: [String: [String]] = [:]
         var checked: Set<String> = []
@@ -101,8 +115,8 @@ import Testing
             let (result, trace) = ConfigLoader.traceSchema(nodes: nodes, file: name)
             guard case .success(let loaded) = result else { continue }
             let baseImage = Self.image(loaded.config)
-            for leaf in SchemaProbe.leaves(trace) {
-                let key = SchemaProbe.pattern(leaf.path) + " > " + leaf.names[0]
+            for leaf in SchemaProbe.leaves(trace, in: nodes) {
+                let key = SchemaProbe.pattern(leaf.path) + (leaf.kind == .property ? " > =" : " > ") + leaf.names[0]
                 if Self.processSettings[key] != nil || Self.declarations[key] != nil { continue }
                 for group in SchemaProbe.candidates(leaf, in: nodes) {
                     let id = key + (group.label.hasPrefix("value ") ? " = " + group.label.dropFirst(6) : "")
@@ -137,7 +151,7 @@ import Testing
         let untestable = invalid.keys.filter { conclusive[$0] == nil && Self.dependentValues[$0] == nil }.sorted()
         let stale = Self.dependentValues.keys.filter { conclusive[$0] != nil }.sorted()
         #expect(failures.isEmpty, "settings parsed but neither honoured nor refused:\n\(failures.joined(separator: "\n"))")
-        #expect(untestable.isEmpty, "no probe value loads (extend SchemaProbe or SchemaCoverage, or list in dependentValues):\n\(untestable.map { invalid[$0]!.joined(separator: "\n") }.joined(separator: "\n"))")
+        #expect(untestable.isEmpty, "no probe value loads (extend SchemaProbe or SchemaCoverage, or list in dependentValues):\n\(untestable.map { "\($0), e.g. \(invalid[$0]!.first!)" }.joined(separator: "\n"))")
         #expect(stale.isEmpty, "dependentValues entries that now load (remove them): \(stale)")
         #expect(checked.count > 100, "only \(checked.count) keys probed")
     }
@@ -172,7 +186,7 @@ import Testing
         var keys: Set<String> = []
         for (name, nodes) in Self.baselines {
             let (_, trace) = ConfigLoader.traceSchema(nodes: nodes, file: name)
-            for e in trace.entries { keys.insert(SchemaProbe.pattern(e.path) + " > " + e.names[0]) }
+            for e in trace.entries { keys.insert(SchemaProbe.pattern(e.path) + (e.kind == .property ? " > =" : " > ") + e.names[0]) }
         }
         for k in Array(Self.processSettings.keys) + Array(Self.declarations.keys) {
             #expect(keys.contains(k), "\(k) is not a key of the schema")

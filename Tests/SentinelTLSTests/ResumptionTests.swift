@@ -28,7 +28,38 @@ struct ResumptionTests {
         #expect(b.established)
         #expect(b.server.facts?.resumed == true && b.client.facts?.resumed == true)
         #expect(b.server.facts?.version == version)
+        if version == .tls1_3 {
+            // A fresh single-use ticket after every TLS 1.3 resumption, and it resumes again.
+            let next = try #require(b.client.session)
+            #expect(next.ticketFingerprint != a.client.session?.ticketFingerprint)
+            #expect(try EnginePair(workerA, try clientContext(max: version), serverName: "ecdsa.test", session: next).server.facts?.resumed == true)
+        }
         #expect(b.server.facts?.serverName == "ecdsa.test")
+    }
+
+    /// Regression: freeing a client engine without a close_notify made OpenSSL mark its session
+    /// not resumable (SSL_free → ssl_clear_bad_session), so an upstream pool that drops
+    /// connections could never resume. Only a failed connection's session is given up.
+    @Test(arguments: [TLSVersion.tls1_2, .tls1_3])
+    func sessionOutlivesItsConnection(version: TLSVersion) throws {
+        let set = try standardSet(ring: try .random())
+        let client = try clientContext(max: version)
+        var session: TLSSession?
+        do {
+            let a = try EnginePair(set, client, serverName: "ecdsa.test")
+            session = a.client.session
+        }  // both engines freed here, no close_notify sent
+        let s = try #require(session)
+        #expect(s.isResumable)
+        let b = try EnginePair(set, client, serverName: "ecdsa.test", session: s)
+        #expect(b.server.facts?.resumed == true)
+        // A resumed connection's renewed session survives it too.
+        var renewed: TLSSession?
+        do {
+            let c = try EnginePair(set, client, serverName: "ecdsa.test", session: b.client.session)
+            renewed = c.client.session
+        }
+        #expect(renewed?.isResumable == true)
     }
 
     @Test func anotherRingDoesNotResume() throws {

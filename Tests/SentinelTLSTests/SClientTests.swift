@@ -79,6 +79,17 @@ struct SClientTests {
         #expect(r.stdout.contains("Acceptable client certificate CA names\nCN = Sentinel Test Client CA"), "\(r.stdout)")
     }
 
+    /// A key share for a group the server does not take (P-384) makes it ask again
+    /// (HelloRetryRequest): the ClientHello callback runs twice and must pick the same host.
+    @Test func helloRetryRequestKeepsTheSNIHost() throws {
+        let server = try LoopbackServer(contexts: try standardSet())
+        let r = try sClient(port: server.port, ["-tls1_3", "-groups", "P-384:P-256", "-servername", "rsa.test", "-msg"])
+        let outcome = try #require(try server.finish().first)
+        #expect(r.stdout.contains("subject=CN = rsa.test"), "\(r.stdout)")
+        #expect(outcome.facts?.group == "secp256r1")
+        #expect(r.stdout.contains("ServerHello") && r.stdout.components(separatedBy: "ClientHello").count - 1 == 2, "two ClientHellos")
+    }
+
     @Test func ocspStaple() throws {
         let server = try LoopbackServer(contexts: try standardSet())
         let r = try sClient(port: server.port, ["-servername", "ecdsa.test", "-status"])

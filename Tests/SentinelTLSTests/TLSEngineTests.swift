@@ -207,6 +207,16 @@ struct TLSEngineTests {
         #expect(expired.clientError?.context.contains("expired") == true)
         let untrusted = try EnginePair(set, try clientContext(trust: .custom(fx.clientTrust)), serverName: "ecdsa.test")
         #expect(untrusted.clientError?.reason == .badServerCertificate)
+        // The system roots do not know the test CA.
+        let system = try EnginePair(set, try clientContext(trust: .systemRoots), serverName: "ecdsa.test")
+        #expect(system.clientError?.reason == .badServerCertificate)
+        #expect(system.clientError?.context.contains("local issuer") == true)
+        // An IP literal is verified as an IP (the certificate has none) and not sent as SNI.
+        let ip = try EnginePair(set, try clientContext(), serverName: "127.0.0.1")
+        #expect(ip.clientError?.reason == .badServerCertificate)
+        #expect(ip.server.serverName == nil)
+        // insecure-skip-verify accepts anything.
+        #expect(try EnginePair(set, try clientContext(trust: .insecureNoVerification), serverName: "other.test").established)
         // Missing intermediate: the ecdsa leaf alone does not verify against the root.
         let noChain = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"])])
         #expect(try EnginePair(noChain, try clientContext(), serverName: "ecdsa.test").clientError?.reason == .badServerCertificate)
@@ -239,6 +249,30 @@ struct TLSEngineTests {
         #expect(pair.toClient.count == taken)
         let rest = try big[taken...].withUnsafeBytes { try pair.server.send($0) }
         #expect(rest > 0)
+    }
+
+    /// A plaintext buffer smaller than what arrived: `consumed` says how far the engine got,
+    /// the host offers the rest again, nothing is lost or repeated.
+    @Test func smallPlaintextBufferGetsTheRestOnTheNextCall() throws {
+        let pair = try EnginePair(try standardSet(), try clientContext(), serverName: "ecdsa.test")
+        let message = (0..<30_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        _ = try message.withUnsafeBytes { try pair.client.send($0) }
+        let wire = pair.client.takeOutput()
+        var got: [UInt8] = []
+        var small = [UInt8](repeating: 0, count: 1000)
+        var offset = 0
+        var calls = 0
+        while got.count < message.count {
+            calls += 1
+            let r = try wire[offset...].withUnsafeBytes { i in try small.withUnsafeMutableBytes { try pair.server.receive(i, into: $0) } }
+            offset += r.consumed
+            got += small[0..<r.plaintext]
+            #expect(r.plaintext <= 1000)
+            if r.plaintext == 0 { break }
+        }
+        #expect(got == message)
+        #expect(offset == wire.count)
+        #expect(calls >= 30)
     }
 
     @Test func sendBeforeHandshakeIsAnError() throws {

@@ -24,3 +24,16 @@ extension ConfigLoader {
         }
     }
 }
+
+extension ConfigSource {
+    /// `ConfigLoader.loadExpanded` for a file; the built-in default is already one text.
+    public func loadExpanded(host: ConfigHost = .stack) -> Result<ConfigLoader.Expanded, ConfigError> {
+        switch self {
+        case .file(let path): return ConfigLoader.loadExpanded(file: path, host: host)
+        case .builtinDefault:
+            return ConfigLoader.load(text: DefaultConfig.text, file: description, host: host).map {
+                ConfigLoader.Expanded(loaded: $0, text: DefaultConfig.text)
+            }
+        }
+    }
+}

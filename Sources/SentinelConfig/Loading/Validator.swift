@@ -217,6 +217,15 @@ struct Validator {
             if !visible.contains(where: { $0.has(ref) }) { dangling(ref, scopes: visible) }
         }
         for f in filters { f.references.forEach(resolve) }
+        // A catch-all takes every request that reaches it: routes ranked after it never match.
+        for c in routes where c.catchAll {
+            let hidden = routes.filter { $0.priority < c.priority || ($0.catchAll && $0.priority == c.priority && $0.id != c.id) }
+            guard !hidden.isEmpty else { continue }
+            let names = hidden.prefix(5).map { "\"\($0.id)\"" }.joined(separator: ", ") + (hidden.count > 5 ? ", …" : "")
+            sink.warning(c.location, ConfigPath(["routes", "route \"\(c.id)\""]),
+                         "route \"\(c.id)\" has no matches and takes every request, so \(names) (lower priority) never match",
+                         hint: "give the catch-all the lowest priority, e.g. priority \"low\"")
+        }
         for route in routes {
             route.references.forEach(resolve)
             let hasRedirect = route.filters.contains { id in

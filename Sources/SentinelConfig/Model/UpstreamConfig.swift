@@ -84,17 +84,28 @@ public struct UpstreamTarget: Sendable, Hashable {
             if addressValue != nil { sink.error(child.location, r.path, "address given twice", hint: "keep one") }
             addressValue = child
         }
-        var weightValue = r.property("weight")
-        if let w = r.scalar(["weight"]) { weightValue = w }
-        var maxValue = r.property("max-requests")
-        if let m = r.scalar(["max-requests"]) { maxValue = m }
+        // A property and a child of the same name: one of them would be ignored unseen.
+        func either(_ name: String) -> KDLValue? {
+            let property = r.property(name)
+            let child = r.scalar([name])
+            if let property, child != nil {
+                sink.error(property.location, r.path, "\(name) given both as \(name)= and as a \(name) child", hint: "keep one")
+            }
+            return child ?? property
+        }
+        let weightValue = either("weight")
+        let maxValue = either("max-requests")
         var metadata: [String: String] = [:]
-        if let zone = r.property("zone") {
+        let zoneProperty = r.property("zone")
+        if let zone = zoneProperty {
             metadata["zone"] = ValueReader(sink: sink, path: r.path, key: "zone").string(zone)
         }
         if let m = r.single("metadata") {
             var mr = NodeReader(m, path: r.path.appending(m), sink: sink)
             for entry in mr.remainingChildren() {
+                if entry.name == "zone", let z = zoneProperty {
+                    sink.error(entry.location, mr.path, "zone given both as zone= (line \(z.location.line)) and in metadata", hint: "keep one")
+                }
                 if let v = NodeReader.scalarValue(of: entry, path: mr.path, sink: sink),
                    let s = ValueReader(sink: sink, path: mr.path, key: entry.name).string(v, allowEmpty: true) {
                     metadata[entry.name] = s

@@ -106,7 +106,10 @@ struct NodeReader {
             sink.error(child.location, childPath, "type annotations are not used in Sentinel configuration")
         }
         guard let first = child.arguments.first else {
-            sink.error(child.location, childPath, "\"\(child.name)\" needs a value", hint: "write it as: \(child.name) <value>")
+            // A block in place of the value was reported above, once.
+            if child.children.isEmpty {
+                sink.error(child.location, childPath, "\"\(child.name)\" needs a value", hint: "write it as: \(child.name) <value>")
+            }
             return nil
         }
         if child.arguments.count > 1 {
@@ -207,9 +210,16 @@ struct NodeReader {
         if found.isEmpty { return nil }
         var result: [String] = []
         for child in found {
-            var r = NodeReader(child, path: path, sink: sink)
+            var r = NodeReader(child, path: path.appending(child), sink: sink)
             let reader = ValueReader(sink: sink, path: path.appending(child), key: child.name)
             let args = r.arguments()
+            if args.isEmpty, !child.children.isEmpty {
+                // `cipher-suites { - "A"; - "B" }`: one error for the block, not one per entry.
+                sink.error(child.location, path.appending(child), "\"\(child.name)\" takes its values on one line, not as a block",
+                           hint: StaleKeys.hint(parent: path, key: child.name, block: true)
+                               ?? "write it as: \(child.name) \"a\" \"b\"")
+                continue
+            }
             if args.isEmpty {
                 sink.error(child.location, path.appending(child), "\"\(child.name)\" needs at least one value")
             }
@@ -228,7 +238,7 @@ struct NodeReader {
         if found.isEmpty { return nil }
         var result: [Int] = []
         for child in found {
-            var r = NodeReader(child, path: path, sink: sink)
+            var r = NodeReader(child, path: path.appending(child), sink: sink)
             let reader = ValueReader(sink: sink, path: path.appending(child), key: child.name)
             let args = r.arguments()
             if args.isEmpty {
@@ -306,7 +316,10 @@ struct NodeReader {
         for property in node.properties where !claimedProperties.contains(property.name) {
             sink.error(
                 property.location, path, "unknown property \"\(property.name)\" on \"\(node.name)\"",
-                hint: Suggest.hint(for: property.name, among: knownProperties, kind: "property"))
+                hint: knownChildren.contains(property.name)
+                    // `listener "https" address="…"`: a setting written as a property.
+                    ? "\(property.name) is a setting inside the block: \(node.name) … { \(property.name) \(Self.show(property.value)) }"
+                    : Suggest.hint(for: property.name, among: knownProperties, kind: "property"))
         }
         for (index, child) in node.children.enumerated() where !claimedChildren.contains(index) {
             sink.error(

@@ -240,7 +240,7 @@ enum Suggest {
         var unique: [String] = []
         for c in candidates where !unique.contains(c) { unique.append(c) }
         if let match = closest(to: word, among: unique) { return "did you mean \"\(match)\"?" }
-        if unique.isEmpty { return "this block takes no \(kind)s" }
+        if unique.isEmpty { return "this block takes no \(kind == "property" ? "properties" : kind + "s")" }
         if unique.count <= 12 { return "valid here: " + unique.joined(separator: ", ") }
         return nil
     }
