@@ -89,4 +89,48 @@ import Testing
         let line = try #require(log.first)
         #expect(line.contains("\"error\":\"127.0.0.1:\(hang.port) sent nothing for 200ms, route \\\"app\\\"\""), "\(line)")
     }
+
+    /// An upstream that closes mid-body: the client's connection closes (the status already
+    /// went out), and the one log line keeps that status with the reason; counted by kind.
+    @Test func anUpstreamClosingMidResponseIsLoggedOnceWithItsReason() async throws {
+        let upstream = try await ScriptedUpstream { _ in
+            .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8))
+        }
+        defer { Task { await upstream.shutdown() } }
+        let log = try await Self.loggedLines({ try ProxyTests.snapshot(upstreamPort: upstream.port, accessLog: $0) }) { server, port in
+            let c = try RawClient(port: port)
+            c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            let got = c.readAll()
+            #expect(got.hasPrefix("HTTP/1.1 200"))
+            #expect(got.hasSuffix("abc"), "truncated, and closed")
+            let text = server.metrics.render(version: "t")
+            #expect(text.contains("sentinel_upstream_failures_total{upstream=\"app\",reason=\"closed_mid_response\"} 1"), "\(text)")
+        }
+        #expect(log.count == 1)
+        #expect(log.first?.contains("\"status\":200") == true)
+        #expect(
+            log.first?.contains("\"error\":\"127.0.0.1:\(upstream.port) closed the connection in the middle of the response") == true,
+            "\(log)")
+    }
+
+    /// A client that leaves mid-response ends its request once: one log line with the reason,
+    /// and the active-requests gauge back at zero (not below).
+    @Test func aClientLeavingMidResponseEndsTheRequestOnce() async throws {
+        let upstream = try await ScriptedUpstream { _ in .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8)) }
+        defer { Task { await upstream.shutdown() } }
+        var active = -1
+        let log = try await Self.loggedLines({ try ProxyTests.snapshot(upstreamPort: upstream.port, accessLog: $0) }) { server, port in
+            do {
+                let c = try RawClient(port: port)
+                c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+                _ = try c.readRaw(until: "abc")
+            }  // the client closes here, mid-body
+            _ = await server.shutdown(gracefulTimeout: .seconds(5))
+            active = server.metrics.activeRequests
+        }
+        #expect(active == 0)
+        #expect(log.count == 1)
+        #expect(log.first?.contains("\"status\":200") == true)
+        #expect(log.first?.contains("\"error\":\"client closed the connection, route \\\"app\\\"\"") == true, "\(log)")
+    }
 }
