@@ -43,6 +43,8 @@ extension ProxyExchange {
         retryTask?.cancel()
         report(error.healthFailure.map { .failure($0) })
         if error.source != .client { shared.metrics.upstreamFailure(upstream: upstream.id, kind: error.kind) }
+        // A malformed body counts against the target's response errors, but (as before this
+        // exit existed) not against its passive health: `healthFailure` is nil for it.
         if error.kind == .malformedResponseBody { shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed) }
         guard !responseStarted, error.canAnswerClient else {
             closeUpstream()
