@@ -6,7 +6,9 @@ set -euo pipefail
 
 packages=(libssl-dev libsystemd-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(curl openssl)  # openssl: the TLS tests make their certificates and run s_client
+    # openssl: the TLS tests make their certificates and run s_client; systemd and util-linux:
+    # SystemdUnitTests boots a real systemd in private namespaces (it needs root as well).
+    packages+=(curl openssl systemd util-linux)
 fi
 
 missing=()

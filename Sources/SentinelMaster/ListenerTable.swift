@@ -37,6 +37,11 @@ public final class ListenerTable {
     public struct Key: Hashable, Sendable {
         public var address: ListenAddress
         public var slot: Int
+
+        public init(address: ListenAddress, slot: Int) {
+            self.address = address
+            self.slot = slot
+        }
     }
 
     public struct BindError: Error, CustomStringConvertible {
@@ -106,19 +111,42 @@ public final class ListenerTable {
         }
     }
 
-    /// The sockets slot `slot` of a generation with these addresses inherits, in address order.
-    public func fds(_ addresses: [ListenAddress], slot: Int) -> [Int32] {
-        addresses.map { activated[$0] ?? sockets[Key(address: $0, slot: slot)] ?? -1 }
+    /// The sockets slot `slot` of a generation with these addresses and `slots` workers inherits,
+    /// in address order: per address the slot's own socket, then the sockets of slots ≥ `slots`
+    /// with the same remainder, left behind by a generation with more workers. Those stay open
+    /// and are served: closing a socket resets the connections queued on it, and the kernel
+    /// keeps queueing new ones on every socket of the group until it is closed.
+    public func listeners(_ addresses: [ListenAddress], slot: Int, slots: Int) -> [(address: ListenAddress, fd: Int32)] {
+        var out: [(address: ListenAddress, fd: Int32)] = []
+        for address in addresses {
+            if let fd = activated[address] {
+                out.append((address, fd))
+                continue
+            }
+            out.append((address, sockets[Key(address: address, slot: slot)] ?? -1))
+            let extra = sockets.keys.filter { $0.address == address && $0.slot >= slots && $0.slot % max(slots, 1) == slot }
+            for key in extra.sorted(by: { $0.slot < $1.slot }) { out.append((address, sockets[key]!)) }
+        }
+        return out
     }
 
-    /// Closes every socket no generation in `keep` (addresses, slot count) still uses.
-    public func retain(_ keep: [(addresses: [ListenAddress], slots: Int)]) {
-        var used = Set<Key>()
-        for k in keep { for a in k.addresses { for s in 0..<k.slots { used.insert(Key(address: a, slot: s)) } } }
-        for key in sockets.keys where !used.contains(key) {
+    /// The keys a generation with these addresses and `slots` workers serves (see `listeners`);
+    /// `slot` limits it to one worker's.
+    public func keys(_ addresses: [ListenAddress], slots: Int, slot: Int? = nil) -> [Key] {
+        sockets.keys.filter { key in
+            addresses.contains(key.address) && (slot.map { key.slot % max(slots, 1) == $0 } ?? true)
+        }
+    }
+
+    /// Closes every socket not in `keep` (adopted sockets are never closed).
+    public func retain(_ keep: Set<Key>) {
+        for key in sockets.keys where !keep.contains(key) {
             close(sockets.removeValue(forKey: key)!)
         }
     }
+
+    /// Whether the table holds a socket for `key` (tests).
+    public func has(_ key: Key) -> Bool { sockets[key] != nil }
 
     /// socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY) + bind + listen. Close-on-exec: only
     /// the explicit hand-over in `Spawner` gives a socket to a child.

@@ -99,9 +99,11 @@ extension Runner {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             return .spawnFailed(generation: g, slot: slot, reason: "socketpair: \(errorText())")
         }
+        // Per address the slot's socket, and those a generation with more workers left behind.
+        let listeners = table.listeners(r.addresses, slot: slot, slots: r.workers)
         let environment = Spawner.workerEnvironment(
             adding: WorkerHandover.environment(
-                generation: g, slot: slot, workers: r.workers, configPath: options.configPath, addresses: r.addresses,
+                generation: g, slot: slot, workers: r.workers, configPath: options.configPath, addresses: listeners.map(\.address),
                 instance: instance).merging(r.drop?.environment ?? [:]) { $1 })
         let pid: pid_t
         do {
@@ -109,7 +111,7 @@ extension Runner {
             let arguments = r.drop?.execArguments(program: executable, arguments: options.workerArguments) ?? options.workerArguments
             pid = try Spawner.spawn(
                 executable: executable, arguments: arguments, environment: environment,
-                fds: [pair[1], r.config.fd] + table.fds(r.addresses, slot: slot))
+                fds: [pair[1], r.config.fd] + listeners.map(\.fd))
         } catch {
             close(pair[0])
             close(pair[1])

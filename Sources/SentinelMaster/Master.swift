@@ -290,6 +290,28 @@ struct Runner {
         while let action = queue.popFirst() {
             if let follow = perform(action) { queue += state.handle(follow, now: now) }
         }
+        releaseIdleSockets()
+    }
+
+    /// Closes the listening sockets nothing polls any more and no generation will: every socket
+    /// of a live or starting generation's addresses is kept (including the slots a generation
+    /// with more workers left behind, which its workers serve: `ListenerTable.listeners`), and of
+    /// a draining one only the sockets its still-polling workers hold. So a socket closes when a
+    /// reload dropped its address and the old workers stopped polling it, or when a reload that
+    /// failed after binding leaves it unused.
+    mutating func releaseIdleSockets() {
+        var keep = Set<ListenerTable.Key>()
+        for g in state.generations {
+            guard let r = resources[g.id] else { continue }
+            if g.state != .draining {
+                keep.formUnion(table.keys(r.addresses, slots: r.workers))
+            } else {
+                for w in g.workers where w.accepting {
+                    keep.formUnion(table.keys(r.addresses, slots: r.workers, slot: w.slot))
+                }
+            }
+        }
+        table.retain(keep)
     }
 
     mutating func perform(_ action: MasterState.Action) -> MasterState.Event? {
@@ -325,7 +347,6 @@ struct Runner {
             }
         case .retired(let g):
             resources.removeValue(forKey: g)
-            table.retain(resources.values.map { ($0.addresses, $0.workers) })
         case .exit(let code):
             exitAfterAgents(code)
         }

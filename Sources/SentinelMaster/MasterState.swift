@@ -232,16 +232,24 @@ public struct MasterState: Sendable {
     }
 
     /// Pids of other generations' workers that still poll a socket slot `slot` of `gi` uses.
+    ///
+    /// A worker of a generation with N workers serves the sockets of slot `slot` and of every
+    /// slot k ≥ N with k mod N = slot (sockets a generation with more workers left behind), so two
+    /// workers of generations with N and M workers may share a socket only when their slots are
+    /// equal modulo gcd(N, M) (with N = M: the same slot).
     private func holders(of gi: Int, slot: Int) -> [Int32] {
         var pids: [Int32] = []
         for oi in generations.indices where oi != gi {
             let shared = generations[gi].sharedSockets || generations[oi].sharedSockets
-            for w in generations[oi].workers where w.accepting && (shared || w.slot == slot) {
+            let m = Self.gcd(generations[gi].workers.count, generations[oi].workers.count)
+            for w in generations[oi].workers where w.accepting && (shared || w.slot % m == slot % m) {
                 if let pid = w.pid { pids.append(pid) }
             }
         }
         return pids
     }
+
+    static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? max(a, 1) : gcd(b, a % b) }
 
     /// Tells every worker of a generation to drain and arms its kill deadline.
     private mutating func drain(_ gi: Int, reason: String) -> [Action] {

@@ -147,7 +147,13 @@ public struct WorkerHandover: Sendable {
 
     /// The inherited socket listening on `host:port`, if the master bound one.
     public func fd(host: String, port: Int) -> Int32? {
-        listeners.first { $0.address == ListenAddress(host: host, port: port) }?.fd
+        fds(host: host, port: port).first
+    }
+
+    /// Every inherited socket listening on `host:port`: the slot's own, then those a generation
+    /// with more workers left behind (`ListenerTable.listeners`).
+    public func fds(host: String, port: Int) -> [Int32] {
+        listeners.filter { $0.address == ListenAddress(host: host, port: port) }.map(\.fd)
     }
 
     public func readConfig() throws(ConfigHandover.Failure) -> String {

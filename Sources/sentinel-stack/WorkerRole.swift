@@ -70,13 +70,19 @@ enum Worker {
         } catch {
             return fail(error.description)
         }
-        for i in snapshot.listeners.indices {
-            let l = snapshot.listeners[i]
-            guard let fd = handover.fd(host: l.host, port: l.port) else {
-                return fail("no inherited socket for \(l.host):\(l.port)")
+        // One channel per inherited socket: a listener may have more than one (sockets a
+        // generation with more workers left behind are served by the slot they map to).
+        var served: [ServerSnapshot.Listener] = []
+        for l in snapshot.listeners {
+            let fds = handover.fds(host: l.host, port: l.port)
+            guard !fds.isEmpty else { return fail("no inherited socket for \(l.host):\(l.port)") }
+            for fd in fds {
+                var copy = l
+                copy.inheritedFD = fd
+                served.append(copy)
             }
-            snapshot.listeners[i].inheritedFD = fd
         }
+        snapshot.listeners = served
         let threads = config.system.workerThreads > 0 ? config.system.workerThreads : max(1, System.coreCount / max(1, handover.workers))
         // No reload gauges (the master exports them); process_* only in reports to a scrape.
         let metrics = MetricsRegistry(processMetrics: false)

@@ -20,11 +20,22 @@ final class Fixtures: Sendable {
     init() throws {
         dir = NSTemporaryDirectory() + "sentinel-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        Self.removeStaleDirectories()
         let result = try runTool("/bin/sh", ["-c", Self.script], cwd: dir)
         guard result.status == 0 else { throw FixtureError(message: result.stderr) }
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: dir) }
+    /// The test runner leaves without running atexit handlers, so a run cannot remove its own
+    /// directory; each run removes those of earlier runs whose process is gone.
+    static func removeStaleDirectories() {
+        let tmp = NSTemporaryDirectory()
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: tmp) else { return }
+        for e in entries where e.hasPrefix("sentinel-tls-") {
+            let parts = e.split(separator: "-")
+            guard parts.count == 4, let pid = Int32(parts[2]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0, errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + e) }
+        }
+    }
 
     func bytes(_ name: String) -> [UInt8] {
         guard let d = FileManager.default.contents(atPath: dir + "/" + name) else { fatalError("missing fixture \(name)") }

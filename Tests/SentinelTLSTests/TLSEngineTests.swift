@@ -150,6 +150,35 @@ struct TLSEngineTests {
         #expect(pair.serverError?.reason == .noSharedCipher)
     }
 
+    /// A grade-style sweep: offered alone over TLS 1.2, exactly the six default suites work
+    /// (by certificate type) and every weaker one is refused.
+    @Test func tls12CipherSweep() throws {
+        let set = try serverSet(hosts: [host("ecdsa", names: ["ecdsa.test"], extra: ["int.pem"]), host("rsa", names: ["rsa.test"])])
+        let accepted = [
+            ("ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa.test"), ("ECDHE-ECDSA-AES256-GCM-SHA384", "ecdsa.test"),
+            ("ECDHE-ECDSA-CHACHA20-POLY1305", "ecdsa.test"), ("ECDHE-RSA-AES128-GCM-SHA256", "rsa.test"),
+            ("ECDHE-RSA-AES256-GCM-SHA384", "rsa.test"), ("ECDHE-RSA-CHACHA20-POLY1305", "rsa.test"),
+        ]
+        for (cipher, name) in accepted {
+            let ctx = try clientContext(trust: .insecureNoVerification, max: .tls1_2, cipherList: cipher)
+            #expect(try EnginePair(set, ctx, serverName: name).server.facts?.cipher == cipher, "\(cipher)")
+        }
+        let refused = [
+            "AES128-SHA", "AES256-SHA256", "AES128-GCM-SHA256", "AES256-GCM-SHA384",
+            "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES128-SHA256", "ECDHE-RSA-AES256-SHA",
+            "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-CCM", "ECDHE-ECDSA-ARIA128-GCM-SHA256",
+            "ECDHE-ECDSA-CAMELLIA128-SHA256", "ADH-AES128-SHA", "AECDH-AES128-SHA", "NULL-SHA256", "ECDHE-ECDSA-NULL-SHA",
+        ]
+        for cipher in refused {
+            for name in ["ecdsa.test", "rsa.test"] {
+                let ctx = try clientContext(trust: .insecureNoVerification, max: .tls1_2, cipherList: cipher + ":@SECLEVEL=0")
+                let pair = try EnginePair(set, ctx, serverName: name)
+                #expect(pair.server.facts == nil, "\(cipher) accepted for \(name)")
+                #expect(pair.serverError?.reason == .noSharedCipher, "\(cipher) for \(name): \(String(describing: pair.serverError))")
+            }
+        }
+    }
+
     @Test func alpnWithoutOverlapIsRefusedAndNoALPNIsFine() throws {
         let set = try standardSet()
         let h2only = try EnginePair(set, try clientContext(alpn: ["h2"]), serverName: "ecdsa.test")

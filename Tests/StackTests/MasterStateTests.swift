@@ -85,6 +85,27 @@ import Testing
         #expect(out.contains(.exit(code: 1)))
     }
 
+    /// 4 → 2 workers: new worker 0 also serves socket 2 (and 1 serves 3), so it accepts only once
+    /// old workers 0 and 2 closed their listeners.
+    @Test func fewerWorkersWaitForEveryOldWorkerSharingTheirSockets() {
+        var s = MasterState()
+        _ = live(&s, g: 1, n: 4, base: 10)
+        for slot in 0..<4 { _ = s.handle(.message(pid: 10 + Int32(slot), .ready), now: .zero) }
+        _ = s.handle(.prepared(generation: 2, workers: 2, drainTimeout: .seconds(5)), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 0, pid: 20), now: .zero)
+        _ = s.handle(.spawned(generation: 2, slot: 1, pid: 21), now: .zero)
+        _ = s.handle(.message(pid: 20, .ready), now: .zero)
+        var out = s.handle(.message(pid: 21, .ready), now: .zero)
+        #expect(out.contains(.live(generation: 2)))
+        #expect(!out.contains(.send(pid: 20, .accept)) && !out.contains(.send(pid: 21, .accept)))
+        out = s.handle(.message(pid: 10, .listenersClosed), now: .zero)
+        #expect(!out.contains(.send(pid: 20, .accept)), "old worker 2 still polls socket 2")
+        out = s.handle(.message(pid: 12, .listenersClosed), now: .zero)
+        #expect(out.contains(.send(pid: 20, .accept)))
+        out = s.handle(.message(pid: 11, .listenersClosed), now: .zero) + s.handle(.message(pid: 13, .listenersClosed), now: .zero)
+        #expect(out.contains(.send(pid: 21, .accept)))
+    }
+
     @Test func aWorkersOwnReasonIsTheVerdictAndStoppedIsLoggedOnce() {
         var s = MasterState()
         _ = s.handle(.prepared(generation: 1, workers: 1, drainTimeout: .seconds(5)), now: .zero)
