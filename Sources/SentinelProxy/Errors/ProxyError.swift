@@ -6,7 +6,7 @@ import SentinelPolicy
 /// Built only when something fails (the success path never creates one). Everything that
 /// depends on the kind is decided here, once: the status the client gets (`status`), whether
 /// the retry rules may replay it (`retryFailure`), what passive health learns (`healthFailure`),
-/// the metric label (`label`) and the operator text (`description`). `ProxyExchange.fail(_:)` is
+/// the metric label (`kind.rawValue`) and the operator text (`description`). `ProxyExchange.fail(_:)` is
 /// the one way out: it answers or resets the client, records metrics and writes the access log
 /// exactly once, with this error as the reason.
 ///
@@ -15,7 +15,8 @@ import SentinelPolicy
 struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Who failed.
     enum Source: String, Sendable {
-        /// The client: its body was malformed, too large or too slow, or it went away.
+        /// The client: a request no route or policy admits, a head or body malformed, too large
+        /// or too slow, a response it stopped reading, or it went away.
         case client
         /// The upstream or the way to it: connect, response head or body, timeouts.
         case upstream
