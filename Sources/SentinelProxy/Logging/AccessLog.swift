@@ -58,6 +58,8 @@ struct AccessRecord {
     var connectionReused: Bool?
     /// The connection's TLS facts on an HTTPS listener (JSON format only).
     var tls: TLSConnectionFacts? = nil
+    /// Why the request failed, for operators (`ProxyError.description`); nil: it did not.
+    var error: String? = nil
 }
 
 /// The open access-log file, shared by every event loop of the process.

@@ -40,6 +40,7 @@ enum AccessLogFormatter {
             if let sni = tls.serverName { field("tls_sni", sni, &out) }
             out.writeStaticString(tls.resumed ? ",\"tls_resumed\":true" : ",\"tls_resumed\":false")
         }
+        if let error = r.error { field("error", error, &out) }
         out.writeStaticString("}\n")
     }
 
