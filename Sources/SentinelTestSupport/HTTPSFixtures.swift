@@ -2,8 +2,8 @@ public import Foundation
 
 /// Certificates for the HTTPS listener tests, made at run time by the `openssl` command line
 /// (no private key is committed): a root CA (EC P-256) and leaves for `default.test`,
-/// `a.test`, `b.test` and `a2` (a second certificate for `a.test`, for rotation), `soon` (expires in 10 days), plus
-/// `other.key`, a key that belongs to no certificate.
+/// `a.test`, `b.test` and `a2` (a second certificate for `a.test`, for rotation), `soon` (expires in 10 days), a client certificate `client` (CN client-one), plus
+/// `other.key`, the key of no server certificate (it is the key of the self-signed client certificate `untrusted.pem`).
 public final class HTTPSFixtures: Sendable {
     public static let shared: HTTPSFixtures = {
         do { return try HTTPSFixtures() } catch { fatalError("cannot generate HTTPS fixtures: \(error)") }
@@ -37,7 +37,12 @@ public final class HTTPSFixtures: Sendable {
     leaf b b.test 12
     leaf a2 a.test 13
     leaf soon soon.test 14 10
+    ec client
+    openssl req -new -key client.key -out client.csr -subj "/CN=client-one" 2>/dev/null
+    printf 'basicConstraints=CA:false\nextendedKeyUsage=clientAuth\n' > client.ext
+    openssl x509 -req -in client.csr -CA root.pem -CAkey root.key -set_serial 20 -days 365 -extfile client.ext -out client.pem 2>/dev/null
     ec other
+    openssl req -x509 -new -key other.key -out untrusted.pem -subj "/CN=untrusted" -days 30 2>/dev/null
     """#
 }
 

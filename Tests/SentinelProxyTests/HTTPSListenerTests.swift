@@ -201,4 +201,28 @@ import Testing
         #expect(line.contains("\"tls_version\":\"TLSv1.3\",\"tls_cipher\":\"TLS_"), "\(line)")
         #expect(line.contains("\"tls_sni\":\"b.test\",\"tls_resumed\":false"), "\(line)")
     }
+
+    @Test func clientCertificateRequiredWithClientAuth() async throws {
+        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))"; client-auth #true"#)) { _, port in
+            let without = try curl(port, host: "a.test")
+            #expect(without.status != 0)
+            #expect(!without.stdout.contains("healthy"))
+            let with = try curl(port, host: "a.test", ["--cert", fx.path("client.pem"), "--key", fx.path("client.key")])
+            #expect(with.status == 0, "\(with.stderr)")
+            #expect(with.stdout.contains("healthy"))
+            // A certificate the CA did not issue.
+            let untrusted = try curl(port, host: "a.test", ["--cert", fx.path("untrusted.pem"), "--key", fx.path("other.key")])
+            #expect(untrusted.status != 0)
+        }
+    }
+
+    /// `ca-file` without `client-auth`: no certificate is fine, a certificate that is sent must verify.
+    @Test func clientCertificateOptionalWithCAFileAlone() async throws {
+        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))""#)) { _, port in
+            let without = try curl(port, host: "a.test")
+            #expect(without.status == 0, "\(without.stderr)")
+            let with = try curl(port, host: "a.test", ["--cert", fx.path("client.pem"), "--key", fx.path("client.key")])
+            #expect(with.status == 0, "\(with.stderr)")
+        }
+    }
 }
