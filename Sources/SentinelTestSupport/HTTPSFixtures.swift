@@ -1,9 +1,12 @@
 public import Foundation
 
 /// Certificates for the HTTPS listener tests, made at run time by the `openssl` command line
-/// (no private key is committed): a root CA (EC P-256) and leaves for `default.test`,
-/// `a.test`, `b.test` and `a2` (a second certificate for `a.test`, for rotation), `soon` (expires in 10 days), a client certificate `client` (CN client-one), plus
-/// `other.key`, the key of no server certificate (it is the key of the self-signed client certificate `untrusted.pem`).
+/// (no private key is committed), in a temporary directory, once per test process:
+/// - a root CA (EC P-256) that issues `default` (default.test), `a` (a.test), `b` (b.test),
+///   `a2` (a second certificate for a.test, for rotation), `soon` (soon.test, expires in 10
+///   days) and the client certificate `client` (CN client-one);
+/// - `other.key`, the key of no server certificate (it is the key of the self-signed client
+///   certificate `untrusted.pem`).
 public final class HTTPSFixtures: Sendable {
     public static let shared: HTTPSFixtures = {
         do { return try HTTPSFixtures() } catch { fatalError("cannot generate HTTPS fixtures: \(error)") }
