@@ -90,6 +90,8 @@ public final class MetricsRegistry: Sendable {
     public let reload: ReloadMetrics?
     /// Whether `render` appends this process's `process_*` families.
     public let processMetrics: Bool
+    /// Handshakes and TLS failures of HTTPS listeners.
+    let tls = TLSMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -338,6 +340,7 @@ public final class MetricsRegistry: Sendable {
             out += "\(s.table.counters[i].selections)\n"
         }
         out += s.table.render()
+        out += tls.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

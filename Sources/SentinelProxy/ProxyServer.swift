@@ -163,7 +163,8 @@ public final class ProxyServer: Sendable {
                             // HTTPS: the engine in front, with the contexts of the snapshot
                             // current at accept (a reload's new certificate serves new connections).
                             if let tls = shared.snapshot.listener(id: listenerID)?.tls {
-                                try channel.pipeline.syncOperations.addHandler(TLSServerHandler(tls: tls))
+                                try channel.pipeline.syncOperations.addHandler(
+                                    TLSServerHandler(tls: tls, listenerID: listenerID, metrics: metrics.tls))
                             }
                             try channel.pipeline.syncOperations.addHandler(
                                 ProxyConnectionHandler(

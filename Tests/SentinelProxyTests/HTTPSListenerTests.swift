@@ -92,9 +92,10 @@ import Testing
 
     @Test(arguments: ["-tls1", "-tls1_1"])
     func legacyVersionsAreRefused(flag: String) async throws {
-        try await serve(config()) { _, port in
+        try await serve(config()) { server, port in
             let old = try sClient(port, [flag, "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "a.test"])
             #expect(old.status != 0)
+            #expect(server.metrics.tls.count(listener: "tls", outcome: "protocol_version", failed: true) == 1)
             #expect(!old.stdout.contains("HTTP/1.1 200"))
             // The same command with TLS 1.2 succeeds (the refusal is the version's).
             let ok = try sClient(port, ["-tls1_2", "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "a.test"])
@@ -116,7 +117,7 @@ import Testing
 
     @Test func ticketResumesOnTheSameProcess() async throws {
         let session = fx.path("sess-\(UUID().uuidString).pem")
-        try await serve(config()) { _, port in
+        try await serve(config()) { server, port in
             for version in ["-tls1_2", "-tls1_3"] {
                 let first = try sClient(port, [version, "-servername", "a.test", "-sess_out", session])
                 #expect(first.stdout.contains("New, TLSv1"), "\(version): \(first.stdout)")
@@ -124,6 +125,9 @@ import Testing
                 #expect(second.stdout.contains("Reused, TLSv1"), "\(version): \(second.stdout)")
                 #expect(second.stdout.contains("HTTP/1.1 200"), "\(version)")
             }
+            // Two full handshakes, two resumed ones.
+            #expect(server.metrics.tls.count(listener: "tls", outcome: "resumed", failed: false) == 2)
+            #expect(server.metrics.tls.count(listener: "tls", outcome: "full", failed: false) == 2)
         }
     }
 
@@ -155,23 +159,27 @@ import Testing
     @Test func silentConnectionIsClosedAtTheHandshakeDeadline() throws {
         let tls = try #require(try snapshot(config()).listeners.first?.tls)
         let channel = EmbeddedChannel()
-        var failure: String?
-        try channel.pipeline.syncOperations.addHandler(TLSServerHandler(tls: tls, onFailure: { failure = $0.reason.rawValue }))
+        let metrics = TLSMetrics()
+        let handler = try TLSServerHandler(tls: tls, listenerID: "tls", metrics: metrics)
+        try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(4_900))
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
         #expect(!channel.isActive)
-        #expect(failure == "timeout")
+        #expect(handler.failure?.reason == .handshakeTimeout)
+        #expect(metrics.count(listener: "tls", outcome: "timeout", failed: true) == 1)
     }
 
     @Test func plainHTTPOnTheTLSPortIsClosed() async throws {
-        try await serve(config()) { _, port in
+        try await serve(config()) { server, port in
             let client = try RawClient(port: port)
             client.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
             let answer = client.readAll()
             #expect(!answer.contains("HTTP/1.1"))
             #expect(client.isClosedByServer())
+            #expect(server.metrics.tls.count(listener: "tls", outcome: "plain_http", failed: true) == 1)
+            #expect(server.metrics.render(version: "t").contains(#"sentinel_tls_handshake_failures_total{listener="tls",reason="plain_http"} 1"#))
         }
     }
 

@@ -25,18 +25,23 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Ciphertext the engine has not taken yet (rare: only when the plaintext buffer filled).
     private var leftover: ByteBuffer?
     private var closing = false
-    /// Called once when the handshake completes, with the connection facts (access log, metrics).
-    let onHandshake: ((TLSConnectionFacts) -> Void)?
-    /// Called once when the connection fails at the TLS layer (metrics: failures by reason).
-    let onFailure: ((TLSError) -> Void)?
+    /// Counts handshakes and failures (nil: not counted).
+    private let metrics: TLSMetrics?
+    private let listenerID: String
+    /// Set once the connection failed at the TLS layer (counted once).
+    private(set) var failure: TLSError?
 
-    init(
-        tls: ListenerTLS, onHandshake: ((TLSConnectionFacts) -> Void)? = nil, onFailure: ((TLSError) -> Void)? = nil
-    ) throws {
+    init(tls: ListenerTLS, listenerID: String, metrics: TLSMetrics?) throws {
         engine = try TLSEngine(server: tls.contexts)
         handshakeTimeout = tls.handshakeTimeout
-        self.onHandshake = onHandshake
-        self.onFailure = onFailure
+        self.listenerID = listenerID
+        self.metrics = metrics
+    }
+
+    private func failed(_ error: TLSError) {
+        guard failure == nil else { return }
+        failure = error
+        metrics?.failure(listener: listenerID, reason: error.reason)
     }
 
     /// The facts of the completed handshake (nil while handshaking).
@@ -56,10 +61,15 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
-        if !closing, let error = engine.transportClosed(), error.reason != .unexpectedEOF || engine.isHandshaking {
-            // A client closing an open connection without close_notify is common and harmless for
-            // HTTP/1 (each message is delimited); a handshake cut off is a failure.
-            onFailure?(error)
+        if failure == nil {
+            if engine.isHandshaking {
+                // Cut off during the handshake, by the peer or by us (a timeout of the HTTP side).
+                failed(engine.transportClosed() ?? TLSError(.unexpectedEOF, "connection closed during the handshake"))
+            } else if !closing, let error = engine.transportClosed(), error.reason != .unexpectedEOF {
+                // A client closing an open connection without close_notify is common and harmless
+                // for HTTP/1 (each message is delimited); other failures count.
+                failed(error)
+            }
         }
         context.fireChannelInactive()
     }
@@ -82,7 +92,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
         guard engine.isHandshaking, !closing else { return }
         closing = true
-        onFailure?(TLSError(.handshakeTimeout, "no complete handshake within \(handshakeTimeout)"))
+        failed(TLSError(.handshakeTimeout, "no complete handshake within \(handshakeTimeout)"))
         context.close(promise: nil)
     }
 
@@ -114,7 +124,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if result.handshakeCompleted {
                 deadline?.cancel()
                 deadline = nil
-                if let facts = engine.facts { onHandshake?(facts) }
+                metrics?.handshake(listener: listenerID, resumed: engine.facts?.resumed ?? false)
             }
             flushOutput(context: context)
             if result.plaintext > 0 {
@@ -194,7 +204,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         closing = true
         deadline?.cancel()
         deadline = nil
-        onFailure?(error)
+        failed(error)
         flushOutput(context: context)
         context.close(promise: nil)
     }
