@@ -129,9 +129,12 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             flushOutput(context: context)
             if result.plaintext > 0 {
                 context.fireChannelRead(wrapInboundOut(plaintext))
+                // The HTTP handler may have closed the connection in between.
+                if closing { return }
             }
             if result.peerClosed {
-                // close_notify: answer with ours and close (HTTP/1 has nothing more to read).
+                // close_notify: answer with ours and close, as a plain connection's end of file
+                // closes it (half-closed connections are not kept on either kind of listener).
                 closing = true
                 engine.close()
                 flushOutput(context: context)
