@@ -5,6 +5,7 @@ import SentinelConfig
 import SentinelRuntime
 import SentinelTLS
 import SentinelTestSupport
+import Synchronization
 import Testing
 
 @testable import SentinelProxy
@@ -15,7 +16,9 @@ import Testing
 @Suite(.serialized) struct HTTPSListenerTests {
     let fx = HTTPSFixtures.shared
 
-    func config(upstreamPort: Int = 9, defaultCert: String = "default", key: String? = nil, extra: String = "") -> String {
+    func config(
+        upstreamPort: Int = 9, defaultCert: String = "default", key: String? = nil, extra: String = "", sni: Bool = true
+    ) -> String {
         """
         system { worker-threads 1 }
         listeners {
@@ -26,8 +29,10 @@ import Testing
                 tls {
                     cert-file "\(fx.path(defaultCert + ".pem"))"
                     key-file "\(fx.path((key ?? defaultCert) + ".key"))"
+                    \(sni ? """
                     sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))" }
                     sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
+                    """ : "")
                     \(extra)
                 }
             }
@@ -231,6 +236,46 @@ import Testing
             #expect(without.status == 0, "\(without.stderr)")
             let with = try curl(port, host: "a.test", ["--cert", fx.path("client.pem"), "--key", fx.path("client.key")])
             #expect(with.status == 0, "\(with.stderr)")
+        }
+    }
+
+    /// Reloads that swap the certificate (two certificates for a.test) while a client opens a
+    /// new verified connection per request: no request fails, both certificates are served.
+    @Test func certificateRotationByReloadDropsNothing() async throws {
+        let one = try snapshot(config(defaultCert: "a", sni: false))
+        let two = try snapshot(config(defaultCert: "a2", sni: false))
+        try await serve(config(defaultCert: "a", sni: false)) { server, port in
+            let stop = Atomic(false)
+            let counts = Mutex((ok: 0, failed: 0, serials: Set<String>()))
+            let args = [
+                "-sS", "--max-time", "10", "--cacert", fx.path("root.pem"), "--resolve", "a.test:\(port):127.0.0.1",
+                "-w", "%{certs}", "https://a.test:\(port)/health",
+            ]
+            let loop = Thread {
+                while !stop.load(ordering: .relaxed) {
+                    let r = try? runProcess("/usr/bin/curl", args)
+                    let ok = r?.status == 0 && r?.stdout.contains("healthy") == true
+                    counts.withLock { c in
+                        if ok { c.ok += 1 } else { c.failed += 1 }
+                        if let r, let serial = r.stdout.range(of: "Serial Number:") {
+                            c.serials.insert(String(r.stdout[serial.upperBound...].prefix(8)))
+                        }
+                    }
+                }
+            }
+            loop.start()
+            for i in 0..<8 {
+                let before = counts.withLock { $0.ok + $0.failed }
+                // Each reload after at least two more requests.
+                while counts.withLock({ $0.ok + $0.failed }) < before + 2 { await Task.yield() }
+                try server.reload(snapshot: i % 2 == 0 ? two : one)
+            }
+            stop.store(true, ordering: .relaxed)
+            while loop.isExecuting { await Task.yield() }
+            let c = counts.withLock { $0 }
+            #expect(c.failed == 0)
+            #expect(c.ok >= 16)
+            #expect(c.serials.count == 2, "\(c.serials)")
         }
     }
 }
