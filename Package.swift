@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // Foundation-free formats every layer shares: civil dates from Unix seconds, JSON string
+        // escaping. stdlib only and no dependencies, so SentinelTLS and SentinelConfig can use it too.
+        .target(name: "SentinelFormat", swiftSettings: strict + hotPath),
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
@@ -49,7 +52,7 @@ let package = Package(
         // Sans-I/O TLS on OpenSSL: TLSEngine (one SSL* per connection), TLSContextSet (one SSL_CTX
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
-        .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS"], swiftSettings: strict),
+        .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -77,6 +80,7 @@ let package = Package(
             dependencies: [
                 "SentinelPolicy",
                 "SentinelObservability",
+                "SentinelFormat",
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -158,6 +162,7 @@ let package = Package(
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
