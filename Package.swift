@@ -37,7 +37,7 @@ let package = Package(
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
-        .target(name: "SentinelConfig", dependencies: ["KDL"], swiftSettings: strict),
+        .target(name: "SentinelConfig", dependencies: ["KDL", "SentinelFormat"], swiftSettings: strict),
         // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
         .target(name: "SentinelPolicy", swiftSettings: strict + hotPath),
         // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes (offsets, no copies).
@@ -71,7 +71,7 @@ let package = Package(
         // log handler of lifecycle and health events.
         .target(
             name: "SentinelObservability",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["SentinelFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
@@ -193,6 +193,7 @@ let package = Package(
             dependencies: [
                 "SentinelProxy",
                 "SentinelObservability",
+                "SentinelFormat",
                 "SentinelTestSupport",
                 // Configuration text → snapshot → wire, for settings tested end to end.
                 "SentinelRuntime",

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import Logging
+import SentinelFormat
 
 /// The one formatter of Sentinel's lifecycle and health events: a swift-log `LogHandler` that
 /// writes one JSON object per line.
@@ -69,12 +70,12 @@ public struct JSONLogHandler: LogHandler {
             out += "\"ts\":\"" + Self.rfc3339(seconds: now.seconds, milliseconds: now.milliseconds) + "\","
         }
         out += "\"level\":\"" + Self.levelName(level) + "\",\"role\":"
-        Self.appendString(role, to: &out)
+        JSONString.append(role, to: &out)
         out += ",\"pid\":" + String(getpid()) + ",\"event\":"
-        Self.appendString(event, to: &out)
+        JSONString.append(event, to: &out)
         for key in metadata.keys.sorted() where !Self.fixed.contains(key) {
             out += ","
-            Self.appendString(key, to: &out)
+            JSONString.append(key, to: &out)
             out += ":"
             Self.append(metadata[key]!, to: &out)
         }
@@ -112,14 +113,14 @@ public struct JSONLogHandler: LogHandler {
     static func append(_ value: Logger.MetadataValue, to out: inout String) {
         switch value {
         case .string(let s):
-            appendString(s, to: &out)
+            JSONString.append(s, to: &out)
         case .stringConvertible(let v):
             switch v {
             case let b as Bool: out += b ? "true" : "false"
             case let i as any BinaryInteger: out += String(describing: i)
             case let d as Double where d.isFinite: out += String(d)
             case let f as Float where f.isFinite: out += String(f)
-            default: appendString(v.description, to: &out)
+            default: JSONString.append(v.description, to: &out)
             }
         case .array(let items):
             out += "["
@@ -132,39 +133,12 @@ public struct JSONLogHandler: LogHandler {
             out += "{"
             for (i, key) in dict.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                appendString(key, to: &out)
+                JSONString.append(key, to: &out)
                 out += ":"
                 append(dict[key]!, to: &out)
             }
             out += "}"
         }
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped (U+2028/2029 too, so a
-    /// line is also valid JavaScript); everything else as UTF-8.
-    static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\u{2028}", "\u{2029}":
-                out += "\\u" + String(scalar.value, radix: 16)
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 
     static func now() -> (seconds: Int, milliseconds: Int) {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SentinelProxy
+import SentinelFormat
 
 @Suite struct BuiltinHandlerTests {
     let context = BuiltinHandlers.Context(
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func jsonEscaping() {
-        #expect(JSON.quote("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+        #expect(JSONString.quoted("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
     }
 
     @Test func rfc3339() {

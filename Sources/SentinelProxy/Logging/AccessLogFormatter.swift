@@ -3,6 +3,7 @@ import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import SentinelFormat
 
 /// Formats access-log lines. Client-controlled strings (path, user agent, referer, host) are
 /// escaped so a request can never forge a log line: JSON escaping in JSON lines, and `\xHH`
@@ -78,7 +79,7 @@ enum AccessLogFormatter {
         out.writeStaticString(",\"")
         out.writeStaticString(name)
         out.writeStaticString("\":")
-        out.writeString(JSON.quote(value))
+        out.writeString(JSONString.quoted(value))
     }
 
     private static func number(_ name: StaticString, _ value: Int, _ out: inout ByteBuffer) {
