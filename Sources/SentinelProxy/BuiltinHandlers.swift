@@ -84,7 +84,7 @@ public enum BuiltinHandlers {
                 "{\"address\":\(JSONString.quoted(t.address)),\"weight\":\(t.weight),\"health\":\(JSONString.quoted(t.health.rawValue)),"
                     + "\"circuit_breaker\":\(JSONString.quoted(t.breaker.rawValue)),\"ejected\":\(t.ejected),"
                     + "\"in_flight\":\(t.inFlight.map(String.init) ?? "null"),"
-                    + "\"probe_error\":\(t.probeError.map(JSON.quote) ?? "null")}"
+                    + "\"probe_error\":\(t.probeError.map(JSONString.quoted) ?? "null")}"
             }
             return "{\"id\":\(JSONString.quoted(u.id)),\"targets\":[\(targets.joined(separator: ","))]}"
         }
