@@ -1,3 +1,4 @@
+import SentinelObservability
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -57,7 +57,7 @@ public struct JSONLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         let line = format(level: event.level, event: event.message.description, metadata: merged)
         switch output {
-        case .fd(let fd): Self.writeLine(line + "\n", to: fd)
+        case .fd(let fd): writeAll(line + "\n", to: fd)
         case .lines(let sink): sink(line)
         }
     }
@@ -158,22 +158,6 @@ public struct JSONLogHandler: LogHandler {
         }
         return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1))-\(pad(Int(tm.tm_mday)))T"
             + "\(pad(Int(tm.tm_hour))):\(pad(Int(tm.tm_min))):\(pad(Int(tm.tm_sec))).\(pad(milliseconds, 3))Z"
-    }
-
-    /// The whole line with one write(2) (more only if the kernel takes part of it), retrying on EINTR.
-    public static func writeLine(_ text: String, to fd: Int32) {
-        var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
     }
 }
 
