@@ -149,15 +149,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// `2026-12-03T12:50:45.123Z`.
     public static func rfc3339(seconds: Int, milliseconds: Int) -> String {
-        var t = time_t(seconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func pad(_ v: Int, _ n: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1))-\(pad(Int(tm.tm_mday)))T"
-            + "\(pad(Int(tm.tm_hour))):\(pad(Int(tm.tm_min))):\(pad(Int(tm.tm_sec))).\(pad(milliseconds, 3))Z"
+        CivilTime(unixSeconds: Int64(seconds)).rfc3339(milliseconds: milliseconds)
     }
 }
 

@@ -32,9 +32,8 @@ final class HTTPDateCache {
     /// `Sun, 06 Nov 1994 08:49:37 GMT`.
     static func format(unixSeconds: Int64) -> String {
         let t = CivilTime(unixSeconds: unixSeconds)
-        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(names[t.weekday]), \(two(t.day)) \(months[Int(t.month) - 1]) \(t.year) \(two(t.hour)):\(two(t.minute)):\(two(t.second)) GMT"
+        return "\(CivilTime.weekdayNames[t.weekday]), \(two(t.day)) \(CivilTime.monthNames[Int(t.month) - 1]) \(t.year) "
+            + "\(two(t.hour)):\(two(t.minute)):\(two(t.second)) GMT"
     }
 }

@@ -42,12 +42,6 @@ enum RFC3339 {
     static func format(unixSeconds: Double) -> String {
         let total = Int64(unixSeconds.rounded(.down))
         let millis = Int((unixSeconds - Double(total)) * 1000)
-        let t = CivilTime(unixSeconds: total)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(t.year, 4))-\(pad(t.month, 2))-\(pad(t.day, 2))T\(pad(t.hour, 2)):\(pad(t.minute, 2)):"
-            + "\(pad(t.second, 2)).\(pad(Int64(max(0, millis)), 3))Z"
+        return CivilTime(unixSeconds: total).rfc3339(milliseconds: max(0, millis))
     }
 }

@@ -50,3 +50,18 @@ import Testing
         #expect(year == 2401 && month == 1 && day == 1)
     }
 }
+
+@Suite struct CivilTimeFormatTests {
+    @Test func rfc3339() {
+        #expect(CivilTime(unixSeconds: 0).rfc3339(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(CivilTime(unixSeconds: 951_782_400).rfc3339(milliseconds: 999) == "2000-02-29T00:00:00.999Z")
+        #expect(CivilTime(unixSeconds: 1_796_215_845).rfc3339(milliseconds: 7) == "2026-12-02T12:50:45.007Z")
+    }
+
+    @Test func names() {
+        let t = CivilTime(unixSeconds: 784_111_777)
+        #expect(CivilTime.weekdayNames[t.weekday] == "Sun")
+        #expect(CivilTime.monthNames[Int(t.month) - 1] == "Nov")
+        #expect(CivilTime.pad(7, 3) == "007" && CivilTime.pad(12345, 4) == "12345")
+    }
+}
