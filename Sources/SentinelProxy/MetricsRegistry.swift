@@ -128,9 +128,12 @@ public final class MetricsRegistry: Sendable {
         record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: true)
     }
 
-    /// Also records the last attempt's per-target sample, under the same lock.
-    func recordFinishedRequest(route: String?, method: String, status: Int, durationSeconds: Double, target: TargetSample?) {
-        record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: true, target: target)
+    /// Records a request; `finished`: it also leaves the active-requests gauge. Also records the
+    /// last attempt's per-target sample, under the same lock.
+    func recordRequest(
+        route: String?, method: String, status: Int, durationSeconds: Double, finished: Bool, target: TargetSample?
+    ) {
+        record(route: route, method: method, status: status, durationSeconds: durationSeconds, finished: finished, target: target)
     }
 
     private func record(
@@ -177,14 +180,9 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    /// An exchange with an upstream failed before a response; `status` is what the client got.
-    public func upstreamFailure(upstream: String, status: Int) {
-        let reason: String
-        switch status {
-        case 503: reason = "pool_exhausted"
-        case 504: reason = "timeout"
-        default: reason = "error"
-        }
+    /// An exchange failed because of its upstream (or Sentinel); `reason`: the `ProxyError` kind.
+    func upstreamFailure(upstream: String, kind: ProxyError.Kind) {
+        let reason = kind.rawValue
         state.withLock { s in
             guard s.upstreams?.contains(upstream) ?? true else { return }
             let key = UpstreamFailureKey(upstream: upstream, reason: reason)
@@ -324,7 +322,7 @@ public final class MetricsRegistry: Sendable {
         for (upstream, value) in s.retries.sorted(by: { $0.key < $1.key }) {
             out += "sentinel_upstream_retries_total{upstream=\(Self.labelValue(upstream))} \(value)\n"
         }
-        out += "# HELP sentinel_upstream_failures_total Upstream exchanges that failed before a response, by reason.\n"
+        out += "# HELP sentinel_upstream_failures_total Exchanges that failed because of their upstream, by kind.\n"
         out += "# TYPE sentinel_upstream_failures_total counter\n"
         for (key, value) in s.upstreamFailures.sorted(by: { ($0.key.upstream, $0.key.reason) < ($1.key.upstream, $1.key.reason) }) {
             out += "sentinel_upstream_failures_total{upstream=\(Self.labelValue(key.upstream)),reason=\(Self.labelValue(key.reason))} \(value)\n"

@@ -235,7 +235,7 @@ func upstream(
         metrics.upstreamSelected(upstream: "old", target: "127.0.0.1:3")
         metrics.upstreamRetry(upstream: "api")
         metrics.upstreamRetry(upstream: "old")
-        metrics.upstreamFailure(upstream: "old", status: 502)
+        metrics.upstreamFailure(upstream: "old", kind: .malformedResponseHead)
         let before = metrics.render(version: "t")
         #expect(before.contains("sentinel_circuit_breaker_trips_total{upstream=\"api\",target=\"127.0.0.1:2\"} 1"))
         #expect(before.contains("sentinel_upstream_retries_total{upstream=\"old\"} 1"))
@@ -248,7 +248,7 @@ func upstream(
         metrics.setUpstreamTarget(upstream: "api", target: "127.0.0.1:2", healthy: false, breaker: .open)
         metrics.upstreamSelected(upstream: "old", target: "127.0.0.1:3")
         metrics.upstreamRetry(upstream: "old")
-        metrics.upstreamFailure(upstream: "old", status: 504)
+        metrics.upstreamFailure(upstream: "old", kind: .responseTimeout)
         // The remaining target keeps counting from where it was.
         metrics.upstreamSelected(upstream: "api", target: "127.0.0.1:1")
         metrics.upstreamRetry(upstream: "api")

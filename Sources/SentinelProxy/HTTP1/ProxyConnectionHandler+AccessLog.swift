@@ -11,7 +11,7 @@ extension ProxyConnectionHandler {
 
     func logAccess(
         _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
-        traceID: String, upstream: UpstreamLogFields?
+        traceID: String, upstream: UpstreamLogFields?, error: ProxyError? = nil
     ) {
         guard let settings = snapshot.accessLog, let file = shared.accessLogFile else { return }
         let record = AccessRecord(
@@ -20,7 +20,7 @@ extension ProxyConnectionHandler {
             bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
             referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
             upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
-            connectionReused: upstream?.reused)
+            connectionReused: upstream?.reused, error: error?.description)
         accessLog.record(record, settings: settings, file: file)
     }
 }

@@ -77,11 +77,10 @@ extension ProxyConnectionHandler {
             }
             switch state {
             case .awaitingHead:
-                headTimedOut()
+                headTimedOut(ProxyError(.clientHeadTooSlow))
                 return
             case .discardingBody(let reply):
-                shared.metrics.requestFinished()  // the request began; the 408 below replaces its answer
-                headTimedOut(traceID: reply.traceID)
+                headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.routeID), traceID: reply.traceID)
                 return
             default:
                 break
@@ -94,10 +93,11 @@ extension ProxyConnectionHandler {
 
     /// The head (or the body of a locally answered request) did not arrive in time: 408 and close.
     /// `traceID`: the request's id when its head arrived (a body too slow), else a new one.
-    private func headTimedOut(traceID given: String? = nil) {
+    private func headTimedOut(_ error: ProxyError, traceID given: String? = nil) {
         let traceID = given ?? shared.newTraceID()
-        shared.metrics.recordRequest(route: nil, method: "OTHER", status: 408, durationSeconds: 0)
-        let bytes = BuiltinHandlers.error(408, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
+        // Ends the request whose body was too slow, if any (a head that never arrived began none).
+        finishRequest(route: nil, method: "OTHER", status: error.status, seconds: 0, log: nil)
+        let bytes = BuiltinHandlers.error(error.status, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
         state = .closed
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in

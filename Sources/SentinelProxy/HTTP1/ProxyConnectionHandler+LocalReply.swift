@@ -3,10 +3,38 @@ import SentinelHTTP1
 
 /// Responses Sentinel writes itself (builtin handlers, errors) once the request body is read.
 extension ProxyConnectionHandler {
+    /// A response Sentinel produces itself (builtin, error), sent once the body is read.
+    struct LocalReply {
+        var response: BuiltinResponse
+        var body: BodyCounter
+        var isHead: Bool
+        var keepAlive: Bool
+        var routeID: String?
+        var method: String
+        var startNanos: UInt64
+        var traceID: String
+        var facts: RequestFacts?
+        var version: HTTP1Version = .http1_1
+        /// Set when the body must come from the instance view before sending.
+        var instanceKind: BuiltinKind?
+        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
+        var bodyStartNanos: UInt64 = 0
+        var bodyDeadline: UInt64 = 0
+        /// Why the request was refused, for the access log (nil: answered, not refused).
+        var error: ProxyError?
+
+        /// Replaces the answer with the refusal `error` (its status, as JSON) on a closing connection.
+        mutating func refuse(_ error: ProxyError) {
+            response = BuiltinHandlers.error(error.status, traceID: traceID)
+            keepAlive = false
+            self.error = error
+        }
+    }
+
     /// The request could not even be parsed: answer and close (framing can no longer be trusted).
     func failBeforeRouting(status: Int, reason: String) {
         requestCount += 1
-        shared.metrics.requestStarted()
+        beginRequest()
         let traceID = shared.newTraceID()
         let reply = LocalReply(
             response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
@@ -39,12 +67,13 @@ extension ProxyConnectionHandler {
         let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
             http10KeepAlive: reply.version == .http1_0)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
-        shared.metrics.recordFinishedRequest(route: reply.routeID, method: reply.method, status: reply.response.status, durationSeconds: seconds)
-        if let facts = reply.facts {
-            logAccess(
-                facts, version: reply.version, status: reply.response.status, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
-                seconds: seconds, routeID: reply.routeID, traceID: reply.traceID, upstream: nil)
-        }
+        finishRequest(
+            route: reply.routeID, method: reply.method, status: reply.response.status, seconds: seconds,
+            log: reply.facts.map {
+                AccessLogEntry(
+                    facts: $0, version: reply.version, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
+                    traceID: reply.traceID, upstream: nil, error: reply.error)
+            })
         let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
         if keepAlive {
             nextRequest()

@@ -29,25 +29,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         case closed
     }
 
-    /// A response Sentinel produces itself (builtin, error), sent once the body is read.
-    struct LocalReply {
-        var response: BuiltinResponse
-        var body: BodyCounter
-        var isHead: Bool
-        var keepAlive: Bool
-        var routeID: String?
-        var method: String
-        var startNanos: UInt64
-        var traceID: String
-        var facts: RequestFacts?
-        var version: HTTP1Version = .http1_1
-        /// Set when the body must come from the instance view before sending.
-        var instanceKind: BuiltinKind?
-        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
-        var bodyStartNanos: UInt64 = 0
-        var bodyDeadline: UInt64 = 0
-    }
-
     let shared: ServerShared
     let listenerID: String
     /// This loop's route caches, one per route set.
@@ -63,6 +44,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// cleared when the event ends).
     private var firstByteNanos: UInt64 = 0
     var requestCount = 0
+    /// The request in flight, for the active-requests gauge (ProxyConnectionHandler+Accounting).
+    var tally = RequestTally()
     var quiescing = false
     var clientIP = "unknown"
     var snapshot: ServerSnapshot
@@ -214,11 +197,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         switch state {
         case .proxying(let exchange), .tunneling(let exchange):
             exchange.clientClosed()
-        case .discardingBody, .awaitingInstance:
-            shared.metrics.requestFinished()
         default:
             break
         }
+        // A request whose answer never went out (a body being discarded, an instance answer
+        // pending) leaves the gauge here; one already ended does not.
+        abandonRequest()
         state = .closed
         deadlineTimer?.cancel()
         deadlineTimer = nil
@@ -255,8 +239,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                     if reply.body.failed {
                         // Malformed chunked framing, or a body over the limit.
                         let over = reply.body.seen > UInt64(reply.body.limit)
-                        reply.response = BuiltinHandlers.error(over ? 413 : 400, traceID: reply.traceID)
-                        reply.keepAlive = false
+                        reply.refuse(ProxyError(over ? .clientBodyTooLarge : .clientBodyMalformed, route: reply.routeID))
                         finishLocal(reply)
                         return
                     }
@@ -284,7 +267,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private func startRequest(_ head: RequestHead) {
         requestCount += 1
         phaseDeadline = 0  // in a request: the exchange's own timeouts apply
-        shared.metrics.requestStarted()
+        beginRequest()
         refreshSnapshot()
         // The clock reading of this read event when it started the request (one read fewer);
         // a pipelined request behind it reads the clock itself.
@@ -340,15 +323,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         var body = BodyCounter(framing: head.framing, limit: maxBody, limits: parser.limits)
         let headLength = head.headLength
 
-        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil) {
+        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil, error: ProxyError? = nil) {
             inbound.moveReaderIndex(forwardBy: headLength)
             var reply = LocalReply(
                 response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
                 method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version,
-                instanceKind: instance)
+                instanceKind: instance, error: error)
             if body.declaredTooLarge {
-                reply.response = BuiltinHandlers.error(413, traceID: traceID)
-                reply.keepAlive = false
+                reply.refuse(ProxyError(.clientBodyTooLarge, route: routeID))
                 finishLocal(reply)
                 return
             }
@@ -366,6 +348,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             state = .discardingBody(reply)
         }
 
+        /// Refuses the request with `kind`'s status (keeping the connection when `keepAlive`).
+        func refuse(_ kind: ProxyError.Kind, keepAlive: Bool = false, cause: String? = nil) {
+            let error = ProxyError(kind, route: routeID, cause: cause)
+            local(BuiltinHandlers.error(error.status, traceID: traceID), keepAlive: keepAlive, error: error)
+        }
+
         let maxForwards: Int?
         switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
         case .answer(let response, let keepOpen):
@@ -377,11 +365,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
             // Routing sees the path as written; an upstream that resolves "/api/../admin" would
             // serve a path no route allowed. Refused instead of guessed.
-            local(BuiltinHandlers.error(400, traceID: traceID), keepAlive: false)
+            refuse(.unsafePath)
             return
         }
         guard let action else {
-            local(BuiltinHandlers.error(404, traceID: traceID), keepAlive: keepAlive)
+            refuse(.noRoute, keepAlive: keepAlive)
             return
         }
         switch action {
@@ -395,16 +383,16 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 // and every policy for the requests inside it) is refused like a route without it.
                 let isWebSocket = inbound.withUnsafeReadableBytes { HeaderBytes.equals($0, upgrade, "websocket") }
                 if !route.websocket || !isWebSocket {
-                    local(BuiltinHandlers.error(403, traceID: traceID), keepAlive: false)
+                    refuse(.upgradeRefused)
                     return
                 }
             }
             if body.declaredTooLarge {
-                local(BuiltinHandlers.error(413, traceID: traceID), keepAlive: false)
+                refuse(.clientBodyTooLarge)
                 return
             }
             guard snapshot.upstreams.indices.contains(route.upstream) else {
-                local(BuiltinHandlers.error(500, traceID: traceID), keepAlive: false)
+                refuse(.internal, cause: "the route's upstream is not in the configuration")
                 return
             }
             let edits = HeadWriter.RequestEdits(

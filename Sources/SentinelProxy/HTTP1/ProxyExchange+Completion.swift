@@ -31,45 +31,53 @@ extension ProxyExchange {
         handler.exchangeFinished(keepAlive: !willCloseClient, now: now)
     }
 
-    /// Answers the client with a JSON error when nothing was sent yet; closes otherwise.
-    func fail(_ status: Int, reason: String) {
+    /// The one way out of a failed exchange. When no response byte went out yet, the client gets
+    /// the error's status as a JSON answer; otherwise (or when it can no longer be answered) its
+    /// connection closes and it sees a truncated response. Either way the target's outcome is
+    /// reported, the failure counted by kind, and the request's metrics and access-log line
+    /// (with the error as the reason) written, once.
+    func fail(_ error: ProxyError) {
         guard !finished else { return }
-        if responseStarted {
-            abort()
-            return
-        }
-        shared.metrics.upstreamFailure(upstream: upstream.id, status: status)
-        sendLocalError(status, closeClient: !requestComplete || !clientKeepAlive)
-    }
-
-    func sendLocalError(_ status: Int, closeClient: Bool) {
         finished = true
         disarmTimer()
         retryTask?.cancel()
-        report(nil)
-        self.status = status
+        report(error.healthFailure.map { .failure($0) })
+        if error.source != .client { shared.metrics.upstreamFailure(upstream: upstream.id, kind: error.kind) }
+        // A malformed body counts against the target's response errors, but (as before this
+        // exit existed) not against its passive health: `healthFailure` is nil for it.
+        if error.kind == .malformedResponseBody { shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed) }
+        guard !responseStarted, error.canAnswerClient else {
+            closeUpstream()
+            record(status: status != 0 ? status : error.status, error: error)
+            // A client that closed has nothing left to close.
+            if error.kind != .clientClosed { handler.close() }
+            return
+        }
+        status = error.status
         if let connection {
             connection.delegate = nil
             self.connection = nil
             pool.release(connection, reusable: false, limits: upstream.poolLimits)
         }
-        let close = closeClient || !requestComplete
+        // A client at fault, or whose request was not read to its end, is not kept.
+        let close = error.source == .client || !clientKeepAlive || !requestComplete
         let response = BuiltinHandlers.error(status, traceID: traceID)
         handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(
             includeBody: method != .head, close: close, date: pool.date.currentFieldLine(), http10KeepAlive: clientVersion == .http1_0)))
-        record(status: status)
+        record(status: status, error: error)
         handler.exchangeFinished(keepAlive: !close)
     }
 
-    /// Gives up mid-response: both connections close, the client sees a truncated response.
-    func abort() {
-        guard !finished else { return }
-        finished = true
-        disarmTimer()
-        report(nil)
-        closeUpstream()
-        record(status: status == 0 ? 502 : status)
-        handler.close()
+    /// A failure of the current target (or the way to it), in the exchange's context.
+    func upstreamError(_ kind: ProxyError.Kind, deadline: Duration? = nil, cause: String? = nil) -> ProxyError {
+        ProxyError(
+            kind, upstream: upstream.id, target: upstream.targetAddresses[targetIndex], route: routeID, deadline: deadline,
+            cause: cause)
+    }
+
+    /// A failure of the client, in the exchange's context.
+    func clientError(_ kind: ProxyError.Kind, deadline: Duration? = nil) -> ProxyError {
+        ProxyError(kind, upstream: upstream.id, route: routeID, deadline: deadline)
     }
 
     /// Closes the upstream connection mid-exchange (never returned to the pool).
@@ -81,17 +89,17 @@ extension ProxyExchange {
         self.connection = nil
     }
 
-    func record(status: Int, now: UInt64? = nil) {
+    func record(status: Int, error: ProxyError? = nil, now: UInt64? = nil) {
         let seconds = Double((now ?? shared.clock.monotonicNanos()) &- startNanos) / 1e9
-        shared.metrics.recordFinishedRequest(
-            route: routeID, method: methodName, status: status, durationSeconds: seconds, target: takeAttemptSample())
-        if let facts = handler.currentFacts {
-            handler.logAccess(
-                facts, version: clientVersion, status: status, bodyBytes: responseBodyBytes, seconds: seconds,
-                routeID: routeID, traceID: traceID,
-                upstream: .init(
-                    id: upstream.id, address: upstream.targetAddresses[targetIndex], attempts: attempt,
-                    reused: attempt > 0 ? reused : nil))
-        }
+        handler.finishRequest(
+            route: routeID, method: methodName, status: status, seconds: seconds, target: takeAttemptSample(),
+            log: handler.currentFacts.map {
+                .init(
+                    facts: $0, version: clientVersion, bodyBytes: responseBodyBytes, traceID: traceID,
+                    upstream: .init(
+                        id: upstream.id, address: upstream.targetAddresses[targetIndex], attempts: attempt,
+                        reused: attempt > 0 ? reused : nil),
+                    error: error)
+            })
     }
 }

@@ -14,8 +14,7 @@ extension ProxyExchange {
                     return
                 case .error:
                     upstreamReusable = false
-                    report(.failure(.invalidResponse))
-                    fail(502, reason: "upstream \(upstream.targets[targetIndex].display) sent an invalid response head")
+                    fail(upstreamError(.malformedResponseHead))
                     return
                 case .complete:
                     // One copy out of the parser (a retry or an interim response resets it).
@@ -67,8 +66,7 @@ extension ProxyExchange {
             } ?? false
             guard upgrade, head.isUpgrade101, switchesToWebSocket else {
                 upstreamReusable = false
-                report(.failure(.invalidResponse))
-                fail(502, reason: "upstream answered 101 without switching to the WebSocket the client asked for")
+                fail(upstreamError(.unexpectedUpgrade))
                 return
             }
             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
@@ -172,8 +170,7 @@ extension ProxyExchange {
             }
             if failed {
                 upstreamReusable = false
-                shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed)
-                abort()
+                fail(upstreamError(.malformedResponseBody))
                 return
             }
         case .untilClose:

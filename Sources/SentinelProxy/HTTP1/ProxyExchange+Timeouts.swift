@@ -40,11 +40,7 @@ extension ProxyExchange {
     /// nothing wrong: no failure is reported against it.
     func requestBodyTooSlow() {
         upstreamReusable = false
-        if responseStarted {
-            abort()
-            return
-        }
-        sendLocalError(408, closeClient: true)
+        fail(clientError(.clientBodyTooSlow))
     }
 
     func timerFired() {
@@ -63,8 +59,7 @@ extension ProxyExchange {
                 return
             }
             upstreamReusable = false
-            report(.failure(.readTimeout))
-            fail(504, reason: "upstream \(upstream.id) did not complete the response within the request timeout")
+            fail(upstreamError(.requestTimeout, deadline: upstream.requestTimeout))
             return
         }
         // Silence only counts while Sentinel is actually reading (the client is keeping up).
@@ -74,9 +69,7 @@ extension ProxyExchange {
                 return
             }
             upstreamReusable = false
-            attemptFailed(
-                .readTimeout, kind: .readTimeout, status: 504,
-                reason: "upstream \(upstream.targets[targetIndex].display) sent nothing for \(upstream.readTimeout)")
+            attemptFailed(upstreamError(.responseTimeout, deadline: upstream.readTimeout))
             return
         }
         // A client that stops reading holds the exchange open: bounded by the listener's
@@ -86,7 +79,7 @@ extension ProxyExchange {
             if clientBlockedSince == 0 { clientBlockedSince = now }
             let limit = handler.listener?.requestTimeout ?? .seconds(60)
             if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
-                abort()
+                fail(clientError(.clientStalled, deadline: limit))
                 return
             }
         } else {
@@ -97,8 +90,7 @@ extension ProxyExchange {
             if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
             if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
                 upstreamReusable = false
-                report(.failure(.readTimeout))
-                fail(504, reason: "upstream \(upstream.targets[targetIndex].display) accepted no request bytes for \(upstream.writeTimeout)")
+                fail(upstreamError(.writeTimeout, deadline: upstream.writeTimeout))
                 return
             }
         } else {

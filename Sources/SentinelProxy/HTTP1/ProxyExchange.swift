@@ -159,7 +159,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         guard let pick = pool.selector.pick(upstreams[upstreamIndex], index: upstreamIndex, context: context, avoiding: retry.tried, now: now)
         else {
             if fallback?.onHealthFailure == true, switchToFallback(reason: "health") { return }
-            fail(503, reason: "upstream \(upstream.id) has no healthy target")
+            fail(ProxyError(.noHealthyTarget, upstream: upstream.id, route: routeID))
             return
         }
         targetIndex = pick.target
@@ -189,16 +189,19 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     /// An attempt failed before any response byte reached the client: retry on another target
-    /// when the rules, the retry budget and the request's state allow it, else answer `status`.
-    func attemptFailed(_ failure: UpstreamFailure, kind: UpstreamHealth.FailureKind?, status: Int, reason: String) {
-        report(kind.map { .failure($0) })
-        if retried(after: failure) { return }
-        if failure.requestNeverSent, fallback?.onConnectionError == true, requestBytesSent == 0, !responseStarted,
-            switchToFallback(reason: "connection_error")
-        {
-            return
+    /// when the error is retryable and the rules, the retry budget and the request's state allow
+    /// it, else fail the exchange with `error`.
+    func attemptFailed(_ error: ProxyError) {
+        report(error.healthFailure.map { .failure($0) })
+        if let failure = error.retryFailure {
+            if retried(after: failure) { return }
+            if failure.requestNeverSent, fallback?.onConnectionError == true, requestBytesSent == 0, !responseStarted,
+                switchToFallback(reason: "connection_error")
+            {
+                return
+            }
         }
-        fail(status, reason: reason)
+        fail(error)
     }
 
     /// Moves the exchange to the route's next fallback upstream (the request was never sent, or
@@ -272,7 +275,6 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func connect(fresh: Bool) {
         attempt += 1
-        let target = upstream.targets[targetIndex]
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
         if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos) {
@@ -289,14 +291,14 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             case .failure(let error):
                 switch error {
                 case .poolExhausted:
-                    attemptFailed(.connectRefused, kind: nil, status: 503, reason: "upstream \(upstream.id) connection limit reached (\(target.display))")
+                    attemptFailed(upstreamError(.connectionLimit))
                 case .connectTimeout:
                     countConnectError(.timeout)
-                    attemptFailed(.connectTimeout, kind: .connectTimeout, status: 504, reason: "connect to \(target.display) timed out")
+                    attemptFailed(upstreamError(.connectTimeout, deadline: upstream.connectTimeout))
                 case .connectFailed(let error):
-                    countConnectError(ConnectErrorReason.classify(error))
-                    // Refused on every attempt: the service is down (spec §5.3: 503), answered at once.
-                    attemptFailed(.connectRefused, kind: .connectFailed, status: 503, reason: "connect to \(target.display) failed")
+                    let reason = ConnectErrorReason.classify(error)
+                    countConnectError(reason)
+                    attemptFailed(upstreamError(.connectFailed, cause: reason.label))
                 }
             case .success(let acquired):
                 connected(acquired.connection, reused: acquired.reused)
@@ -364,12 +366,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// The client's body was malformed or over the limit.
     func requestBodyRejected() {
         upstreamReusable = false
-        if !responseStarted {
-            let status = body.failed && body.seen > UInt64(body.limit) ? 413 : 400
-            sendLocalError(status, closeClient: true)
-        } else {
-            abort()
-        }
+        fail(clientError(body.failed && body.seen > UInt64(body.limit) ? .clientBodyTooLarge : .clientBodyMalformed))
     }
 
     // MARK: - Upstream events
@@ -426,9 +423,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                 connect(fresh: true)
                 return
             }
-            attemptFailed(
-                .reusedConnectionClosed, kind: .closed, status: 502,
-                reason: "upstream \(upstream.targets[targetIndex].display) closed the connection before responding")
+            attemptFailed(upstreamError(.closedBeforeResponse))
             return
         }
         if responseFraming == .untilClose {
@@ -440,8 +435,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             return
         }
         // Mid-body: the client can no longer get a whole response.
-        report(.failure(.closed))
-        abort()
+        fail(upstreamError(.closedMidResponse))
     }
 
     func clientWritabilityChanged(_ writable: Bool) {
@@ -450,13 +444,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func clientClosed() {
-        guard !finished else { return }
-        finished = true
-        disarmTimer()
-        retryTask?.cancel()
-        report(nil)
-        closeUpstream()
-        record(status: status == 0 ? 499 : status)
+        fail(clientError(.clientClosed))
     }
 
     /// The client connection closes after this exchange's response.

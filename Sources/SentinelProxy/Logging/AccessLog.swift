@@ -56,6 +56,8 @@ struct AccessRecord {
     var upstreamAddress: String?
     var upstreamAttempts: Int
     var connectionReused: Bool?
+    /// Why the request failed, for operators (`ProxyError.description`); nil: it did not.
+    var error: String? = nil
 }
 
 /// The open access-log file, shared by every event loop of the process.

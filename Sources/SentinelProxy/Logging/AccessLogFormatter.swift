@@ -35,6 +35,7 @@ enum AccessLogFormatter {
                 out.writeStaticString(reused ? ",\"connection_reused\":true" : ",\"connection_reused\":false")
             }
         }
+        if let error = r.error { field("error", error, &out) }
         out.writeStaticString("}\n")
     }
 
