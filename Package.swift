@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
-        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
+        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack", "SentinelTestSupport"]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
             name: "StackTests",

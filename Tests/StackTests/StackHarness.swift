@@ -14,7 +14,7 @@ final class StackProcess: Sendable {
     let configPath: String
     let port: Int
     let process: Process
-    private let log = LogText()
+    private let log = CollectedText()
 
     /// `config` replaces the default configuration: it gets the listener port and the directory.
     /// `topLevel` is appended to the configuration (e.g. an `agents` block).
@@ -35,16 +35,7 @@ final class StackProcess: Sendable {
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         for (k, v) in env { environment[k] = v }
         process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        let log = self.log
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            let text = String(decoding: data, as: UTF8.self)
-            log.append(text)
-        }
+        process.collectStderr(into: log)
         try process.run()
     }
 
@@ -83,12 +74,7 @@ final class StackProcess: Sendable {
 
     /// Waits (polling the collected log) until `condition` holds; false after `timeout`.
     func wait(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
+        pollUntil(timeout: timeout, condition)
     }
 
     func waitForEvent(_ event: String, count: Int = 1, timeout: Duration = .seconds(20)) -> Bool {
@@ -177,11 +163,4 @@ func run(_ tool: String, _ args: [String]) throws -> RunResult {
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-/// The collected stderr of a child, appended from the pipe's handler thread.
-final class LogText: Sendable {
-    private let text = Mutex("")
-    func append(_ s: String) { text.withLock { $0 += s } }
-    var value: String { text.withLock { $0 } }
 }
