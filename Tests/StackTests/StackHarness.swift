@@ -110,13 +110,6 @@ final class StackProcess: Sendable {
     }
 }
 
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    guard let port = bindLoopback(fd) else { throw POSIXError(.EADDRINUSE) }
-    return port
-}
-
 func processGone(_ pid: Int32) -> Bool {
     guard kill(pid, 0) == 0 else { return true }
     // A zombie waiting for its new parent to reap it has exited too.
