@@ -23,3 +23,21 @@ public func writeAll(_ text: String, to fd: Int32) {
     var text = text
     text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: fd) }
 }
+
+/// The bytes of the file at `path`, read with read(2) in `chunk`-byte calls (EINTR retried) until
+/// end of file, an error, or once at least `limit` bytes are in (the bound: the caller's files
+/// are small, and a huge or endless one must not exhaust memory). nil if it cannot be opened.
+public func readWholeFile(_ path: String, limit: Int, chunk: Int = 4096) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: chunk)
+    while bytes.count < limit {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0, errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return bytes
+}
