@@ -8,18 +8,7 @@ import Testing
 @Suite(.serialized) struct ClusterTests {
     static func config(port: Int, dir: String, metricsPort: Int, extraRoutes: String = "", upstreams: String = "") -> String {
         """
-        schema-version "1.0"
-        system {
-            worker-processes 2
-            graceful-shutdown-timeout-secs 5
-            runtime-directory "\(dir)/run"
-        }
-        listeners {
-            listener "http" {
-                address "127.0.0.1:\(port)"
-                protocol "http"
-            }
-        }
+        \(StackProcess.prelude(workers: 2, port: port, dir: dir))
         routes {
             route "health" {
                 matches { path "/health" }

@@ -42,10 +42,25 @@ final class StackProcess: Sendable {
     /// `threads`: event loops per worker (0: the default, cores ÷ workers).
     static func config(workers: Int, gracefulSecs: Int, port: Int, dir: String, extra: String = "", threads: Int = 0) -> String {
         """
+        \(prelude(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir, threads: threads))
+        routes {
+            route "health" {
+                matches { path "/health" }
+                builtin-handler "health"
+            }
+            \(extra)
+        }
+        """
+    }
+
+    /// `schema-version`, `system` (workers, drain time, runtime directory under `dir`) and one
+    /// HTTP listener on `port`: the start of the stack tests' configurations.
+    static func prelude(workers: Int, gracefulSecs: Int = 5, port: Int, dir: String, threads: Int? = nil) -> String {
+        """
         schema-version "1.0"
         system {
             worker-processes \(workers)
-            worker-threads \(threads)
+            \(threads.map { "worker-threads \($0)" } ?? "")
             graceful-shutdown-timeout-secs \(gracefulSecs)
             runtime-directory "\(dir)/run"
         }
@@ -54,13 +69,6 @@ final class StackProcess: Sendable {
                 address "127.0.0.1:\(port)"
                 protocol "http"
             }
-        }
-        routes {
-            route "health" {
-                matches { path "/health" }
-                builtin-handler "health"
-            }
-            \(extra)
         }
         """
     }
