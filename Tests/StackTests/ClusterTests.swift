@@ -30,6 +30,20 @@ import Testing
         """
     }
 
+    /// `upstream "app"` with two targets and an active health check of type `check`, fast enough
+    /// for tests (1 s interval and timeout, thresholds of 1).
+    static func probedUpstream(_ first: Int, _ second: Int, check: String) -> String {
+        """
+        upstreams {
+            upstream "app" {
+                target "127.0.0.1:\(first)"
+                target "127.0.0.1:\(second)"
+                health-check { type \(check); interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
+            }
+        }
+        """
+    }
+
     /// `n` GETs of `path` from `threads` clients, each opening a new connection every
     /// `reconnectEvery` requests (so the kernel spreads them over both workers' sockets). Returns
     /// the 200 answers.
@@ -194,15 +208,7 @@ import Testing
         let bad = try ScriptedUpstream(grpcServingStatus: 2)
         let good = try ScriptedUpstream(grpcServingStatus: 1)
         let metricsPort = try freePort()
-        let upstreams = """
-            upstreams {
-                upstream "app" {
-                    target "127.0.0.1:\(bad.port)"
-                    target "127.0.0.1:\(good.port)"
-                    health-check { type "grpc" { service "app.v1.App" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
-                }
-            }
-            """
+        let upstreams = Self.probedUpstream(bad.port, good.port, check: #""grpc" { service "app.v1.App" }"#)
         let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
         let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
         #expect(stack.waitForEvent("started"), "log: \(stack.text)")
@@ -232,15 +238,7 @@ import Testing
         let bad = try ScriptedUpstream(probeStatus: 500)
         let good = try ScriptedUpstream(probeStatus: 200)
         let metricsPort = try freePort()
-        let upstreams = """
-            upstreams {
-                upstream "app" {
-                    target "127.0.0.1:\(bad.port)"
-                    target "127.0.0.1:\(good.port)"
-                    health-check { type "http" { path "/hc" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
-                }
-            }
-            """
+        let upstreams = Self.probedUpstream(bad.port, good.port, check: #""http" { path "/hc" }"#)
         let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
             + "\n" + #"route "upstreams" { matches { path "/upstreams" }; builtin-handler "upstreams" }"#
         let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
