@@ -31,10 +31,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // Foundation-free formats every layer shares: civil dates from Unix seconds, JSON string
+        // escaping. stdlib only and no dependencies, so SentinelTLS and SentinelConfig can use it too.
+        .target(name: "SentinelFormat", swiftSettings: strict + hotPath),
         // KDL 2 text -> document with source locations; canonical printer. No dependencies.
         .target(name: "KDL", swiftSettings: strict),
         // KDL document -> typed, validated, immutable Sentinel configuration.
-        .target(name: "SentinelConfig", dependencies: ["KDL"], swiftSettings: strict),
+        .target(name: "SentinelConfig", dependencies: ["KDL", "SentinelFormat"], swiftSettings: strict),
         // Pure request policy (route matching). No NIO, no Foundation: testable and reusable anywhere.
         .target(name: "SentinelPolicy", swiftSettings: strict + hotPath),
         // Strict HTTP/1.1 head parsers and chunked decoder on raw bytes (offsets, no copies).
@@ -49,7 +52,7 @@ let package = Package(
         // Sans-I/O TLS on OpenSSL: TLSEngine (one SSL* per connection), TLSContextSet (one SSL_CTX
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
-        .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS"], swiftSettings: strict),
+        .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -68,7 +71,7 @@ let package = Package(
         // log handler of lifecycle and health events.
         .target(
             name: "SentinelObservability",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["SentinelFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
@@ -77,6 +80,7 @@ let package = Package(
             dependencies: [
                 "SentinelPolicy",
                 "SentinelObservability",
+                "SentinelFormat",
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 "SentinelTLS",
@@ -149,7 +153,7 @@ let package = Package(
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
-        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack"]),
+        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack", "SentinelTestSupport"]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
             name: "StackTests",
@@ -160,6 +164,7 @@ let package = Package(
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
@@ -190,6 +195,7 @@ let package = Package(
             dependencies: [
                 "SentinelProxy",
                 "SentinelObservability",
+                "SentinelFormat",
                 "SentinelTestSupport",
                 // Configuration text → snapshot → wire, for settings tested end to end.
                 "SentinelRuntime",

@@ -21,10 +21,14 @@ module CSentinelTLS {
     export *
 }
 MAP
+# SentinelFormat (stdlib only), which SentinelTLS imports: its own module, found through -I.
+swiftc -sanitize=address -parse-as-library -O -wmo -module-name SentinelFormat \
+    -emit-module -emit-module-path .build-fuzz/tls-shim/SentinelFormat.swiftmodule \
+    -c Sources/SentinelFormat/*.swift -o .build-fuzz/tls-shim/SentinelFormat.o
 swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name TLSFuzz \
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault \
     -I Sources/COpenSSL -I .build-fuzz/tls-shim \
-    Sources/SentinelTLS/*.swift Fuzz/TLSFuzz/main.swift .build-fuzz/tls-shim/shim.o \
+    Sources/SentinelTLS/*.swift Fuzz/TLSFuzz/main.swift .build-fuzz/tls-shim/shim.o .build-fuzz/tls-shim/SentinelFormat.o \
     -lssl -lcrypto -o .build-fuzz/tls-fuzz-bin
 export SWIFT_BACKTRACE=enable=no  # the Swift backtracer hangs under ASan
 cd .build-fuzz

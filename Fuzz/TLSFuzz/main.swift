@@ -90,10 +90,9 @@ func feed(_ engine: TLSEngine, _ bytes: UnsafeRawBufferPointer, chunk: Int) {
     _ = engine.transportClosed()
 }
 
-/// Shuttles a client and a server engine to the end of the handshake.
-func establishedServer() -> TLSEngine {
-    let c = try! TLSEngine(client: client, serverName: "ec.test")
-    let s = try! TLSEngine(server: contexts)
+/// Starts the client and shuttles bytes between the two engines until neither has more to send
+/// (at most 10 rounds): the end of the handshake.
+func shuttleHandshake(_ c: TLSEngine, _ s: TLSEngine) {
     var empty = [UInt8]()
     _ = try! empty.withUnsafeMutableBytes { try c.receive(UnsafeRawBufferPointer(start: nil, count: 0), into: $0) }
     for _ in 0..<10 {
@@ -103,6 +102,13 @@ func establishedServer() -> TLSEngine {
         if !b.isEmpty { _ = try! b.withUnsafeBytes { i in try plaintext.withUnsafeMutableBytes { try c.receive(i, into: $0) } } }
         if a.isEmpty, b.isEmpty { break }
     }
+}
+
+/// A server engine past its handshake with a client.
+func establishedServer() -> TLSEngine {
+    let c = try! TLSEngine(client: client, serverName: "ec.test")
+    let s = try! TLSEngine(server: contexts)
+    shuttleHandshake(c, s)
     precondition(!s.isHandshaking, "fuzz harness handshake failed")
     return s
 }
@@ -151,15 +157,7 @@ public func sentinelTLSFuzzInit(_ argc: UnsafeMutablePointer<CInt>, _ argv: Unsa
         // One with a ticket: a full handshake first, then the resuming ClientHello.
         let c = try! TLSEngine(client: ctx, serverName: "ec.test")
         let s = try! TLSEngine(server: contexts)
-        var empty = [UInt8]()
-        _ = try! empty.withUnsafeMutableBytes { try c.receive(UnsafeRawBufferPointer(start: nil, count: 0), into: $0) }
-        for _ in 0..<10 {
-            let a = c.takeOutput()
-            if !a.isEmpty { _ = try! a.withUnsafeBytes { i in try plaintext.withUnsafeMutableBytes { try s.receive(i, into: $0) } } }
-            let b = s.takeOutput()
-            if !b.isEmpty { _ = try! b.withUnsafeBytes { i in try plaintext.withUnsafeMutableBytes { try c.receive(i, into: $0) } } }
-            if a.isEmpty, b.isEmpty { break }
-        }
+        shuttleHandshake(c, s)
         if let session = c.session { write(hello(ctx, "ec.test", session: session)) }
     }
     print("wrote \(n) seeds to \(dir)")

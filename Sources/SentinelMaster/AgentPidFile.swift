@@ -1,3 +1,4 @@
+import SentinelObservability
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,17 +51,6 @@ struct AgentPidFile {
     }
 
     static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: out, as: UTF8.self)
+        readWholeFile(path, limit: .max).map { String(decoding: $0, as: UTF8.self) }
     }
 }

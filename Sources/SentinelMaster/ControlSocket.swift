@@ -13,13 +13,7 @@ public final class ControlConnection: Sendable {
 
     /// Writes one JSON line. Never raises SIGPIPE: a client that went away just misses the answer.
     func reply(_ line: String) {
-        var bytes = Array((line + "\n").utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return }
-            bytes = bytes.dropFirst(n)
-        }
+        sendAll(line + "\n", on: fd)
     }
 
     func close() { _ = Glibc.close(fd) }

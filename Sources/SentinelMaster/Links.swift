@@ -127,3 +127,20 @@ public final class SignalEvents: @unchecked Sendable {
 
     public func cancel() { for s in sources { s.cancel() } }
 }
+
+/// Sends all of `text` on the stream socket `fd` (blocking), retrying on EINTR. MSG_NOSIGNAL: a
+/// peer that went away makes it return false, never raises SIGPIPE.
+@discardableResult
+func sendAll(_ text: String, on fd: Int32) -> Bool {
+    var text = text
+    return text.withUTF8 { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+}

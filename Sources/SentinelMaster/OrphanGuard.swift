@@ -151,13 +151,7 @@ final class GuardLink {
     deinit { close(fd) }
 
     func send(_ message: GuardMessage) {
-        var bytes = Array(message.line.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return }
-            bytes = bytes.dropFirst(n)
-        }
+        sendAll(message.line, on: fd)
     }
 
     /// Sends DISARM and EOF, then waits until the guard has exited and is reaped (by this call or

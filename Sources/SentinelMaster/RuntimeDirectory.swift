@@ -1,5 +1,6 @@
 import KDL
 public import SentinelConfig
+import SentinelObservability
 
 #if canImport(Glibc)
 import Glibc
@@ -55,17 +56,7 @@ public struct RuntimeDirectory: Sendable, Equatable {
     }
 
     static func configuredPath(_ configPath: String) -> String? {
-        let fd = open(configPath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < 64 << 20 {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        guard let bytes = readWholeFile(configPath, limit: 64 << 20, chunk: 65536) else { return nil }
         guard let doc = try? KDLParser.parse(bytes: bytes, file: configPath) else { return nil }
         let systems = doc.nodes.filter { $0.name == "system" || $0.name == "server" }
         for node in systems.reversed() {

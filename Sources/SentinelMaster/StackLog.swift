@@ -47,13 +47,3 @@ public struct LogEntry: Sendable, Equatable {
         a.level == b.level && a.event == b.event && a.fields.elementsEqual(b.fields, by: { $0.0 == $1.0 && $0.1 == $1.1 })
     }
 }
-
-/// Writes all of `text` with write(2) (no shared C `FILE`), retrying on EINTR.
-public func writeAll(_ text: String, to fd: Int32) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return }
-        bytes = bytes.dropFirst(n)
-    }
-}

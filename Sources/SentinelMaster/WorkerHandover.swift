@@ -135,14 +135,7 @@ public struct WorkerHandover: Sendable {
         guard fstat(controlFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK,
               getsockopt(controlFD, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue)
         else { return false }
-        var bytes = Array(WorkerMessage.failed(reason).line.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { send(controlFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            bytes = bytes.dropFirst(n)
-        }
-        return true
+        return sendAll(WorkerMessage.failed(reason).line, on: controlFD)
     }
 
     /// The inherited socket listening on `host:port`, if the master bound one.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import Logging
+import SentinelFormat
 
 /// The one formatter of Sentinel's lifecycle and health events: a swift-log `LogHandler` that
 /// writes one JSON object per line.
@@ -56,7 +57,7 @@ public struct JSONLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         let line = format(level: event.level, event: event.message.description, metadata: merged)
         switch output {
-        case .fd(let fd): Self.writeLine(line + "\n", to: fd)
+        case .fd(let fd): writeAll(line + "\n", to: fd)
         case .lines(let sink): sink(line)
         }
     }
@@ -69,12 +70,12 @@ public struct JSONLogHandler: LogHandler {
             out += "\"ts\":\"" + Self.rfc3339(seconds: now.seconds, milliseconds: now.milliseconds) + "\","
         }
         out += "\"level\":\"" + Self.levelName(level) + "\",\"role\":"
-        Self.appendString(role, to: &out)
+        JSONString.append(role, to: &out)
         out += ",\"pid\":" + String(getpid()) + ",\"event\":"
-        Self.appendString(event, to: &out)
+        JSONString.append(event, to: &out)
         for key in metadata.keys.sorted() where !Self.fixed.contains(key) {
             out += ","
-            Self.appendString(key, to: &out)
+            JSONString.append(key, to: &out)
             out += ":"
             Self.append(metadata[key]!, to: &out)
         }
@@ -112,14 +113,14 @@ public struct JSONLogHandler: LogHandler {
     static func append(_ value: Logger.MetadataValue, to out: inout String) {
         switch value {
         case .string(let s):
-            appendString(s, to: &out)
+            JSONString.append(s, to: &out)
         case .stringConvertible(let v):
             switch v {
             case let b as Bool: out += b ? "true" : "false"
             case let i as any BinaryInteger: out += String(describing: i)
             case let d as Double where d.isFinite: out += String(d)
             case let f as Float where f.isFinite: out += String(f)
-            default: appendString(v.description, to: &out)
+            default: JSONString.append(v.description, to: &out)
             }
         case .array(let items):
             out += "["
@@ -132,39 +133,12 @@ public struct JSONLogHandler: LogHandler {
             out += "{"
             for (i, key) in dict.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                appendString(key, to: &out)
+                JSONString.append(key, to: &out)
                 out += ":"
                 append(dict[key]!, to: &out)
             }
             out += "}"
         }
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped (U+2028/2029 too, so a
-    /// line is also valid JavaScript); everything else as UTF-8.
-    static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\u{2028}", "\u{2029}":
-                out += "\\u" + String(scalar.value, radix: 16)
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 
     static func now() -> (seconds: Int, milliseconds: Int) {
@@ -175,31 +149,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// `2026-12-03T12:50:45.123Z`.
     public static func rfc3339(seconds: Int, milliseconds: Int) -> String {
-        var t = time_t(seconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func pad(_ v: Int, _ n: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1))-\(pad(Int(tm.tm_mday)))T"
-            + "\(pad(Int(tm.tm_hour))):\(pad(Int(tm.tm_min))):\(pad(Int(tm.tm_sec))).\(pad(milliseconds, 3))Z"
-    }
-
-    /// The whole line with one write(2) (more only if the kernel takes part of it), retrying on EINTR.
-    public static func writeLine(_ text: String, to fd: Int32) {
-        var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
+        CivilTime(unixSeconds: Int64(seconds)).rfc3339(milliseconds: milliseconds)
     }
 }
 

@@ -84,20 +84,9 @@ public struct ProcessMetrics: Sendable, Equatable {
         return max(0, n - 1)
     }
 
+    /// At most a little over 1 MiB (the files read are /proc/self/stat and /proc/stat).
     static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-            if bytes.count > 1 << 20 { break }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        readWholeFile(path, limit: (1 << 20) + 1).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Exposition text of the six families. `labels` is inserted as is inside braces on every

@@ -1,3 +1,5 @@
+import SentinelFormat
+
 /// The builtin handlers and the single place that turns an error status into a response.
 ///
 /// It exists so every builtin and error body is produced by pure functions of
@@ -46,13 +48,13 @@ public enum BuiltinHandlers {
         case .status:
             let uptime = max(0, context.uptimeSeconds)
             let body =
-                "{\"status\":\"ok\",\"version\":\(JSON.quote(context.version)),\"uptime\":\(JSON.quote(humanDuration(uptime))),"
-                + "\"uptime_secs\":\(UInt64(uptime)),\"instance_id\":\(JSON.quote(context.instanceID)),"
-                + "\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: context.unixSeconds)))}"
+                "{\"status\":\"ok\",\"version\":\(JSONString.quoted(context.version)),\"uptime\":\(JSONString.quoted(humanDuration(uptime))),"
+                + "\"uptime_secs\":\(UInt64(uptime)),\"instance_id\":\(JSONString.quoted(context.instanceID)),"
+                + "\"timestamp\":\(JSONString.quoted(RFC3339.format(unixSeconds: context.unixSeconds)))}"
             return json(200, body, traceID: context.traceID)
         case .health:
             let body =
-                "{\"status\":\"healthy\",\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: context.unixSeconds)))}"
+                "{\"status\":\"healthy\",\"timestamp\":\(JSONString.quoted(RFC3339.format(unixSeconds: context.unixSeconds)))}"
             return json(200, body, traceID: context.traceID)
         case .notFound:
             return error(404, traceID: context.traceID)
@@ -79,20 +81,20 @@ public enum BuiltinHandlers {
     static func upstreamsJSON(_ list: [UpstreamHealth.UpstreamStatus], unixSeconds: Double) -> String {
         let upstreams = list.map { u in
             let targets = u.targets.map { t in
-                "{\"address\":\(JSON.quote(t.address)),\"weight\":\(t.weight),\"health\":\(JSON.quote(t.health.rawValue)),"
-                    + "\"circuit_breaker\":\(JSON.quote(t.breaker.rawValue)),\"ejected\":\(t.ejected),"
+                "{\"address\":\(JSONString.quoted(t.address)),\"weight\":\(t.weight),\"health\":\(JSONString.quoted(t.health.rawValue)),"
+                    + "\"circuit_breaker\":\(JSONString.quoted(t.breaker.rawValue)),\"ejected\":\(t.ejected),"
                     + "\"in_flight\":\(t.inFlight.map(String.init) ?? "null"),"
-                    + "\"probe_error\":\(t.probeError.map(JSON.quote) ?? "null")}"
+                    + "\"probe_error\":\(t.probeError.map(JSONString.quoted) ?? "null")}"
             }
-            return "{\"id\":\(JSON.quote(u.id)),\"targets\":[\(targets.joined(separator: ","))]}"
+            return "{\"id\":\(JSONString.quoted(u.id)),\"targets\":[\(targets.joined(separator: ","))]}"
         }
-        return "{\"upstreams\":[\(upstreams.joined(separator: ","))],\"timestamp\":\(JSON.quote(RFC3339.format(unixSeconds: unixSeconds)))}"
+        return "{\"upstreams\":[\(upstreams.joined(separator: ","))],\"timestamp\":\(JSONString.quoted(RFC3339.format(unixSeconds: unixSeconds)))}"
     }
 
     /// `{"error":"<code> <reason>","trace_id":"…"}` with the JSON headers (§5.17).
     public static func error(_ status: Int, traceID: String) -> BuiltinResponse {
         json(
-            status, "{\"error\":\(JSON.quote("\(status) \(HTTPReason.phrase(status))")),\"trace_id\":\(JSON.quote(traceID))}",
+            status, "{\"error\":\(JSONString.quoted("\(status) \(HTTPReason.phrase(status))")),\"trace_id\":\(JSONString.quoted(traceID))}",
             traceID: traceID)
     }
 

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import CSentinelTLS
+internal import SentinelFormat
 
 /// A certificate chain (leaf first) and its private key, parsed from PEM bytes. Immutable; the
 /// X509 and EVP_PKEY objects are reference-counted by OpenSSL and only read after loading, so
@@ -133,19 +134,7 @@ public struct TLSCertificateFinding: Sendable, Hashable, CustomStringConvertible
 
 /// "2026-12-03 12:00:00 UTC".
 func formatUTC(_ seconds: Int64) -> String {
-    var days = seconds / 86_400
-    var rem = seconds % 86_400
-    if rem < 0 { rem += 86_400; days -= 1 }
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    let t = CivilTime(unixSeconds: seconds)
     func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(y)-\(two(m))-\(two(d)) \(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60)) UTC"
+    return "\(t.year)-\(two(t.month))-\(two(t.day)) \(two(t.hour)):\(two(t.minute)):\(two(t.second)) UTC"
 }

@@ -50,3 +50,12 @@ public func bindLoopback(_ fd: Int32) -> Int? {
     }
     return ok ? Int(UInt16(bigEndian: addr.sin_port)) : nil
 }
+
+/// A port the kernel considers free right now (bind 127.0.0.1 port 0, read it back, close), for
+/// configurations that must name a port before the process that binds it starts.
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    guard let port = bindLoopback(fd) else { throw POSIXError(.EADDRINUSE) }
+    return port
+}

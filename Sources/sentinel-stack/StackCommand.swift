@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelConfig
 import SentinelMaster
+import SentinelObservability
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SentinelConfig
+import SentinelObservability
 
 #if canImport(Glibc)
 import Glibc
@@ -67,14 +68,7 @@ enum Console {
 
     static func out(_ text: String) { emit(text + "\n", fd: 1) }
 
-    static func emit(_ text: String, fd: Int32) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
-    }
+    static func emit(_ text: String, fd: Int32) { writeAll(text, to: fd) }
 }
 
 /// Loads and checks a configuration, printing the verdict the way `nginx -t` does.

@@ -1,4 +1,5 @@
 import Foundation
+import SentinelTestSupport
 import Testing
 
 /// Runs the built `sentinel` and `sentinel-stack` binaries as child processes.
@@ -179,15 +180,8 @@ import Testing
         // The test holds the port: bound and listening, so Sentinel's bind must fail.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { a in
-            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        try #require(bound)
-        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let port = try #require(bindLoopback(fd))
+        try #require(listen(fd, 8) == 0)
         let file = dir + "/s.kdl"
         try DefaultConfigText.withPortZero.replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(port)")
             .write(toFile: file, atomically: true, encoding: .utf8)

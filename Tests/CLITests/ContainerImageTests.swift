@@ -1,4 +1,5 @@
 import Foundation
+import SentinelTestSupport
 import Testing
 
 /// The container image's configuration (`deploy/sentinel.kdl`, installed by `deploy/Containerfile`)
@@ -17,7 +18,7 @@ import Testing
         let text = try String(contentsOfFile: root + "/deploy/sentinel.kdl", encoding: .utf8)
         #expect(text.contains(#"address "0.0.0.0:8080""#) && text.contains(#"address "127.0.0.1:9901""#))
         #expect(!text.contains("observability"), "no separate metrics listener on 0.0.0.0:9090")
-        let (publicPort, adminPort) = (try freeTCPPort(), try freeTCPPort())
+        let (publicPort, adminPort) = (try freePort(), try freePort())
         let dir = NSTemporaryDirectory() + "sentinel-image-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -43,21 +44,4 @@ import Testing
             #expect(try httpGet(port: adminPort, path: path).hasPrefix("HTTP/1.1 200"), "admin \(path)")
         }
     }
-}
-
-/// A port the kernel considers free right now (bind port 0, read it, close).
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-        }
-    }
-    guard ok else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SentinelTestSupport
 import Synchronization
 import Testing
 
@@ -8,41 +9,23 @@ import Testing
     /// A running `sentinel` whose stderr is collected.
     final class Running: Sendable {
         let process = Process()
-        final class Text: Sendable {
-            let value = Mutex("")
-        }
-        private let log = Text()
+        private let log = CollectedText()
 
         init(config: String) throws {
             process.executableURL = URL(fileURLWithPath: binDir + "/sentinel")
             process.arguments = ["--config", config]
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            let log = self.log
-            err.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil; return }
-                log.value.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            }
+            process.collectStderr(into: log)
             try process.run()
         }
 
-        var text: String { log.value.withLock { $0 } }
+        var text: String { log.value }
 
         func count(_ event: String) -> Int {
             text.split(separator: "\n").filter { $0.contains(#""event":"\#(event)""#) }.count
         }
 
         /// Polls the collected log until `condition` holds (false after 20 s).
-        func wait(_ condition: () -> Bool) -> Bool {
-            let end = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < end {
-                if condition() { return true }
-                usleep(20_000)
-            }
-            return condition()
-        }
+        func wait(_ condition: () -> Bool) -> Bool { pollUntil(condition) }
 
         var port: Int? {
             for line in text.split(separator: "\n") where line.contains("\"listener_bound\"") {

@@ -2,18 +2,6 @@ import Testing
 
 @testable import SentinelPolicy
 
-/// Deterministic generator so a failure reproduces from its seed (no global state).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// An independent, deliberately naive model of §5.1 (plus OR-within-kind): no indexes, no shared code.
 private enum Naive {
     static func host(_ raw: String) -> String {
@@ -78,7 +66,7 @@ private enum Naive {
     static let hosts = ["a.com", "b.com", "x.a.com", "y.x.a.com", "A.COM:8080"]
     static let methods = ["GET", "POST", "put"]
 
-    static func randomPath(_ rng: inout SplitMix64) -> String {
+    static func randomPath(_ rng: inout SplitMixRandom) -> String {
         let n = Int.random(in: 0...3, using: &rng)
         var p = ""
         for _ in 0..<n { p += "/" + segments.randomElement(using: &rng)! }
@@ -86,7 +74,7 @@ private enum Naive {
         return p
     }
 
-    static func randomRoute(_ i: Int, _ rng: inout SplitMix64) -> RouteSpec {
+    static func randomRoute(_ i: Int, _ rng: inout SplitMixRandom) -> RouteSpec {
         var r = RouteSpec(id: "r\(i)", priority: [0, 10, 50, 50, 50, 100].randomElement(using: &rng)!, handler: i)
         func chance(_ n: Int) -> Bool { Int.random(in: 0..<n, using: &rng) == 0 }
         for _ in 0..<Int.random(in: 0...2, using: &rng) { r.paths.append(randomPath(&rng)) }
@@ -103,7 +91,7 @@ private enum Naive {
 
     @Test(arguments: 0..<40)
     func fastRouterAgreesWithNaiveReference(seed: Int) throws {
-        var rng = SplitMix64(state: UInt64(seed) &* 7919 &+ 1)
+        var rng = SplitMixRandom(seed: UInt64(seed) &* 7919 &+ 1)
         let routes = (0..<Int.random(in: 1...60, using: &rng)).map { Self.randomRoute($0, &rng) }
         let router = try Router(routes: routes)
         var cache = RouteCache(capacity: 16)

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SentinelProxy
+import SentinelFormat
 
 @Suite struct BuiltinHandlerTests {
     let context = BuiltinHandlers.Context(
@@ -58,12 +59,18 @@ import Testing
     }
 
     @Test func jsonEscaping() {
-        #expect(JSON.quote("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+        #expect(JSONString.quoted("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
     }
 
     @Test func rfc3339() {
         #expect(RFC3339.format(unixSeconds: 0) == "1970-01-01T00:00:00.000Z")
         #expect(RFC3339.format(unixSeconds: 951_782_400) == "2000-02-29T00:00:00.000Z")
+    }
+
+    @Test func accessLogTimes() {
+        #expect(AccessLogFormatter.rfc3339(1_796_215_845.25) == "2026-12-02T12:50:45.250Z")
+        #expect(AccessLogFormatter.clfTime(1_796_215_845.25) == "02/Dec/2026:12:50:45 +0000")
+        #expect(AccessLogFormatter.clfTime(951_782_400) == "29/Feb/2000:00:00:00 +0000")
     }
 }
 

@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import Synchronization
 import SentinelMaster
@@ -164,7 +165,7 @@ import Testing
         while ContinuousClock.now < window { usleep(50_000) }
         #expect(counted() == stuck)
         // Reading the log again lets everything flow.
-        let log = LogText()
+        let log = CollectedText()
         let fd = pipeFDs[0]
         readerStarted.store(true, ordering: .relaxed)
         Thread {

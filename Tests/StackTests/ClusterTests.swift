@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -7,18 +8,7 @@ import Testing
 @Suite(.serialized) struct ClusterTests {
     static func config(port: Int, dir: String, metricsPort: Int, extraRoutes: String = "", upstreams: String = "") -> String {
         """
-        schema-version "1.0"
-        system {
-            worker-processes 2
-            graceful-shutdown-timeout-secs 5
-            runtime-directory "\(dir)/run"
-        }
-        listeners {
-            listener "http" {
-                address "127.0.0.1:\(port)"
-                protocol "http"
-            }
-        }
+        \(StackProcess.prelude(workers: 2, port: port, dir: dir))
         routes {
             route "health" {
                 matches { path "/health" }
@@ -35,6 +25,20 @@ import Testing
             metrics { address "127.0.0.1:\(metricsPort)" }
             logging {
                 access-log { file "\(dir)/access.log" }
+            }
+        }
+        """
+    }
+
+    /// `upstream "app"` with two targets and an active health check of type `check`, fast enough
+    /// for tests (1 s interval and timeout, thresholds of 1).
+    static func probedUpstream(_ first: Int, _ second: Int, check: String) -> String {
+        """
+        upstreams {
+            upstream "app" {
+                target "127.0.0.1:\(first)"
+                target "127.0.0.1:\(second)"
+                health-check { type \(check); interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
             }
         }
         """
@@ -204,15 +208,7 @@ import Testing
         let bad = try ScriptedUpstream(grpcServingStatus: 2)
         let good = try ScriptedUpstream(grpcServingStatus: 1)
         let metricsPort = try freePort()
-        let upstreams = """
-            upstreams {
-                upstream "app" {
-                    target "127.0.0.1:\(bad.port)"
-                    target "127.0.0.1:\(good.port)"
-                    health-check { type "grpc" { service "app.v1.App" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
-                }
-            }
-            """
+        let upstreams = Self.probedUpstream(bad.port, good.port, check: #""grpc" { service "app.v1.App" }"#)
         let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
         let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }
         #expect(stack.waitForEvent("started"), "log: \(stack.text)")
@@ -242,15 +238,7 @@ import Testing
         let bad = try ScriptedUpstream(probeStatus: 500)
         let good = try ScriptedUpstream(probeStatus: 200)
         let metricsPort = try freePort()
-        let upstreams = """
-            upstreams {
-                upstream "app" {
-                    target "127.0.0.1:\(bad.port)"
-                    target "127.0.0.1:\(good.port)"
-                    health-check { type "http" { path "/hc" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
-                }
-            }
-            """
+        let upstreams = Self.probedUpstream(bad.port, good.port, check: #""http" { path "/hc" }"#)
         let route = #"route "app" { matches { path-prefix "/app" }; upstream "app" }"#
             + "\n" + #"route "upstreams" { matches { path "/upstreams" }; builtin-handler "upstreams" }"#
         let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, extraRoutes: route, upstreams: upstreams) }

@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import SentinelConfig
 import Testing

@@ -35,12 +35,7 @@ import Testing
         }
 
         func wait(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
-            let end = ContinuousClock.now + timeout
-            while ContinuousClock.now < end {
-                if condition() { return true }
-                usleep(20_000)
-            }
-            return condition()
+            pollUntil(timeout: timeout, condition)
         }
 
         func exitStatus(timeout: Duration = .seconds(30)) -> Int32? {

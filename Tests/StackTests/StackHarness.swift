@@ -14,7 +14,7 @@ final class StackProcess: Sendable {
     let configPath: String
     let port: Int
     let process: Process
-    private let log = LogText()
+    private let log = CollectedText()
 
     /// `config` replaces the default configuration: it gets the listener port and the directory.
     /// `topLevel` is appended to the configuration (e.g. an `agents` block).
@@ -35,26 +35,32 @@ final class StackProcess: Sendable {
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         for (k, v) in env { environment[k] = v }
         process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        let log = self.log
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            let text = String(decoding: data, as: UTF8.self)
-            log.append(text)
-        }
+        process.collectStderr(into: log)
         try process.run()
     }
 
     /// `threads`: event loops per worker (0: the default, cores ÷ workers).
     static func config(workers: Int, gracefulSecs: Int, port: Int, dir: String, extra: String = "", threads: Int = 0) -> String {
         """
+        \(prelude(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir, threads: threads))
+        routes {
+            route "health" {
+                matches { path "/health" }
+                builtin-handler "health"
+            }
+            \(extra)
+        }
+        """
+    }
+
+    /// `schema-version`, `system` (workers, drain time, runtime directory under `dir`) and one
+    /// HTTP listener on `port`: the start of the stack tests' configurations.
+    static func prelude(workers: Int, gracefulSecs: Int = 5, port: Int, dir: String, threads: Int? = nil) -> String {
+        """
         schema-version "1.0"
         system {
             worker-processes \(workers)
-            worker-threads \(threads)
+            \(threads.map { "worker-threads \($0)" } ?? "")
             graceful-shutdown-timeout-secs \(gracefulSecs)
             runtime-directory "\(dir)/run"
         }
@@ -63,13 +69,6 @@ final class StackProcess: Sendable {
                 address "127.0.0.1:\(port)"
                 protocol "http"
             }
-        }
-        routes {
-            route "health" {
-                matches { path "/health" }
-                builtin-handler "health"
-            }
-            \(extra)
         }
         """
     }
@@ -83,12 +82,7 @@ final class StackProcess: Sendable {
 
     /// Waits (polling the collected log) until `condition` holds; false after `timeout`.
     func wait(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
+        pollUntil(timeout: timeout, condition)
     }
 
     func waitForEvent(_ event: String, count: Int = 1, timeout: Duration = .seconds(20)) -> Bool {
@@ -122,13 +116,6 @@ final class StackProcess: Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: dir)
     }
-}
-
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    guard let port = bindLoopback(fd) else { throw POSIXError(.EADDRINUSE) }
-    return port
 }
 
 func processGone(_ pid: Int32) -> Bool {
@@ -177,11 +164,4 @@ func run(_ tool: String, _ args: [String]) throws -> RunResult {
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-/// The collected stderr of a child, appended from the pipe's handler thread.
-final class LogText: Sendable {
-    private let text = Mutex("")
-    func append(_ s: String) { text.withLock { $0 += s } }
-    var value: String { text.withLock { $0 } }
 }

@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import Testing
 
@@ -14,15 +15,7 @@ import Testing
         let bad = try ScriptedUpstream(probeStatus: 500)
         let good = try ScriptedUpstream(probeStatus: 200)
         let metricsPort = try freePort()
-        let upstreams = """
-            upstreams {
-                upstream "app" {
-                    target "127.0.0.1:\(bad.port)"
-                    target "127.0.0.1:\(good.port)"
-                    health-check { type "http" { path "/hc" }; interval-secs 1; timeout-secs 1; unhealthy-threshold 1; healthy-threshold 1 }
-                }
-            }
-            """
+        let upstreams = ClusterTests.probedUpstream(bad.port, good.port, check: #""http" { path "/hc" }"#)
         let stack = try StackProcess { ClusterTests.config(port: $0, dir: $1, metricsPort: metricsPort, upstreams: upstreams) }
         #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         #expect(stack.wait { Self.objects(stack, "upstream_health_changed").count >= 2 }, "log: \(stack.text)")

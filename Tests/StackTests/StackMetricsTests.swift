@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import SentinelMaster
 import Testing
@@ -81,18 +82,7 @@ import Testing
 
     static func config(port: Int, dir: String, metricsPort: Int, upstreamPort: Int) -> String {
         """
-        schema-version "1.0"
-        system {
-            worker-processes 1
-            graceful-shutdown-timeout-secs 5
-            runtime-directory "\(dir)/run"
-        }
-        listeners {
-            listener "http" {
-                address "127.0.0.1:\(port)"
-                protocol "http"
-            }
-        }
+        \(StackProcess.prelude(workers: 1, port: port, dir: dir))
         routes {
             route "app" {
                 matches { path-prefix "/" }

@@ -1,3 +1,4 @@
+import SentinelTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -259,12 +260,7 @@ final class SystemdNamespace: Sendable {
     }
 
     func wait(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
+        pollUntil(timeout: timeout, every: .milliseconds(100), condition)
     }
 
     func down() {

@@ -75,14 +75,4 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
         r.finish()
         return result
     }
-
-    /// RFC 9110 `tchar`.
-    static func isTokenByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(b)
-        }
-    }
 }

@@ -80,7 +80,7 @@ public struct SystemConfig: Sendable, Hashable {
                 hint: "write via \"sentinel\" (the name in Via: 1.1 sentinel) or via #false (no Via element)")
             return "sentinel"
         }
-        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(IPRange.isTokenByte) else {
+        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(HeaderName.isTokenByte) else {
             sink.error(
                 v.location, path, "\"via\" must be 1-64 token characters (letters, digits, !#$%&'*+-.^_`|~), got \(NodeReader.show(v))",
                 hint: "for example: via \"edge-1\"")

@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelObservability
 import SentinelTLS
 import Synchronization
 
@@ -83,17 +84,7 @@ public final class AccessLogFile: Sendable {
 
     /// Appends `bytes` (whole lines) in one call.
     func append(_ bytes: UnsafeRawBufferPointer) {
-        fd.withLock { fd in
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
+        fd.withLock { writeAll(bytes, to: $0) }
     }
 
     /// Opens the path again (after logrotate moved the file) and closes the old descriptor.

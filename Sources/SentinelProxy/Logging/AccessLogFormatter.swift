@@ -3,6 +3,7 @@ import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import SentinelFormat
 
 /// Formats access-log lines. Client-controlled strings (path, user agent, referer, host) are
 /// escaped so a request can never forge a log line: JSON escaping in JSON lines, and `\xHH`
@@ -85,7 +86,7 @@ enum AccessLogFormatter {
         out.writeStaticString(",\"")
         out.writeStaticString(name)
         out.writeStaticString("\":")
-        out.writeString(JSON.quote(value))
+        out.writeString(JSONString.quoted(value))
     }
 
     private static func number(_ name: StaticString, _ value: Int, _ out: inout ByteBuffer) {
@@ -115,28 +116,17 @@ enum AccessLogFormatter {
         return "\(ms).\(String(repeating: "0", count: 3 - f.count))\(f)"
     }
 
+    /// `2026-11-25T18:00:00.123Z`
     static func rfc3339(_ unixSeconds: Double) -> String {
-        var t = time_t(unixSeconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
+        let seconds = Int64(unixSeconds)
         let ms = Int((unixSeconds - Double(Int(unixSeconds))) * 1000)
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(ms, 3))Z"
+        return CivilTime(unixSeconds: seconds).rfc3339(milliseconds: ms)
     }
-
-    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// `25/Nov/2026:18:00:00 +0000`
     static func clfTime(_ unixSeconds: Double) -> String {
-        var t = time_t(unixSeconds)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        return "\(pad(Int(tm.tm_mday), 2))/\(months[Int(tm.tm_mon)])/\(pad(Int(tm.tm_year) + 1900, 4)):"
-            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)) +0000"
-    }
-
-    static func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        let t = CivilTime(unixSeconds: Int64(unixSeconds))
+        return "\(CivilTime.pad(t.day, 2))/\(CivilTime.monthNames[Int(t.month) - 1])/\(CivilTime.pad(t.year, 4)):"
+            + "\(CivilTime.pad(t.hour, 2)):\(CivilTime.pad(t.minute, 2)):\(CivilTime.pad(t.second, 2)) +0000"
     }
 }

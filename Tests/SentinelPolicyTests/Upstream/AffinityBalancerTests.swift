@@ -46,7 +46,7 @@ import Testing
             $0.localZone = "a"
             $0.localityFallback = .failLocal
         }
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng) { $0 != 0 && $0 != 2 } == nil)
         #expect(lb.next(&rng) { $0 != 0 } == 2)
         var noLocalTargets = balancer(.localityAware, zoned) {
@@ -103,7 +103,7 @@ import Testing
             $0.subsetSize = 3
         }
         let members = Set(lb.subset!)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         let picked = lb.next(&rng) { !members.contains($0) }!
         #expect(!members.contains(picked))
     }

@@ -27,7 +27,7 @@ func balancer(
 extension LoadBalancer {
     /// Picks with fresh entropy from `rng`.
     mutating func next(
-        _ rng: inout SplitMix64, key: [UInt8]? = nil, cookie: String? = nil, now: Duration = .zero,
+        _ rng: inout SplitMixRandom, key: [UInt8]? = nil, cookie: String? = nil, now: Duration = .zero,
         eligible: (Int) -> Bool = { _ in true }
     ) -> Int? {
         pick(PickContext(hashKey: key, stickyCookie: cookie, now: now, using: &rng), eligible: eligible)?.target
@@ -35,7 +35,7 @@ extension LoadBalancer {
 
     /// Counts picks per target over `count` picks.
     mutating func histogram(_ count: Int, seed: UInt64 = 1, eligible: (Int) -> Bool = { _ in true }) -> [Int] {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMixRandom(seed: seed)
         var counts = [Int](repeating: 0, count: targets.count)
         for _ in 0..<count {
             if let i = next(&rng, eligible: eligible) { counts[i] += 1 }

@@ -5,7 +5,7 @@ import Testing
 @Suite struct RotatingBalancers {
     @Test func roundRobinCyclesAndSpreadsSkippedTurns() {
         var lb = balancer(.roundRobin, makeTargets(3))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect((0..<6).map { _ in lb.next(&rng)! } == [0, 1, 2, 0, 1, 2])
         let counts = lb.histogram(3000) { $0 != 1 }
         #expect(counts == [1500, 0, 1500])
@@ -13,7 +13,7 @@ import Testing
 
     @Test func smoothWeightedMatchesNginxSequence() {
         var lb = balancer(.weighted, makeTargets(3, weights: [5, 1, 1]))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         let names = ["a", "b", "c"]
         let sequence = (0..<14).map { _ in names[lb.next(&rng)!] }.joined(separator: " ")
         #expect(sequence == "a a b a c a a a a b a c a a")
@@ -42,7 +42,7 @@ import Testing
 
     @Test func leastConnectionsPicksTheMinimum() {
         var lb = balancer(.leastConnections, makeTargets(3))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         for (target, count) in [(0, 3), (1, 1), (2, 2)] {
             for _ in 0..<count { lb.begin(target) }
         }
@@ -63,14 +63,14 @@ import Testing
 
     @Test func leastConnectionsEvensOutUnderLoad() {
         var lb = balancer(.leastConnections, makeTargets(3))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         for _ in 0..<30 { lb.begin(lb.next(&rng)!) }
         #expect((0..<3).map(lb.inFlight) == [10, 10, 10])
     }
 
     @Test func weightedLeastConnectionsUsesRatioAndPrefersHeavierOnTies() {
         var lb = balancer(.weightedLeastConnections, makeTargets(3, weights: [1, 2, 4]))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng) == 2)  // all idle: tie goes to the highest weight
         for (target, count) in [(0, 1), (1, 2), (2, 3)] {
             for _ in 0..<count { lb.begin(target) }
@@ -97,7 +97,7 @@ import Testing
             $0.maglevTableSize = 1009
             $0.stickyKey = Array("k".utf8)
         }
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMixRandom(seed: 42)
         for round in 0..<300 {
             let mask = rng.next() & 0xFFF
             let eligible = { (i: Int) in mask & (1 << UInt64(i)) != 0 }
@@ -124,7 +124,7 @@ import Testing
     @Test(arguments: BalancingAlgorithm.allCases)
     func singleEligibleTargetAlwaysWins(algorithm: BalancingAlgorithm) {
         var lb = balancer(algorithm, makeTargets(5)) { $0.maglevTableSize = 1009 }
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMixRandom(seed: 7)
         for i in 0..<50 {
             #expect(lb.next(&rng, key: ipKey(i)) { $0 == 3 } == 3)
         }

@@ -5,7 +5,7 @@ import Testing
 /// The target address each key maps to (addresses, so balancers over different target lists compare).
 private func placement(_ lb: inout LoadBalancer, keys: Range<Int>, eligible: (Int) -> Bool = { _ in true }) -> [String]
 {
-    var rng = SplitMix64(state: 9)
+    var rng = SplitMixRandom(seed: 9)
     return keys.map { k in lb.targets[lb.next(&rng, key: ipKey(k &* 2_654_435_761), eligible: eligible)!].address }
 }
 
@@ -116,7 +116,7 @@ private func remap(before: [String], after: [String], removed: String) -> Remap 
 @Suite struct ConsistentHashTests {
     @Test func boundedLoadNeverExceedsCap() {
         var lb = balancer(.consistentHash, makeTargets(10))
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMixRandom(seed: 3)
         for total in 1...5000 {
             // A hot key half the time: bounded loads must still spread it.
             let key = total % 2 == 0 ? ipKey(7) : ipKey(Int(truncatingIfNeeded: rng.next()))
@@ -133,7 +133,7 @@ private func remap(before: [String], after: [String], removed: String) -> Remap 
 
     @Test func boundedLoadWithIneligibleTargetsUsesTheEligibleAverage() {
         var lb = balancer(.consistentHash, makeTargets(10))
-        var rng = SplitMix64(state: 4)
+        var rng = SplitMixRandom(seed: 4)
         let eligible = { (i: Int) in i >= 3 }
         for total in 1...2000 {
             let picked = lb.next(&rng, key: ipKey(total % 5), eligible: eligible)!

@@ -22,7 +22,7 @@ private func feed(
 
     @Test func connectionsMetricEvensOutUnderLoad() {
         var lb = balancer(.powerOfTwoChoices, makeTargets(4))
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMixRandom(seed: 5)
         for _ in 0..<400 { lb.begin(lb.next(&rng)!) }
         let loads = (0..<4).map(lb.inFlight)
         #expect(loads.max()! - loads.min()! <= 3, "\(loads)")
@@ -33,7 +33,7 @@ private func feed(
         feed(&lb, 0, latency: .milliseconds(200), times: 5, at: .seconds(1))
         feed(&lb, 1, latency: .milliseconds(5), times: 5, at: .seconds(1))
         feed(&lb, 2, latency: .milliseconds(6), times: 5, at: .seconds(1))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         var counts = [0, 0, 0]
         for _ in 0..<1000 { counts[lb.next(&rng, now: .seconds(1))!] += 1 }
         #expect(counts[0] == 0)
@@ -50,7 +50,7 @@ private func feed(
 
     @Test func weightsAreHonoured() {
         var lb = balancer(.powerOfTwoChoices, makeTargets(2, weights: [1, 3]))
-        var rng = SplitMix64(state: 8)
+        var rng = SplitMixRandom(seed: 8)
         for _ in 0..<400 { lb.begin(lb.next(&rng)!) }
         #expect(lb.inFlight(0) == 100 && lb.inFlight(1) == 300)
     }
@@ -61,7 +61,7 @@ private func feed(
         var lb = balancer(.peakEWMA, makeTargets(2))
         feed(&lb, 0, latency: .milliseconds(50), at: .seconds(1))
         feed(&lb, 1, latency: .milliseconds(5), at: .seconds(1))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng, now: .seconds(1)) == 1)
         // In flight requests cost 1.5 × each: 5 ms × (1 + 20 × 1.5) = 155 ms > 50 ms.
         for _ in 0..<20 { lb.begin(1) }
@@ -72,7 +72,7 @@ private func feed(
         var lb = balancer(.peakEWMA, makeTargets(2))
         feed(&lb, 0, latency: .milliseconds(20), at: .zero)
         feed(&lb, 1, latency: .milliseconds(5), at: .zero)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng, now: .zero) == 1)
         feed(&lb, 1, latency: .milliseconds(200), at: .milliseconds(100))
         #expect(lb.next(&rng, now: .milliseconds(100)) == 0)
@@ -85,7 +85,7 @@ private func feed(
         var lb = balancer(.peakEWMA, makeTargets(2))
         feed(&lb, 0, latency: .milliseconds(100), at: .zero)
         feed(&lb, 1, latency: .milliseconds(10), at: .seconds(100))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         // 100 ms × e^(−100/10) ≈ 4.5 µs < 10 ms: the once-slow target gets a chance again.
         #expect(lb.next(&rng, now: .seconds(100)) == 0)
     }
@@ -94,14 +94,14 @@ private func feed(
         var lb = balancer(.peakEWMA, makeTargets(2))
         feed(&lb, 0, latency: .milliseconds(30), at: .zero)
         feed(&lb, 1, latency: .microseconds(200), success: false, at: .zero)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng, now: .zero) == 0)
     }
 
     @Test func unobservedTargetsStartAtOneMillisecond() {
         var lb = balancer(.peakEWMA, makeTargets(2))
         feed(&lb, 0, latency: .milliseconds(2), at: .zero)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         #expect(lb.next(&rng, now: .zero) == 1)
     }
 }
@@ -170,7 +170,7 @@ private func feed(
 @Suite struct LeastTokensQueuedTests {
     @Test func picksTheShortestTokenBacklog() {
         var lb = balancer(.leastTokensQueued, makeTargets(2))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         lb.begin(0, queuedTokens: 500)
         lb.begin(1, queuedTokens: 100)
         #expect(lb.next(&rng) == 1)
@@ -178,7 +178,7 @@ private func feed(
 
     @Test func learnsTokensPerSecond() {
         var lb = balancer(.leastTokensQueued, makeTargets(2))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         lb.begin(0, queuedTokens: 500)  // 500 / 100 default = 5 s
         lb.begin(1, queuedTokens: 100)
         // 1000 tokens in 1 s: EWMA 0.3 × 1000 + 0.7 × 100 = 370 tokens/s.
@@ -191,7 +191,7 @@ private func feed(
 
     @Test func withoutEstimatesFewestInFlightWins() {
         var lb = balancer(.leastTokensQueued, makeTargets(3))
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         lb.begin(0)
         lb.begin(2)
         #expect(lb.next(&rng) == 1)

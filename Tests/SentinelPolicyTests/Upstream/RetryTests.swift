@@ -60,7 +60,7 @@ import Testing
 
     @Test func backoffIsFullJitterWithinBounds() {
         let r = RetryRules(backoffBase: .milliseconds(100), backoffMax: .seconds(10))
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMixRandom(seed: 11)
         for attempt in 1...5 {
             let cap = r.backoffCap(attempt: attempt)
             var low = false
@@ -111,7 +111,7 @@ import Testing
     @Test func retryAvoidsTriedTargetsAndBacksOff() {
         var state = RetryState()
         var budget = RetryBudget()
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         let rules = RetryRules(maxAttempts: 3)
         state.started(target: 2)
         let first = state.failed(
@@ -144,7 +144,7 @@ import Testing
     @Test func unsafeReplayIsRefusedWithoutSpendingBudget() {
         var state = RetryState()
         var budget = RetryBudget(ratio: 0, minPerSecond: 1)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         state.started(target: 0)
         #expect(
             state.failed(
@@ -156,7 +156,7 @@ import Testing
 
     @Test func exhaustedBudgetStopsRetries() {
         var budget = RetryBudget(ratio: 0, minPerSecond: 0)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMixRandom(seed: 1)
         var state = RetryState()
         state.started(target: 0)
         #expect(
