@@ -38,6 +38,20 @@ public final class TLSCertificateChain: @unchecked Sendable {
         EVP_PKEY_free(privateKey)
     }
 
+    /// Installs the chain and its key on `ctx` (SSL_CTX*), checking first that the key belongs
+    /// to the leaf; `refusal` says what OpenSSL refused when it does ("the client certificate").
+    func install(on ctx: OpaquePointer, refusal: String) throws(TLSError) {
+        guard keyMatchesCertificate else {
+            throw TLSError(.certificate, "\(source): the private key does not belong to the certificate \(leaf.subject)")
+        }
+        let stack = OPENSSL_sk_new_null()
+        defer { OPENSSL_sk_free(stack) }
+        for extra in certificates.dropFirst() { _ = OPENSSL_sk_push(stack, UnsafeRawPointer(extra)) }
+        guard SSL_CTX_use_cert_and_key(ctx, certificates[0], privateKey, stack, 1) == 1 else {
+            throw TLSError.drain(.certificate, "\(source): OpenSSL refused \(refusal)")
+        }
+    }
+
     /// True when the private key belongs to the leaf certificate.
     public var keyMatchesCertificate: Bool {
         let ok = X509_check_private_key(certificates[0], privateKey) == 1

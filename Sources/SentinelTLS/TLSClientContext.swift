@@ -60,15 +60,7 @@ public final class TLSClientContext: @unchecked Sendable {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
         if let chain = config.certificate {
-            guard chain.keyMatchesCertificate else {
-                throw TLSError(.certificate, "\(chain.source): the private key does not belong to the certificate \(chain.leaf.subject)")
-            }
-            let stack = OPENSSL_sk_new_null()
-            defer { OPENSSL_sk_free(stack) }
-            for extra in chain.certificates.dropFirst() { _ = OPENSSL_sk_push(stack, UnsafeRawPointer(extra)) }
-            guard SSL_CTX_use_cert_and_key(ctx, chain.certificates[0], chain.privateKey, stack, 1) == 1 else {
-                throw TLSError.drain(.certificate, "\(chain.source): OpenSSL refused the client certificate")
-            }
+            try chain.install(on: ctx, refusal: "the client certificate")
         }
         if !config.alpn.isEmpty {
             let wire = try alpnWireFormat(config.alpn)

@@ -148,15 +148,7 @@ public final class TLSContextSet: @unchecked Sendable {
         var fingerprints: [UInt8] = []
         for cert in h.certificates {
             let chain = cert.chain
-            guard chain.keyMatchesCertificate else {
-                throw TLSError(.certificate, "\(chain.source): the private key does not belong to the certificate \(chain.leaf.subject)")
-            }
-            let stack = OPENSSL_sk_new_null()
-            defer { OPENSSL_sk_free(stack) }
-            for extra in chain.certificates.dropFirst() { _ = OPENSSL_sk_push(stack, UnsafeRawPointer(extra)) }
-            guard SSL_CTX_use_cert_and_key(ctx, chain.certificates[0], chain.privateKey, stack, 1) == 1 else {
-                throw TLSError.drain(.certificate, "\(chain.source): OpenSSL refused the certificate and key")
-            }
+            try chain.install(on: ctx, refusal: "the certificate and key")
             if let der = cert.ocspResponse {
                 try checkOCSPResponse(der, what: "\(chain.source) OCSP response")
                 staples.append((chain.certificates[0], der))
