@@ -28,7 +28,8 @@ final class UpstreamPool {
         case connectFailed(any Error)
     }
 
-    private let eventLoop: any EventLoop
+    /// The loop every connection of this pool (and every exchange using it) runs on.
+    let eventLoop: any EventLoop
     private let clock: ServerClock
     /// Idle connections per target. The lists are objects so taking and returning a connection
     /// mutates them in place, without the dictionary's modify accessor (which allocated).
