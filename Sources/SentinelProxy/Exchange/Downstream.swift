@@ -17,7 +17,7 @@ import SentinelTLS
 /// later HPACK), whether chunked framing passes through, whether the connection survives the
 /// response (HTTP/1 keep-alive, quiesce), and how a whole error answer is serialised. Nothing
 /// here mentions a channel or its pipeline, so an event loop other than NIO's can host it.
-protocol Downstream: AnyObject {
+protocol Downstream: AnyObject, SendableMetatype {
     // MARK: Connection facts
 
     /// Who the client is and how it reached Sentinel (peer, scheme, TLS handshake facts).
@@ -107,7 +107,7 @@ struct ConnectionFacts {
 }
 
 /// How a final response travels to the client, as the downstream decided.
-struct ResponseDelivery {
+struct ResponseDelivery: Equatable {
     /// The client connection closes after this response.
     var closesConnection: Bool
     /// Body bytes go out without the upstream's chunk framing (the exchange writes only the

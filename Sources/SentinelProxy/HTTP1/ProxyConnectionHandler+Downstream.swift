@@ -35,11 +35,10 @@ extension ProxyConnectionHandler: Downstream {
         inlineBody: Int
     ) -> ResponseDelivery {
         let http10 = requestVersion == .http1_0
-        // An HTTP/1.0 client cannot read chunked framing: it gets the data, delimited by the close.
-        let dechunk = head.framing == .chunked && http10
-        let close = !keepAlive || quiescing || head.framing == .untilClose || dechunk
+        let delivery = Self.delivery(of: head.framing, http10: http10, keepAlive: keepAlive, quiescing: quiescing)
+        let close = delivery.closesConnection
         let edits = HeadWriter.ResponseEdits(
-            fields: edits, close: close, http10KeepAlive: http10 && !close, dechunk: dechunk, upgrade: false)
+            fields: edits, close: close, http10KeepAlive: http10 && !close, dechunk: delivery.stripsChunking, upgrade: false)
         var out = headBuffer(&spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
         HeadWriter.response(head, bytes: bytes, edits: edits, into: &out)
         if inlineBody > 0 {
@@ -47,7 +46,16 @@ extension ProxyConnectionHandler: Downstream {
         }
         write(out)
         keepHeadBuffer(out, in: &spareResponseHead)
-        return ResponseDelivery(closesConnection: close, stripsChunking: dechunk)
+        return delivery
+    }
+
+    /// How an HTTP/1 client gets a response framed as `framing`. An HTTP/1.0 client cannot read
+    /// chunked framing: it gets the data, delimited by the close. A body delimited by the
+    /// upstream's close is delimited by the client's too. A draining connection closes.
+    static func delivery(of framing: ResponseFraming, http10: Bool, keepAlive: Bool, quiescing: Bool) -> ResponseDelivery {
+        let dechunk = framing == .chunked && http10
+        return ResponseDelivery(
+            closesConnection: !keepAlive || quiescing || framing == .untilClose || dechunk, stripsChunking: dechunk)
     }
 
     func writeSwitchingHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
