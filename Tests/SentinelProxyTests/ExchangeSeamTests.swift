@@ -290,9 +290,11 @@ private final class RecordingDownstream: Downstream {
 
     func reset() { resets += 1 }
 
-    func setExchangeDeadline(_ deadline: UInt64, now: UInt64) { deadlines.append(deadline) }
+    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange<RecordingDownstream>, now: UInt64) {
+        deadlines.append(deadline)
+    }
 
-    func clearExchangeDeadline(of exchange: ObjectIdentifier) { deadlineCleared = true }
+    func clearExchangeDeadline(of exchange: ProxyExchange<RecordingDownstream>) { deadlineCleared = true }
 
     func requestEnded(
         route: String?, method: String, status: Int, seconds: Double, target: TargetSample?, log: () -> ExchangeLogFields

@@ -77,13 +77,13 @@ protocol Downstream: AnyObject, SendableMetatype {
 
     // MARK: Deadlines
 
-    /// Sets the exchange's deadline (absolute monotonic ns); the downstream calls the
-    /// exchange's `timerFired()` once it has passed.
-    func setExchangeDeadline(_ deadline: UInt64, now: UInt64)
+    /// Sets `exchange`'s deadline (absolute monotonic ns); the downstream calls the exchange's
+    /// `timerFired()` once it has passed.
+    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange<Self>, now: UInt64)
 
-    /// Clears the exchange deadline, unless another exchange (`exchange` is not the current
-    /// one) owns it by now.
-    func clearExchangeDeadline(of exchange: ObjectIdentifier)
+    /// Clears `exchange`'s deadline (ignored when `exchange` is no longer the current one: a
+    /// finished exchange must not clear the deadline of the one that followed it).
+    func clearExchangeDeadline(of exchange: ProxyExchange<Self>)
 
     // MARK: Accounting
 

@@ -82,7 +82,7 @@ extension ProxyExchange {
         responseFraming = head.framing
         switch head.framing {
         case .contentLength(let n): responseRemaining = n
-        case .chunked: responseChunked = ChunkedDecoder(limits: responseLimits, sender: .upstream)
+        case .chunked: responseChunked = ChunkedDecoder(limits: responseParser.limits, sender: .upstream)
         case .untilClose, .tunnel: upstreamReusable = false
         case .none: break
         }

@@ -16,12 +16,12 @@ extension ProxyExchange {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
         }
-        downstream.setExchangeDeadline(max(deadline, 1), now: now)
+        downstream.setExchangeDeadline(max(deadline, 1), of: self, now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).
     func disarmTimer() {
-        downstream.clearExchangeDeadline(of: ObjectIdentifier(self))
+        downstream.clearExchangeDeadline(of: self)
     }
 
     /// When the request body, at the listener's minimum rate, must have reached its current

@@ -62,9 +62,8 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     var requestBytesSent = 0
     var requestComplete = false
 
+    /// Parses the upstream's response heads; its `limits` also bound the response's chunk framing.
     var responseParser: HTTP1ResponseHeadParser
-    /// Bounds of the upstream's response head and chunk framing.
-    let responseLimits: HTTP1Limits
     var responseBuffer = ByteBuffer()
     /// A final (or 101) response head was received; its facts live in the fields below.
     var haveResponseHead = false
@@ -124,7 +123,6 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         self.routeID = routeID
         self.traceID = traceID
         self.startNanos = startNanos
-        responseLimits = settings.responseLimits
         responseParser = HTTP1ResponseHeadParser(limits: settings.responseLimits)
         via = settings.via
         bodyNanosPerByte = settings.bodyNanosPerByte

@@ -15,9 +15,8 @@ extension ProxyConnectionHandler: Downstream {
     }
 
     var requestBytes: ByteBuffer {
-        get { inbound }
+        _read { yield inbound }
         _modify { yield &inbound }
-        set { inbound = newValue }
     }
 
     func writeInterimHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
@@ -84,9 +83,13 @@ extension ProxyConnectionHandler: Downstream {
 
     func reset() { close() }
 
-    func clearExchangeDeadline(of exchange: ObjectIdentifier) {
+    func setExchangeDeadline(_ deadline: UInt64, of exchange: Exchange, now: UInt64) {
+        setExchangeDeadline(deadline, now: now)
+    }
+
+    func clearExchangeDeadline(of exchange: Exchange) {
         // A finished exchange must not clear the deadline of the one that followed it.
-        if exchangeDeadline != 0, case .proxying(let current) = state, ObjectIdentifier(current) != exchange { return }
+        if exchangeDeadline != 0, case .proxying(let current) = state, current !== exchange { return }
         exchangeDeadline = 0
     }
 
