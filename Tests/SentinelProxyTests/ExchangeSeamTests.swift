@@ -188,7 +188,7 @@ private struct Rig {
         pool = UpstreamPool(eventLoop: loop, clock: serverClock, connector: connector)
     }
 
-    func exchange(head: String, body framing: RequestFraming = .none) -> ProxyExchange<RecordingDownstream> {
+    func exchange(head: String, body framing: RequestFraming = .none) -> ProxyExchange {
         let body = BodyCounter(framing: framing, limit: 1 << 20, limits: HTTP1Limits())
         let exchange = ProxyExchange(
             downstream: downstream, pool: pool, shared: shared,
@@ -231,7 +231,7 @@ private final class EmbeddedConnector: UpstreamConnector {
 /// A client side that records what the exchange asks of it.
 private final class RecordingDownstream: Downstream {
     /// Owns the exchange, as a real downstream does (the exchange holds it `unowned`).
-    var exchange: ProxyExchange<RecordingDownstream>?
+    var exchange: ProxyExchange?
     var requestBytes = ByteBuffer()
     var isWritable = true
     var stripsChunking = false
@@ -290,11 +290,11 @@ private final class RecordingDownstream: Downstream {
 
     func reset() { resets += 1 }
 
-    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange<RecordingDownstream>, now: UInt64) {
+    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange, now: UInt64) {
         deadlines.append(deadline)
     }
 
-    func clearExchangeDeadline(of exchange: ProxyExchange<RecordingDownstream>) { deadlineCleared = true }
+    func clearExchangeDeadline(of exchange: ProxyExchange) { deadlineCleared = true }
 
     func requestEnded(
         route: String?, method: String, status: Int, seconds: Double, target: TargetSample?, log: () -> ExchangeLogFields

@@ -13,9 +13,9 @@ import SentinelPolicy
 ///
 /// The client side is reached only through `downstream` (see `Downstream`): the exchange knows
 /// nothing of the client's protocol. The upstream side is an HTTP/1 connection from `pool`.
-final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
+final class ProxyExchange: UpstreamConnectionDelegate {
     /// The client side; it owns this exchange.
-    unowned let downstream: D
+    unowned let downstream: any Downstream
     /// The loop's upstream pool and the server state, held directly (each is used dozens of
     /// times per request).
     let pool: UpstreamPool
@@ -92,7 +92,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     var clientBlockedSince: UInt64 = 0
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
-    var relay: TunnelRelay<D>?
+    var relay: TunnelRelay?
     /// A 101 switched the exchange to a byte relay (ProxyExchange+Tunnel).
     var tunneling = false
     /// How long the client may stop reading (the listener's request timeout).
@@ -101,7 +101,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     var attemptMetrics = AttemptMetrics()
 
     init(
-        downstream: D, pool: UpstreamPool, shared: ServerShared, settings: ExchangeSettings, upstreamIndex: Int,
+        downstream: any Downstream, pool: UpstreamPool, shared: ServerShared, settings: ExchangeSettings, upstreamIndex: Int,
         upstreams: [UpstreamRef], headBytes: ByteBuffer, body: BodyCounter, method: HTTP1Method, methodName: String,
         clientKeepAlive: Bool, upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64,
         responsePolicy: HeaderEdits = .init(), rules: RetryRules = .withoutPolicy, pickContext: PickContext = PickContext(random: 0)
@@ -467,10 +467,10 @@ extension RetryRules {
 }
 
 /// Upstream events while tunnelling: plain byte relay.
-final class TunnelRelay<D: Downstream>: UpstreamConnectionDelegate {
-    unowned let exchange: ProxyExchange<D>
+final class TunnelRelay: UpstreamConnectionDelegate {
+    unowned let exchange: ProxyExchange
 
-    init(exchange: ProxyExchange<D>) { self.exchange = exchange }
+    init(exchange: ProxyExchange) { self.exchange = exchange }
 
     func upstreamRead(_ buffer: ByteBuffer) { exchange.tunnelRead(buffer) }
     func upstreamReadComplete() { exchange.downstream.flush() }

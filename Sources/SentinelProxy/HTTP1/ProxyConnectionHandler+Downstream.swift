@@ -6,8 +6,6 @@ import SentinelHTTP1
 /// head's bytes, `Connection` persistence (keep-alive, HTTP/1.0, quiesce), chunk framing passed
 /// through or stripped for an HTTP/1.0 client, and the serialised error answer.
 extension ProxyConnectionHandler: Downstream {
-    typealias Exchange = ProxyExchange<ProxyConnectionHandler>
-
     var connectionFacts: ConnectionFacts {
         ConnectionFacts(
             peer: clientIP, peerBytes: clientIPBytes, peerIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http",
@@ -83,11 +81,11 @@ extension ProxyConnectionHandler: Downstream {
 
     func reset() { close() }
 
-    func setExchangeDeadline(_ deadline: UInt64, of exchange: Exchange, now: UInt64) {
+    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange, now: UInt64) {
         setExchangeDeadline(deadline, now: now)
     }
 
-    func clearExchangeDeadline(of exchange: Exchange) {
+    func clearExchangeDeadline(of exchange: ProxyExchange) {
         // A finished exchange must not clear the deadline of the one that followed it.
         if exchangeDeadline != 0, case .proxying(let current) = state, current !== exchange { return }
         exchangeDeadline = 0

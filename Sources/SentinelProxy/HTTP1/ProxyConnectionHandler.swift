@@ -22,8 +22,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         /// Boxed (`indirect`): the reply is large, and every `switch state` on the proxy path
         /// would otherwise copy it.
         indirect case discardingBody(LocalReply)
-        case proxying(Exchange)
-        case tunneling(Exchange)
+        case proxying(ProxyExchange)
+        case tunneling(ProxyExchange)
         /// A builtin answer waits for the instance-wide view (see `InstanceView`).
         case awaitingInstance
         case closed
@@ -425,7 +425,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             }
             body.limitIsBody413 = true
             requestVersion = head.version
-            let exchange = Exchange(
+            let exchange = ProxyExchange(
                 downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
                 upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, method: head.method,
                 methodName: request.method, clientKeepAlive: keepAlive, upgrade: route.websocket && head.upgrade != nil,
