@@ -165,7 +165,7 @@ public final class TLSContextSet: @unchecked Sendable {
             for ca in trust.certificates { _ = SSL_CTX_add_client_CA(ctx, ca) }
             verifyMode = SSL_VERIFY_PEER
             if case .required = h.clientAuthentication { verifyMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
-            SSL_CTX_set_verify_depth(ctx, 8)
+            SSL_CTX_set_verify_depth(ctx, Int32(trust.verifyDepth))
         }
         SSL_CTX_set_verify(ctx, verifyMode, nil)
 

@@ -23,6 +23,8 @@ enum HeadWriter {
         var dropExpect: Bool
         /// The route's `request-headers` policy.
         var policy = HeaderEdits()
+        /// The connection's TLS facts, for a policy with variables (nil: no TLS, or not needed).
+        var tls: ConnectionTLS? = nil
         /// The pseudonym of Sentinel's `Via` element; nil: none added (a client's Via passes).
         var via: [UInt8]? = nil
         /// The peer is a trusted proxy: its forwarding fields are kept (and extended).
@@ -151,7 +153,7 @@ enum HeadWriter {
             }
             writeField(p, field, policy: edits.policy, into: &out)
         }
-        edits.policy.writeAdded(into: &out)
+        edits.policy.writeAdded(into: &out, tls: edits.tls)
         // The authority the upstream is asked for: the Host (equal to an absolute-form target's
         // authority: the parser refuses a mismatch), else the address the client connected to.
         let hostRange = head.host ?? head.authority

@@ -48,6 +48,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var tally = RequestTally()
     var quiescing = false
     var clientIP = "unknown"
+    /// The TLS facts of an HTTPS connection (set by `TLSServerHandler`'s event at handshake end).
+    var connectionTLS: ConnectionTLS?
     var snapshot: ServerSnapshot
 
     init(
@@ -399,7 +401,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http", traceID: traceID,
                 traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
                 passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-                policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
+                policy: route.requestHeaders, tls: connectionTLS, via: snapshot.forwarding.viaPseudonym,
                 trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
                 localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
             // Allocated at the writer's bound, so the head is written in place (no regrowth).
