@@ -66,7 +66,7 @@ enum HeadWriter {
     /// none), the client's address twice, the policy's growth, and Sentinel's own fields.
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
-            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count, tls: edits.tls)
             + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0)
     }
 

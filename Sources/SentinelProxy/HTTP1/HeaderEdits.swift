@@ -155,8 +155,8 @@ public struct HeaderEdits: Sendable, Equatable {
     }
 
     /// How many bytes the policy can add to a head of `fields` fields: renames to longer names,
-    /// and the `set`/`add` fields.
-    func growthBound(fields: Int) -> Int {
+    /// and the `set`/`add` fields (variables at their values on `tls`'s connection).
+    func growthBound(fields: Int, tls: ConnectionTLS? = nil) -> Int {
         guard !isEmpty else { return 0 }
         let longestRename = renames.map(\.to.count).max() ?? 0
         func size(_ f: Field) -> Int {
@@ -164,7 +164,7 @@ public struct HeaderEdits: Sendable, Equatable {
             return parts.reduce(f.name.count + 4) { sum, part in
                 switch part {
                 case .literal(let bytes): sum + bytes.count
-                case .variable: sum + ConnectionTLS.maxValueBytes
+                case .variable(let v): sum + (tls.map { $0.value(v)?.count ?? 0 } ?? ConnectionTLS.plainValue(v).count)
                 }
             }
         }
