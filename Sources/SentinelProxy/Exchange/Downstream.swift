@@ -1,6 +1,5 @@
 import NIOCore
 import SentinelHTTP1
-import SentinelTLS
 
 /// The client side of a proxied exchange, as the exchange sees it: the one interface through
 /// which `ProxyExchange` reads the request body, writes the response, ends, and learns about
@@ -104,8 +103,9 @@ struct ConnectionFacts {
     var peerIsIPv6: Bool
     /// "http" or "https".
     var scheme: String
-    /// The TLS handshake (SNI, ALPN, client certificate); nil on plain HTTP.
-    var tls: TLSConnectionFacts?
+    /// The TLS handshake (SNI, ALPN, client certificate, and the header variables drawn from
+    /// them); nil on plain HTTP.
+    var tls: ConnectionTLS?
 }
 
 /// How a final response travels to the client, as the downstream decided.

@@ -328,9 +328,9 @@ enum HeadWriter {
         }
     }
 
-    /// What the response head needs besides the upstream's bytes.
-    /// A response head's edits for an HTTP/1 client: the protocol-neutral field edits the
-    /// exchange chose, plus what only HTTP/1 has (connection persistence, chunk framing, 101).
+    /// What the response head needs besides the upstream's bytes: the protocol-neutral field
+    /// edits the exchange chose, plus what only HTTP/1 has (connection persistence, chunk
+    /// framing, 101).
     struct ResponseEdits {
         var fields: ResponseHeadEdits
         /// The client connection closes after this response.

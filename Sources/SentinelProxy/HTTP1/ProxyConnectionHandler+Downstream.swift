@@ -9,7 +9,7 @@ extension ProxyConnectionHandler: Downstream {
     var connectionFacts: ConnectionFacts {
         ConnectionFacts(
             peer: clientIP, peerBytes: clientIPBytes, peerIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http",
-            tls: tlsFacts())
+            tls: connectionTLS)
     }
 
     var requestBytes: ByteBuffer {
