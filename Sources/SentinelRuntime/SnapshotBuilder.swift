@@ -110,6 +110,9 @@ public enum SnapshotBuilder {
             } catch {
                 throw Failure(description: error.description)
             }
+            // Only over TLS (RFC 6797 §7.2): the loader refuses hsts on a plain HTTP listener.
+            if let h = l.hsts, listener.tls != nil { listener.hstsField = Array("Strict-Transport-Security: \(h.value)\r\n".utf8) }
+            listener.redirectToHTTPS = l.redirectToHTTPS.map { HTTPSRedirect(port: $0.port, host: $0.host) }
             return listener
         }
         var listeners: [ServerSnapshot.Listener] = []

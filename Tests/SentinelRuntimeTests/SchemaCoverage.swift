@@ -29,6 +29,13 @@ enum SchemaCoverage {
         listener "mobile" {
             address "127.0.0.1:18083"
         }
+        listener "to-https" {
+            address "127.0.0.1:18084"
+            redirect-to-https {
+                port 8443
+                host "www.example.com"
+            }
+        }
     }
     routes {
         route "api" {

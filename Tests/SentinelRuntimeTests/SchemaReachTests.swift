@@ -51,6 +51,7 @@ import Testing
     /// block of the schema fails `baselinesCoverTheSchema`.
     static let gatedBlocks: [String: String] = [
         "listeners > listener > tls": "TLS listeners",
+        "listeners > listener > hsts": "only on https listeners, which need a tls block (above); HTTPSRedirectTests cover it",
         "upstreams > upstream > tls": "TLS to upstreams",
         "upstreams > upstream > http-version": "http-version",
         "routes > route > api-schema": "api-schema",

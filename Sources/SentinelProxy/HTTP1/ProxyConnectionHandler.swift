@@ -302,7 +302,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
         let routeID: String?
         let action: RouteAction?
-        if let metricsPath = listener?.metricsPath {
+        if listener?.redirectToHTTPS != nil {
+            routeID = nil  // a redirecting listener serves no route
+            action = nil
+        } else if let metricsPath = listener?.metricsPath {
             let hit = request.path == metricsPath
             routeID = hit ? "_metrics" : nil
             action = hit ? .builtin(.metrics) : nil
@@ -354,6 +357,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             local(BuiltinHandlers.error(error.status, traceID: traceID), keepAlive: keepAlive, error: error)
         }
 
+        if let redirect = listener?.redirectToHTTPS {
+            // Every request, whatever its method: 308 keeps the method and body for the retry.
+            if let location = redirect.location(authority: request.host, path: request.path, query: head.query == nil ? nil : request.query) {
+                local(BuiltinResponse(status: 308, headers: [("Location", location)]), keepAlive: keepAlive)
+            } else {
+                local(BuiltinHandlers.error(400, traceID: traceID), keepAlive: false)
+            }
+            return
+        }
         let maxForwards: Int?
         switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
         case .answer(let response, let keepOpen):

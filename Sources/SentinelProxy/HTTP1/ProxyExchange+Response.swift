@@ -71,7 +71,7 @@ extension ProxyExchange {
             }
             var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
             responseBuffer.withUnsafeReadableBytes {
-                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy, via: via), into: &out)
+                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy, via: via, hsts: handler.listener?.hstsField), into: &out)
             }
             responseBuffer.moveReaderIndex(forwardBy: head.headLength)
             responseStarted = true
@@ -91,7 +91,8 @@ extension ProxyExchange {
         let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
         let edits = HeadWriter.ResponseEdits(
             traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
+            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date,
+            hsts: handler.listener?.hstsField)
         // A small body that is already here goes out in the head's buffer: one write through the
         // pipeline and one iovec instead of two (most API responses fit).
         var inlineBody = 0
