@@ -72,6 +72,9 @@ public struct ServerSnapshot: Sendable {
         public var maxBodyBytes: Int
         /// Open client connections across all listeners; over it new connections are closed at once.
         public var maxConnections: Int
+        /// TLS handshakes in flight in this process; a connection beyond it waits unread
+        /// (`HandshakeGate`) until one ends, within its handshake deadline.
+        public var maxTLSHandshakes: Int = 1024
 
         public init(request: HTTP1Limits = HTTP1Limits(), maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000) {
             self.request = request

@@ -168,13 +168,15 @@ public enum SnapshotBuilder {
     /// (no field of either side is left to a default by omission).
     static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
         let l = config.limits
-        return ServerSnapshot.Limits(
+        var limits = ServerSnapshot.Limits(
             request: HTTP1Limits(
                 maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
                 maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
                 maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
             maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
             maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
+        limits.maxTLSHandshakes = l.maxTLSHandshakes
+        return limits
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {

@@ -196,6 +196,7 @@ enum SchemaCoverage {
         max-uri-length-bytes 4096
         max-body-size-bytes 2097152
         max-total-connections 4000
+        max-tls-handshakes 256
     }
     observability {
         metrics {
