@@ -110,3 +110,16 @@ int sentinel_tls_store_enable_crl_check(X509_STORE *store) {
 }
 
 unsigned long sentinel_tls_xn_flags_rfc2253(void) { return XN_FLAG_RFC2253; }
+
+/* Acknowledge the client's server_name (an empty server_name extension in the ServerHello or
+ * EncryptedExtensions, RFC 6066 §3): OpenSSL sends it only when a servername callback accepts
+ * the name. The host was already chosen by the ClientHello callback; this only says "used". */
+static int sentinel_tls_ack_server_name(SSL *ssl, int *alert, void *arg) {
+    (void)alert;
+    (void)arg;
+    return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != NULL ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_NOACK;
+}
+
+void sentinel_tls_ctx_ack_server_name(SSL_CTX *ctx) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, sentinel_tls_ack_server_name);
+}

@@ -71,4 +71,7 @@ int sentinel_tls_store_enable_crl_check(struct x509_store_st *store);
 /* XN_FLAG_RFC2253 for X509_NAME_print_ex. */
 unsigned long sentinel_tls_xn_flags_rfc2253(void);
 
+/* Sends the server_name acknowledgement when the client sent a name (a servername callback). */
+void sentinel_tls_ctx_ack_server_name(struct ssl_ctx_st *ctx);
+
 #endif
