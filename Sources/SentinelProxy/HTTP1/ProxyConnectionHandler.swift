@@ -22,8 +22,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         /// Boxed (`indirect`): the reply is large, and every `switch state` on the proxy path
         /// would otherwise copy it.
         indirect case discardingBody(LocalReply)
-        case proxying(ProxyExchange)
-        case tunneling(ProxyExchange)
+        case proxying(Exchange)
+        case tunneling(Exchange)
         /// A builtin answer waits for the instance-wide view (see `InstanceView`).
         case awaitingInstance
         case closed
@@ -63,18 +63,23 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         bodyRate = Self.bodyRate(listener)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
-    static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
+    static var noBytes: ByteBuffer { ByteBuffer.sharedEmpty }
 
     private(set) var listener: ServerSnapshot.Listener?
     /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
     /// minimum) and the grace, computed once per snapshot.
     private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+    /// What this listener's exchanges take from the snapshot (ProxyConnectionHandler+Downstream).
+    private(set) var exchangeSettings: ExchangeSettings
+    /// The HTTP version of the request in progress (how its response is written).
+    var requestVersion: HTTP1Version = .http1_1
 
     static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
         guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
@@ -90,6 +95,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         bodyRate = Self.bodyRate(listener)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
@@ -110,9 +116,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
-    private var clientIPBytes: [UInt8]?
+    private(set) var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
-    private var clientIsIPv6 = false
+    private(set) var clientIsIPv6 = false
     /// `localAuthority()`, once built.
     var localAuthorityText: String?
 
@@ -430,11 +436,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             }
             body.limitIsBody413 = true
-            let exchange = ProxyExchange(
-                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body,
-                method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
-                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
-                responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)
+            requestVersion = head.version
+            let exchange = Exchange(
+                downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
+                upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, method: head.method,
+                methodName: request.method, clientKeepAlive: keepAlive, upgrade: route.websocket && head.upgrade != nil,
+                routeID: routeID, traceID: traceID, startNanos: start, responsePolicy: route.responseHeaders,
+                rules: route.retry ?? .withoutPolicy, pickContext: pickContext)
             exchange.fallback = route.fallback
             state = .proxying(exchange)
             exchange.start()
@@ -472,10 +480,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             context.flush()
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
         }
-    }
-
-    func becomeTunnel(_ exchange: ProxyExchange) {
-        state = .tunneling(exchange)
     }
 
     func close() {
