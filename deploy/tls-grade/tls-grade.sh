@@ -81,20 +81,21 @@ scan nginx $NGINX_PORT
 scan sentinel $SENTINEL_PORT
 
 # One line per finding: id, severity, text (ports, times and addresses left out).
-flat() {
-    python3 - "$1" <<'PY'
+flat() { # json port
+    python3 - "$1" "$2" <<'PY'
 import json, re, sys
+port = sys.argv[2]
 for f in json.load(open(sys.argv[1])):
     fid = f.get("id", "")
     if fid in ("scanTime", "engine_problem", "service", "pre_128cipher", "DNS_CAArecord", "rDNS", "clientsimulation-android_60"):
         continue
-    text = re.sub(r"\b\d{4,5}\b", "PORT", f.get("finding", ""))
+    text = f.get("finding", "").replace(port, "PORT")
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "DATE", text)
     print(f"{fid}\t{f.get('severity','')}\t{text}")
 PY
 }
-flat nginx.json | sort > nginx.txt
-flat sentinel.json | sort > sentinel.txt
+flat nginx.json $NGINX_PORT | sort > nginx.txt
+flat sentinel.json $SENTINEL_PORT | sort > sentinel.txt
 diff nginx.txt sentinel.txt > diff.txt || true
 echo "nginx:    $(grep -c . nginx.txt) findings, $(grep -cE '	(LOW|MEDIUM|HIGH|CRITICAL)	' nginx.txt || true) LOW or worse"
 echo "sentinel: $(grep -c . sentinel.txt) findings, $(grep -cE '	(LOW|MEDIUM|HIGH|CRITICAL)	' sentinel.txt || true) LOW or worse"
