@@ -1,8 +1,14 @@
+import Foundation
+import SentinelTestSupport
+
 /// A configuration that writes every block the data plane supports, so `SchemaReachTests`
 /// reaches every key of the supported schema. It must load without a diagnostic; a proxy route
 /// comes before builtin routes so route keys are probed where they can take effect.
+/// `@FIXTURES@` stands for the directory of `HTTPSFixtures` (certificates the snapshot loads).
 enum SchemaCoverage {
-    static let text = #"""
+    static var text: String { template.replacingOccurrences(of: "@FIXTURES@", with: HTTPSFixtures.shared.dir) }
+
+    static let template = #"""
     schema-version "1.0"
     system {
         worker-threads 1
@@ -175,6 +181,19 @@ enum SchemaCoverage {
             }
         }
         upstream "single" { address "127.0.0.1:9007" }
+        upstream "secure" {
+            target "127.0.0.1:9443"
+            tls {
+                sni "secure.internal"
+                ca-cert "@FIXTURES@/root.pem"
+                client-cert "@FIXTURES@/client.pem"
+                client-key "@FIXTURES@/client.key"
+            }
+        }
+        upstream "lax" {
+            target "127.0.0.1:9444"
+            tls { insecure-skip-verify #true }
+        }
         upstream "subset" {
             target "127.0.0.1:9006"
             load-balancing "deterministic_subset" { subset-size 5 }

@@ -51,7 +51,6 @@ import Testing
     /// block of the schema fails `baselinesCoverTheSchema`.
     static let gatedBlocks: [String: String] = [
         "listeners > listener > tls": "TLS listeners",
-        "upstreams > upstream > tls": "TLS to upstreams",
         "upstreams > upstream > http-version": "http-version",
         "routes > route > api-schema": "api-schema",
         "routes > route > cache": "route cache",
@@ -219,6 +218,10 @@ import Testing
                 return s
             }.sorted()
             out += "{" + items.joined(separator: ",") + "}"
+        } else if value is OpaquePointer {
+            // An OpenSSL object (SSL_CTX, X509…) of a TLS context: its address differs per build;
+            // the settings it was made from are reflected beside it.
+            out += "pointer"
         } else if m.children.isEmpty {
             out += String(reflecting: value)
         } else {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SentinelPolicy
+import SentinelTLS
 
 /// Keep-alive connections to upstream targets, one pool per event loop.
 ///
@@ -26,6 +27,8 @@ final class UpstreamPool {
         case poolExhausted
         case connectTimeout
         case connectFailed(any Error)
+        /// The TCP connection was made, the TLS handshake failed (certificate, alert, timeout).
+        case tlsHandshake(TLSError)
     }
 
     private let eventLoop: any EventLoop
@@ -53,10 +56,16 @@ final class UpstreamPool {
     /// responses without one).
     let date: HTTPDateCache
 
-    init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector()) {
+    /// This loop's latest TLS session per target, offered by the next new connection to it.
+    let sessions = UpstreamSessionCache()
+    /// Counts upstream TLS handshakes (nil: not counted).
+    let tlsMetrics: UpstreamTLSMetrics?
+
+    init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(), tlsMetrics: UpstreamTLSMetrics? = nil) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.selector = selector
+        self.tlsMetrics = tlsMetrics
         date = HTTPDateCache(clock: clock)
     }
 
@@ -66,13 +75,15 @@ final class UpstreamPool {
     /// on this pool's event loop (at once for a reused connection).
     /// A live idle connection to `key`, made active; nil when there is none (the caller then
     /// `acquire`s). Synchronous, so the common case of a reused connection needs no callback.
-    func takeIdle(_ key: Key, limits: Limits, now: UInt64) -> UpstreamConnection? {
+    /// `tls`: the upstream's current client context (nil: plain); a connection made under
+    /// another one (plain before a reload, another CA or client certificate) is not reused.
+    func takeIdle(_ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil) -> UpstreamConnection? {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
             // `isBroken` is set when the channel goes inactive (and on any misbehaviour), so it
             // answers what `channel.isActive` would, without NIO's lifecycle lookups.
-            if candidate.isBroken || expired(candidate, now: now, limits: limits) {
+            if candidate.isBroken || candidate.tlsContext !== tls || expired(candidate, now: now, limits: limits) {
                 close(candidate)
                 continue
             }
@@ -81,18 +92,29 @@ final class UpstreamPool {
         return nil
     }
 
+    /// `tls`: the upstream's TLS (nil: plain TCP); a new connection is handed over only once its
+    /// handshake completed, resuming the target's cached session when there is one.
     func acquire(
-        _ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, now: UInt64? = nil,
+        _ key: Key, address: UpstreamAddress, limits: Limits, tls: UpstreamTLS? = nil, fresh: Bool = false, now: UInt64? = nil,
         done: @escaping (Acquired) -> Void
     ) {
         let now = now ?? clock.monotonicNanos()
-        if !fresh, let candidate = takeIdle(key, limits: limits, now: now) {
+        if !fresh, let candidate = takeIdle(key, limits: limits, now: now, tls: tls?.context) {
             done(.success((candidate, true)))
             return
         }
         if open[key, default: 0] >= limits.maxConnections {
             done(.failure(.poolExhausted))
             return
+        }
+        var tlsHandler: NIOLoopBound<TLSClientHandler>?
+        if let tls {
+            do {
+                tlsHandler = NIOLoopBound(try makeTLSHandler(key, tls: tls, handshakeTimeout: limits.connectTimeout), eventLoop: eventLoop)
+            } catch {
+                done(.failure(.tlsHandshake(error)))
+                return
+            }
         }
         open[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
@@ -102,7 +124,10 @@ final class UpstreamPool {
             .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
             .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tlsHandler { try channel.pipeline.syncOperations.addHandler(tlsHandler.value) }
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
             }
         let connected: EventLoopFuture<any Channel>
         switch address {
@@ -117,13 +142,39 @@ final class UpstreamPool {
                 pool.open[key, default: 1] -= 1
                 if case ChannelError.connectTimeout = error { done(.failure(.connectTimeout)) } else { done(.failure(.connectFailed(error))) }
             case .success(let channel):
-                let connection = UpstreamConnection(channel: channel, key: key, createdNanos: pool.clock.monotonicNanos())
+                let connection = UpstreamConnection(
+                    channel: channel, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context)
                 handler.value.connection = connection
                 connection.pool = pool
                 let forget = NIOLoopBound((pool, connection), eventLoop: pool.eventLoop)
                 channel.closeFuture.whenComplete { _ in forget.value.0.forget(forget.value.1) }
-                done(.success((connection, false)))
+                guard let tlsHandler else {
+                    done(.success((connection, false)))
+                    return
+                }
+                // Handed over once the handshake completed; a failed one closes the channel
+                // itself (`forget` then gives the slot back).
+                tlsHandler.value.whenHandshakeCompletes { outcome in
+                    switch outcome {
+                    case .success: done(.success((connection, false)))
+                    case .failure(let error): done(.failure(.tlsHandshake(error)))
+                    }
+                }
             }
+        }
+    }
+
+    /// The TLS handler of a new connection to `key`'s target: its name, the cached session,
+    /// and a callback that keeps the sessions the server issues for the next connection.
+    private func makeTLSHandler(_ key: Key, tls: UpstreamTLS, handshakeTimeout: Duration) throws(TLSError) -> TLSClientHandler {
+        let name = tls.serverNames[key.target]
+        let context = tls.context
+        let sessions = self.sessions
+        return try TLSClientHandler(
+            context: context, serverName: name, session: sessions.session(for: key, context: context, serverName: name),
+            handshakeTimeout: handshakeTimeout, upstream: tls.upstream, metrics: tlsMetrics
+        ) { session in
+            sessions.store(session, for: key, context: context, serverName: name)
         }
     }
 
