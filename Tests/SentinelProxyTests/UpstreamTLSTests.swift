@@ -115,6 +115,42 @@ import Testing
         await backend.upstream.shutdown()
     }
 
+    /// A reload builds a new client context: pooled connections and cached sessions of the old
+    /// one are not used under it (a resumed handshake verifies nothing, so a session is only good
+    /// under the trust it was verified with); sessions of the new context resume as before.
+    @Test func aReloadStartsAfreshUnderTheNewContext() async throws {
+        let backend = try await backend(cert: "upstream") { request in
+            if request.requestLine.hasPrefix("GET /last") {
+                return .bytesThenClose(Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlast".utf8))
+            }
+            return .ok("tls ok")
+        }
+        let text = config(port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#)
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: try snapshot(text))[0].port
+        do {
+            let client = try RawClient(port: port)
+            #expect(try get(client).status == 200)
+            try server.reload(snapshot: try snapshot(text))
+            #expect(try get(client).status == 200)
+            // The idle connection of the old context was not reused, nor its session.
+            #expect(backend.upstream.connectionCount == 2)
+            let tls = server.metrics.upstreamTLS
+            #expect(tls.count(upstream: "up", outcome: "full", failed: false) == 2)
+            #expect(tls.count(upstream: "up", outcome: "resumed", failed: false) == 0)
+            // Under the new context, a new connection resumes the new session.
+            #expect(try get(client, "/last").body == "last")
+            #expect(try get(client).status == 200)
+            #expect(backend.upstream.connectionCount == 3)
+            #expect(tls.count(upstream: "up", outcome: "resumed", failed: false) == 1)
+        } catch {
+            _ = await server.shutdown(gracefulTimeout: .seconds(1))
+            throw error
+        }
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        await backend.upstream.shutdown()
+    }
+
     /// The upstream's name for SNI and verification comes from `sni` when written.
     @Test func sniNameIsVerified() async throws {
         let backend = try await backend(cert: "upstream")

@@ -277,13 +277,12 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         attempt += 1
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        let tls = upstream.tls
-        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos, tls: tls?.context) {
+        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context) {
             // The common case, without the callback (and its allocation) of `acquire`.
             connected(idle, reused: true, now: pickStartNanos)
             return
         }
-        pool.acquire(key, address: address, limits: upstream.poolLimits, tls: tls, fresh: true, now: pickStartNanos) { [self] result in
+        pool.acquire(key, address: address, limits: upstream.poolLimits, tls: upstream.tls, fresh: true, now: pickStartNanos) { [self] result in
             guard !finished else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
