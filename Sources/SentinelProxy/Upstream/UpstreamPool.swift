@@ -31,7 +31,8 @@ final class UpstreamPool {
         case tlsHandshake(TLSError)
     }
 
-    private let eventLoop: any EventLoop
+    /// The loop every connection of this pool (and every exchange using it) runs on.
+    let eventLoop: any EventLoop
     private let clock: ServerClock
     /// Idle connections per target. The lists are objects so taking and returning a connection
     /// mutates them in place, without the dictionary's modify accessor (which allocated).
@@ -60,11 +61,18 @@ final class UpstreamPool {
     let sessions = UpstreamSessionCache()
     /// Counts upstream TLS handshakes (nil: not counted).
     let tlsMetrics: UpstreamTLSMetrics?
+    /// Opens channels to targets; nil: TCP sockets (`openSocket`). Tests inject one to drive
+    /// exchanges without sockets.
+    let connector: (any UpstreamConnector)?
 
-    init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(), tlsMetrics: UpstreamTLSMetrics? = nil) {
+    init(
+        eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(),
+        connector: (any UpstreamConnector)? = nil, tlsMetrics: UpstreamTLSMetrics? = nil
+    ) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.selector = selector
+        self.connector = connector
         self.tlsMetrics = tlsMetrics
         date = HTTPDateCache(clock: clock)
     }
@@ -118,21 +126,11 @@ final class UpstreamPool {
         }
         open[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.connectTimeout.timeAmount)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
-            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tlsHandler { try channel.pipeline.syncOperations.addHandler(tlsHandler.value) }
-                    try channel.pipeline.syncOperations.addHandler(handler.value)
-                }
-            }
         let connected: EventLoopFuture<any Channel>
-        switch address {
-        case .resolved(let socketAddress): connected = bootstrap.connect(to: socketAddress)
-        case .name(let host, let port): connected = bootstrap.connect(host: host, port: port)
+        if let connector {
+            connected = connector.connect(to: address, limits: limits, eventLoop: eventLoop, handler: handler.value)
+        } else {
+            connected = openSocket(to: address, limits: limits, handler: handler, tls: tlsHandler)
         }
         let bound = NIOLoopBound((pool: self, done: done), eventLoop: eventLoop)
         connected.whenComplete { result in
@@ -152,6 +150,18 @@ final class UpstreamPool {
                     done(.success((connection, false)))
                     return
                 }
+                if pool.connector != nil {
+                    // An injected connector made the channel: TLS goes in front of its handler
+                    // now (handlerAdded starts the handshake on the active channel).
+                    do {
+                        guard channel.isActive else { throw TLSError(.unexpectedEOF, "connection closed before the handshake") }
+                        try channel.pipeline.syncOperations.addHandler(tlsHandler.value, position: .first)
+                    } catch {
+                        channel.close(promise: nil)
+                        done(.failure(.tlsHandshake(error as? TLSError ?? TLSError(.internal, "\(error)"))))
+                        return
+                    }
+                }
                 // Handed over once the handshake completed; a failed one closes the channel
                 // itself (`forget` then gives the slot back).
                 tlsHandler.value.whenHandshakeCompletes { outcome in
@@ -161,6 +171,29 @@ final class UpstreamPool {
                     }
                 }
             }
+        }
+    }
+
+    /// A TCP connection to `address`, with `handler` as its pipeline's handler and, for TLS,
+    /// `tls` in front of it (the handshake starts when TCP is up).
+    private func openSocket(
+        to address: UpstreamAddress, limits: Limits, handler: NIOLoopBound<UpstreamChannelHandler>,
+        tls: NIOLoopBound<TLSClientHandler>?
+    ) -> EventLoopFuture<any Channel> {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(limits.connectTimeout.timeAmount)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
+            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.value) }
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
+        switch address {
+        case .resolved(let socketAddress): return bootstrap.connect(to: socketAddress)
+        case .name(let host, let port): return bootstrap.connect(host: host, port: port)
         }
     }
 
