@@ -216,6 +216,19 @@ enum SchemaCoverage {
             }
         }
         upstream "single" { address "127.0.0.1:9007" }
+        upstream "secure" {
+            target "127.0.0.1:9443"
+            tls {
+                sni "secure.internal"
+                ca-cert "\#(fx.path("root.pem"))"
+                client-cert "\#(fx.path("client.pem"))"
+                client-key "\#(fx.path("client.key"))"
+            }
+        }
+        upstream "lax" {
+            target "127.0.0.1:9444"
+            tls { insecure-skip-verify #true }
+        }
         upstream "subset" {
             target "127.0.0.1:9006"
             load-balancing "deterministic_subset" { subset-size 5 }

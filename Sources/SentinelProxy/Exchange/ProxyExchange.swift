@@ -282,12 +282,12 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         attempt += 1
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos) {
+        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context) {
             // The common case, without the callback (and its allocation) of `acquire`.
             connected(idle, reused: true, now: pickStartNanos)
             return
         }
-        pool.acquire(key, address: address, limits: upstream.poolLimits, fresh: true, now: pickStartNanos) { [self] result in
+        pool.acquire(key, address: address, limits: upstream.poolLimits, tls: upstream.tls, fresh: true, now: pickStartNanos) { [self] result in
             guard !finished else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
@@ -304,6 +304,9 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
                     let reason = ConnectErrorReason.classify(error)
                     countConnectError(reason)
                     attemptFailed(upstreamError(.connectFailed, cause: reason.label))
+                case .tlsHandshake(let error):
+                    countConnectError(.tls)
+                    attemptFailed(upstreamError(.tlsHandshakeFailed, cause: error.summary))
                 }
             case .success(let acquired):
                 connected(acquired.connection, reused: acquired.reused)
@@ -411,6 +414,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     }
 
     func upstreamClosed() {
+        let cause = connection?.failureCause
         connection = nil
         guard !finished else { return }
         if tunneling {
@@ -428,7 +432,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
                 connect(fresh: true)
                 return
             }
-            attemptFailed(upstreamError(.closedBeforeResponse))
+            attemptFailed(upstreamError(.closedBeforeResponse, cause: cause))
             return
         }
         if responseFraming == .untilClose {
