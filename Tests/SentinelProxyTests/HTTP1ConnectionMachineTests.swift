@@ -407,6 +407,7 @@ import Testing
         #expect(r49)
 
         m.closed()
+        m.timerCancelled()
         let r50 = m.readRequested(buffered: 0)
         #expect(!r50)
         #expect(m.timerAt == 0)

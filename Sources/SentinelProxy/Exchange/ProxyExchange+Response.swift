@@ -38,7 +38,7 @@ extension ProxyExchange {
                     if finished { return }
                     // A 101 turned the connection into a tunnel: its bytes are no longer a response
                     // body (treating them as one would end the exchange and drop the tunnel).
-                    if case .tunneling = handler.state { return }
+                    if handler.machine.isTunneling { return }
                 }
             }
             flushResponseBuffer()

@@ -10,21 +10,20 @@ extension ProxyExchange {
         let now = now ?? shared.clock.monotonicNanos()
         let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
         let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        let isTunnel = handler.machine.isTunneling
         var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
         if let bodyDeadline = bodyRateDeadline { deadline = min(deadline, bodyDeadline) }
         if !handler.isWritable || !(connection?.isWritable ?? true) {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
         }
-        handler.setExchangeDeadline(max(deadline, 1), now: now)
+        handler.setExchangeDeadline(max(deadline, 1), of: self, now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).
     func disarmTimer() {
-        if handler.exchangeDeadline != 0, case .proxying(let current) = handler.state, current !== self { return }
-        handler.exchangeDeadline = 0
+        // Ignored by the connection when this exchange is no longer its current one.
+        _ = handler.machine.setExchangeDeadline(0, of: self)
     }
 
     /// When the request body, at the listener's minimum rate, must have reached its current
@@ -46,8 +45,7 @@ extension ProxyExchange {
     func timerFired() {
         guard !finished else { return }
         let now = shared.clock.monotonicNanos()
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        let isTunnel = handler.machine.isTunneling
         if let bodyDeadline = bodyRateDeadline, now >= bodyDeadline {
             requestBodyTooSlow()
             return

@@ -400,7 +400,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             }
         }
         if writable {
-            if case .tunneling = handler.state { forwardTunnelBytes() } else { forwardRequestBody() }
+            if handler.machine.isTunneling { forwardTunnelBytes() } else { forwardRequestBody() }
             handler.resumeReading()
         }
     }
@@ -408,7 +408,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func upstreamClosed() {
         connection = nil
         guard !finished else { return }
-        if case .tunneling = handler.state {
+        if handler.machine.isTunneling {
             finishTunnel()
             return
         }
@@ -440,7 +440,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func clientWritabilityChanged(_ writable: Bool) {
         connection?.setAutoRead(writable)
-        if writable, case .tunneling = handler.state { handler.resumeReading() }
+        if writable, handler.machine.isTunneling { handler.resumeReading() }
     }
 
     func clientClosed() {
@@ -466,3 +466,6 @@ final class TunnelRelay: UpstreamConnectionDelegate {
     func upstreamWritabilityChanged(_ writable: Bool) { exchange.upstreamWritabilityChanged(writable) }
     func upstreamClosed() { exchange.finishTunnel() }
 }
+
+/// What the HTTP/1 connection machine asks of the exchange in flight (read gating).
+extension ProxyExchange: HTTP1ConnectionExchange {}

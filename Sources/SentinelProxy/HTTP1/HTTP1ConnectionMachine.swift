@@ -266,10 +266,14 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
         }
     }
 
-    /// The connection is closed (by Sentinel, or the client went away). The timer, if armed, is
-    /// cancelled by the caller.
+    /// The connection is closed (by Sentinel, or the client went away). An armed timer may still
+    /// fire: it finds the connection closed and does nothing.
     mutating func closed() {
         phase = .closed
+    }
+
+    /// The caller cancelled the armed timer.
+    mutating func timerCancelled() {
         timerAt = 0
     }
 
@@ -330,6 +334,17 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
 
     var isAwaitingHead: Bool {
         if case .awaitingHead = phase { return true }
+        return false
+    }
+
+    /// Between requests, before any byte of the next one.
+    var isIdle: Bool {
+        if case .awaitingHead(.idle) = phase { return true }
+        return false
+    }
+
+    var isAwaitingInstance: Bool {
+        if case .awaitingInstance = phase { return true }
         return false
     }
 
