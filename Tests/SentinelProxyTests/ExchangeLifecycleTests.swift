@@ -112,6 +112,21 @@ import Testing
         #expect(!r16)
     }
 
+    @Test func thePicksOutcomeIsReportedOnceEvenRightAfterTheEnd() {
+        var l = connected()
+        l.responseHeadReceived()
+        l.responseStarted(complete: true)
+        _ = l.finishComplete()
+        let first = l.takePickReport()
+        let second = l.takePickReport()
+        #expect(first && !second)
+        // An exchange that ended while picking (no healthy target) owes no report.
+        var none = L(requestComplete: true)
+        _ = none.finish()
+        let owed = none.takePickReport()
+        #expect(!owed && !none.reused)
+    }
+
     @Test func aRetryGoesBackToPickingOnlyBeforeTheResponseStarted() {
         var l = connected()
         l.responseHeadReceived()  // e.g. a retryable 503

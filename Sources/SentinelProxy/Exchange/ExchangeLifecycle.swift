@@ -41,8 +41,9 @@ struct ExchangeLifecycle: Equatable {
         /// After a 101: bytes are relayed both ways.
         case tunnel(Attempt)
         /// Over: the client was answered (or its connection closed) and the request recorded.
-        /// `reused`: the last attempt's connection came from the pool (for the access log).
-        case done(reused: Bool)
+        /// Keeps the last attempt (none: an empty one): the access log reports its reuse, and its
+        /// pick's outcome is reported right after the end.
+        case done(Attempt)
     }
 
     /// The stage names of the life cycle, for logs and tests.
@@ -118,13 +119,20 @@ struct ExchangeLifecycle: Equatable {
     /// The current attempt's connection came from the pool.
     var reused: Bool {
         switch stage {
-        case .connecting(let a), .exchanging(let a, _), .tunnel(let a): return a.reused
-        case .done(let reused): return reused
+        case .connecting(let a), .exchanging(let a, _), .tunnel(let a), .done(let a): return a.reused
         case .picking: return false
         }
     }
 
     // MARK: - Transitions
+
+    /// The attempt's connection, when one carries it.
+    var attempt: Attempt? {
+        switch stage {
+        case .connecting(let a), .exchanging(let a, _), .tunnel(let a): return a
+        case .picking, .done: return nil
+        }
+    }
 
     /// A target was picked: its connection is acquired next.
     mutating func picked() {
@@ -182,6 +190,9 @@ struct ExchangeLifecycle: Equatable {
         case .tunnel(var a) where a.owesReport:
             a.owesReport = false
             stage = .tunnel(a)
+        case .done(var a) where a.owesReport:
+            a.owesReport = false
+            stage = .done(a)
         default:
             return false
         }
@@ -213,7 +224,10 @@ struct ExchangeLifecycle: Equatable {
     mutating func finish() -> Stage? {
         guard !isDone else { return nil }
         let ended = stage
-        stage = .done(reused: reused)
+        switch stage {
+        case .connecting(let a), .exchanging(let a, _), .tunnel(let a): stage = .done(a)
+        case .picking, .done: stage = .done(Attempt(owesReport: false, reused: false))
+        }
         return ended
     }
 

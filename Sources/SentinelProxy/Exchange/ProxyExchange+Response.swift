@@ -31,14 +31,13 @@ extension ProxyExchange {
                         }
                         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
                         responseParser.reset()
-                        haveResponseHead = false
                         continue
                     }
                     startResponse(head)
-                    if finished { return }
+                    if lifecycle.isDone { return }
                     // A 101 turned the connection into a tunnel: its bytes are no longer a response
                     // body (treating them as one would end the exchange and drop the tunnel).
-                    if handler.machine.isTunneling { return }
+                    if lifecycle.isTunnel { return }
                 }
             }
             flushResponseBuffer()
@@ -47,7 +46,7 @@ extension ProxyExchange {
     }
 
     func startResponse(_ head: ResponseHead) {
-        haveResponseHead = true
+        lifecycle.responseHeadReceived()
         status = head.status
         if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
             // A retryable status with attempts and budget left: this response is discarded (and
@@ -74,7 +73,7 @@ extension ProxyExchange {
                 HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy, via: via), into: &out)
             }
             responseBuffer.moveReaderIndex(forwardBy: head.headLength)
-            responseStarted = true
+            lifecycle.responseStarted(complete: false)
             handler.write(out)
             becomeTunnel()
             return
@@ -103,20 +102,17 @@ extension ProxyExchange {
         var out = handler.headBuffer(&handler.spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
         responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
-        responseStarted = true
         willCloseClient = closeClient
         if inlineBody > 0 {
             var body = responseBuffer.readSlice(length: inlineBody)!
             out.writeBuffer(&body)
             responseRemaining = 0
             responseBodyBytes += inlineBody
-            responseComplete = true
         }
+        // The head went out (with the whole response when its body was inline, or it has none).
+        lifecycle.responseStarted(complete: inlineBody > 0 || head.framing == .none || head.framing == .contentLength(0))
         handler.write(out)
         handler.keepHeadBuffer(out, in: &handler.spareResponseHead)
-        if head.framing == .none || head.framing == .contentLength(0) {
-            responseComplete = true
-        }
     }
 
     /// Largest body copied into the head's buffer (a copy that costs less than a second write).
@@ -145,7 +141,7 @@ extension ProxyExchange {
                 responseRemaining -= UInt64(n)
                 responseBodyBytes += n
             }
-            if responseRemaining == 0 { responseComplete = true }
+            if responseRemaining == 0 { lifecycle.responseCompleted() }
         case .chunked:
             var failed = false
             while responseBuffer.readableBytes > 0, !responseComplete, !failed {
@@ -163,7 +159,7 @@ extension ProxyExchange {
                     if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
                 case .done(let consumed):
                     if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
-                    responseComplete = true
+                    lifecycle.responseCompleted()
                 case .error:
                     failed = true
                 }
@@ -179,7 +175,7 @@ extension ProxyExchange {
                 handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
             }
         case .none, .tunnel:
-            responseComplete = true
+            lifecycle.responseCompleted()
         }
         if responseComplete, responseBuffer.readableBytes > 0 {
             upstreamReusable = false

@@ -5,7 +5,7 @@ extension ProxyExchange {
     // MARK: - Tunnel (after 101)
 
     func becomeTunnel() {
-        requestComplete = true
+        lifecycle.becameTunnel()
         handler.becomeTunnel(self)
         // Bytes that arrived with the 101 belong to the tunnel.
         if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
@@ -20,7 +20,7 @@ extension ProxyExchange {
     func forwardTunnelBytes() {
         guard let connection else { return }
         if handler.inbound.readableBytes > 0 {
-            lastUpstreamActivity = shared.clock.monotonicNanos()
+            clock.lastUpstreamActivity = shared.clock.monotonicNanos()
             attemptMetrics.tunnelledOut += handler.inbound.readableBytes
             connection.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!)
             handler.inbound = ProxyConnectionHandler.noBytes
@@ -28,14 +28,14 @@ extension ProxyExchange {
     }
 
     func tunnelRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = shared.clock.monotonicNanos()
-        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
+        let now = shared.clock.monotonicNanos()
+        clock.lastUpstreamActivity = now
+        attemptMetrics.received(buffer.readableBytes, at: now)
         handler.write(buffer)
     }
 
     func finishTunnel() {
-        guard !finished else { return }
-        finished = true
+        guard lifecycle.finish() != nil else { return }
         disarmTimer()
         report(.success)
         connection?.channel.close(promise: nil)
