@@ -10,7 +10,7 @@ extension ProxyExchange {
         ExchangeClock.Limits(
             requestNanos: UInt64(upstream.requestTimeout.nanoseconds), readNanos: UInt64(upstream.readTimeout.nanoseconds),
             writeNanos: UInt64(upstream.writeTimeout.nanoseconds),
-            clientStallNanos: UInt64((handler.listener?.requestTimeout ?? .seconds(60)).nanoseconds),
+            clientStallNanos: clientStallNanos,
             bodyNanosPerByte: bodyNanosPerByte, bodyGraceNanos: bodyGraceNanos)
     }
 

@@ -91,6 +91,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     /// may take per body byte (0: no minimum), after `bodyGraceNanos` (see `ExchangeClock`).
     let bodyNanosPerByte: UInt64
     let bodyGraceNanos: UInt64
+    /// How long the client may stop reading the response (the listener's request timeout).
+    let clientStallNanos: UInt64
 
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay?
@@ -124,6 +126,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
         via = handler.snapshot.forwarding.viaPseudonym
         (bodyNanosPerByte, bodyGraceNanos) = handler.bodyRate
+        clientStallNanos = handler.machine.timing.requestTimeoutNanos
         lifecycle = ExchangeLifecycle(requestComplete: body.isComplete)
         clock = ExchangeClock(start: startNanos)
     }
