@@ -18,20 +18,19 @@ extension ProxyExchange {
     var clockFacts: ExchangeClock.Facts {
         ExchangeClock.Facts(
             tunnel: lifecycle.isTunnel, requestComplete: requestComplete, bodyReceived: body.received,
-            clientWritable: handler.isWritable, connected: connection != nil, upstreamWritable: connection?.isWritable ?? false)
+            clientWritable: downstream.isWritable, connected: connection != nil, upstreamWritable: connection?.isWritable ?? false)
     }
 
     /// The exchange's deadline, served by the connection's timer: the earliest of its timeouts
     /// (`ExchangeClock.deadline`).
     func armTimer(now: UInt64? = nil) {
         let now = now ?? shared.clock.monotonicNanos()
-        handler.setExchangeDeadline(clock.deadline(now: now, clockFacts, limits: clockLimits), of: self, now: now)
+        downstream.setExchangeDeadline(clock.deadline(now: now, clockFacts, limits: clockLimits), now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).
     func disarmTimer() {
-        // Ignored by the connection when this exchange is no longer its current one.
-        _ = handler.machine.setExchangeDeadline(0, of: self)
+        downstream.clearExchangeDeadline(of: ObjectIdentifier(self))
     }
 
     /// The client sends its body too slowly (or stopped while Sentinel waits for it): 408, and

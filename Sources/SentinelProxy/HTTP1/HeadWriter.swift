@@ -327,8 +327,10 @@ enum HeadWriter {
     }
 
     /// What the response head needs besides the upstream's bytes.
+    /// A response head's edits for an HTTP/1 client: the protocol-neutral field edits the
+    /// exchange chose, plus what only HTTP/1 has (connection persistence, chunk framing, 101).
     struct ResponseEdits {
-        var traceID: String
+        var fields: ResponseHeadEdits
         /// The client connection closes after this response.
         var close: Bool
         /// The client speaks HTTP/1.0 and keeps the connection (needs an explicit keep-alive).
@@ -337,16 +339,30 @@ enum HeadWriter {
         var dechunk: Bool
         /// A 101 response: keep `Connection: upgrade` and `Upgrade`.
         var upgrade: Bool
-        /// The route's `response-headers` policy.
-        var policy = HeaderEdits()
-        /// A sticky-session cookie to set.
-        var setCookie: String? = nil
-        /// Fields Sentinel adds (fallback reporting).
-        var extra: [(String, String)] = []
-        /// The pseudonym of Sentinel's `Via` element; nil: none added.
-        var via: [UInt8]? = nil
-        /// Supplies `Date` when the upstream sent none (RFC 9110 §6.6.1); nil: not added.
-        var date: HTTPDateCache? = nil
+
+        init(fields: consuming ResponseHeadEdits, close: Bool, http10KeepAlive: Bool, dechunk: Bool, upgrade: Bool) {
+            self.fields = fields
+            self.close = close
+            self.http10KeepAlive = http10KeepAlive
+            self.dechunk = dechunk
+            self.upgrade = upgrade
+        }
+
+        init(
+            traceID: String, close: Bool, http10KeepAlive: Bool, dechunk: Bool, upgrade: Bool, policy: HeaderEdits = HeaderEdits(),
+            setCookie: String? = nil, extra: [(String, String)] = [], via: [UInt8]? = nil, date: HTTPDateCache? = nil
+        ) {
+            self.init(
+                fields: ResponseHeadEdits(traceID: traceID, policy: policy, setCookie: setCookie, extra: extra, via: via, date: date),
+                close: close, http10KeepAlive: http10KeepAlive, dechunk: dechunk, upgrade: upgrade)
+        }
+
+        var traceID: String { _read { yield fields.traceID } }
+        var policy: HeaderEdits { _read { yield fields.policy } }
+        var setCookie: String? { _read { yield fields.setCookie } }
+        var extra: [(String, String)] { _read { yield fields.extra } }
+        var via: [UInt8]? { _read { yield fields.via } }
+        var date: HTTPDateCache? { _read { yield fields.date } }
     }
 
     /// Writes the client-facing response head into `out`.

@@ -3,13 +3,6 @@ import SentinelTLS
 
 /// One access-log record per finished request (local reply or proxied exchange).
 extension ProxyConnectionHandler {
-    struct UpstreamLogFields {
-        var id: String
-        var address: String?
-        var attempts: Int
-        var reused: Bool?
-    }
-
     func logAccess(
         _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
         traceID: String, upstream: UpstreamLogFields?, error: ProxyError? = nil

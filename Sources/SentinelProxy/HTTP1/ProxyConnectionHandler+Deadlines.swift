@@ -48,9 +48,10 @@ extension ProxyConnectionHandler {
         }
     }
 
-    /// Sets the deadline of `exchange`, the connection's current one (0: none). The exchange's
+    /// Sets the deadline of the connection's current exchange (0: none). The exchange's
     /// `timerFired` runs once it has passed, and re-arms through this method.
-    func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange, now: UInt64) {
+    func setExchangeDeadline(_ deadline: UInt64, now: UInt64) {
+        guard let exchange = machine.exchange else { return }
         perform(machine.setExchangeDeadline(deadline, of: exchange), now: now)
     }
 

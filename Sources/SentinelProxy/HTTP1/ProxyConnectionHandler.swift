@@ -19,7 +19,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    typealias Machine = HTTP1ConnectionMachine<ProxyExchange, LocalReply>
+    typealias Machine = HTTP1ConnectionMachine<Exchange, LocalReply>
 
     let shared: ServerShared
     let listenerID: String
@@ -54,6 +54,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         machine = Machine(timing: Self.timing(listener, snapshot))
         inbound = ByteBuffer()
@@ -61,14 +62,19 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
-    static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
+    static var noBytes: ByteBuffer { ByteBuffer.sharedEmpty }
 
     private(set) var listener: ServerSnapshot.Listener?
     /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
-    /// minimum) and the grace, computed once per snapshot (in the machine's timing).
-    var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) {
-        (machine.timing.bodyNanosPerByte, machine.timing.bodyGraceNanos)
+    /// minimum) and the grace, computed once per snapshot.
+    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
+        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
+        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
     }
+    /// What this listener's exchanges take from the snapshot (ProxyConnectionHandler+Downstream).
+    private(set) var exchangeSettings: ExchangeSettings
+    /// The HTTP version of the request in progress (how its response is written).
+    var requestVersion: HTTP1Version = .http1_1
 
     /// The connection machine's bounds from the listener and the snapshot's limits.
     static func timing(_ listener: ServerSnapshot.Listener?, _ snapshot: ServerSnapshot) -> Machine.Timing {
@@ -78,10 +84,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         t.keepaliveNanos = nanos(listener?.keepaliveTimeout ?? .seconds(75))
         t.quiesceGraceNanos = nanos(quiesceGrace)
         t.maxRequests = listener?.keepaliveMaxRequests
-        if let listener, listener.bodyMinRate > 0 {
-            t.bodyNanosPerByte = max(1, 1_000_000_000 / UInt64(listener.bodyMinRate))
-            t.bodyGraceNanos = nanos(listener.bodyRateGrace)
-        }
+        (t.bodyNanosPerByte, t.bodyGraceNanos) = bodyRate(listener)
         t.maxBufferedHead = snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
         t.maxBufferedForwarding = 64 * 1024
         return t
@@ -95,6 +98,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         machine.timing = Self.timing(listener, snapshot)
     }
@@ -116,9 +120,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
-    private var clientIPBytes: [UInt8]?
+    private(set) var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
-    private var clientIsIPv6 = false
+    private(set) var clientIsIPv6 = false
     /// `localAuthority()`, once built.
     var localAuthorityText: String?
 
@@ -388,11 +392,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             }
             body.limitIsBody413 = true
-            let exchange = ProxyExchange(
-                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body,
-                method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
-                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
-                responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)
+            requestVersion = head.version
+            let exchange = Exchange(
+                downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
+                upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, method: head.method,
+                methodName: request.method, clientKeepAlive: keepAlive, upgrade: route.websocket && head.upgrade != nil,
+                routeID: routeID, traceID: traceID, startNanos: start, responsePolicy: route.responseHeaders,
+                rules: route.retry ?? .withoutPolicy, pickContext: pickContext)
             exchange.fallback = route.fallback
             machine.proxy(exchange)
             exchange.start()
@@ -433,10 +439,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             context.flush()
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
         }
-    }
-
-    func becomeTunnel(_ exchange: ProxyExchange) {
-        machine.tunnel(exchange)
     }
 
     func close() {
