@@ -33,20 +33,20 @@ import Testing
         #expect(l.name == .streaming && l.responseStarted && !l.responseComplete)
         l.responseCompleted()
         #expect(l.responseComplete)
-        let r1 = l.finishComplete()
-        #expect(r1 == .exchanging(.init(owesReport: true, reused: true), .complete))
+        let ended = l.finishComplete()
+        #expect(ended == .exchanging(.init(owesReport: true, reused: true), .complete))
         #expect(l.name == .done && l.isDone && l.reused)  // the access log still sees the last attempt's reuse
         #expect(l.upstreamReusable && !l.closesClient)
     }
 
     @Test func anExchangeFinishesExactlyOnce() {
         var l = connected()
-        let r2 = l.finish()
-        #expect(r2 != nil)
-        let r3 = l.finish()
-        #expect(r3 == nil)
-        let r4 = l.finishComplete()
-        #expect(r4 == nil)
+        let ended = l.finish()
+        #expect(ended != nil)
+        let ended2 = l.finish()
+        #expect(ended2 == nil)
+        let ended3 = l.finishComplete()
+        #expect(ended3 == nil)
         // Nothing moves a finished exchange.
         l.picked()
         l.connected(reused: false)
@@ -57,19 +57,19 @@ import Testing
 
     @Test func aCompleteExchangeFinishesOnlyOnceItsResponseIsComplete() {
         var l = connected()
-        let r5 = l.finishComplete()
-        #expect(r5 == nil)
+        let ended = l.finishComplete()
+        #expect(ended == nil)
         l.responseHeadReceived()
-        let r6 = l.finishComplete()
-        #expect(r6 == nil)
+        let ended2 = l.finishComplete()
+        #expect(ended2 == nil)
         l.responseStarted(complete: false)
-        let r7 = l.finishComplete()
-        #expect(r7 == nil)
+        let ended3 = l.finishComplete()
+        #expect(ended3 == nil)
         l.responseCompleted()
-        let r8 = l.finishComplete()
-        #expect(r8 != nil)
-        let r9 = l.finishComplete()
-        #expect(r9 == nil)
+        let ended4 = l.finishComplete()
+        #expect(ended4 != nil)
+        let ended5 = l.finishComplete()
+        #expect(ended5 == nil)
     }
 
     @Test func aResponseWithoutABodyIsCompleteWithItsHead() {
@@ -84,32 +84,32 @@ import Testing
         l.responseHeadReceived()
         l.responseStarted(complete: true)
         #expect(l.name == .streaming)
-        let r10 = l.finishComplete()
-        #expect(r10 != nil)
+        let ended = l.finishComplete()
+        #expect(ended != nil)
         #expect(!l.upstreamReusable && l.closesClient)
     }
 
     @Test func eachPickIsReportedOnce() {
         var l = L(requestComplete: true)
-        let r11 = l.takePickReport()
-        #expect(!r11)  // nothing picked yet
+        let reported = l.takePickReport()
+        #expect(!reported)  // nothing picked yet
         l.picked()
-        let r12 = l.takePickReport()
-        #expect(r12)
-        let r13 = l.takePickReport()
-        #expect(!r13)
+        let reported2 = l.takePickReport()
+        #expect(reported2)
+        let reported3 = l.takePickReport()
+        #expect(!reported3)
         l.connected(reused: false)
-        let r14 = l.takePickReport()
-        #expect(!r14)  // the same pick
+        let reported4 = l.takePickReport()
+        #expect(!reported4)  // the same pick
         l.retry()
         l.picked()
         l.connected(reused: false)
-        let r15 = l.takePickReport()
-        #expect(r15)  // a new pick owes a new report
+        let reported5 = l.takePickReport()
+        #expect(reported5)  // a new pick owes a new report
         l.responseHeadReceived()
         l.responseStarted(complete: false)
-        let r16 = l.takePickReport()
-        #expect(!r16)
+        let reported6 = l.takePickReport()
+        #expect(!reported6)
     }
 
     @Test func thePicksOutcomeIsReportedOnceEvenRightAfterTheEnd() {
@@ -142,28 +142,28 @@ import Testing
 
     @Test func aStalePooledConnectionIsReplacedOnceWithoutANewPick() {
         var l = connected(reused: true)
-        let r17 = l.replayStale(requestBytesSent: 0)
-        #expect(r17)
+        let replayed = l.replayStale(requestBytesSent: 0)
+        #expect(replayed)
         #expect(l.name == .connecting && !l.reused)
         l.connected(reused: true)
-        let r18 = l.takePickReport()
-        #expect(r18)  // still the first pick's report
-        let r19 = l.replayStale(requestBytesSent: 0)
-        #expect(!r19)  // at most once per exchange
+        let reported = l.takePickReport()
+        #expect(reported)  // still the first pick's report
+        let replayed2 = l.replayStale(requestBytesSent: 0)
+        #expect(!replayed2)  // at most once per exchange
         #expect(l.staleReplayed)
     }
 
     @Test func noStaleReplayForAFreshConnectionSentBytesOrAResponse() {
         var fresh = connected(reused: false)
-        let r20 = fresh.replayStale(requestBytesSent: 0)
-        #expect(!r20)
+        let replayed = fresh.replayStale(requestBytesSent: 0)
+        #expect(!replayed)
         var sent = connected(bodyless: false, reused: true)
-        let r21 = sent.replayStale(requestBytesSent: 10)
-        #expect(!r21)
+        let replayed2 = sent.replayStale(requestBytesSent: 10)
+        #expect(!replayed2)
         var answered = connected(reused: true)
         answered.responseHeadReceived()
-        let r22 = answered.replayStale(requestBytesSent: 0)
-        #expect(!r22)
+        let replayed3 = answered.replayStale(requestBytesSent: 0)
+        #expect(!replayed3)
     }
 
     @Test func aTunnelCompletesTheRequestAndCountsAsAStartedResponse() {
@@ -173,8 +173,8 @@ import Testing
         #expect(l.name == .tunnel && l.isTunnel && l.requestComplete && l.responseStarted && l.haveResponseHead)
         l.retry()
         #expect(l.isTunnel)
-        let r23 = l.finish()
-        #expect(r23 == .tunnel(.init(owesReport: true, reused: false)))
+        let ended = l.finish()
+        #expect(ended == .tunnel(.init(owesReport: true, reused: false)))
         #expect(L.responseStarted(.tunnel(.init())))
     }
 
@@ -208,32 +208,32 @@ import Testing
     @Test func theReadTimeoutCountsFromTheLastUpstreamActivity() {
         var c = clock()
         #expect(c.deadline(now: 0, complete, limits: Self.limits) == 10 * Self.second)
-        let r24 = c.expired(now: 9 * Self.second, complete, limits: Self.limits)
-        #expect(r24 == nil)
+        let expiry = c.expired(now: 9 * Self.second, complete, limits: Self.limits)
+        #expect(expiry == nil)
         c.lastUpstreamActivity = 8 * Self.second
         #expect(c.deadline(now: 9 * Self.second, complete, limits: Self.limits) == 18 * Self.second)
-        let r25 = c.expired(now: 18 * Self.second, complete, limits: Self.limits)
-        #expect(r25 == .responseTimeout)
+        let expiry2 = c.expired(now: 18 * Self.second, complete, limits: Self.limits)
+        #expect(expiry2 == .responseTimeout)
     }
 
     @Test func theWholeExchangeIsBoundedByTheRequestTimeout() {
         var c = clock()
         c.lastUpstreamActivity = 25 * Self.second
         #expect(c.deadline(now: 25 * Self.second, complete, limits: Self.limits) == 30 * Self.second)
-        let r26 = c.expired(now: 30 * Self.second, complete, limits: Self.limits)
-        #expect(r26 == .requestTimeout)
+        let expiry = c.expired(now: 30 * Self.second, complete, limits: Self.limits)
+        #expect(expiry == .requestTimeout)
     }
 
     @Test func theRequestTimeoutWhileTheUpstreamWaitsForTheBodyBlamesTheClient() {
         var c = clock(bodyless: false)
         c.lastUpstreamActivity = 25 * Self.second
         let waiting = ExchangeClock.Facts(requestComplete: false)
-        let r27 = c.expired(now: 30 * Self.second, waiting, limits: Self.limits)
-        #expect(r27 == .bodyTooSlow)
+        let expiry = c.expired(now: 30 * Self.second, waiting, limits: Self.limits)
+        #expect(expiry == .bodyTooSlow)
         var blocked = waiting
         blocked.upstreamWritable = false
-        let r28 = c.expired(now: 30 * Self.second, blocked, limits: Self.limits)
-        #expect(r28 == .requestTimeout)
+        let expiry2 = c.expired(now: 30 * Self.second, blocked, limits: Self.limits)
+        #expect(expiry2 == .requestTimeout)
     }
 
     @Test func aSlowBodyBelowTheMinimumRateIs408() {
@@ -243,10 +243,10 @@ import Testing
         #expect(c.deadline(now: 2 * Self.second, facts, limits: Self.rated) == 3 * Self.second)
         facts.bodyReceived = 20  // 2 s more
         #expect(c.deadline(now: 3 * Self.second, facts, limits: Self.rated) == 5 * Self.second)
-        let r29 = c.expired(now: 4 * Self.second, facts, limits: Self.rated)
-        #expect(r29 == nil)
-        let r30 = c.expired(now: 5 * Self.second, facts, limits: Self.rated)
-        #expect(r30 == .bodyTooSlow)
+        let expiry = c.expired(now: 4 * Self.second, facts, limits: Self.rated)
+        #expect(expiry == nil)
+        let expiry2 = c.expired(now: 5 * Self.second, facts, limits: Self.rated)
+        #expect(expiry2 == .bodyTooSlow)
         // A complete body is no longer measured.
         facts.requestComplete = true
         #expect(c.bodyRateDeadline(facts, limits: Self.rated) == nil)
@@ -271,8 +271,8 @@ import Testing
     @Test func withoutAMinimumRateTheBodyClockNeverRuns() {
         var c = clock(bodyless: false)
         #expect(c.bodyClockStart == 0)
-        let r33 = c.upstreamWritabilityChanged(true, requestComplete: false, now: Self.second)
-        #expect(!r33)
+        let changed = c.upstreamWritabilityChanged(true, requestComplete: false, now: Self.second)
+        #expect(!changed)
     }
 
     @Test func aStalledClientIsCheckedEverySecondAndCutAtTheListenersRequestTimeout() {
@@ -281,18 +281,18 @@ import Testing
         facts.clientWritable = false
         #expect(c.deadline(now: 2 * Self.second, facts, limits: Self.limits) == 3 * Self.second)
         // Silence does not count while the client is not reading.
-        let r34 = c.expired(now: 12 * Self.second, facts, limits: Self.limits)
-        #expect(r34 == nil)
+        let expiry = c.expired(now: 12 * Self.second, facts, limits: Self.limits)
+        #expect(expiry == nil)
         #expect(c.clientBlockedSince == 12 * Self.second && c.lastUpstreamActivity == 12 * Self.second)
-        let r35 = c.expired(now: 31 * Self.second, facts, limits: Self.limits)
-        #expect(r35 == .requestTimeout)
+        let expiry2 = c.expired(now: 31 * Self.second, facts, limits: Self.limits)
+        #expect(expiry2 == .requestTimeout)
         var tunnel = facts
         tunnel.tunnel = true
         var t = clock()
-        let r36 = t.expired(now: 5 * Self.second, tunnel, limits: Self.limits)
-        #expect(r36 == nil)
-        let r37 = t.expired(now: 25 * Self.second, tunnel, limits: Self.limits)
-        #expect(r37 == .clientStalled)
+        let expiry3 = t.expired(now: 5 * Self.second, tunnel, limits: Self.limits)
+        #expect(expiry3 == nil)
+        let expiry4 = t.expired(now: 25 * Self.second, tunnel, limits: Self.limits)
+        #expect(expiry4 == .clientStalled)
         // Reading again resets the stall.
         var r = clock()
         _ = r.expired(now: 5 * Self.second, tunnel, limits: Self.limits)
@@ -306,11 +306,11 @@ import Testing
         var facts = ExchangeClock.Facts(requestComplete: false)
         facts.upstreamWritable = false
         #expect(c.deadline(now: 0, facts, limits: Self.limits) == Self.second)
-        let r38 = c.expired(now: Self.second, facts, limits: Self.limits)
-        #expect(r38 == nil)
+        let expiry = c.expired(now: Self.second, facts, limits: Self.limits)
+        #expect(expiry == nil)
         c.lastUpstreamActivity = 5 * Self.second
-        let r39 = c.expired(now: 6 * Self.second, facts, limits: Self.limits)
-        #expect(r39 == .writeTimeout)
+        let expiry2 = c.expired(now: 6 * Self.second, facts, limits: Self.limits)
+        #expect(expiry2 == .writeTimeout)
         facts.upstreamWritable = true
         var d = clock(bodyless: false)
         _ = d.expired(now: Self.second, facts, limits: Self.limits)
@@ -322,10 +322,10 @@ import Testing
         let tunnel = ExchangeClock.Facts(tunnel: true, requestComplete: true)
         c.lastUpstreamActivity = 50 * Self.second
         #expect(c.deadline(now: 50 * Self.second, tunnel, limits: Self.limits) == 60 * Self.second)
-        let r40 = c.expired(now: 59 * Self.second, tunnel, limits: Self.limits)
-        #expect(r40 == nil)
-        let r41 = c.expired(now: 60 * Self.second, tunnel, limits: Self.limits)
-        #expect(r41 == .tunnelIdle)
+        let expiry = c.expired(now: 59 * Self.second, tunnel, limits: Self.limits)
+        #expect(expiry == nil)
+        let expiry2 = c.expired(now: 60 * Self.second, tunnel, limits: Self.limits)
+        #expect(expiry2 == .tunnelIdle)
     }
 
     @Test func aBlockedUpstreamWithoutAConnectionIsNoStall() {

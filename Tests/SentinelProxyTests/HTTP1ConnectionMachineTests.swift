@@ -46,8 +46,8 @@ import Testing
     /// A connection with one request answered and kept alive at `t` (idle from then on).
     func idle(_ m: inout Machine, at t: UInt64) {
         _ = m.opened(now: 0)
-        let r1 = m.headParsed(keepAliveRequested: true)
-        #expect(r1)
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(keepAlive)
         let e = FakeExchange()
         m.proxy(e)
         _ = m.requestFinished(keepAlive: true, now: t)
@@ -60,12 +60,12 @@ import Testing
         let a = m.opened(now: 0)
         #expect(a.armTimer == 10 * Self.second)
         // Bytes trickling in do not move a head deadline (it is a total, not per read).
-        let r2 = m.bytesArrived(now: 3 * Self.second)
-        #expect(r2.firstByte == false)
-        let r3 = m.bytesArrived(now: 9 * Self.second)
-        #expect(r3.actions.armTimer == nil)
-        let r4 = m.timerFired(now: 10 * Self.second, buffered: true)
-        #expect(isStep(r4, "headTimedOut"))
+        let arrived = m.bytesArrived(now: 3 * Self.second)
+        #expect(arrived.firstByte == false)
+        let arrived2 = m.bytesArrived(now: 9 * Self.second)
+        #expect(arrived2.actions.armTimer == nil)
+        let fired = m.timerFired(now: 10 * Self.second, buffered: true)
+        #expect(isStep(fired, "headTimedOut"))
         #expect(m.isClosed)
     }
 
@@ -91,16 +91,16 @@ import Testing
         // It fires early, re-checks and re-arms for the head deadline.
         let early = m.timerFired(now: 7 * Self.second, buffered: true)
         #expect(isStep(early, "none") && early.armTimer == 14 * Self.second)
-        let r5 = m.timerFired(now: 14 * Self.second, buffered: true)
-        #expect(isStep(r5, "headTimedOut"))
+        let fired = m.timerFired(now: 14 * Self.second, buffered: true)
+        #expect(isStep(fired, "headTimedOut"))
     }
 
     @Test func aPipelinedPartialHeadLeftWhenTheIdlePeriodEndsIsAnsweredWith408() {
         var m = machine()
         idle(&m, at: 0)
         // Bytes of a next head were already buffered when the exchange ended; none arrive after.
-        let r6 = m.timerFired(now: 5 * Self.second, buffered: true)
-        #expect(isStep(r6, "headTimedOut"))
+        let fired = m.timerFired(now: 5 * Self.second, buffered: true)
+        #expect(isStep(fired, "headTimedOut"))
     }
 
     @Test func anEarlyFiringRearmsForTheDeadlineInForce() {
@@ -114,14 +114,14 @@ import Testing
     @Test func theRequestLimitAndTheClientDecideKeepAlive() {
         var m = machine(maxRequests: 2)
         _ = m.opened(now: 0)
-        let r7 = m.headParsed(keepAliveRequested: true)
-        #expect(r7)
-        let r8 = m.headParsed(keepAliveRequested: true)
-        #expect(!r8)  // the second of at most 2
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(keepAlive)
+        let keepAlive2 = m.headParsed(keepAliveRequested: true)
+        #expect(!keepAlive2)  // the second of at most 2
         var n = machine()
         _ = n.opened(now: 0)
-        let r9 = n.headParsed(keepAliveRequested: false)
-        #expect(!r9)
+        let keepAlive3 = n.headParsed(keepAliveRequested: false)
+        #expect(!keepAlive3)
         #expect(n.requestCount == 1)
     }
 
@@ -133,8 +133,8 @@ import Testing
         _ = m.headParsed(keepAliveRequested: true)
         let a = m.discardBody("reply", bodyComplete: true, now: Self.second)
         #expect(a.armTimer == nil)
-        let r10 = m.timerFired(now: 100 * Self.second, buffered: false)
-        #expect(isStep(r10, "none"))
+        let fired = m.timerFired(now: 100 * Self.second, buffered: false)
+        #expect(isStep(fired, "none"))
     }
 
     @Test func aSlowDiscardedBodyIsAnswered408AtTheMinimumRate() {
@@ -142,18 +142,18 @@ import Testing
         _ = m.opened(now: 0)
         _ = m.headParsed(keepAliveRequested: true)
         // Nothing received: due after the grace (1 s), earlier than the whole-body deadline.
-        let a = m.discardBody("r1", bodyComplete: false, now: 2 * Self.second)
+        let a = m.discardBody("keepAlive", bodyComplete: false, now: 2 * Self.second)
         #expect(m.phase.bodyClock == .init(start: 2 * Self.second, whole: 12 * Self.second, due: 3 * Self.second))
         #expect(a.armTimer == 3 * Self.second)  // earlier than the head deadline's timer (10 s)
         #expect(m.timerAt == 3 * Self.second)
         // 20 bytes buy 2 s more: due at 2 + 1 + 2 = 5 s.
-        _ = m.bodyProgress("r2", received: 20)
+        _ = m.bodyProgress("arrived", received: 20)
         #expect(m.phase.bodyClock?.due == 5 * Self.second)
         let early = m.timerFired(now: 3 * Self.second, buffered: false)
         #expect(isStep(early, "none") && early.armTimer == 5 * Self.second)
         // The reply handed back is the latest one (its trace id answers the 408).
-        let r11 = m.timerFired(now: 5 * Self.second, buffered: false)
-        #expect(isStep(r11, "bodyTimedOut:r2"))
+        let fired = m.timerFired(now: 5 * Self.second, buffered: false)
+        #expect(isStep(fired, "bodyTimedOut:arrived"))
         #expect(m.isClosed)
     }
 
@@ -164,8 +164,8 @@ import Testing
         _ = m.discardBody("r", bodyComplete: false, now: 0)
         _ = m.bodyProgress("r", received: 1_000_000)
         #expect(m.phase.bodyClock?.due == 10 * Self.second)
-        let r12 = m.timerFired(now: 10 * Self.second, buffered: false)
-        #expect(isStep(r12, "bodyTimedOut:r"))
+        let fired = m.timerFired(now: 10 * Self.second, buffered: false)
+        #expect(isStep(fired, "bodyTimedOut:r"))
     }
 
     @Test func withoutAMinimumRateOnlyTheWholeBodyDeadlineCounts() {
@@ -174,12 +174,12 @@ import Testing
         _ = m.headParsed(keepAliveRequested: true)
         _ = m.discardBody("r", bodyComplete: false, now: Self.second)
         #expect(m.phase.bodyClock?.due == 11 * Self.second)
-        let r13 = m.bodyProgress("r", received: 5)
-        #expect(r13.armTimer == nil)
-        let r14 = m.timerFired(now: 10 * Self.second, buffered: false)
-        #expect(isStep(r14, "none"))
-        let r15 = m.timerFired(now: 11 * Self.second, buffered: false)
-        #expect(isStep(r15, "bodyTimedOut:r"))
+        let progress = m.bodyProgress("r", received: 5)
+        #expect(progress.armTimer == nil)
+        let fired = m.timerFired(now: 10 * Self.second, buffered: false)
+        #expect(isStep(fired, "none"))
+        let fired2 = m.timerFired(now: 11 * Self.second, buffered: false)
+        #expect(isStep(fired2, "bodyTimedOut:r"))
     }
 
     @Test func aLocalAnswerKeepsTheConnectionOrClosesItAfterTheWrite() {
@@ -187,13 +187,13 @@ import Testing
         _ = m.opened(now: 0)
         _ = m.headParsed(keepAliveRequested: true)
         _ = m.discardBody("r", bodyComplete: true, now: 0)
-        let r16 = m.requestFinished(keepAlive: true, now: Self.second)
-        #expect(isStep(r16, "nextRequest"))
+        let ended = m.requestFinished(keepAlive: true, now: Self.second)
+        #expect(isStep(ended, "nextRequest"))
         #expect(m.phase.headWait == .idle(until: 6 * Self.second))
         _ = m.headParsed(keepAliveRequested: true)
         _ = m.discardBody("r", bodyComplete: true, now: 0)
-        let r17 = m.requestFinished(keepAlive: false, now: Self.second)
-        #expect(isStep(r17, "closeAfterWrites"))
+        let ended2 = m.requestFinished(keepAlive: false, now: Self.second)
+        #expect(isStep(ended2, "closeAfterWrites"))
         #expect(m.isClosed)
     }
 
@@ -202,14 +202,14 @@ import Testing
         _ = m.opened(now: 0)
         _ = m.headParsed(keepAliveRequested: true)
         m.awaitInstance()
-        let r18 = m.readRequested(buffered: 0)
-        #expect(!r18)
-        let r19 = m.timerFired(now: 100 * Self.second, buffered: false)
-        #expect(isStep(r19, "none"))
-        let r20 = m.requestFinished(keepAlive: true, now: 100 * Self.second)
-        #expect(isStep(r20, "nextRequest"))
-        let r21 = m.resumeReading(buffered: 0)
-        #expect(r21)
+        let reads = m.readRequested(buffered: 0)
+        #expect(!reads)
+        let fired = m.timerFired(now: 100 * Self.second, buffered: false)
+        #expect(isStep(fired, "none"))
+        let ended = m.requestFinished(keepAlive: true, now: 100 * Self.second)
+        #expect(isStep(ended, "nextRequest"))
+        let resumes = m.resumeReading(buffered: 0)
+        #expect(resumes)
     }
 
     // MARK: - The exchange's deadline
@@ -221,11 +221,11 @@ import Testing
         let e = FakeExchange()
         m.proxy(e)
         // The head deadline's timer (10 s) is later: re-armed for the exchange.
-        let r22 = m.setExchangeDeadline(3 * Self.second, of: e)
-        #expect(r22.armTimer == 3 * Self.second)
+        let armed = m.setExchangeDeadline(3 * Self.second, of: e)
+        #expect(armed.armTimer == 3 * Self.second)
         // Moving it later arms nothing; the early firing re-arms.
-        let r23 = m.setExchangeDeadline(4 * Self.second, of: e)
-        #expect(r23.armTimer == nil)
+        let armed2 = m.setExchangeDeadline(4 * Self.second, of: e)
+        #expect(armed2.armTimer == nil)
         let early = m.timerFired(now: 3 * Self.second, buffered: false)
         #expect(isStep(early, "none") && early.armTimer == 4 * Self.second)
         let due = m.timerFired(now: 4 * Self.second, buffered: false)
@@ -235,8 +235,8 @@ import Testing
         }
         #expect(fired === e)
         // Fired once: the exchange re-arms if it still needs a deadline.
-        let r24 = m.timerFired(now: 5 * Self.second, buffered: false)
-        #expect(isStep(r24, "none"))
+        let again = m.timerFired(now: 5 * Self.second, buffered: false)
+        #expect(isStep(again, "none"))
     }
 
     @Test func anOldExchangeCannotTouchTheNextOnesDeadline() {
@@ -276,48 +276,48 @@ import Testing
         idle(&m, at: 0)
         let a = m.quiesce(now: Self.second, buffered: false)
         #expect(a.armTimer == Self.second + Self.second / 4)
-        let r25 = m.timerFired(now: Self.second + Self.second / 4, buffered: false)
-        #expect(isStep(r25, "close"))
+        let fired = m.timerFired(now: Self.second + Self.second / 4, buffered: false)
+        #expect(isStep(fired, "close"))
     }
 
     @Test func aRequestArrivingInTheGraceIsAnsweredThenTheConnectionCloses() {
         var m = machine()
         idle(&m, at: 0)
         _ = m.quiesce(now: Self.second, buffered: false)
-        let r26 = m.bytesArrived(now: Self.second + 1)
-        #expect(r26.firstByte)
+        let arrived = m.bytesArrived(now: Self.second + 1)
+        #expect(arrived.firstByte)
         // The head now has the whole request timeout; the grace's firing only re-arms.
-        let r27 = m.timerFired(now: Self.second + Self.second / 4, buffered: true)
-        #expect(isStep(r27, "none"))
-        let r28 = m.headParsed(keepAliveRequested: true)
-        #expect(!r28)  // answered with Connection: close
+        let fired = m.timerFired(now: Self.second + Self.second / 4, buffered: true)
+        #expect(isStep(fired, "none"))
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(!keepAlive)  // answered with Connection: close
         m.proxy(FakeExchange())
         // Even an answer that would keep the connection closes it.
-        let r29 = m.requestFinished(keepAlive: true, now: 2 * Self.second)
-        #expect(isStep(r29, "closeAfterWrites"))
+        let ended = m.requestFinished(keepAlive: true, now: 2 * Self.second)
+        #expect(isStep(ended, "closeAfterWrites"))
     }
 
     @Test func quiesceOnAFreshConnectionClosesItAfterTheGrace() {
         var m = machine()
         _ = m.opened(now: 0)
         _ = m.quiesce(now: Self.second, buffered: false)
-        let r30 = m.timerFired(now: Self.second + Self.second / 4, buffered: false)
-        #expect(isStep(r30, "close"))
+        let fired = m.timerFired(now: Self.second + Self.second / 4, buffered: false)
+        #expect(isStep(fired, "close"))
     }
 
     @Test func quiesceMidRequestFinishesTheExchangeThenCloses() {
         var m = machine()
         _ = m.opened(now: 0)
-        let r31 = m.headParsed(keepAliveRequested: true)
-        #expect(r31)
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(keepAlive)
         let e = FakeExchange()
         m.proxy(e)
         let a = m.quiesce(now: Self.second, buffered: false)
         #expect(a.armTimer == nil && isStep(a, "none"))
         #expect(m.quiescing)
         #expect(m.exchange === e)
-        let r32 = m.requestFinished(keepAlive: true, now: 2 * Self.second)
-        #expect(isStep(r32, "closeAfterWrites"))
+        let ended = m.requestFinished(keepAlive: true, now: 2 * Self.second)
+        #expect(isStep(ended, "closeAfterWrites"))
         #expect(m.isClosed)
     }
 
@@ -326,10 +326,10 @@ import Testing
         _ = m.opened(now: 0)
         _ = m.headParsed(keepAliveRequested: true)
         _ = m.discardBody("r", bodyComplete: false, now: 0)
-        let r33 = m.quiesce(now: Self.second, buffered: false)
-        #expect(isStep(r33, "none"))
-        let r34 = m.requestFinished(keepAlive: true, now: 2 * Self.second)
-        #expect(isStep(r34, "closeAfterWrites"))
+        let drain = m.quiesce(now: Self.second, buffered: false)
+        #expect(isStep(drain, "none"))
+        let ended = m.requestFinished(keepAlive: true, now: 2 * Self.second)
+        #expect(isStep(ended, "closeAfterWrites"))
     }
 
     @Test func quiesceMidTunnelLeavesTheTunnelRunning() {
@@ -341,29 +341,29 @@ import Testing
         let a = m.quiesce(now: Self.second, buffered: false)
         #expect(a.armTimer == nil && isStep(a, "none"))
         #expect(m.isTunneling)
-        let r35 = m.readRequested(buffered: 10)
-        #expect(r35)
+        let reads = m.readRequested(buffered: 10)
+        #expect(reads)
     }
 
     @Test func quiesceWithPipelinedBytesWaitingKeepsTheHeadDeadlineAndAnswersWithClose() {
         var m = machine()
         idle(&m, at: 0)
-        let r36 = m.bytesArrived(now: Self.second)
-        #expect(r36.firstByte)
+        let arrived = m.bytesArrived(now: Self.second)
+        #expect(arrived.firstByte)
         // Part of the next head is buffered: no grace (closing would fail that request).
         let a = m.quiesce(now: 2 * Self.second, buffered: true)
         #expect(a.armTimer == nil)
         #expect(m.phase.headWait == .receiving(by: 11 * Self.second))
-        let r37 = m.headParsed(keepAliveRequested: true)
-        #expect(!r37)
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(!keepAlive)
     }
 
     @Test func quiesceWithAPartialHeadThatNeverCompletesAnswers408AtTheHeadDeadline() {
         var m = machine()
         _ = m.opened(now: 0)
         _ = m.quiesce(now: Self.second, buffered: true)
-        let r38 = m.timerFired(now: 10 * Self.second, buffered: true)
-        #expect(isStep(r38, "headTimedOut"))
+        let fired = m.timerFired(now: 10 * Self.second, buffered: true)
+        #expect(isStep(fired, "headTimedOut"))
     }
 
     // MARK: - Reading
@@ -371,45 +371,45 @@ import Testing
     @Test func readsAreHeldWhileThePhaseCannotAbsorbBytes() {
         var m = machine()
         _ = m.opened(now: 0)
-        let r39 = m.readRequested(buffered: 100)
-        #expect(r39)
-        let r40 = m.readRequested(buffered: 101)
-        #expect(!r40)  // a head this large is already refused
+        let reads = m.readRequested(buffered: 100)
+        #expect(reads)
+        let reads2 = m.readRequested(buffered: 101)
+        #expect(!reads2)  // a head this large is already refused
         #expect(m.pendingRead)
-        let r41 = m.resumeReading(buffered: 101)
-        #expect(!r41)
-        let r42 = m.resumeReading(buffered: 0)
-        #expect(r42)
-        let r43 = m.resumeReading(buffered: 0)
-        #expect(!r43)  // issued once
+        let resumes = m.resumeReading(buffered: 101)
+        #expect(!resumes)
+        let resumes2 = m.resumeReading(buffered: 0)
+        #expect(resumes2)
+        let resumes3 = m.resumeReading(buffered: 0)
+        #expect(!resumes3)  // issued once
 
         let e = FakeExchange()
         m.proxy(e)
         e.wantsRequestBytes = false
-        let r44 = m.readRequested(buffered: 0)
-        #expect(!r44)  // the upstream cannot take the body now
+        let reads3 = m.readRequested(buffered: 0)
+        #expect(!reads3)  // the upstream cannot take the body now
         e.wantsRequestBytes = true
-        let r45 = m.resumeReading(buffered: 10)
-        #expect(r45)
+        let resumes4 = m.resumeReading(buffered: 10)
+        #expect(resumes4)
         e.requestIsComplete = true
         e.wantsRequestBytes = false
-        let r46 = m.readRequested(buffered: 999)
-        #expect(r46)  // pipelined bytes, bounded
-        let r47 = m.readRequested(buffered: 1000)
-        #expect(!r47)
+        let reads4 = m.readRequested(buffered: 999)
+        #expect(reads4)  // pipelined bytes, bounded
+        let reads5 = m.readRequested(buffered: 1000)
+        #expect(!reads5)
 
         m.tunnel(e)
         e.upstreamWritable = false
-        let r48 = m.readRequested(buffered: 0)
-        #expect(!r48)
+        let reads6 = m.readRequested(buffered: 0)
+        #expect(!reads6)
         e.upstreamWritable = true
-        let r49 = m.resumeReading(buffered: 0)
-        #expect(r49)
+        let resumes5 = m.resumeReading(buffered: 0)
+        #expect(resumes5)
 
         m.closed()
         m.timerCancelled()
-        let r50 = m.readRequested(buffered: 0)
-        #expect(!r50)
+        let reads7 = m.readRequested(buffered: 0)
+        #expect(!reads7)
         #expect(m.timerAt == 0)
     }
 }
