@@ -95,6 +95,9 @@ let package = Package(
             name: "SentinelTestSupport",
             dependencies: [
                 "SentinelProxy",
+                // Configuration text → snapshot, for tests that start from configuration.
+                "SentinelRuntime",
+                "SentinelConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -170,7 +173,9 @@ let package = Package(
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
             name: "SentinelRuntimeTests",
-            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL"]
+            dependencies: [
+                "SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL", "SentinelTestSupport",
+            ]
         ),
         // The JSON log handler (pure: lines to a closure) and process metrics.
         .testTarget(
