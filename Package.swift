@@ -90,7 +90,8 @@ let package = Package(
             ],
             swiftSettings: strict + hotPath
         ),
-        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients.
+        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients, the proxy
+        // harness, process runners, script-made fixtures.
         .target(
             name: "SentinelTestSupport",
             dependencies: [
@@ -173,9 +174,7 @@ let package = Package(
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
             name: "SentinelRuntimeTests",
-            dependencies: [
-                "SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL", "SentinelTestSupport",
-            ]
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL", "SentinelTestSupport"]
         ),
         // The JSON log handler (pure: lines to a closure) and process metrics.
         .testTarget(
