@@ -24,7 +24,7 @@ public enum CertificateValidation {
         }
         var lines: [String] = []
         var failures = 0
-        func report(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
+        func reportUpstream(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
             if findings.isEmpty { lines.append("✓ \(what): \(ok)") }
             for f in findings {
                 switch f.severity {
