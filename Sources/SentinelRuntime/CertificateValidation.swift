@@ -69,3 +69,16 @@ public enum CertificateValidation {
         return (lines, failures)
     }
 }
+
+extension CertificateValidation {
+    /// What `sentinel test` and `sentinel-stack check` report about TLS files: the errors a
+    /// start would hit (files unreadable or of the wrong kind, certificates, client CAs, CRLs,
+    /// OCSP responses) and the warnings, as text without the ✓/✗/! marks.
+    public static func startProblems(_ config: SentinelConfiguration, now: Int64) -> (errors: [String], warnings: [String]) {
+        let files = FileChecks.run(config, certificates: true, agents: false)
+        let certs = run(config, now: now)
+        let errors = (files.lines + certs.lines).filter { $0.hasPrefix("✗ ") }.map { String($0.dropFirst(2)) }
+        let warnings = certs.lines.filter { $0.hasPrefix("! ") }.map { String($0.dropFirst(2)) }
+        return (errors, warnings)
+    }
+}
