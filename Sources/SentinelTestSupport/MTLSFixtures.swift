@@ -17,10 +17,7 @@ public final class MTLSFixtures: Sendable {
     public let dir: String
 
     init(https: HTTPSFixtures) throws {
-        dir = NSTemporaryDirectory() + "sentinel-mtls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let r = try runProcess("/bin/sh", ["-c", Self.script, "mtls", https.dir], cwd: dir)
-        guard r.status == 0 else { throw HTTPSFixtureError(message: r.stderr) }
+        dir = try scriptedFixtureDirectory(prefix: "sentinel-mtls", script: Self.script, arguments: [https.dir])
     }
 
     public func path(_ name: String) -> String { dir + "/" + name }
