@@ -62,15 +62,15 @@ import Testing
                 """.write(toFile: file, atomically: true, encoding: .utf8)
         }
         try write(#"ca-file "\#(mx.path("cca.pem"))"; client-auth "required"; crl-file "\#(mx.path("cca.crl"))"; ocsp-file "\#(mx.path("a.ocsp.der"))""#)
-        let good = try run("sentinel", ["test", "--config", file])
+        let good = try runBuilt("sentinel", ["test", "--config", file])
         #expect(good.status == 0, "\(good.stderr)")
         try write(#"ca-file "\#(mx.path("cca.pem"))"; crl-file "\#(dir)/missing.crl"; ocsp-file "\#(mx.path("b-revoked.ocsp.der"))""#)
-        let bad = try run("sentinel", ["test", "--config", file])
+        let bad = try runBuilt("sentinel", ["test", "--config", file])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("crl-file: cannot read \(dir)/missing.crl"), "\(bad.stderr)")
         #expect(bad.stderr.contains("\(file):9:") && bad.stderr.contains("not for the certificate CN=a.test"), "\(bad.stderr)")
         #expect(bad.stderr.contains("test failed"))
-        let check = try run("sentinel-stack", ["check", "--config", file])
+        let check = try runBuilt("sentinel-stack", ["check", "--config", file])
         #expect(check.status == 1)
         #expect(check.stderr.contains("not for the certificate CN=a.test"), "\(check.stderr)")
     }
