@@ -24,7 +24,7 @@ public enum CertificateValidation {
         }
         var lines: [String] = []
         var failures = 0
-        func reportUpstream(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
+        func report(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
             if findings.isEmpty { lines.append("✓ \(what): \(ok)") }
             for f in findings {
                 switch f.severity {
@@ -94,5 +94,18 @@ public enum CertificateValidation {
             report("upstream \"\(u.id)\" client-cert \(cert)", findings, ok: "key matches, chain in order, valid")
         }
         return (lines, failures)
+    }
+}
+
+extension CertificateValidation {
+    /// What `sentinel test` and `sentinel-stack check` report about TLS files: the errors a
+    /// start would hit (files unreadable or of the wrong kind, certificates, client CAs, CRLs,
+    /// OCSP responses) and the warnings, as text without the ✓/✗/! marks.
+    public static func startProblems(_ config: SentinelConfiguration, now: Int64) -> (errors: [String], warnings: [String]) {
+        let files = FileChecks.run(config, certificates: true, agents: false)
+        let certs = run(config, now: now)
+        let errors = (files.lines + certs.lines).filter { $0.hasPrefix("✗ ") }.map { String($0.dropFirst(2)) }
+        let warnings = certs.lines.filter { $0.hasPrefix("! ") }.map { String($0.dropFirst(2)) }
+        return (errors, warnings)
     }
 }
