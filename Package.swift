@@ -94,6 +94,7 @@ let package = Package(
         .target(
             name: "SentinelTestSupport",
             dependencies: [
+                "SentinelProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -189,7 +190,7 @@ let package = Package(
             ]
         ),
         // Engine pairs in memory, openssl s_client over loopback; certificates made at run time.
-        .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS"]),
+        .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS", "SentinelTestSupport"]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [
