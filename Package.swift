@@ -170,7 +170,7 @@ let package = Package(
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
             name: "SentinelRuntimeTests",
-            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL"]
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL", "SentinelTestSupport"]
         ),
         // The JSON log handler (pure: lines to a closure) and process metrics.
         .testTarget(

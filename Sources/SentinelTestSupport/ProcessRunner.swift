@@ -75,8 +75,9 @@ public let builtProducts: String = {
 /// A new temporary directory `<prefix>-<pid>-<random>` in which `script` (sh) has run, for
 /// fixtures made at run time (certificates by the `openssl` command line: no private key is
 /// committed). The test runner leaves without running atexit handlers, so a run cannot remove
-/// its own directory; each removes those of earlier runs whose process is gone.
-public func scriptedFixtureDirectory(prefix: String, script: String) throws -> String {
+/// its own directory; each removes those of earlier runs whose process is gone. `arguments` are
+/// the script's positional parameters ($1 …).
+public func scriptedFixtureDirectory(prefix: String, script: String, arguments: [String] = []) throws -> String {
     let tmp = NSTemporaryDirectory()
     let dir = tmp + "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -87,7 +88,7 @@ public func scriptedFixtureDirectory(prefix: String, script: String) throws -> S
             if kill(pid, 0) != 0, errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + e) }
         }
     }
-    let result = try runProcess("/bin/sh", ["-c", script], cwd: dir)
+    let result = try runProcess("/bin/sh", ["-c", script, prefix] + arguments, cwd: dir)
     guard result.status == 0 else { throw FixtureScriptFailed(prefix: prefix, stderr: result.stderr) }
     return dir
 }

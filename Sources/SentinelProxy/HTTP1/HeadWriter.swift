@@ -23,6 +23,8 @@ enum HeadWriter {
         var dropExpect: Bool
         /// The route's `request-headers` policy.
         var policy = HeaderEdits()
+        /// The connection's TLS facts, for a policy with variables (nil: no TLS, or not needed).
+        var tls: ConnectionTLS? = nil
         /// The pseudonym of Sentinel's `Via` element; nil: none added (a client's Via passes).
         var via: [UInt8]? = nil
         /// The peer is a trusted proxy: its forwarding fields are kept (and extended).
@@ -64,7 +66,7 @@ enum HeadWriter {
     /// none), the client's address twice, the policy's growth, and Sentinel's own fields.
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
-            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count, tls: edits.tls)
             + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0)
     }
 
@@ -151,7 +153,7 @@ enum HeadWriter {
             }
             writeField(p, field, policy: edits.policy, into: &out)
         }
-        edits.policy.writeAdded(into: &out)
+        edits.policy.writeAdded(into: &out, tls: edits.tls)
         // The authority the upstream is asked for: the Host (equal to an absolute-form target's
         // authority: the parser refuses a mismatch), else the address the client connected to.
         let hostRange = head.host ?? head.authority

@@ -18,10 +18,9 @@ extension ProxyConnectionHandler {
         accessLog.record(record, settings: settings, file: file)
     }
 
-    /// The handshake facts of this connection's TLS handler (HTTPS listeners only; looked up
-    /// when a record is written, so plain HTTP pays one nil check).
+    /// The handshake facts of this connection (HTTPS listeners only; handed over by the TLS
+    /// handler when the handshake completed).
     func tlsFacts() -> TLSConnectionFacts? {
-        guard listener?.tls != nil, let context else { return nil }
-        return (try? context.pipeline.syncOperations.handler(type: TLSServerHandler.self))?.facts
+        connectionTLS?.facts
     }
 }

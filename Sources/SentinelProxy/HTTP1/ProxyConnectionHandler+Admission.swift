@@ -133,7 +133,7 @@ extension ProxyConnectionHandler {
             clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http", traceID: traceID,
             traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
             passUpgrade: plan.route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-            policy: policy, via: snapshot.forwarding.viaPseudonym, trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
+            policy: policy, tls: connectionTLS, via: snapshot.forwarding.viaPseudonym, trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
             localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
         var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
         HeadWriter.request(head, bytes: bytes.raw, edits: edits, into: &headBytes)

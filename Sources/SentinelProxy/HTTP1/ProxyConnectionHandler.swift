@@ -48,6 +48,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var tally = RequestTally()
     var quiescing = false
     var clientIP = "unknown"
+    /// The TLS facts of an HTTPS connection (set by `TLSServerHandler`'s event at handshake end).
+    var connectionTLS: ConnectionTLS?
     var snapshot: ServerSnapshot
 
     init(
