@@ -79,12 +79,14 @@ extension ProxyConnectionHandler {
         let traceID =
             request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
-        // 1. Route (a listener that redirects to HTTPS answers every request without one).
-        if let redirect = routes.redirectToHTTPS {
+        // A listener that redirects to HTTPS answers every request itself, before any route.
+        if let redirect = listener?.redirectToHTTPS {
             let body = BodyCounter(framing: head.framing, limit: snapshot.limits.maxBodyBytes, limits: parser.limits)
-            let answer = RoutePhase.redirect(redirect, request, hasQuery: head.query != nil, keepAlive: keepAlive)
-            return Admission(facts: request, traceID: traceID, routeID: nil, body: body, step: .answer(answer))
+            return Admission(
+                facts: request, traceID: traceID, routeID: nil, body: body,
+                step: .answer(redirect.answer(request, hasQuery: head.query != nil, keepAlive: keepAlive)))
         }
+        // 1. Route.
         let routed = RoutePhase.route(request, in: routes, cache: &routeCache.value[routes.routeSet])
         if routed.evictions > 0 { shared.metrics.routeCacheEvicted(routed.evictions) }
         let route = routed.route
