@@ -38,7 +38,8 @@ public enum DriverAction {
     /// Open a connection numbered `endpoint` to `address` (non-blocking; `connected` or
     /// `failed` follows). Its timeout is the driver's own deadline.
     case connect(Endpoint, SocketAddress)
-    /// Close every endpoint of the session (the session ends).
+    /// Close every endpoint and clear the deadline: the session ends (once queued output is
+    /// written, for the flushing modes).
     case finish(CloseMode)
 }
 
@@ -85,7 +86,8 @@ public struct DriverIO {
 /// by calling it with its own `DriverIO` and translating the actions.
 ///
 /// One driver instance per session (an accepted connection and the connections it opens),
-/// called only on its reactor's thread. The session ends when every endpoint is closed.
+/// called only on its reactor's thread. The session ends when it has no open endpoint and no
+/// deadline (`finish` clears both).
 public protocol ConnectionDriver: AnyObject {
     /// The accepted connection is ready (the driver sets reading, a deadline, or connects).
     /// Reading on the downstream is on from the start.

@@ -100,6 +100,7 @@ extension Reactor {
 
     /// A connect that failed before it had a socket: the driver hears it after this call.
     func postFailure(_ session: Session, _ endpoint: Endpoint, _ error: ReactorError) {
+        session.pendingFailures += 1
         failuresToReport.append((session, endpoint, error))
     }
 
@@ -117,7 +118,9 @@ extension Reactor {
     func reportFailures() {
         while !failuresToReport.isEmpty {
             let (session, endpoint, error) = failuresToReport.removeFirst()
+            session.pendingFailures -= 1
             callDriver(session) { $0.driver.failed(endpoint, error, &$1) }
+            endIfIdle(session)
         }
     }
 }

@@ -4,6 +4,16 @@ internal import Glibc
 extension Reactor {
     /// Starts a session for an accepted descriptor (or any connected socket the host hands
     /// over) and calls the driver's `start`.
+    /// Starts a session without an accepted connection (its driver connects out in `start`,
+    /// e.g. a probe). It ends when its last connection closes, or at once if it opens none.
+    public func startSession(_ driver: any ConnectionDriver) {
+        let session = Session(driver: driver, maxEndpoints: max(1, configuration.maxEndpoints))
+        session.token = sessions.insert(session)
+        stats.sessionsOpened += 1
+        callDriver(session) { $0.driver.start(&$1) }
+        endIfIdle(session)
+    }
+
     @discardableResult
     public func adopt(_ fd: Int32, driver: any ConnectionDriver) -> Bool {
         let session = Session(driver: driver, maxEndpoints: max(1, configuration.maxEndpoints))
@@ -15,6 +25,7 @@ extension Reactor {
             return false
         }
         callDriver(session) { $0.driver.start(&$1) }
+        endIfIdle(session)
         return true
     }
 
@@ -56,6 +67,11 @@ extension Reactor {
     // MARK: readiness
 
     func handleSocket(_ socket: EndpointSocket, events: UInt32) {
+        handleReadiness(socket, events: events)
+        endIfIdle(socket.session)
+    }
+
+    func handleReadiness(_ socket: EndpointSocket, events: UInt32) {
         let session = socket.session
         let hangup = events & UInt32(SENTINEL_EPOLLERR | SENTINEL_EPOLLHUP) != 0
         if socket.connecting {
@@ -160,6 +176,7 @@ extension Reactor {
         for socket in batch {
             socket.queuedForRead = false
             if socket.isOpen { readAvailable(socket) }
+            endIfIdle(socket.session)
         }
     }
 
@@ -185,6 +202,7 @@ extension Reactor {
                 let e = errno
                 if e == EINTR { continue }
                 if e == EAGAIN || e == EWOULDBLOCK {
+                    stats.writesBlocked += 1
                     socket.writeBlocked = true
                     updateInterest(socket)
                     return false
@@ -195,6 +213,7 @@ extension Reactor {
             consumeOutput(socket, n)
             if n < requested, socket.outputBytes > 0 {
                 // A short write: the send buffer is full; EPOLLOUT says when there is room.
+                stats.writesBlocked += 1
                 socket.writeBlocked = true
                 updateInterest(socket)
                 return false
@@ -260,22 +279,27 @@ extension Reactor {
         let session = socket.session
         session.sockets[Int(socket.endpoint.raw)] = nil
         session.openCount -= 1
-        if session.openCount == 0 { endSession(session) }
+    }
+
+    /// Ends a session with no socket and no deadline left, once its driver has heard everything.
+    func endIfIdle(_ session: Session) {
+        guard !session.ended, session.openCount == 0, session.deadline == nil, session.pendingFailures == 0 else { return }
+        endSession(session)
     }
 
     /// A socket failed: close it (reset) and tell the driver.
     func fail(_ socket: EndpointSocket, _ error: ReactorError) {
         let session = socket.session
         closeNow(socket, mode: .reset)
-        guard !session.ended else { return }
         callDriver(session) { $0.driver.failed(socket.endpoint, error, &$1) }
     }
 
     func finish(_ session: Session, mode: CloseMode) {
+        session.deadline = nil
         for case let socket? in session.sockets {
             close(socket, mode: mode)
         }
-        if session.openCount == 0 { endSession(session) }
+        endIfIdle(session)
     }
 
     func close(_ socket: EndpointSocket, mode: CloseMode) {

@@ -162,6 +162,7 @@ public final class Reactor {
         draining = now.adding(milliseconds: graceMilliseconds)
         for session in sessions.values {
             callDriver(session) { $0.driver.drain(&$1) }
+            endIfIdle(session)
         }
     }
 
@@ -170,6 +171,7 @@ public final class Reactor {
         setAccepting(false)
         for session in sessions.values {
             finish(session, mode: .reset)
+            if !session.ended { endSession(session) }
         }
         listeners.removeAll()
     }
@@ -196,6 +198,7 @@ public final class Reactor {
             session.deadline = nil
             stats.timersFired += 1
             callDriver(session) { $0.driver.deadlineReached(&$1) }
+            endIfIdle(session)
         }
     }
 

@@ -42,6 +42,8 @@ public struct ReactorStats: Sendable, Equatable {
     public var accepted = 0
     public var reads = 0
     public var writes = 0
+    /// Flushes that stopped at a full socket (a partial write or EAGAIN) and wait for EPOLLOUT.
+    public var writesBlocked = 0
     public var sessionsOpened = 0
     public var sessionsClosed = 0
     public var timersFired = 0

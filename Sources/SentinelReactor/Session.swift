@@ -9,6 +9,8 @@ final class Session {
     var deadline: ReactorInstant?
     var armed: ReactorInstant?
     var ended = false
+    /// Connect failures posted but not yet told to the driver (the session waits for them).
+    var pendingFailures = 0
 
     init(driver: any ConnectionDriver, maxEndpoints: Int) {
         self.driver = driver
