@@ -111,6 +111,7 @@ extension Reactor {
             for socket in batch where socket.isOpen && socket.needsFlush {
                 socket.needsFlush = false
                 if !socket.writeBlocked { flushAndNotify(socket) }
+                endIfIdle(socket.session)
             }
         }
     }

@@ -32,8 +32,10 @@ import Testing
         let allOpen = DispatchSemaphore(value: 0)
         let checked = Locked(0)
         let release = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+        // Threads of their own: each blocks until released, and a thread pool of two cores'
+        // width would never start the others.
+        for t in 0..<threads {
+            Thread.detachNewThread {
                 do {
                     let clients = try (0..<perThread).map { _ in try Client(port: proxyPort) }
                     defer { clients.forEach { $0.close() } }
@@ -56,7 +58,7 @@ import Testing
                 checked.update { $0 += 1 }
             }
         }
-        for _ in 0..<threads { allOpen.wait() }
+        for _ in 0..<threads { #expect(allOpen.wait(timeout: .now() + 120) == .success) }
         #expect(failures.value.isEmpty, "\(failures.value)")
         // While open: 200 proxy-side client sockets, 200 proxy→backend, 200 backend-side.
         let open = try socketsOnPorts([proxyPort, backendPort])
@@ -100,7 +102,7 @@ import Testing
 func socketsOnPorts(_ ports: [Int]) throws -> Int {
     var inodes = Set<String>()
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        guard let text = readProcFile(table) else { continue }
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count > 9, f[3] != "0A" else { continue }  // 0A: LISTEN
@@ -116,4 +118,19 @@ func socketsOnPorts(_ ports: [Int]) throws -> Int {
         if inodes.contains(String(target.dropFirst(8).dropLast())) { count += 1 }
     }
     return count
+}
+
+/// A /proc file's text (their size reads as 0, so read until end of file).
+func readProcFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n <= 0 { break }
+        out += chunk[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -81,7 +81,8 @@ import Testing
     @Test func partialWritesToASlowReader() throws {
         let (lfd, port) = try makeListener()
         defer { close(lfd) }
-        let total = 4 * 1024 * 1024
+        // More than both kernel buffers hold (tcp_wmem and tcp_rmem maxima are 4 and 6 MiB).
+        let total = 24 * 1024 * 1024
         var config = ReactorConfiguration()
         config.maxOutputBytes = 256 * 1024
         let reactor = try ReactorHandle.start(config) { r in
