@@ -95,6 +95,7 @@ let package = Package(
         .target(
             name: "SentinelTestSupport",
             dependencies: [
+                "SentinelProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -176,7 +177,7 @@ let package = Package(
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
             name: "SentinelRuntimeTests",
-            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL"]
+            dependencies: ["SentinelRuntime", "SentinelConfig", "SentinelProxy", "SentinelPolicy", "SentinelMaster", "KDL", "SentinelTestSupport"]
         ),
         // The JSON log handler (pure: lines to a closure) and process metrics.
         .testTarget(
@@ -198,7 +199,7 @@ let package = Package(
         // The reactor with real sockets on 127.0.0.1 (and TLS through TLSEngine under a driver).
         .testTarget(name: "SentinelReactorTests", dependencies: ["SentinelReactor", "SentinelTLS", "SentinelTestSupport"]),
         // Engine pairs in memory, openssl s_client over loopback; certificates made at run time.
-        .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS"]),
+        .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS", "SentinelTestSupport"]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [

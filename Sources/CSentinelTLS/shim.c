@@ -3,10 +3,12 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509.h>
 #include <string.h>
+#include <time.h>
 
 int sentinel_tls_ctx_configure(SSL_CTX *ctx, int is_server, int tickets) {
     uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
@@ -110,3 +112,69 @@ int sentinel_tls_store_enable_crl_check(X509_STORE *store) {
 }
 
 unsigned long sentinel_tls_xn_flags_rfc2253(void) { return XN_FLAG_RFC2253; }
+
+static int sentinel_tls_time_to_epoch(const ASN1_GENERALIZEDTIME *t, long long *out) {
+    struct tm parts;
+    memset(&parts, 0, sizeof parts);
+    if (t == NULL || ASN1_TIME_to_tm(t, &parts) != 1) return 0;
+    *out = (long long)timegm(&parts);
+    return 1;
+}
+
+/* Whether the CertID `cid` names `leaf`: same serial, same issuer-name hash (with the CertID's
+ * own hash algorithm) and, when the issuer is known, the same issuer-key hash. */
+static int sentinel_tls_ocsp_id_matches(const OCSP_CERTID *cid, X509 *leaf, X509 *issuer) {
+    ASN1_OCTET_STRING *name_hash = NULL, *key_hash = NULL;
+    ASN1_OBJECT *md_oid = NULL;
+    ASN1_INTEGER *serial = NULL;
+    if (!OCSP_id_get0_info(&name_hash, &md_oid, &key_hash, &serial, (OCSP_CERTID *)cid)) return 0;
+    if (serial == NULL || ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(leaf)) != 0) return 0;
+    const EVP_MD *md = EVP_get_digestbyobj(md_oid);
+    if (md == NULL || name_hash == NULL) return 0;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (!X509_NAME_digest(X509_get_issuer_name(leaf), md, digest, &digest_len)) return 0;
+    if ((unsigned int)ASN1_STRING_length(name_hash) != digest_len
+        || memcmp(ASN1_STRING_get0_data(name_hash), digest, digest_len) != 0) return 0;
+    if (issuer != NULL) {
+        if (key_hash == NULL || !X509_pubkey_digest(issuer, md, digest, &digest_len)) return 0;
+        if ((unsigned int)ASN1_STRING_length(key_hash) != digest_len
+            || memcmp(ASN1_STRING_get0_data(key_hash), digest, digest_len) != 0) return 0;
+    }
+    return 1;
+}
+
+int sentinel_tls_ocsp_inspect(const unsigned char *der, size_t len, X509 *leaf, X509 *issuer,
+                              sentinel_tls_ocsp_facts *facts) {
+    facts->cert_status = -1;
+    facts->this_update = 0;
+    facts->next_update = 0;
+    facts->response_status = -1;
+    if (der == NULL || len == 0 || len > 0x7fffffff) return 1;
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    if (resp == NULL) return 1;
+    int rc = 4;
+    OCSP_BASICRESP *basic = NULL;
+    facts->response_status = OCSP_response_status(resp);
+    if (facts->response_status != OCSP_RESPONSE_STATUS_SUCCESSFUL) { rc = 2; goto done; }
+    basic = OCSP_response_get1_basic(resp);
+    if (basic == NULL) { rc = 3; goto done; }
+    int count = OCSP_resp_count(basic);
+    for (int i = 0; i < count; i++) {
+        OCSP_SINGLERESP *single = OCSP_resp_get0(basic, i);
+        if (single == NULL || !sentinel_tls_ocsp_id_matches(OCSP_SINGLERESP_get0_id(single), leaf, issuer)) continue;
+        int reason = 0;
+        ASN1_GENERALIZEDTIME *revoked = NULL, *this_update = NULL, *next_update = NULL;
+        facts->cert_status = OCSP_single_get0_status(single, &reason, &revoked, &this_update, &next_update);
+        if (!sentinel_tls_time_to_epoch(this_update, &facts->this_update)) { rc = 5; goto done; }
+        if (next_update != NULL && !sentinel_tls_time_to_epoch(next_update, &facts->next_update)) { rc = 5; goto done; }
+        rc = 0;
+        break;
+    }
+done:
+    OCSP_BASICRESP_free(basic);
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    return rc;
+}

@@ -85,11 +85,14 @@ public final class ProxyServer: Sendable {
     /// and with its targets' metric slots (assigned by `health.configure` before this).
     static func stamp(_ snapshot: ServerSnapshot, generation: UInt64, metrics: MetricsRegistry) -> ServerSnapshot {
         var s = snapshot
-        for i in s.upstreams.indices {
-            s.upstreams[i].generation = generation
-            let id = s.upstreams[i].id
-            s.upstreams[i].metricSlots = s.upstreams[i].targetAddresses.map { metrics.slot(upstream: id, target: $0) }
+        // Stamped on a copy and stored once: every store re-resolves the snapshot's routes.
+        var upstreams = s.upstreams
+        for i in upstreams.indices {
+            upstreams[i].generation = generation
+            let id = upstreams[i].id
+            upstreams[i].metricSlots = upstreams[i].targetAddresses.map { metrics.slot(upstream: id, target: $0) }
         }
+        s.upstreams = upstreams
         return s
     }
 

@@ -75,11 +75,11 @@ public struct ServerSnapshot: Sendable {
         }
     }
 
-    public var listeners: [Listener]
-    public var router: Router
+    public var listeners: [Listener] { didSet { resolveRoutes() } }
+    public var router: Router { didSet { resolveRoutes() } }
     /// Indexed by `RouteSpec.handler`.
-    public var actions: [RouteAction]
-    public var limits: Limits
+    public var actions: [RouteAction] { didSet { resolveRoutes() } }
+    public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int
     /// Served by the `config` builtin; the caller has already redacted secrets.
@@ -89,7 +89,10 @@ public struct ServerSnapshot: Sendable {
     public var traceIDFormat: TraceIDFormat
     /// Indexed by `ProxyRoute.upstream`.
     public var upstreams: [UpstreamRuntime] = [] {
-        didSet { upstreamRefs = upstreams.map(UpstreamRef.init) }
+        didSet {
+            upstreamRefs = upstreams.map(UpstreamRef.init)
+            resolveRoutes()
+        }
     }
     /// `upstreams`, each behind one reference: what the data plane holds per exchange. Reading an
     /// element of `[UpstreamRuntime]` copies the whole value (a dozen reference counts), several
@@ -98,9 +101,26 @@ public struct ServerSnapshot: Sendable {
     /// nil: no access log.
     public var accessLog: AccessLogSettings?
     /// Route sets beyond `router` (namespaces and services bound to listeners).
-    public var routeSets: [Router] = []
+    public var routeSets: [Router] = [] { didSet { resolveRoutes() } }
     /// `Via`, and whose forwarding fields are believed (`system { via; trusted-proxies }`).
     public var forwarding = ForwardingPolicy()
+
+    /// Every route of every set resolved to what it does (`Admission/RouteTable.swift`), kept
+    /// in step with the fields above: the request path reads these, never `actions` by index.
+    private(set) var resolvedSets: [[ResolvedRoute]] = []
+    /// `listeners[i]`'s routes, resolved.
+    private(set) var listenerRoutes: [ListenerRoutes] = []
+
+    private mutating func resolveRoutes() {
+        (resolvedSets, listenerRoutes) = Self.resolveRoutes(
+            listeners: listeners, sets: [router] + routeSets, actions: actions, upstreams: upstreamRefs, limits: limits)
+    }
+
+    /// The routes listener `id` serves (an unknown id: the main set, no default route).
+    func routes(forListener id: String) -> ListenerRoutes {
+        if let i = listeners.firstIndex(where: { $0.id == id }) { return listenerRoutes[i] }
+        return Self.routes(for: nil, sets: [router] + routeSets, resolved: resolvedSets)
+    }
 
     /// The router of route set `set` (0 = `router`).
     public func router(forSet set: Int) -> Router {
@@ -126,6 +146,7 @@ public struct ServerSnapshot: Sendable {
         self.instanceID = instanceID
         self.version = version
         self.traceIDFormat = traceIDFormat
+        resolveRoutes()
     }
 
     func listener(id: String) -> Listener? { listeners.first { $0.id == id } }

@@ -1,6 +1,7 @@
 public import SentinelConfig
 public import SentinelProxy
 public import SentinelTLS
+import KDL
 
 #if canImport(Glibc)
 import Glibc
@@ -29,13 +30,19 @@ public enum ListenerTLSBuilder {
         let what = "listener \"\(l.id)\" tls"
         do {
             var trust: TLSTrustStore?
-            if let ca = t.caFile {
-                trust = try TLSTrustStore(caPEM: read(ca, what + " ca-file"), source: ca)
+            if let ca = t.caFile, t.clientAuth != .none {
+                trust = try TLSTrustStore(
+                    caPEM: read(ca, what + " ca-file"), crlPEM: try t.crlFile.map { try read($0, what + " crl-file") }, source: ca,
+                    verifyDepth: t.verifyDepth)
             }
-            // ca-file alone asks for a certificate and verifies one that is sent; with
-            // client-auth #true a verified certificate is required.
-            let auth: TLSClientAuthentication = trust.map { t.clientAuth ? .required($0) : .optional($0) } ?? .none
-            func chain(_ cert: String?, _ key: String?, _ label: String) throws -> TLSServerCertificate {
+            let auth: TLSClientAuthentication
+            switch (t.clientAuth, trust) {
+            case (.required, let trust?): auth = .required(trust)
+            case (.optional, let trust?): auth = .optional(trust)
+            default: auth = .none
+            }
+            let now = Int64(time(nil))
+            func chain(_ cert: String?, _ key: String?, ocsp: String?, at ocspAt: KDLSourceLocation?, _ label: String) throws -> TLSServerCertificate {
                 guard let cert, let key else { throw Failure(description: "\(what): \(label) needs cert-file and key-file") }
                 let c = try TLSCertificateChain(
                     certificatePEM: read(cert, "\(what) \(label) cert-file"), keyPEM: read(key, "\(what) \(label) key-file"),
@@ -43,11 +50,23 @@ public enum ListenerTLSBuilder {
                 guard c.keyMatchesCertificate else {
                     throw Failure(description: "\(what): key-file \(key) does not match cert-file \(cert)")
                 }
-                return TLSServerCertificate(chain: c)
+                guard let ocsp, t.ocspStapling != false else { return TLSServerCertificate(chain: c) }
+                // Read with the snapshot, so a reload refreshes the staple; refused when it could
+                // only mislead a client (another certificate, revoked, expired).
+                let der = try read(ocsp, "\(what) \(label) ocsp-file")
+                let at = ocspAt.map { "\($0.file):\($0.line):\($0.column): " } ?? ""
+                for f in c.checkOCSPResponse(der, source: ocsp, now: now) where f.severity == .error {
+                    throw Failure(description: "\(at)\(what): ocsp-file \(ocsp) for \(cert): \(f.message)")
+                }
+                return TLSServerCertificate(chain: c, ocspResponse: der)
             }
-            var hosts = [TLSServerHost(certificates: [try chain(t.certFile, t.keyFile, "default certificate")], clientAuthentication: auth)]
+            var hosts = [TLSServerHost(
+                certificates: [try chain(t.certFile, t.keyFile, ocsp: t.ocspFile, at: t.ocspFileLocation, "default certificate")],
+                clientAuthentication: auth)]
             for s in t.sni {
-                var host = TLSServerHost(names: s.hostnames, certificates: [try chain(s.certFile, s.keyFile, "sni")], clientAuthentication: auth)
+                var host = TLSServerHost(
+                    names: s.hostnames, certificates: [try chain(s.certFile, s.keyFile, ocsp: s.ocspFile, at: s.ocspFileLocation, "sni")],
+                    clientAuthentication: auth)
                 host.namesTakePriority = s.priority
                 hosts.append(host)
             }

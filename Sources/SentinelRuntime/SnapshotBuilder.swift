@@ -219,9 +219,32 @@ public enum SnapshotBuilder {
     }
 
     static func edits(_ m: HeaderModifications) -> HeaderEdits {
-        HeaderEdits(
-            rename: m.rename.map { ($0.from, $0.to) }, set: m.set.map { ($0.name, $0.value) },
-            add: m.add.map { ($0.name, $0.value) }, remove: m.remove)
+        func entry(_ f: HeaderModifications.Field) -> HeaderEdits.Entry {
+            HeaderEdits.Entry(name: f.name, value: f.value, parts: f.template.map { $0.map(part) })
+        }
+        return HeaderEdits(rename: m.rename.map { ($0.from, $0.to) }, set: m.set.map(entry), add: m.add.map(entry), remove: m.remove)
+    }
+
+    static func part(_ p: HeaderValuePart) -> HeaderEdits.ValuePart {
+        switch p {
+        case .literal(let s): .literal(Array(s.utf8))
+        case .variable(let v): .variable(variable(v))
+        }
+    }
+
+    /// The config's variable names onto the data plane's (exhaustive both ways by construction).
+    static func variable(_ v: HeaderVariable) -> ConnectionVariable {
+        switch v {
+        case .tlsClientSubject: .tlsClientSubject
+        case .tlsClientIssuer: .tlsClientIssuer
+        case .tlsClientSAN: .tlsClientSAN
+        case .tlsClientFingerprint: .tlsClientFingerprint
+        case .tlsClientSerial: .tlsClientSerial
+        case .tlsClientVerify: .tlsClientVerify
+        case .tlsVersion: .tlsVersion
+        case .tlsCipher: .tlsCipher
+        case .tlsSNI: .tlsSNI
+        }
     }
 
     /// Balancing, health-check, breaker and passive-health settings of one upstream.

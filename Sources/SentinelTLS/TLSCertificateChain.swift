@@ -137,6 +137,7 @@ public struct TLSCertificateFinding: Sendable, Hashable, CustomStringConvertible
     public enum Code: String, Sendable, Hashable {
         case unreadable, keyMismatch, chainOrder, rootInChain, leafIsCA, expired, notYetValid, expiresSoon
         case weakKey, weakSignature, noDNSNames, nameNotCovered
+        case ocspUnusable, ocspRevoked, ocspUnknown, ocspExpired, ocspExpiresSoon, ocspNotYetValid
     }
     public var severity: Severity
     public var code: Code

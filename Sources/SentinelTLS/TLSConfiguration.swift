@@ -29,14 +29,21 @@ public final class TLSTrustStore: @unchecked Sendable {
     let certificates: [OpaquePointer]
     /// X509_CRL*.
     let crls: [OpaquePointer]
-    /// SHA-256 over the CA and CRL bytes: part of the resumption binding, so a ticket never
-    /// resumes under another trust policy.
+    /// SHA-256 over the CA and CRL bytes and the depth: part of the resumption binding, so a
+    /// ticket never resumes under another trust policy.
     let digest: [UInt8]
     public let source: String
+    /// The most CA certificates allowed between a peer's certificate and a trusted CA
+    /// (`SSL_CTX_set_verify_depth`): 0 means the peer's certificate must be issued by a CA of
+    /// the bundle itself.
+    public let verifyDepth: Int
     public var caCertificates: [TLSCertificateInfo] { certificates.map { TLSCertificateInfo($0) } }
+    public var hasCRLs: Bool { !crls.isEmpty }
 
     /// CAs from a PEM bundle; CRLs from a PEM file (checked for every certificate of a chain when given).
-    public init(caPEM: [UInt8], crlPEM: [UInt8]? = nil, source: String = "ca-file") throws(TLSError) {
+    public init(caPEM: [UInt8], crlPEM: [UInt8]? = nil, source: String = "ca-file", verifyDepth: Int = 8) throws(TLSError) {
+        guard (0...32).contains(verifyDepth) else { throw TLSError(.configuration, "\(source): verify depth \(verifyDepth) is outside 0...32") }
+        self.verifyDepth = verifyDepth
         certificates = try readCertificates(pem: caPEM, what: source)
         do {
             crls = try crlPEM.map { pem throws(TLSError) in try readCRLs(pem: pem, what: source + " CRL") } ?? []
@@ -44,7 +51,7 @@ public final class TLSTrustStore: @unchecked Sendable {
             for c in certificates { X509_free(c) }
             throw error
         }
-        digest = sha256(caPEM + [0] + (crlPEM ?? []))
+        digest = sha256(caPEM + [0] + (crlPEM ?? []) + Array("\0depth:\(verifyDepth)".utf8))
         self.source = source
     }
 

@@ -21,6 +21,17 @@ public struct TLSConnectionFacts: Sendable, Hashable {
     /// Client: the OCSP response the server stapled.
     public var ocspResponse: [UInt8]?
 
+    /// Server: whether the client presented a certificate. One that is presented has verified
+    /// against the host's CAs (and CRLs), or the handshake would have failed, so there are only
+    /// two outcomes.
+    public enum ClientCertificateStatus: String, Sendable, Hashable {
+        case verified
+        case none
+    }
+
+    /// Server: `verified` with `peerCertificate` set, else `none`.
+    public var clientCertificateStatus: ClientCertificateStatus { peerCertificate == nil ? .none : .verified }
+
     init(engine: TLSEngine) {
         let ssl = engine.ssl
         version = TLSVersion(rawValue: SSL_version(ssl))

@@ -101,7 +101,21 @@ public final class TLSContextSet: @unchecked Sendable {
         }
         exactNames = exact
         wildcardNames = wildcard
+        var text = "listener=\(config.listener) min=\(config.minVersion) max=\(config.maxVersion.map { "\($0)" } ?? "-")"
+        text += " ciphers=\(config.cipherSuites) groups=\(config.groups) alpn=\(config.alpn) tickets=\(config.sessionResumption)"
+        text += " unknown-sni=\(config.unknownServerName) limits=\(config.limits) default=\(config.defaultHost)"
+        for (h, c) in zip(built, config.hosts) {
+            text += " | names=\(h.names) priority=\(c.namesTakePriority) certificate-names=\(c.includeCertificateNames)"
+            text += " binding=\(hex(h.sessionIDContext)) staples=\(h.staples.map { hex(sha256($0.der)) })"
+        }
+        summary = text
     }
+
+    /// What the set was built from, as text (for logs and tests that compare configurations):
+    /// the listener's settings and, per host, its names and its resumption binding, which
+    /// covers the certificates and the client-certificate policy (CAs, CRLs, depth), and a
+    /// digest of each OCSP staple.
+    public let summary: String
 
     let alpnCount: Int
 
@@ -165,7 +179,7 @@ public final class TLSContextSet: @unchecked Sendable {
             for ca in trust.certificates { _ = SSL_CTX_add_client_CA(ctx, ca) }
             verifyMode = SSL_VERIFY_PEER
             if case .required = h.clientAuthentication { verifyMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
-            SSL_CTX_set_verify_depth(ctx, 8)
+            SSL_CTX_set_verify_depth(ctx, Int32(trust.verifyDepth))
         }
         SSL_CTX_set_verify(ctx, verifyMode, nil)
 
@@ -238,4 +252,10 @@ public final class TLSContextSet: @unchecked Sendable {
         }
         if !ok { throw TLSError.drain(.certificate, "\(what): not a DER OCSP response") }
     }
+}
+
+/// A set reflects as its `summary` (its OpenSSL pointers differ between two builds of one
+/// configuration; the summary does not).
+extension TLSContextSet: CustomReflectable {
+    public var customMirror: Mirror { Mirror(self, children: ["summary": summary]) }
 }

@@ -15,10 +15,7 @@ public final class HTTPSFixtures: Sendable {
     public let dir: String
 
     init() throws {
-        dir = NSTemporaryDirectory() + "sentinel-https-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let r = try runProcess("/bin/sh", ["-c", Self.script], cwd: dir)
-        guard r.status == 0 else { throw HTTPSFixtureError(message: r.stderr) }
+        dir = try scriptedFixtureDirectory(prefix: "sentinel-https", script: Self.script)
     }
 
     public func path(_ name: String) -> String { dir + "/" + name }
@@ -49,40 +46,3 @@ public final class HTTPSFixtures: Sendable {
     """#
 }
 
-public struct HTTPSFixtureError: Error { public var message: String }
-
-public struct ProcessResult: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-}
-
-/// Runs a tool to completion, feeding it `input` on stdin (then end of file).
-public func runProcess(_ tool: String, _ args: [String], cwd: String? = nil, input: String? = nil) throws -> ProcessResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = args
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe()
-    let err = Pipe()
-    let inp = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = input == nil ? FileHandle.nullDevice : inp
-    try p.run()
-    if let input {
-        inp.fileHandleForWriting.write(Data(input.utf8))
-        try? inp.fileHandleForWriting.close()
-    }
-    // Read both pipes concurrently so neither fills up and blocks the child.
-    nonisolated(unsafe) var errData = Data()
-    let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        errDone.signal()
-    }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    errDone.wait()
-    p.waitUntilExit()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-}

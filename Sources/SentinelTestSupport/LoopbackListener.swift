@@ -59,3 +59,32 @@ public func freePort() throws -> Int {
     guard let port = bindLoopback(fd) else { throw POSIXError(.EADDRINUSE) }
     return port
 }
+
+/// Reads from a connected socket until a request head is complete (CR LF CR LF), or until what
+/// arrived starts with `prefix` (a protocol the caller serves otherwise, e.g. the HTTP/2 preface);
+/// nil when the peer closed first.
+public func readHead(_ fd: Int32, orPrefix prefix: [UInt8]? = nil) -> [UInt8]? {
+    var data: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while !data.containsHeadEnd {
+        let n = recv(fd, &chunk, chunk.count, 0)
+        guard n > 0 else { return nil }
+        data += chunk[0..<n]
+        if let prefix, data.starts(with: prefix) { return data }
+    }
+    return data
+}
+
+/// Writes `text` to a connected socket (one send; test answers are small).
+public func sendText(_ fd: Int32, _ text: String) {
+    _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+}
+
+extension [UInt8] {
+    /// Whether the bytes hold the end of a head (CR LF CR LF).
+    public var containsHeadEnd: Bool {
+        guard count >= 4 else { return false }
+        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 { return true }
+        return false
+    }
+}

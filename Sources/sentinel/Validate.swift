@@ -11,10 +11,12 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a configuration and the files it points at (certificates, keys, directories).",
         discussion: """
-            Everything `sentinel test` checks, and then that every TLS certificate, key and CA \
-            file exists and holds PEM data of the right kind, that each listener certificate \
+            Everything `sentinel test` checks, and then that every TLS certificate, key, CA \
+            and CRL file exists and holds PEM data of the right kind, that each listener certificate \
             matches its key, is in chain order, covers its SNI names and is valid (a warning \
-            when it expires within 30 days), that static-file roots are \
+            when it expires within 30 days), that each OCSP response file is for its \
+            certificate, not revoked and not expired (a warning within a day), that the client \
+            CAs and CRLs load, that static-file roots are \
             directories, that log files can be written, and that agent socket directories \
             exist. Exit 0 when everything holds, 1 otherwise; warnings do not fail.
             """

@@ -5,14 +5,14 @@ import Testing
 /// Runs the built `sentinel` and `sentinel-stack` binaries as child processes.
 @Suite struct CLITests {
     @Test func testCommandSucceedsOnTheDefaultConfig() throws {
-        let r = try run("sentinel", ["test"])
+        let r = try runBuilt("sentinel", ["test"])
         #expect(r.status == 0)
         #expect(r.stdout == "sentinel: configuration file <built-in default> test is successful\n")
         #expect(r.stderr.contains("1 listener, 5 routes"))
     }
 
     @Test func dashTIsTest() throws {
-        let r = try run("sentinel", ["-t", "-c", root + "/config/sentinel.kdl"])
+        let r = try runBuilt("sentinel", ["-t", "-c", packageRoot + "/config/sentinel.kdl"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("test is successful"))
     }
@@ -27,7 +27,7 @@ import Testing
             listeners { listener "http" { address "127.0.0.1:0" } }
             routes { route "r" { matches { path "/" }; upstream "nope" } }
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        let r = try run("sentinel", ["test", "--config", file])
+        let r = try runBuilt("sentinel", ["test", "--config", file])
         #expect(r.status == 1)
         #expect(r.stderr.contains("\(file):1:10: error: system: unknown setting \"worker-thread\""))
         #expect(r.stderr.contains("did you mean \"worker-threads\"?"))
@@ -36,24 +36,24 @@ import Testing
     }
 
     @Test func environmentVariableNamesTheConfig() throws {
-        let r = try run("sentinel", ["test"], env: ["SENTINEL_CONFIG": "/nonexistent.kdl"])
+        let r = try runBuilt("sentinel", ["test"], env: ["SENTINEL_CONFIG": "/nonexistent.kdl"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("cannot read /nonexistent.kdl"))
     }
 
     @Test func stackCheckValidatesTheSameWay() throws {
-        let ok = try run("sentinel-stack", ["check", "--config", root + "/config/sentinel.kdl"])
+        let ok = try runBuilt("sentinel-stack", ["check", "--config", packageRoot + "/config/sentinel.kdl"])
         #expect(ok.status == 0)
-        let bad = try run("sentinel-stack", ["check", "--config", root + "/config/examples/static-site.kdl"])
+        let bad = try runBuilt("sentinel-stack", ["check", "--config", packageRoot + "/config/examples/static-site.kdl"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("not supported yet: static-files"))
     }
 
     @Test func versionAndHelp() throws {
-        let v = try run("sentinel", ["--version"])
+        let v = try runBuilt("sentinel", ["--version"])
         #expect(v.status == 0)
         #expect(v.stdout.hasPrefix("sentinel 0."))
-        let h = try run("sentinel", ["--help"])
+        let h = try runBuilt("sentinel", ["--help"])
         #expect(h.stdout.contains("SENTINEL_CONFIG"))
         #expect(h.stdout.contains("validate"))
     }
@@ -69,7 +69,7 @@ import Testing
     ])
     func helpProseWrapsToTheTerminal(_ tool: String, _ args: [String]) throws {
         for width in [60, 100, 160] {
-            let h = try run(tool, args, env: ["COLUMNS": String(width)])
+            let h = try runBuilt(tool, args, env: ["COLUMNS": String(width)])
             #expect(h.status == 0)
             let lines = h.stdout.components(separatedBy: "\n")
             guard let usage = lines.firstIndex(where: { $0.hasPrefix("USAGE:") }) else {
@@ -96,7 +96,7 @@ import Testing
         let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try run("sentinel", ["validate", "-c", root + "/config/sentinel.kdl"])
+        let r = try runBuilt("sentinel", ["validate", "-c", packageRoot + "/config/sentinel.kdl"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("validation is successful"))
     }
@@ -114,20 +114,20 @@ import Testing
         }
         try write(dir + "/missing/access.log")
         let problem = "access-log file \(dir)/missing/access.log: directory \(dir)/missing does not exist"
-        let validate = try run("sentinel", ["validate", "--config", file])
+        let validate = try runBuilt("sentinel", ["validate", "--config", file])
         #expect(validate.status == 1)
         #expect(validate.stdout.contains("✗ " + problem), "\(validate.stdout)")
-        let test = try run("sentinel", ["test", "--config", file])
+        let test = try runBuilt("sentinel", ["test", "--config", file])
         #expect(test.status == 1)
         #expect(test.stderr.contains(problem) && test.stderr.contains("test failed"), "\(test.stderr)")
-        let check = try run("sentinel-stack", ["check", "--config", file])
+        let check = try runBuilt("sentinel-stack", ["check", "--config", file])
         #expect(check.status == 1)
         #expect(check.stderr.contains(problem), "\(check.stderr)")
         // A directory where the file should be is refused too; a writable directory passes.
         try write(dir)
-        #expect(try run("sentinel", ["test", "--config", file]).stderr.contains("access-log file \(dir): is a directory"))
+        #expect(try runBuilt("sentinel", ["test", "--config", file]).stderr.contains("access-log file \(dir): is a directory"))
         try write(dir + "/access.log")
-        let ok = try run("sentinel", ["validate", "--config", file])
+        let ok = try runBuilt("sentinel", ["validate", "--config", file])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
         #expect(ok.stdout.contains("✓ access-log file \(dir)/access.log is writable"))
     }
@@ -140,7 +140,7 @@ import Testing
         let file = dir + "/s.kdl"
         try DefaultConfigText.withPortZero.write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/sentinel")
+        p.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel")
         p.arguments = ["--config", file]
         let err = Pipe()
         p.standardError = err
@@ -185,7 +185,7 @@ import Testing
         let file = dir + "/s.kdl"
         try DefaultConfigText.withPortZero.replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(port)")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let r = try run("sentinel", ["--config", file])
+        let r = try runBuilt("sentinel", ["--config", file])
         #expect(r.status == 1)
         #expect(r.stderr.contains("listener \\\"http\\\" cannot listen on 127.0.0.1:\(port): Address already in use"), "\(r.stderr)")
         #expect(r.stderr.contains("stop it, or change the listener's address"))
@@ -196,71 +196,7 @@ import Testing
 
 enum DefaultConfigText {
     static var withPortZero: String {
-        let text = try! String(contentsOfFile: root + "/config/sentinel.kdl", encoding: .utf8)
+        let text = try! String(contentsOfFile: packageRoot + "/config/sentinel.kdl", encoding: .utf8)
         return text.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:0")
     }
-}
-
-let root: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-    }
-    fatalError("no Package.swift above \(#filePath)")
-}()
-
-/// Where `swift build` put the executables: next to the test bundle.
-let binDir: String = {
-    let candidates = [Bundle.main.bundleURL.path, Bundle.main.bundleURL.deletingLastPathComponent().path]
-    for c in candidates where FileManager.default.isExecutableFile(atPath: c + "/sentinel") { return c }
-    return root + "/.build/debug"
-}()
-
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> RunResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binDir + "/" + tool)
-    p.arguments = args
-    var environment = ProcessInfo.processInfo.environment
-    environment.removeValue(forKey: "SENTINEL_CONFIG")
-    for (k, v) in env { environment[k] = v }
-    p.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-/// One HTTP/1.1 GET over a fresh connection; returns the whole response text.
-func httpGet(port: Int, path: String) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
-    let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    _ = request.withCString { send(fd, $0, strlen($0), 0) }
-    var response = [UInt8]()
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = recv(fd, &buf, buf.count, 0)
-        if n <= 0 { break }
-        response += buf[0..<n]
-    }
-    return String(decoding: response, as: UTF8.self)
 }

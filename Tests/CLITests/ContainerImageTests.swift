@@ -7,15 +7,15 @@ import Testing
 /// configuration dump answer on the container's loopback alone.
 @Suite struct ContainerImageTests {
     @Test func theImageInstallsDeployConfigUnedited() throws {
-        let containerfile = try String(contentsOfFile: root + "/deploy/Containerfile", encoding: .utf8)
+        let containerfile = try String(contentsOfFile: packageRoot + "/deploy/Containerfile", encoding: .utf8)
         #expect(containerfile.contains("install -D -m 0644 deploy/sentinel.kdl /out/etc/sentinel/sentinel.kdl"))
         #expect(!containerfile.contains("sed -"), "the image serves deploy/sentinel.kdl as written")
-        let check = try run("sentinel-stack", ["check", "--config", root + "/deploy/sentinel.kdl"])
+        let check = try runBuilt("sentinel-stack", ["check", "--config", packageRoot + "/deploy/sentinel.kdl"])
         #expect(check.status == 0, "\(check.stderr)")
     }
 
     @Test func adminAndMetricsAnswerOnLoopbackOnly() throws {
-        let text = try String(contentsOfFile: root + "/deploy/sentinel.kdl", encoding: .utf8)
+        let text = try String(contentsOfFile: packageRoot + "/deploy/sentinel.kdl", encoding: .utf8)
         #expect(text.contains(#"address "0.0.0.0:8080""#) && text.contains(#"address "127.0.0.1:9901""#))
         #expect(!text.contains("observability"), "no separate metrics listener on 0.0.0.0:9090")
         let (publicPort, adminPort) = (try freePort(), try freePort())
@@ -28,7 +28,7 @@ import Testing
             .replacingOccurrences(of: #""/run/sentinel""#, with: "\"\(dir)/run\"")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/sentinel")
+        p.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel")
         p.arguments = ["--config", file]
         p.standardError = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SentinelTestSupport
 
 /// A listener bound to a namespace serves only that namespace's routes; names resolve
 /// namespace → global. Runs the real binary.
@@ -43,7 +44,7 @@ final class RunningSentinel {
     private(set) var ports: [String: Int] = [:]
 
     init(config: String) throws {
-        process.executableURL = URL(fileURLWithPath: binDir + "/sentinel")
+        process.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel")
         process.arguments = ["--config", config]
         let err = Pipe()
         process.standardError = err

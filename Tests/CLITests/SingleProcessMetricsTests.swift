@@ -12,7 +12,7 @@ import Testing
         private let log = CollectedText()
 
         init(config: String) throws {
-            process.executableURL = URL(fileURLWithPath: binDir + "/sentinel")
+            process.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel")
             process.arguments = ["--config", config]
             process.collectStderr(into: log)
             try process.run()

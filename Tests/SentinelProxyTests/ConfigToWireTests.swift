@@ -1,5 +1,6 @@
 import SentinelConfig
 import SentinelRuntime
+import SentinelTestSupport
 import Testing
 
 @testable import SentinelProxy
@@ -18,15 +19,7 @@ import Testing
         let config = try ConfigLoader.load(text: text).get().config
         let snapshot = try SnapshotBuilder.build(
             config, instanceID: "t", process: ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z"))
-        let server = ProxyServer(eventLoopCount: 1)
-        let bound = try await server.start(snapshot: snapshot)
-        do {
-            try body(bound[0].port)
-        } catch {
-            _ = await server.shutdown(gracefulTimeout: .seconds(1))
-            throw error
-        }
-        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        try await withProxy(snapshot) { _, port in try body(port) }
     }
 
     @Test func headerNameLimitFromConfigAnswers431() async throws {

@@ -19,15 +19,7 @@ import Testing
         let dir = "/tmp/sentinel-errorpath-\(UInt64.random(in: 0...UInt64.max))"
         mkdir(dir, 0o700)
         defer { unlink(dir + "/a.log"); rmdir(dir) }
-        let server = ProxyServer(eventLoopCount: 1)
-        let port = try await server.start(snapshot: try snapshot(AccessLogSettings(path: dir + "/a.log", format: .json)))[0].port
-        do {
-            try await body(server, port)
-        } catch {
-            _ = await server.shutdown(gracefulTimeout: .seconds(1))
-            throw error
-        }
-        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        try await withProxy(try snapshot(AccessLogSettings(path: dir + "/a.log", format: .json)), body)
         return (readFile(dir + "/a.log") ?? "").split(separator: "\n").map(String.init)
     }
 

@@ -53,15 +53,7 @@ import Testing
     }
 
     func serve(_ text: String, _ body: (ProxyServer, Int) async throws -> Void) async throws {
-        let server = ProxyServer(eventLoopCount: 1)
-        let bound = try await server.start(snapshot: try snapshot(text))
-        do {
-            try await body(server, bound[0].port)
-        } catch {
-            _ = await server.shutdown(gracefulTimeout: .seconds(1))
-            throw error
-        }
-        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        try await withProxy(try snapshot(text), body)
     }
 
     func curl(_ port: Int, host: String, path: String = "/health", _ extra: [String] = []) throws -> ProcessResult {

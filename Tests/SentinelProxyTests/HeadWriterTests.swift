@@ -50,6 +50,28 @@ struct HeadWriterTests {
         #expect(written.hasSuffix("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"))
     }
 
+    /// Variables on a connection without TLS: `{tls_client_verify}` is "none", a field whose
+    /// value expands to nothing is left out, and the client's own fields of those names (set, or
+    /// added with a variable) never reach the upstream.
+    @Test func variablesOnAPlainConnectionDropClientClaims() throws {
+        let policy = HeaderEdits(
+            rename: [], set: [.init(name: "X-Client-Subject", value: "", parts: [.variable(.tlsClientSubject)]),
+                              .init(name: "X-Client-Verify", value: "", parts: [.literal(Array("tls=".utf8)), .variable(.tlsClientVerify)])],
+            add: [.init(name: "X-Client-SAN", value: "", parts: [.variable(.tlsClientSAN)]), .init(name: "X-Plain", value: "1")],
+            remove: [])
+        #expect(policy.hasVariables)
+        let edits = HeadWriter.RequestEdits(
+            clientIP: "192.0.2.1", scheme: "http", traceID: "t", traceparent: nil, passUpgrade: false, dropExpect: false, policy: policy)
+        let written = try upstreamHead(
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Client-Subject: CN=admin\r\nx-client-san: DNS:admin\r\nX-Client-Verify: verified\r\nX-Plain: 0\r\n\r\n", edits)
+        #expect(!written.lowercased().contains("x-client-subject"), "\(written)")
+        #expect(!written.lowercased().contains("x-client-san"), "\(written)")
+        #expect(written.contains("X-Client-Verify: tls=none\r\n"), "\(written)")
+        #expect(!written.contains("verified"))
+        // A plain `add` keeps the client's field beside its own.
+        #expect(written.contains("X-Plain: 0\r\n") && written.contains("X-Plain: 1\r\n"), "\(written)")
+    }
+
     private func upstreamHead(_ text: String, _ edits: HeadWriter.RequestEdits) throws -> String {
         let (head, bytes) = try parseRequest(text)
         var out = ByteBufferAllocator().buffer(capacity: 0)

@@ -34,15 +34,7 @@ import Testing
     static func withProxy(
         _ snapshot: ServerSnapshot, _ body: (Int) async throws -> Void
     ) async throws {
-        let server = ProxyServer(eventLoopCount: 1)
-        let bound = try await server.start(snapshot: snapshot)
-        do {
-            try await body(bound[0].port)
-        } catch {
-            _ = await server.shutdown(gracefulTimeout: .seconds(1))
-            throw error
-        }
-        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        try await ProxyServer(eventLoopCount: 1).serving(snapshot, body)
     }
 
     @Test func forwardsWithForwardingFieldsAndWithoutHopByHop() async throws {

@@ -1,5 +1,6 @@
 import SentinelHTTP1
 import SentinelPolicy
+import SentinelTestSupport
 import Testing
 
 @testable import SentinelProxy
@@ -25,25 +26,11 @@ private func makeSnapshot(
         instanceID: "test-instance", version: version)
 }
 
-private func withServer(
-    _ snapshot: ServerSnapshot, _ body: (ProxyServer, Int) async throws -> Void
-) async throws {
-    let server = ProxyServer(eventLoopCount: 1)
-    let bound = try await server.start(snapshot: snapshot)
-    do {
-        try await body(server, bound[0].port)
-    } catch {
-        _ = await server.shutdown(gracefulTimeout: .seconds(1))
-        throw error
-    }
-    _ = await server.shutdown(gracefulTimeout: .seconds(1))
-}
-
 private let get = "Host: t\r\n\r\n"
 
 @Suite(.serialized) struct ServerTests {
     @Test func everyBuiltinOverTheWire() async throws {
-        try await withServer(try makeSnapshot()) { _, port in
+        try await withProxy(try makeSnapshot()) { _, port in
             let c = try RawClient(port: port)
             let status = try c.request("GET /status HTTP/1.1\r\n" + get)
             #expect(status.status == 200)
@@ -70,7 +57,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func unmatchedIs404JSONAndUnknownMethodsAre405() async throws {
-        try await withServer(try makeSnapshot()) { server, port in
+        try await withProxy(try makeSnapshot()) { server, port in
             let c = try RawClient(port: port)
             let missing = try c.request("GET /nope?x=1 HTTP/1.1\r\n" + get)
             #expect(missing.status == 404)
@@ -86,7 +73,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func headGetsHeadersOnly() async throws {
-        try await withServer(try makeSnapshot()) { _, port in
+        try await withProxy(try makeSnapshot()) { _, port in
             let c = try RawClient(port: port)
             let head = try c.request("HEAD /health HTTP/1.1\r\n" + get, head: true)
             #expect(head.status == 200)
@@ -98,7 +85,7 @@ private let get = "Host: t\r\n\r\n"
 
     @Test func limits() async throws {
         let limits = ServerSnapshot.Limits(request: HTTP1Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64), maxBodyBytes: 16)
-        try await withServer(try makeSnapshot(limits: limits)) { _, port in
+        try await withProxy(try makeSnapshot(limits: limits)) { _, port in
             let longURI = try RawClient(port: port).request("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\n" + get)
             #expect(longURI.status == 414)
             #expect(longURI.header("Content-Type") == "application/json")
@@ -118,7 +105,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func malformedRequestsGet400AndClose() async throws {
-        try await withServer(try makeSnapshot()) { _, port in
+        try await withProxy(try makeSnapshot()) { _, port in
             let garbage = try RawClient(port: port)
             let r = try garbage.request("GET /health HTTP/1.1\r\nBad Header\r\n\r\n")
             #expect(r.status == 400)
@@ -131,7 +118,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func keepAliveMaxRequests() async throws {
-        try await withServer(try makeSnapshot(maxRequests: 2)) { _, port in
+        try await withProxy(try makeSnapshot(maxRequests: 2)) { _, port in
             let c = try RawClient(port: port)
             let first = try c.request("GET /health HTTP/1.1\r\n" + get)
             #expect(first.header("Connection") == nil)
@@ -142,7 +129,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withServer(try makeSnapshot()) { _, port in
+        try await withProxy(try makeSnapshot()) { _, port in
             let c = try RawClient(port: port)
             c.send("GET /health HTTP/1.1\r\n" + get + "GET /nope HTTP/1.1\r\n" + get + "GET /config HTTP/1.1\r\n" + get)
             #expect(try c.readResponse().status == 200)
@@ -152,7 +139,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func incompleteHeadGets408() async throws {
-        try await withServer(try makeSnapshot(requestTimeout: .milliseconds(200))) { _, port in
+        try await withProxy(try makeSnapshot(requestTimeout: .milliseconds(200))) { _, port in
             let c = try RawClient(port: port)
             c.send("GET /health HTTP/1.1\r\nHost: t\r\n")
             let r = try c.readResponse()
@@ -164,7 +151,7 @@ private let get = "Host: t\r\n\r\n"
     /// Regression: the body of a locally answered request had no deadline, so a trickled body
     /// held the connection forever (slowloris on the body instead of the head).
     @Test func aTrickledBodyToABuiltinRouteGets408() async throws {
-        try await withServer(try makeSnapshot(requestTimeout: .milliseconds(200))) { server, port in
+        try await withProxy(try makeSnapshot(requestTimeout: .milliseconds(200))) { server, port in
             let c = try RawClient(port: port)
             c.send("POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
             let r = try c.readResponse()
@@ -176,7 +163,7 @@ private let get = "Host: t\r\n\r\n"
 
     @Test func connectionCap() async throws {
         let limits = ServerSnapshot.Limits(maxConnections: 1)
-        try await withServer(try makeSnapshot(limits: limits)) { server, port in
+        try await withProxy(try makeSnapshot(limits: limits)) { server, port in
             let first = try RawClient(port: port)
             #expect(try first.request("GET /health HTTP/1.1\r\n" + get).status == 200)
             let second = try RawClient(port: port)
@@ -187,7 +174,7 @@ private let get = "Host: t\r\n\r\n"
     }
 
     @Test func reloadSwapsRoutes() async throws {
-        try await withServer(try makeSnapshot()) { server, port in
+        try await withProxy(try makeSnapshot()) { server, port in
             let c = try RawClient(port: port)
             #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 404)
             let health = BuiltinKind.allCases.firstIndex(of: .health)!

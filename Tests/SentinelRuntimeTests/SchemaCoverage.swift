@@ -1,7 +1,14 @@
+import SentinelTestSupport
+
 /// A configuration that writes every block the data plane supports, so `SchemaReachTests`
 /// reaches every key of the supported schema. It must load without a diagnostic; a proxy route
 /// comes before builtin routes so route keys are probed where they can take effect.
 enum SchemaCoverage {
+    /// Certificates, keys, a client CA with its CRL and an OCSP response for the HTTPS
+    /// listener, generated once per test run.
+    static let fx = HTTPSFixtures.shared
+    static let mx = MTLSFixtures.shared
+
     static let text = #"""
     schema-version "1.0"
     system {
@@ -29,6 +36,28 @@ enum SchemaCoverage {
         listener "mobile" {
             address "127.0.0.1:18083"
         }
+        listener "tls" {
+            address "127.0.0.1:18443"
+            protocol "https"
+            tls {
+                cert-file "\#(fx.path("default.pem"))"
+                key-file "\#(fx.path("default.key"))"
+                ca-file "\#(mx.path("cca.pem"))"
+                client-auth "optional"
+                crl-file "\#(mx.path("cca.crl"))"
+                verify-depth 4
+                min-version "TLS1.2"
+                max-version "TLS1.3"
+                cipher-suites "TLS_AES_128_GCM_SHA256" "ECDHE-ECDSA-AES128-GCM-SHA256"
+                session-resumption #true
+                sni {
+                    hostnames "a.test"
+                    cert-file "\#(fx.path("a.pem"))"
+                    key-file "\#(fx.path("a.key"))"
+                    ocsp-file "\#(mx.path("a.ocsp.der"))"
+                }
+            }
+        }
     }
     routes {
         route "api" {
@@ -46,7 +75,7 @@ enum SchemaCoverage {
                 max-body-size 1048576
                 request-headers {
                     rename { X-Old "X-New" }
-                    set { X-Set "1" }
+                    set { X-Set "1"; X-Client-Subject "{tls_client_subject}" }
                     add { X-Add "1" }
                     remove "X-Remove"
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import SentinelTLS
+import SentinelTestSupport
 
 /// Certificates made at run time by the `openssl` command line into a temporary directory
 /// (no private key is committed). Generated once per test process.
@@ -18,23 +19,7 @@ final class Fixtures: Sendable {
     let dir: String
 
     init() throws {
-        dir = NSTemporaryDirectory() + "sentinel-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        Self.removeStaleDirectories()
-        let result = try runTool("/bin/sh", ["-c", Self.script], cwd: dir)
-        guard result.status == 0 else { throw FixtureError(message: result.stderr) }
-    }
-
-    /// The test runner leaves without running atexit handlers, so a run cannot remove its own
-    /// directory; each run removes those of earlier runs whose process is gone.
-    static func removeStaleDirectories() {
-        let tmp = NSTemporaryDirectory()
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: tmp) else { return }
-        for e in entries where e.hasPrefix("sentinel-tls-") {
-            let parts = e.split(separator: "-")
-            guard parts.count == 4, let pid = Int32(parts[2]), pid != getpid() else { continue }
-            if kill(pid, 0) != 0, errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + e) }
-        }
+        dir = try scriptedFixtureDirectory(prefix: "sentinel-tls", script: Self.script)
     }
 
     func bytes(_ name: String) -> [UInt8] {
@@ -116,33 +101,3 @@ final class Fixtures: Sendable {
 }
 
 struct FixtureError: Error { var message: String }
-
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func runTool(_ tool: String, _ args: [String], cwd: String? = nil, stdin: FileHandle? = nil) throws -> ToolResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = args
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = stdin ?? FileHandle.nullDevice
-    try p.run()
-    // Read both pipes concurrently so neither fills up and blocks the child.
-    nonisolated(unsafe) var errData = Data()
-    let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        errDone.signal()
-    }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    errDone.wait()
-    p.waitUntilExit()
-    return ToolResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-}

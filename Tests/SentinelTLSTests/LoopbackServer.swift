@@ -1,5 +1,6 @@
 import Foundation
 import SentinelTLS
+import SentinelTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,15 +24,8 @@ final class LoopbackServer: @unchecked Sendable {
     init(contexts: TLSContextSet, connections: Int = 1, greeting: String = "hello from sentinel\n") throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError(message: "socket") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(fd, 8) == 0 else { close(fd); throw FixtureError(message: "bind/listen") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        guard let bound = bindLoopback(fd), listen(fd, 8) == 0 else { close(fd); throw FixtureError(message: "bind/listen") }
+        port = bound
         listenFD = fd
         let thread = Thread { [self] in
             for _ in 0..<connections {
@@ -102,6 +96,6 @@ final class LoopbackServer: @unchecked Sendable {
 }
 
 /// `openssl s_client` against the loopback server; returns its stdout+stderr and exit status.
-func sClient(port: Int, _ args: [String]) throws -> ToolResult {
-    try runTool("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-ign_eof"] + args)
+func sClient(port: Int, _ args: [String]) throws -> ProcessResult {
+    try runProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-ign_eof"] + args)
 }

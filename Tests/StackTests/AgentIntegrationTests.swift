@@ -122,7 +122,7 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         let master = try Spawner.spawn(
-            executable: "/bin/sh", arguments: ["sh", "-c", #"exec "$0" up --config "$1" 2>&3 3>&-"#, binDir + "/sentinel-stack", configPath],
+            executable: "/bin/sh", arguments: ["sh", "-c", #"exec "$0" up --config "$1" 2>&3 3>&-"#, builtProducts + "/sentinel-stack", configPath],
             environment: env.map { "\($0.key)=\($0.value)" }, fds: [pipeFDs[1]])
         close(pipeFDs[1])
         // The read end is closed by whoever owns it last: the reader thread at EOF once started
@@ -180,7 +180,7 @@ import Testing
         while ContinuousClock.now < resumed, counted() < stuck + 1_000 { usleep(20_000) }
         #expect(counted() >= stuck + 1_000, "the agent writes again once the log drains")
         #expect(log.value.contains(#""event":"agent_output""#) && log.value.contains("flood 0 "))
-        let stop = try run("sentinel-stack", ["stop", "--config", configPath])
+        let stop = try runBuilt("sentinel-stack", ["stop", "--config", configPath])
         #expect(stop.status == 0, "\(stop.stderr)")
     }
 
@@ -349,7 +349,7 @@ import Testing
         #expect(stack.exitStatus() != nil)
         #expect(!processGone(pid), "without the guard, the agent outlives a SIGKILLed master")
         let next = Process()
-        next.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
+        next.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel-stack")
         next.arguments = ["up", "--config", stack.configPath]
         next.standardError = FileHandle.nullDevice
         try next.run()
@@ -463,7 +463,7 @@ import Testing
     func execAsRefusesWhenTheDropFails() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binDir + "/sentinel-stack",
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", builtProducts + "/sentinel-stack",
                        "exec-as", "root", "0", "0", "/bin/echo", "--", "echo", "ran"]
         let out = Pipe()
         let err = Pipe()

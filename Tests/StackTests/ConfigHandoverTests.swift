@@ -1,12 +1,13 @@
 import Testing
 import SentinelConfig
 @testable import SentinelMaster
+import SentinelTestSupport
 
 /// The text a master hands its workers must load to the same configuration it validated.
 @Suite struct ConfigHandoverTests {
     @Test(arguments: ["config/sentinel.kdl", "config/examples/reverse-proxy.kdl", "config/examples/load-balancer.kdl", "config/examples/api-gateway.kdl"])
     func expandedTextLoadsToTheSameConfiguration(_ file: String) throws {
-        guard case .success(let expanded) = ConfigLoader.loadExpanded(file: root + "/" + file) else {
+        guard case .success(let expanded) = ConfigLoader.loadExpanded(file: packageRoot + "/" + file) else {
             return  // examples the feature gate rejects are covered by the config tests
         }
         guard case .success(let again) = ConfigLoader.load(text: expanded.text, file: file) else {

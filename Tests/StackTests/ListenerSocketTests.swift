@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import SentinelTestSupport
 
 /// The master's listening sockets follow the generations that use them.
 @Suite struct ListenerSocketTests {

@@ -179,19 +179,12 @@ final class SlowUpstream: Sendable {
 
     private func serve(_ c: Int32) {
         defer { close(c) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while !data.containsHeadEnd {
-            let n = recv(c, &chunk, chunk.count, 0)
-            guard n > 0 else { return }
-            data += chunk[0..<n]
-        }
+        guard let data = readHead(c) else { return }
         count.withLock { $0 += 1 }
         let target = String(decoding: data.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
         let ms = Int(target.split(separator: "/").last ?? "") ?? 0
         usleep(UInt32(ms) * 1000)  // the upstream's own latency, not a synchronisation
-        let response = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
-        _ = response.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        sendText(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
     }
 
 }

@@ -40,7 +40,7 @@ import Testing
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let env = ["SENTINEL_CONFIG": config, "RUNTIME_DIRECTORY": dir + "/run"]
         let master = Process()
-        master.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
+        master.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel-stack")
         master.arguments = ["up"]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "NOTIFY_SOCKET")
@@ -53,11 +53,11 @@ import Testing
         let end = ContinuousClock.now + .seconds(20)
         while (try? KeepAliveClient(port: port).get("/health").status) != 200, ContinuousClock.now < end { usleep(20_000) }
         #expect(FileManager.default.fileExists(atPath: dir + "/run/control.sock"))
-        let status = try shell(binDir + "/sentinel-stack", ["status"], env: env)
+        let status = try shell(builtProducts + "/sentinel-stack", ["status"], env: env)
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains(#""runtime_directory":"\#(dir)/run""#), "\(status.stdout)")
         #expect(status.stdout.contains(#""config":"\#(config)""#))
-        let stop = try shell(binDir + "/sentinel-stack", ["stop"], env: env)
+        let stop = try shell(builtProducts + "/sentinel-stack", ["stop"], env: env)
         #expect(stop.status == 0, "\(stop.stderr)")
         master.waitUntilExit()
         #expect(master.terminationStatus == 0)

@@ -26,20 +26,13 @@ final class ScriptedUpstream: Sendable {
 
     private func serve(_ c: Int32) {
         defer { close(c) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while !data.containsHeadEnd {
-            let n = recv(c, &chunk, chunk.count, 0)
-            guard n > 0 else { return }
-            data += chunk[0..<n]
-            if data.starts(with: Array("PRI ".utf8)) { return serveGRPC(c, data) }
-        }
+        guard let data = readHead(c, orPrefix: Array("PRI ".utf8)) else { return }
+        if data.starts(with: Array("PRI ".utf8)) { return serveGRPC(c, data) }
         let line = String(decoding: data.prefix { $0 != 13 }, as: UTF8.self)
         let probe = line.split(separator: " ").dropFirst().first == "/hc"
         counts.withLock { if probe { $0.probes += 1 } else { $0.requests += 1 } }
         let status = probe ? probeStatus : 200
-        let response = "HTTP/1.1 \(status) X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-        _ = response.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        sendText(c, "HTTP/1.1 \(status) X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
     }
 
     /// Reads the client's frames up to its request's END_STREAM, answers one Check, then waits
@@ -82,12 +75,4 @@ final class ScriptedUpstream: Sendable {
         while recv(c, &chunk, chunk.count, 0) > 0 {}
     }
 
-}
-
-extension [UInt8] {
-    var containsHeadEnd: Bool {
-        guard count >= 4 else { return false }
-        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 { return true }
-        return false
-    }
 }

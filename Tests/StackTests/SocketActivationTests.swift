@@ -24,7 +24,7 @@ import Testing
             env["LISTEN_FDNAMES"] = names.joined(separator: ":")
             pid = try Spawner.spawn(
                 executable: "/bin/sh",
-                arguments: ["sh", "-c", #"LISTEN_PID=$$ exec "$0" up --config "$1" 2>"$2""#, binDir + "/sentinel-stack", configPath, logPath],
+                arguments: ["sh", "-c", #"LISTEN_PID=$$ exec "$0" up --config "$1" 2>"$2""#, builtProducts + "/sentinel-stack", configPath, logPath],
                 environment: env.map { "\($0.key)=\($0.value)" }, fds: fds)
         }
 
@@ -48,7 +48,7 @@ import Testing
             return status
         }
 
-        func stack(_ command: String) throws -> RunResult { try run("sentinel-stack", [command, "--config", configPath]) }
+        func stack(_ command: String) throws -> ProcessResult { try runBuilt("sentinel-stack", [command, "--config", configPath]) }
 
         deinit {
             if status == nil { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }

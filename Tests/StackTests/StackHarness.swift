@@ -29,7 +29,7 @@ final class StackProcess: Sendable {
         try ((config?(port, dir) ?? Self.config(workers: workers, gracefulSecs: gracefulSecs, port: port, dir: dir)) + "\n" + topLevel)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: binDir + "/sentinel-stack")
+        process.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel-stack")
         process.arguments = ["up", "--config", configPath]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "NOTIFY_SOCKET")
@@ -90,8 +90,8 @@ final class StackProcess: Sendable {
     }
 
     /// Runs `sentinel-stack <command> --config <this config>`.
-    func stack(_ command: String) throws -> RunResult {
-        try run("sentinel-stack", [command, "--config", configPath])
+    func stack(_ command: String) throws -> ProcessResult {
+        try runBuilt("sentinel-stack", [command, "--config", configPath])
     }
 
     /// Worker pids of the live generation, from `sentinel-stack status`.
@@ -123,45 +123,4 @@ func processGone(_ pid: Int32) -> Bool {
     // A zombie waiting for its new parent to reap it has exited too.
     let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
     return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-}
-
-let root: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-    }
-    fatalError("no Package.swift above \(#filePath)")
-}()
-
-/// Where `swift build` put the executables: next to the test bundle.
-let binDir: String = {
-    let candidates = [Bundle.main.bundleURL.path, Bundle.main.bundleURL.deletingLastPathComponent().path]
-    for c in candidates where FileManager.default.isExecutableFile(atPath: c + "/sentinel-stack") { return c }
-    return root + "/.build/debug"
-}()
-
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func run(_ tool: String, _ args: [String]) throws -> RunResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binDir + "/" + tool)
-    p.arguments = args
-    var environment = ProcessInfo.processInfo.environment
-    environment.removeValue(forKey: "SENTINEL_CONFIG")
-    environment.removeValue(forKey: "NOTIFY_SOCKET")
-    p.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }

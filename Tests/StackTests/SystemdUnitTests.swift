@@ -12,7 +12,7 @@ import Testing
 /// The unit runs as shipped, with one test drop-in: a short watchdog and restart delay, no core
 /// dumps, and the socket unit's ListenStream= moved to a free port.
 @Suite(.serialized) struct SystemdUnitTests {
-    static let script = root + "/Tests/StackTests/systemd/sd-ns.sh"
+    static let script = packageRoot + "/Tests/StackTests/systemd/sd-ns.sh"
 
     /// Why this machine cannot boot systemd in namespaces; nil when it can.
     static let problem: String? = {
@@ -178,12 +178,12 @@ final class SystemdNamespace: Sendable {
         init(_ d: String) { description = d }
     }
 
-    func sd(_ args: [String]) throws -> RunResult {
+    func sd(_ args: [String]) throws -> ProcessResult {
         try shell("/bin/bash", [SystemdUnitTests.script] + args, env: ["SDNS_STATE": dir + "/state"])
     }
 
-    func ctl(_ args: [String]) throws -> RunResult { try sd(["ctl"] + args) }
-    func exec(_ args: [String]) throws -> RunResult { try sd(["exec"] + args) }
+    func ctl(_ args: [String]) throws -> ProcessResult { try sd(["ctl"] + args) }
+    func exec(_ args: [String]) throws -> ProcessResult { try sd(["exec"] + args) }
 
     func prop(_ name: String) throws -> String {
         try ctl(["show", "-p", name, "--value", "sentinel-stack.service"]).stdout.trimmed
@@ -191,7 +191,7 @@ final class SystemdNamespace: Sendable {
 
     /// `systemd/install.sh` with the built binary, inside the namespace.
     func install() throws {
-        let r = try exec(["/bin/sh", "-c", "cd '\(root)' && sh systemd/install.sh '\(binDir)/sentinel-stack'"])
+        let r = try exec(["/bin/sh", "-c", "cd '\(packageRoot)' && sh systemd/install.sh '\(builtProducts)/sentinel-stack'"])
         guard r.status == 0 else { throw Failure("install.sh: \(r.stdout) \(r.stderr)") }
         // Directories anyone may write to, outside the service's own: ProtectSystem= must still refuse.
         _ = try exec(["install", "-d", "-m", "1777", "/etc/open", "/var/open"])
@@ -276,7 +276,7 @@ final class SystemdNamespace: Sendable {
 /// waitpid on its pid. Output goes through files: a background process the command leaves (the
 /// namespace's PID 1) must not hold a pipe this call reads to EOF. A command still running after
 /// `timeout` is killed and reported.
-func shell(_ path: String, _ args: [String], env: [String: String] = [:], timeout: Duration = .seconds(90)) throws -> RunResult {
+func shell(_ path: String, _ args: [String], env: [String: String] = [:], timeout: Duration = .seconds(90)) throws -> ProcessResult {
     let base = NSTemporaryDirectory() + "shell-" + UUID().uuidString
     defer {
         unlink(base + ".out")
@@ -314,7 +314,7 @@ func shell(_ path: String, _ args: [String], env: [String: String] = [:], timeou
     let code: Int32 = timedOut ? -1 : ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
     let o = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
     let e = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-    return RunResult(status: code, stdout: o, stderr: timedOut ? "timed out after \(timeout): \(args)\n" + e : e)
+    return ProcessResult(status: code, stdout: o, stderr: timedOut ? "timed out after \(timeout): \(args)\n" + e : e)
 }
 
 extension StringProtocol {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SentinelTestSupport
 
 /// A worker that cannot start ends cleanly (no signal, no backtrace) and its own reason is the
 /// verdict of `up` and of `reload`.

@@ -13,6 +13,7 @@ struct ssl_ctx_st;
 struct evp_mac_ctx_st;
 struct x509_store_st;
 struct bio_st;
+struct x509_st;
 
 /* Options and modes every Sentinel context gets: no renegotiation, no compression,
  * SSL_MODE_RELEASE_BUFFERS, no 0-RTT. Servers: server cipher preference, session cache off,
@@ -70,5 +71,23 @@ int sentinel_tls_store_enable_crl_check(struct x509_store_st *store);
 
 /* XN_FLAG_RFC2253 for X509_NAME_print_ex. */
 unsigned long sentinel_tls_xn_flags_rfc2253(void);
+
+/* What sentinel_tls_ocsp_inspect found in a DER OCSPResponse for one certificate. */
+typedef struct {
+    /* 0 good, 1 revoked, 2 unknown (V_OCSP_CERTSTATUS_*); -1 when not found. */
+    int cert_status;
+    /* thisUpdate / nextUpdate in seconds since the epoch (next_update 0: none given). */
+    long long this_update;
+    long long next_update;
+    /* The responseStatus (0 successful). */
+    int response_status;
+} sentinel_tls_ocsp_facts;
+
+/* Parses `der` as an OCSPResponse and finds the single response for `leaf`: by serial number
+ * and issuer-name hash, and with `issuer` (may be NULL) also by issuer-key hash. Returns 0 when
+ * found (facts filled), 1 does not parse, 2 response status not successful, 3 not a basic
+ * response, 4 no response for this certificate, 5 a time does not convert. */
+int sentinel_tls_ocsp_inspect(const unsigned char *der, size_t len, struct x509_st *leaf, struct x509_st *issuer,
+                              sentinel_tls_ocsp_facts *facts);
 
 #endif

@@ -14,12 +14,13 @@ public enum FileChecks {
     }
 
     enum PEMKind {
-        case certificate, privateKey
+        case certificate, privateKey, crl
 
         var labels: [String] {
             switch self {
             case .certificate: return ["CERTIFICATE"]
             case .privateKey: return ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]
+            case .crl: return ["X509 CRL"]
             }
         }
     }
@@ -41,9 +42,18 @@ public enum FileChecks {
                 if let c = tls.certFile { check(c, .certificate, what + " cert-file", &report) }
                 if let k = tls.keyFile { check(k, .privateKey, what + " key-file", &report) }
                 if let ca = tls.caFile { check(ca, .certificate, what + " ca-file", &report) }
+                if let crl = tls.crlFile { check(crl, .crl, what + " crl-file", &report) }
                 for sni in tls.sni {
                     if let c = sni.certFile { check(c, .certificate, what + " sni cert-file", &report) }
                     if let k = sni.keyFile { check(k, .privateKey, what + " sni key-file", &report) }
+                }
+                // DER, checked against its certificate by the certificate checks.
+                for (file, _) in tls.ocspFiles {
+                    switch IncludeExpander.readFile(file) {
+                    case .failure(let reason): report.fail("\(what) ocsp-file: cannot read \(file): \(reason)")
+                    case .success(let bytes) where bytes.isEmpty: report.fail("\(what) ocsp-file: \(file) is empty")
+                    case .success: report.ok("\(what) ocsp-file: \(file)")
+                    }
                 }
             }
             for u in upstreams {
@@ -151,7 +161,11 @@ public enum FileChecks {
             found += 1
         }
         if found == 0 {
-            return kind == .certificate ? "no \"BEGIN CERTIFICATE\" block found" : "no \"BEGIN PRIVATE KEY\" block found"
+            switch kind {
+            case .certificate: return "no \"BEGIN CERTIFICATE\" block found"
+            case .privateKey: return "no \"BEGIN PRIVATE KEY\" block found"
+            case .crl: return "no \"BEGIN X509 CRL\" block found"
+            }
         }
         return nil
     }

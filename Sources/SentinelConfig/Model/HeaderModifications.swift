@@ -15,8 +15,11 @@ public struct HeaderModifications: Sendable, Hashable {
     /// One `Name "value"` entry.
     public struct Field: Sendable, Hashable {
         public var name: String
+        /// The value as written (with `{{` resolved to `{` when it has no variable).
         public var value: String
         public var location: KDLSourceLocation
+        /// The value's parts when it refers to variables (`{tls_client_subject}`), else nil.
+        public var template: [HeaderValuePart]? = nil
     }
 
     /// One `Old "New"` rename.
@@ -42,15 +45,20 @@ public struct HeaderModifications: Sendable, Hashable {
 
     /// Reads a standalone block (`request-headers { … }`); its only children are the four edits.
     static func read(_ node: KDLNode, path: ConfigPath, sink: DiagnosticSink) -> HeaderModifications {
+        read(node, path: path, sink: sink, variables: false)
+    }
+
+    /// `variables`: whether `{name}` variables may appear in values (a route's `request-headers`).
+    static func read(_ node: KDLNode, path: ConfigPath, sink: DiagnosticSink, variables: Bool) -> HeaderModifications {
         var r = NodeReader(node, path: path.appending(node), sink: sink)
-        let result = read(from: &r)
+        let result = read(from: &r, variables: variables)
         r.finish()
         return result
     }
 
     /// Reads `rename`/`set`/`add`/`remove` from a reader whose node also holds other keys
     /// (a `headers` filter); the caller finishes the reader.
-    static func read(from r: inout NodeReader) -> HeaderModifications {
+    static func read(from r: inout NodeReader, variables: Bool = false) -> HeaderModifications {
         var m = HeaderModifications()
         let sink = r.sink
         if let block = r.single("rename") {
@@ -72,14 +80,14 @@ public struct HeaderModifications: Sendable, Hashable {
                     continue
                 }
                 seen[name.lowercased()] = location
-                m.set.append(Field(name: name, value: value, location: location))
+                if let f = field(name, value, location, path, sink, variables: variables) { m.set.append(f) }
             }
         }
         if let block = r.single("add") {
             for (name, value, location, path) in pairs(block, r.path, sink) {
                 guard HTTPSyntax.checkHeaderName(name, at: location, path, sink),
                       HTTPSyntax.checkHeaderValue(value, name: name, at: location, path, sink) else { continue }
-                m.add.append(Field(name: name, value: value, location: location))
+                if let f = field(name, value, location, path, sink, variables: variables) { m.add.append(f) }
             }
         }
         for child in r.all("remove") {
@@ -97,6 +105,32 @@ public struct HeaderModifications: Sendable, Hashable {
             cr.finish()
         }
         return m
+    }
+
+    /// A `set`/`add` entry, its value parsed for `{name}` variables.
+    private static func field(
+        _ name: String, _ value: String, _ location: KDLSourceLocation, _ path: ConfigPath, _ sink: DiagnosticSink, variables: Bool
+    ) -> Field? {
+        switch HeaderValueTemplate.parse(value) {
+        case .failure(.unknownVariable(let v)):
+            sink.error(location, path, "unknown variable {\(v)} in the value of header \"\(name)\"",
+                       hint: "known variables: \(HeaderValueTemplate.known); write {{ for a literal {")
+            return nil
+        case .success(nil):
+            return Field(name: name, value: value, location: location)
+        case .success(let parts?):
+            let hasVariable = parts.contains { if case .variable = $0 { true } else { false } }
+            if !hasVariable {
+                let plain = parts.map { if case .literal(let s) = $0 { s } else { "" } }.joined()
+                return Field(name: name, value: plain, location: location)
+            }
+            guard variables else {
+                sink.error(location, path, "variables such as {tls_client_subject} are expanded only in a route's request-headers",
+                           hint: "write {{ for a literal {")
+                return nil
+            }
+            return Field(name: name, value: value, location: location, template: parts)
+        }
     }
 
     /// The `Name "value"` children of a block, each with exactly one string value.

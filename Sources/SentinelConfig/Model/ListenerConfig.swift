@@ -91,16 +91,34 @@ public struct ListenerTLSConfig: Sendable, Hashable {
         public static func < (a: TLSVersion, b: TLSVersion) -> Bool { a == .tls12 && b == .tls13 }
     }
 
+    /// Client-certificate policy (`client-auth`).
+    public enum ClientAuth: String, Sendable, Hashable {
+        /// No certificate is asked for.
+        case none
+        /// A certificate is asked for; one that is sent must verify; none is fine.
+        case optional
+        /// A verified certificate is required (mTLS).
+        case required
+    }
+
     public var certFile: String?
     public var keyFile: String?
+    /// A DER OCSP response for `cert-file`, stapled when a client asks.
+    public var ocspFile: String?
+    public var ocspFileLocation: KDLSourceLocation?
     /// CA bundle used to verify client certificates.
     public var caFile: String?
-    /// Require a client certificate (mTLS).
-    public var clientAuth: Bool = false
+    /// PEM CRLs of the client CAs: a revoked client certificate is refused.
+    public var crlFile: String?
+    /// `client-auth`: #true = required; #false or absent = optional with a `ca-file`, else none.
+    public var clientAuth: ClientAuth = .none
+    /// Most CA certificates between a client certificate and a CA of `ca-file`.
+    public var verifyDepth: Int = 8
     public var minVersion: TLSVersion = .tls12
     public var maxVersion: TLSVersion?
     public var cipherSuites: [String] = []
-    public var ocspStapling: Bool = true
+    /// `ocsp-stapling`: nil when not written (staple whatever `ocsp-file`s are given).
+    public var ocspStapling: Bool?
     public var sessionResumption: Bool = true
     public var sni: [SNICertificate] = []
     public var acme: ACMEConfig?
@@ -113,9 +131,22 @@ public struct ListenerTLSConfig: Sendable, Hashable {
         public var priority: Bool = false
         public var certFile: String?
         public var keyFile: String?
+        /// A DER OCSP response for this `cert-file`.
+        public var ocspFile: String?
+        public var ocspFileLocation: KDLSourceLocation?
         public var acme: ACMEConfig?
         public var location: KDLSourceLocation
     }
+
+    /// Every `ocsp-file` of the block, with where it is written.
+    public var ocspFiles: [(file: String, location: KDLSourceLocation)] {
+        var out: [(String, KDLSourceLocation)] = []
+        if let f = ocspFile { out.append((f, ocspFileLocation ?? location)) }
+        for s in sni { if let f = s.ocspFile { out.append((f, s.ocspFileLocation ?? s.location)) } }
+        return out
+    }
+
+    static let clientAuthValues: [(String, ClientAuth)] = [("required", .required), ("optional", .optional), ("none", .none)]
 
     static let versions: [(String, TLSVersion)] = [
         ("TLS1.2", .tls12), ("TLS1.3", .tls13), ("1.2", .tls12), ("1.3", .tls13), ("TLSv1.2", .tls12), ("TLSv1.3", .tls13),
@@ -127,12 +158,27 @@ public struct ListenerTLSConfig: Sendable, Hashable {
         var t = ListenerTLSConfig(location: node.location)
         t.certFile = r.string("cert-file")
         t.keyFile = r.string("key-file")
+        (t.ocspFile, t.ocspFileLocation) = r.stringWithLocation("ocsp-file")
         t.caFile = r.string("ca-file")
-        t.clientAuth = r.bool("client-auth", default: false)
+        t.crlFile = r.string("crl-file")
+        // #true / #false (the original's form) or a word.
+        r.trace(["client-auth"], NodeReader.choiceKind(clientAuthValues, default: nil))
+        var clientAuthValue: KDLValue?
+        var explicitAuth: ClientAuth?
+        if let v = r.scalar(["client-auth"]) {
+            clientAuthValue = v
+            if let b = v.boolValue {
+                explicitAuth = b ? .required : nil
+            } else {
+                explicitAuth = ValueReader(sink: sink, path: p, key: "client-auth").choice(v, options: clientAuthValues)
+            }
+        }
+        t.clientAuth = explicitAuth ?? (t.caFile != nil ? .optional : .none)
+        t.verifyDepth = r.int("verify-depth", default: 8, range: 0...32)
         t.minVersion = r.choice("min-version", default: .tls12, options: versions)
         t.maxVersion = r.choice("max-version", options: versions)
         t.cipherSuites = r.stringList("cipher-suite", "cipher-suites") ?? []
-        t.ocspStapling = r.bool("ocsp-stapling", default: true)
+        t.ocspStapling = r.bool("ocsp-stapling")
         t.sessionResumption = r.bool("session-resumption", default: true)
         if let a = r.single("acme") { t.acme = ACMEConfig.read(a, path: p, sink: sink) }
         for s in r.all("sni") {
@@ -148,6 +194,7 @@ public struct ListenerTLSConfig: Sendable, Hashable {
             cert.priority = prio != nil
             cert.certFile = sr.string("cert-file")
             cert.keyFile = sr.string("key-file")
+            (cert.ocspFile, cert.ocspFileLocation) = sr.stringWithLocation("ocsp-file")
             if let a = sr.single("acme") { cert.acme = ACMEConfig.read(a, path: sp, sink: sink) }
             sr.finish()
             if cert.acme == nil {
@@ -167,9 +214,25 @@ public struct ListenerTLSConfig: Sendable, Hashable {
         if let max = t.maxVersion, max < t.minVersion {
             sink.error(node.location, p, "max-version \(max.rawValue) is below min-version \(t.minVersion.rawValue)")
         }
-        if t.clientAuth, t.caFile == nil {
-            sink.error(node.location, p, "client-auth #true needs ca-file to verify client certificates",
+        let authAt = clientAuthValue?.location ?? node.location
+        if t.clientAuth != .none, t.caFile == nil {
+            sink.error(authAt, p, "client-auth \(t.clientAuth.rawValue) needs ca-file to verify client certificates",
                        hint: "add: ca-file \"/etc/sentinel/client-ca.pem\"")
+        }
+        if t.clientAuth == .none, t.caFile != nil {
+            sink.error(authAt, p, "ca-file is not used with client-auth \"none\"",
+                       hint: "remove ca-file, or ask for client certificates with client-auth \"optional\" or \"required\"")
+        }
+        if t.crlFile != nil, t.caFile == nil {
+            sink.error(node.location, p, "crl-file needs ca-file (the CRLs are checked for client certificates)",
+                       hint: "add: ca-file \"/etc/sentinel/client-ca.pem\"")
+        }
+        if t.caFile == nil, node.children.contains(where: { $0.name == "verify-depth" }) {
+            sink.error(node.location, p, "verify-depth needs ca-file (it bounds client certificate chains)")
+        }
+        if t.ocspStapling == false, let first = t.ocspFiles.first {
+            sink.error(first.location, p, "ocsp-file is given but ocsp-stapling is #false",
+                       hint: "remove ocsp-file, or remove ocsp-stapling #false to staple it")
         }
         return t
     }
@@ -183,5 +246,14 @@ public struct ListenerTLSConfig: Sendable, Hashable {
                 (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "-"
             }
         }
+    }
+}
+
+extension NodeReader {
+    /// A string child and where its value is written (for diagnostics about the file it names).
+    mutating func stringWithLocation(_ name: String) -> (String?, KDLSourceLocation?) {
+        trace([name], .string)
+        guard let v = scalar([name]) else { return (nil, nil) }
+        return (ValueReader(sink: sink, path: path, key: name).string(v), v.location)
     }
 }

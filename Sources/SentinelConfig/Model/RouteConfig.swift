@@ -174,7 +174,7 @@ public struct RoutePolicies: Sendable, Hashable {
         var r = NodeReader(node, path: p, sink: sink)
         r.childNoun = "policy"
         var pol = RoutePolicies()
-        if let h = r.single("request-headers") { pol.requestHeaders = HeaderModifications.read(h, path: p, sink: sink) }
+        if let h = r.single("request-headers") { pol.requestHeaders = HeaderModifications.read(h, path: p, sink: sink, variables: true) }
         if let h = r.single("response-headers") { pol.responseHeaders = HeaderModifications.read(h, path: p, sink: sink) }
         pol.timeout = r.duration("timeout-secs", "timeout", unit: .seconds, min: .milliseconds(1))
         pol.maxBodySize = r.size("max-body-size", "max-body-size-bytes")

@@ -23,6 +23,8 @@ enum HeadWriter {
         var dropExpect: Bool
         /// The route's `request-headers` policy.
         var policy = HeaderEdits()
+        /// The connection's TLS facts, for a policy with variables (nil: no TLS, or not needed).
+        var tls: ConnectionTLS? = nil
         /// The pseudonym of Sentinel's `Via` element; nil: none added (a client's Via passes).
         var via: [UInt8]? = nil
         /// The peer is a trusted proxy: its forwarding fields are kept (and extended).
@@ -64,7 +66,7 @@ enum HeadWriter {
     /// none), the client's address twice, the policy's growth, and Sentinel's own fields.
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
-            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count)
+            + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count, tls: edits.tls)
             + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0)
     }
 
@@ -151,7 +153,7 @@ enum HeadWriter {
             }
             writeField(p, field, policy: edits.policy, into: &out)
         }
-        edits.policy.writeAdded(into: &out)
+        edits.policy.writeAdded(into: &out, tls: edits.tls)
         // The authority the upstream is asked for: the Host (equal to an absolute-form target's
         // authority: the parser refuses a mismatch), else the address the client connected to.
         let hostRange = head.host ?? head.authority
@@ -327,8 +329,10 @@ enum HeadWriter {
     }
 
     /// What the response head needs besides the upstream's bytes.
+    /// A response head's edits for an HTTP/1 client: the protocol-neutral field edits the
+    /// exchange chose, plus what only HTTP/1 has (connection persistence, chunk framing, 101).
     struct ResponseEdits {
-        var traceID: String
+        var fields: ResponseHeadEdits
         /// The client connection closes after this response.
         var close: Bool
         /// The client speaks HTTP/1.0 and keeps the connection (needs an explicit keep-alive).
@@ -337,16 +341,30 @@ enum HeadWriter {
         var dechunk: Bool
         /// A 101 response: keep `Connection: upgrade` and `Upgrade`.
         var upgrade: Bool
-        /// The route's `response-headers` policy.
-        var policy = HeaderEdits()
-        /// A sticky-session cookie to set.
-        var setCookie: String? = nil
-        /// Fields Sentinel adds (fallback reporting).
-        var extra: [(String, String)] = []
-        /// The pseudonym of Sentinel's `Via` element; nil: none added.
-        var via: [UInt8]? = nil
-        /// Supplies `Date` when the upstream sent none (RFC 9110 §6.6.1); nil: not added.
-        var date: HTTPDateCache? = nil
+
+        init(fields: consuming ResponseHeadEdits, close: Bool, http10KeepAlive: Bool, dechunk: Bool, upgrade: Bool) {
+            self.fields = fields
+            self.close = close
+            self.http10KeepAlive = http10KeepAlive
+            self.dechunk = dechunk
+            self.upgrade = upgrade
+        }
+
+        init(
+            traceID: String, close: Bool, http10KeepAlive: Bool, dechunk: Bool, upgrade: Bool, policy: HeaderEdits = HeaderEdits(),
+            setCookie: String? = nil, extra: [(String, String)] = [], via: [UInt8]? = nil, date: HTTPDateCache? = nil
+        ) {
+            self.init(
+                fields: ResponseHeadEdits(traceID: traceID, policy: policy, setCookie: setCookie, extra: extra, via: via, date: date),
+                close: close, http10KeepAlive: http10KeepAlive, dechunk: dechunk, upgrade: upgrade)
+        }
+
+        var traceID: String { _read { yield fields.traceID } }
+        var policy: HeaderEdits { _read { yield fields.policy } }
+        var setCookie: String? { _read { yield fields.setCookie } }
+        var extra: [(String, String)] { _read { yield fields.extra } }
+        var via: [UInt8]? { _read { yield fields.via } }
+        var date: HTTPDateCache? { _read { yield fields.date } }
     }
 
     /// Writes the client-facing response head into `out`.

@@ -3,13 +3,6 @@ import SentinelTLS
 
 /// One access-log record per finished request (local reply or proxied exchange).
 extension ProxyConnectionHandler {
-    struct UpstreamLogFields {
-        var id: String
-        var address: String?
-        var attempts: Int
-        var reused: Bool?
-    }
-
     func logAccess(
         _ facts: RequestFacts, version: HTTP1Version, status: Int, bodyBytes: Int, seconds: Double, routeID: String?,
         traceID: String, upstream: UpstreamLogFields?, error: ProxyError? = nil
@@ -25,10 +18,9 @@ extension ProxyConnectionHandler {
         accessLog.record(record, settings: settings, file: file)
     }
 
-    /// The handshake facts of this connection's TLS handler (HTTPS listeners only; looked up
-    /// when a record is written, so plain HTTP pays one nil check).
+    /// The handshake facts of this connection (HTTPS listeners only; handed over by the TLS
+    /// handler when the handshake completed).
     func tlsFacts() -> TLSConnectionFacts? {
-        guard listener?.tls != nil, let context else { return nil }
-        return (try? context.pipeline.syncOperations.handler(type: TLSServerHandler.self))?.facts
+        connectionTLS?.facts
     }
 }

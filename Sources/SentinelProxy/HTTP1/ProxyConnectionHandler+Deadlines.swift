@@ -12,8 +12,13 @@ extension ProxyConnectionHandler {
     /// How long an idle connection stays open after a drain starts (see the quiesce event).
     static let quiesceGrace: Duration = .milliseconds(250)
 
-    /// A drain (reload or shutdown) started: finish the request in flight, then close.
+    /// A drain (reload or shutdown) started: finish the request in flight, then close. Also
+    /// takes the connection's TLS facts from `TLSServerHandler`.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? ConnectionTLS {
+            connectionTLS = tls
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
             // An idle keep-alive connection gets a short grace instead of an immediate close: a

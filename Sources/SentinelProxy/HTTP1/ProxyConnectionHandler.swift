@@ -22,8 +22,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         /// Boxed (`indirect`): the reply is large, and every `switch state` on the proxy path
         /// would otherwise copy it.
         indirect case discardingBody(LocalReply)
-        case proxying(ProxyExchange)
-        case tunneling(ProxyExchange)
+        case proxying(Exchange)
+        case tunneling(Exchange)
         /// A builtin answer waits for the instance-wide view (see `InstanceView`).
         case awaitingInstance
         case closed
@@ -42,12 +42,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var pendingRead = false
     /// Clock reading of the current read event when it brought a request's first byte (0: none;
     /// cleared when the event ends).
-    private var firstByteNanos: UInt64 = 0
+    var firstByteNanos: UInt64 = 0
     var requestCount = 0
     /// The request in flight, for the active-requests gauge (ProxyConnectionHandler+Accounting).
     var tally = RequestTally()
     var quiescing = false
     var clientIP = "unknown"
+    /// The TLS facts of an HTTPS connection (set by `TLSServerHandler`'s event at handshake end).
+    var connectionTLS: ConnectionTLS?
     var snapshot: ServerSnapshot
 
     init(
@@ -62,19 +64,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshotGeneration = shared.generation.load(ordering: .acquiring)
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        routes = snapshot.routes(forListener: listenerID)
         bodyRate = Self.bodyRate(listener)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
         inbound = ByteBuffer()
     }
 
     /// An empty buffer without storage of its own (shared, never written to: `channelRead`
     /// replaces an empty `inbound` instead of appending to it).
-    static let noBytes = ByteBufferAllocator().buffer(capacity: 0)
+    static var noBytes: ByteBuffer { ByteBuffer.sharedEmpty }
 
     private(set) var listener: ServerSnapshot.Listener?
+    /// The listener's routes, resolved (`Admission/RouteTable.swift`).
+    private(set) var routes: ListenerRoutes
     /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
     /// minimum) and the grace, computed once per snapshot.
     private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+    /// What this listener's exchanges take from the snapshot (ProxyConnectionHandler+Downstream).
+    private(set) var exchangeSettings: ExchangeSettings
+    /// The HTTP version of the request in progress (how its response is written).
+    var requestVersion: HTTP1Version = .http1_1
 
     static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
         guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
@@ -83,13 +93,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private var snapshotGeneration = 0
 
     /// Picks up a reloaded snapshot (between requests only).
-    private func refreshSnapshot() {
+    func refreshSnapshot() {
         let g = shared.generation.load(ordering: .acquiring)
         guard g != snapshotGeneration else { return }
         snapshotGeneration = g
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
+        routes = snapshot.routes(forListener: listenerID)
         bodyRate = Self.bodyRate(listener)
+        exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
     }
 
@@ -110,9 +122,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
-    private var clientIPBytes: [UInt8]?
+    private(set) var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
-    private var clientIsIPv6 = false
+    private(set) var clientIsIPv6 = false
     /// `localAuthority()`, once built.
     var localAuthorityText: String?
 
@@ -263,172 +275,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// A complete, valid head is at the front of `inbound`.
-    private func startRequest(_ head: RequestHead) {
-        requestCount += 1
-        phaseDeadline = 0  // in a request: the exchange's own timeouts apply
-        beginRequest()
-        refreshSnapshot()
-        // The clock reading of this read event when it started the request (one read fewer);
-        // a pipelined request behind it reads the clock itself.
-        let start = firstByteNanos != 0 ? firstByteNanos : shared.clock.monotonicNanos()
-        firstByteNanos = 0
-        let routeSet = listener?.routeSet ?? 0
-        let router = snapshot.router(forSet: routeSet)
-        let routedNames = router.headerNames
-        let logging = snapshot.accessLog != nil
-        let request = inbound.withUnsafeReadableBytes {
-            RequestFacts(head, bytes: $0, routedHeaderNames: routedNames, captureLogFields: logging)
-        }
-        // Kept for the access log only (a copy of the facts per request otherwise).
-        currentFacts = logging ? request : nil
-        let traceID =
-            request.incomingTraceID
-            ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
-        let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
-
-        // Route.
-        // The header lookup captures only the routed header values, and only when some route
-        // tests headers: capturing the facts would copy them into a heap context per request.
-        let routed = request.routedHeaders
-        let routeRequest = RouteRequest(
-            method: request.method, host: request.host, path: request.path, query: request.query,
-            headerValues: routed.isEmpty
-                ? { _ in [] }
-                : { name in routed.filter { $0.name == name }.map(\.value) })
-        if routeCache.value.count <= routeSet || routeCache.value[routeSet].capacity != snapshot.routeCacheSize {
-            let size = snapshot.routeCacheSize
-            routeCache.value = (0...max(routeSet, snapshot.routeSets.count)).map { _ in RouteCache(capacity: size) }
-        }
-        let routeID: String?
-        let action: RouteAction?
-        if let metricsPath = listener?.metricsPath {
-            let hit = request.path == metricsPath
-            routeID = hit ? "_metrics" : nil
-            action = hit ? .builtin(.metrics) : nil
-        } else {
-            let evictionsBefore = routeCache.value[routeSet].evictions
-            let routeIndex = routeCache.value[routeSet].matchIndex(routeRequest, router: router) ?? listener?.defaultRoute
-            let evicted = routeCache.value[routeSet].evictions - evictionsBefore
-            if evicted > 0 { shared.metrics.routeCacheEvicted(evicted) }
-            routeID = routeIndex.map { router.routes[$0].id }
-            action = routeIndex.flatMap { i -> RouteAction? in
-                let h = router.routes[i].handler
-                return snapshot.actions.indices.contains(h) ? snapshot.actions[h] : nil
-            }
-        }
-
-        var maxBody = snapshot.limits.maxBodyBytes
-        if case .proxy(let route) = action, let routeMax = route.maxBodyBytes { maxBody = routeMax }
-        var body = BodyCounter(framing: head.framing, limit: maxBody, limits: parser.limits)
-        let headLength = head.headLength
-
-        func local(_ response: BuiltinResponse, keepAlive: Bool, instance: BuiltinKind? = nil, error: ProxyError? = nil) {
-            inbound.moveReaderIndex(forwardBy: headLength)
-            var reply = LocalReply(
-                response: response, body: body, isHead: head.method == .head, keepAlive: keepAlive, routeID: routeID,
-                method: request.method, startNanos: start, traceID: traceID, facts: request, version: head.version,
-                instanceKind: instance, error: error)
-            if body.declaredTooLarge {
-                reply.refuse(ProxyError(.clientBodyTooLarge, route: routeID))
-                finishLocal(reply)
-                return
-            }
-            // A body is read and discarded (bounded); a large declared one is not worth reading.
-            if let n = body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
-            // The body must arrive within the request timeout, and at the listener's minimum
-            // rate: no exchange watches this phase, and a trickled body would otherwise hold the
-            // connection forever.
-            if !reply.body.isComplete {
-                let now = shared.clock.monotonicNanos()
-                reply.bodyStartNanos = now
-                reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
-                setLocalBodyDeadline(reply, now: now)
-            }
-            state = .discardingBody(reply)
-        }
-
-        /// Refuses the request with `kind`'s status (keeping the connection when `keepAlive`).
-        func refuse(_ kind: ProxyError.Kind, keepAlive: Bool = false, cause: String? = nil) {
-            let error = ProxyError(kind, route: routeID, cause: cause)
-            local(BuiltinHandlers.error(error.status, traceID: traceID), keepAlive: keepAlive, error: error)
-        }
-
-        let maxForwards: Int?
-        switch methodDecision(head, traceID: traceID, keepAlive: keepAlive) {
-        case .answer(let response, let keepOpen):
-            local(response, keepAlive: keepOpen)
-            return
-        case .forward(let value):
-            maxForwards = value
-        }
-        if inbound.withUnsafeReadableBytes({ PathSafety.hasDotSegment($0, head.path) }) {
-            // Routing sees the path as written; an upstream that resolves "/api/../admin" would
-            // serve a path no route allowed. Refused instead of guessed.
-            refuse(.unsafePath)
-            return
-        }
-        guard let action else {
-            refuse(.noRoute, keepAlive: keepAlive)
-            return
-        }
-        switch action {
-        case .builtin(let kind):
-            let response = builtinResponse(kind, request: request, traceID: traceID)
-            local(response, keepAlive: keepAlive, instance: wantsInstanceAnswer(kind, response) ? kind : nil)
-        case .proxy(let route):
-            if let upgrade = head.upgrade {
-                // Only WebSocket is ever tunnelled, and only on a route that allows it. Any other
-                // protocol (h2c above all: a tunnel to the upstream's HTTP/2 would bypass routing
-                // and every policy for the requests inside it) is refused like a route without it.
-                let isWebSocket = inbound.withUnsafeReadableBytes { HeaderBytes.equals($0, upgrade, "websocket") }
-                if !route.websocket || !isWebSocket {
-                    refuse(.upgradeRefused)
-                    return
-                }
-            }
-            if body.declaredTooLarge {
-                refuse(.clientBodyTooLarge)
-                return
-            }
-            guard snapshot.upstreams.indices.contains(route.upstream) else {
-                refuse(.internal, cause: "the route's upstream is not in the configuration")
-                return
-            }
-            let edits = HeadWriter.RequestEdits(
-                clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http", traceID: traceID,
-                traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
-                passUpgrade: route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
-                policy: route.requestHeaders, via: snapshot.forwarding.viaPseudonym,
-                trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
-                localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
-            // Allocated at the writer's bound, so the head is written in place (no regrowth).
-            var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
-            inbound.withUnsafeReadableBytes { HeadWriter.request(head, bytes: $0, edits: edits, into: &headBytes) }
-            keepHeadBuffer(headBytes, in: &spareRequestHead)
-            let pickContext = inbound.withUnsafeReadableBytes { p in
-                TargetSelector.context(
-                    for: snapshot.upstreamRefs[route.upstream], clientIP: clientIPBytes,
-                    header: { name in RequestFacts.value(of: name, in: head, bytes: p) },
-                    cookie: { name in RequestFacts.cookie(name, in: head, bytes: p) },
-                    path: request.path, random: 0, now: .zero)
-            }
-            inbound.moveReaderIndex(forwardBy: headLength)
-            if head.expect100Continue {
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
-            }
-            body.limitIsBody413 = true
-            let exchange = ProxyExchange(
-                handler: self, upstreamIndex: route.upstream, upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body,
-                method: head.method, methodName: request.method, clientVersion: head.version, clientKeepAlive: keepAlive,
-                upgrade: route.websocket && head.upgrade != nil, routeID: routeID, traceID: traceID, startNanos: start,
-                responsePolicy: route.responseHeaders, rules: route.retry ?? ProxyExchange.defaultRules, pickContext: pickContext)
-            exchange.fallback = route.fallback
-            state = .proxying(exchange)
-            exchange.start()
-        }
-    }
-
     /// The exchange is over and the connection stays open: go back to reading heads.
     func nextRequest(now: UInt64? = nil) {
         state = .awaitingHead
@@ -460,10 +306,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             context.flush()
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
         }
-    }
-
-    func becomeTunnel(_ exchange: ProxyExchange) {
-        state = .tunneling(exchange)
     }
 
     func close() {

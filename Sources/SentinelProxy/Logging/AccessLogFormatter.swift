@@ -40,6 +40,21 @@ enum AccessLogFormatter {
             field("tls_cipher", tls.cipher, &out)
             if let sni = tls.serverName { field("tls_sni", sni, &out) }
             out.writeStaticString(tls.resumed ? ",\"tls_resumed\":true" : ",\"tls_resumed\":false")
+            if let cert = tls.peerCertificate {
+                out.writeStaticString(",\"tls_client_verify\":\"verified\"")
+                field("tls_client_subject", cert.subject, &out)
+                if !cert.subjectAltNames.isEmpty {
+                    out.writeStaticString(",\"tls_client_san\":[")
+                    for (i, san) in cert.subjectAltNames.enumerated() {
+                        if i > 0 { out.writeStaticString(",") }
+                        out.writeString(JSONString.quoted(san))
+                    }
+                    out.writeStaticString("]")
+                }
+                field("tls_client_fingerprint", cert.sha256Fingerprint, &out)
+            } else {
+                out.writeStaticString(",\"tls_client_verify\":\"none\"")
+            }
         }
         if let error = r.error { field("error", error, &out) }
         out.writeStaticString("}\n")

@@ -125,6 +125,8 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 deadline?.cancel()
                 deadline = nil
                 metrics?.handshake(listener: listenerID, resumed: engine.facts?.resumed ?? false)
+                // The HTTP side reads the facts from the connection (header variables, access log).
+                if let facts = engine.facts { context.fireUserInboundEventTriggered(ConnectionTLS(facts: facts)) }
             }
             flushOutput(context: context)
             if result.plaintext > 0 {

@@ -28,7 +28,8 @@ final class UpstreamPool {
         case connectFailed(any Error)
     }
 
-    private let eventLoop: any EventLoop
+    /// The loop every connection of this pool (and every exchange using it) runs on.
+    let eventLoop: any EventLoop
     private let clock: ServerClock
     /// Idle connections per target. The lists are objects so taking and returning a connection
     /// mutates them in place, without the dictionary's modify accessor (which allocated).
@@ -53,10 +54,18 @@ final class UpstreamPool {
     /// responses without one).
     let date: HTTPDateCache
 
-    init(eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector()) {
+    /// Opens channels to targets; nil: TCP sockets (`openSocket`). Tests inject one to drive
+    /// exchanges without sockets.
+    let connector: (any UpstreamConnector)?
+
+    init(
+        eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(),
+        connector: (any UpstreamConnector)? = nil
+    ) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.selector = selector
+        self.connector = connector
         date = HTTPDateCache(clock: clock)
     }
 
@@ -96,18 +105,11 @@ final class UpstreamPool {
         }
         open[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.connectTimeout.timeAmount)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
-            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
-            }
         let connected: EventLoopFuture<any Channel>
-        switch address {
-        case .resolved(let socketAddress): connected = bootstrap.connect(to: socketAddress)
-        case .name(let host, let port): connected = bootstrap.connect(host: host, port: port)
+        if let connector {
+            connected = connector.connect(to: address, limits: limits, eventLoop: eventLoop, handler: handler.value)
+        } else {
+            connected = openSocket(to: address, limits: limits, handler: handler)
         }
         let bound = NIOLoopBound((pool: self, done: done), eventLoop: eventLoop)
         connected.whenComplete { result in
@@ -124,6 +126,24 @@ final class UpstreamPool {
                 channel.closeFuture.whenComplete { _ in forget.value.0.forget(forget.value.1) }
                 done(.success((connection, false)))
             }
+        }
+    }
+
+    /// A TCP connection to `address`, with `handler` as its pipeline's handler.
+    private func openSocket(
+        to address: UpstreamAddress, limits: Limits, handler: NIOLoopBound<UpstreamChannelHandler>
+    ) -> EventLoopFuture<any Channel> {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(limits.connectTimeout.timeAmount)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
+            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+            }
+        switch address {
+        case .resolved(let socketAddress): return bootstrap.connect(to: socketAddress)
+        case .name(let host, let port): return bootstrap.connect(host: host, port: port)
         }
     }
 

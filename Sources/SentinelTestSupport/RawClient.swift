@@ -1,23 +1,24 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A blocking raw-TCP HTTP/1.1 test client over POSIX sockets, so tests see exactly the bytes
 /// the server sends (including malformed-request handling and connection closes).
-final class RawClient {
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: String
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+public final class RawClient {
+    public struct Response {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: String
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
-    let fd: Int32
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
     /// `receiveBuffer`: SO_RCVBUF before connecting (a small window makes the server's writes
-    /// back up quickly).
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// back up quickly). Reads give up after 10 s of silence (the call then reports a close).
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -31,16 +32,20 @@ final class RawClient {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if rc != 0 { throw ClientError.connect(errno) }
+        if rc != 0 {
+            let error = errno
+            close(fd)
+            throw ClientError.connect(error)
+        }
     }
 
     deinit { close(fd) }
 
-    enum ClientError: Error { case connect(Int32), closed, malformed }
+    public enum ClientError: Error { case connect(Int32), closed, malformed }
 
-    func send(_ text: String) { send(bytes: Array(text.utf8)) }
+    public func send(_ text: String) { send(bytes: Array(text.utf8)) }
 
-    func send(bytes: [UInt8]) {
+    public func send(bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -59,12 +64,12 @@ final class RawClient {
     }
 
     /// True when the server closed the connection (EOF or reset) with nothing more to read.
-    func isClosedByServer() -> Bool {
+    public func isClosedByServer() -> Bool {
         buffer.isEmpty && !fill()
     }
 
     /// A Content-Length response with its body as bytes.
-    func readResponseBytes() throws -> (status: Int, body: [UInt8]) {
+    public func readResponseBytes() throws -> (status: Int, body: [UInt8]) {
         let r = try readResponse(head: true)
         let length = Int(r.header("content-length") ?? "0") ?? 0
         while buffer.count < length { guard fill() else { throw ClientError.closed } }
@@ -73,7 +78,7 @@ final class RawClient {
         return (r.status, body)
     }
 
-    func readResponse(head: Bool = false) throws -> Response {
+    public func readResponse(head: Bool = false) throws -> Response {
         var headerEnd: Int?
         while headerEnd == nil {
             if let i = find([13, 10, 13, 10]) { headerEnd = i; break }
@@ -86,7 +91,7 @@ final class RawClient {
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw ClientError.malformed }
         let headers = lines.compactMap { line -> (String, String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters())
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters())
         }
         let length = Int(headers.first { $0.0.lowercased() == "content-length" }?.1 ?? "0") ?? 0
         var body = ""
@@ -99,7 +104,7 @@ final class RawClient {
     }
 
     /// Raw bytes up to and including the first occurrence of `marker`.
-    func readRaw(until marker: String) throws -> String {
+    public func readRaw(until marker: String) throws -> String {
         let needle = Array(marker.utf8)
         while true {
             if let i = find(needle) {
@@ -112,13 +117,13 @@ final class RawClient {
     }
 
     /// Everything until the server closes the connection.
-    func readAll() -> String {
+    public func readAll() -> String {
         while fill() {}
         defer { buffer.removeAll() }
         return String(decoding: buffer, as: UTF8.self)
     }
 
-    func request(_ text: String, head: Bool = false) throws -> Response {
+    public func request(_ text: String, head: Bool = false) throws -> Response {
         send(text)
         return try readResponse(head: head)
     }
@@ -130,11 +135,44 @@ final class RawClient {
     }
 }
 
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
+/// One HTTP/1.1 GET over a fresh connection that asks to close; the whole response text, read
+/// until the server closes.
+public func httpGet(port: Int, path: String) throws -> String {
+    let client = try RawClient(port: port)
+    client.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    return client.readAll()
+}
+
+/// A minimal HTTP/1.1 client that keeps its connection alive, as a browser or a pool would.
+/// `get` reconnects when the server announced `Connection: close` (that is not a failure) and
+/// reports a failure when a request gets no complete response.
+public final class KeepAliveClient {
+    public let port: Int
+    private var client: RawClient?
+    /// Connections opened so far.
+    public private(set) var connections = 0
+
+    public init(port: Int) { self.port = port }
+
+    public enum Failure: Error { case connect, closed }
+
+    public func get(_ path: String) throws(Failure) -> (status: Int, body: String) {
+        let client: RawClient
+        if let open = self.client { client = open } else { client = try connect() }
+        do {
+            let r = try client.request("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            if r.header("connection")?.lowercased() == "close" { self.client = nil }
+            return (r.status, r.body)
+        } catch {
+            self.client = nil
+            throw .closed
+        }
+    }
+
+    private func connect() throws(Failure) -> RawClient {
+        guard let c = try? RawClient(port: port) else { throw .connect }
+        connections += 1
+        client = c
+        return c
     }
 }

@@ -1,6 +1,9 @@
 import NIOCore
 import SentinelHTTP1
 
+/// Largest body copied into the head's buffer (a copy that costs less than a second write).
+private let inlineBodyLimit: UInt64 = 8192
+
 /// The response half of an exchange: the upstream's head (interim, final, 101), then its body by
 /// framing, validated as it passes.
 extension ProxyExchange {
@@ -20,14 +23,12 @@ extension ProxyExchange {
                     // One copy out of the parser (a retry or an interim response resets it).
                     let head = responseParser.completedHead
                     if head.isInterim {
-                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded,
-                        // except to an HTTP/1.0 client, which must never get one (RFC 9110 §15.2).
-                        if head.status != 100, clientVersion != .http1_0 {
-                            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
+                        // 100 Continue was answered by Sentinel itself; other 1xx (103) are forwarded
+                        // (a downstream whose client must never get one drops it).
+                        if head.status != 100 {
                             responseBuffer.withUnsafeReadableBytes {
-                                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: false, via: via), into: &out)
+                                downstream.writeInterimHead(head, bytes: $0, edits: ResponseHeadEdits(traceID: traceID, via: via))
                             }
-                            handler.writeAndFlush(out)
                         }
                         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
                         responseParser.reset()
@@ -38,7 +39,7 @@ extension ProxyExchange {
                     if finished { return }
                     // A 101 turned the connection into a tunnel: its bytes are no longer a response
                     // body (treating them as one would end the exchange and drop the tunnel).
-                    if case .tunneling = handler.state { return }
+                    if tunneling { return }
                 }
             }
             flushResponseBuffer()
@@ -69,61 +70,50 @@ extension ProxyExchange {
                 fail(upstreamError(.unexpectedUpgrade))
                 return
             }
-            var out = handler.context.channel.allocator.buffer(capacity: head.headLength + 576)
+            responseStarted = true
             responseBuffer.withUnsafeReadableBytes {
-                HeadWriter.response(head, bytes: $0, edits: .init(traceID: traceID, close: false, http10KeepAlive: false, dechunk: false, upgrade: true, policy: responsePolicy, via: via), into: &out)
+                downstream.writeSwitchingHead(
+                    head, bytes: $0, edits: ResponseHeadEdits(traceID: traceID, policy: responsePolicy, via: via))
             }
             responseBuffer.moveReaderIndex(forwardBy: head.headLength)
-            responseStarted = true
-            handler.write(out)
             becomeTunnel()
             return
         }
         responseFraming = head.framing
         switch head.framing {
         case .contentLength(let n): responseRemaining = n
-        case .chunked: responseChunked = ChunkedDecoder(limits: handler.parser.limits, sender: .upstream)
+        case .chunked: responseChunked = ChunkedDecoder(limits: responseLimits, sender: .upstream)
         case .untilClose, .tunnel: upstreamReusable = false
         case .none: break
         }
         if !head.keepAlive { upstreamReusable = false }
-        dechunk = head.framing == .chunked && clientVersion == .http1_0
-        let closeClient = !clientKeepAlive || handler.quiescing || head.framing == .untilClose || dechunk || !requestCompleteOrBounded
-        let edits = HeadWriter.ResponseEdits(
-            traceID: traceID, close: closeClient, http10KeepAlive: clientVersion == .http1_0 && !closeClient,
-            dechunk: dechunk, upgrade: false, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
+        let edits = ResponseHeadEdits(
+            traceID: traceID, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
         // A small body that is already here goes out in the head's buffer: one write through the
         // pipeline and one iovec instead of two (most API responses fit).
         var inlineBody = 0
-        if case .contentLength(let n) = head.framing, n > 0, n <= Self.inlineBodyLimit,
+        if case .contentLength(let n) = head.framing, n > 0, n <= inlineBodyLimit,
             responseBuffer.readableBytes - head.headLength >= Int(n)
         {
             inlineBody = Int(n)
         }
-        var out = handler.headBuffer(&handler.spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
-        responseBuffer.withUnsafeReadableBytes { HeadWriter.response(head, bytes: $0, edits: edits, into: &out) }
-        responseBuffer.moveReaderIndex(forwardBy: head.headLength)
         responseStarted = true
-        willCloseClient = closeClient
+        let delivery = responseBuffer.withUnsafeReadableBytes {
+            downstream.writeResponseHead(
+                head, bytes: $0, edits: edits, keepAlive: clientKeepAlive && requestComplete, inlineBody: inlineBody)
+        }
+        responseBuffer.moveReaderIndex(forwardBy: head.headLength + inlineBody)
+        willCloseClient = delivery.closesConnection
+        dechunk = delivery.stripsChunking
         if inlineBody > 0 {
-            var body = responseBuffer.readSlice(length: inlineBody)!
-            out.writeBuffer(&body)
             responseRemaining = 0
             responseBodyBytes += inlineBody
             responseComplete = true
         }
-        handler.write(out)
-        handler.keepHeadBuffer(out, in: &handler.spareResponseHead)
         if head.framing == .none || head.framing == .contentLength(0) {
             responseComplete = true
         }
     }
-
-    /// Largest body copied into the head's buffer (a copy that costs less than a second write).
-    static let inlineBodyLimit: UInt64 = 8192
-
-    /// True when the request body is complete, or small enough to still be read to its end.
-    var requestCompleteOrBounded: Bool { requestComplete }
 
 
     /// Sends buffered upstream body bytes to the client, per the response framing.
@@ -141,7 +131,7 @@ extension ProxyExchange {
         case .contentLength:
             let n = Int(min(responseRemaining, UInt64(responseBuffer.readableBytes)))
             if n > 0 {
-                handler.write(responseBuffer.readSlice(length: n)!)
+                downstream.writeBody(responseBuffer.readSlice(length: n)!)
                 responseRemaining -= UInt64(n)
                 responseBodyBytes += n
             }
@@ -155,14 +145,14 @@ extension ProxyExchange {
                     responseBodyBytes += r.count
                     if dechunk {
                         responseBuffer.moveReaderIndex(forwardBy: r.lowerBound)
-                        handler.write(responseBuffer.readSlice(length: r.count)!)
+                        downstream.writeBody(responseBuffer.readSlice(length: r.count)!)
                     } else {
-                        handler.write(responseBuffer.readSlice(length: r.upperBound)!)
+                        downstream.writeBody(responseBuffer.readSlice(length: r.upperBound)!)
                     }
                 case .needMore(let consumed):
-                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { downstream.writeBody(responseBuffer.readSlice(length: consumed)!) }
                 case .done(let consumed):
-                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { handler.write(responseBuffer.readSlice(length: consumed)!) }
+                    if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { downstream.writeBody(responseBuffer.readSlice(length: consumed)!) }
                     responseComplete = true
                 case .error:
                     failed = true
@@ -176,7 +166,7 @@ extension ProxyExchange {
         case .untilClose:
             if responseBuffer.readableBytes > 0 {
                 responseBodyBytes += responseBuffer.readableBytes
-                handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
+                downstream.writeBody(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
             }
         case .none, .tunnel:
             responseComplete = true
@@ -185,7 +175,7 @@ extension ProxyExchange {
             upstreamReusable = false
             responseBuffer.clear()
         }
-        if responseComplete { handler.flush() }
+        if responseComplete { downstream.flush() }
         maybeFinish()
     }
 }

@@ -27,8 +27,8 @@ extension ProxyExchange {
         record(status: status, now: now)
         // A response without a body (HEAD, 204, 304, Content-Length: 0) ends on its head, which
         // nothing else flushes: the upstream's read-complete no longer reaches this exchange.
-        handler.flush()
-        handler.exchangeFinished(keepAlive: !willCloseClient, now: now)
+        downstream.flush()
+        downstream.finish(keepAlive: !willCloseClient, now: now)
     }
 
     /// The one way out of a failed exchange. When no response byte went out yet, the client gets
@@ -50,7 +50,7 @@ extension ProxyExchange {
             closeUpstream()
             record(status: status != 0 ? status : error.status, error: error)
             // A client that closed has nothing left to close.
-            if error.kind != .clientClosed { handler.close() }
+            if error.kind != .clientClosed { downstream.reset() }
             return
         }
         status = error.status
@@ -61,11 +61,9 @@ extension ProxyExchange {
         }
         // A client at fault, or whose request was not read to its end, is not kept.
         let close = error.source == .client || !clientKeepAlive || !requestComplete
-        let response = BuiltinHandlers.error(status, traceID: traceID)
-        handler.writeAndFlush(handler.context.channel.allocator.buffer(bytes: response.serialized(
-            includeBody: method != .head, close: close, date: pool.date.currentFieldLine(), http10KeepAlive: clientVersion == .http1_0)))
+        downstream.writeAnswer(BuiltinHandlers.error(status, traceID: traceID), isHead: method == .head, keepAlive: !close)
         record(status: status, error: error)
-        handler.exchangeFinished(keepAlive: !close)
+        downstream.finish(keepAlive: !close, now: nil)
     }
 
     /// A failure of the current target (or the way to it), in the exchange's context.
@@ -91,12 +89,12 @@ extension ProxyExchange {
 
     func record(status: Int, error: ProxyError? = nil, now: UInt64? = nil) {
         let seconds = Double((now ?? shared.clock.monotonicNanos()) &- startNanos) / 1e9
-        handler.finishRequest(
+        downstream.requestEnded(
             route: routeID, method: methodName, status: status, seconds: seconds, target: takeAttemptSample(),
-            log: handler.currentFacts.map {
-                .init(
-                    facts: $0, version: clientVersion, bodyBytes: responseBodyBytes, traceID: traceID,
-                    upstream: .init(
+            log: {
+                ExchangeLogFields(
+                    bodyBytes: responseBodyBytes, traceID: traceID,
+                    upstream: UpstreamLogFields(
                         id: upstream.id, address: upstream.targetAddresses[targetIndex], attempts: attempt,
                         reused: attempt > 0 ? reused : nil),
                     error: error)

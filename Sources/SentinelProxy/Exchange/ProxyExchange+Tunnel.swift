@@ -6,31 +6,34 @@ extension ProxyExchange {
 
     func becomeTunnel() {
         requestComplete = true
-        handler.becomeTunnel(self)
+        tunneling = true
+        downstream.startTunnel()
         // Bytes that arrived with the 101 belong to the tunnel.
-        if responseBuffer.readableBytes > 0 { handler.write(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
-        handler.flush()
+        if responseBuffer.readableBytes > 0 { downstream.writeBody(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
+        downstream.flush()
         let relay = TunnelRelay(exchange: self)
         self.relay = relay
         connection?.delegate = relay
         forwardTunnelBytes()
-        handler.resumeReading()
+        downstream.resumeReading()
     }
 
     func forwardTunnelBytes() {
         guard let connection else { return }
-        if handler.inbound.readableBytes > 0 {
+        let pending = downstream.requestBytes.readableBytes
+        if pending > 0 {
             lastUpstreamActivity = shared.clock.monotonicNanos()
-            attemptMetrics.tunnelledOut += handler.inbound.readableBytes
-            connection.writeAndFlush(handler.inbound.readSlice(length: handler.inbound.readableBytes)!)
-            handler.inbound = ProxyConnectionHandler.noBytes
+            attemptMetrics.tunnelledOut += pending
+            connection.writeAndFlush(downstream.requestBytes.readSlice(length: pending)!)
+            // Let go of the drained buffer (its storage can be reused for the next read).
+            downstream.requestBytes = ByteBuffer.sharedEmpty
         }
     }
 
     func tunnelRead(_ buffer: ByteBuffer) {
         lastUpstreamActivity = shared.clock.monotonicNanos()
         attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
-        handler.write(buffer)
+        downstream.writeBody(buffer)
     }
 
     func finishTunnel() {
@@ -41,7 +44,7 @@ extension ProxyExchange {
         connection?.channel.close(promise: nil)
         connection = nil
         record(status: 101)
-        handler.flush()
-        handler.close()
+        downstream.flush()
+        downstream.reset()
     }
 }

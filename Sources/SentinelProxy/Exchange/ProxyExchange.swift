@@ -9,12 +9,15 @@ import SentinelPolicy
 /// while the client is writable. Both directions are validated as they pass (request body
 /// framing, response head and body framing), so what reaches either side is never framed
 /// differently from what Sentinel understood. Errors before any response byte was sent become
-/// one JSON error response; after that, the client connection is closed.
-final class ProxyExchange: UpstreamConnectionDelegate {
-    unowned let handler: ProxyConnectionHandler
-    /// The handler's loop pool and server state, held directly: each access through the
-    /// `unowned` handler costs a checked retain and a release, and the exchange uses these
-    /// dozens of times per request.
+/// one JSON error response; after that, the client side is reset.
+///
+/// The client side is reached only through `downstream` (see `Downstream`): the exchange knows
+/// nothing of the client's protocol. The upstream side is an HTTP/1 connection from `pool`.
+final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
+    /// The client side; it owns this exchange.
+    unowned let downstream: D
+    /// The loop's upstream pool and the server state, held directly (each is used dozens of
+    /// times per request).
     let pool: UpstreamPool
     let shared: ServerShared
     var upstreamIndex: Int
@@ -33,7 +36,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var body: BodyCounter
     let method: HTTP1Method
     let methodName: String
-    let clientVersion: HTTP1Version
+    /// The client would keep its connection after this exchange (the downstream has the last word).
     let clientKeepAlive: Bool
     let upgrade: Bool
     let routeID: String?
@@ -60,6 +63,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var requestComplete = false
 
     var responseParser: HTTP1ResponseHeadParser
+    /// Bounds of the upstream's response head and chunk framing.
+    let responseLimits: HTTP1Limits
     var responseBuffer = ByteBuffer()
     /// A final (or 101) response head was received; its facts live in the fields below.
     var haveResponseHead = false
@@ -88,37 +93,43 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var clientBlockedSince: UInt64 = 0
     var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
-    var relay: TunnelRelay?
+    var relay: TunnelRelay<D>?
+    /// A 101 switched the exchange to a byte relay (ProxyExchange+Tunnel).
+    var tunneling = false
+    /// How long the client may stop reading (the listener's request timeout).
+    let clientStallTimeout: Duration
     /// The current attempt's per-target metrics (ProxyExchange+Metrics).
     var attemptMetrics = AttemptMetrics()
 
     init(
-        handler: ProxyConnectionHandler, upstreamIndex: Int, upstreams: [UpstreamRef], headBytes: ByteBuffer,
-        body: BodyCounter, method: HTTP1Method, methodName: String, clientVersion: HTTP1Version, clientKeepAlive: Bool,
-        upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64, responsePolicy: HeaderEdits = .init(),
-        rules: RetryRules = ProxyExchange.defaultRules, pickContext: PickContext = PickContext(random: 0)
+        downstream: D, pool: UpstreamPool, shared: ServerShared, settings: ExchangeSettings, upstreamIndex: Int,
+        upstreams: [UpstreamRef], headBytes: ByteBuffer, body: BodyCounter, method: HTTP1Method, methodName: String,
+        clientKeepAlive: Bool, upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64,
+        responsePolicy: HeaderEdits = .init(), rules: RetryRules = .withoutPolicy, pickContext: PickContext = PickContext(random: 0)
     ) {
         self.responsePolicy = responsePolicy
         self.rules = rules
         self.pickContext = pickContext
-        self.handler = handler
-        pool = handler.pool
-        shared = handler.shared
+        self.downstream = downstream
+        self.pool = pool
+        self.shared = shared
         self.upstreamIndex = upstreamIndex
         self.upstreams = upstreams
         self.headBytes = headBytes
         self.body = body
         self.method = method
         self.methodName = methodName
-        self.clientVersion = clientVersion
         self.clientKeepAlive = clientKeepAlive
         self.upgrade = upgrade
         self.routeID = routeID
         self.traceID = traceID
         self.startNanos = startNanos
-        responseParser = HTTP1ResponseHeadParser(limits: handler.parser.limits)
-        via = handler.snapshot.forwarding.viaPseudonym
-        (bodyNanosPerByte, bodyGraceNanos) = handler.bodyRate
+        responseLimits = settings.responseLimits
+        responseParser = HTTP1ResponseHeadParser(limits: settings.responseLimits)
+        via = settings.via
+        bodyNanosPerByte = settings.bodyNanosPerByte
+        bodyGraceNanos = settings.bodyGraceNanos
+        clientStallTimeout = settings.clientStallTimeout
         requestComplete = body.isComplete
     }
 
@@ -132,12 +143,6 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     // MARK: - Connecting
-
-    /// Without a `retry-policy`: a request that never reached an upstream (connect refused or
-    /// timed out, pool full, stale keep-alive) is tried on other targets, up to 3 attempts in all,
-    /// at once; nothing is ever replayed after its bytes were sent, and no status is retried.
-    static let defaultRules = RetryRules(
-        maxAttempts: 3, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [], retryReadTimeouts: false)
 
     var nowDuration: Duration { .nanoseconds(Int64(clamping: shared.clock.monotonicNanos())) }
 
@@ -246,8 +251,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if after <= .zero {
             pickAndConnect()
         } else {
-            let bound = NIOLoopBound(self, eventLoop: handler.context.eventLoop)
-            retryTask = handler.context.eventLoop.scheduleTask(in: after.timeAmount) {
+            let bound = NIOLoopBound(self, eventLoop: pool.eventLoop)
+            retryTask = pool.eventLoop.scheduleTask(in: after.timeAmount) {
                 let exchange = bound.value
                 exchange.retryTask = nil
                 if !exchange.finished { exchange.pickAndConnect() }
@@ -312,7 +317,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.connection = connection
         self.reused = reused
         connection.delegate = self
-        connection.setAutoRead(handler.isWritable)
+        connection.setAutoRead(downstream.isWritable)
         lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
         if !requestComplete, bodyNanosPerByte != 0 {
             bodyClockStart = lastUpstreamActivity
@@ -327,7 +332,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             connection.write(headBytes)
             if !forwardRequestBody() { connection.flush() }
         }
-        handler.resumeReading()
+        downstream.resumeReading()
     }
 
     // MARK: - Request body
@@ -338,13 +343,13 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     func forwardRequestBody() -> Bool {
         guard let connection, !requestComplete else { return false }
         var wrote = false
-        while !requestComplete, handler.inbound.readableBytes > 0, connection.isWritable {
-            guard let n = body.take(&handler.inbound) else {
+        while !requestComplete, downstream.requestBytes.readableBytes > 0, connection.isWritable {
+            guard let n = body.take(&downstream.requestBytes) else {
                 requestBodyRejected()
                 return wrote
             }
             if n > 0 {
-                let slice = handler.inbound.readSlice(length: n)!
+                let slice = downstream.requestBytes.readSlice(length: n)!
                 connection.write(slice)
                 requestBytesSent += n
                 wrote = true
@@ -384,7 +389,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func upstreamReadComplete() {
-        handler.flush()
+        downstream.flush()
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
@@ -400,15 +405,15 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             }
         }
         if writable {
-            if case .tunneling = handler.state { forwardTunnelBytes() } else { forwardRequestBody() }
-            handler.resumeReading()
+            if tunneling { forwardTunnelBytes() } else { forwardRequestBody() }
+            downstream.resumeReading()
         }
     }
 
     func upstreamClosed() {
         connection = nil
         guard !finished else { return }
-        if case .tunneling = handler.state {
+        if tunneling {
             finishTunnel()
             return
         }
@@ -440,7 +445,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     func clientWritabilityChanged(_ writable: Bool) {
         connection?.setAutoRead(writable)
-        if writable, case .tunneling = handler.state { handler.resumeReading() }
+        if writable, tunneling { downstream.resumeReading() }
     }
 
     func clientClosed() {
@@ -455,14 +460,22 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 @available(*, unavailable)
 extension ProxyExchange: Sendable {}
 
-/// Upstream events while tunnelling: plain byte relay.
-final class TunnelRelay: UpstreamConnectionDelegate {
-    unowned let exchange: ProxyExchange
+extension RetryRules {
+    /// Without a `retry-policy`: a request that never reached an upstream (connect refused or
+    /// timed out, pool full, stale keep-alive) is tried on other targets, up to 3 attempts in all,
+    /// at once; nothing is ever replayed after its bytes were sent, and no status is retried.
+    static let withoutPolicy = RetryRules(
+        maxAttempts: 3, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [], retryReadTimeouts: false)
+}
 
-    init(exchange: ProxyExchange) { self.exchange = exchange }
+/// Upstream events while tunnelling: plain byte relay.
+final class TunnelRelay<D: Downstream>: UpstreamConnectionDelegate {
+    unowned let exchange: ProxyExchange<D>
+
+    init(exchange: ProxyExchange<D>) { self.exchange = exchange }
 
     func upstreamRead(_ buffer: ByteBuffer) { exchange.tunnelRead(buffer) }
-    func upstreamReadComplete() { exchange.handler.flush() }
+    func upstreamReadComplete() { exchange.downstream.flush() }
     func upstreamWritabilityChanged(_ writable: Bool) { exchange.upstreamWritabilityChanged(writable) }
     func upstreamClosed() { exchange.finishTunnel() }
 }

@@ -10,21 +10,18 @@ extension ProxyExchange {
         let now = now ?? shared.clock.monotonicNanos()
         let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
         let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
-        var deadline = isTunnel ? readDeadline : min(readDeadline, totalDeadline)
+        var deadline = tunneling ? readDeadline : min(readDeadline, totalDeadline)
         if let bodyDeadline = bodyRateDeadline { deadline = min(deadline, bodyDeadline) }
-        if !handler.isWritable || !(connection?.isWritable ?? true) {
+        if !downstream.isWritable || !(connection?.isWritable ?? true) {
             // Stalls are checked at least once a second.
             deadline = min(deadline, now &+ 1_000_000_000)
         }
-        handler.setExchangeDeadline(max(deadline, 1), now: now)
+        downstream.setExchangeDeadline(max(deadline, 1), now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).
     func disarmTimer() {
-        if handler.exchangeDeadline != 0, case .proxying(let current) = handler.state, current !== self { return }
-        handler.exchangeDeadline = 0
+        downstream.clearExchangeDeadline(of: ObjectIdentifier(self))
     }
 
     /// When the request body, at the listener's minimum rate, must have reached its current
@@ -46,8 +43,7 @@ extension ProxyExchange {
     func timerFired() {
         guard !finished else { return }
         let now = shared.clock.monotonicNanos()
-        let isTunnel: Bool
-        if case .tunneling = handler.state { isTunnel = true } else { isTunnel = false }
+        let isTunnel = tunneling
         if let bodyDeadline = bodyRateDeadline, now >= bodyDeadline {
             requestBodyTooSlow()
             return
@@ -63,7 +59,7 @@ extension ProxyExchange {
             return
         }
         // Silence only counts while Sentinel is actually reading (the client is keeping up).
-        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), handler.isWritable {
+        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), downstream.isWritable {
             if isTunnel {
                 finishTunnel()
                 return
@@ -74,10 +70,10 @@ extension ProxyExchange {
         }
         // A client that stops reading holds the exchange open: bounded by the listener's
         // request timeout, as nginx's send_timeout does.
-        if !handler.isWritable {
+        if !downstream.isWritable {
             lastUpstreamActivity = now
             if clientBlockedSince == 0 { clientBlockedSince = now }
-            let limit = handler.listener?.requestTimeout ?? .seconds(60)
+            let limit = clientStallTimeout
             if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
                 fail(clientError(.clientStalled, deadline: limit))
                 return

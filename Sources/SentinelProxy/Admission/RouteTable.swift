@@ -1,0 +1,87 @@
+import SentinelPolicy
+
+/// A route as the request path uses it: its id and what it does, resolved once when the
+/// snapshot is built, so a request looks up nothing by index after routing.
+struct ResolvedRoute: Sendable {
+    enum Action: Sendable {
+        case builtin(BuiltinKind)
+        case proxy(ProxyPlan)
+    }
+
+    let id: String
+    /// nil: the route's handler names no action (only a snapshot assembled by hand can say so);
+    /// answered like a miss, under the route's id.
+    let action: Action?
+}
+
+/// A proxied route, resolved: the route's settings, its upstream looked up, its body limit and
+/// retry rules settled. One reference per request (the route's value would cost a dozen
+/// reference counts to copy).
+final class ProxyPlan: Sendable {
+    let route: ProxyRoute
+    /// `route.upstream`'s settings; nil when the snapshot has no such upstream (the
+    /// choose-upstream phase refuses the request with 500).
+    let upstream: UpstreamRef?
+    /// `route.maxBodyBytes`, or the snapshot's `limits.maxBodyBytes`.
+    let bodyLimit: Int
+    /// `route.retry`, or the default rules (other targets on connect failures only).
+    let retry: RetryRules
+
+    init(route: ProxyRoute, upstreams: [UpstreamRef], defaultBodyLimit: Int) {
+        self.route = route
+        upstream = upstreams.indices.contains(route.upstream) ? upstreams[route.upstream] : nil
+        bodyLimit = route.maxBodyBytes ?? defaultBodyLimit
+        retry = route.retry ?? .withoutPolicy
+    }
+}
+
+/// The routes one listener serves, each resolved.
+struct ListenerRoutes: Sendable {
+    /// Which route set (and which of a loop's route caches): 0 is the snapshot's `router`.
+    let routeSet: Int
+    let router: Router
+    /// `routes[i]` is what `router.routes[i]` does.
+    let routes: [ResolvedRoute]
+    /// The listener's `default-route`, used when nothing matches; nil: a miss is 404.
+    let defaultRoute: ResolvedRoute?
+    /// A metrics-only listener: this path, and nothing else, is answered (no route is consulted).
+    let metricsPath: String?
+
+    /// The route a metrics-only listener answers its path with.
+    static let metricsRoute = ResolvedRoute(id: "_metrics", action: .builtin(.metrics))
+}
+
+extension ServerSnapshot {
+    /// Resolves every route of every route set, and each listener's view of them (called by
+    /// the snapshot itself whenever a field they depend on changes).
+    static func resolveRoutes(
+        listeners: [Listener], sets: [Router], actions: [RouteAction], upstreams: [UpstreamRef], limits: Limits
+    ) -> (sets: [[ResolvedRoute]], listeners: [ListenerRoutes]) {
+        let resolvedActions = actions.map { action -> ResolvedRoute.Action in
+            switch action {
+            case .builtin(let kind): return .builtin(kind)
+            case .proxy(let route): return .proxy(ProxyPlan(route: route, upstreams: upstreams, defaultBodyLimit: limits.maxBodyBytes))
+            }
+        }
+        let resolvedSets = sets.map { router in
+            router.routes.map { spec in
+                ResolvedRoute(id: spec.id, action: resolvedActions.indices.contains(spec.handler) ? resolvedActions[spec.handler] : nil)
+            }
+        }
+        let perListener = listeners.map { l in
+            routes(for: l, sets: sets, resolved: resolvedSets)
+        }
+        return (resolvedSets, perListener)
+    }
+
+    /// `listener`'s routes (`listener` nil: the main route set, no default route).
+    static func routes(for listener: Listener?, sets: [Router], resolved: [[ResolvedRoute]]) -> ListenerRoutes {
+        // A set number beyond the snapshot's sets serves the main set (as `router(forSet:)`).
+        let set = listener.map { $0.routeSet < sets.count ? max(0, $0.routeSet) : 0 } ?? 0
+        let routes = resolved[set]
+        return ListenerRoutes(
+            routeSet: set, router: sets[set], routes: routes,
+            defaultRoute: listener?.defaultRoute.flatMap { routes.indices.contains($0) ? routes[$0] : nil },
+            metricsPath: listener?.metricsPath)
+    }
+}

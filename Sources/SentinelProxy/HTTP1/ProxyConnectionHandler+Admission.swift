@@ -1,0 +1,186 @@
+import NIOCore
+import SentinelHTTP1
+import SentinelPolicy
+
+/// The HTTP/1 driver of the admission phases (`Admission/`): it runs them on a parsed head in
+/// their fixed order — route, admit, filters and agents, choose upstream — and performs what
+/// they decide: a local answer, a builtin, or an exchange (phase 5, proxy; the response phases
+/// are the exchange's).
+extension ProxyConnectionHandler {
+    /// What the phases decided for one request, with what performing it needs.
+    struct Admission {
+        enum Step {
+            case answer(LocalAnswer)
+            case builtin(BuiltinKind)
+            /// Proxy through `plan`: `head` is the head to send upstream, `pick` what the balancer uses.
+            case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer)
+        }
+
+        var facts: RequestFacts
+        var traceID: String
+        var routeID: String?
+        var body: BodyCounter
+        var step: Step
+    }
+
+    /// A complete, valid head is at the front of `inbound`.
+    func startRequest(_ head: RequestHead) {
+        requestCount += 1
+        phaseDeadline = 0  // in a request: the exchange's own timeouts apply
+        beginRequest()
+        refreshSnapshot()
+        // The clock reading of this read event when it started the request (one read fewer);
+        // a pipelined request behind it reads the clock itself.
+        let start = firstByteNanos != 0 ? firstByteNanos : shared.clock.monotonicNanos()
+        firstByteNanos = 0
+        let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
+        prepareRouteCache(routes.routeSet)
+        // Every phase that reads the head's bytes runs in this one scope: the head's ranges
+        // are right only until the head is consumed, which happens next and nowhere else.
+        let admission = inbound.withUnsafeReadableBytes { admit(head, HeadBytes($0, head: head), keepAlive: keepAlive) }
+        inbound.moveReaderIndex(forwardBy: head.headLength)
+        // Kept for the access log only (a copy of the facts per request otherwise).
+        currentFacts = snapshot.accessLog != nil ? admission.facts : nil
+        switch admission.step {
+        case .answer(let answer):
+            answerLocally(
+                answer.response(traceID: admission.traceID), admission, head: head, start: start, keepAlive: answer.keepAlive,
+                error: answer.error)
+        case .builtin(let kind):
+            let response = builtinResponse(kind, request: admission.facts, traceID: admission.traceID)
+            answerLocally(
+                response, admission, head: head, start: start, keepAlive: keepAlive,
+                instance: wantsInstanceAnswer(kind, response) ? kind : nil)
+        case .proxy(let plan, let pick, let headBytes):
+            if head.expect100Continue {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
+            var body = admission.body
+            body.limitIsBody413 = true
+            let route = plan.route
+            requestVersion = head.version
+            let exchange = Exchange(
+                downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
+                upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, method: head.method,
+                methodName: admission.facts.method, clientKeepAlive: keepAlive, upgrade: route.websocket && head.upgrade != nil,
+                routeID: admission.routeID, traceID: admission.traceID, startNanos: start, responsePolicy: route.responseHeaders,
+                rules: plan.retry, pickContext: pick)
+            exchange.fallback = route.fallback
+            state = .proxying(exchange)
+            exchange.start()
+        }
+    }
+
+    /// Runs phases 1 to 4 on a head whose bytes are `bytes`, and writes the upstream head of a
+    /// request they let through.
+    private func admit(_ head: RequestHead, _ bytes: HeadBytes, keepAlive: Bool) -> Admission {
+        let request = RequestFacts(
+            head, bytes: bytes.raw, routedHeaderNames: routes.router.headerNames, captureLogFields: snapshot.accessLog != nil)
+        let traceID =
+            request.incomingTraceID
+            ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
+        // 1. Route.
+        let routed = RoutePhase.route(request, in: routes, cache: &routeCache.value[routes.routeSet])
+        if routed.evictions > 0 { shared.metrics.routeCacheEvicted(routed.evictions) }
+        let route = routed.route
+        let body = BodyCounter(
+            framing: head.framing, limit: AdmitPhase.bodyLimit(route, default: snapshot.limits.maxBodyBytes), limits: parser.limits)
+        let step = decide(head, bytes, route: route, request: request, traceID: traceID, body: body, keepAlive: keepAlive)
+        return Admission(facts: request, traceID: traceID, routeID: route?.id, body: body, step: step)
+    }
+
+    /// Phases 2 to 4 for a routed request, and the head phase 5 sends upstream.
+    private func decide(
+        _ head: RequestHead, _ bytes: HeadBytes, route: ResolvedRoute?, request: RequestFacts, traceID: String, body: BodyCounter,
+        keepAlive: Bool
+    ) -> Admission.Step {
+        // 2. Admit.
+        let plan: ProxyPlan
+        let maxForwards: Int?
+        switch AdmitPhase.decide(head, bytes, route: route, body: body, keepAlive: keepAlive) {
+        case .answer(let answer): return .answer(answer)
+        case .builtin(let kind):
+            // 3. Filters and agents, for a builtin route's request too; it goes no further.
+            if let route, case .answer(let answer) = FilterPhase.decide(route, request: request) { return .answer(answer) }
+            return .builtin(kind)
+        case .proxy(let p, let value):
+            plan = p
+            maxForwards = value
+        }
+        // 3. Filters and agents.
+        var policy = plan.route.requestHeaders
+        if let route {
+            switch FilterPhase.decide(route, request: request) {
+            case .answer(let answer): return .answer(answer)
+            case .proceed(let edits): if let edits { policy = policy.followed(by: edits) }
+            }
+        }
+        // 4. Choose upstream.
+        let pick: PickContext
+        switch UpstreamPhase.choose(plan, head: head, bytes, routeID: route?.id, path: request.path, clientIP: clientIPBytes) {
+        case .answer(let answer): return .answer(answer)
+        case .proceed(let context): pick = context
+        }
+        // 5. Proxy: the head sent upstream, written in place at the writer's bound (no regrowth).
+        let edits = HeadWriter.RequestEdits(
+            clientIP: clientIP, clientIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http", traceID: traceID,
+            traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
+            passUpgrade: plan.route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
+            policy: policy, tls: connectionTLS, via: snapshot.forwarding.viaPseudonym, trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
+            localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
+        var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
+        HeadWriter.request(head, bytes: bytes.raw, edits: edits, into: &headBytes)
+        keepHeadBuffer(headBytes, in: &spareRequestHead)
+        return .proxy(plan, pick: pick, head: headBytes)
+    }
+
+    /// This loop's route caches: one per route set, each of the snapshot's size.
+    private func prepareRouteCache(_ set: Int) {
+        if routeCache.value.count <= set || routeCache.value[set].capacity != snapshot.routeCacheSize {
+            let size = snapshot.routeCacheSize
+            routeCache.value = (0...max(set, snapshot.routeSets.count)).map { _ in RouteCache(capacity: size) }
+        }
+    }
+
+    /// Answers the request locally once its body is read (and discarded, bounded).
+    private func answerLocally(
+        _ response: BuiltinResponse, _ admission: Admission, head: RequestHead, start: UInt64, keepAlive: Bool,
+        instance: BuiltinKind? = nil, error: ProxyError? = nil
+    ) {
+        var reply = LocalReply(
+            response: response, body: admission.body, isHead: head.method == .head, keepAlive: keepAlive,
+            routeID: admission.routeID, method: admission.facts.method, startNanos: start, traceID: admission.traceID,
+            facts: admission.facts, version: head.version, instanceKind: instance, error: error)
+        // A declared body over the limit is never read: the admit phase made the answer its 413.
+        if reply.body.declaredTooLarge {
+            reply.keepAlive = false
+            finishLocal(reply)
+            return
+        }
+        // A body is read and discarded (bounded); a large declared one is not worth reading.
+        if let n = reply.body.declaredLength, n > 64 * 1024 { reply.keepAlive = false; reply.body = BodyCounter.empty }
+        // The body must arrive within the request timeout, and at the listener's minimum
+        // rate: no exchange watches this phase, and a trickled body would otherwise hold the
+        // connection forever.
+        if !reply.body.isComplete {
+            let now = shared.clock.monotonicNanos()
+            reply.bodyStartNanos = now
+            reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
+            setLocalBodyDeadline(reply, now: now)
+        }
+        state = .discardingBody(reply)
+    }
+}
+
+extension HeaderEdits {
+    /// These edits, then `later`'s: each kind of edit (renames, sets, adds, removes) with this
+    /// value's first. How a filter's edits join the route's `request-headers` policy.
+    func followed(by later: HeaderEdits) -> HeaderEdits {
+        var joined = self
+        joined.renames += later.renames
+        joined.sets += later.sets
+        joined.adds += later.adds
+        joined.removes += later.removes
+        return joined
+    }
+}

@@ -1,0 +1,113 @@
+import NIOCore
+import SentinelHTTP1
+
+/// The HTTP/1 side of a proxied exchange: the connection handler is the exchange's `Downstream`
+/// (one exchange at a time per connection). What is HTTP/1 about a response lives here: the
+/// head's bytes, `Connection` persistence (keep-alive, HTTP/1.0, quiesce), chunk framing passed
+/// through or stripped for an HTTP/1.0 client, and the serialised error answer.
+extension ProxyConnectionHandler: Downstream {
+    typealias Exchange = ProxyExchange<ProxyConnectionHandler>
+
+    var connectionFacts: ConnectionFacts {
+        ConnectionFacts(
+            peer: clientIP, peerBytes: clientIPBytes, peerIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http",
+            tls: tlsFacts())
+    }
+
+    var requestBytes: ByteBuffer {
+        get { inbound }
+        _modify { yield &inbound }
+        set { inbound = newValue }
+    }
+
+    func writeInterimHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
+        // An HTTP/1.0 client must never get a 1xx response (RFC 9110 §15.2).
+        guard requestVersion != .http1_0 else { return }
+        var out = context.channel.allocator.buffer(capacity: head.headLength + 576)
+        HeadWriter.response(
+            head, bytes: bytes, edits: .init(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: false),
+            into: &out)
+        writeAndFlush(out)
+    }
+
+    func writeResponseHead(
+        _ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits, keepAlive: Bool,
+        inlineBody: Int
+    ) -> ResponseDelivery {
+        let http10 = requestVersion == .http1_0
+        let delivery = Self.delivery(of: head.framing, http10: http10, keepAlive: keepAlive, quiescing: quiescing)
+        let close = delivery.closesConnection
+        let edits = HeadWriter.ResponseEdits(
+            fields: edits, close: close, http10KeepAlive: http10 && !close, dechunk: delivery.stripsChunking, upgrade: false)
+        var out = headBuffer(&spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
+        HeadWriter.response(head, bytes: bytes, edits: edits, into: &out)
+        if inlineBody > 0 {
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.headLength..<(head.headLength + inlineBody)]))
+        }
+        write(out)
+        keepHeadBuffer(out, in: &spareResponseHead)
+        return delivery
+    }
+
+    /// How an HTTP/1 client gets a response framed as `framing`. An HTTP/1.0 client cannot read
+    /// chunked framing: it gets the data, delimited by the close. A body delimited by the
+    /// upstream's close is delimited by the client's too. A draining connection closes.
+    static func delivery(of framing: ResponseFraming, http10: Bool, keepAlive: Bool, quiescing: Bool) -> ResponseDelivery {
+        let dechunk = framing == .chunked && http10
+        return ResponseDelivery(
+            closesConnection: !keepAlive || quiescing || framing == .untilClose || dechunk, stripsChunking: dechunk)
+    }
+
+    func writeSwitchingHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
+        var out = context.channel.allocator.buffer(capacity: head.headLength + 576)
+        HeadWriter.response(
+            head, bytes: bytes, edits: .init(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: true),
+            into: &out)
+        write(out)
+    }
+
+    func startTunnel() {
+        if case .proxying(let exchange) = state { state = .tunneling(exchange) }
+    }
+
+    @inline(__always)
+    func writeBody(_ buffer: ByteBuffer) { write(buffer) }
+
+    func writeAnswer(_ response: BuiltinResponse, isHead: Bool, keepAlive: Bool) {
+        writeAndFlush(context.channel.allocator.buffer(bytes: response.serialized(
+            includeBody: !isHead, close: !keepAlive, date: pool.date.currentFieldLine(), http10KeepAlive: requestVersion == .http1_0)))
+    }
+
+    func finish(keepAlive: Bool, now: UInt64?) {
+        exchangeFinished(keepAlive: keepAlive, now: now)
+    }
+
+    func reset() { close() }
+
+    func clearExchangeDeadline(of exchange: ObjectIdentifier) {
+        // A finished exchange must not clear the deadline of the one that followed it.
+        if exchangeDeadline != 0, case .proxying(let current) = state, ObjectIdentifier(current) != exchange { return }
+        exchangeDeadline = 0
+    }
+
+    func requestEnded(
+        route: String?, method: String, status: Int, seconds: Double, target: TargetSample?, log: () -> ExchangeLogFields
+    ) {
+        finishRequest(
+            route: route, method: method, status: status, seconds: seconds, target: target,
+            log: currentFacts.map { facts in
+                let fields = log()
+                return AccessLogEntry(
+                    facts: facts, version: requestVersion, bodyBytes: fields.bodyBytes, traceID: fields.traceID,
+                    upstream: fields.upstream, error: fields.error)
+            })
+    }
+
+    /// What exchanges on this listener take from the snapshot (computed once per snapshot).
+    static func exchangeSettings(_ snapshot: ServerSnapshot, listener: ServerSnapshot.Listener?) -> ExchangeSettings {
+        let rate = bodyRate(listener)
+        return ExchangeSettings(
+            responseLimits: snapshot.limits.request, via: snapshot.forwarding.viaPseudonym, bodyNanosPerByte: rate.nanosPerByte,
+            bodyGraceNanos: rate.graceNanos, clientStallTimeout: listener?.requestTimeout ?? .seconds(60))
+    }
+}
