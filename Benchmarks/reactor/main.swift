@@ -2,7 +2,7 @@ import Glibc
 import SentinelReactor
 
 // reactor-bench: evidence for issue 13's reactor (docs/benchmarks.md, "Reactor groundwork").
-//   reactor-bench respond --port P [--level]             HTTP/1 keep-alive responder
+//   reactor-bench respond --port P [--level] [--buffer BYTES]  HTTP/1 keep-alive responder
 //   reactor-bench proxy --port P --upstream H:P [--level]  one-upstream byte relay
 //   reactor-bench timers                                   lazy wheel vs eager heap
 // respond/proxy run one reactor thread until SIGTERM/SIGINT, then print the process's
@@ -22,6 +22,7 @@ func option(_ name: String) -> String? {
 let mode = arguments.first ?? "help"
 var config = ReactorConfiguration()
 if arguments.contains("--level") { config.triggering = .level }
+if let size = option("--buffer").flatMap({ Int($0) }) { config.bufferSize = size }
 
 if mode == "timers" {
     TimerBench.run(connections: 10_000, requests: 20_000_000, timeoutMs: 60_000, stepMicros: 20)

@@ -84,7 +84,9 @@ extension Reactor {
             socket.connecting = false
             updateInterest(socket)
             callDriver(session) { $0.driver.connected(socket.endpoint, &$1) }
-            return
+            // Bytes that came with the connection (a server that speaks first) are read now:
+            // edge-triggered, this event is the only report of them.
+            guard socket.isOpen, events & UInt32(SENTINEL_EPOLLIN | SENTINEL_EPOLLRDHUP) != 0 else { return }
         }
         if events & UInt32(SENTINEL_EPOLLERR) != 0 {
             let err = Sockets.pendingError(socket.fd)
