@@ -23,7 +23,9 @@ public struct MetricsText: Sendable, Equatable {
         public var values: [String: Double] = [:]
     }
 
-    static let maxGauges: Set<String> = ["sentinel_up", "sentinel_build_info", "sentinel_circuit_breaker_state"]
+    static let maxGauges: Set<String> = [
+        "sentinel_up", "sentinel_build_info", "sentinel_circuit_breaker_state", "sentinel_upstream_tls_verify_disabled",
+    ]
     static let minGauges: Set<String> = ["sentinel_upstream_target_healthy", "sentinel_tls_certificate_expiry_seconds"]
 
     public private(set) var families: [Family] = []

@@ -95,6 +95,8 @@ public final class MetricsRegistry: Sendable {
     public let processMetrics: Bool
     /// Handshakes and TLS failures of HTTPS listeners.
     let tls = TLSMetrics()
+    /// Handshakes, failures and disabled verification of TLS to upstreams.
+    let upstreamTLS = UpstreamTLSMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -344,6 +346,7 @@ public final class MetricsRegistry: Sendable {
         }
         out += s.table.render()
         out += tls.render(now: Int64(Glibc.time(nil)))
+        out += upstreamTLS.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

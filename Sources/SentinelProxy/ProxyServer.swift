@@ -127,7 +127,9 @@ public final class ProxyServer: Sendable {
             caches[ObjectIdentifier(loop)] = box
             poolBoxes[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
-                    UpstreamPool(eventLoop: loop, clock: clock, selector: TargetSelector(health: health, metrics: metrics)),
+                    UpstreamPool(
+                        eventLoop: loop, clock: clock, selector: TargetSelector(health: health, metrics: metrics),
+                        tlsMetrics: metrics.upstreamTLS),
                     eventLoop: loop)
             }.get()
             let logBox = try await loop.submit { NIOLoopBound(AccessLogBuffer(eventLoop: loop), eventLoop: loop) }.get()

@@ -252,6 +252,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
     public var maxLifetime: Duration?
     /// Balancing, health checks, breakers and passive health (§5.6–§5.8).
     public var resilience: UpstreamResilience
+    /// TLS to the targets (`tls { … }`); nil: plain TCP. Not part of `==`: balancers do not
+    /// depend on it, and a context is rebuilt with every snapshot (pooled connections check it).
+    public var tls: UpstreamTLS?
     /// Stamped by `ProxyServer` on start and on every reload, so per-loop state built from an
     /// upstream (balancers) can tell a new generation from the one it was built for. Not part of `==`.
     public internal(set) var generation: UInt64 = 0
@@ -274,8 +277,9 @@ public struct UpstreamRuntime: Sendable, Equatable {
         id: String, targets: [Target], connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
         readTimeout: Duration = .seconds(30), writeTimeout: Duration = .seconds(30), maxConnectionsPerTarget: Int = 100,
         maxIdlePerTarget: Int = 100, idleTimeout: Duration = .seconds(60), maxLifetime: Duration? = nil,
-        resilience: UpstreamResilience = UpstreamResilience()
+        resilience: UpstreamResilience = UpstreamResilience(), tls: UpstreamTLS? = nil
     ) {
+        self.tls = tls
         self.id = id
         self.targets = targets
         self.resilience = resilience

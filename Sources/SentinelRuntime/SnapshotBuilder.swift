@@ -140,8 +140,15 @@ public enum SnapshotBuilder {
             }
             listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
-        let upstreams = upstreamConfigs.map { (id, u) in
-            UpstreamRuntime(
+        var upstreams: [UpstreamRuntime] = []
+        for (id, u) in upstreamConfigs {
+            let tls: UpstreamTLS?
+            do {
+                tls = try UpstreamTLSBuilder.build(u, id: id)
+            } catch {
+                throw Failure(description: error.description)
+            }
+            upstreams.append(UpstreamRuntime(
                 id: id,
                 targets: u.targets.map {
                     .init(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.metadata["zone"])
@@ -149,7 +156,7 @@ public enum SnapshotBuilder {
                 connectTimeout: u.timeouts.connect, requestTimeout: u.timeouts.request, readTimeout: u.timeouts.read,
                 writeTimeout: u.timeouts.write, maxConnectionsPerTarget: u.connectionPool.maxConnections,
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
-                maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
+                maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process), tls: tls))
         }
         var snapshot = ServerSnapshot(
             listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),

@@ -65,7 +65,7 @@ extension ProxyConnectionHandler: Downstream {
     }
 
     func startTunnel() {
-        if case .proxying(let exchange) = state { state = .tunneling(exchange) }
+        if let exchange = machine.exchange { machine.tunnel(exchange) }
     }
 
     @inline(__always)
@@ -85,13 +85,13 @@ extension ProxyConnectionHandler: Downstream {
     func reset() { close() }
 
     func setExchangeDeadline(_ deadline: UInt64, of exchange: ProxyExchange, now: UInt64) {
-        setExchangeDeadline(deadline, now: now)
+        perform(machine.setExchangeDeadline(deadline, of: exchange), now: now)
     }
 
     func clearExchangeDeadline(of exchange: ProxyExchange) {
-        // A finished exchange must not clear the deadline of the one that followed it.
-        if exchangeDeadline != 0, case .proxying(let current) = state, current !== exchange { return }
-        exchangeDeadline = 0
+        // Ignored by the machine when `exchange` is no longer the connection's: a finished
+        // exchange must not clear the deadline of the one that followed it.
+        _ = machine.setExchangeDeadline(0, of: exchange)
     }
 
     func requestEnded(
