@@ -317,6 +317,28 @@ import Testing
         #expect(d.upstreamBlockedSince == 0)
     }
 
+    /// Regression: the write timeout counted from the first check that found the upstream
+    /// blocked, and only a check that happened to find it writable reset it, so an upload
+    /// moving slowly through a small window (blocked at every once-a-second check, writable in
+    /// between) was cut at the write timeout. It now counts from the upstream's last progress.
+    @Test func aSlowButMovingUploadIsNoWriteTimeout() {
+        var c = clock(bodyless: false)
+        var facts = ExchangeClock.Facts(requestComplete: false)
+        facts.upstreamWritable = false
+        for s in 1...20 {
+            // Between two checks the upstream drained its window (writable) and filled it again.
+            _ = c.upstreamWritabilityChanged(true, requestComplete: false, now: UInt64(s) * Self.second - Self.second / 2)
+            _ = c.upstreamWritabilityChanged(false, requestComplete: false, now: UInt64(s) * Self.second - Self.second / 4)
+            c.lastUpstreamActivity = UInt64(s) * Self.second
+            let expiry = c.expired(now: UInt64(s) * Self.second, facts, limits: Self.limits)
+            #expect(expiry == nil, "cut at \(s) s")
+        }
+        // No progress for the write timeout: cut.
+        c.lastUpstreamActivity = 25 * Self.second
+        let stalled = c.expired(now: 25 * Self.second, facts, limits: Self.limits)
+        #expect(stalled == .writeTimeout)
+    }
+
     @Test func aTunnelHasNoWholeExchangeDeadlineAndEndsWhenIdle() {
         var c = clock()
         let tunnel = ExchangeClock.Facts(tunnel: true, requestComplete: true)

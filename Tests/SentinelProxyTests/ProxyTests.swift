@@ -12,7 +12,8 @@ import Testing
 /// records every byte it receives.
 @Suite(.serialized) struct ProxyTests {
     static func snapshot(
-        upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), maxBody: Int? = nil,
+        upstreamPort: Int, websocket: Bool = false, readTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10),
+        maxBody: Int? = nil,
         extraTargets: [Int] = [], requestHeaders: HeaderEdits = .init(), responseHeaders: HeaderEdits = .init(),
         accessLog: AccessLogSettings? = nil, retry: RetryRules? = nil
     ) throws -> ServerSnapshot {
@@ -22,7 +23,7 @@ import Testing
         ]
         let targets = ([upstreamPort] + extraTargets).map { UpstreamRuntime.Target(host: "127.0.0.1", port: $0) }
         let upstream = UpstreamRuntime(
-            id: "app", targets: targets, connectTimeout: .seconds(2), requestTimeout: .seconds(10), readTimeout: readTimeout)
+            id: "app", targets: targets, connectTimeout: .seconds(2), requestTimeout: requestTimeout, readTimeout: readTimeout)
         return ServerSnapshot(
             listeners: [.init(id: "main", port: 0)], router: try Router(routes: routes),
             actions: [.builtin(.health), .proxy(ProxyRoute(
@@ -153,9 +154,10 @@ import Testing
         var body = [UInt8](repeating: 0, count: size)
         for i in 0..<size { body[i] = UInt8(truncatingIfNeeded: i % 251) }
         // The upstream's silence lasts the whole upload (4–5 s through its 4 KiB window on an
-        // idle machine, over 6 s under a loaded test run): a read timeout with room for that,
-        // since this test is about every byte arriving in order, not about timing.
-        try await Self.withProxy(try Self.snapshot(upstreamPort: listener.port, readTimeout: .seconds(30))) { port in
+        // idle machine, over 11 s at a load average of 25): read and whole-request timeouts with
+        // room for that, since this test is about every byte arriving in order, not about timing.
+        let snapshot = try Self.snapshot(upstreamPort: listener.port, readTimeout: .seconds(60), requestTimeout: .seconds(120))
+        try await Self.withProxy(snapshot) { port in
             let c = try RawClient(port: port)
             c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: \(size)\r\n\r\n")
             c.send(bytes: body)

@@ -83,7 +83,13 @@ struct ExchangeClock: Equatable {
 
     /// The upstream's writability changed while the body is read. Returns true when the clock
     /// resumed (the deadline moved: re-arm).
+    ///
+    /// Writable again means the upstream took bytes: the write timeout counts from the last such
+    /// progress (as nginx's `proxy_send_timeout`, between two successive writes), not from the
+    /// first check that found it blocked, or a slow but moving upload that is blocked at every
+    /// once-a-second check would be cut.
     mutating func upstreamWritabilityChanged(_ writable: Bool, requestComplete: Bool, now: UInt64) -> Bool {
+        if writable { upstreamBlockedSince = 0 }
         guard bodyClockStart != 0, !requestComplete else { return false }
         // Time the upstream spends not accepting the body is not the client's.
         if !writable {

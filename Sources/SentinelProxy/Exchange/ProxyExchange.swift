@@ -394,7 +394,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
-        if clock.bodyClockStart != 0, !requestComplete {
+        if writable || (clock.bodyClockStart != 0 && !requestComplete) {
             // Time the upstream spends not accepting the body is not the client's.
             let now = shared.clock.monotonicNanos()
             if clock.upstreamWritabilityChanged(writable, requestComplete: requestComplete, now: now) { armTimer(now: now) }
