@@ -38,6 +38,30 @@ import Testing
         try await ProxyServer(eventLoopCount: 1).serving(snapshot, body)
     }
 
+    /// Regression: the pool keeps idle connections by upstream and target position, so after a
+    /// reload that put another address at the same position, the next request went to the old
+    /// backend over its pooled connection. A connection from an earlier generation is reused
+    /// only when its address is still the target's.
+    @Test func aReloadThatMovesATargetSendsNoRequestToTheOldBackend() async throws {
+        let a = try await ScriptedUpstream { _ in .ok("from a") }
+        let b = try await ScriptedUpstream { _ in .ok("from b") }
+        defer { Task { await a.shutdown(); await b.shutdown() } }
+        let server = ProxyServer(eventLoopCount: 1)
+        try await server.serving(try Self.snapshot(upstreamPort: a.port)) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n").body == "from a")
+            #expect(try c.request("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n").body == "from a")
+            #expect(a.connectionCount == 1)  // the second request reused the pooled connection
+            try server.reload(snapshot: try Self.snapshot(upstreamPort: b.port))
+            #expect(try c.request("GET /3 HTTP/1.1\r\nHost: h\r\n\r\n").body == "from b")
+            #expect(a.requests.count == 2)
+            // An unchanged target keeps its pooled connection across a reload.
+            try server.reload(snapshot: try Self.snapshot(upstreamPort: b.port, readTimeout: .seconds(6)))
+            #expect(try c.request("GET /4 HTTP/1.1\r\nHost: h\r\n\r\n").body == "from b")
+            #expect(b.connectionCount == 1)
+        }
+    }
+
     @Test func forwardsWithForwardingFieldsAndWithoutHopByHop() async throws {
         let upstream = try await ScriptedUpstream { _ in
             .ok("hi", headers: [("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("X-App", "yes")])

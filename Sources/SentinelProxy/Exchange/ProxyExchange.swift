@@ -282,12 +282,18 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         attempt += 1
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
-        if !fresh, let idle = pool.takeIdle(key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context) {
+        if !fresh, let idle = pool.takeIdle(
+            key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context, address: address,
+            generation: upstream.generation)
+        {
             // The common case, without the callback (and its allocation) of `acquire`.
             connected(idle, reused: true, now: pickStartNanos)
             return
         }
-        pool.acquire(key, address: address, limits: upstream.poolLimits, tls: upstream.tls, fresh: true, now: pickStartNanos) { [self] result in
+        pool.acquire(
+            key, address: address, generation: upstream.generation, limits: upstream.poolLimits, tls: upstream.tls, fresh: true,
+            now: pickStartNanos
+        ) { [self] result in
             guard !lifecycle.isDone else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return

@@ -30,12 +30,21 @@ final class UpstreamConnection {
     /// The client context of a TLS connection (nil: plain TCP): the pool reuses the connection
     /// only for requests under the same context.
     let tlsContext: TLSClientContext?
+    /// The target's address the connection was opened to, and the upstream generation (reload)
+    /// that last confirmed it: a reload may put another address at the same target position.
+    let address: UpstreamAddress
+    var generation: UInt64
 
-    init(channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64, tlsContext: TLSClientContext? = nil) {
+    init(
+        channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64, tlsContext: TLSClientContext? = nil,
+        address: UpstreamAddress, generation: UInt64
+    ) {
         self.channel = channel
         self.key = key
         self.createdNanos = createdNanos
         self.tlsContext = tlsContext
+        self.address = address
+        self.generation = generation
     }
 
     /// The channel's writability as its last `channelWritabilityChanged` said. NIO fires that

@@ -85,7 +85,14 @@ final class UpstreamPool {
     /// `acquire`s). Synchronous, so the common case of a reused connection needs no callback.
     /// `tls`: the upstream's current client context (nil: plain); a connection made under
     /// another one (plain before a reload, another CA or client certificate) is not reused.
-    func takeIdle(_ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil) -> UpstreamConnection? {
+    ///
+    /// `address` and `generation`: the target as the current snapshot has it. A connection made
+    /// under an earlier generation is reused only when its address is still the target's (a
+    /// reload may put another backend at the same position); the check costs one integer
+    /// comparison until a reload.
+    func takeIdle(
+        _ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil, address: UpstreamAddress, generation: UInt64
+    ) -> UpstreamConnection? {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
@@ -95,6 +102,13 @@ final class UpstreamPool {
                 close(candidate)
                 continue
             }
+            if candidate.generation != generation {
+                guard candidate.address == address else {
+                    close(candidate)
+                    continue
+                }
+                candidate.generation = generation
+            }
             return candidate
         }
         return nil
@@ -103,11 +117,11 @@ final class UpstreamPool {
     /// `tls`: the upstream's TLS (nil: plain TCP); a new connection is handed over only once its
     /// handshake completed, resuming the target's cached session when there is one.
     func acquire(
-        _ key: Key, address: UpstreamAddress, limits: Limits, tls: UpstreamTLS? = nil, fresh: Bool = false, now: UInt64? = nil,
-        done: @escaping (Acquired) -> Void
+        _ key: Key, address: UpstreamAddress, generation: UInt64, limits: Limits, tls: UpstreamTLS? = nil, fresh: Bool = false,
+        now: UInt64? = nil, done: @escaping (Acquired) -> Void
     ) {
         let now = now ?? clock.monotonicNanos()
-        if !fresh, let candidate = takeIdle(key, limits: limits, now: now, tls: tls?.context) {
+        if !fresh, let candidate = takeIdle(key, limits: limits, now: now, tls: tls?.context, address: address, generation: generation) {
             done(.success((candidate, true)))
             return
         }
@@ -141,7 +155,8 @@ final class UpstreamPool {
                 if case ChannelError.connectTimeout = error { done(.failure(.connectTimeout)) } else { done(.failure(.connectFailed(error))) }
             case .success(let channel):
                 let connection = UpstreamConnection(
-                    channel: channel, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context)
+                    channel: channel, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context,
+                    address: address, generation: generation)
                 handler.value.connection = connection
                 connection.pool = pool
                 let forget = NIOLoopBound((pool, connection), eventLoop: pool.eventLoop)
@@ -310,7 +325,7 @@ extension UpstreamPool: Sendable {}
 
 /// Where to connect: an address resolved once at configuration time (IP literals), or a name
 /// resolved at connect time.
-enum UpstreamAddress: Sendable {
+enum UpstreamAddress: Sendable, Equatable {
     case resolved(SocketAddress)
     case name(host: String, port: Int)
 }
