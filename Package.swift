@@ -91,11 +91,15 @@ let package = Package(
             ],
             swiftSettings: strict + hotPath
         ),
-        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients.
+        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients, the proxy
+        // harness, process runners, script-made fixtures.
         .target(
             name: "SentinelTestSupport",
             dependencies: [
                 "SentinelProxy",
+                // Configuration text → snapshot, for tests that start from configuration.
+                "SentinelRuntime",
+                "SentinelConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -22,6 +22,8 @@ public struct MetricSlot: Sendable, Equatable {
 /// Why a connection to a target could not be opened (`sentinel_upstream_connect_errors_total`).
 enum ConnectErrorReason: Int, CaseIterable, Sendable {
     case refused, timeout, reset, unreachable, resolve, other
+    /// Connected, but the TLS handshake failed (certificate, alert, handshake timeout).
+    case tls
 
     var label: String {
         switch self {
@@ -31,6 +33,7 @@ enum ConnectErrorReason: Int, CaseIterable, Sendable {
         case .unreachable: "unreachable"
         case .resolve: "resolve"
         case .other: "other"
+        case .tls: "tls"
         }
     }
 

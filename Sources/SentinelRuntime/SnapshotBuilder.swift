@@ -110,6 +110,9 @@ public enum SnapshotBuilder {
             } catch {
                 throw Failure(description: error.description)
             }
+            // Only over TLS (RFC 6797 §7.2): the loader refuses hsts on a plain HTTP listener.
+            if let h = l.hsts, listener.tls != nil { listener.hstsField = Array("Strict-Transport-Security: \(h.value)\r\n".utf8) }
+            listener.redirectToHTTPS = l.redirectToHTTPS.map { HTTPSRedirect(port: $0.port, host: $0.host) }
             return listener
         }
         var listeners: [ServerSnapshot.Listener] = []
@@ -137,8 +140,15 @@ public enum SnapshotBuilder {
             }
             listeners.append(.init(id: "_metrics", host: address.host, port: address.port, metricsPath: m.path))
         }
-        let upstreams = upstreamConfigs.map { (id, u) in
-            UpstreamRuntime(
+        var upstreams: [UpstreamRuntime] = []
+        for (id, u) in upstreamConfigs {
+            let tls: UpstreamTLS?
+            do {
+                tls = try UpstreamTLSBuilder.build(u, id: id)
+            } catch {
+                throw Failure(description: error.description)
+            }
+            upstreams.append(UpstreamRuntime(
                 id: id,
                 targets: u.targets.map {
                     .init(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.metadata["zone"])
@@ -146,7 +156,7 @@ public enum SnapshotBuilder {
                 connectTimeout: u.timeouts.connect, requestTimeout: u.timeouts.request, readTimeout: u.timeouts.read,
                 writeTimeout: u.timeouts.write, maxConnectionsPerTarget: u.connectionPool.maxConnections,
                 maxIdlePerTarget: u.connectionPool.maxIdle, idleTimeout: u.connectionPool.idleTimeout,
-                maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process))
+                maxLifetime: u.connectionPool.maxLifetime, resilience: resilience(u, process: process), tls: tls))
         }
         var snapshot = ServerSnapshot(
             listeners: listeners, router: routeSets[0], actions: actions, limits: limits(config),
@@ -165,13 +175,15 @@ public enum SnapshotBuilder {
     /// (no field of either side is left to a default by omission).
     static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
         let l = config.limits
-        return ServerSnapshot.Limits(
+        var limits = ServerSnapshot.Limits(
             request: HTTP1Limits(
                 maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
                 maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
                 maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
             maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
             maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
+        limits.maxTLSHandshakes = l.maxTLSHandshakes
+        return limits
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {

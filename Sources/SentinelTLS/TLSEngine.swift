@@ -78,8 +78,10 @@ public final class TLSEngine {
     }
 
     /// A client engine for one upstream connection. `serverName` is sent as SNI (unless it is
-    /// an IP literal) and verified against the certificate; `session` resumes an earlier one.
-    public init(client context: TLSClientContext, serverName: String?, session: TLSSession? = nil) throws(TLSError) {
+    /// an IP literal) and verified against the certificate; `session` resumes an earlier one;
+    /// `alpn` replaces the context's ALPN list for this connection (a gRPC health probe offers
+    /// `h2` on the upstream's context, which offers `http/1.1`).
+    public init(client context: TLSClientContext, serverName: String?, session: TLSSession? = nil, alpn: [String]? = nil) throws(TLSError) {
         ERR_clear_error()
         guard let ssl = SSL_new(context.ctx) else { throw TLSError.drain(.internal, "SSL_new") }
         self.ssl = ssl
@@ -90,10 +92,11 @@ public final class TLSEngine {
         expectedName = serverName
         SSL_set_connect_state(ssl)
         attach()
-        do {
-            try context.prepare(ssl, serverName: serverName, session: session)
-        } catch {
-            throw error
+        try context.prepare(ssl, serverName: serverName, session: session)
+        if let alpn {
+            let wire = try alpnWireFormat(alpn)
+            // SSL_set_alpn_protos returns 0 on success.
+            guard SSL_set_alpn_protos(ssl, wire, UInt32(wire.count)) == 0 else { throw TLSError.drain(.configuration, "client ALPN") }
         }
     }
 
@@ -284,7 +287,8 @@ public final class TLSEngine {
         } else if role == .client, e.reason == .badServerCertificate {
             let verify = SSL_get_verify_result(ssl)
             if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
-                e.context += ": server certificate: " + String(cString: text)
+                // "certificate verify failed: hostname mismatch", "…: certificate has expired", …
+                e.context += ": certificate verify failed: " + String(cString: text)
             }
         }
         if sslError == SSL_ERROR_SYSCALL, e.details.isEmpty { e.reason = .unexpectedEOF }

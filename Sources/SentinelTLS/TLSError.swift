@@ -54,6 +54,20 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         self.details = details
     }
 
+    /// One line for an access log or a probe verdict: the context without its leading
+    /// "handshake: ", and OpenSSL's first reason text when the context names no cause
+    /// ("certificate verify failed: hostname mismatch", "peer_alert: tlsv13 alert certificate required").
+    public var summary: String {
+        var text = context
+        if text.hasPrefix("handshake: ") { text.removeFirst("handshake: ".count) }
+        if text == "handshake" || text == "read" || text == "write" {
+            // OpenSSL's text: "error:0A00045C:SSL routines::tlsv13 alert certificate required".
+            let cause = details.first.map { d in d.split(separator: ":", omittingEmptySubsequences: false).last.map(String.init) ?? d }
+            text = reason.rawValue + (cause.map { ": " + $0 } ?? "")
+        }
+        return text
+    }
+
     public var description: String {
         var s = "TLS \(reason.rawValue): \(context)"
         if !details.isEmpty { s += " (" + details.joined(separator: "; ") + ")" }

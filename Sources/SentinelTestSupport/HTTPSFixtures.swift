@@ -6,7 +6,9 @@ public import Foundation
 ///   `a2` (a second certificate for a.test, for rotation), `soon` (soon.test, expires in 10
 ///   days) and the client certificate `client` (CN client-one);
 /// - `other.key`, the key of no server certificate (it is the key of the self-signed client
-///   certificate `untrusted.pem`).
+///   certificate `untrusted.pem`);
+/// - for upstream TLS: `upstream` (upstream.test and IP 127.0.0.1, by the root), `upstream-expired`
+///   (the same names, expired), `rogue` (the same names, by `rogue-root`, a CA nobody trusts).
 public final class HTTPSFixtures: Sendable {
     public static let shared: HTTPSFixtures = {
         do { return try HTTPSFixtures() } catch { fatalError("cannot generate HTTPS fixtures: \(error)") }
@@ -43,6 +45,18 @@ public final class HTTPSFixtures: Sendable {
     openssl x509 -req -in client.csr -CA root.pem -CAkey root.key -set_serial 20 -days 365 -extfile client.ext -out client.pem 2>/dev/null
     ec other
     openssl req -x509 -new -key other.key -out untrusted.pem -subj "/CN=untrusted" -days 30 2>/dev/null
+    ec rogue-root
+    openssl req -x509 -new -key rogue-root.key -out rogue-root.pem -subj "/CN=Rogue Root" -days 3650 \
+      -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    upstream() { # file issuer serial days
+      ec "$1"
+      openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=upstream.test" 2>/dev/null
+      printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:upstream.test,IP:127.0.0.1\n' > "$1.ext"
+      openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -set_serial "$3" -days "$4" -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+    }
+    upstream upstream root 30 365
+    upstream upstream-expired root 31 -1
+    upstream rogue rogue-root 32 365
     """#
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import NIOCore
+public import NIOCore
 import NIOPosix
 import Synchronization
 
@@ -51,8 +51,11 @@ public final class ScriptedUpstream: Sendable {
     private let state: Recorder
     public let port: Int
 
-    /// Starts listening; `respond` picks the reply for each request.
-    public init(respond: @escaping @Sendable (Request) -> Reply) async throws {
+    /// Starts listening; `respond` picks the reply for each request. `prepare` adds handlers in
+    /// front of the recorder on each accepted connection (a TLS server handler, say).
+    public init(
+        prepare: (@Sendable (any Channel) throws -> Void)? = nil, respond: @escaping @Sendable (Request) -> Reply
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = Recorder()
         let channel = try await ServerBootstrap(group: group)
@@ -60,6 +63,7 @@ public final class ScriptedUpstream: Sendable {
             .childChannelInitializer { channel in
                 let id = state.m.withLock { s -> Int in s.connections += 1; return s.connections }
                 return channel.eventLoop.makeCompletedFuture {
+                    try prepare?(channel)
                     try channel.pipeline.syncOperations.addHandler(
                         Handler(connection: id, respond: respond, record: { r in state.m.withLock { $0.requests.append(r) } }))
                 }

@@ -27,7 +27,6 @@ import Testing
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [
             "19: inference", "19: fallback provider / model-mapping (inference)",
-            "64: TLS to upstreams (tls block)", "71: TLS to upstreams (tls block)",
         ],
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [

@@ -56,13 +56,15 @@ final class GRPCHealthServer: Sendable {
     private let channel: any Channel
     let port: Int
 
-    init(_ behavior: Behavior = .status(1), http1Body: String = "") async throws {
+    /// `prepare` adds handlers in front on each accepted connection (a TLS server handler).
+    init(_ behavior: Behavior = .status(1), http1Body: String = "", prepare: (@Sendable (any Channel) throws -> Void)? = nil) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let box = StateBox(behavior: behavior)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try prepare?(channel)
                     try channel.pipeline.syncOperations.addHandler(Sniffer(box: box, http1Body: Array(http1Body.utf8)))
                 }
             }

@@ -11,7 +11,7 @@ import Testing
     @Test func everyKindHasItsStatusAndSource() {
         let expected: [ProxyError.Kind: (Int, ProxyError.Source)] = [
             .noHealthyTarget: (503, .upstream), .connectionLimit: (503, .upstream), .connectFailed: (503, .upstream),
-            .connectTimeout: (504, .upstream), .closedBeforeResponse: (502, .upstream), .responseTimeout: (504, .upstream),
+            .connectTimeout: (504, .upstream), .tlsHandshakeFailed: (502, .upstream), .closedBeforeResponse: (502, .upstream), .responseTimeout: (504, .upstream),
             .requestTimeout: (504, .upstream), .writeTimeout: (504, .upstream), .malformedResponseHead: (502, .upstream),
             .unexpectedUpgrade: (502, .upstream), .malformedResponseBody: (502, .upstream),
             .closedMidResponse: (502, .upstream), .noRoute: (404, .client), .unsafePath: (400, .client),
@@ -33,7 +33,7 @@ import Testing
     @Test func retryableKindsMapToTheRetryRulesFailures() {
         let retryable: [ProxyError.Kind: UpstreamFailure] = [
             .connectFailed: .connectRefused, .connectionLimit: .connectRefused, .connectTimeout: .connectTimeout,
-            .closedBeforeResponse: .reusedConnectionClosed, .responseTimeout: .readTimeout,
+            .tlsHandshakeFailed: .connectRefused, .closedBeforeResponse: .reusedConnectionClosed, .responseTimeout: .readTimeout,
         ]
         for kind in ProxyError.Kind.allCases {
             let error = ProxyError(kind)
@@ -45,7 +45,8 @@ import Testing
     /// Passive health hears only of what the target did wrong.
     @Test func healthLearnsOnlyTargetFaults() {
         let health: [ProxyError.Kind: UpstreamHealth.FailureKind] = [
-            .connectFailed: .connectFailed, .connectTimeout: .connectTimeout, .closedBeforeResponse: .closed,
+            .connectFailed: .connectFailed, .connectTimeout: .connectTimeout, .tlsHandshakeFailed: .connectFailed,
+            .closedBeforeResponse: .closed,
             .closedMidResponse: .closed, .responseTimeout: .readTimeout, .requestTimeout: .readTimeout,
             .writeTimeout: .readTimeout, .malformedResponseHead: .invalidResponse, .unexpectedUpgrade: .invalidResponse,
         ]
@@ -65,6 +66,10 @@ import Testing
     @Test func descriptionsSayWhatFailedWhereAndAfterHowLong() {
         #expect(Self.text(.connectTimeout, deadline: .seconds(2)) == "connect to 10.0.0.7:8080 timed out after 2s, route \"api\"")
         #expect(Self.text(.connectFailed, cause: "refused") == "connect to 10.0.0.7:8080 failed (refused), route \"api\"")
+        #expect(Self.text(.tlsHandshakeFailed, cause: "certificate verify failed: hostname mismatch")
+            == "TLS handshake with 10.0.0.7:8080 failed: certificate verify failed: hostname mismatch, route \"api\"")
+        #expect(Self.text(.closedBeforeResponse, cause: "TLS client_cert_required: tlsv13 alert certificate required")
+            == "10.0.0.7:8080 closed the connection before responding (TLS client_cert_required: tlsv13 alert certificate required), route \"api\"")
         #expect(Self.text(.connectionLimit) == "connection limit of 10.0.0.7:8080 reached, route \"api\"")
         #expect(Self.text(.responseTimeout, deadline: .milliseconds(1500)) == "10.0.0.7:8080 sent nothing for 1500ms, route \"api\"")
         #expect(Self.text(.writeTimeout, deadline: .seconds(30)) == "10.0.0.7:8080 accepted no request bytes for 30s, route \"api\"")

@@ -39,6 +39,11 @@ enum SchemaCoverage {
         listener "tls" {
             address "127.0.0.1:18443"
             protocol "https"
+            hsts {
+                max-age-secs 31536000
+                include-subdomains #true
+                preload #false
+            }
             tls {
                 cert-file "\#(fx.path("default.pem"))"
                 key-file "\#(fx.path("default.key"))"
@@ -56,6 +61,13 @@ enum SchemaCoverage {
                     key-file "\#(fx.path("a.key"))"
                     ocsp-file "\#(mx.path("a.ocsp.der"))"
                 }
+            }
+        }
+        listener "to-https" {
+            address "127.0.0.1:18084"
+            redirect-to-https {
+                port 8443
+                host "www.example.com"
             }
         }
     }
@@ -204,6 +216,19 @@ enum SchemaCoverage {
             }
         }
         upstream "single" { address "127.0.0.1:9007" }
+        upstream "secure" {
+            target "127.0.0.1:9443"
+            tls {
+                sni "secure.internal"
+                ca-cert "\#(fx.path("root.pem"))"
+                client-cert "\#(fx.path("client.pem"))"
+                client-key "\#(fx.path("client.key"))"
+            }
+        }
+        upstream "lax" {
+            target "127.0.0.1:9444"
+            tls { insecure-skip-verify #true }
+        }
         upstream "subset" {
             target "127.0.0.1:9006"
             load-balancing "deterministic_subset" { subset-size 5 }
@@ -218,6 +243,7 @@ enum SchemaCoverage {
         max-uri-length-bytes 4096
         max-body-size-bytes 2097152
         max-total-connections 4000
+        max-tls-handshakes 256
     }
     observability {
         metrics {

@@ -7,7 +7,7 @@ import SentinelTestSupport
 ///
 /// - root CA (EC P-256) → intermediate CA → `ecdsa.test` (chain: leaf + intermediate), OCSP response
 /// - root → `rsa.test` (RSA 2048), `*.wild.test`, `san-a.test`+`san-b.test`, `default.test`,
-///   `expired.test` (not after < not before), `weak.test` (RSA 1024)
+///   `expired.test` (not after < not before), `weak.test` (RSA 1024), `ip.test` (also IP 127.0.0.1)
 /// - client CA → `client-one` (CN, email SAN); root → `client-untrusted` (not signed by the client CA)
 /// - client CA → `client-revoked`, revoked in `client-ca.crl`
 /// - `other.key`: a key that belongs to no certificate
@@ -75,6 +75,8 @@ final class Fixtures: Sendable {
     subjectAltName=DNS:expired.test" -1 15
     rsa weak 1024; sign weak root "/CN=weak.test" "$LEAF
     subjectAltName=DNS:weak.test" 365 16
+    ec ip; sign ip root "/CN=ip.test" "$LEAF
+    subjectAltName=DNS:ip.test,IP:127.0.0.1" 365 19
     ec dualec; sign dualec root "/CN=dual.test" "$LEAF
     subjectAltName=DNS:dual.test" 365 17
     rsa dualrsa 2048; sign dualrsa root "/CN=dual.test" "$LEAF

@@ -40,6 +40,19 @@ import Testing
         #expect(text.components(separatedBy: "# TYPE sentinel_requests_total counter").count == 2)
     }
 
+    /// Every worker says an upstream runs without verification: the instance says so once (1), not N.
+    @Test func verifyDisabledGaugeIsNotSummedOverWorkers() {
+        let worker = """
+            # TYPE sentinel_upstream_tls_verify_disabled gauge
+            sentinel_upstream_tls_verify_disabled{upstream="lax"} 1
+
+            """
+        var a = MetricsText(parsing: worker)
+        a.merge(MetricsText(parsing: worker))
+        a.merge(MetricsText(parsing: worker))
+        #expect(a.render().contains(#"sentinel_upstream_tls_verify_disabled{upstream="lax"} 1"# + "\n"), "\(a.render())")
+    }
+
     @Test func exitedWorkersKeepTheirCountersButNotTheirGauges() {
         var view = ClusterView()
         _ = Self.feed(&view, pid: 10, Self.report(requests: 5, active: 2))

@@ -91,7 +91,7 @@ enum FeatureSupport {
                 for sni in tls.sni where sni.acme != nil { out.append(("ACME certificates (acme block)", sni.location, tp.appending("sni"))) }
                 // Stapling is from ocsp-file only; an explicit #true with no file would staple nothing.
                 if tls.ocspStapling == true, tls.ocspFiles.isEmpty {
-                    out.append(("fetching OCSP responses (give ocsp-file)", tls.location, tp))
+                    out.append(("fetching OCSP responses (give ocsp-file)", tls.ocspStaplingLocation ?? tls.location, tp))
                 }
             }
             if l.maxConcurrentStreams != 100 { out.append(("max-concurrent-streams (HTTP/2)", l.location, p)) }
@@ -99,13 +99,12 @@ enum FeatureSupport {
         for u in upstreams {
             let p = ConfigPath(["upstreams", "upstream \"\(u.id)\""])
             // Every load-balancing algorithm, circuit breakers and passive health are built; of the
-            // active checks, tcp, http and grpc (h2c; with `tls` the upstream is gated below) are
-            // (inference needs its readiness probes).
+            // active checks, tcp, http and grpc (h2c, or over TLS with ALPN h2 for an upstream with
+            // `tls`) are (inference needs its readiness probes).
             switch u.healthCheck?.kind {
             case .inference: out.append(("health-check type \"inference\"", u.location, p))
             case .tcp, .http, .grpc, nil: break
             }
-            if u.tls != nil { out.append(("TLS to upstreams (tls block)", u.location, p)) }
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }

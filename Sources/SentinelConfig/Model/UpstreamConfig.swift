@@ -200,6 +200,11 @@ public struct UpstreamTLSConfig: Sendable, Hashable {
         }
         if t.insecureSkipVerify {
             sink.warning(node.location, r.path, "insecure-skip-verify #true: upstream certificates are not verified")
+            // A CA bundle nothing is verified against would be a setting with no effect.
+            if t.caCert != nil {
+                sink.error(node.location, r.path, "ca-cert has no effect with insecure-skip-verify #true",
+                           hint: "remove insecure-skip-verify to verify against ca-cert, or remove ca-cert")
+            }
         }
         return t
     }

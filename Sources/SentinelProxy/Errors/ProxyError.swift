@@ -33,6 +33,10 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The connect failed (refused, reset, unreachable, not resolved: see `cause`).
         case connectFailed = "connect_failed"
         case connectTimeout = "connect_timeout"
+        /// Connected, but the TLS handshake failed: the certificate did not verify (unknown CA,
+        /// wrong name, expired), the upstream refused ours or sent an alert, or the handshake
+        /// did not complete within the connect timeout (see `cause`).
+        case tlsHandshakeFailed = "tls_handshake_failed"
         // The upstream, after the request was (partly) sent.
         /// The connection closed before any response byte (a stale keep-alive connection, or a crash).
         case closedBeforeResponse = "closed_before_response"
@@ -94,7 +98,7 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     var source: Source {
         switch kind {
-        case .noHealthyTarget, .connectionLimit, .connectFailed, .connectTimeout, .closedBeforeResponse,
+        case .noHealthyTarget, .connectionLimit, .connectFailed, .connectTimeout, .tlsHandshakeFailed, .closedBeforeResponse,
             .responseTimeout, .requestTimeout, .writeTimeout, .malformedResponseHead, .unexpectedUpgrade,
             .malformedResponseBody, .closedMidResponse:
             return .upstream
@@ -113,7 +117,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         // Refused everywhere or nothing eligible: the service is down (spec §5.3), answered at once.
         case .noHealthyTarget, .connectionLimit, .connectFailed: return 503
         case .connectTimeout, .responseTimeout, .requestTimeout, .writeTimeout: return 504
-        case .closedBeforeResponse, .malformedResponseHead, .unexpectedUpgrade, .malformedResponseBody,
+        // A target that answers TCP but not with a TLS server Sentinel trusts: a bad gateway.
+        case .tlsHandshakeFailed, .closedBeforeResponse, .malformedResponseHead, .unexpectedUpgrade, .malformedResponseBody,
             .closedMidResponse:
             return 502
         case .noRoute: return 404
@@ -133,7 +138,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// have had an effect, or another target cannot help).
     var retryFailure: UpstreamFailure? {
         switch kind {
-        case .connectFailed, .connectionLimit: return .connectRefused
+        // Nothing of the request was sent: another target may have a good certificate.
+        case .connectFailed, .connectionLimit, .tlsHandshakeFailed: return .connectRefused
         case .connectTimeout: return .connectTimeout
         case .closedBeforeResponse: return .reusedConnectionClosed
         case .responseTimeout: return .readTimeout
@@ -151,7 +157,7 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// target did nothing wrong, or the failure is counted elsewhere).
     var healthFailure: UpstreamHealth.FailureKind? {
         switch kind {
-        case .connectFailed: return .connectFailed
+        case .connectFailed, .tlsHandshakeFailed: return .connectFailed
         case .connectTimeout: return .connectTimeout
         case .closedBeforeResponse, .closedMidResponse: return .closed
         case .responseTimeout, .requestTimeout, .writeTimeout: return .readTimeout
@@ -179,7 +185,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionLimit: text = "connection limit of \(target) reached"
         case .connectFailed: text = "connect to \(target) failed\(cause.map { " (\($0))" } ?? "")"
         case .connectTimeout: text = "connect to \(target) timed out\(after)"
-        case .closedBeforeResponse: text = "\(target) closed the connection before responding"
+        case .tlsHandshakeFailed: text = "TLS handshake with \(target) failed\(cause.map { ": \($0)" } ?? "")"
+        case .closedBeforeResponse: text = "\(target) closed the connection before responding\(cause.map { " (\($0))" } ?? "")"
         case .responseTimeout: text = "\(target) sent nothing\(lasting)"
         case .requestTimeout: text = "\(target) did not complete the response within the request timeout\(span.map { " of \($0)" } ?? "")"
         case .writeTimeout: text = "\(target) accepted no request bytes\(lasting)"

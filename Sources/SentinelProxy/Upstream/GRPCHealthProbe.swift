@@ -1,8 +1,9 @@
 import NIOCore
 import NIOHTTP2
 
-/// One `grpc.health.v1.Health/Check` call over HTTP/2 cleartext with prior knowledge (h2c), as the
-/// `grpc` active health check (§5.7) makes it: one connection, one stream, then the connection closes.
+/// One `grpc.health.v1.Health/Check` call over HTTP/2 cleartext with prior knowledge (h2c), or over
+/// TLS with ALPN `h2` for an upstream with `tls`, as the `grpc` active health check (§5.7) makes
+/// it: one connection, one stream, then the connection closes.
 ///
 /// It sits after a client `NIOHTTP2Handler` (no stream multiplexer: one stream needs none) and works
 /// on raw `HTTP2Frame`s. The verdict is healthy only for HTTP `:status` 200, `grpc-status` 0 and a
@@ -14,12 +15,13 @@ final class GRPCHealthProbeHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTP2Frame
 
     /// The request fields, or nil (with the reason) when `authority` could not be sent as a field value.
-    static func requestFields(authority: String) -> [(String, String)]? {
+    /// `scheme`: "https" on a TLS connection.
+    static func requestFields(authority: String, scheme: String = "http") -> [(String, String)]? {
         guard !authority.isEmpty, authority.utf8.count <= 1024, authority.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             return nil
         }
         return [
-            (":method", "POST"), (":scheme", "http"), (":authority", authority), (":path", GRPCHealthCodec.path),
+            (":method", "POST"), (":scheme", scheme), (":authority", authority), (":path", GRPCHealthCodec.path),
             ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "sentinel"),
         ]
     }

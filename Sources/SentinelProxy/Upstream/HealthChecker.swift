@@ -2,6 +2,7 @@ public import NIOCore
 import NIOHTTP2
 import NIOPosix
 import SentinelHTTP1
+import SentinelTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,9 @@ import Glibc
 /// `GET <path>` with `Connection: close` per connection and judge only the response head, parsed
 /// by the same strict parser the proxy uses; TCP probes only connect; gRPC probes make one
 /// `grpc.health.v1.Health/Check` call over h2c on a fresh connection (`GRPCHealthProbeHandler`).
+/// A probe of an upstream with `tls` runs over TLS with the upstream's own client context (the
+/// same trust, name and client certificate as its traffic; a gRPC probe offers ALPN `h2`); a
+/// failed handshake is an unhealthy verdict with its reason.
 /// Every failure carries a short reason, which `UpstreamHealth` logs and the `upstreams` builtin shows.
 public final class HealthChecker: Sendable {
     private let eventLoop: any EventLoop
@@ -40,7 +44,9 @@ public final class HealthChecker: Sendable {
         self.clock = clock
         jobs = upstreams.flatMap { u -> [Job] in
             guard let spec = u.resilience.healthCheck else { return [] }
-            return u.targets.indices.map { Job(upstream: u.id, address: u.targetAddresses[$0], connect: u.addresses[$0], spec: spec) }
+            return u.targets.indices.map {
+                Job(upstream: u.id, address: u.targetAddresses[$0], connect: u.addresses[$0], spec: spec, tls: u.tls, target: $0)
+            }
         }
         state = NIOLoopBoundBox.makeEmptyBox(valueType: LoopState.self, eventLoop: eventLoop)
     }
@@ -68,6 +74,9 @@ public final class HealthChecker: Sendable {
         var address: String
         var connect: UpstreamAddress
         var spec: HealthCheckSpec
+        /// The upstream's TLS (nil: plain) and the target's index in it.
+        var tls: UpstreamTLS?
+        var target: Int
     }
 
     /// Loop-confined state: the repeating tasks and the channels of running probes.
@@ -146,16 +155,36 @@ public final class HealthChecker: Sendable {
                 }
                 exchange = .http(request: request, expected: status)
             case .grpc(let service, let authority):
-                guard let fields = GRPCHealthProbeHandler.requestFields(authority: authority ?? job.address) else {
+                let scheme = job.tls == nil ? "http" : "https"
+                guard let fields = GRPCHealthProbeHandler.requestFields(authority: authority ?? job.address, scheme: scheme) else {
                     return finish(.unhealthy("authority cannot be sent as :authority"))
                 }
                 exchange = .grpc(fields: fields, service: service)
+            }
+            var tlsHandler: NIOLoopBound<TLSClientHandler>?
+            if let tls = job.tls {
+                var alpn: [String]?
+                if case .grpc = exchange { alpn = UpstreamTLS.probeALPN }
+                do {
+                    let handler = try TLSClientHandler(
+                        context: tls.context, serverName: tls.serverNames[job.target], session: nil, alpn: alpn,
+                        handshakeTimeout: timeout, upstream: job.upstream, metrics: nil)
+                    handler.whenHandshakeCompletes { outcome in
+                        if case .failure(let error) = outcome { finishBound.value(.unhealthy("TLS handshake failed: \(error.summary)")) }
+                    }
+                    tlsHandler = NIOLoopBound(handler, eventLoop: eventLoop)
+                } catch {
+                    return finish(.unhealthy("TLS: \(error.summary)"))
+                }
             }
             let bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(job.spec.timeout.timeAmount)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        // TLS first: the handlers behind it see the channel active once the
+                        // handshake completed, and write their request then.
+                        if let tlsHandler { try sync.addHandler(tlsHandler.value) }
                         switch exchange {
                         case .none:
                             break
@@ -180,6 +209,13 @@ public final class HealthChecker: Sendable {
                 case .success(let channel):
                     if attempt.done || state.stopped {
                         channel.close(promise: nil)
+                    } else if case .none = exchange, let tlsHandler {
+                        // A tcp check of a TLS upstream: healthy once the handshake completed.
+                        state.running[i] = channel
+                        tlsHandler.value.whenHandshakeCompletes { outcome in
+                            if case .success = outcome { finishBound.value(.healthy) }
+                        }
+                        channel.closeFuture.whenComplete { _ in finishBound.value(.unhealthy("connection closed before a verdict")) }
                     } else if case .none = exchange {
                         finishBound.value(.healthy)
                         channel.close(promise: nil)

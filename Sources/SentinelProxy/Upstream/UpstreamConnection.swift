@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelTLS
 
 /// Who is using an upstream connection right now: the exchange that owns it receives its
 /// bytes and events. Everything happens on the connection's event loop.
@@ -22,13 +23,19 @@ final class UpstreamConnection {
     weak var delegate: (any UpstreamConnectionDelegate)?
     /// Set once the channel closed or misbehaved; never returned to the pool again.
     var isBroken = false
+    /// Why the connection failed, when a handler said so before it closed ("TLS peer_alert: …").
+    var failureCause: String?
     fileprivate(set) var isIdle = false
     weak var pool: UpstreamPool?
+    /// The client context of a TLS connection (nil: plain TCP): the pool reuses the connection
+    /// only for requests under the same context.
+    let tlsContext: TLSClientContext?
 
-    init(channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64) {
+    init(channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64, tlsContext: TLSClientContext? = nil) {
         self.channel = channel
         self.key = key
         self.createdNanos = createdNanos
+        self.tlsContext = tlsContext
     }
 
     /// The channel's writability as its last `channelWritabilityChanged` said. NIO fires that
@@ -146,6 +153,7 @@ final class UpstreamChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tls = error as? TLSError { connection?.failureCause = "TLS " + tls.summary }
         context.close(promise: nil)
     }
 }

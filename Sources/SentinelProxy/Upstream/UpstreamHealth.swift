@@ -150,6 +150,20 @@ public final class UpstreamHealth: Sendable {
         }
         metrics?.replaceUpstreamTargets(gauges.map { .init(upstream: $0.0, target: $0.1) })
         for (u, t, healthy, breaker) in gauges { metrics?.setUpstreamTarget(upstream: u, target: t, healthy: healthy, breaker: breaker) }
+        adoptTLS(upstreams)
+    }
+
+    /// Upstream TLS of the applied snapshot: the metric series of its upstreams, and one warning
+    /// per upstream that does not verify certificates (`insecure-skip-verify`), each time a
+    /// snapshot is applied, so the setting is never silent in a running process.
+    private func adoptTLS(_ upstreams: [UpstreamRuntime]) {
+        metrics?.upstreamTLS.configure(upstreams)
+        guard let logger else { return }
+        for u in upstreams where u.tls?.verifyDisabled == true {
+            logger.emit(
+                "warn", "upstream_tls_verify_disabled",
+                ["upstream": .string(u.id), "detail": "insecure-skip-verify: the certificates of this upstream's targets are not verified"])
+        }
     }
 
     /// Eligibility of each of `addresses` (in that order) for one pick, read under one lock so the

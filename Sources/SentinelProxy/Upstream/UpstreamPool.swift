@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SentinelPolicy
+import SentinelTLS
 
 /// Keep-alive connections to upstream targets, one pool per event loop.
 ///
@@ -26,6 +27,8 @@ final class UpstreamPool {
         case poolExhausted
         case connectTimeout
         case connectFailed(any Error)
+        /// The TCP connection was made, the TLS handshake failed (certificate, alert, timeout).
+        case tlsHandshake(TLSError)
     }
 
     /// The loop every connection of this pool (and every exchange using it) runs on.
@@ -54,18 +57,23 @@ final class UpstreamPool {
     /// responses without one).
     let date: HTTPDateCache
 
+    /// This loop's latest TLS session per target, offered by the next new connection to it.
+    let sessions = UpstreamSessionCache()
+    /// Counts upstream TLS handshakes (nil: not counted).
+    let tlsMetrics: UpstreamTLSMetrics?
     /// Opens channels to targets; nil: TCP sockets (`openSocket`). Tests inject one to drive
     /// exchanges without sockets.
     let connector: (any UpstreamConnector)?
 
     init(
         eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(),
-        connector: (any UpstreamConnector)? = nil
+        connector: (any UpstreamConnector)? = nil, tlsMetrics: UpstreamTLSMetrics? = nil
     ) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.selector = selector
         self.connector = connector
+        self.tlsMetrics = tlsMetrics
         date = HTTPDateCache(clock: clock)
     }
 
@@ -75,13 +83,15 @@ final class UpstreamPool {
     /// on this pool's event loop (at once for a reused connection).
     /// A live idle connection to `key`, made active; nil when there is none (the caller then
     /// `acquire`s). Synchronous, so the common case of a reused connection needs no callback.
-    func takeIdle(_ key: Key, limits: Limits, now: UInt64) -> UpstreamConnection? {
+    /// `tls`: the upstream's current client context (nil: plain); a connection made under
+    /// another one (plain before a reload, another CA or client certificate) is not reused.
+    func takeIdle(_ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil) -> UpstreamConnection? {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while let candidate = idle[key]?.items.popLast() {
             candidate.markActive()
             // `isBroken` is set when the channel goes inactive (and on any misbehaviour), so it
             // answers what `channel.isActive` would, without NIO's lifecycle lookups.
-            if candidate.isBroken || expired(candidate, now: now, limits: limits) {
+            if candidate.isBroken || candidate.tlsContext !== tls || expired(candidate, now: now, limits: limits) {
                 close(candidate)
                 continue
             }
@@ -90,12 +100,14 @@ final class UpstreamPool {
         return nil
     }
 
+    /// `tls`: the upstream's TLS (nil: plain TCP); a new connection is handed over only once its
+    /// handshake completed, resuming the target's cached session when there is one.
     func acquire(
-        _ key: Key, address: UpstreamAddress, limits: Limits, fresh: Bool = false, now: UInt64? = nil,
+        _ key: Key, address: UpstreamAddress, limits: Limits, tls: UpstreamTLS? = nil, fresh: Bool = false, now: UInt64? = nil,
         done: @escaping (Acquired) -> Void
     ) {
         let now = now ?? clock.monotonicNanos()
-        if !fresh, let candidate = takeIdle(key, limits: limits, now: now) {
+        if !fresh, let candidate = takeIdle(key, limits: limits, now: now, tls: tls?.context) {
             done(.success((candidate, true)))
             return
         }
@@ -103,13 +115,22 @@ final class UpstreamPool {
             done(.failure(.poolExhausted))
             return
         }
+        var tlsHandler: NIOLoopBound<TLSClientHandler>?
+        if let tls {
+            do {
+                tlsHandler = NIOLoopBound(try makeTLSHandler(key, tls: tls, handshakeTimeout: limits.connectTimeout), eventLoop: eventLoop)
+            } catch {
+                done(.failure(.tlsHandshake(error)))
+                return
+            }
+        }
         open[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
         let connected: EventLoopFuture<any Channel>
         if let connector {
             connected = connector.connect(to: address, limits: limits, eventLoop: eventLoop, handler: handler.value)
         } else {
-            connected = openSocket(to: address, limits: limits, handler: handler)
+            connected = openSocket(to: address, limits: limits, handler: handler, tls: tlsHandler)
         }
         let bound = NIOLoopBound((pool: self, done: done), eventLoop: eventLoop)
         connected.whenComplete { result in
@@ -119,19 +140,45 @@ final class UpstreamPool {
                 pool.open[key, default: 1] -= 1
                 if case ChannelError.connectTimeout = error { done(.failure(.connectTimeout)) } else { done(.failure(.connectFailed(error))) }
             case .success(let channel):
-                let connection = UpstreamConnection(channel: channel, key: key, createdNanos: pool.clock.monotonicNanos())
+                let connection = UpstreamConnection(
+                    channel: channel, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context)
                 handler.value.connection = connection
                 connection.pool = pool
                 let forget = NIOLoopBound((pool, connection), eventLoop: pool.eventLoop)
                 channel.closeFuture.whenComplete { _ in forget.value.0.forget(forget.value.1) }
-                done(.success((connection, false)))
+                guard let tlsHandler else {
+                    done(.success((connection, false)))
+                    return
+                }
+                if pool.connector != nil {
+                    // An injected connector made the channel: TLS goes in front of its handler
+                    // now (handlerAdded starts the handshake on the active channel).
+                    do {
+                        guard channel.isActive else { throw TLSError(.unexpectedEOF, "connection closed before the handshake") }
+                        try channel.pipeline.syncOperations.addHandler(tlsHandler.value, position: .first)
+                    } catch {
+                        channel.close(promise: nil)
+                        done(.failure(.tlsHandshake(error as? TLSError ?? TLSError(.internal, "\(error)"))))
+                        return
+                    }
+                }
+                // Handed over once the handshake completed; a failed one closes the channel
+                // itself (`forget` then gives the slot back).
+                tlsHandler.value.whenHandshakeCompletes { outcome in
+                    switch outcome {
+                    case .success: done(.success((connection, false)))
+                    case .failure(let error): done(.failure(.tlsHandshake(error)))
+                    }
+                }
             }
         }
     }
 
-    /// A TCP connection to `address`, with `handler` as its pipeline's handler.
+    /// A TCP connection to `address`, with `handler` as its pipeline's handler and, for TLS,
+    /// `tls` in front of it (the handshake starts when TCP is up).
     private func openSocket(
-        to address: UpstreamAddress, limits: Limits, handler: NIOLoopBound<UpstreamChannelHandler>
+        to address: UpstreamAddress, limits: Limits, handler: NIOLoopBound<UpstreamChannelHandler>,
+        tls: NIOLoopBound<TLSClientHandler>?
     ) -> EventLoopFuture<any Channel> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limits.connectTimeout.timeAmount)
@@ -139,11 +186,28 @@ final class UpstreamPool {
             .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
             .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.value) }
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
             }
         switch address {
         case .resolved(let socketAddress): return bootstrap.connect(to: socketAddress)
         case .name(let host, let port): return bootstrap.connect(host: host, port: port)
+        }
+    }
+
+    /// The TLS handler of a new connection to `key`'s target: its name, the cached session,
+    /// and a callback that keeps the sessions the server issues for the next connection.
+    private func makeTLSHandler(_ key: Key, tls: UpstreamTLS, handshakeTimeout: Duration) throws(TLSError) -> TLSClientHandler {
+        let name = tls.serverNames[key.target]
+        let context = tls.context
+        let sessions = self.sessions
+        return try TLSClientHandler(
+            context: context, serverName: name, session: sessions.session(for: key, context: context, serverName: name),
+            handshakeTimeout: handshakeTimeout, upstream: tls.upstream, metrics: tlsMetrics
+        ) { session in
+            sessions.store(session, for: key, context: context, serverName: name)
         }
     }
 
