@@ -178,3 +178,16 @@ done:
     ERR_clear_error();
     return rc;
 }
+
+/* Acknowledge the client's server_name (an empty server_name extension in the ServerHello or
+ * EncryptedExtensions, RFC 6066 §3): OpenSSL sends it only when a servername callback accepts
+ * the name. The host was already chosen by the ClientHello callback; this only says "used". */
+static int sentinel_tls_ack_server_name(SSL *ssl, int *alert, void *arg) {
+    (void)alert;
+    (void)arg;
+    return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != NULL ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_NOACK;
+}
+
+void sentinel_tls_ctx_ack_server_name(SSL_CTX *ctx) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, sentinel_tls_ack_server_name);
+}

@@ -78,6 +78,8 @@ public enum MasterMessage: Sendable, Equatable {
         case .reopenLogs: return "REOPEN-LOGS\n"
         case .accept: return "ACCEPT\n"
         case .ping(let seq): return "PING \(seq)\n"
+        // Tests only: the master sends keys with `ControlLink.send(ticketKeys:)`, from a
+        // wiped buffer (a String's storage is never wiped).
         case .ticketKeys(let keys): return "TICKET-KEYS \(keys.hex)\n"
         }
     }

@@ -29,7 +29,10 @@ public final class ControlLink: @unchecked Sendable {
                 let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n < 0, errno == EINTR { continue }
                 if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
-                guard n > 0, let lines = buffer.append(chunk[0..<n]) else {
+                let lines = n > 0 ? buffer.append(chunk[0..<n]) : nil
+                // The bytes may be a TICKET-KEYS line: not left in the reused read buffer.
+                if n > 0 { chunk.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, n) } }
+                guard let lines else {
                     box.source.cancel()
                     return
                 }
@@ -49,11 +52,31 @@ public final class ControlLink: @unchecked Sendable {
     /// `sendPatience`: a torn line would corrupt every later line, so waiting a little is better.
     @discardableResult
     public func send(_ line: String, patience: Duration = sendPatience) -> Bool {
-        var bytes = Array(line.utf8)[...]
+        var line = line
+        return line.withUTF8 { send(bytes: UnsafeRawBufferPointer($0), patience: patience) }
+    }
+
+    /// Sends the session-ticket keys (`TICKET-KEYS …`) from a line built in its own allocation,
+    /// wiped as soon as it is written: no String or array copy of the keys is left behind.
+    @discardableResult
+    public func send(ticketKeys: TicketKeyMaterial, patience: Duration = sendPatience) -> Bool {
+        sendReturningLine(ticketKeys: ticketKeys, patience: patience).sent
+    }
+
+    /// `send(ticketKeys:)`, returning the (wiped) line buffer for tests.
+    func sendReturningLine(ticketKeys: TicketKeyMaterial, patience: Duration = sendPatience) -> (sent: Bool, line: SecretBytes) {
+        let line = ticketKeys.controlLine()
+        let sent = line.withBytes { send(bytes: $0, patience: patience) }
+        line.wipe()
+        return (sent, line)
+    }
+
+    private func send(bytes: UnsafeRawBufferPointer, patience: Duration) -> Bool {
+        var offset = 0
         let deadline = ContinuousClock.now + patience
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n > 0 { bytes = bytes.dropFirst(n); continue }
+        while offset < bytes.count {
+            let n = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            if n > 0 { offset += n; continue }
             if n < 0, errno == EINTR { continue }
             guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK, ContinuousClock.now < deadline else { return false }
             var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)

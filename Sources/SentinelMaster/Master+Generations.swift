@@ -130,7 +130,7 @@ extension Runner {
             onClose: { continuation.yield(.linkClosed(pid)) })
         // First line to the worker: it installs the keys before it reads ACCEPT (lines are
         // handled in order), so it never serves a handshake with keys of its own.
-        links[pid]?.send(MasterMessage.ticketKeys(ticketKeys).line)
+        links[pid]?.send(ticketKeys: ticketKeys)
         return .spawned(generation: g, slot: slot, pid: pid)
     }
 

@@ -284,7 +284,7 @@ struct Runner {
             watchdogTick()
         case .rotateTicketKeys:
             ticketKeys.rotate()
-            for link in links.values { link.send(MasterMessage.ticketKeys(ticketKeys).line) }
+            for link in links.values { link.send(ticketKeys: ticketKeys) }
             log.emit("info", "ticket_keys_rotated", ["workers": .int(links.count)])
         case .restartGuard:
             if guardLink == nil, state.phase != .stopping { startGuard() }

@@ -8,7 +8,8 @@
 /// Merge rules, by the family's `# TYPE`: counters and histograms (buckets, `_sum`, `_count`)
 /// are summed; gauges are summed too (requests in progress, open connections), except the
 /// families in `maxGauges` (identity gauges, breaker state: the worst worker wins) and
-/// `minGauges` (a target is healthy only if every worker says so). The `process_*` families
+/// `minGauges` (a target is healthy only if every worker says so; a certificate expires at the
+/// soonest any worker serves it). The `process_*` families
 /// describe one process each: the master labels every worker's with its slot (`relabelProcess`)
 /// and, where two workers of one slot overlap during a reload, the one merged last (the newer
 /// generation) wins; they never enter the retired counters.
@@ -25,7 +26,7 @@ public struct MetricsText: Sendable, Equatable {
     static let maxGauges: Set<String> = [
         "sentinel_up", "sentinel_build_info", "sentinel_circuit_breaker_state", "sentinel_upstream_tls_verify_disabled",
     ]
-    static let minGauges: Set<String> = ["sentinel_upstream_target_healthy"]
+    static let minGauges: Set<String> = ["sentinel_upstream_target_healthy", "sentinel_tls_certificate_expiry_seconds"]
 
     public private(set) var families: [Family] = []
     private var index: [String: Int] = [:]

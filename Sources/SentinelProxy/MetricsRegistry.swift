@@ -1,6 +1,9 @@
 public import SentinelPolicy
 public import SentinelObservability
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The data plane's Prometheus registry: request counters, a latency histogram and gauges.
 ///
@@ -342,7 +345,7 @@ public final class MetricsRegistry: Sendable {
             out += "\(s.table.counters[i].selections)\n"
         }
         out += s.table.render()
-        out += tls.render()
+        out += tls.render(now: Int64(Glibc.time(nil)))
         out += upstreamTLS.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }

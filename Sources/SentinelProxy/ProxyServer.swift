@@ -85,6 +85,7 @@ public final class ProxyServer: Sendable {
     /// and with its targets' metric slots (assigned by `health.configure` before this).
     static func stamp(_ snapshot: ServerSnapshot, generation: UInt64, metrics: MetricsRegistry) -> ServerSnapshot {
         var s = snapshot
+        metrics.tls.serve(snapshot)
         // Stamped on a copy and stored once: every store re-resolves the snapshot's routes.
         var upstreams = s.upstreams
         for i in upstreams.indices {
@@ -169,7 +170,9 @@ public final class ProxyServer: Sendable {
                             // current at accept (a reload's new certificate serves new connections).
                             if let tls = shared.snapshot.listener(id: listenerID)?.tls {
                                 try channel.pipeline.syncOperations.addHandler(
-                                    TLSServerHandler(tls: tls, listenerID: listenerID, metrics: metrics.tls))
+                                    TLSServerHandler(
+                                        tls: tls, listenerID: listenerID, metrics: metrics.tls,
+                                        gate: (metrics.tls.handshakes, shared.snapshot.limits.maxTLSHandshakes)))
                             }
                             try channel.pipeline.syncOperations.addHandler(
                                 ProxyConnectionHandler(

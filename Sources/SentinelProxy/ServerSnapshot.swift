@@ -40,6 +40,11 @@ public struct ServerSnapshot: Sendable {
         public var inheritedFD: Int32?
         /// An HTTPS listener's TLS contexts and handshake deadline; nil: plain HTTP.
         public var tls: ListenerTLS?
+        /// A plain HTTP listener that answers every request with 308 to HTTPS (no routing).
+        public var redirectToHTTPS: HTTPSRedirect?
+        /// The `Strict-Transport-Security` field line (name, value, CRLF) written on every
+        /// response of an HTTPS listener; nil: none. Never set on a plain HTTP listener.
+        public var hstsField: [UInt8]?
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
@@ -67,6 +72,9 @@ public struct ServerSnapshot: Sendable {
         public var maxBodyBytes: Int
         /// Open client connections across all listeners; over it new connections are closed at once.
         public var maxConnections: Int
+        /// TLS handshakes in flight in this process; a connection beyond it waits unread
+        /// (`HandshakeGate`) until one ends, within its handshake deadline.
+        public var maxTLSHandshakes: Int = 1024
 
         public init(request: HTTP1Limits = HTTP1Limits(), maxBodyBytes: Int = 10 * 1024 * 1024, maxConnections: Int = 10_000) {
             self.request = request

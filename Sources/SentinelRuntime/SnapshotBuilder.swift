@@ -110,6 +110,9 @@ public enum SnapshotBuilder {
             } catch {
                 throw Failure(description: error.description)
             }
+            // Only over TLS (RFC 6797 §7.2): the loader refuses hsts on a plain HTTP listener.
+            if let h = l.hsts, listener.tls != nil { listener.hstsField = Array("Strict-Transport-Security: \(h.value)\r\n".utf8) }
+            listener.redirectToHTTPS = l.redirectToHTTPS.map { HTTPSRedirect(port: $0.port, host: $0.host) }
             return listener
         }
         var listeners: [ServerSnapshot.Listener] = []
@@ -172,13 +175,15 @@ public enum SnapshotBuilder {
     /// (no field of either side is left to a default by omission).
     static func limits(_ config: SentinelConfiguration) -> ServerSnapshot.Limits {
         let l = config.limits
-        return ServerSnapshot.Limits(
+        var limits = ServerSnapshot.Limits(
             request: HTTP1Limits(
                 maxHeaderBytes: l.maxHeaderSizeBytes, maxHeaderCount: l.maxHeaderCount,
                 maxHeaderNameBytes: l.maxHeaderNameBytes, maxHeaderValueBytes: l.maxHeaderValueBytes,
                 maxURIBytes: l.maxURILengthBytes, maxChunkExtensionBytes: HTTP1Limits().maxChunkExtensionBytes),
             maxBodyBytes: Int(clamping: l.maxBodySizeBytes),
             maxConnections: min(config.system.maxConnections, l.maxTotalConnections))
+        limits.maxTLSHandshakes = l.maxTLSHandshakes
+        return limits
     }
 
     static func routeSpec(_ route: RouteConfig, id: String, handler: Int) -> RouteSpec {

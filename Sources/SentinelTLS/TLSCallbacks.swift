@@ -14,6 +14,7 @@ enum TLSCallbacks {
 
     /// Callbacks every server context gets.
     static func installServer(_ ctx: OpaquePointer) {
+        sentinel_tls_ctx_ack_server_name(ctx)
         SSL_CTX_set_client_hello_cb(ctx, { ssl, alert, _ in
             guard let engine = TLSCallbacks.engine(ssl) else { return SSL_CLIENT_HELLO_ERROR }
             return engine.clientHello(alert: alert)

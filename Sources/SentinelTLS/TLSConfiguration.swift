@@ -147,7 +147,9 @@ public struct TLSServerConfiguration: Sendable {
     /// ephemeral ECDHE key exchange are accepted.
     public var cipherSuites: [String] = []
     /// Key-exchange groups in preference order.
-    public var groups: [String] = ["X25519", "P-256"]
+    /// P-384 last: never chosen over the first two by a client that offers them, but the one a
+    /// client limited to P-384 (some FIPS/CNSA profiles) can still use.
+    public var groups: [String] = ["X25519", "P-256", "P-384"]
     /// ALPN protocols in server preference order. A client offering ALPN without any of them
     /// is refused (no_application_protocol); a client offering none gets no ALPN.
     public var alpn: [String] = ["http/1.1"]

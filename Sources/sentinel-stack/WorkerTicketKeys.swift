@@ -5,9 +5,9 @@ import SentinelTLS
 /// listener of this worker encrypts and decrypts tickets with.
 enum WorkerTicketKeys {
     static func install(_ keys: TicketKeyMaterial, into ring: TicketKeyRing) {
-        func key(_ bytes: ArraySlice<UInt8>) -> TicketKey? {
-            bytes.withUnsafeBytes { try? TicketKey(bytes: $0) }
+        func key(_ index: Int) -> TicketKey? {
+            keys.withKey(index) { try? TicketKey(bytes: $0) }
         }
-        ring.install(previous: key(keys.previous), current: key(keys.current), next: key(keys.next))
+        ring.install(previous: key(0), current: key(1), next: key(2))
     }
 }

@@ -57,6 +57,18 @@ enum SchemaCoverage {
                     ocsp-file "\#(mx.path("a.ocsp.der"))"
                 }
             }
+            hsts {
+                max-age-secs 31536000
+                include-subdomains #true
+                preload #false
+            }
+        }
+        listener "to-https" {
+            address "127.0.0.1:18084"
+            redirect-to-https {
+                port 8443
+                host "www.example.com"
+            }
         }
     }
     routes {
@@ -231,6 +243,7 @@ enum SchemaCoverage {
         max-uri-length-bytes 4096
         max-body-size-bytes 2097152
         max-total-connections 4000
+        max-tls-handshakes 256
     }
     observability {
         metrics {

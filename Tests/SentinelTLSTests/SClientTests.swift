@@ -79,11 +79,11 @@ struct SClientTests {
         #expect(r.stdout.contains("Acceptable client certificate CA names\nCN = Sentinel Test Client CA"), "\(r.stdout)")
     }
 
-    /// A key share for a group the server does not take (P-384) makes it ask again
+    /// A key share for a group the server does not take (P-521) makes it ask again
     /// (HelloRetryRequest): the ClientHello callback runs twice and must pick the same host.
     @Test func helloRetryRequestKeepsTheSNIHost() throws {
         let server = try LoopbackServer(contexts: try standardSet())
-        let r = try sClient(port: server.port, ["-tls1_3", "-groups", "P-384:P-256", "-servername", "rsa.test", "-msg"])
+        let r = try sClient(port: server.port, ["-tls1_3", "-groups", "P-521:P-256", "-servername", "rsa.test", "-msg"])
         let outcome = try #require(try server.finish().first)
         #expect(r.stdout.contains("subject=CN = rsa.test"), "\(r.stdout)")
         #expect(outcome.facts?.group == "secp256r1")
@@ -103,5 +103,28 @@ struct SClientTests {
         _ = try server.finish()
         #expect(r.stdout.contains("Secure Renegotiation IS supported"))  // RFC 5746 signalling (renegotiation itself is off: SSL_OP_NO_RENEGOTIATION)
         #expect(r.stdout.contains("Server public key is 256 bit"))
+    }
+
+    /// The server acknowledges the name it used (an empty server_name extension, RFC 6066 §3),
+    /// as nginx does; TLS grade tools list it among the server's extensions. No name, no ack.
+    @Test(arguments: ["-tls1_2", "-tls1_3"])
+    func serverNameIsAcknowledged(version: String) throws {
+        let server = try LoopbackServer(contexts: try standardSet())
+        let r = try sClient(port: server.port, [version, "-servername", "ecdsa.test", "-tlsextdebug"])
+        _ = try server.finish()
+        #expect(r.stdout.contains("TLS server extension \"server name\" (id=0), len=0"), "\(r.stdout)")
+        let none = try LoopbackServer(contexts: try standardSet())
+        let n = try sClient(port: none.port, [version, "-noservername", "-tlsextdebug"])
+        _ = try none.finish()
+        #expect(n.stdout.contains("Server certificate"), "\(n.stdout)")
+        #expect(!n.stdout.contains("TLS server extension \"server name\""), "\(n.stdout)")
+    }
+
+    /// A client limited to P-384 (some FIPS profiles) is served, as by nginx's defaults.
+    @Test func p384OnlyClientIsServed() throws {
+        let server = try LoopbackServer(contexts: try standardSet())
+        let r = try sClient(port: server.port, ["-groups", "P-384", "-servername", "ecdsa.test"])
+        let outcome = try #require(try server.finish().first)
+        #expect(outcome.facts?.group == "secp384r1", "\(r.stdout)")
     }
 }

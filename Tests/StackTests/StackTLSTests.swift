@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SentinelTestSupport
 import Testing
 
@@ -19,9 +20,42 @@ import Testing
         #expect(!"\(MasterMessage.ticketKeys(keys))".contains(keys.hex.prefix(16)))
         var rotated = keys
         rotated.rotate()
-        #expect(rotated.previous == keys.current)
-        #expect(rotated.current == keys.next)
-        #expect(rotated.next != keys.next)
+        func key(_ m: TicketKeyMaterial, _ i: Int) -> [UInt8] { m.withKey(i) { Array($0) } }
+        #expect(key(rotated, 0) == key(keys, 1))
+        #expect(key(rotated, 1) == key(keys, 2))
+        #expect(key(rotated, 2) != key(keys, 2))
+    }
+
+    /// The master's copy of the keys: never a Swift array (whose freed storage nobody wipes),
+    /// the replaced allocation wiped at rotation, the control line wiped once written.
+    @Test func masterKeyCopiesAreWiped() throws {
+        var keys = TicketKeyMaterial.random()
+        #expect(!Mirror(reflecting: keys).children.contains { $0.value is [UInt8] })
+        let before = keys.withKey(2) { Array($0) }
+        let old = keys.rotateReturningOld()
+        #expect(old.isWiped, "the master's only reference: wiped at once")
+        #expect(keys.withKey(1) { Array($0) } == before)
+        // A copy still held elsewhere (a message in flight) keeps its bytes until released.
+        let copy = keys
+        let shared = keys.rotateReturningOld()
+        #expect(!shared.isWiped)
+        #expect(copy.withKey(2) { Array($0) } == keys.withKey(1) { Array($0) })
+
+        // Over a real socketpair: the worker's end parses the same keys; the sent line is zero.
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let received = Mutex<[MasterMessage]>([])
+        let worker = ControlLink(fd: fds[1], label: "test.worker", onLine: { line in
+            if let m = MasterMessage(line: line) { received.withLock { $0.append(m) } }
+        }, onClose: {})
+        let master = ControlLink(fd: fds[0], label: "test.master", onLine: { _ in }, onClose: {})
+        let (sent, line) = master.sendReturningLine(ticketKeys: keys)
+        #expect(sent)
+        #expect(line.count == 12 + 480 + 1)
+        #expect(line.isWiped)
+        #expect(pollUntil { received.withLock { $0 } == [.ticketKeys(keys)] })
+        master.close()
+        worker.close()
     }
 
     @Test func ticketResumesOnEveryWorkerAndAfterAReload() throws {

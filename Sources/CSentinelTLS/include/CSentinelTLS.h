@@ -90,4 +90,7 @@ typedef struct {
 int sentinel_tls_ocsp_inspect(const unsigned char *der, size_t len, struct x509_st *leaf, struct x509_st *issuer,
                               sentinel_tls_ocsp_facts *facts);
 
+/* Sends the server_name acknowledgement when the client sent a name (a servername callback). */
+void sentinel_tls_ctx_ack_server_name(struct ssl_ctx_st *ctx);
+
 #endif

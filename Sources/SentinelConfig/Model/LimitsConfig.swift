@@ -24,6 +24,8 @@ public struct LimitsConfig: Sendable, Hashable {
     public var maxAgentQueueDepth: Int = 100
     public var maxAgentBodyBytes: Int64 = 1 << 20
     public var maxAgentResponseBytes: Int64 = 10 << 10
+    /// TLS handshakes in flight per process (worker); more connections wait unread.
+    public var maxTLSHandshakes: Int = 1024
     public var maxRequestsPerSecondGlobal: Int?
     public var maxRequestsPerSecondPerClient: Int?
     public var maxRequestsPerSecondPerRoute: Int?
@@ -55,6 +57,7 @@ public struct LimitsConfig: Sendable, Hashable {
         l.maxAgentQueueDepth = r.int("max-agent-queue-depth", default: 100, range: 1...big)
         l.maxAgentBodyBytes = r.size("max-agent-body-bytes", default: l.maxAgentBodyBytes, range: 1...(1 << 32))!
         l.maxAgentResponseBytes = r.size("max-agent-response-bytes", default: l.maxAgentResponseBytes, range: 1...(1 << 30))!
+        l.maxTLSHandshakes = r.int("max-tls-handshakes", default: 1024, range: 1...1_000_000)
         l.maxRequestsPerSecondGlobal = r.int("max-requests-per-second-global", range: 1...big)
         l.maxRequestsPerSecondPerClient = r.int("max-requests-per-second-per-client", range: 1...big)
         l.maxRequestsPerSecondPerRoute = r.int("max-requests-per-second-per-route", range: 1...big)

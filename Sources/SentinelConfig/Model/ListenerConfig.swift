@@ -35,6 +35,10 @@ public struct ListenerConfig: Sendable, Hashable {
     public var namespace: String?
     public var namespaceLocation: KDLSourceLocation?
     public var tls: ListenerTLSConfig?
+    /// A plain HTTP listener that answers every request with 308 to the same path over HTTPS.
+    public var redirectToHTTPS: HTTPSRedirectConfig?
+    /// Strict-Transport-Security on every response of an HTTPS listener.
+    public var hsts: HSTSConfig?
     public var location: KDLSourceLocation
 
     static func read(_ node: KDLNode, path: ConfigPath, sink: DiagnosticSink) -> ListenerConfig? {
@@ -68,6 +72,20 @@ public struct ListenerConfig: Sendable, Hashable {
         }
         if let tlsNode = r.single("tls") {
             l.tls = ListenerTLSConfig.read(tlsNode, path: p, sink: sink)
+        }
+        if let n = r.single("redirect-to-https") {
+            l.redirectToHTTPS = HTTPSRedirectConfig.read(n, path: p, sink: sink)
+            if proto != .http {
+                sink.error(n.location, p, "redirect-to-https is for plain HTTP listeners (protocol \"\(proto.rawValue)\" already serves TLS)",
+                           hint: "put redirect-to-https on the protocol \"http\" listener that should send clients to this one")
+            }
+        }
+        if let n = r.single("hsts") {
+            l.hsts = HSTSConfig.read(n, path: p, sink: sink)
+            if proto == .http {
+                sink.error(n.location, p, "hsts on a plain HTTP listener: Strict-Transport-Security is only sent over TLS (RFC 6797 §7.2)",
+                           hint: "put hsts on the protocol \"https\" listener")
+            }
         }
         r.finish()
         if (proto == .https || proto == .h2 || proto == .h3), l.tls == nil, r.node.children.first(where: { $0.name == "tls" }) == nil {

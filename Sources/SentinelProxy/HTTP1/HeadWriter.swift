@@ -341,6 +341,9 @@ enum HeadWriter {
         var dechunk: Bool
         /// A 101 response: keep `Connection: upgrade` and `Upgrade`.
         var upgrade: Bool
+        /// The HTTPS listener's `Strict-Transport-Security` field line; it replaces the
+        /// upstream's, unless the route's response policy sets or removes the field itself.
+        var hsts: [UInt8]? = nil
 
         init(fields: consuming ResponseHeadEdits, close: Bool, http10KeepAlive: Bool, dechunk: Bool, upgrade: Bool) {
             self.fields = fields
@@ -381,6 +384,7 @@ enum HeadWriter {
         // Prior Via values joined, Sentinel's element, and a Date line.
         bound += 2 * head.headLength + (edits.via?.count ?? 0) + (edits.date == nil ? 0 : 40)
         bound += edits.policy.growthBound(fields: head.fields.count)
+        bound += edits.hsts?.count ?? 0
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
         return bound
     }
@@ -402,6 +406,7 @@ enum HeadWriter {
         var priorVia = SmallRanges()
         var hasDate = false
         let ownVia = edits.via != nil && (edits.policy.isEmpty || !edits.policy.mentions("via"))
+        let ownHSTS = edits.hsts != nil && (edits.policy.isEmpty || !edits.policy.mentions("strict-transport-security"))
         for i in head.fields.indices {
             let field = head.fields[i]
             if field.isHopByHop { continue }
@@ -415,6 +420,8 @@ enum HeadWriter {
                     hasDate = true
                 case 12 where HeaderBytes.equals(p, name, "x-request-id"):
                     continue  // Sentinel's own id replaces the upstream's
+                case 25 where ownHSTS && HeaderBytes.equals(p, name, "strict-transport-security"):
+                    continue  // the listener's policy replaces the upstream's
                 default:
                     break
                 }
@@ -444,6 +451,7 @@ enum HeadWriter {
             writeField(p, field, policy: edits.policy, into: &out)
         }
         edits.policy.writeAdded(into: &out)
+        if ownHSTS, let hsts = edits.hsts { out.append(hsts) }
         for (name, value) in edits.extra {
             out.append(name)
             out.append(": ")

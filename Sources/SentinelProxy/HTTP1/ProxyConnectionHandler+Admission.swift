@@ -79,7 +79,12 @@ extension ProxyConnectionHandler {
         let traceID =
             request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
-        // 1. Route.
+        // 1. Route (a listener that redirects to HTTPS answers every request without one).
+        if let redirect = routes.redirectToHTTPS {
+            let body = BodyCounter(framing: head.framing, limit: snapshot.limits.maxBodyBytes, limits: parser.limits)
+            let answer = RoutePhase.redirect(redirect, request, hasQuery: head.query != nil, keepAlive: keepAlive)
+            return Admission(facts: request, traceID: traceID, routeID: nil, body: body, step: .answer(answer))
+        }
         let routed = RoutePhase.route(request, in: routes, cache: &routeCache.value[routes.routeSet])
         if routed.evictions > 0 { shared.metrics.routeCacheEvicted(routed.evictions) }
         let route = routed.route

@@ -37,8 +37,9 @@ extension ProxyConnectionHandler: Downstream {
         let http10 = requestVersion == .http1_0
         let delivery = Self.delivery(of: head.framing, http10: http10, keepAlive: keepAlive, quiescing: quiescing)
         let close = delivery.closesConnection
-        let edits = HeadWriter.ResponseEdits(
+        var edits = HeadWriter.ResponseEdits(
             fields: edits, close: close, http10KeepAlive: http10 && !close, dechunk: delivery.stripsChunking, upgrade: false)
+        edits.hsts = listener?.hstsField
         var out = headBuffer(&spareResponseHead, capacity: HeadWriter.responseBound(head, edits: edits) + inlineBody)
         HeadWriter.response(head, bytes: bytes, edits: edits, into: &out)
         if inlineBody > 0 {
@@ -59,10 +60,10 @@ extension ProxyConnectionHandler: Downstream {
     }
 
     func writeSwitchingHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
-        var out = context.channel.allocator.buffer(capacity: head.headLength + 576)
-        HeadWriter.response(
-            head, bytes: bytes, edits: .init(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: true),
-            into: &out)
+        var edits = HeadWriter.ResponseEdits(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: true)
+        edits.hsts = listener?.hstsField
+        var out = context.channel.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits))
+        HeadWriter.response(head, bytes: bytes, edits: edits, into: &out)
         write(out)
     }
 
@@ -74,6 +75,8 @@ extension ProxyConnectionHandler: Downstream {
     func writeBody(_ buffer: ByteBuffer) { write(buffer) }
 
     func writeAnswer(_ response: BuiltinResponse, isHead: Bool, keepAlive: Bool) {
+        var response = response
+        if let hsts = listener?.hstsField { response.headers.append(("Strict-Transport-Security", Self.hstsValue(hsts))) }
         writeAndFlush(context.channel.allocator.buffer(bytes: response.serialized(
             includeBody: !isHead, close: !keepAlive, date: pool.date.currentFieldLine(), http10KeepAlive: requestVersion == .http1_0)))
     }

@@ -64,7 +64,12 @@ extension ProxyConnectionHandler {
             return fetchInstanceAnswer(pending, kind: kind) { [unowned self] in self.finishLocal($0) }
         }
         let keepAlive = reply.keepAlive && !quiescing
-        let bytes = reply.response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
+        var response = reply.response
+        if let hsts = listener?.hstsField {
+            // Sentinel's own answers on an HTTPS listener carry the listener's HSTS too.
+            response.headers.append(("Strict-Transport-Security", Self.hstsValue(hsts)))
+        }
+        let bytes = response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
             http10KeepAlive: reply.version == .http1_0)
         let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
         finishRequest(
@@ -82,5 +87,10 @@ extension ProxyConnectionHandler {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// The value of a precomputed `Strict-Transport-Security: …\r\n` field line.
+    static func hstsValue(_ line: [UInt8]) -> String {
+        String(decoding: line.dropFirst(27).dropLast(2), as: UTF8.self)
     }
 }

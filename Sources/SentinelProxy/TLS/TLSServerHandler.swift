@@ -31,11 +31,33 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set once the connection failed at the TLS layer (counted once).
     private(set) var failure: TLSError?
 
-    init(tls: ListenerTLS, listenerID: String, metrics: TLSMetrics?) throws {
+    /// The process's bound on handshakes in flight, and its limit at accept (nil: unbounded).
+    private let gate: (gate: HandshakeGate, limit: Int)?
+    private enum Slot {
+        /// Not asked for yet (before the connection is active).
+        case none
+        /// Waiting, unread, for a slot (the id cancels the wait).
+        case waiting(UInt64)
+        case held
+        /// Given back (handshake over) or never to be taken (closed).
+        case done
+    }
+    private var slot = Slot.none
+    /// A `read` asked for while waiting for a slot, passed on when one is granted.
+    private var pendingRead = false
+
+    init(tls: ListenerTLS, listenerID: String, metrics: TLSMetrics?, gate: (HandshakeGate, Int)? = nil) throws {
         engine = try TLSEngine(server: tls.contexts)
         handshakeTimeout = tls.handshakeTimeout
         self.listenerID = listenerID
         self.metrics = metrics
+        self.gate = gate.map { (gate: $0.0, limit: $0.1) }
+    }
+
+    /// True while the connection waits for a handshake slot (nothing is read meanwhile).
+    var isWaitingForSlot: Bool {
+        if case .waiting = slot { return true }
+        return false
     }
 
     private func failed(_ error: TLSError) {
@@ -50,17 +72,22 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { armDeadline(context: context) }
+        if context.channel.isActive {
+            armDeadline(context: context)
+            takeSlot(context: context)
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
         armDeadline(context: context)
+        takeSlot(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        releaseSlot()
         if failure == nil {
             if engine.isHandshaking {
                 // Cut off during the handshake, by the peer or by us (a timeout of the HTTP side).
@@ -77,6 +104,73 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        releaseSlot()
+    }
+
+    // MARK: Handshake slot
+
+    private func takeSlot(context: ChannelHandlerContext) {
+        guard case .none = slot else { return }
+        guard let gate else {
+            slot = .held
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        if let id = gate.gate.acquire(limit: gate.limit, onGrant: {
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.slotGranted(context: context)
+            }
+        }) {
+            slot = .waiting(id)
+            metrics?.waited(listener: listenerID)
+        } else {
+            slot = .held
+        }
+    }
+
+    private func slotGranted(context: ChannelHandlerContext) {
+        guard case .waiting = slot, !closing, context.channel.isActive else {
+            // Closed meanwhile: the slot goes straight to the next waiter.
+            gate?.gate.release()
+            return
+        }
+        slot = .held
+        if let waiting = leftover {
+            leftover = nil
+            receive(context: context, waiting)
+        }
+        if pendingRead, !closing {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    /// Gives the slot back (handshake over or connection closed), or stops waiting for one.
+    private func releaseSlot() {
+        switch slot {
+        case .held:
+            slot = .done
+            gate?.gate.release()
+        case .waiting(let id):
+            slot = .done
+            if gate?.gate.cancel(id) == false {
+                // Granted concurrently: the grant will find the slot `.done` and release it.
+            }
+        case .none:
+            slot = .done
+        case .done:
+            break
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .waiting = slot {
+            pendingRead = true
+            return
+        }
+        context.read()
     }
 
     private func armDeadline(context: ChannelHandlerContext) {
@@ -92,7 +186,9 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
         guard engine.isHandshaking, !closing else { return }
         closing = true
-        failed(TLSError(.handshakeTimeout, "no complete handshake within \(handshakeTimeout)"))
+        let waited = isWaitingForSlot ? " (waiting for a handshake slot: limits max-tls-handshakes)" : ""
+        failed(TLSError(.handshakeTimeout, "no complete handshake within \(handshakeTimeout)\(waited)"))
+        releaseSlot()
         context.close(promise: nil)
     }
 
@@ -106,6 +202,16 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             rest.writeBuffer(&bytes)
             bytes = rest
         }
+        if isWaitingForSlot {
+            // A read already under way when the wait began: kept until a slot is granted.
+            leftover = bytes
+            return
+        }
+        receive(context: context, bytes)
+    }
+
+    private func receive(context: ChannelHandlerContext, _ input: ByteBuffer) {
+        var bytes = input
         while true {
             var plaintext = context.channel.allocator.buffer(capacity: Self.plaintextChunk)
             var result = TLSEngine.ReceiveResult()
@@ -124,6 +230,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if result.handshakeCompleted {
                 deadline?.cancel()
                 deadline = nil
+                releaseSlot()
                 metrics?.handshake(listener: listenerID, resumed: engine.facts?.resumed ?? false)
                 // The HTTP side reads the facts from the connection (header variables, access log).
                 if let facts = engine.facts { context.fireUserInboundEventTriggered(ConnectionTLS(facts: facts)) }
@@ -209,6 +316,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         closing = true
         deadline?.cancel()
         deadline = nil
+        releaseSlot()
         failed(error)
         flushOutput(context: context)
         context.close(promise: nil)
