@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
+        .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -90,11 +91,15 @@ let package = Package(
             ],
             swiftSettings: strict + hotPath
         ),
-        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients.
+        // Test helpers shared by the test targets: scripted upstreams, raw HTTP clients, the proxy
+        // harness, process runners, script-made fixtures.
         .target(
             name: "SentinelTestSupport",
             dependencies: [
                 "SentinelProxy",
+                // Configuration text → snapshot, for tests that start from configuration.
+                "SentinelRuntime",
+                "SentinelConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -106,8 +111,14 @@ let package = Package(
             dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS"],
             swiftSettings: strict
         ),
-        // The only C of the process model: posix_spawn close-from and memfd (GNU extensions).
+        // The only C of the process model and the reactor: posix_spawn close-from and memfd (GNU
+        // extensions); epoll, eventfd, accept4 and MSG_NOSIGNAL sends for SentinelReactor.
         .target(name: "CSentinelLinux"),
+        // The data path's own event loop (issue 13): one epoll reactor per thread, sans-I/O
+        // connection drivers, a timer wheel, a mailbox for control messages. No NIO, no Foundation.
+        .target(name: "SentinelReactor", dependencies: ["CSentinelLinux"], swiftSettings: strict + hotPath),
+        // Reactor responder/proxy for wrk, and timer micro-benchmarks (run with -c release; not installed).
+        .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor"),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
@@ -189,6 +200,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        // The reactor with real sockets on 127.0.0.1 (and TLS through TLSEngine under a driver).
+        .testTarget(name: "SentinelReactorTests", dependencies: ["SentinelReactor", "SentinelTLS", "SentinelTestSupport"]),
         // Engine pairs in memory, openssl s_client over loopback; certificates made at run time.
         .testTarget(name: "SentinelTLSTests", dependencies: ["SentinelTLS", "SentinelTestSupport"]),
         .testTarget(

@@ -24,15 +24,15 @@ extension ProxyConnectionHandler {
     /// Meanwhile the connection reads nothing more (state `.awaitingInstance`).
     func fetchInstanceAnswer(_ reply: LocalReply, kind: BuiltinKind, finish: @escaping (LocalReply) -> Void) {
         guard let view = shared.instanceView else { return finish(reply) }
-        state = .awaitingInstance
+        machine.awaitInstance()
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, finish), eventLoop: loop)
         view.fetch(kind) { text in
             loop.execute {
                 let (handler, finish) = bound.value
-                guard case .awaitingInstance = handler.state else { return }
+                guard handler.machine.isAwaitingInstance else { return }
                 finish(Self.merged(reply, kind: kind, text: text))
-                if case .awaitingHead = handler.state { handler.process() }
+                if handler.machine.isAwaitingHead { handler.process() }
             }
         }
     }

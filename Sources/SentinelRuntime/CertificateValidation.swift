@@ -24,7 +24,7 @@ public enum CertificateValidation {
         }
         var lines: [String] = []
         var failures = 0
-        func reportUpstream(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
+        func report(_ what: String, _ findings: [TLSCertificateFinding], ok: String) {
             if findings.isEmpty { lines.append("✓ \(what): \(ok)") }
             for f in findings {
                 switch f.severity {
@@ -42,17 +42,6 @@ public enum CertificateValidation {
                 (tls.certFile, tls.keyFile, [], tls.ocspFile, tls.ocspFileLocation)
             ]
             certs += tls.sni.map { ($0.certFile, $0.keyFile, $0.hostnames, $0.ocspFile, $0.ocspFileLocation) }
-            func report(_ findings: [TLSCertificateFinding], _ what: String) {
-                for f in findings {
-                    switch f.severity {
-                    case .error:
-                        lines.append("✗ \(what): \(f.message)")
-                        failures += 1
-                    case .warning:
-                        lines.append("! \(what): warning: \(f.message)")
-                    }
-                }
-            }
             for c in certs {
                 guard let cert = c.cert, let key = c.key,
                       let certBytes = try? ListenerTLSBuilder.read(cert, "cert-file"),
@@ -60,16 +49,14 @@ public enum CertificateValidation {
                 else { continue }
                 let what = "listener \"\(l.id)\" certificate \(cert)"
                 let findings = TLSCertificateChain.validate(certificatePEM: certBytes, keyPEM: keyBytes, source: cert, names: c.names, now: now)
-                if findings.isEmpty { lines.append("✓ \(what): key matches, chain in order, valid, names covered") }
-                report(findings, what)
+                report(what, findings, ok: "key matches, chain in order, valid, names covered")
                 // The OCSP response: for this certificate, good, not expired (a warning within a day).
                 if let ocsp = c.ocsp, let der = try? ListenerTLSBuilder.read(ocsp, "ocsp-file"),
                    let chain = try? TLSCertificateChain(certificatePEM: certBytes, keyPEM: keyBytes, source: cert) {
                     let at = c.ocspAt.map { "\($0.file):\($0.line):\($0.column): " } ?? ""
                     let ocspWhat = "\(at)listener \"\(l.id)\" ocsp-file \(ocsp)"
                     let ocspFindings = chain.checkOCSPResponse(der, source: ocsp, now: now)
-                    if ocspFindings.isEmpty { lines.append("✓ \(ocspWhat): a good status for \(cert), not expired") }
-                    report(ocspFindings, ocspWhat)
+                    report(ocspWhat, ocspFindings, ok: "a good status for \(cert), not expired")
                 }
             }
             // Client CAs and CRLs parse (the snapshot would refuse them).
@@ -104,8 +91,21 @@ public enum CertificateValidation {
             // A client certificate names no server: DNS names are not its business.
             let findings = TLSCertificateChain.validate(certificatePEM: certBytes, keyPEM: keyBytes, source: cert, now: now)
                 .filter { $0.code != .noDNSNames }
-            reportUpstream("upstream \"\(u.id)\" client-cert \(cert)", findings, ok: "key matches, chain in order, valid")
+            report("upstream \"\(u.id)\" client-cert \(cert)", findings, ok: "key matches, chain in order, valid")
         }
         return (lines, failures)
+    }
+}
+
+extension CertificateValidation {
+    /// What `sentinel test` and `sentinel-stack check` report about TLS files: the errors a
+    /// start would hit (files unreadable or of the wrong kind, certificates, client CAs, CRLs,
+    /// OCSP responses) and the warnings, as text without the ✓/✗/! marks.
+    public static func startProblems(_ config: SentinelConfiguration, now: Int64) -> (errors: [String], warnings: [String]) {
+        let files = FileChecks.run(config, certificates: true, agents: false)
+        let certs = run(config, now: now)
+        let errors = (files.lines + certs.lines).filter { $0.hasPrefix("✗ ") }.map { String($0.dropFirst(2)) }
+        let warnings = certs.lines.filter { $0.hasPrefix("! ") }.map { String($0.dropFirst(2)) }
+        return (errors, warnings)
     }
 }

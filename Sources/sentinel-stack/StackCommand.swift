@@ -2,6 +2,7 @@ import ArgumentParser
 import SentinelConfig
 import SentinelMaster
 import SentinelObservability
+import SentinelRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -89,6 +90,14 @@ struct Check: ParsableCommand {
             let logs = FileChecks.logFiles(loaded.config)
             if logs.failures > 0 {
                 for line in logs.lines where line.hasPrefix("✗") { emit("sentinel-stack: \(line.dropFirst(2))\n", fd: 2) }
+                emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
+                throw ExitCode(1)
+            }
+            // The TLS files the workers read at start (as `sentinel test`).
+            let tls = CertificateValidation.startProblems(loaded.config, now: Int64(time(nil)))
+            for line in tls.warnings { emit("sentinel-stack: \(line)\n", fd: 2) }
+            if !tls.errors.isEmpty {
+                for line in tls.errors { emit("sentinel-stack: \(line)\n", fd: 2) }
                 emit("sentinel-stack: configuration file \(source) test failed\n", fd: 2)
                 throw ExitCode(1)
             }

@@ -35,6 +35,46 @@ import Testing
         #expect(r.stderr.contains("test failed"))
     }
 
+    /// `sentinel test` reads the TLS files as a start would: an OCSP response for another
+    /// certificate and a CRL file that is missing fail it, with the file named.
+    @Test func testCommandChecksTheTLSFiles() throws {
+        let fx = HTTPSFixtures.shared
+        let mx = MTLSFixtures.shared
+        let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/tls.kdl"
+        func write(_ tls: String) throws {
+            try """
+                system { worker-threads 1 }
+                listeners {
+                    listener "s" {
+                        address "127.0.0.1:0"
+                        protocol "https"
+                        tls {
+                            cert-file "\(fx.path("a.pem"))"
+                            key-file "\(fx.path("a.key"))"
+                            \(tls)
+                        }
+                    }
+                }
+                routes { route "h" { matches { path "/health" }; builtin-handler "health" } }
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write(#"ca-file "\#(mx.path("cca.pem"))"; client-auth "required"; crl-file "\#(mx.path("cca.crl"))"; ocsp-file "\#(mx.path("a.ocsp.der"))""#)
+        let good = try runBuilt("sentinel", ["test", "--config", file])
+        #expect(good.status == 0, "\(good.stderr)")
+        try write(#"ca-file "\#(mx.path("cca.pem"))"; crl-file "\#(dir)/missing.crl"; ocsp-file "\#(mx.path("b-revoked.ocsp.der"))""#)
+        let bad = try runBuilt("sentinel", ["test", "--config", file])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("crl-file: cannot read \(dir)/missing.crl"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("\(file):9:") && bad.stderr.contains("not for the certificate CN=a.test"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("test failed"))
+        let check = try runBuilt("sentinel-stack", ["check", "--config", file])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("not for the certificate CN=a.test"), "\(check.stderr)")
+    }
+
     @Test func environmentVariableNamesTheConfig() throws {
         let r = try runBuilt("sentinel", ["test"], env: ["SENTINEL_CONFIG": "/nonexistent.kdl"])
         #expect(r.status == 1)

@@ -61,6 +61,7 @@ import Testing
         // #true without a file would staple nothing: there is no fetcher.
         let fetch = diagnostics(https("ocsp-stapling #true"))
         #expect(fetch.count == 1 && fetch[0].message == "not supported yet: fetching OCSP responses (give ocsp-file)", "\(fetch)")
+        #expect(fetch.first?.location.line == 9)
         #expect(tls(#"ocsp-stapling #true; ocsp-file "/a.der""#)?.ocspStapling == true)
         let off = diagnostics(https(#"ocsp-stapling #false; ocsp-file "/a.der""#))
         #expect(off.count == 1 && off[0].message.contains("ocsp-stapling is #false"), "\(off)")

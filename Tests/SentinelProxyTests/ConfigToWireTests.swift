@@ -16,10 +16,7 @@ import Testing
             routes { \(routes ?? #"route "h" { matches { path "/health" }; builtin-handler "health" }"#) }
             limits { \(limits) }
             """
-        let config = try ConfigLoader.load(text: text).get().config
-        let snapshot = try SnapshotBuilder.build(
-            config, instanceID: "t", process: ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z"))
-        try await withProxy(snapshot) { _, port in try body(port) }
+        try await withProxy(try ServerSnapshot.fromConfig(text)) { _, port in try body(port) }
     }
 
     @Test func headerNameLimitFromConfigAnswers431() async throws {

@@ -166,8 +166,9 @@ final class ManualNanos: Sendable {
     func set(_ nanos: UInt64) { value.store(nanos, ordering: .relaxed) }
 }
 
-/// One exchange's world: snapshot, pool with the embedded connector, recording downstream.
-private struct Rig {
+/// One exchange's world: snapshot, pool with the embedded connector, recording downstream (also
+/// used by `ExchangeLifecycleSeamTests`).
+struct Rig {
     let loop = EmbeddedEventLoop()
     let clock = ManualNanos()
     let connector: EmbeddedConnector
@@ -188,11 +189,15 @@ private struct Rig {
         pool = UpstreamPool(eventLoop: loop, clock: serverClock, connector: connector)
     }
 
-    func exchange(head: String, body framing: RequestFraming = .none) -> ProxyExchange<RecordingDownstream> {
+    func exchange(
+        head: String, body framing: RequestFraming = .none, downstream: RecordingDownstream? = nil,
+        clientStall: Duration = .seconds(60)
+    ) -> ProxyExchange<RecordingDownstream> {
+        let downstream = downstream ?? self.downstream
         let body = BodyCounter(framing: framing, limit: 1 << 20, limits: HTTP1Limits())
         let exchange = ProxyExchange(
             downstream: downstream, pool: pool, shared: shared,
-            settings: ExchangeSettings(responseLimits: HTTP1Limits(), via: nil), upstreamIndex: 0,
+            settings: ExchangeSettings(responseLimits: HTTP1Limits(), via: nil, clientStallTimeout: clientStall), upstreamIndex: 0,
             upstreams: snapshot.upstreamRefs, headBytes: ByteBuffer(string: head), body: body, method: .get, methodName: "GET",
             clientKeepAlive: true, upgrade: false, routeID: "r", traceID: "trace-1", startNanos: clock.now)
         downstream.exchange = exchange
@@ -208,7 +213,7 @@ private struct Rig {
 }
 
 /// Hands out EmbeddedChannels (connected, with the pool's handler) or refuses every connect.
-private final class EmbeddedConnector: UpstreamConnector {
+final class EmbeddedConnector: UpstreamConnector {
     let loop: EmbeddedEventLoop
     var channels: [EmbeddedChannel] = []
     var attempts = 0
@@ -229,7 +234,7 @@ private final class EmbeddedConnector: UpstreamConnector {
 }
 
 /// A client side that records what the exchange asks of it.
-private final class RecordingDownstream: Downstream {
+final class RecordingDownstream: Downstream {
     /// Owns the exchange, as a real downstream does (the exchange holds it `unowned`).
     var exchange: ProxyExchange<RecordingDownstream>?
     var requestBytes = ByteBuffer()

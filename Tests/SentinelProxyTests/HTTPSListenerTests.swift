@@ -47,10 +47,7 @@ import Testing
 
     static let process = ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z", ticketKeys: try! TicketKeyRing.random())
 
-    func snapshot(_ text: String) throws -> ServerSnapshot {
-        let config = try ConfigLoader.load(text: text).get().config
-        return try SnapshotBuilder.build(config, instanceID: "t", process: Self.process)
-    }
+    func snapshot(_ text: String) throws -> ServerSnapshot { try ServerSnapshot.fromConfig(text, process: Self.process) }
 
     func serve(_ text: String, _ body: (ProxyServer, Int) async throws -> Void) async throws {
         try await withProxy(try snapshot(text), body)

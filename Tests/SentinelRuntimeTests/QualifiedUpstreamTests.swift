@@ -2,6 +2,7 @@ import SentinelConfig
 import SentinelPolicy
 import SentinelProxy
 import SentinelRuntime
+import SentinelTestSupport
 import Testing
 
 /// The data plane proxies a qualified reference to exactly the upstream it names.
@@ -34,8 +35,7 @@ import Testing
                 }
             }
             """
-        let config = try ConfigLoader.load(text: text).get().config
-        let s = try SnapshotBuilder.build(config, instanceID: "t", process: ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z"))
+        let s = try ServerSnapshot.fromConfig(text)
         var byRoute: [String: String] = [:]
         var fallbackOf: [String: [String]] = [:]
         for set in [s.router] + s.routeSets {

@@ -39,6 +39,11 @@ enum SchemaCoverage {
         listener "tls" {
             address "127.0.0.1:18443"
             protocol "https"
+            hsts {
+                max-age-secs 31536000
+                include-subdomains #true
+                preload #false
+            }
             tls {
                 cert-file "\#(fx.path("default.pem"))"
                 key-file "\#(fx.path("default.key"))"
@@ -56,11 +61,6 @@ enum SchemaCoverage {
                     key-file "\#(fx.path("a.key"))"
                     ocsp-file "\#(mx.path("a.ocsp.der"))"
                 }
-            }
-            hsts {
-                max-age-secs 31536000
-                include-subdomains #true
-                preload #false
             }
         }
         listener "to-https" {

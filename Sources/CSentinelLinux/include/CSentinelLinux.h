@@ -3,6 +3,7 @@
 
 #include <spawn.h>
 #include <stddef.h>
+#include "CSentinelReactor.h"
 
 /// Adds "close every fd >= lowfd" to a spawn's file actions (glibc >= 2.34). Swift's Glibc
 /// module hides this GNU extension, hence the shim. Returns 0 or an errno value.

@@ -91,7 +91,7 @@ enum FeatureSupport {
                 for sni in tls.sni where sni.acme != nil { out.append(("ACME certificates (acme block)", sni.location, tp.appending("sni"))) }
                 // Stapling is from ocsp-file only; an explicit #true with no file would staple nothing.
                 if tls.ocspStapling == true, tls.ocspFiles.isEmpty {
-                    out.append(("fetching OCSP responses (give ocsp-file)", tls.location, tp))
+                    out.append(("fetching OCSP responses (give ocsp-file)", tls.ocspStaplingLocation ?? tls.location, tp))
                 }
             }
             if l.maxConcurrentStreams != 100 { out.append(("max-concurrent-streams (HTTP/2)", l.location, p)) }

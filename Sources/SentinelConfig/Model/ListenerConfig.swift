@@ -137,6 +137,7 @@ public struct ListenerTLSConfig: Sendable, Hashable {
     public var cipherSuites: [String] = []
     /// `ocsp-stapling`: nil when not written (staple whatever `ocsp-file`s are given).
     public var ocspStapling: Bool?
+    public var ocspStaplingLocation: KDLSourceLocation?
     public var sessionResumption: Bool = true
     public var sni: [SNICertificate] = []
     public var acme: ACMEConfig?
@@ -197,6 +198,7 @@ public struct ListenerTLSConfig: Sendable, Hashable {
         t.maxVersion = r.choice("max-version", options: versions)
         t.cipherSuites = r.stringList("cipher-suite", "cipher-suites") ?? []
         t.ocspStapling = r.bool("ocsp-stapling")
+        t.ocspStaplingLocation = node.children.first { $0.name == "ocsp-stapling" }?.location
         t.sessionResumption = r.bool("session-resumption", default: true)
         if let a = r.single("acme") { t.acme = ACMEConfig.read(a, path: p, sink: sink) }
         for s in r.all("sni") {

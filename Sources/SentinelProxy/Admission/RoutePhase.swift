@@ -30,14 +30,4 @@ enum RoutePhase {
         guard let index else { return Routed(route: routes.defaultRoute, evictions: evictions) }
         return Routed(route: routes.routes.indices.contains(index) ? routes.routes[index] : nil, evictions: evictions)
     }
-
-    /// A redirecting listener's answer to every request, whatever its method (308 keeps the
-    /// method and body for the retry): `Location` on HTTPS from the validated Host (or the
-    /// configured host), or 400 when the request has no usable Host, so the redirect can never
-    /// be steered to another site.
-    static func redirect(_ redirect: HTTPSRedirect, _ request: RequestFacts, hasQuery: Bool, keepAlive: Bool) -> LocalAnswer {
-        guard let location = redirect.location(authority: request.host, path: request.path, query: hasQuery ? request.query : nil)
-        else { return LocalAnswer(status: 400, content: .error, keepAlive: false) }
-        return LocalAnswer(status: 308, content: .empty, fields: [.init(name: "Location", value: location)], keepAlive: keepAlive)
-    }
 }

@@ -46,8 +46,6 @@ struct ListenerRoutes: Sendable {
     let defaultRoute: ResolvedRoute?
     /// A metrics-only listener: this path, and nothing else, is answered (no route is consulted).
     let metricsPath: String?
-    /// A listener that sends every request to HTTPS (308): no route is consulted.
-    var redirectToHTTPS: HTTPSRedirect? = nil
 
     /// The route a metrics-only listener answers its path with.
     static let metricsRoute = ResolvedRoute(id: "_metrics", action: .builtin(.metrics))
@@ -84,6 +82,6 @@ extension ServerSnapshot {
         return ListenerRoutes(
             routeSet: set, router: sets[set], routes: routes,
             defaultRoute: listener?.defaultRoute.flatMap { routes.indices.contains($0) ? routes[$0] : nil },
-            metricsPath: listener?.metricsPath, redirectToHTTPS: listener?.redirectToHTTPS)
+            metricsPath: listener?.metricsPath)
     }
 }

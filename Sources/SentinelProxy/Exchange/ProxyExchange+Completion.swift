@@ -6,14 +6,10 @@ import SentinelHTTP1
 extension ProxyExchange {
     /// Ends the exchange once both directions are complete (or the response ended early).
     func maybeFinish() {
-        guard !finished, responseComplete else { return }
-        if !requestComplete {
-            // The upstream answered before the whole body arrived: the client's remaining bytes
-            // cannot be told apart from a next request, so this connection ends here.
-            upstreamReusable = false
-            willCloseClient = true
-        }
-        finished = true
+        // Ends once, and only with the response complete. When the upstream answered before the
+        // whole body arrived, the client's remaining bytes cannot be told apart from a next
+        // request: neither connection is kept (`finishComplete` decides).
+        guard lifecycle.finishComplete() != nil else { return }
         disarmTimer()
         // One clock read serves the balancer's latency, the pool, the metrics and the next
         // keep-alive deadline.
@@ -37,8 +33,7 @@ extension ProxyExchange {
     /// reported, the failure counted by kind, and the request's metrics and access-log line
     /// (with the error as the reason) written, once.
     func fail(_ error: ProxyError) {
-        guard !finished else { return }
-        finished = true
+        guard let ended = lifecycle.finish() else { return }
         disarmTimer()
         retryTask?.cancel()
         report(error.healthFailure.map { .failure($0) })
@@ -46,7 +41,7 @@ extension ProxyExchange {
         // A malformed body counts against the target's response errors, but (as before this
         // exit existed) not against its passive health: `healthFailure` is nil for it.
         if error.kind == .malformedResponseBody { shared.metrics.upstreamResponseError(slot: metricSlot, reason: .malformed) }
-        guard !responseStarted, error.canAnswerClient else {
+        guard !ExchangeLifecycle.responseStarted(ended), error.canAnswerClient else {
             closeUpstream()
             record(status: status != 0 ? status : error.status, error: error)
             // A client that closed has nothing left to close.
@@ -96,7 +91,7 @@ extension ProxyExchange {
                     bodyBytes: responseBodyBytes, traceID: traceID,
                     upstream: UpstreamLogFields(
                         id: upstream.id, address: upstream.targetAddresses[targetIndex], attempts: attempt,
-                        reused: attempt > 0 ? reused : nil),
+                        reused: attempt > 0 ? lifecycle.reused : nil),
                     error: error)
             })
     }

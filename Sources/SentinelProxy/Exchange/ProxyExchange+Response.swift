@@ -32,14 +32,13 @@ extension ProxyExchange {
                         }
                         responseBuffer.moveReaderIndex(forwardBy: head.headLength)
                         responseParser.reset()
-                        haveResponseHead = false
                         continue
                     }
                     startResponse(head)
-                    if finished { return }
+                    if lifecycle.isDone { return }
                     // A 101 turned the connection into a tunnel: its bytes are no longer a response
                     // body (treating them as one would end the exchange and drop the tunnel).
-                    if tunneling { return }
+                    if lifecycle.isTunnel { return }
                 }
             }
             flushResponseBuffer()
@@ -48,7 +47,7 @@ extension ProxyExchange {
     }
 
     func startResponse(_ head: ResponseHead) {
-        haveResponseHead = true
+        lifecycle.responseHeadReceived()
         status = head.status
         if rules.retryableStatuses.contains(head.status), requestComplete, !upgrade {
             // A retryable status with attempts and budget left: this response is discarded (and
@@ -70,7 +69,7 @@ extension ProxyExchange {
                 fail(upstreamError(.unexpectedUpgrade))
                 return
             }
-            responseStarted = true
+            lifecycle.responseStarted(complete: false)
             responseBuffer.withUnsafeReadableBytes {
                 downstream.writeSwitchingHead(
                     head, bytes: $0, edits: ResponseHeadEdits(traceID: traceID, policy: responsePolicy, via: via))
@@ -97,7 +96,6 @@ extension ProxyExchange {
         {
             inlineBody = Int(n)
         }
-        responseStarted = true
         let delivery = responseBuffer.withUnsafeReadableBytes {
             downstream.writeResponseHead(
                 head, bytes: $0, edits: edits, keepAlive: clientKeepAlive && requestComplete, inlineBody: inlineBody)
@@ -108,11 +106,9 @@ extension ProxyExchange {
         if inlineBody > 0 {
             responseRemaining = 0
             responseBodyBytes += inlineBody
-            responseComplete = true
         }
-        if head.framing == .none || head.framing == .contentLength(0) {
-            responseComplete = true
-        }
+        // The head went out (with the whole response when its body was inline, or it has none).
+        lifecycle.responseStarted(complete: inlineBody > 0 || head.framing == .none || head.framing == .contentLength(0))
     }
 
 
@@ -135,7 +131,7 @@ extension ProxyExchange {
                 responseRemaining -= UInt64(n)
                 responseBodyBytes += n
             }
-            if responseRemaining == 0 { responseComplete = true }
+            if responseRemaining == 0 { lifecycle.responseCompleted() }
         case .chunked:
             var failed = false
             while responseBuffer.readableBytes > 0, !responseComplete, !failed {
@@ -153,7 +149,7 @@ extension ProxyExchange {
                     if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { downstream.writeBody(responseBuffer.readSlice(length: consumed)!) }
                 case .done(let consumed):
                     if dechunk { responseBuffer.moveReaderIndex(forwardBy: consumed) } else { downstream.writeBody(responseBuffer.readSlice(length: consumed)!) }
-                    responseComplete = true
+                    lifecycle.responseCompleted()
                 case .error:
                     failed = true
                 }
@@ -169,7 +165,7 @@ extension ProxyExchange {
                 downstream.writeBody(responseBuffer.readSlice(length: responseBuffer.readableBytes)!)
             }
         case .none, .tunnel:
-            responseComplete = true
+            lifecycle.responseCompleted()
         }
         if responseComplete, responseBuffer.readableBytes > 0 {
             upstreamReusable = false

@@ -4,32 +4,33 @@ import SentinelHTTP1
 extension ProxyExchange {
     // MARK: - Timeouts
 
-    /// The exchange's deadline, served by the connection's timer: read timeout (silence from the
-    /// upstream while a response is awaited or streaming), and the whole-exchange deadline.
+    /// The bounds of `clock`: the current upstream's timeouts (they change with a fallback), the
+    /// listener's request timeout for a stalled client, and its minimum body rate.
+    var clockLimits: ExchangeClock.Limits {
+        ExchangeClock.Limits(
+            requestNanos: UInt64(upstream.requestTimeout.nanoseconds), readNanos: UInt64(upstream.readTimeout.nanoseconds),
+            writeNanos: UInt64(upstream.writeTimeout.nanoseconds),
+            clientStallNanos: clientStallNanos,
+            bodyNanosPerByte: bodyNanosPerByte, bodyGraceNanos: bodyGraceNanos)
+    }
+
+    /// What the clock needs to know of the exchange now.
+    var clockFacts: ExchangeClock.Facts {
+        ExchangeClock.Facts(
+            tunnel: lifecycle.isTunnel, requestComplete: requestComplete, bodyReceived: body.received,
+            clientWritable: downstream.isWritable, connected: connection != nil, upstreamWritable: connection?.isWritable ?? false)
+    }
+
+    /// The exchange's deadline, served by the connection's timer: the earliest of its timeouts
+    /// (`ExchangeClock.deadline`).
     func armTimer(now: UInt64? = nil) {
         let now = now ?? shared.clock.monotonicNanos()
-        let readDeadline = lastUpstreamActivity &+ UInt64(upstream.readTimeout.nanoseconds)
-        let totalDeadline = startNanos &+ UInt64(upstream.requestTimeout.nanoseconds)
-        var deadline = tunneling ? readDeadline : min(readDeadline, totalDeadline)
-        if let bodyDeadline = bodyRateDeadline { deadline = min(deadline, bodyDeadline) }
-        if !downstream.isWritable || !(connection?.isWritable ?? true) {
-            // Stalls are checked at least once a second.
-            deadline = min(deadline, now &+ 1_000_000_000)
-        }
-        downstream.setExchangeDeadline(max(deadline, 1), now: now)
+        downstream.setExchangeDeadline(clock.deadline(now: now, clockFacts, limits: clockLimits), now: now)
     }
 
     /// The exchange no longer needs its deadline (finished, or between attempts).
     func disarmTimer() {
         downstream.clearExchangeDeadline(of: ObjectIdentifier(self))
-    }
-
-    /// When the request body, at the listener's minimum rate, must have reached its current
-    /// size; nil while the rate is not being measured (no minimum, body complete, not reading).
-    var bodyRateDeadline: UInt64? {
-        guard bodyClockStart != 0, bodyPausedSince == 0, !requestComplete else { return nil }
-        let (perBytes, overflow) = body.received.multipliedReportingOverflow(by: bodyNanosPerByte)
-        return overflow ? .max : bodyClockStart &+ bodyGraceNanos &+ min(perBytes, .max / 2)
     }
 
     /// The client sends its body too slowly (or stopped while Sentinel waits for it): 408, and
@@ -40,60 +41,29 @@ extension ProxyExchange {
         fail(clientError(.clientBodyTooSlow))
     }
 
+    /// The connection's timer reached this exchange's deadline: perform the timeout that
+    /// expired (the clock decides which), or re-arm.
     func timerFired() {
-        guard !finished else { return }
+        guard !lifecycle.isDone else { return }
         let now = shared.clock.monotonicNanos()
-        let isTunnel = tunneling
-        if let bodyDeadline = bodyRateDeadline, now >= bodyDeadline {
+        let limits = clockLimits
+        guard let expiry = clock.expired(now: now, clockFacts, limits: limits) else { return armTimer(now: now) }
+        switch expiry {
+        case .bodyTooSlow:
             requestBodyTooSlow()
-            return
-        }
-        if !isTunnel, now &- startNanos >= UInt64(upstream.requestTimeout.nanoseconds) {
-            if !requestComplete, let connection, connection.isWritable {
-                // Sentinel was still waiting for the client's body, not for the upstream.
-                requestBodyTooSlow()
-                return
-            }
+        case .requestTimeout:
             upstreamReusable = false
             fail(upstreamError(.requestTimeout, deadline: upstream.requestTimeout))
-            return
-        }
-        // Silence only counts while Sentinel is actually reading (the client is keeping up).
-        if now &- lastUpstreamActivity >= UInt64(upstream.readTimeout.nanoseconds), downstream.isWritable {
-            if isTunnel {
-                finishTunnel()
-                return
-            }
+        case .responseTimeout:
             upstreamReusable = false
             attemptFailed(upstreamError(.responseTimeout, deadline: upstream.readTimeout))
-            return
+        case .tunnelIdle:
+            finishTunnel()
+        case .clientStalled:
+            fail(clientError(.clientStalled, deadline: .nanoseconds(Int64(clamping: limits.clientStallNanos))))
+        case .writeTimeout:
+            upstreamReusable = false
+            fail(upstreamError(.writeTimeout, deadline: upstream.writeTimeout))
         }
-        // A client that stops reading holds the exchange open: bounded by the listener's
-        // request timeout, as nginx's send_timeout does.
-        if !downstream.isWritable {
-            lastUpstreamActivity = now
-            if clientBlockedSince == 0 { clientBlockedSince = now }
-            let limit = clientStallTimeout
-            if now &- clientBlockedSince >= UInt64(limit.nanoseconds) {
-                fail(clientError(.clientStalled, deadline: limit))
-                return
-            }
-        } else {
-            clientBlockedSince = 0
-        }
-        // An upstream that stops accepting the request body.
-        if !requestComplete, let connection, !connection.isWritable {
-            if upstreamBlockedSince == 0 { upstreamBlockedSince = now }
-            if now &- upstreamBlockedSince >= UInt64(upstream.writeTimeout.nanoseconds) {
-                upstreamReusable = false
-                fail(upstreamError(.writeTimeout, deadline: upstream.writeTimeout))
-                return
-            }
-        } else {
-            upstreamBlockedSince = 0
-        }
-        armTimer()
     }
-
-
 }

@@ -5,8 +5,7 @@ extension ProxyExchange {
     // MARK: - Tunnel (after 101)
 
     func becomeTunnel() {
-        requestComplete = true
-        tunneling = true
+        lifecycle.becameTunnel()
         downstream.startTunnel()
         // Bytes that arrived with the 101 belong to the tunnel.
         if responseBuffer.readableBytes > 0 { downstream.writeBody(responseBuffer.readSlice(length: responseBuffer.readableBytes)!) }
@@ -22,7 +21,7 @@ extension ProxyExchange {
         guard let connection else { return }
         let pending = downstream.requestBytes.readableBytes
         if pending > 0 {
-            lastUpstreamActivity = shared.clock.monotonicNanos()
+            clock.lastUpstreamActivity = shared.clock.monotonicNanos()
             attemptMetrics.tunnelledOut += pending
             connection.writeAndFlush(downstream.requestBytes.readSlice(length: pending)!)
             // Let go of the drained buffer (its storage can be reused for the next read).
@@ -31,14 +30,14 @@ extension ProxyExchange {
     }
 
     func tunnelRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = shared.clock.monotonicNanos()
-        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
+        let now = shared.clock.monotonicNanos()
+        clock.lastUpstreamActivity = now
+        attemptMetrics.received(buffer.readableBytes, at: now)
         downstream.writeBody(buffer)
     }
 
     func finishTunnel() {
-        guard !finished else { return }
-        finished = true
+        guard lifecycle.finish() != nil else { return }
         disarmTimer()
         report(.success)
         connection?.channel.close(promise: nil)

@@ -47,57 +47,60 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     let via: [UInt8]?
 
     var connection: UpstreamConnection?
-    var reused = false
+    /// Where the exchange is in its life (picking → connecting → sending → awaiting head →
+    /// streaming → tunnel → done): the one record of what happened, so "finished once", "one
+    /// report per pick" and "no response byte sent yet" are answered by its stage, not by flags
+    /// kept in step by hand. A few bytes, updated in place.
+    var lifecycle: ExchangeLifecycle
+    /// The exchange's timeouts (read, write, whole request, stalled client, body rate).
+    var clock: ExchangeClock
+    /// Attempts made (connections tried, including a stale connection's replay).
     var attempt = 0
     /// Retry bookkeeping: attempts made and targets tried (a retry always prefers another one).
     var retry = RetryState()
     let rules: RetryRules
     var pickContext: PickContext
-    /// A target was picked and its outcome not reported yet (exactly one report per pick).
-    var pickOutstanding = false
     var pickStartNanos: UInt64 = 0
     /// `Set-Cookie` value for sticky sessions, when the balancer assigned a new target.
     var stickySetCookie: String?
     var targetIndex = 0
     var requestBytesSent = 0
-    var requestComplete = false
 
     var responseParser: HTTP1ResponseHeadParser
     /// Bounds of the upstream's response head and chunk framing.
     let responseLimits: HTTP1Limits
     var responseBuffer = ByteBuffer()
-    /// A final (or 101) response head was received; its facts live in the fields below.
-    var haveResponseHead = false
+    /// The facts of the response head (valid once `haveResponseHead`).
     var responseFraming: ResponseFraming = .none
     var responseRemaining: UInt64 = 0
     var responseChunked: ChunkedDecoder?
-    var responseStarted = false
-    var responseComplete = false
-    var upstreamReusable = true
     var status = 0
+    /// The response is chunked and the client speaks HTTP/1.0: its chunks go out decoded. A fact
+    /// of the response's encoding (like `responseFraming`), not of the life cycle.
     var dechunk = false
     /// Response body bytes sent to the client (for the access log).
     var responseBodyBytes = 0
-    var finished = false
+
+    // Read-only views of the life cycle, for the many places that ask.
+    var requestComplete: Bool { lifecycle.requestComplete }
+    var haveResponseHead: Bool { lifecycle.haveResponseHead }
+    var responseStarted: Bool { lifecycle.responseStarted }
+    var responseComplete: Bool { lifecycle.responseComplete }
+    /// The upstream connection may go back to the pool at the end (once false, it stays false).
+    var upstreamReusable: Bool {
+        get { lifecycle.upstreamReusable }
+        set { lifecycle.upstreamReusable = newValue }
+    }
 
     /// The minimum request body rate (the listener's `body-min-rate`): nanoseconds the client
-    /// may take per body byte (0: no minimum), after `bodyGraceNanos`. The clock runs only while
-    /// Sentinel is reading the body: from the upstream connection on, paused while the upstream
-    /// does not accept bytes (`bodyPausedSince`), so only the client's own slowness counts.
+    /// may take per body byte (0: no minimum), after `bodyGraceNanos` (see `ExchangeClock`).
     let bodyNanosPerByte: UInt64
     let bodyGraceNanos: UInt64
-    var bodyClockStart: UInt64 = 0
-    var bodyPausedSince: UInt64 = 0
+    /// How long the client may stop reading the response (the listener's request timeout).
+    let clientStallNanos: UInt64
 
-    var lastUpstreamActivity: UInt64 = 0
-    var clientBlockedSince: UInt64 = 0
-    var upstreamBlockedSince: UInt64 = 0
     /// Holds the tunnel's upstream delegate (connections keep delegates weakly).
     var relay: TunnelRelay<D>?
-    /// A 101 switched the exchange to a byte relay (ProxyExchange+Tunnel).
-    var tunneling = false
-    /// How long the client may stop reading (the listener's request timeout).
-    let clientStallTimeout: Duration
     /// The current attempt's per-target metrics (ProxyExchange+Metrics).
     var attemptMetrics = AttemptMetrics()
 
@@ -129,8 +132,9 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         via = settings.via
         bodyNanosPerByte = settings.bodyNanosPerByte
         bodyGraceNanos = settings.bodyGraceNanos
-        clientStallTimeout = settings.clientStallTimeout
-        requestComplete = body.isComplete
+        clientStallNanos = UInt64(max(0, settings.clientStallTimeout.nanoseconds))
+        lifecycle = ExchangeLifecycle(requestComplete: body.isComplete)
+        clock = ExchangeClock(start: startNanos)
     }
 
     var upstreamWritable: Bool { connection?.isWritable ?? false }
@@ -171,7 +175,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         if let value = pick.setCookie, let cookie = upstream.resilience.stickyCookie {
             stickySetCookie = cookie.setCookieValue(value)
         }
-        pickOutstanding = true
+        lifecycle.picked()
         pickStartNanos = nanos
         retry.started(target: targetIndex)
         connect(fresh: false)
@@ -179,8 +183,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
 
     /// Reports the outcome of the current pick to the balancer and health state, once.
     func report(_ outcome: UpstreamHealth.Outcome?, now: UInt64? = nil) {
-        guard pickOutstanding else { return }
-        pickOutstanding = false
+        guard lifecycle.takePickReport() else { return }
         if case .failure(let kind)? = outcome { countResponseError(kind) }
         if let outcome {
             let nanos = now ?? shared.clock.monotonicNanos()
@@ -218,6 +221,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         guard upstreams.indices.contains(next) else { return false }
         if originalUpstream == nil { originalUpstream = upstream.id }
         fallbackReason = reason
+        lifecycle.retry()
         resetForRetry()
         upstreamIndex = next
         retry = RetryState()
@@ -246,6 +250,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
                 using: &pool.random)
         }
         guard case .retry(let after, _) = decision else { return false }
+        lifecycle.retry()
         resetForRetry()
         shared.metrics.upstreamRetry(upstream: upstream.id)
         if after <= .zero {
@@ -255,27 +260,24 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
             retryTask = pool.eventLoop.scheduleTask(in: after.timeAmount) {
                 let exchange = bound.value
                 exchange.retryTask = nil
-                if !exchange.finished { exchange.pickAndConnect() }
+                if !exchange.lifecycle.isDone { exchange.pickAndConnect() }
             }
         }
         return true
     }
 
     var retryTask: Scheduled<Void>?
-    var staleReplayed = false
 
-    /// Drops the failed attempt's connection and response state (the request head is kept).
+    /// Drops the failed attempt's connection and response state (the request head is kept; the
+    /// caller moved the life cycle back to picking, or to connecting for a stale replay).
     func resetForRetry() {
         disarmTimer()
-        bodyClockStart = 0
-        bodyPausedSince = 0
+        clock.attemptEnded()
         endAttemptMetrics()
         closeUpstream()
         responseParser.reset()
         responseBuffer.clear()
-        haveResponseHead = false
         status = 0
-        reused = false
     }
 
     func connect(fresh: Bool) {
@@ -288,7 +290,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
             return
         }
         pool.acquire(key, address: address, limits: upstream.poolLimits, tls: upstream.tls, fresh: true, now: pickStartNanos) { [self] result in
-            guard !finished else {
+            guard !lifecycle.isDone else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }
                 return
             }
@@ -318,16 +320,13 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     /// connection taken at pick time).
     func connected(_ connection: UpstreamConnection, reused: Bool, now: UInt64? = nil) {
         self.connection = connection
-        self.reused = reused
+        lifecycle.connected(reused: reused)
         connection.delegate = self
         connection.setAutoRead(downstream.isWritable)
-        lastUpstreamActivity = now ?? shared.clock.monotonicNanos()
-        if !requestComplete, bodyNanosPerByte != 0 {
-            bodyClockStart = lastUpstreamActivity
-            bodyPausedSince = connection.isWritable ? 0 : lastUpstreamActivity
-        }
-        attemptMetrics.begin(sentAt: lastUpstreamActivity, connected: !reused)
-        armTimer(now: lastUpstreamActivity)
+        let now = now ?? shared.clock.monotonicNanos()
+        clock.connected(now: now, requestComplete: requestComplete, upstreamWritable: connection.isWritable, limits: clockLimits)
+        attemptMetrics.begin(sentAt: now, connected: !reused)
+        armTimer(now: now)
         if requestComplete {
             // No body: one trip through the pipeline.
             connection.writeAndFlush(headBytes)
@@ -357,7 +356,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
                 requestBytesSent += n
                 wrote = true
             }
-            requestComplete = body.isComplete
+            if body.isComplete { lifecycle.requestCompleted() }
             if n == 0 && !requestComplete { break }
         }
         if wrote {
@@ -365,7 +364,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
             // The upstream cannot be expected to answer before it has the whole request: the
             // read timeout counts from the last byte sent, so a slow upload is not cut off as
             // upstream silence.
-            lastUpstreamActivity = shared.clock.monotonicNanos()
+            clock.lastUpstreamActivity = shared.clock.monotonicNanos()
         }
         if requestComplete { maybeFinish() }
         return wrote
@@ -380,8 +379,9 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     // MARK: - Upstream events
 
     func upstreamRead(_ buffer: ByteBuffer) {
-        lastUpstreamActivity = shared.clock.monotonicNanos()
-        attemptMetrics.received(buffer.readableBytes, at: lastUpstreamActivity)
+        let now = shared.clock.monotonicNanos()
+        clock.lastUpstreamActivity = now
+        attemptMetrics.received(buffer.readableBytes, at: now)
         var buffer = buffer
         if responseBuffer.readableBytes == 0 {
             responseBuffer = buffer
@@ -396,19 +396,13 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
-        if bodyClockStart != 0, !requestComplete {
+        if clock.bodyClockStart != 0, !requestComplete {
             // Time the upstream spends not accepting the body is not the client's.
             let now = shared.clock.monotonicNanos()
-            if !writable {
-                if bodyPausedSince == 0 { bodyPausedSince = now }
-            } else if bodyPausedSince != 0 {
-                bodyClockStart &+= now &- bodyPausedSince
-                bodyPausedSince = 0
-                armTimer(now: now)
-            }
+            if clock.upstreamWritabilityChanged(writable, requestComplete: requestComplete, now: now) { armTimer(now: now) }
         }
         if writable {
-            if tunneling { forwardTunnelBytes() } else { forwardRequestBody() }
+            if lifecycle.isTunnel { forwardTunnelBytes() } else { forwardRequestBody() }
             downstream.resumeReading()
         }
     }
@@ -416,18 +410,17 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     func upstreamClosed() {
         let cause = connection?.failureCause
         connection = nil
-        guard !finished else { return }
-        if tunneling {
+        guard !lifecycle.isDone else { return }
+        if lifecycle.isTunnel {
             finishTunnel()
             return
         }
         if !haveResponseHead {
             // Closed before any response: a stale keep-alive connection. Replay once on a fresh
             // connection when nothing is lost by doing so.
-            if reused, !staleReplayed, requestBytesSent == 0 {
+            if lifecycle.replayStale(requestBytesSent: requestBytesSent) {
                 // An idle keep-alive connection the upstream had already closed: the same target
                 // on a fresh connection, not counted as a failure of the target.
-                staleReplayed = true
                 resetForRetry()
                 connect(fresh: true)
                 return
@@ -438,7 +431,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
         if responseFraming == .untilClose {
             // The close is the end of this body.
             flushResponseBuffer()
-            responseComplete = true
+            lifecycle.responseCompleted()
             upstreamReusable = false
             maybeFinish()
             return
@@ -449,7 +442,7 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
 
     func clientWritabilityChanged(_ writable: Bool) {
         connection?.setAutoRead(writable)
-        if writable, tunneling { downstream.resumeReading() }
+        if writable, lifecycle.isTunnel { downstream.resumeReading() }
     }
 
     func clientClosed() {
@@ -457,7 +450,10 @@ final class ProxyExchange<D: Downstream>: UpstreamConnectionDelegate {
     }
 
     /// The client connection closes after this exchange's response.
-    var willCloseClient = false
+    var willCloseClient: Bool {
+        get { lifecycle.closesClient }
+        set { lifecycle.closesClient = newValue }
+    }
 
 }
 
@@ -483,3 +479,6 @@ final class TunnelRelay<D: Downstream>: UpstreamConnectionDelegate {
     func upstreamWritabilityChanged(_ writable: Bool) { exchange.upstreamWritabilityChanged(writable) }
     func upstreamClosed() { exchange.finishTunnel() }
 }
+
+/// What the HTTP/1 connection machine asks of the exchange in flight (read gating).
+extension ProxyExchange: HTTP1ConnectionExchange {}

@@ -81,3 +81,14 @@ public struct HTTPSRedirect: Sendable, Equatable {
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
     }
 }
+
+extension HTTPSRedirect {
+    /// The answer to `request`: 308 with `Location` (whatever the method: the client repeats it
+    /// with its body), or 400 when there is no usable Host to send it back to.
+    func answer(_ request: RequestFacts, hasQuery: Bool, keepAlive: Bool) -> LocalAnswer {
+        guard let location = location(authority: request.host, path: request.path, query: hasQuery ? request.query : nil) else {
+            return LocalAnswer(status: 400, content: .error, keepAlive: false)
+        }
+        return LocalAnswer(status: 308, content: .empty, fields: [.init(name: "Location", value: location)], keepAlive: keepAlive)
+    }
+}

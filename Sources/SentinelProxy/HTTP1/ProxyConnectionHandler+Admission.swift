@@ -25,15 +25,15 @@ extension ProxyConnectionHandler {
 
     /// A complete, valid head is at the front of `inbound`.
     func startRequest(_ head: RequestHead) {
-        requestCount += 1
-        phaseDeadline = 0  // in a request: the exchange's own timeouts apply
+        // The connection may stay open after this request (the client asks, no drain, under the
+        // listener's request limit).
+        let keepAlive = machine.headParsed(keepAliveRequested: head.keepAlive)
         beginRequest()
         refreshSnapshot()
         // The clock reading of this read event when it started the request (one read fewer);
         // a pipelined request behind it reads the clock itself.
         let start = firstByteNanos != 0 ? firstByteNanos : shared.clock.monotonicNanos()
         firstByteNanos = 0
-        let keepAlive = head.keepAlive && !quiescing && (listener?.keepaliveMaxRequests.map { requestCount < $0 } ?? true)
         prepareRouteCache(routes.routeSet)
         // Every phase that reads the head's bytes runs in this one scope: the head's ranges
         // are right only until the head is consumed, which happens next and nowhere else.
@@ -66,7 +66,7 @@ extension ProxyConnectionHandler {
                 routeID: admission.routeID, traceID: admission.traceID, startNanos: start, responsePolicy: route.responseHeaders,
                 rules: plan.retry, pickContext: pick)
             exchange.fallback = route.fallback
-            state = .proxying(exchange)
+            machine.proxy(exchange)
             exchange.start()
         }
     }
@@ -79,12 +79,14 @@ extension ProxyConnectionHandler {
         let traceID =
             request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
-        // 1. Route (a listener that redirects to HTTPS answers every request without one).
-        if let redirect = routes.redirectToHTTPS {
+        // A listener that redirects to HTTPS answers every request itself, before any route.
+        if let redirect = listener?.redirectToHTTPS {
             let body = BodyCounter(framing: head.framing, limit: snapshot.limits.maxBodyBytes, limits: parser.limits)
-            let answer = RoutePhase.redirect(redirect, request, hasQuery: head.query != nil, keepAlive: keepAlive)
-            return Admission(facts: request, traceID: traceID, routeID: nil, body: body, step: .answer(answer))
+            return Admission(
+                facts: request, traceID: traceID, routeID: nil, body: body,
+                step: .answer(redirect.answer(request, hasQuery: head.query != nil, keepAlive: keepAlive)))
         }
+        // 1. Route.
         let routed = RoutePhase.route(request, in: routes, cache: &routeCache.value[routes.routeSet])
         if routed.evictions > 0 { shared.metrics.routeCacheEvicted(routed.evictions) }
         let route = routed.route
@@ -167,13 +169,12 @@ extension ProxyConnectionHandler {
         // The body must arrive within the request timeout, and at the listener's minimum
         // rate: no exchange watches this phase, and a trickled body would otherwise hold the
         // connection forever.
-        if !reply.body.isComplete {
+        if reply.body.isComplete {
+            _ = machine.discardBody(reply, bodyComplete: true, now: 0)
+        } else {
             let now = shared.clock.monotonicNanos()
-            reply.bodyStartNanos = now
-            reply.bodyDeadline = now &+ UInt64((listener?.requestTimeout ?? .seconds(60)).nanoseconds)
-            setLocalBodyDeadline(reply, now: now)
+            perform(machine.discardBody(reply, bodyComplete: false, now: now), now: now)
         }
-        state = .discardingBody(reply)
     }
 }
 

@@ -68,7 +68,7 @@ extension ProxyConnectionHandler: Downstream {
     }
 
     func startTunnel() {
-        if case .proxying(let exchange) = state { state = .tunneling(exchange) }
+        if let exchange = machine.exchange { machine.tunnel(exchange) }
     }
 
     @inline(__always)
@@ -89,8 +89,8 @@ extension ProxyConnectionHandler: Downstream {
 
     func clearExchangeDeadline(of exchange: ObjectIdentifier) {
         // A finished exchange must not clear the deadline of the one that followed it.
-        if exchangeDeadline != 0, case .proxying(let current) = state, ObjectIdentifier(current) != exchange { return }
-        exchangeDeadline = 0
+        guard let current = machine.exchange, ObjectIdentifier(current) == exchange else { return }
+        _ = machine.setExchangeDeadline(0, of: current)
     }
 
     func requestEnded(

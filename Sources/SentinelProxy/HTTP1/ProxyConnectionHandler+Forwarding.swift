@@ -12,16 +12,4 @@ extension ProxyConnectionHandler {
         localAuthorityText = text
         return text
     }
-
-    /// The deadline of a locally answered request's body: the whole-body deadline, or earlier
-    /// where the listener's minimum body rate says the bytes received so far are too few (the
-    /// same rule as for proxied bodies; it moves later with every byte).
-    func setLocalBodyDeadline(_ reply: LocalReply, now: UInt64) {
-        var deadline = reply.bodyDeadline
-        if bodyRate.nanosPerByte != 0 {
-            let (perBytes, overflow) = reply.body.received.multipliedReportingOverflow(by: bodyRate.nanosPerByte)
-            if !overflow { deadline = min(deadline, reply.bodyStartNanos &+ bodyRate.graceNanos &+ perBytes) }
-        }
-        setDeadline(after: .nanoseconds(Int64(clamping: deadline &- min(deadline, now))), idle: false, now: now)
-    }
 }

@@ -17,9 +17,6 @@ extension ProxyConnectionHandler {
         var version: HTTP1Version = .http1_1
         /// Set when the body must come from the instance view before sending.
         var instanceKind: BuiltinKind?
-        /// While the body is read: when it started, and the whole-body deadline (monotonic ns).
-        var bodyStartNanos: UInt64 = 0
-        var bodyDeadline: UInt64 = 0
         /// Why the request was refused, for the access log (nil: answered, not refused).
         var error: ProxyError?
 
@@ -33,7 +30,7 @@ extension ProxyConnectionHandler {
 
     /// The request could not even be parsed: answer and close (framing can no longer be trusted).
     func failBeforeRouting(status: Int, reason: String) {
-        requestCount += 1
+        _ = machine.headParsed(keepAliveRequested: false)
         beginRequest()
         let traceID = shared.newTraceID()
         let reply = LocalReply(
@@ -71,7 +68,8 @@ extension ProxyConnectionHandler {
         }
         let bytes = response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
             http10KeepAlive: reply.version == .http1_0)
-        let seconds = Double(shared.clock.monotonicNanos() &- reply.startNanos) / 1e9
+        let now = shared.clock.monotonicNanos()
+        let seconds = Double(now &- reply.startNanos) / 1e9
         finishRequest(
             route: reply.routeID, method: reply.method, status: reply.response.status, seconds: seconds,
             log: reply.facts.map {
@@ -80,10 +78,7 @@ extension ProxyConnectionHandler {
                     traceID: reply.traceID, upstream: nil, error: reply.error)
             })
         let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
-        if keepAlive {
-            nextRequest()
-        } else {
-            state = .closed
+        if case .closeAfterWrites = requestEnded(keepAlive: keepAlive, now: now) {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }

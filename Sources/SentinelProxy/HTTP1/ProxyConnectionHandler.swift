@@ -11,23 +11,15 @@ import SentinelPolicy
 /// responses can never be reordered. Reading from the client is gated in `read(context:)`: it
 /// happens only while the current phase can absorb more bytes (a head to parse, a body the
 /// upstream can accept), which bounds every buffer without copying.
+///
+/// The connection's phase, deadlines and drain are decided by `machine` (HTTP1ConnectionMachine):
+/// this handler feeds it the connection's events and performs the actions it returns.
 final class ProxyConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum State {
-        case awaitingHead
-        /// A locally produced response waits for the request body to be consumed (and discarded).
-        /// Boxed (`indirect`): the reply is large, and every `switch state` on the proxy path
-        /// would otherwise copy it.
-        indirect case discardingBody(LocalReply)
-        case proxying(Exchange)
-        case tunneling(Exchange)
-        /// A builtin answer waits for the instance-wide view (see `InstanceView`).
-        case awaitingInstance
-        case closed
-    }
+    typealias Machine = HTTP1ConnectionMachine<Exchange, LocalReply>
 
     let shared: ServerShared
     let listenerID: String
@@ -36,17 +28,17 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     let pool: UpstreamPool
     let accessLog: AccessLogBuffer
     private(set) var context: ChannelHandlerContext!
-    var state = State.awaitingHead
+    /// The connection's phase, deadlines, drain and read gating.
+    var machine: Machine
     var inbound: ByteBuffer
     private(set) var parser: HTTP1RequestHeadParser
-    private var pendingRead = false
     /// Clock reading of the current read event when it brought a request's first byte (0: none;
     /// cleared when the event ends).
     var firstByteNanos: UInt64 = 0
-    var requestCount = 0
     /// The request in flight, for the active-requests gauge (ProxyConnectionHandler+Accounting).
     var tally = RequestTally()
-    var quiescing = false
+    /// A drain started: the request in flight is the connection's last.
+    var quiescing: Bool { machine.quiescing }
     var clientIP = "unknown"
     /// The TLS facts of an HTTPS connection (set by `TLSServerHandler`'s event at handshake end).
     var connectionTLS: ConnectionTLS?
@@ -65,9 +57,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         routes = snapshot.routes(forListener: listenerID)
-        bodyRate = Self.bodyRate(listener)
         exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
+        machine = Machine(timing: Self.timing(listener, snapshot))
         inbound = ByteBuffer()
     }
 
@@ -80,15 +72,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     private(set) var routes: ListenerRoutes
     /// The listener's minimum body rate as the exchange uses it: nanoseconds per byte (0: no
     /// minimum) and the grace, computed once per snapshot.
-    private(set) var bodyRate: (nanosPerByte: UInt64, graceNanos: UInt64) = (0, 0)
+    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
+        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
+        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
+    }
     /// What this listener's exchanges take from the snapshot (ProxyConnectionHandler+Downstream).
     private(set) var exchangeSettings: ExchangeSettings
     /// The HTTP version of the request in progress (how its response is written).
     var requestVersion: HTTP1Version = .http1_1
 
-    static func bodyRate(_ listener: ServerSnapshot.Listener?) -> (nanosPerByte: UInt64, graceNanos: UInt64) {
-        guard let listener, listener.bodyMinRate > 0 else { return (0, 0) }
-        return (max(1, 1_000_000_000 / UInt64(listener.bodyMinRate)), UInt64(max(0, listener.bodyRateGrace.nanoseconds)))
+    /// The connection machine's bounds from the listener and the snapshot's limits.
+    static func timing(_ listener: ServerSnapshot.Listener?, _ snapshot: ServerSnapshot) -> Machine.Timing {
+        func nanos(_ d: Duration) -> UInt64 { UInt64(max(0, d.nanoseconds)) }
+        var t = Machine.Timing()
+        t.requestTimeoutNanos = nanos(listener?.requestTimeout ?? .seconds(60))
+        t.keepaliveNanos = nanos(listener?.keepaliveTimeout ?? .seconds(75))
+        t.quiesceGraceNanos = nanos(quiesceGrace)
+        t.maxRequests = listener?.keepaliveMaxRequests
+        (t.bodyNanosPerByte, t.bodyGraceNanos) = bodyRate(listener)
+        t.maxBufferedHead = snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
+        t.maxBufferedForwarding = 64 * 1024
+        return t
     }
     private var snapshotGeneration = 0
 
@@ -100,9 +104,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         snapshot = shared.snapshot
         listener = snapshot.listener(id: listenerID)
         routes = snapshot.routes(forListener: listenerID)
-        bodyRate = Self.bodyRate(listener)
         exchangeSettings = Self.exchangeSettings(snapshot, listener: listener)
         parser = HTTP1RequestHeadParser(limits: snapshot.limits.request)
+        machine.timing = Self.timing(listener, snapshot)
     }
 
     // MARK: - Channel events
@@ -131,24 +135,25 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// Breaks the handler ↔ context reference cycle: without this every closed connection
     /// stayed in memory (about 4 KiB each).
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        cancelDeadlineTimer()
         self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false)
+        let now = shared.clock.monotonicNanos()
+        perform(machine.opened(now: now), now: now)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if case .closed = state { return }
-        if phaseIsIdle {
+        if machine.isClosed { return }
+        if machine.isIdle {
             // The first byte of the next request: its head must be complete within the request timeout.
             let now = shared.clock.monotonicNanos()
-            setDeadline(after: listener?.requestTimeout ?? .seconds(60), idle: false, now: now)
-            firstByteNanos = now
+            let (firstByte, actions) = machine.bytesArrived(now: now)
+            perform(actions, now: now)
+            if firstByte { firstByteNanos = now }
         }
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -162,62 +167,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if canAbsorbInput {
-            context.read()
-        } else {
-            pendingRead = true
-        }
-    }
-
-    /// Whether reading more client bytes now is bounded.
-    private var canAbsorbInput: Bool {
-        switch state {
-        case .awaitingHead:
-            return inbound.readableBytes <= snapshot.limits.request.maxHeaderBytes + snapshot.limits.request.maxURIBytes + 4096
-        case .discardingBody:
-            return true
-        case .proxying(let exchange):
-            // Once the request is complete, further bytes are pipelined requests: keep reading
-            // (bounded), so the socket's read interest is never toggled per request.
-            return inbound.readableBytes < 64 * 1024 && (exchange.requestIsComplete || exchange.wantsRequestBytes)
-        case .tunneling(let exchange):
-            return exchange.upstreamWritable && inbound.readableBytes < 64 * 1024
-        case .awaitingInstance, .closed:
-            return false
-        }
+        if machine.readRequested(buffered: inbound.readableBytes) { context.read() }
     }
 
     /// Issues a read that was held back, if the current phase can take bytes again.
     func resumeReading() {
-        guard pendingRead, canAbsorbInput else { return }
-        pendingRead = false
-        context.read()
+        if machine.resumeReading(buffered: inbound.readableBytes) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         isWritable = context.channel.isWritable
-        switch state {
-        case .proxying(let exchange), .tunneling(let exchange):
-            exchange.clientWritabilityChanged(isWritable)
-        default:
-            break
-        }
+        machine.exchange?.clientWritabilityChanged(isWritable)
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch state {
-        case .proxying(let exchange), .tunneling(let exchange):
-            exchange.clientClosed()
-        default:
-            break
-        }
+        machine.exchange?.clientClosed()
         // A request whose answer never went out (a body being discarded, an instance answer
         // pending) leaves the gauge here; one already ended does not.
         abandonRequest()
-        state = .closed
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        machine.closed()
+        cancelDeadlineTimer()
         context.fireChannelInactive()
     }
 
@@ -231,7 +201,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// Works through buffered client bytes as far as the current phase allows.
     func process() {
         while true {
-            switch state {
+            switch machine.phase {
             case .awaitingHead:
                 guard inbound.readableBytes > 0 else { return resumeReading() }
                 let result = inbound.withUnsafeReadableBytes { parser.parseInPlace($0) }
@@ -246,7 +216,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                     let head = parser.completedHead
                     startRequest(head)
                 }
-            case .discardingBody(var reply):
+            case .discardingBody(var reply, _):
                 guard reply.body.consume(&inbound) else {
                     if reply.body.failed {
                         // Malformed chunked framing, or a body over the limit.
@@ -255,15 +225,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                         finishLocal(reply)
                         return
                     }
-                    if bodyRate.nanosPerByte != 0 { setLocalBodyDeadline(reply, now: shared.clock.monotonicNanos()) }
-                    state = .discardingBody(reply)
+                    perform(machine.bodyProgress(reply, received: reply.body.received))
                     return resumeReading()
                 }
                 finishLocal(reply)
-            case .proxying(let exchange):
+            case .proxying(let exchange, _):
                 exchange.forwardRequestBody()
-                if case .proxying(let still) = state, still === exchange { return resumeReading() }
-            case .tunneling(let exchange):
+                if case .proxying(let still, _) = machine.phase, still === exchange { return resumeReading() }
+            case .tunneling(let exchange, _):
                 exchange.forwardTunnelBytes()
                 return resumeReading()
             case .awaitingInstance:
@@ -275,11 +244,20 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The exchange is over and the connection stays open: go back to reading heads.
-    func nextRequest(now: UInt64? = nil) {
-        state = .awaitingHead
-        parser.reset()
+    /// The request was answered: tells the machine (the snapshot is refreshed first, so the
+    /// next request's idle deadline is the current listener's) and, when the connection stays
+    /// open, goes back to reading heads. Returns the step the machine decided.
+    func requestEnded(keepAlive: Bool, now: UInt64) -> Machine.Step {
         refreshSnapshot()
+        let actions = machine.requestFinished(keepAlive: keepAlive, now: now)
+        if let at = actions.armTimer { armDeadlineTimer(at: at, now: now) }
+        if case .nextRequest = actions.step { prepareNextRequest() }
+        return actions.step
+    }
+
+    /// The connection stays open: ready the parser and the buffer for the next head.
+    private func prepareNextRequest() {
+        parser.reset()
         if inbound.readableBytes == 0 {
             // Let go of the received buffer instead of clearing it: clearing storage that NIO's
             // receive-buffer pool (or a forwarded slice) still references copies it, and the
@@ -288,20 +266,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }
-        setDeadline(after: listener?.keepaliveTimeout ?? .seconds(75), idle: true, now: now)
-        if quiescing && inbound.readableBytes == 0 {
-            close()
-            return
-        }
     }
 
     /// Called by the exchange when it finished (response fully sent, request fully read).
     func exchangeFinished(keepAlive: Bool, now: UInt64? = nil) {
-        if keepAlive && !quiescing {
-            nextRequest(now: now)
+        switch requestEnded(keepAlive: keepAlive, now: now ?? shared.clock.monotonicNanos()) {
+        case .nextRequest:
             process()
-        } else {
-            state = .closed
+        default:
             let channel = context.channel
             context.flush()
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
@@ -309,21 +281,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     func close() {
-        state = .closed
+        machine.closed()
         context.close(promise: nil)
     }
 
-    // MARK: - Connection deadlines
+    // MARK: - Connection deadlines (ProxyConnectionHandler+Deadlines.swift)
 
-    /// Absolute deadline (monotonic ns) of the current connection phase: the whole request head
-    /// (slowloris protection: total, not per read) or the keep-alive idle period. 0: none (a
-    /// request is in flight and its exchange keeps its own timeouts).
-    var phaseDeadline: UInt64 = 0
-    var phaseIsIdle = false
-    /// Absolute deadline (monotonic ns) of the current exchange's timeouts; 0: none.
-    var exchangeDeadline: UInt64 = 0
+    /// The connection's one timer; when it fires is the machine's `timerAt`.
     var deadlineTimer: Scheduled<Void>?
-    var timerFiresAt: UInt64 = 0
 
     // MARK: - Access log
 
