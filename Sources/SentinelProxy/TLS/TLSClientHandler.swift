@@ -260,14 +260,10 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes the engine's pending ciphertext (if any) without flushing; completes `promise`
     /// with that write, or at once when there is nothing to write.
     private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        let count = engine.pendingOutputCount
-        guard count > 0 else {
+        guard let out = engine.takePendingOutput(context.channel.allocator) else {
             promise?.succeed()
             return
         }
-        var out = context.channel.allocator.buffer(capacity: count)
-        engine.withPendingOutput { out.writeBytes($0) }
-        engine.consumeOutput(count)
         context.write(wrapOutboundOut(out), promise: promise)
     }
 
