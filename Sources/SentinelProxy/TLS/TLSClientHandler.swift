@@ -141,21 +141,15 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Hands `bytes` to the engine, as far as it takes them; fires the plaintext inbound.
     private func receive(context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         while true {
-            var plaintext = context.channel.allocator.buffer(capacity: TLSServerHandler.plaintextChunk)
-            var result = TLSEngine.ReceiveResult()
+            let result: TLSEngine.ReceiveResult
+            var plaintext: ByteBuffer
             do {
-                try bytes.withUnsafeReadableBytes { input in
-                    _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: TLSServerHandler.plaintextChunk) { out in
-                        result = try engine.receive(input, into: UnsafeMutableRawBufferPointer(rebasing: out.prefix(TLSServerHandler.plaintextChunk)))
-                        return result.plaintext
-                    }
-                }
+                (result, plaintext) = try engine.receive(&bytes, chunk: TLSServerHandler.plaintextChunk, allocator: context.channel.allocator)
             } catch {
-                fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
+                fail(context: context, error)
                 return
             }
-            bytes.moveReaderIndex(forwardBy: result.consumed)
-            flushOutput(context: context)
+            engine.flushPendingOutput(to: context)
             if let session = engine.session, session !== lastSession {
                 lastSession = session
                 onSession?(session)
@@ -173,7 +167,7 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // close_notify: the upstream is done with this connection; answer and close.
                 closing = true
                 engine.close()
-                flushOutput(context: context)
+                engine.flushPendingOutput(to: context)
                 context.close(promise: nil)
                 return
             }
@@ -233,7 +227,7 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             cancelDeadline()
             if outcome == nil { settle(.failure(TLSError(.unexpectedEOF, "connection closed during the handshake"))) }
             engine.close()
-            flushOutput(context: context)
+            engine.flushPendingOutput(to: context)
         }
         context.close(mode: mode, promise: promise)
     }
@@ -242,35 +236,11 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func send(context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
         do {
-            var offset = 0
-            try buffer.withUnsafeReadableBytes { bytes in
-                while offset < bytes.count {
-                    offset += try engine.send(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                    if offset < bytes.count { writeOutput(context: context, promise: nil) }
-                }
-            }
+            try engine.sendAndWrite(buffer, to: context, promise: promise)
         } catch {
             promise?.fail(error)
-            fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
-            return
+            fail(context: context, error)
         }
-        writeOutput(context: context, promise: promise)
-    }
-
-    /// Writes the engine's pending ciphertext (if any) without flushing; completes `promise`
-    /// with that write, or at once when there is nothing to write.
-    private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard let out = engine.takePendingOutput(context.channel.allocator) else {
-            promise?.succeed()
-            return
-        }
-        context.write(wrapOutboundOut(out), promise: promise)
-    }
-
-    private func flushOutput(context: ChannelHandlerContext) {
-        guard engine.pendingOutputCount > 0 else { return }
-        writeOutput(context: context, promise: nil)
-        context.flush()
     }
 
     /// A TLS failure: counted (also one right after a TLS 1.3 handshake, before any response
@@ -285,7 +255,7 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else if !receivedPlaintext {
             metrics?.failure(upstream: upstream, reason: error.reason)
         }
-        flushOutput(context: context)
+        engine.flushPendingOutput(to: context)
         for (_, promise) in waiting { promise?.fail(error) }
         waiting = []
         context.fireErrorCaught(error)

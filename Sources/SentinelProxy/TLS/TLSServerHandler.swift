@@ -213,20 +213,14 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func receive(context: ChannelHandlerContext, _ input: ByteBuffer) {
         var bytes = input
         while true {
-            var plaintext = context.channel.allocator.buffer(capacity: Self.plaintextChunk)
-            var result = TLSEngine.ReceiveResult()
+            let result: TLSEngine.ReceiveResult
+            var plaintext: ByteBuffer
             do {
-                try bytes.withUnsafeReadableBytes { input in
-                    _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.plaintextChunk) { out in
-                        result = try engine.receive(input, into: UnsafeMutableRawBufferPointer(rebasing: out.prefix(Self.plaintextChunk)))
-                        return result.plaintext
-                    }
-                }
+                (result, plaintext) = try engine.receive(&bytes, chunk: Self.plaintextChunk, allocator: context.channel.allocator)
             } catch {
-                fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
+                fail(context: context, error)
                 return
             }
-            bytes.moveReaderIndex(forwardBy: result.consumed)
             if result.handshakeCompleted {
                 deadline?.cancel()
                 deadline = nil
@@ -235,7 +229,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // The HTTP side reads the facts from the connection (header variables, access log).
                 if let facts = engine.facts { context.fireUserInboundEventTriggered(ConnectionTLS(facts: facts)) }
             }
-            flushOutput(context: context)
+            engine.flushPendingOutput(to: context)
             if result.plaintext > 0 {
                 context.fireChannelRead(wrapInboundOut(plaintext))
                 // The HTTP handler may have closed the connection in between.
@@ -246,7 +240,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // closes it (half-closed connections are not kept on either kind of listener).
                 closing = true
                 engine.close()
-                flushOutput(context: context)
+                engine.flushPendingOutput(to: context)
                 context.close(promise: nil)
                 return
             }
@@ -265,47 +259,23 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         do {
-            var offset = 0
-            try buffer.withUnsafeReadableBytes { bytes in
-                while offset < bytes.count {
-                    offset += try engine.send(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                    if offset < bytes.count { writeOutput(context: context, promise: nil) }
-                }
-            }
+            try engine.sendAndWrite(buffer, to: context, promise: promise)
         } catch {
             promise?.fail(error)
-            fail(context: context, error as? TLSError ?? TLSError(.internal, "\(error)"))
-            return
+            fail(context: context, error)
         }
-        writeOutput(context: context, promise: promise)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if mode == .all, !closing {
             closing = true
             engine.close()
-            flushOutput(context: context)
+            engine.flushPendingOutput(to: context)
         }
         context.close(mode: mode, promise: promise)
     }
 
     // MARK: Helpers
-
-    /// Writes the engine's pending ciphertext (if any) without flushing; completes `promise`
-    /// with that write, or at once when there is nothing to write.
-    private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard let out = engine.takePendingOutput(context.channel.allocator) else {
-            promise?.succeed()
-            return
-        }
-        context.write(wrapOutboundOut(out), promise: promise)
-    }
-
-    private func flushOutput(context: ChannelHandlerContext) {
-        guard engine.pendingOutputCount > 0 else { return }
-        writeOutput(context: context, promise: nil)
-        context.flush()
-    }
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
         guard !closing else { return }
@@ -314,7 +284,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
         releaseSlot()
         failed(error)
-        flushOutput(context: context)
+        engine.flushPendingOutput(to: context)
         context.close(promise: nil)
     }
 }
