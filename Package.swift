@@ -118,7 +118,8 @@ let package = Package(
         // connection drivers, a timer wheel, a mailbox for control messages. No NIO, no Foundation.
         .target(name: "SentinelReactor", dependencies: ["CSentinelLinux"], swiftSettings: strict + hotPath),
         // Reactor responder/proxy for wrk, and timer micro-benchmarks (run with -c release; not installed).
-        .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor"),
+        .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor",
+            exclude: ["respond-vs-nginx.sh"]),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
