@@ -51,16 +51,21 @@ public struct DriverIO {
     public private(set) var actions: [DriverAction] = []
     /// Where `makeBuffer` takes buffers from (the reactor's pool).
     public let pool: BufferPool
+    /// The session's token: what `Reactor.wake(session:)` takes to call this driver again
+    /// outside a socket event (0 in tests that play events by hand).
+    public var session: UInt64 = 0
 
-    public init(now: ReactorInstant, pool: BufferPool) {
+    public init(now: ReactorInstant, pool: BufferPool, session: UInt64 = 0) {
         self.now = now
         self.pool = pool
+        self.session = session
     }
 
     /// With a reused action list (the reactor's, so a callback allocates nothing).
-    init(now: ReactorInstant, pool: BufferPool, storage: inout [DriverAction]) {
+    init(now: ReactorInstant, pool: BufferPool, session: UInt64, storage: inout [DriverAction]) {
         self.now = now
         self.pool = pool
+        self.session = session
         swap(&actions, &storage)
     }
 
