@@ -43,6 +43,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let traceID: String
     let startNanos: UInt64
     let responsePolicy: HeaderEdits
+    /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
+    var responseHook: ResponseHook?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
     let via: [UInt8]?
 

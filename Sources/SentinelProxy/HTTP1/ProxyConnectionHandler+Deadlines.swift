@@ -50,6 +50,8 @@ extension ProxyConnectionHandler {
             headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.routeID), traceID: reply.traceID)
         case .exchangeTimer(let exchange):
             exchange.timerFired()
+        case .filterTimedOut:
+            filterWaitTimedOut()
         }
     }
 
