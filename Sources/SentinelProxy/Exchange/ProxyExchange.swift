@@ -45,6 +45,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let clientKeepAlive: Bool
     let upgrade: Bool
     let responsePolicy: HeaderEdits
+    /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
+    var responseHook: ResponseHook?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
     let via: [UInt8]?
 
