@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
+        .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -54,6 +55,10 @@ let package = Package(
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
         .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
+        // Agent protocol v2: frames (u32 length, type byte, JSON payload), the incremental frame
+        // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
+        // for JSON only. Shared by the proxy's agent client and the agent SDK.
+        .target(name: "SentinelAgentProtocol", swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -178,6 +183,8 @@ let package = Package(
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
+        .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
