@@ -54,6 +54,12 @@ let package = Package(
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
         .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
+        // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
+        // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
+        .target(name: "SentinelWAF", swiftSettings: strict),
+        // The auth agent's checks: JWT (HS256, RS256, ES256; PEM or JWKS keys; exp/nbf with leeway,
+        // issuer, audience) and API keys, on the system OpenSSL. Pure: no sockets.
+        .target(name: "SentinelAuth", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -178,6 +184,9 @@ let package = Package(
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
+        // Keys and signatures made at run time with the openssl command line.
+        .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
