@@ -60,6 +60,12 @@ let package = Package(
         // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
         // for JSON only. Shared by the proxy's agent client and the agent SDK.
         .target(name: "SentinelAgentProtocol", swiftSettings: strict),
+        // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
+        // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
+        .target(name: "SentinelWAF", swiftSettings: strict),
+        // The auth agent's checks: JWT (HS256, RS256, ES256; PEM or JWKS keys; exp/nbf with leeway,
+        // issuer, audience) and API keys, on the system OpenSSL. Pure: no sockets.
+        .target(name: "SentinelAuth", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -198,6 +204,9 @@ let package = Package(
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
         // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
         .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
+        .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
+        // Keys and signatures made at run time with the openssl command line.
+        .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(
