@@ -41,15 +41,18 @@ extension ProxyConnectionHandler {
         inbound.moveReaderIndex(forwardBy: head.headLength)
         // Kept for the access log only (a copy of the facts per request otherwise).
         currentFacts = snapshot.accessLog != nil ? admission.facts : nil
+        let request = RequestIdentity(
+            method: head.method, methodName: admission.facts.method, routeID: admission.routeID, traceID: admission.traceID,
+            startNanos: start)
         switch admission.step {
         case .answer(let answer):
             answerLocally(
-                answer.response(traceID: admission.traceID), admission, head: head, start: start, keepAlive: answer.keepAlive,
+                answer.response(traceID: admission.traceID), admission, request, version: head.version, keepAlive: answer.keepAlive,
                 error: answer.error)
         case .builtin(let kind):
             let response = builtinResponse(kind, request: admission.facts, traceID: admission.traceID)
             answerLocally(
-                response, admission, head: head, start: start, keepAlive: keepAlive,
+                response, admission, request, version: head.version, keepAlive: keepAlive,
                 instance: wantsInstanceAnswer(kind, response) ? kind : nil)
         case .proxy(let plan, let pick, let headBytes):
             if head.expect100Continue {
@@ -61,10 +64,9 @@ extension ProxyConnectionHandler {
             requestVersion = head.version
             let exchange = ProxyExchange(
                 downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
-                upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, method: head.method,
-                methodName: admission.facts.method, clientKeepAlive: keepAlive, upgrade: route.websocket && head.upgrade != nil,
-                routeID: admission.routeID, traceID: admission.traceID, startNanos: start, responsePolicy: route.responseHeaders,
-                rules: plan.retry, pickContext: pick)
+                upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, request: request, clientKeepAlive: keepAlive,
+                upgrade: route.websocket && head.upgrade != nil, responsePolicy: route.responseHeaders, rules: plan.retry,
+                pickContext: pick)
             exchange.fallback = route.fallback
             machine.proxy(exchange)
             exchange.start()
@@ -151,13 +153,12 @@ extension ProxyConnectionHandler {
 
     /// Answers the request locally once its body is read (and discarded, bounded).
     private func answerLocally(
-        _ response: BuiltinResponse, _ admission: Admission, head: RequestHead, start: UInt64, keepAlive: Bool,
+        _ response: BuiltinResponse, _ admission: Admission, _ request: RequestIdentity, version: HTTP1Version, keepAlive: Bool,
         instance: BuiltinKind? = nil, error: ProxyError? = nil
     ) {
         var reply = LocalReply(
-            response: response, body: admission.body, isHead: head.method == .head, keepAlive: keepAlive,
-            routeID: admission.routeID, method: admission.facts.method, startNanos: start, traceID: admission.traceID,
-            facts: admission.facts, version: head.version, instanceKind: instance, error: error)
+            response: response, body: admission.body, keepAlive: keepAlive, request: request, facts: admission.facts,
+            version: version, instanceKind: instance, error: error)
         // A declared body over the limit is never read: the admit phase made the answer its 413.
         if reply.body.declaredTooLarge {
             reply.keepAlive = false

@@ -52,7 +52,7 @@ extension ProxyConnectionHandler {
         case .headTimedOut:
             headTimedOut(ProxyError(.clientHeadTooSlow))
         case .bodyTimedOut(let reply):
-            headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.routeID), traceID: reply.traceID)
+            headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.request.routeID), traceID: reply.request.traceID)
         case .exchangeTimer(let exchange):
             exchange.timerFired()
         }

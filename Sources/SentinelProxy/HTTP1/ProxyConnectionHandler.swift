@@ -257,7 +257,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
                     if reply.body.failed {
                         // Malformed chunked framing, or a body over the limit.
                         let over = reply.body.seen > UInt64(reply.body.limit)
-                        reply.refuse(ProxyError(over ? .clientBodyTooLarge : .clientBodyMalformed, route: reply.routeID))
+                        reply.refuse(ProxyError(over ? .clientBodyTooLarge : .clientBodyMalformed, route: reply.request.routeID))
                         finishLocal(reply)
                         return
                     }

@@ -128,13 +128,8 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
         if closing { return }
-        if var rest = leftover {
-            leftover = nil
-            rest.writeBuffer(&bytes)
-            bytes = rest
-        }
+        var bytes = TLSEngine.joining(&leftover, unwrapInboundIn(data))
         receive(context: context, &bytes)
     }
 
@@ -166,9 +161,7 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if result.peerClosed {
                 // close_notify: the upstream is done with this connection; answer and close.
                 closing = true
-                engine.close()
-                engine.flushPendingOutput(to: context)
-                context.close(promise: nil)
+                engine.answerPeerClose(on: context)
                 return
             }
             if result.plaintext == TLSServerHandler.plaintextChunk { continue }

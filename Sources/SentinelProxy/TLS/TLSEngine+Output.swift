@@ -69,4 +69,21 @@ extension TLSEngine {
         }
         writePendingOutput(to: context, promise: promise)
     }
+
+    /// The peer sent close_notify: answers with ours and closes the channel (half-closed TLS
+    /// connections are kept by neither handler).
+    func answerPeerClose(on context: ChannelHandlerContext) {
+        close()
+        flushPendingOutput(to: context)
+        context.close(promise: nil)
+    }
+
+    /// `bytes` behind what an earlier read left unconsumed (`leftover`, emptied).
+    static func joining(_ leftover: inout ByteBuffer?, _ bytes: ByteBuffer) -> ByteBuffer {
+        guard var rest = leftover else { return bytes }
+        leftover = nil
+        var bytes = bytes
+        rest.writeBuffer(&bytes)
+        return rest
+    }
 }

@@ -195,13 +195,8 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
         if closing { return }
-        if var rest = leftover {
-            leftover = nil
-            rest.writeBuffer(&bytes)
-            bytes = rest
-        }
+        let bytes = TLSEngine.joining(&leftover, unwrapInboundIn(data))
         if isWaitingForSlot {
             // A read already under way when the wait began: kept until a slot is granted.
             leftover = bytes
@@ -239,9 +234,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // close_notify: answer with ours and close, as a plain connection's end of file
                 // closes it (half-closed connections are not kept on either kind of listener).
                 closing = true
-                engine.close()
-                engine.flushPendingOutput(to: context)
-                context.close(promise: nil)
+                engine.answerPeerClose(on: context)
                 return
             }
             if result.plaintext == Self.plaintextChunk { continue }
