@@ -98,6 +98,7 @@ let package = Package(
                 "SentinelHTTP1",
                 "SentinelTLS",
                 "SentinelRateLimit",
+                "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
