@@ -113,6 +113,9 @@ public protocol ConnectionDriver: AnyObject {
     func deadlineReached(_ io: inout DriverIO)
     /// The worker drains (reload or shutdown): finish the current exchange, then close.
     func drain(_ io: inout DriverIO)
+    /// The host asked for this call (`Reactor.wake(session:)`): something the driver waited for
+    /// arrived by other means than its sockets.
+    func woken(_ io: inout DriverIO)
 }
 
 extension ConnectionDriver {
@@ -122,4 +125,5 @@ extension ConnectionDriver {
         io.finish(.reset)
     }
     public func drain(_ io: inout DriverIO) {}
+    public func woken(_ io: inout DriverIO) {}
 }

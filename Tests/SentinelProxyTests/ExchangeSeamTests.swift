@@ -198,8 +198,9 @@ struct Rig {
         let exchange = ProxyExchange(
             downstream: downstream, pool: pool, shared: shared,
             settings: ExchangeSettings(responseLimits: HTTP1Limits(), via: nil, clientStallTimeout: clientStall), upstreamIndex: 0,
-            upstreams: snapshot.upstreamRefs, headBytes: ByteBuffer(string: head), body: body, method: .get, methodName: "GET",
-            clientKeepAlive: true, upgrade: false, routeID: "r", traceID: "trace-1", startNanos: clock.now)
+            upstreams: snapshot.upstreamRefs, headBytes: ByteBuffer(string: head), body: body,
+            request: RequestIdentity(method: .get, methodName: "GET", routeID: "r", traceID: "trace-1", startNanos: clock.now),
+            clientKeepAlive: true, upgrade: false)
         downstream.exchange = exchange
         return exchange
     }

@@ -34,15 +34,19 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     var fallbackReason: String?
     let headBytes: ByteBuffer
     var body: BodyCounter
-    let method: HTTP1Method
-    let methodName: String
+    /// The request's identity (method, route, trace id, start), named by every record of it.
+    let request: RequestIdentity
+    var method: HTTP1Method { request.method }
+    var methodName: String { request.methodName }
+    var routeID: String? { request.routeID }
+    var traceID: String { request.traceID }
+    var startNanos: UInt64 { request.startNanos }
     /// The client would keep its connection after this exchange (the downstream has the last word).
     let clientKeepAlive: Bool
     let upgrade: Bool
-    let routeID: String?
-    let traceID: String
-    let startNanos: UInt64
     let responsePolicy: HeaderEdits
+    /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
+    var responseHook: ResponseHook?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
     let via: [UInt8]?
 
@@ -105,8 +109,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
 
     init(
         downstream: any Downstream, pool: UpstreamPool, shared: ServerShared, settings: ExchangeSettings, upstreamIndex: Int,
-        upstreams: [UpstreamRef], headBytes: ByteBuffer, body: BodyCounter, method: HTTP1Method, methodName: String,
-        clientKeepAlive: Bool, upgrade: Bool, routeID: String?, traceID: String, startNanos: UInt64,
+        upstreams: [UpstreamRef], headBytes: ByteBuffer, body: BodyCounter, request: RequestIdentity, clientKeepAlive: Bool,
+        upgrade: Bool,
         responsePolicy: HeaderEdits = .init(), rules: RetryRules = .withoutPolicy, pickContext: PickContext = PickContext(random: 0)
     ) {
         self.responsePolicy = responsePolicy
@@ -119,20 +123,16 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         self.upstreams = upstreams
         self.headBytes = headBytes
         self.body = body
-        self.method = method
-        self.methodName = methodName
+        self.request = request
         self.clientKeepAlive = clientKeepAlive
         self.upgrade = upgrade
-        self.routeID = routeID
-        self.traceID = traceID
-        self.startNanos = startNanos
         responseParser = HTTP1ResponseHeadParser(limits: settings.responseLimits)
         via = settings.via
         bodyNanosPerByte = settings.bodyNanosPerByte
         bodyGraceNanos = settings.bodyGraceNanos
         clientStallNanos = UInt64(max(0, settings.clientStallTimeout.nanoseconds))
         lifecycle = ExchangeLifecycle(requestComplete: body.isComplete)
-        clock = ExchangeClock(start: startNanos)
+        clock = ExchangeClock(start: request.startNanos)
     }
 
     var upstreamWritable: Bool { connection?.isWritable ?? false }

@@ -7,12 +7,8 @@ extension ProxyConnectionHandler {
     struct LocalReply {
         var response: BuiltinResponse
         var body: BodyCounter
-        var isHead: Bool
         var keepAlive: Bool
-        var routeID: String?
-        var method: String
-        var startNanos: UInt64
-        var traceID: String
+        var request: RequestIdentity
         var facts: RequestFacts?
         var version: HTTP1Version = .http1_1
         /// Set when the body must come from the instance view before sending.
@@ -22,7 +18,7 @@ extension ProxyConnectionHandler {
 
         /// Replaces the answer with the refusal `error` (its status, as JSON) on a closing connection.
         mutating func refuse(_ error: ProxyError) {
-            response = BuiltinHandlers.error(error.status, traceID: traceID)
+            response = BuiltinHandlers.error(error.status, traceID: request.traceID)
             keepAlive = false
             self.error = error
         }
@@ -34,8 +30,9 @@ extension ProxyConnectionHandler {
         beginRequest()
         let traceID = shared.newTraceID()
         let reply = LocalReply(
-            response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, isHead: false, keepAlive: false,
-            routeID: nil, method: "OTHER", startNanos: shared.clock.monotonicNanos(), traceID: traceID)
+            response: BuiltinHandlers.error(status, traceID: traceID), body: .empty, keepAlive: false,
+            request: RequestIdentity(
+                method: .other, methodName: "OTHER", routeID: nil, traceID: traceID, startNanos: shared.clock.monotonicNanos()))
         finishLocal(reply)
     }
 
@@ -66,21 +63,20 @@ extension ProxyConnectionHandler {
             // Sentinel's own answers on an HTTPS listener carry the listener's HSTS too.
             response.headers.append(("Strict-Transport-Security", Self.hstsValue(hsts)))
         }
-        let bytes = response.serialized(includeBody: !reply.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
+        let bytes = response.serialized(includeBody: !reply.request.isHead, close: !keepAlive, date: pool.date.currentFieldLine(),
             http10KeepAlive: reply.version == .http1_0)
         let now = shared.clock.monotonicNanos()
-        let seconds = Double(now &- reply.startNanos) / 1e9
+        let seconds = Double(now &- reply.request.startNanos) / 1e9
         finishRequest(
-            route: reply.routeID, method: reply.method, status: reply.response.status, seconds: seconds,
+            route: reply.request.routeID, method: reply.request.methodName, status: reply.response.status, seconds: seconds,
             log: reply.facts.map {
                 AccessLogEntry(
-                    facts: $0, version: reply.version, bodyBytes: reply.isHead ? 0 : reply.response.body.count,
-                    traceID: reply.traceID, upstream: nil, error: reply.error)
+                    facts: $0, version: reply.version, bodyBytes: reply.request.isHead ? 0 : reply.response.body.count,
+                    traceID: reply.request.traceID, upstream: nil, error: reply.error)
             })
-        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+        writeAndFlush(host.allocator.buffer(bytes: bytes))
         if case .closeAfterWrites = requestEnded(keepAlive: keepAlive, now: now) {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+            host.closeAfterWrites()
         }
     }
 

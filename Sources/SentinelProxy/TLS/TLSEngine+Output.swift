@@ -69,4 +69,46 @@ extension TLSEngine {
         }
         writePendingOutput(to: context, promise: promise)
     }
+
+    /// The peer sent close_notify: answers with ours and closes the channel (half-closed TLS
+    /// connections are kept by neither handler).
+    func answerPeerClose(on context: ChannelHandlerContext) {
+        close()
+        flushPendingOutput(to: context)
+        context.close(promise: nil)
+    }
+
+    /// `bytes` behind what an earlier read left unconsumed (`leftover`, emptied).
+    static func joining(_ leftover: inout ByteBuffer?, _ bytes: ByteBuffer) -> ByteBuffer {
+        guard var rest = leftover else { return bytes }
+        leftover = nil
+        var bytes = bytes
+        rest.writeBuffer(&bytes)
+        return rest
+    }
+}
+
+/// The inbound step both TLS handlers share once a receive's handshake part is done: pass the
+/// plaintext on, answer the peer's close_notify.
+protocol TLSChannelEnd: AnyObject {
+    var engine: TLSEngine { get }
+    var closing: Bool { get set }
+}
+
+extension TLSChannelEnd {
+    /// Fires `plaintext` up the pipeline (when the receive yielded any) and answers a
+    /// close_notify by closing. False: the connection is closing now (feed no more records).
+    func pass(_ result: TLSEngine.ReceiveResult, _ plaintext: ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        if result.plaintext > 0 {
+            context.fireChannelRead(NIOAny(plaintext))
+            // The handler above may have closed the connection in between.
+            if closing { return false }
+        }
+        guard result.peerClosed else { return true }
+        // close_notify: answer with ours and close, as a plain connection's end of file closes
+        // it (half-closed TLS connections are kept on neither side).
+        closing = true
+        engine.answerPeerClose(on: context)
+        return false
+    }
 }

@@ -7,14 +7,7 @@ import Synchronization
 /// It exists apart from `MetricsRegistry`'s request state so a handshake takes its own small
 /// lock, not the one every finished request takes.
 final class TLSMetrics: Sendable {
-    struct Key: Hashable {
-        let listener: String
-        /// "full", "resumed", or a `TLSError.Reason` raw value for a failure.
-        let outcome: String
-        let failed: Bool
-    }
-
-    private let counts = Mutex<[Key: UInt64]>([:])
+    private let counts = Mutex(HandshakeTally())
     /// Connections that had to wait for a handshake slot, per listener.
     private let waits = Mutex<[String: UInt64]>([:])
     /// The certificates of the current snapshot: (listener, subject, file, not-after).
@@ -48,32 +41,25 @@ final class TLSMetrics: Sendable {
     }
 
     func handshake(listener: String, resumed: Bool) {
-        let key = Key(listener: listener, outcome: resumed ? "resumed" : "full", failed: false)
-        counts.withLock { $0[key, default: 0] += 1 }
+        counts.withLock { $0.handshake(listener, resumed: resumed) }
     }
 
     func failure(listener: String, reason: TLSError.Reason) {
-        let key = Key(listener: listener, outcome: reason.rawValue, failed: true)
-        counts.withLock { $0[key, default: 0] += 1 }
+        counts.withLock { $0.failure(listener, reason: reason) }
     }
 
     func count(listener: String, outcome: String, failed: Bool) -> UInt64 {
-        counts.withLock { $0[Key(listener: listener, outcome: outcome, failed: failed)] ?? 0 }
+        counts.withLock { $0.count(listener, outcome: outcome, failed: failed) }
     }
+
+    private static let names = HandshakeTally.Names(
+        completed: "sentinel_tls_handshakes_total", failed: "sentinel_tls_handshake_failures_total", label: "listener",
+        completedHelp: "Completed TLS handshakes, by listener and kind (full or resumed).",
+        failedHelp: "TLS connections that failed, by listener and reason.")
 
     /// - Parameter now: wall-clock Unix seconds (the expiry gauge is seconds to not-after).
     func render(now: Int64) -> String {
-        let all = counts.withLock { $0 }.sorted { ($0.key.listener, $0.key.outcome) < ($1.key.listener, $1.key.outcome) }
-        var out = "# HELP sentinel_tls_handshakes_total Completed TLS handshakes, by listener and kind (full or resumed).\n"
-        out += "# TYPE sentinel_tls_handshakes_total counter\n"
-        for (key, value) in all where !key.failed {
-            out += "sentinel_tls_handshakes_total{listener=\(MetricsRegistry.labelValue(key.listener)),kind=\"\(key.outcome)\"} \(value)\n"
-        }
-        out += "# HELP sentinel_tls_handshake_failures_total TLS connections that failed, by listener and reason.\n"
-        out += "# TYPE sentinel_tls_handshake_failures_total counter\n"
-        for (key, value) in all where key.failed {
-            out += "sentinel_tls_handshake_failures_total{listener=\(MetricsRegistry.labelValue(key.listener)),reason=\"\(key.outcome)\"} \(value)\n"
-        }
+        var out = counts.withLock { $0 }.render(Self.names)
         out += "# HELP sentinel_tls_handshake_waits_total Connections that waited, unread, for a handshake slot (limits max-tls-handshakes reached).\n"
         out += "# TYPE sentinel_tls_handshake_waits_total counter\n"
         for (listener, value) in waits.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
