@@ -2,8 +2,8 @@ import Foundation
 import SentinelConfig
 import Testing
 
-/// `system { data-path "reactor" }` proxies to upstreams over plain TCP by address; what its
-/// upstream side does not carry yet is refused at load, naming the upstream.
+/// `system { data-path "reactor" }` proxies to upstreams by address, plain or TLS; what its
+/// upstream side does not carry yet (targets given by name) is refused at load.
 @Suite struct DataPathConfigTests {
     func reactor(_ upstream: String) -> String {
         """
@@ -18,10 +18,8 @@ import Testing
         #expect(valid(reactor(#"target "127.0.0.1:9000"; target "[::1]:9001""#))?.system.dataPath == .reactor)
     }
 
-    @Test func upstreamTLSIsRefused() {
-        let d = diagnostics(reactor(#"target "127.0.0.1:9000"; tls { sni "u.internal" }"#))
-        #expect(d.map(\.message) == ["not supported yet: upstream TLS with data-path \"reactor\""], "\(d)")
-        #expect(d.first?.location.line == 4)
+    @Test func upstreamTLSIsAccepted() {
+        #expect(valid(reactor(#"target "127.0.0.1:9000"; tls { sni "u.internal" }"#))?.upstreams.first?.tls != nil)
     }
 
     @Test func targetsGivenByNameAreRefused() {

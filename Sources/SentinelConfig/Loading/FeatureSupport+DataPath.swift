@@ -2,9 +2,9 @@ import KDL
 
 /// What `system { data-path "reactor" }` does not carry yet. The reactor data path serves plain
 /// HTTP/1.1 listeners with Sentinel's own answers (builtin routes, redirects, every refusal)
-/// and proxies to upstreams over plain TCP by address; anything else (TLS listeners, WebSocket
-/// routes, upstream TLS, upstream targets given by name) is refused at load, naming the
-/// listener, route or upstream, rather than served differently from the NIO path. This list
+/// and proxies to upstreams by address (plain or TLS); anything else (TLS listeners, WebSocket
+/// routes, upstream targets given by name) is refused at load, naming the listener, route or
+/// upstream, rather than served differently from the NIO path. This list
 /// shrinks as the reactor grows (issue 13).
 extension FeatureSupport {
     static func dataPath(_ config: SentinelConfiguration) -> [(String, KDLSourceLocation, ConfigPath)] {
@@ -22,14 +22,11 @@ extension FeatureSupport {
                 }
             }
         }
-        // The reactor's upstream side (ReactorUpstreamTransport) connects to addresses over
-        // plain TCP: no TLS client layer yet, and no name resolution on the loop.
+        // The reactor's upstream side (ReactorUpstreamTransport) connects to addresses: no name
+        // resolution on the loop.
         func upstreams(_ list: [UpstreamConfig], _ prefix: [String]) {
             for u in list {
                 let p = ConfigPath(prefix + ["upstreams", "upstream \"\(u.id)\""])
-                if let tls = u.tls {
-                    out.append(("upstream TLS" + suffix, tls.location, p.appending("tls")))
-                }
                 for t in u.targets where !t.address.isIPLiteral {
                     out.append(("upstream targets given by name (\(t.address))" + suffix, t.location, p))
                 }
