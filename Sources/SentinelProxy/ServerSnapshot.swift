@@ -204,6 +204,8 @@ public struct ProxyRoute: Sendable, Equatable {
     public var retry: RetryRules?
     /// `fallback { … }`: other upstreams to fail over to.
     public var fallback: FallbackPlan?
+    /// `policies { timeout-secs }`: the route's own upstream timeouts (a `timeout` filter's win).
+    public var timeouts: RouteTimeouts?
 
     public init(
         upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil, requestHeaders: HeaderEdits = .init(),
