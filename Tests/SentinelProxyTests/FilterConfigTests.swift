@@ -12,11 +12,11 @@ import Testing
 @Suite(.serialized) struct FilterConfigTests {
     /// Serves `filters` and `routes` (the upstream is `app`, at `upstreamPort`).
     static func serve(
-        upstreamPort: Int, filters: String, routes: String, upstreamTimeouts: String = "",
+        upstreamPort: Int, filters: String, routes: String, upstreamTimeouts: String = "", system: String = "",
         log: (@Sendable (String) -> Void)? = nil, _ body: (Int) async throws -> Void
     ) async throws {
         let text = """
-            system { worker-threads 1 }
+            system { worker-threads 1; \(system) }
             listeners { listener "http" { address "127.0.0.1:0" } }
             upstreams { upstream "app" { target "127.0.0.1:\(upstreamPort)"; \(upstreamTimeouts) } }
             filters { \(filters) }
@@ -177,5 +177,29 @@ import Testing
         #expect(!request.contains("secret"))
         let response = try #require(logged.first { $0.contains("filter_log_response") })
         #expect(response.contains("201"))
+    }
+
+    /// The client address filters and logs use: the socket's, unless the peer is a trusted proxy.
+    @Test(arguments: [false, true])
+    func anUntrustedClientCannotChooseItsAddress(trusted: Bool) async throws {
+        let upstream = try await ScriptedUpstream { _ in .ok("ok") }
+        defer { Task { await upstream.shutdown() } }
+        let lines = Mutex<[String]>([])
+        let filters = #"filter "audit" { type "log"; log-response #false }"#
+        let routes = #"route "api" { matches { path-prefix "/" }; upstream "app"; filters "audit" }"#
+        try await Self.serve(
+            upstreamPort: upstream.port, filters: filters, routes: routes, system: trusted ? #"trusted-proxies "127.0.0.1""# : "",
+            log: { l in lines.withLock { $0.append(l) } }
+        ) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1, 203.0.113.5\r\n\r\n").status == 200)
+            // Whatever the client says, X-Forwarded-For upstream ends with the real peer.
+            let seen = try #require(upstream.requests.last)
+            #expect(seen.header("x-forwarded-for").last?.hasSuffix("127.0.0.1") == true)
+            #expect(seen.header("x-forwarded-for").joined().contains("1.1.1.1") == trusted)
+        }
+        let logged = try #require(lines.withLock { $0 }.first { $0.contains("filter_log_request") })
+        #expect(logged.contains(trusted ? "\"client\":\"203.0.113.5\"" : "\"client\":\"127.0.0.1\""))
+        #expect(!logged.contains("1.1.1.1"))
     }
 }

@@ -137,4 +137,40 @@ import Testing
         #expect(policy.overridden(by: filter) == RouteTimeouts(request: .seconds(20), read: .seconds(1), write: .seconds(5)))
         #expect(RouteTimeouts().isEmpty)
     }
+
+    // MARK: - client address
+
+    static let trusted = ForwardingPolicy(trustedProxies: [
+        .init(address: [127, 0, 0, 1], prefixLength: 32), .init(address: [10, 0, 0, 0], prefixLength: 8),
+    ])
+
+    static func client(peer: String, _ peerBytes: [UInt8], xff: [String] = [], forwarded: [String] = [], policy: ForwardingPolicy = trusted) -> String {
+        ClientAddress.resolve(peer: peer, peerBytes: peerBytes, policy: policy) { name in
+            name == ClientAddress.forwardedFor ? xff : name == ClientAddress.forwarded ? forwarded : []
+        }
+    }
+
+    @Test func anUntrustedPeerCannotNameItsOwnAddress() {
+        #expect(Self.client(peer: "192.0.2.9", [192, 0, 2, 9], xff: ["6.6.6.6"]) == "192.0.2.9")
+        #expect(Self.client(peer: "192.0.2.9", [192, 0, 2, 9], forwarded: ["for=6.6.6.6"]) == "192.0.2.9")
+        // No trusted proxies configured: the peer, whatever the fields say.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["6.6.6.6"], policy: ForwardingPolicy()) == "127.0.0.1")
+    }
+
+    @Test func aTrustedChainIsReadFromTheRight() {
+        // The trusted peer says the client was 203.0.113.5.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["203.0.113.5"]) == "203.0.113.5")
+        // A client that prepends a spoofed hop gains nothing: the rightmost untrusted hop counts.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["1.1.1.1, 203.0.113.5"]) == "203.0.113.5")
+        // Trusted hops (10.0.0.0/8) are skipped, across several fields too.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["203.0.113.5", "10.1.2.3"]) == "203.0.113.5")
+        // Garbage ends the walk at the last address believed.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["203.0.113.5, unknown, 10.1.2.3"]) == "10.1.2.3")
+        // All hops trusted: the oldest.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["10.9.9.9, 10.1.2.3"]) == "10.9.9.9")
+        // Forwarded (RFC 7239) when there is no X-Forwarded-For; ports and IPv6 brackets.
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], forwarded: ["for=\"[2001:db8::7]:4711\";proto=https"]) == "2001:db8::7")
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], xff: ["198.51.100.2:5555"]) == "198.51.100.2")
+        #expect(Self.client(peer: "127.0.0.1", [127, 0, 0, 1], forwarded: ["for=_hidden"]) == "127.0.0.1")
+    }
 }

@@ -104,6 +104,10 @@ extension ProxyConnectionHandler {
         let traceID =
             request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
+        // The client's address: the peer's, or the one a trusted proxy forwarded.
+        currentClientIP = ClientAddress.resolve(peer: clientIP, peerBytes: clientIPBytes, policy: snapshot.forwarding) {
+            FilterRequest.values(head, bytes.raw, $0)
+        }
         // A listener that redirects to HTTPS answers every request itself, before any route.
         if let redirect = listener?.redirectToHTTPS {
             let body = BodyCounter(framing: head.framing, limit: snapshot.limits.maxBodyBytes, limits: parser.limits)
@@ -158,7 +162,7 @@ extension ProxyConnectionHandler {
         _ head: RequestHead, _ bytes: HeadBytes, _ facts: RequestFacts, traceID: String, route: ResolvedRoute, ticket: UInt64
     ) -> FilterRequest {
         FilterRequest(
-            head: head, bytes: bytes.raw, facts: facts, clientAddress: clientIP, scheme: listener?.tls != nil ? "https" : "http",
+            head: head, bytes: bytes.raw, facts: facts, clientAddress: currentClientIP, scheme: listener?.tls != nil ? "https" : "http",
             routeID: route.id, traceID: traceID,
             waker: route.filters.mayWait ? FilterWaker(target: filterWakeTarget(), ticket: ticket) : nil, logger: shared.health.logger)
     }
