@@ -114,6 +114,17 @@ public struct ServerSnapshot: Sendable {
     public var routeSets: [Router] = [] { didSet { resolveRoutes() } }
     /// `Via`, and whose forwarding fields are believed (`system { via; trusted-proxies }`).
     public var forwarding = ForwardingPolicy()
+    /// Which event loop serves the data listeners (`system { data-path }`). Fixed when the
+    /// server starts: a reload that changes it is refused by the caller.
+    public var dataPath: DataPath = .nio
+
+    /// The host of the data listeners' connections.
+    public enum DataPath: String, Sendable, Equatable, CaseIterable {
+        /// SwiftNIO channels (`ProxyConnectionHandler` in a pipeline).
+        case nio
+        /// Sentinel's own reactors (`HTTP1ReactorDriver`), one per worker thread.
+        case reactor
+    }
 
     /// Every route of every set resolved to what it does (`Admission/RouteTable.swift`), kept
     /// in step with the fields above: the request path reads these, never `actions` by index.

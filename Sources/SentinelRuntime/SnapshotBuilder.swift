@@ -197,6 +197,7 @@ public enum SnapshotBuilder {
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
         snapshot.filterChains = filterChains
+        snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(
             via: config.system.via,
             trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })

@@ -256,17 +256,15 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if after <= .zero {
             pickAndConnect()
         } else {
-            let bound = NIOLoopBound(self, eventLoop: pool.eventLoop)
-            retryTask = pool.eventLoop.scheduleTask(in: after.timeAmount) {
-                let exchange = bound.value
-                exchange.retryTask = nil
-                if !exchange.lifecycle.isDone { exchange.pickAndConnect() }
+            retryTask = pool.transport.schedule(after: after) { [self] in
+                retryTask = nil
+                if !lifecycle.isDone { pickAndConnect() }
             }
         }
         return true
     }
 
-    var retryTask: Scheduled<Void>?
+    var retryTask: (any UpstreamTimer)?
 
     /// Drops the failed attempt's connection and response state (the request head is kept; the
     /// caller moved the life cycle back to picking, or to connecting for a stale replay).
@@ -284,9 +282,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         attempt += 1
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
+        let site = downstream.upstreamSite
         if !fresh, let idle = pool.takeIdle(
             key, limits: attemptLimits, now: pickStartNanos, tls: upstream.tls?.context, address: address,
-            generation: upstream.generation)
+            generation: upstream.generation, site: site)
         {
             // The common case, without the callback (and its allocation) of `acquire`.
             connected(idle, reused: true, now: pickStartNanos)
@@ -294,7 +293,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         pool.acquire(
             key, address: address, generation: upstream.generation, limits: attemptLimits, tls: upstream.tls, fresh: true,
-            now: pickStartNanos
+            now: pickStartNanos, site: site
         ) { [self] result in
             guard !lifecycle.isDone else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }

@@ -75,7 +75,7 @@ extension ProxyConnectionHandler {
                 instance: wantsInstanceAnswer(kind, response) ? kind : nil)
         case .proxy(let plan, let pick, let headBytes, let responsePolicy):
             if head.expect100Continue {
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+                writeAndFlush(host.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
             }
             var body = admission.body
             body.limitIsBody413 = true
