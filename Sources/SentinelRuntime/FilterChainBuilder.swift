@@ -44,7 +44,12 @@ enum FilterChainBuilder {
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
             }
         }
-        return FilterChain(request: request, response: response, requestEdits: requestEdits, responseEdits: responseEdits, timeouts: timeouts)
+        // `policies { failure-mode }` is the default of every filter that sets none of its own
+        // (a filter type with its own `failure-mode` / `on-failure` sets it when it is built).
+        let routeMode: FilterFailureMode = route.policies.failureMode == .open ? .open : .closed
+        return FilterChain(
+            request: request.map { $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
+            timeouts: timeouts)
     }
 
     static func cors(_ c: CorsFilterConfig) -> CorsPolicy {

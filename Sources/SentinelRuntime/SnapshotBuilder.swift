@@ -251,6 +251,7 @@ public enum SnapshotBuilder {
             })
         // `policies { timeout-secs }`: the upstream's read and write timeouts, for this route.
         proxy.timeouts = route.policies.timeout.map { RouteTimeouts(read: $0, write: $0) }
+        proxy.failureMode = route.policies.failureMode == .open ? .open : .closed
         return .proxy(proxy)
     }
 

@@ -202,4 +202,21 @@ import Testing
         #expect(logged.contains(trusted ? "\"client\":\"203.0.113.5\"" : "\"client\":\"127.0.0.1\""))
         #expect(!logged.contains("1.1.1.1"))
     }
+
+    /// `policies { failure-mode }` reaches the route and is the default of its filters.
+    @Test(arguments: ["open", "closed"])
+    func theRoutePoliciesFailureModeIsTheFiltersDefault(mode: String) throws {
+        let text = """
+            system { worker-threads 1 }
+            listeners { listener "http" { address "127.0.0.1:0" } }
+            upstreams { upstream "app" { target "127.0.0.1:9" } }
+            filters { filter "cors" { type "cors" } }
+            routes { route "r" { matches { path-prefix "/" }; upstream "app"; filters "cors"; policies { failure-mode "\(mode)" } } }
+            """
+        let snapshot = try ServerSnapshot.fromConfig(text)
+        let route = try #require(snapshot.routes(forListener: "http").routes.first)
+        #expect(route.filters.request.map(\.failureMode) == [FilterFailureMode(rawValue: mode)!])
+        guard case .proxy(let plan)? = route.action else { Issue.record("not proxied"); return }
+        #expect(plan.route.failureMode == FilterFailureMode(rawValue: mode))
+    }
 }

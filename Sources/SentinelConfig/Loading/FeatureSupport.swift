@@ -167,10 +167,7 @@ enum FeatureSupport {
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
-            // Route policies: header edits, max-body-size and timeout-secs are honoured.
-            if r.policies.failureMode != .closed {
-                out.append(("route policies failure-mode (the default of agent filters; closed is what every filter failure does)", r.location, p))
-            }
+            // Route policies: header edits, max-body-size, timeout-secs and failure-mode are honoured.
             if r.policies.rateLimit != nil { out.append(("route policies rate-limit (use a rate-limit filter)", r.location, p)) }
             if r.policies.bufferRequests || r.policies.bufferResponses {
                 out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "

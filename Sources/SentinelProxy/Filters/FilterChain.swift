@@ -23,6 +23,12 @@ public final class FilterChain: Sendable {
             self.failureMode = failureMode
             self.filter = filter
         }
+
+        /// This entry with failure mode `mode` (the route policy's default, for a filter that
+        /// sets none of its own).
+        public func failing(_ mode: FilterFailureMode) -> Entry {
+            Entry(id: id, type: type, failureMode: mode, filter: filter)
+        }
     }
 
     /// A response-phase filter of the chain.
