@@ -13,7 +13,7 @@ import Testing
     /// Serves `filters` and `routes` (the upstream is `app`, at `upstreamPort`).
     static func serve(
         upstreamPort: Int, filters: String, routes: String, upstreamTimeouts: String = "", system: String = "",
-        log: (@Sendable (String) -> Void)? = nil, _ body: (Int) async throws -> Void
+        log: (@Sendable (String) -> Void)? = nil, metrics: MetricsRegistry = .init(), _ body: (Int) async throws -> Void
     ) async throws {
         let text = """
             system { worker-threads 1; \(system) }
@@ -23,7 +23,7 @@ import Testing
             routes { \(routes) }
             """
         let snapshot = try ServerSnapshot.fromConfig(text)
-        try await ProxyServer(eventLoopCount: 1, log: log).serving(snapshot, body)
+        try await ProxyServer(eventLoopCount: 1, metrics: metrics, log: log).serving(snapshot, body)
     }
 
     @Test func headersFiltersEditEachPhase() async throws {
@@ -65,7 +65,8 @@ import Testing
             }
             """#
         let routes = #"route "api" { matches { path-prefix "/api" }; upstream "app"; filters "cors" }"#
-        try await Self.serve(upstreamPort: upstream.port, filters: filters, routes: routes) { port in
+        let metrics = MetricsRegistry()
+        try await Self.serve(upstreamPort: upstream.port, filters: filters, routes: routes, metrics: metrics) { port in
             let c = try RawClient(port: port)
             let pre = try c.request(
                 "OPTIONS /api/x HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\n"
@@ -91,6 +92,10 @@ import Testing
             #expect(evilPre.status == 403)
             #expect(evilPre.header("Access-Control-Allow-Origin") == nil)
         }
+        // Each answer is counted by filter, type and status class (a pass is not).
+        let text = metrics.render(version: "t")
+        #expect(text.contains(#"sentinel_filter_decisions_total{filter="cors",type="cors",action="answer_2xx"} 1"#))
+        #expect(text.contains(#"sentinel_filter_decisions_total{filter="cors",type="cors",action="answer_4xx"} 1"#))
     }
 
     @Test func aRedirectRouteAnswersWithoutAnUpstream() async throws {
