@@ -90,6 +90,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 "SentinelTLS",
+                "SentinelAgentProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -102,6 +103,8 @@ let package = Package(
             name: "SentinelTestSupport",
             dependencies: [
                 "SentinelProxy",
+                // The scriptable fake agent speaks the agent protocol over a Unix socket.
+                "SentinelAgentProtocol",
                 // Configuration text → snapshot, for tests that start from configuration.
                 "SentinelRuntime",
                 "SentinelConfig",
