@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
         .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
+        .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -59,6 +60,12 @@ let package = Package(
         // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
         // for JSON only. Shared by the proxy's agent client and the agent SDK.
         .target(name: "SentinelAgentProtocol", swiftSettings: strict),
+        // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
+        // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
+        .target(name: "SentinelWAF", swiftSettings: strict),
+        // The auth agent's checks: JWT (HS256, RS256, ES256; PEM or JWKS keys; exp/nbf with leeway,
+        // issuer, audience) and API keys, on the system OpenSSL. Pure: no sockets.
+        .target(name: "SentinelAuth", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -91,6 +98,8 @@ let package = Package(
                 "SentinelHTTP1",
                 "SentinelTLS",
                 "SentinelAgentProtocol",
+                "SentinelRateLimit",
+                "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -116,7 +125,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS", "SentinelRateLimit"],
             swiftSettings: strict
         ),
         // The only C of the process model and the reactor: posix_spawn close-from and memfd (GNU
@@ -128,6 +137,14 @@ let package = Package(
         // Reactor responder/proxy for wrk, and timer micro-benchmarks (run with -c release; not installed).
         .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor",
             exclude: ["respond-vs-nginx.sh"]),
+        // Atomics on shared memory, the monotonic clock and memfd for SentinelRateLimit.
+        .target(name: "CSentinelRateLimit"),
+        // Rate limiting without NIO: the token bucket (pure), the bounded key table in memory
+        // workers share, SipHash keys, the verdict and its headers; the RESP codec of the Redis backend.
+        .target(name: "SentinelRateLimit", dependencies: ["CSentinelRateLimit"], swiftSettings: strict + hotPath),
+        // Shared-table and HTTP rate-limit measurements (docs/benchmarks.md; run with -c release).
+        .executableTarget(name: "sentinel-ratelimit-bench", dependencies: ["SentinelRateLimit", "CSentinelRateLimit"],
+            path: "Benchmarks/ratelimit"),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
@@ -135,7 +152,7 @@ let package = Package(
         .target(
             name: "SentinelMaster",
             dependencies: [
-                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd", "SentinelRateLimit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -164,6 +181,7 @@ let package = Package(
                 "SentinelProxy",
                 "SentinelRuntime",
                 "SentinelTLS",
+                "SentinelRateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -185,9 +203,14 @@ let package = Package(
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // The shared table across child processes runs sentinel-ratelimit-bench.
+        .testTarget(name: "SentinelRateLimitTests", dependencies: ["SentinelRateLimit", "SentinelTestSupport", "sentinel-ratelimit-bench"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
         // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
         .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
+        .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
+        // Keys and signatures made at run time with the openssl command line.
+        .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(

@@ -99,6 +99,8 @@ public final class MetricsRegistry: Sendable {
     let upstreamTLS = UpstreamTLSMetrics()
     /// Calls, failures, latency and breaker state per agent.
     public let agents = AgentMetrics()
+    /// What the route filters decided (phase 3).
+    let filters = FilterMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -350,6 +352,7 @@ public final class MetricsRegistry: Sendable {
         out += tls.render(now: Int64(Glibc.time(nil)))
         out += upstreamTLS.render()
         out += agents.render()
+        out += filters.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out
