@@ -97,6 +97,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 "SentinelTLS",
+                "SentinelAgentProtocol",
                 "SentinelRateLimit",
                 "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -111,6 +112,8 @@ let package = Package(
             name: "SentinelTestSupport",
             dependencies: [
                 "SentinelProxy",
+                // The scriptable fake agent speaks the agent protocol over a Unix socket.
+                "SentinelAgentProtocol",
                 // Configuration text → snapshot, for tests that start from configuration.
                 "SentinelRuntime",
                 "SentinelConfig",
