@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
+        .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -54,6 +55,10 @@ let package = Package(
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
         .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
+        // Agent protocol v2: frames (u32 length, type byte, JSON payload), the incremental frame
+        // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
+        // for JSON only. Shared by the proxy's agent client and the agent SDK.
+        .target(name: "SentinelAgentProtocol", swiftSettings: strict),
         // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
         // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
         .target(name: "SentinelWAF", swiftSettings: strict),
@@ -184,6 +189,8 @@ let package = Package(
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
+        .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
         .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
         // Keys and signatures made at run time with the openssl command line.
         .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
