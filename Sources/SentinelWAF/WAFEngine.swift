@@ -48,6 +48,13 @@ public struct WAFVerdict: Sendable, Equatable {
     /// The request must be refused (over the threshold and not detect-only).
     public var block: Bool
 
+    public init(matches: [WAFMatch], score: Int, overThreshold: Bool, block: Bool) {
+        self.matches = matches
+        self.score = score
+        self.overThreshold = overThreshold
+        self.block = block
+    }
+
     public var ruleIDs: [String] { matches.map(\.ruleID) }
     /// Every matched rule's tags, each once, in match order.
     public var tags: [String] {

@@ -1,0 +1,58 @@
+// Round trips through the agent SDK's server on a Unix socket: an allow-all handler (and the
+// shipped WAF agent's rule set) answering RequestHeaders events from the SDK's FakeProxy.
+// Run with -c release: swift run -c release agent-roundtrip [events]
+import Foundation
+import SentinelAgentProtocol
+import SentinelAgentSDK
+import SentinelBundledAgents
+import SentinelWAF
+
+struct AllowAll: AgentHandler {
+    var capabilities: AgentCapabilities { AgentCapabilities(agentID: "allow", name: "allow", version: "1") }
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+func measure<H: AgentHandler>(_ name: String, _ handler: H, events: Int, concurrency: Int) async throws {
+    try await AgentTestHarness.withAgent(handler) { proxy in
+        let headers: [String: [String]] = [
+            "host": ["shop.example"], "user-agent": ["Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"],
+            "accept": ["text/html,application/xhtml+xml"], "accept-encoding": ["gzip, br"],
+            "cookie": ["session=abc123; theme=dark"], "x-forwarded-for": ["203.0.113.9"],
+        ]
+        // Warm-up.
+        for i in 0..<200 { _ = try await proxy.requestHeaders(.sample(uri: "/w", headers: headers, correlationID: "w\(i)")) }
+        let clock = ContinuousClock()
+        var latencies: [Double] = []
+        latencies.reserveCapacity(events)
+        let start = clock.now
+        try await withThrowingTaskGroup(of: [Double].self) { group in
+            for lane in 0..<concurrency {
+                group.addTask {
+                    var mine: [Double] = []
+                    for i in stride(from: lane, to: events, by: concurrency) {
+                        let t0 = clock.now
+                        _ = try await proxy.requestHeaders(.sample(uri: "/api/v1/items/\(i)?page=2&sort=name", headers: headers,
+                                                                   correlationID: "c\(i)"))
+                        mine.append(Double((clock.now - t0) / .nanoseconds(1)) / 1000)
+                    }
+                    return mine
+                }
+            }
+            for try await part in group { latencies += part }
+        }
+        let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
+        latencies.sort()
+        print(String(format: "%@ concurrency %d: %d events in %.2f s = %.0f/s; round trip p50 %.0f µs, p99 %.0f µs",
+                     name, concurrency, events, elapsed, Double(events) / elapsed,
+                     percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    }
+}
+
+let events = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20_000 : 20_000
+try await measure("allow-all", AllowAll(), events: events, concurrency: 1)
+try await measure("allow-all", AllowAll(), events: events, concurrency: 16)
+try await measure("waf", try WAFAgent(settings: WAFSettings()), events: events, concurrency: 1)
+try await measure("waf", try WAFAgent(settings: WAFSettings()), events: events, concurrency: 16)
