@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
         .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
+        .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
         .library(name: "SentinelAgentSDK", targets: ["SentinelAgentSDK"]),
@@ -100,6 +101,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 "SentinelTLS",
+                "SentinelRateLimit",
+                "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -123,7 +126,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS", "SentinelRateLimit"],
             swiftSettings: strict
         ),
         // The only C of the process model and the reactor: posix_spawn close-from and memfd (GNU
@@ -135,6 +138,14 @@ let package = Package(
         // Reactor responder/proxy for wrk, and timer micro-benchmarks (run with -c release; not installed).
         .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor",
             exclude: ["respond-vs-nginx.sh"]),
+        // Atomics on shared memory, the monotonic clock and memfd for SentinelRateLimit.
+        .target(name: "CSentinelRateLimit"),
+        // Rate limiting without NIO: the token bucket (pure), the bounded key table in memory
+        // workers share, SipHash keys, the verdict and its headers; the RESP codec of the Redis backend.
+        .target(name: "SentinelRateLimit", dependencies: ["CSentinelRateLimit"], swiftSettings: strict + hotPath),
+        // Shared-table and HTTP rate-limit measurements (docs/benchmarks.md; run with -c release).
+        .executableTarget(name: "sentinel-ratelimit-bench", dependencies: ["SentinelRateLimit", "CSentinelRateLimit"],
+            path: "Benchmarks/ratelimit"),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
@@ -142,7 +153,7 @@ let package = Package(
         .target(
             name: "SentinelMaster",
             dependencies: [
-                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd", "SentinelRateLimit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -171,6 +182,7 @@ let package = Package(
                 "SentinelProxy",
                 "SentinelRuntime",
                 "SentinelTLS",
+                "SentinelRateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -247,6 +259,8 @@ let package = Package(
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // The shared table across child processes runs sentinel-ratelimit-bench.
+        .testTarget(name: "SentinelRateLimitTests", dependencies: ["SentinelRateLimit", "SentinelTestSupport", "sentinel-ratelimit-bench"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
         // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
         .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
