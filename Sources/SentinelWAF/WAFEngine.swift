@@ -93,21 +93,34 @@ public struct WAFPolicy: Sendable {
 
     /// Runs the rules in order over one phase of a request. In blocking mode evaluation stops
     /// once the threshold is reached (the answer cannot change); detect-only runs every rule.
+    /// Each target is normalised once per distinct transform list (rules share a few lists), not
+    /// once per rule.
     public func evaluate(_ request: WAFRequest, phase: WAFPhase, body: [UInt8] = [],
                          carry: inout WAFCarry) -> WAFVerdict {
         let path = request.path
         var matches: [WAFMatch] = []
+        var cache: [ValueKey: [(label: String, bytes: [UInt8])]] = [:]
         for rule in rules {
             if !detectOnly && carry.score >= threshold { break }
             guard rule.paranoia <= paranoia, !carry.matched.contains(rule.id) else { continue }
             if exclusions.contains(where: { $0.excludes(rule, path: path) }) { continue }
-            for target in rule.targets where target.isBody == (phase == .body) {
-                if let hit = firstHit(rule, target, request, body) {
+            targets: for target in rule.targets where target.isBody == (phase == .body) {
+                let key = ValueKey(target: target, transforms: rule.transforms)
+                let values: [(label: String, bytes: [UInt8])]
+                if let cached = cache[key] {
+                    values = cached
+                } else {
+                    values = Self.values(of: target, request, body).map { v in
+                        (v.label, rule.transforms.reduce(v.bytes) { $1.apply($0) })
+                    }
+                    cache[key] = values
+                }
+                for v in values where rule.op.test(v.bytes) {
                     matches.append(WAFMatch(ruleID: rule.id, description: rule.description, tags: rule.tags,
-                                            score: rule.score, target: hit))
+                                            score: rule.score, target: v.label))
                     carry.score += rule.score
                     carry.matched.insert(rule.id)
-                    break
+                    break targets
                 }
             }
         }
@@ -115,28 +128,24 @@ public struct WAFPolicy: Sendable {
         return WAFVerdict(matches: matches, score: carry.score, overThreshold: over, block: over && !detectOnly)
     }
 
-    private func firstHit(_ rule: WAFRule, _ target: WAFTarget, _ request: WAFRequest, _ body: [UInt8]) -> String? {
-        func test(_ raw: [UInt8]) -> Bool {
-            var value = raw
-            for t in rule.transforms { value = t.apply(value) }
-            return rule.op.test(value)
-        }
+    struct ValueKey: Hashable {
+        var target: WAFTarget
+        var transforms: [WAFTransform]
+    }
+
+    /// The raw values a target names, each with the label a match reports.
+    static func values(of target: WAFTarget, _ request: WAFRequest, _ body: [UInt8]) -> [(label: String, bytes: [UInt8])] {
         switch target {
-        case .method: return test(Array(request.method.utf8)) ? target.description : nil
-        case .path: return test(Array(request.path.utf8)) ? target.description : nil
-        case .query: return test(Array(request.query.utf8)) ? target.description : nil
-        case .body: return test(body) ? target.description : nil
+        case .method: return [(target.description, Array(request.method.utf8))]
+        case .path: return [(target.description, Array(request.path.utf8))]
+        case .query: return [(target.description, Array(request.query.utf8))]
+        case .body: return [(target.description, body)]
         case .header(let name):
-            for h in request.headers where h.name == name {
-                if test(Array(h.value.utf8)) { return target.description }
-            }
-            return nil
+            return request.headers.filter { $0.name == name }.map { (target.description, Array($0.value.utf8)) }
         case .headers:
-            for h in request.headers where test(Array(h.value.utf8)) { return "header:\(h.name)" }
-            return nil
+            return request.headers.map { ("header:\($0.name)", Array($0.value.utf8)) }
         case .headerNames:
-            for h in request.headers where test(Array(h.name.utf8)) { return "header-names" }
-            return nil
+            return request.headers.map { ("header-names", Array($0.name.utf8)) }
         }
     }
 
