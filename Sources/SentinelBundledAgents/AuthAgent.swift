@@ -12,7 +12,7 @@ import Glibc
 /// `x-auth-claim-*` (any such header the client sent is removed first). Otherwise 401 with
 /// `WWW-Authenticate`, in the block's headers and in the answer's response headers.
 public final class AuthAgent: AgentHandler {
-    let state: Mutex<(settings: AuthSettings, authenticator: Authenticator)>
+    let state: Mutex<(settings: AuthSettings, authenticator: Authenticator, applied: AgentJSON?)>
     let clock: @Sendable () -> Int64
 
     public static let version = "1.0.0"
@@ -22,7 +22,7 @@ public final class AuthAgent: AgentHandler {
 
     /// `settings` must build (`authenticator()`); the command line checks that first.
     public init(settings: AuthSettings, clock: @escaping @Sendable () -> Int64 = AuthAgent.systemClock) throws {
-        state = Mutex((settings, try settings.authenticator()))
+        state = Mutex((settings, try settings.authenticator(), nil))
         self.clock = clock
     }
 
@@ -37,14 +37,15 @@ public final class AuthAgent: AgentHandler {
 
     public var settings: AuthSettings { state.withLock { $0.settings } }
 
-    /// New settings replace the current ones whole (a null or empty `config` keeps them);
-    /// settings that do not build are rejected and the current ones stay.
+    /// New settings replace the current ones whole (a null or empty `config` keeps them, and so
+    /// does the same `config` again: the proxy repeats it on every connection); settings that do
+    /// not build are rejected and the current ones stay.
     public func configure(_ config: AgentJSON, version: String?) async throws {
-        if config == .null || config == .object([:]) { return }
+        if config == .null || config == .object([:]) || state.withLock({ $0.applied == config }) { return }
         let s = try decodeSettings(AuthSettings.self, from: config)
         let a: Authenticator
         do { a = try s.authenticator() } catch { throw SettingsError(error.description) }
-        state.withLock { $0 = (s, a) }
+        state.withLock { $0 = (s, a, config) }
     }
 
     public func requestHeaders(_ event: RequestHeadersEvent) async -> AgentResponse {

@@ -25,6 +25,9 @@ public final class WAFAgent: AgentHandler {
     struct State {
         var settings: WAFSettings
         var policy: WAFPolicy
+        /// The last `config` applied: the proxy repeats it on every connection (handshake and
+        /// Configure), which then changes nothing (tracked requests survive a reconnect).
+        var applied: AgentJSON?
         var tracked: [String: Tracked] = [:]
         var order: [String] = []
     }
@@ -64,12 +67,13 @@ public final class WAFAgent: AgentHandler {
 
     public var settings: WAFSettings { state.withLock { $0.settings } }
 
-    /// New settings replace the current ones whole (a null or empty `config` keeps them).
+    /// New settings replace the current ones whole (a null or empty `config` keeps them, and so
+    /// does the same `config` again).
     public func configure(_ config: AgentJSON, version: String?) async throws {
-        if config == .null || config == .object([:]) { return }
+        if config == .null || config == .object([:]) || state.withLock({ $0.applied == config }) { return }
         let s = try decodeSettings(WAFSettings.self, from: config)
         let p = try Self.buildPolicy(s)
-        state.withLock { $0.settings = s; $0.policy = p; $0.tracked = [:]; $0.order = [] }
+        state.withLock { $0.settings = s; $0.policy = p; $0.applied = config; $0.tracked = [:]; $0.order = [] }
     }
 
     public func requestHeaders(_ event: RequestHeadersEvent) async -> AgentResponse {

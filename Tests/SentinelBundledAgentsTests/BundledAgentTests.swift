@@ -186,3 +186,20 @@ private func hs256(_ claims: String) -> String {
         #expect(agent.trackedCount == WAFAgent.maxTrackedRequests - 1)
     }
 }
+
+@Suite struct RepeatedConfigureTests {
+    /// The proxy sends an agent's settings on every connection: the same settings again keep the
+    /// WAF's per-request state (a body still scores on top of its head after a reconnect).
+    @Test func theSameSettingsAgainChangeNothing() async throws {
+        let config: AgentJSON = .object(["paranoia-level": .number(1)])
+        let agent = try WAFAgent(settings: WAFSettings())
+        try await agent.configure(config, version: nil)
+        _ = await agent.requestHeaders(.sample(method: "POST", uri: "/c?next=javascript:x", headers: ["content-length": ["9"]], correlationID: "k"))
+        #expect(agent.trackedCount == 1)
+        try await agent.configure(config, version: nil)
+        #expect(agent.trackedCount == 1)
+        try await agent.configure(.object(["paranoia-level": .number(2)]), version: nil)
+        #expect(agent.trackedCount == 0)
+        #expect(agent.settings.paranoiaLevel == 2)
+    }
+}
