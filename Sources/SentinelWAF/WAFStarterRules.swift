@@ -4,7 +4,7 @@
 /// (5 critical: one hit reaches the default threshold of 5; 3-4: needs a second signal).
 public enum WAFStarterRules {
     static let args: [WAFTarget] = [.query, .body, .header("cookie")]
-    static let decode: [WAFTransform] = [.urlDecode, .plusToSpace, .removeNulls, .htmlEntityDecode, .compressWhitespace]
+    static let decode: [WAFTransform] = [.urlDecode, .plusToSpace, .jsUnescape, .removeNulls, .htmlEntityDecode, .compressWhitespace]
     static let pathDecode: [WAFTransform] = [.urlDecode, .removeNulls, .backslashToSlash]
 
     public static func rules() throws(WAFRuleError) -> [WAFRule] {

@@ -67,6 +67,10 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         #expect(v.block)
         let sql = body(p, r, #"{"id":"1' or 'a'='a"}"#)
         #expect(sql.ruleIDs == ["100102"])
+        // JSON escapes do not hide a payload.
+        let escaped = body(p, r, #"{"bio":"\u003cscript\u003ealert(1)\u003c/script\u003e"}"#)
+        #expect(escaped.ruleIDs == ["100201"])
+        #expect(WAFTransform.jsUnescape.apply(Array(#"a\x3cb\u00e9\u12"#.utf8)) == Array(#"a<bé\u12"#.utf8))
     }
 
     @Test func scannersAndJNDIInHeadersAreBlocked() throws {
