@@ -26,7 +26,7 @@ public enum WAFStarterRules {
             try re("100101", "SQL UNION SELECT", args, decode,
                    #"\bunion"# + sp + "+((all|distinct)" + sp + "+)?[(]*select\\b", tags: sqli),
             try re("100102", "SQL tautology after a quote", args, decode,
-                   #"['"`][[:space:]]*\)*[[:space:]]*(or|and|\|\||&&)[[:space:]]+['"(]*[[:alnum:]_]+['")]*[[:space:]]*(=|<>|!=|<=|>=|<|>|like\b|is\b)"#,
+                   #"['"`][[:space:]]*\)*[[:space:]]*(or|and|\|\||&&)[[:space:]]+['"(]*[[:alnum:]_]+['")]*[[:space:]]*(=|<>|!=|<=|>=|like[[:space:]]+['"%])"#,
                    tags: sqli),
             try re("100103", "SQL numeric tautology", args, decode,
                    #"\b(or|and)[[:space:]]+([0-9]+)[[:space:]]*(=|<>|!=)[[:space:]]*[0-9]+\b"#, tags: sqli),

@@ -34,6 +34,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
     @Test(arguments: [
         ("/products?id=1%20UNION%20ALL%20SELECT%20username,password%20FROM%20users--", "100101"),
         ("/login?user=admin'%20OR%20'1'='1", "100102"),
+        ("/login?user=x'%20or%20username%20like%20'%25", "100102"),
         ("/item?id=5+or+1=1", "100103"),
         ("/item?id=1);waitfor%20delay%20'0:0:5'--", "100105"),
         ("/item?id=1;%20DROP%20TABLE%20users", "100106"),
@@ -109,6 +110,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         "title=Release+notes&body=We+fixed+a+bug+where+1+%3D+1+comparisons+failed.+See+docs%2Fupgrade.md",
         "<?xml version=\"1.0\"?><order><id>42</id><note>Leave at the door &amp; ring twice</note></order>",
         "comment=Send+it%3B+ping+me+later.+The+cats%3B+cat+food+is+fine%3B+ls+is+a+command+%7C+id+card+too",
+        #"{"quote":"He said \"yes\" and that is final, \"no\" or people like it"}"#,
     ])
     func cleanBodiesPass(text: String) throws {
         let p = try policy()
