@@ -38,6 +38,8 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         ("/item?id=5+or+1=1", "100103"),
         ("/item?id=1);waitfor%20delay%20'0:0:5'--", "100105"),
         ("/item?id=1;%20DROP%20TABLE%20users", "100106"),
+        ("/item?id=1;%20delete%20from%20users%20where%201", "100106"),
+        ("/item?id=1%20and%20sleep(5)", "100105"),
         ("/q?s=1%27%20and%20(select%201%20from%20information_schema.tables)", "100107"),
         ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E", "100201"),
         ("/search?q=%3Cimg%20src=x%20onerror=alert(1)%3E", "100202"),
@@ -111,6 +113,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         "<?xml version=\"1.0\"?><order><id>42</id><note>Leave at the door &amp; ring twice</note></order>",
         "comment=Send+it%3B+ping+me+later.+The+cats%3B+cat+food+is+fine%3B+ls+is+a+command+%7C+id+card+too",
         #"{"quote":"He said \"yes\" and that is final, \"no\" or people like it"}"#,
+        "note=Get+more+sleep+(8+hours)%3B+delete+from+your+list+anything+urgent%3B+shutdown+the+laptop+at+night.+Benchmark+(2024)+results",
     ])
     func cleanBodiesPass(text: String) throws {
         let p = try policy()
