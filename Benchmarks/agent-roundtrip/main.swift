@@ -73,6 +73,11 @@ func measureWAF(iterations: Int) throws {
     }
 }
 
+// `agent-roundtrip waf`: only the rule-set measurement (for instruction counts with perf stat).
+if CommandLine.arguments.dropFirst().first == "waf" {
+    try measureWAF(iterations: 20_000)
+    exit(0)
+}
 let events = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20_000 : 20_000
 try measureWAF(iterations: 20_000)
 try await measure("allow-all", AllowAll(), events: events, concurrency: 1)

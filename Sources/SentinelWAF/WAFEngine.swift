@@ -73,7 +73,13 @@ public struct WAFCarry: Sendable, Equatable {
 
 /// A rule set with its scoring policy. Immutable once built; `evaluate` is pure.
 public struct WAFPolicy: Sendable {
-    public var rules: [WAFRule]
+    /// The rules, in evaluation order (fixed at init: the value slots below are derived from them).
+    public let rules: [WAFRule]
+    /// For each rule, for each of its targets: the index of its (target, transforms) pair among
+    /// the policy's distinct pairs, so one pass normalises each pair once (an array lookup, no
+    /// hashing per rule).
+    let slots: [[Int]]
+    let slotCount: Int
     /// Rules above this level are skipped (1-4).
     public var paranoia: Int
     /// Requests whose score reaches this are refused.
@@ -85,6 +91,16 @@ public struct WAFPolicy: Sendable {
     public init(rules: [WAFRule], paranoia: Int = 1, threshold: Int = 5, detectOnly: Bool = false,
                 exclusions: [WAFExclusion] = []) {
         self.rules = rules
+        var index: [ValueKey: Int] = [:]
+        slots = rules.map { rule in
+            rule.targets.map { target in
+                let key = ValueKey(target: target, transforms: rule.transforms)
+                if let i = index[key] { return i }
+                index[key] = index.count
+                return index.count - 1
+            }
+        }
+        slotCount = index.count
         self.paranoia = paranoia
         self.threshold = threshold
         self.detectOnly = detectOnly
@@ -99,21 +115,21 @@ public struct WAFPolicy: Sendable {
                          carry: inout WAFCarry) -> WAFVerdict {
         let path = request.path
         var matches: [WAFMatch] = []
-        var cache: [ValueKey: [(label: String, bytes: [UInt8])]] = [:]
-        for rule in rules {
+        var cache = [[(label: String, bytes: [UInt8])]?](repeating: nil, count: slotCount)
+        for (r, rule) in rules.enumerated() {
             if !detectOnly && carry.score >= threshold { break }
-            guard rule.paranoia <= paranoia, !carry.matched.contains(rule.id) else { continue }
+            guard rule.paranoia <= paranoia, carry.matched.isEmpty || !carry.matched.contains(rule.id) else { continue }
             if exclusions.contains(where: { $0.excludes(rule, path: path) }) { continue }
-            targets: for target in rule.targets where target.isBody == (phase == .body) {
-                let key = ValueKey(target: target, transforms: rule.transforms)
+            targets: for (t, target) in rule.targets.enumerated() where target.isBody == (phase == .body) {
+                let slot = slots[r][t]
                 let values: [(label: String, bytes: [UInt8])]
-                if let cached = cache[key] {
+                if let cached = cache[slot] {
                     values = cached
                 } else {
                     values = Self.values(of: target, request, body).map { v in
                         (v.label, rule.transforms.reduce(v.bytes) { $1.apply($0) })
                     }
-                    cache[key] = values
+                    cache[slot] = values
                 }
                 for v in values where rule.op.test(v.bytes) {
                     matches.append(WAFMatch(ruleID: rule.id, description: rule.description, tags: rule.tags,
