@@ -77,6 +77,8 @@ struct ShippedAgentsEndToEndTests {
         let proxy = try Child("sentinel", ["--config", dir + "/s.kdl"])
         #expect(pollUntil { proxy.port != nil }, "sentinel: \(proxy.text)")
         let port = try #require(proxy.port, "sentinel: \(proxy.text)")
+        // The proxy connects to its agents after it starts: the first request waits for that.
+        #expect(pollUntil { proxy.text.contains(#""event":"agent_connected""#) }, "sentinel: \(proxy.text)")
         try body(port)
         proxy.process.terminate()
         agentProcess.process.terminate()
