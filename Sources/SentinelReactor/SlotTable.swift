@@ -1,7 +1,8 @@
 /// Objects addressed by a 64-bit token (slot index in the low half, the slot's generation in
 /// the high half), as epoll and the timer wheel carry them. A slot's generation changes when
 /// it is freed, so a token that outlived its object (an event later in the same epoll batch,
-/// a stale timer entry) finds nothing instead of a stranger.
+/// a stale timer entry) finds nothing instead of a stranger. Generations start at 1 and skip 0,
+/// so no live object's token is 0 (hosts use 0 for "no session", as `DriverIO.session` does).
 struct SlotTable<Element> {
     private var entries: [Element?] = []
     private var generations: [UInt32] = []
@@ -16,7 +17,7 @@ struct SlotTable<Element> {
         } else {
             index = UInt32(entries.count)
             entries.append(element)
-            generations.append(0)
+            generations.append(1)
         }
         count += 1
         return UInt64(index) | UInt64(generations[Int(index)]) << 32
@@ -45,6 +46,7 @@ struct SlotTable<Element> {
         guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: token >> 32), entries[index] != nil else { return }
         entries[index] = nil
         generations[index] &+= 1
+        if generations[index] == 0 { generations[index] = 1 }
         freeSlots.append(UInt32(index))
         count -= 1
     }

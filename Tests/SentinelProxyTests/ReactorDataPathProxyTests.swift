@@ -2,6 +2,9 @@ import SentinelHTTP1
 import SentinelPolicy
 import SentinelTestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import SentinelProxy
 
@@ -72,6 +75,22 @@ import Testing
             }
         }
         #expect(statuses.count == 2 && statuses[0] == statuses[1] && statuses[0] >= 502, "\(statuses)")
+    }
+
+    /// Regression: a reactor's first session had token 0, which the HTTP/1 driver takes for "no
+    /// session yet", so an answer made outside the connection's own callbacks (here after the
+    /// connect deadline, a timer's) was never handed to the client, who waited in vain.
+    @Test func aConnectTimeoutOnTheFirstConnectionIsA504() async throws {
+        let (full, port) = try fullListener()
+        defer { close(full.fd); full.fillers.forEach { close($0) } }
+        var snapshot = try Self.snapshot(upstreamPort: port)
+        var upstreams = snapshot.upstreams
+        upstreams[0].connectTimeout = .milliseconds(200)
+        snapshot.upstreams = upstreams
+        try await ProxyServer(eventLoopCount: 1).serving(snapshot) { port in
+            let c = try RawClient(port: port)
+            #expect(try c.request("GET / HTTP/1.1\r\nHost: h\r\n\r\n").status == 504)
+        }
     }
 
     /// The reload regression of the NIO path (`ProxyTests`), on the reactor: after a reload that

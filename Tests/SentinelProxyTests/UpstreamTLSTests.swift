@@ -152,6 +152,33 @@ import Testing
         await backend.upstream.shutdown()
     }
 
+    /// A backend that accepts TCP and never answers the ClientHello: the handshake ends at the
+    /// upstream's connect deadline, counted as a TLS timeout, and the client gets a 502, on
+    /// both data paths.
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aSilentBackendFailsTheHandshakeAtTheConnectDeadline(
+        _ path: ServerSnapshot.DataPath
+    ) async throws {
+        let release = Locked(false)
+        let silent = try RawServer { _ in _ = pollTrue { release.value } }
+        defer {
+            release.update { $0 = true }
+            silent.stop()
+        }
+        var s = try snapshot(config(path, port: silent.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#))
+        var upstreams = s.upstreams
+        upstreams[0].connectTimeout = .milliseconds(200)
+        s.upstreams = upstreams
+        let server = ProxyServer(eventLoopCount: 1)
+        let port = try await server.start(snapshot: s)[0].port
+        let started = ContinuousClock.now
+        let r = try get(try RawClient(port: port))
+        let elapsed = ContinuousClock.now - started
+        _ = await server.shutdown(gracefulTimeout: .seconds(1))
+        #expect(r.status == 502)
+        #expect(elapsed >= .milliseconds(200))
+        #expect(server.metrics.upstreamTLS.count(upstream: "up", outcome: "timeout", failed: true) >= 1)
+    }
+
     /// The upstream's name for SNI and verification comes from `sni` when written.
     @Test(arguments: ServerSnapshot.DataPath.allCases) func sniNameIsVerified(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "upstream")

@@ -64,6 +64,17 @@ import Testing
         #expect(try reactor.ask { $0.parkedCount } == 0)
     }
 
+    /// A session's token is never 0, the first one's neither: hosts read 0 as "no session".
+    @Test func noSessionHasTokenZero() throws {
+        let reactor = try start(.edge)
+        defer { reactor.stop() }
+        let tokens = Locked<[UInt64]>([])
+        try reactor.ask { r in
+            for _ in 0..<3 { r.startSession(TokenProbe(tokens)) }
+        }
+        #expect(tokens.value.count == 3 && !tokens.value.contains(0), "\(tokens.value)")
+    }
+
     func start(_ triggering: ReactorConfiguration.Triggering) throws -> ReactorHandle {
         var configuration = ReactorConfiguration()
         configuration.triggering = triggering
@@ -216,4 +227,14 @@ func spawn(_ body: @escaping @Sendable () -> Void) {
 private final class SpawnBody: Sendable {
     let body: @Sendable () -> Void
     init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+/// Records its session's token and ends at once.
+final class TokenProbe: ConnectionDriver {
+    let tokens: Locked<[UInt64]>
+    init(_ tokens: Locked<[UInt64]>) { self.tokens = tokens }
+    func start(_ io: inout DriverIO) { tokens.update { $0.append(io.session) } }
+    func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {}
+    func inputEnded(on endpoint: Endpoint, _ io: inout DriverIO) {}
+    func failed(_ endpoint: Endpoint, _ error: ReactorError, _ io: inout DriverIO) {}
 }
