@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
+        .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
+        .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
     ],
@@ -54,6 +56,16 @@ let package = Package(
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
         .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
+        // Agent protocol v2: frames (u32 length, type byte, JSON payload), the incremental frame
+        // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
+        // for JSON only. Shared by the proxy's agent client and the agent SDK.
+        .target(name: "SentinelAgentProtocol", swiftSettings: strict),
+        // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
+        // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
+        .target(name: "SentinelWAF", swiftSettings: strict),
+        // The auth agent's checks: JWT (HS256, RS256, ES256; PEM or JWKS keys; exp/nbf with leeway,
+        // issuer, audience) and API keys, on the system OpenSSL. Pure: no sockets.
+        .target(name: "SentinelAuth", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -85,6 +97,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 "SentinelHTTP1",
                 "SentinelTLS",
+                "SentinelRateLimit",
                 "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -109,7 +122,7 @@ let package = Package(
         // Configuration -> data-plane snapshot, shared by `sentinel` and the worker role of `sentinel-stack`.
         .target(
             name: "SentinelRuntime",
-            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS"],
+            dependencies: ["SentinelConfig", "SentinelPolicy", "SentinelProxy", "SentinelHTTP1", "SentinelTLS", "SentinelRateLimit"],
             swiftSettings: strict
         ),
         // The only C of the process model and the reactor: posix_spawn close-from and memfd (GNU
@@ -121,6 +134,14 @@ let package = Package(
         // Reactor responder/proxy for wrk, and timer micro-benchmarks (run with -c release; not installed).
         .executableTarget(name: "reactor-bench", dependencies: ["SentinelReactor"], path: "Benchmarks/reactor",
             exclude: ["respond-vs-nginx.sh"]),
+        // Atomics on shared memory, the monotonic clock and memfd for SentinelRateLimit.
+        .target(name: "CSentinelRateLimit"),
+        // Rate limiting without NIO: the token bucket (pure), the bounded key table in memory
+        // workers share, SipHash keys, the verdict and its headers; the RESP codec of the Redis backend.
+        .target(name: "SentinelRateLimit", dependencies: ["CSentinelRateLimit"], swiftSettings: strict + hotPath),
+        // Shared-table and HTTP rate-limit measurements (docs/benchmarks.md; run with -c release).
+        .executableTarget(name: "sentinel-ratelimit-bench", dependencies: ["SentinelRateLimit", "CSentinelRateLimit"],
+            path: "Benchmarks/ratelimit"),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
@@ -128,7 +149,7 @@ let package = Package(
         .target(
             name: "SentinelMaster",
             dependencies: [
-                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd",
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd", "SentinelRateLimit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -157,6 +178,7 @@ let package = Package(
                 "SentinelProxy",
                 "SentinelRuntime",
                 "SentinelTLS",
+                "SentinelRateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -178,7 +200,14 @@ let package = Package(
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        // The shared table across child processes runs sentinel-ratelimit-bench.
+        .testTarget(name: "SentinelRateLimitTests", dependencies: ["SentinelRateLimit", "SentinelTestSupport", "sentinel-ratelimit-bench"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
+        .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
+        .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
+        // Keys and signatures made at run time with the openssl command line.
+        .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(

@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(libssl-dev libsystemd-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     # openssl: the TLS tests make their certificates and run s_client; systemd and util-linux:
-    # SystemdUnitTests boots a real systemd in private namespaces (it needs root as well).
-    packages+=(curl openssl systemd util-linux)
+    # SystemdUnitTests boots a real systemd in private namespaces (it needs root as well);
+    # redis-server: the Redis rate-limit backend's tests start their own server on a free port.
+    packages+=(curl openssl systemd util-linux redis-server)
 fi
 
 missing=()

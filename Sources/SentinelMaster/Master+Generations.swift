@@ -104,14 +104,14 @@ extension Runner {
         let environment = Spawner.workerEnvironment(
             adding: WorkerHandover.environment(
                 generation: g, slot: slot, workers: r.workers, configPath: options.configPath, addresses: listeners.map(\.address),
-                instance: instance).merging(r.drop?.environment ?? [:]) { $1 })
+                instance: instance, rateLimitFD: rateLimitRegion.map { _ in WorkerHandover.firstListenerFD + Int32(listeners.count) }).merging(r.drop?.environment ?? [:]) { $1 })
         let pid: pid_t
         do {
             // With system { user }, through `exec-as`, which drops before exec'ing the worker.
             let arguments = r.drop?.execArguments(program: executable, arguments: options.workerArguments) ?? options.workerArguments
             pid = try Spawner.spawn(
                 executable: executable, arguments: arguments, environment: environment,
-                fds: [pair[1], r.config.fd] + listeners.map(\.fd))
+                fds: [pair[1], r.config.fd] + listeners.map(\.fd) + (rateLimitRegion?.fd.map { [$0] } ?? []))
         } catch {
             close(pair[0])
             close(pair[1])

@@ -1,4 +1,5 @@
 public import SentinelConfig
+import SentinelRateLimit
 import SentinelObservability
 import Dispatch
 
@@ -184,6 +185,11 @@ struct Runner {
     var ticketKeys = TicketKeyMaterial.random()
     /// Sockets systemd passed, adopted by the first generation's `prepare`.
     var activation: [SocketActivation.Passed] = []
+    /// The rate limiters' buckets, shared by every worker of every generation (a memory file
+    /// made before the first worker): N workers allow a limit's rate once, not N times, and
+    /// buckets survive reloads. nil when it cannot be made (each worker then limits on its own,
+    /// and says so).
+    let rateLimitRegion: RateLimitRegion?
 
     init(options: Master.Options, log: Logger, continuation: AsyncStream<Master.Input>.Continuation, runtime: RuntimeDirectory) {
         self.options = options
@@ -191,6 +197,10 @@ struct Runner {
         self.continuation = continuation
         self.runtime = runtime
         instance = WorkerHandover.Instance.persistent(in: runtime.path)
+        do { rateLimitRegion = try RateLimitRegion.createShared() } catch {
+            rateLimitRegion = nil
+            log.emit(LogEntry("warning", "rate_limit_region_failed", [("reason", "\(error)")]))
+        }
         state = MasterState(timing: options.timing)
         agents = AgentHost(timing: options.agentTiming)
         cluster.masterMetrics = { [reloadMetrics] in

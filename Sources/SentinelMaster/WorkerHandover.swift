@@ -5,7 +5,8 @@ import Glibc
 /// What a worker inherits from its master, read from fds 3.. and SENTINEL_STACK_* variables.
 ///
 /// fd 3 is the control socket, fd 4 the sealed configuration memfd, fds 5… the listening sockets
-/// in the order of SENTINEL_STACK_LISTENERS. Sentinel's own variables, not systemd's LISTEN_FDS:
+/// in the order of SENTINEL_STACK_LISTENERS, then the rate-limit region's memory file (its fd in
+/// SENTINEL_STACK_RATELIMIT_FD; `RateLimitRegion`). Sentinel's own variables, not systemd's LISTEN_FDS:
 /// those belong to systemd, and a child's pid (LISTEN_PID) is unknown before it is spawned.
 public struct WorkerHandover: Sendable {
     public static let controlFD: Int32 = 3
@@ -24,6 +25,9 @@ public struct WorkerHandover: Sendable {
     /// affinity whenever a client's next connection lands on another worker).
     public var instanceID: String
     public var stickyKey: [UInt8]
+    /// The inherited memory file of the instance's shared rate-limit buckets; nil when the
+    /// master could not make one.
+    public var rateLimitFD: Int32?
 
     /// Values the master makes once and gives every worker of every generation.
     public struct Instance: Sendable {
@@ -86,9 +90,10 @@ public struct WorkerHandover: Sendable {
 
     /// The environment the master gives a worker (see `Spawner.workerEnvironment`).
     static func environment(
-        generation: Int, slot: Int, workers: Int, configPath: String, addresses: [ListenAddress], instance: Instance
+        generation: Int, slot: Int, workers: Int, configPath: String, addresses: [ListenAddress], instance: Instance,
+        rateLimitFD: Int32? = nil
     ) -> [String: String] {
-        [
+        var env = [
             "SENTINEL_STACK_WORKERS": String(workers),
             "SENTINEL_STACK_INSTANCE_ID": instance.id,
             "SENTINEL_STACK_STICKY_KEY": hex(instance.stickyKey),
@@ -97,6 +102,8 @@ public struct WorkerHandover: Sendable {
             "SENTINEL_STACK_CONFIG_PATH": configPath,
             "SENTINEL_STACK_LISTENERS": addresses.map(\.wire).joined(separator: ","),
         ]
+        if let rateLimitFD { env["SENTINEL_STACK_RATELIMIT_FD"] = String(rateLimitFD) }
+        return env
     }
 
     public static func fromEnvironment() throws(ControlError) -> WorkerHandover {
@@ -116,10 +123,16 @@ public struct WorkerHandover: Sendable {
         }
         _ = fcntl(controlFD, F_SETFD, FD_CLOEXEC)
         _ = fcntl(configFD, F_SETFD, FD_CLOEXEC)
-        return WorkerHandover(
+        let rateLimitFD = value("SENTINEL_STACK_RATELIMIT_FD").flatMap(Int32.init)
+        if let rateLimitFD {
+            guard fcntl(rateLimitFD, F_SETFD, FD_CLOEXEC) >= 0 else { throw ControlError("rate-limit fd \(rateLimitFD) was not inherited") }
+        }
+        var handover = WorkerHandover(
             generation: g, slot: s, configPath: value("SENTINEL_STACK_CONFIG_PATH") ?? "<config>", listeners: listeners,
             workers: value("SENTINEL_STACK_WORKERS").flatMap(Int.init) ?? 1, instanceID: value("SENTINEL_STACK_INSTANCE_ID") ?? "",
             stickyKey: unhex(value("SENTINEL_STACK_STICKY_KEY") ?? ""))
+        handover.rateLimitFD = rateLimitFD
+        return handover
     }
 
     /// Tells the master why this worker cannot start (`FAILED <reason>` on the control socket),

@@ -87,6 +87,8 @@ public struct ServerSnapshot: Sendable {
     public var router: Router { didSet { resolveRoutes() } }
     /// Indexed by `RouteSpec.handler`.
     public var actions: [RouteAction] { didSet { resolveRoutes() } }
+    /// Each action's filter chain, indexed like `actions` (missing entries: no filters).
+    public var filterChains: [FilterChain] = [] { didSet { resolveRoutes() } }
     public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int
@@ -132,7 +134,8 @@ public struct ServerSnapshot: Sendable {
 
     private mutating func resolveRoutes() {
         (resolvedSets, listenerRoutes) = Self.resolveRoutes(
-            listeners: listeners, sets: [router] + routeSets, actions: actions, upstreams: upstreamRefs, limits: limits)
+            listeners: listeners, sets: [router] + routeSets, actions: actions, filters: filterChains, upstreams: upstreamRefs,
+            limits: limits)
     }
 
     /// The routes listener `id` serves (an unknown id: the main set, no default route).

@@ -1,4 +1,5 @@
 public import SentinelTLS
+public import SentinelRateLimit
 
 #if canImport(Glibc)
 import Glibc
@@ -25,12 +26,18 @@ public struct ProcessIdentity: Sendable {
     /// ticket resumes after one). `sentinel` rotates them hourly (`TicketKeyRotation`); nil: no
     /// tickets.
     public var ticketKeys: TicketKeyRing?
+    /// Where the rate limiters' buckets live (they survive reloads): under `sentinel-stack`, the
+    /// memory file every worker shares; in `sentinel`, a private region. nil: each snapshot
+    /// makes its own (tests).
+    public var rateLimitRegion: RateLimitRegion?
 
-    public init(stickyKey: [UInt8], proxyID: String, zone: String, ticketKeys: TicketKeyRing? = nil) {
+    public init(stickyKey: [UInt8], proxyID: String, zone: String, ticketKeys: TicketKeyRing? = nil,
+                rateLimitRegion: RateLimitRegion? = nil) {
         self.stickyKey = stickyKey
         self.proxyID = proxyID
         self.zone = zone
         self.ticketKeys = ticketKeys
+        self.rateLimitRegion = rateLimitRegion
     }
 
     public static func current() -> ProcessIdentity {
@@ -40,6 +47,7 @@ public struct ProcessIdentity: Sendable {
         let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         let names: [String] = ["SENTINEL_ZONE", "ZONE", "REGION"]
         let zone = names.lazy.compactMap { (name: String) -> String? in getenv(name).map { String(cString: $0) } }.first { !$0.isEmpty }
-        return ProcessIdentity(stickyKey: key, proxyID: host, zone: zone ?? "default", ticketKeys: try? TicketKeyRing.random())
+        return ProcessIdentity(stickyKey: key, proxyID: host, zone: zone ?? "default", ticketKeys: try? TicketKeyRing.random(),
+                               rateLimitRegion: RateLimitRegion.makePrivate(bytes: RateLimitRegion.defaultBytes))
     }
 }

@@ -5,6 +5,7 @@ import SentinelMaster
 import SentinelProxy
 import SentinelRuntime
 import SentinelTLS
+import SentinelRateLimit
 
 #if canImport(Glibc)
 import Glibc
@@ -63,11 +64,18 @@ enum Worker {
         log[metadataKey: "generation"] = .int(handover.generation)
         log[metadataKey: "slot"] = .int(handover.slot)
         let base = ProcessIdentity.current()
+        // The instance's shared buckets (one rate for all workers); without them, this worker's own.
+        var region = base.rateLimitRegion
+        if let fd = handover.rateLimitFD {
+            do { region = try RateLimitRegion.attach(fd: fd) } catch { return fail("\(error)") }
+        } else {
+            log.emit("warning", "rate_limits_per_worker", ["reason": "the master made no shared rate-limit region"])
+        }
         let identity = ProcessIdentity(
             stickyKey: handover.stickyKey.isEmpty ? base.stickyKey : handover.stickyKey, proxyID: base.proxyID, zone: base.zone,
             // Empty until the master's TICKET-KEYS line (its first, before ACCEPT): the same
             // keys in every worker of every generation, rotated by the master.
-            ticketKeys: TicketKeyRing())
+            ticketKeys: TicketKeyRing(), rateLimitRegion: region)
         let ring = identity.ticketKeys!
         var snapshot: ServerSnapshot
         do {

@@ -55,6 +55,8 @@ extension ProxyConnectionHandler {
             headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.request.routeID), traceID: reply.request.traceID)
         case .exchangeTimer(let exchange):
             exchange.timerFired()
+        case .filterTimedOut:
+            filterWaitTimedOut()
         }
     }
 

@@ -40,6 +40,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var machine: Machine
     var inbound: ByteBuffer
     private(set) var parser: HTTP1RequestHeadParser
+    /// The request waiting for a filter's verdict, if any (ProxyConnectionHandler+FilterWait).
+    var filterWait: FilterWait?
+    /// The last filter ticket given out on this connection.
+    var filterTickets: UInt64 = 0
+    /// The connection's filter wake target, made when a chain first may wait.
+    var wakeTarget: ConnectionWakeTarget?
     /// Clock reading of the current read event when it brought a request's first byte (0: none;
     /// cleared when the event ends).
     var firstByteNanos: UInt64 = 0
@@ -224,6 +230,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// The connection is gone (closed by the peer, by an error, or by this side).
     func peerClosed() {
         machine.exchange?.clientClosed()
+        cancelFilterWait(.clientGone)
         // A request whose answer never went out (a body being discarded, an instance answer
         // pending) leaves the gauge here; one already ended does not.
         abandonRequest()
@@ -271,7 +278,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             case .tunneling(let exchange, _):
                 exchange.forwardTunnelBytes()
                 return resumeReading()
-            case .awaitingInstance:
+            case .awaitingInstance, .awaitingFilter:
                 return
             case .closed:
                 inbound.clear()
