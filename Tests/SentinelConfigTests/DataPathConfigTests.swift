@@ -29,13 +29,24 @@ import Testing
         #expect(d.first?.message.contains("data-path") == true)
     }
 
+    @Test func proxyingToAnAddressIsServedOnTheReactor() {
+        #expect(valid(config("reactor", routes: #"route "p" { matches { path-prefix "/" }; upstream "app" }"#)) != nil)
+    }
+
     @Test func whatTheReactorDoesNotCarryYetIsRefusedWhereItIsAsked() {
-        let proxied = diagnostics(config("reactor", routes: #"route "p" { matches { path-prefix "/" }; upstream "app" }"#))
-        #expect(proxied.map(\.message) == [
-            "not supported yet: proxying to an upstream with data-path \"reactor\" (its upstream side is not built yet)"
-        ])
-        #expect(proxied.first?.location.line == 5)
         let ws = diagnostics(config("reactor", routes: #"route "w" { matches { path "/ws" }; upstream "app"; websocket #true }"#))
         #expect(ws.map(\.message) == ["not supported yet: WebSocket upgrades with data-path \"reactor\""])
+        #expect(ws.first?.location.line == 5)
+        let named = """
+            system { worker-threads 1; data-path "reactor" }
+            listeners { listener "http" { address "127.0.0.1:0"; protocol "http" } }
+            upstreams { upstream "app" { target "localhost:9" } }
+            routes { route "p" { matches { path-prefix "/" }; upstream "app" } }
+            """
+        let d = diagnostics(named)
+        #expect(d.map(\.message) == [
+            "not supported yet: upstream targets given by name with data-path \"reactor\" (give an IP address)"
+        ])
+        #expect(d.first?.location.line == 3)
     }
 }

@@ -337,9 +337,11 @@ final class ExchangeSessionDriver: ConnectionDriver {
             downstream: downstream, pool: world.pool, shared: shared,
             settings: ExchangeSettings(responseLimits: HTTP1Limits(), via: nil), upstreamIndex: 0,
             upstreams: snapshot.upstreamRefs, headBytes: ByteBuffer(string: head),
-            body: BodyCounter(framing: framing, limit: 1 << 30, limits: HTTP1Limits()), method: body.isEmpty ? .get : .post,
-            methodName: body.isEmpty ? "GET" : "POST", clientKeepAlive: true, upgrade: false, routeID: "r", traceID: "t",
-            startNanos: ServerClock.system.monotonicNanos())
+            body: BodyCounter(framing: framing, limit: 1 << 30, limits: HTTP1Limits()),
+            request: RequestIdentity(
+                method: body.isEmpty ? .get : .post, methodName: body.isEmpty ? "GET" : "POST", routeID: "r", traceID: "t",
+                startNanos: ServerClock.system.monotonicNanos()),
+            clientKeepAlive: true, upgrade: false)
         pendingBody = ByteBuffer(bytes: body)
         downstream.exchange = exchange
         downstream.upstreamSite = site

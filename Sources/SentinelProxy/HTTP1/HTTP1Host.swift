@@ -27,6 +27,9 @@ protocol HTTP1Host: AnyObject {
     func cancelTimer()
     /// The address the connection was accepted on (for a request that names no authority).
     var localAddress: (ip: String, port: Int)? { get }
+    /// Where the connection's exchanges keep their upstream connections (the reactor
+    /// session's `ReactorUpstreamSite`); nil on NIO.
+    var upstreamSite: (any UpstreamSite)? { get }
 }
 
 /// The NIO host: a channel handler context. Created when the handler is added to its pipeline
@@ -73,6 +76,8 @@ final class NIOHTTP1Host: HTTP1Host {
         deadlineTimer?.cancel()
         deadlineTimer = nil
     }
+
+    var upstreamSite: (any UpstreamSite)? { nil }
 
     var localAddress: (ip: String, port: Int)? {
         guard let local = context.channel.localAddress, let ip = local.ipAddress, let port = local.port else { return nil }

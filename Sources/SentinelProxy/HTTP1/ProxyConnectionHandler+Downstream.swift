@@ -12,6 +12,8 @@ extension ProxyConnectionHandler: Downstream {
             tls: connectionTLS)
     }
 
+    var upstreamSite: (any UpstreamSite)? { host.upstreamSite }
+
     var requestBytes: ByteBuffer {
         _read { yield inbound }
         _modify { yield &inbound }

@@ -19,6 +19,9 @@ import Glibc
 final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     let connection: ProxyConnectionHandler
     let services: ReactorLoopServices
+    /// The session's upstream endpoints (the exchanges' upstream connections): their events go
+    /// there; the upstream side queues its own actions with the reactor (`Reactor.act`).
+    let site = ReactorUpstreamSite()
     let listenerAddress: (ip: String, port: Int)?
     /// Counts this connection while it lives (nil in tests without a data plane).
     let connections: ReactorConnectionCount?
@@ -84,15 +87,21 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
         enter(&io)
+        guard endpoint == .downstream else {
+            site.received(buffer, on: endpoint)
+            return leave(&io)
+        }
         connection.received(services.allocator.buffer(bytes: buffer.readable))
         leave(&io)
     }
 
     func inputEnded(on endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
         enter(&io)
+        guard endpoint == .downstream else {
+            site.inputEnded(on: endpoint)
+            return leave(&io)
+        }
         // As on NIO (no half-closure): the client's end of file ends the connection.
         notifyClosed()
         if ending == nil { ending = .afterFlush }
@@ -100,8 +109,11 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     func drained(_ endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
         enter(&io)
+        guard endpoint == .downstream else {
+            site.drained(endpoint)
+            return leave(&io)
+        }
         unsent = 0
         if !writable {
             writable = true
@@ -110,9 +122,18 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
         leave(&io)
     }
 
-    func failed(_ endpoint: Endpoint, _ error: ReactorError, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
+    func connected(_ endpoint: Endpoint, _ io: inout DriverIO) {
         enter(&io)
+        site.connected(endpoint)
+        leave(&io)
+    }
+
+    func failed(_ endpoint: Endpoint, _ error: ReactorError, _ io: inout DriverIO) {
+        enter(&io)
+        guard endpoint == .downstream else {
+            site.failed(endpoint, error)
+            return leave(&io)
+        }
         notifyClosed()
         dropOutput = true
         ending = .reset
@@ -147,6 +168,7 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
 
     private func enter(_ io: inout DriverIO) {
         session = io.session
+        site.session = io.session
         inCallback = true
     }
 
@@ -165,6 +187,9 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
             ended = true
             notifyClosed()
             output.removeAll(keepingCapacity: true)
+            // The exchange let go of a reusable connection already (parked in the pool); what
+            // is still attached is closed with the session.
+            site.closeAll()
             io.finish(mode)
             return
         }
@@ -254,4 +279,5 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     var localAddress: (ip: String, port: Int)? { listenerAddress }
+    var upstreamSite: (any UpstreamSite)? { site }
 }

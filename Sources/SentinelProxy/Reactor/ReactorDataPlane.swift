@@ -25,8 +25,8 @@ final class ReactorLoopServices {
         let sets = snapshot.routeSets.count + 1
         routeCache = NIOLoopBoundBox((0..<sets).map { _ in RouteCache(capacity: snapshot.routeCacheSize) }, eventLoop: loop)
         pool = UpstreamPool(
-            eventLoop: loop, clock: shared.clock, selector: TargetSelector(health: health, metrics: shared.metrics),
-            tlsMetrics: shared.metrics.upstreamTLS)
+            transport: ReactorUpstreamTransport(reactor: reactor), clock: shared.clock,
+            selector: TargetSelector(health: health, metrics: shared.metrics), tlsMetrics: shared.metrics.upstreamTLS)
         accessLog = AccessLogBuffer(eventLoop: loop)
     }
 }
