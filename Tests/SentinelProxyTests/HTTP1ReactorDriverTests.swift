@@ -111,6 +111,24 @@ import Testing
         #expect(out.written.hasSuffix(json))
     }
 
+    /// Regression: the driver was its connection's host and the connection held its host, so
+    /// neither was ever freed (nor the connection counted as closed): every connection leaked.
+    @Test func anEndedSessionReleasesItsDriverAndConnection() throws {
+        let rig = try DriverRig()
+        weak var driver: HTTP1ReactorDriver?
+        weak var connection: ProxyConnectionHandler?
+        do {
+            let d = rig.driver()
+            driver = d
+            connection = d.connection
+            _ = rig.play { d.start(&$0) }
+            let out = rig.play { rig.receive(d, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &$0) }
+            #expect(out.finish == .afterFlush)
+        }
+        #expect(driver == nil)
+        #expect(connection == nil)
+    }
+
     @Test func anOversizedHeadIs431AndTheConnectionCloses() throws {
         let rig = try DriverRig()
         let d = rig.driver()
