@@ -22,7 +22,7 @@ import Testing
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
         "api-gateway.kdl": [
-            "80: filters (filter \"cors\")", "87: filters (filter \"per-client-limit\")",
+            "87: rate-limit filters (filter \"per-client-limit\")",
         ],
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [
@@ -30,8 +30,14 @@ import Testing
         ],
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
-            "41: filters (filter \"waf\")", "49: filters (filter \"geo-block\")",
+            "41: agent filters (filter \"waf\")", "49: geo filters (filter \"geo-block\")",
             "58: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
+        ],
+        "agents.kdl": [
+            "44: filters (filter \"waf\")", "49: filters (filter \"auth\")", "54: filters (filter \"echo\")",
+            "62: agent call settings (agent \"waf\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
+            "74: agent call settings (agent \"auth\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
+            "87: agent call settings (agent \"echo\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
         ],
         "caching.kdl": ["18: builtin-handler \"cache-purge\"", "23: route cache", "42: the HTTP cache (cache block)"],
         "static-site.kdl": ["23: static-files"],

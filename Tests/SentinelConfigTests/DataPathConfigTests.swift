@@ -1,52 +1,38 @@
+import Foundation
 import SentinelConfig
 import Testing
 
-/// `system { data-path }`: NIO by default, the reactor on request, and what the reactor does not
-/// carry yet refused at load, naming the listener or route.
+/// `system { data-path "reactor" }` proxies to upstreams by address, plain or TLS; what its
+/// upstream side does not carry yet (targets given by name) is refused at load.
 @Suite struct DataPathConfigTests {
-    private func config(_ dataPath: String, listeners: String? = nil, routes: String) -> String {
+    func reactor(_ upstream: String) -> String {
         """
-        system { worker-threads 1; data-path "\(dataPath)" }
-        listeners { \(listeners ?? #"listener "http" { address "127.0.0.1:0"; protocol "http" }"#) }
-        upstreams { upstream "app" { target "127.0.0.1:9" } }
-        routes {
-        \(routes)
-        }
+        system { worker-threads 1; data-path "reactor" }
+        listeners { listener "http" { address "127.0.0.1:0"; protocol "http" } }
+        routes { route "r" { matches { path-prefix "/" }; upstream "u" } }
+        upstreams { upstream "u" { \(upstream) } }
         """
     }
 
-    @Test func nioIsTheDefaultAndReactorIsAccepted() throws {
-        #expect(valid(minimal())?.system.dataPath == .nio)
-        let builtin = #"route "h" { matches { path "/health" }; builtin-handler "health" }"#
-        #expect(valid(config("reactor", routes: builtin))?.system.dataPath == .reactor)
-        // The same proxied route is fine on NIO.
-        #expect(valid(config("nio", routes: #"route "p" { matches { path-prefix "/" }; upstream "app" }"#)) != nil)
+    @Test func proxyingToAnAddressIsAccepted() {
+        #expect(valid(reactor(#"target "127.0.0.1:9000"; target "[::1]:9001""#))?.system.dataPath == .reactor)
     }
 
-    @Test func anUnknownDataPathIsAnError() {
-        let d = diagnostics(config("epoll", routes: #"route "h" { matches { path "/health" }; builtin-handler "health" }"#))
-        #expect(d.count == 1)
-        #expect(d.first?.message.contains("data-path") == true)
+    @Test func upstreamTLSIsAccepted() {
+        #expect(valid(reactor(#"target "127.0.0.1:9000"; tls { sni "u.internal" }"#))?.upstreams.first?.tls != nil)
     }
 
-    @Test func proxyingToAnAddressIsServedOnTheReactor() {
-        #expect(valid(config("reactor", routes: #"route "p" { matches { path-prefix "/" }; upstream "app" }"#)) != nil)
+    @Test func targetsGivenByNameAreRefused() {
+        let d = diagnostics(reactor(#"target "backend.internal:9000""#))
+        #expect(
+            d.map(\.message) == ["not supported yet: upstream targets given by name (backend.internal:9000) with data-path \"reactor\""],
+            "\(d)")
     }
 
-    @Test func whatTheReactorDoesNotCarryYetIsRefusedWhereItIsAsked() {
-        let ws = diagnostics(config("reactor", routes: #"route "w" { matches { path "/ws" }; upstream "app"; websocket #true }"#))
-        #expect(ws.map(\.message) == ["not supported yet: WebSocket upgrades with data-path \"reactor\""])
-        #expect(ws.first?.location.line == 5)
-        let named = """
-            system { worker-threads 1; data-path "reactor" }
-            listeners { listener "http" { address "127.0.0.1:0"; protocol "http" } }
-            upstreams { upstream "app" { target "localhost:9" } }
-            routes { route "p" { matches { path-prefix "/" }; upstream "app" } }
-            """
-        let d = diagnostics(named)
-        #expect(d.map(\.message) == [
-            "not supported yet: upstream targets given by name with data-path \"reactor\" (give an IP address)"
-        ])
-        #expect(d.first?.location.line == 3)
+    /// The NIO data path carries both.
+    @Test func theNIOPathTakesBoth() {
+        let text = reactor(#"target "backend.internal:9000"; tls { sni "u.internal" }"#).replacingOccurrences(
+            of: #"data-path "reactor""#, with: #"data-path "nio""#)
+        #expect(valid(text) != nil)
     }
 }

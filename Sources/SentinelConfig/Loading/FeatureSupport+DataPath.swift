@@ -1,9 +1,11 @@
 import KDL
 
 /// What `system { data-path "reactor" }` does not carry yet. The reactor data path serves plain
-/// HTTP/1.1 listeners, Sentinel's own answers, and proxying to plain HTTP/1.1 upstreams given by
-/// address; anything else is refused at load, naming the listener, route or upstream, rather
-/// than served differently from the NIO path. This list shrinks as the reactor grows (issue 13).
+/// HTTP/1.1 listeners with Sentinel's own answers (builtin routes, redirects, every refusal)
+/// and proxies to upstreams by address (plain or TLS); anything else (TLS listeners, WebSocket
+/// routes, upstream targets given by name) is refused at load, naming the listener, route or
+/// upstream, rather than served differently from the NIO path. This list
+/// shrinks as the reactor grows (issue 13).
 extension FeatureSupport {
     static func dataPath(_ config: SentinelConfiguration) -> [(String, KDLSourceLocation, ConfigPath)] {
         guard config.system.dataPath == .reactor else { return [] }
@@ -15,16 +17,18 @@ extension FeatureSupport {
             }
             for r in routes {
                 let p = ConfigPath(prefix + ["routes", "route \"\(r.id)\""])
-                if r.websocket { out.append(("WebSocket upgrades" + suffix, r.location, p)) }
+                if r.websocket {
+                    out.append(("WebSocket upgrades" + suffix, r.location, p))
+                }
             }
         }
+        // The reactor's upstream side (ReactorUpstreamTransport) connects to addresses: no name
+        // resolution on the loop.
         func upstreams(_ list: [UpstreamConfig], _ prefix: [String]) {
             for u in list {
                 let p = ConfigPath(prefix + ["upstreams", "upstream \"\(u.id)\""])
-                if u.tls != nil { out.append(("upstream TLS" + suffix, u.location, p)) }
-                // The reactor connects to addresses; names are resolved by NIO's bootstrap only.
-                if u.targets.contains(where: { !Self.isIPLiteral($0.address.host) }) {
-                    out.append(("upstream targets given by name" + suffix + " (give an IP address)", u.location, p))
+                for t in u.targets where !t.address.isIPLiteral {
+                    out.append(("upstream targets given by name (\(t.address))" + suffix, t.location, p))
                 }
             }
         }
@@ -39,13 +43,5 @@ extension FeatureSupport {
             }
         }
         return out
-    }
-
-    /// `127.0.0.1`, `::1`, `[::1]`: an address, not a name.
-    static func isIPLiteral(_ host: String) -> Bool {
-        let h = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if h.contains(":") { return h.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } }
-        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
     }
 }

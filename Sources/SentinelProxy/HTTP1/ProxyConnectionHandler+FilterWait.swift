@@ -124,7 +124,7 @@ extension ProxyConnectionHandler {
             route: wait.route.id, method: wait.facts.method, status: error.status, seconds: Double(now &- wait.start) / 1e9, log: log)
         let bytes = BuiltinHandlers.error(error.status, traceID: wait.traceID)
             .serialized(includeBody: wait.head.method != .head, close: true, date: pool.date.currentFieldLine())
-        writeAndFlush(host.allocator.buffer(bytes: bytes))
+        host.write(host.allocator.buffer(bytes: bytes))
         host.closeAfterWrites()
     }
 }

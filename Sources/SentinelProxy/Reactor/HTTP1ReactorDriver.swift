@@ -20,9 +20,9 @@ import Glibc
 final class HTTP1ReactorDriver: ConnectionDriver {
     let connection: ProxyConnectionHandler
     let services: ReactorLoopServices
-    /// The session's upstream endpoints (the exchanges' upstream connections): their events go
-    /// there; the upstream side queues its own actions with the reactor (`Reactor.act`).
-    let site = ReactorUpstreamSite()
+    /// The session's upstream connections (endpoints other than `.downstream`): their events are
+    /// forwarded there, inside `enter`/`leave` like the client's (see `ReactorUpstreamSite`).
+    let upstreams = ReactorUpstreamSite()
     let listenerAddress: (ip: String, port: Int)?
     /// Counts this connection while it lives (nil in tests without a data plane).
     let connections: ReactorConnectionCount?
@@ -88,21 +88,15 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     }
 
     func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {
+        guard endpoint == .downstream else { return upstream(&io) { $0.received(buffer, on: endpoint) } }
         enter(&io)
-        guard endpoint == .downstream else {
-            site.received(buffer, on: endpoint)
-            return leave(&io)
-        }
         connection.received(services.allocator.buffer(bytes: buffer.readable))
         leave(&io)
     }
 
     func inputEnded(on endpoint: Endpoint, _ io: inout DriverIO) {
+        guard endpoint == .downstream else { return upstream(&io) { $0.inputEnded(on: endpoint) } }
         enter(&io)
-        guard endpoint == .downstream else {
-            site.inputEnded(on: endpoint)
-            return leave(&io)
-        }
         // As on NIO (no half-closure): the client's end of file ends the connection.
         notifyClosed()
         if ending == nil { ending = .afterFlush }
@@ -110,11 +104,8 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     }
 
     func drained(_ endpoint: Endpoint, _ io: inout DriverIO) {
+        guard endpoint == .downstream else { return upstream(&io) { $0.drained(endpoint) } }
         enter(&io)
-        guard endpoint == .downstream else {
-            site.drained(endpoint)
-            return leave(&io)
-        }
         unsent = 0
         if !writable {
             writable = true
@@ -123,21 +114,23 @@ final class HTTP1ReactorDriver: ConnectionDriver {
         leave(&io)
     }
 
-    func connected(_ endpoint: Endpoint, _ io: inout DriverIO) {
-        enter(&io)
-        site.connected(endpoint)
-        leave(&io)
-    }
-
     func failed(_ endpoint: Endpoint, _ error: ReactorError, _ io: inout DriverIO) {
+        guard endpoint == .downstream else { return upstream(&io) { $0.failed(endpoint, error) } }
         enter(&io)
-        guard endpoint == .downstream else {
-            site.failed(endpoint, error)
-            return leave(&io)
-        }
         notifyClosed()
         dropOutput = true
         ending = .reset
+        leave(&io)
+    }
+
+    func connected(_ endpoint: Endpoint, _ io: inout DriverIO) {
+        upstream(&io) { $0.connected(endpoint) }
+    }
+
+    /// An event of an upstream endpoint, handed to the site (whose connection tells its exchange).
+    private func upstream(_ io: inout DriverIO, _ event: (ReactorUpstreamSite) -> Void) {
+        enter(&io)
+        event(upstreams)
         leave(&io)
     }
 
@@ -169,7 +162,7 @@ final class HTTP1ReactorDriver: ConnectionDriver {
 
     private func enter(_ io: inout DriverIO) {
         session = io.session
-        site.session = io.session
+        upstreams.session = io.session
         inCallback = true
     }
 
@@ -188,9 +181,8 @@ final class HTTP1ReactorDriver: ConnectionDriver {
             ended = true
             notifyClosed()
             output.removeAll(keepingCapacity: true)
-            // The exchange let go of a reusable connection already (parked in the pool); what
-            // is still attached is closed with the session.
-            site.closeAll()
+            // Upstream connections still attached close with the session (never reused).
+            upstreams.closeAll()
             io.finish(mode)
             return
         }
@@ -234,6 +226,7 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     }
 
     // MARK: - What the connection asks of its host (through ReactorHTTP1Host)
+
 
     func write(_ buffer: ByteBuffer) {
         guard !ended, ending == nil else { return }
@@ -303,5 +296,5 @@ final class ReactorHTTP1Host: HTTP1Host {
     func closeAfterWrites() { driver?.closeAfterWrites() }
     func armTimer(at deadline: UInt64, now: UInt64) { driver?.armTimer(at: deadline, now: now) }
     func cancelTimer() { driver?.cancelTimer() }
-    var upstreamSite: (any UpstreamSite)? { driver?.site }
+    var upstreamSite: (any UpstreamSite)? { driver?.upstreams }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import SentinelReactor
+import SentinelTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,9 @@ final class ReactorUpstreamLink: UpstreamLink {
     let key: UpstreamPool.Key
     let address: UpstreamAddress
     let generation: UInt64
+    /// The upstream's TLS (nil: plain TCP); its engine once TCP is up.
+    let tls: UpstreamTLS?
+    var tlsClient: ReactorTLSClient?
     private(set) var state = State.connecting
     /// The connection this link carries (from the connect on; nil once closed).
     private(set) var connection: UpstreamConnection?
@@ -39,8 +43,9 @@ final class ReactorUpstreamLink: UpstreamLink {
 
     init(
         transport: ReactorUpstreamTransport, pool: UpstreamPool, key: UpstreamPool.Key, address: UpstreamAddress,
-        generation: UInt64, done: @escaping (UpstreamPool.Acquired) -> Void
+        generation: UInt64, tls: UpstreamTLS? = nil, done: @escaping (UpstreamPool.Acquired) -> Void
     ) {
+        self.tls = tls
         self.transport = transport
         self.pool = pool
         self.key = key
@@ -63,6 +68,10 @@ final class ReactorUpstreamLink: UpstreamLink {
 
     func write(_ buffer: ByteBuffer) {
         guard state == .attached, let site else { return }
+        if tlsClient != nil {
+            sendTLS(buffer)
+            return
+        }
         var buffer = buffer
         while buffer.readableBytes > 0 {
             let chunk = reactor.pool.take()
@@ -71,11 +80,31 @@ final class ReactorUpstreamLink: UpstreamLink {
             queued += n
             reactor.act(.write(endpoint, chunk), session: site.session)
         }
+        checkWritability()
+    }
+
+    private func checkWritability() {
         if writable, queued > transport.highWater {
             writable = false
             connection?.writabilityChanged(false)
         }
     }
+
+    /// Queues the TLS engine's pending output (records, alerts, close_notify) on the endpoint.
+    func writeCiphertext() {
+        guard let engine = tlsClient?.engine, engine.pendingOutputCount > 0, let site else { return }
+        while engine.pendingOutputCount > 0 {
+            let chunk = reactor.pool.take()
+            let n = engine.withPendingOutput { chunk.append($0) }
+            engine.consumeOutput(n)
+            queued += n
+            reactor.act(.write(endpoint, chunk), session: site.session)
+        }
+        if state == .attached { checkWritability() }
+    }
+
+    /// Still carrying an exchange (not closed, parked or failed meanwhile).
+    var isUsable: Bool { state == .attached && connection != nil }
 
     func writeAndFlush(_ buffer: ByteBuffer) { write(buffer) }
 
@@ -102,7 +131,12 @@ final class ReactorUpstreamLink: UpstreamLink {
             pool?.openFailed(key)
             report(.failure(.connectFailed(IOError(errnoCode: ECANCELED, reason: "connect"))))
         case .attached:
-            leaveSite(closing: queued > 0 ? .reset : .afterFlush)
+            let mode: SentinelReactor.CloseMode = queued > 0 ? .reset : .afterFlush
+            if let client = tlsClient, mode == .afterFlush {
+                client.engine.close()
+                writeCiphertext()
+            }
+            leaveSite(closing: mode)
             ended()
         }
     }
@@ -135,24 +169,59 @@ final class ReactorUpstreamLink: UpstreamLink {
     // MARK: - Events (forwarded by the site)
 
     func connected() {
+        guard state == .connecting, tlsClient == nil else { return }
+        if let tls {
+            // Handed over once the handshake completed (still inside the connect deadline).
+            startTLS(tls)
+            return
+        }
+        established()
+    }
+
+    /// The connection is ready (TCP up, and the TLS handshake done when there is one).
+    func established() {
         guard state == .connecting, let pool else { return }
         connectTimer?.cancel()
         connectTimer = nil
         state = .attached
         let connection = UpstreamConnection(
-            link: self, key: key, createdNanos: pool.clock.monotonicNanos(), address: address, generation: generation)
+            link: self, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context, address: address,
+            generation: generation)
         connection.pool = pool
         self.connection = connection
         report(.success((connection, false)))
     }
 
+    /// The connect (or its handshake) failed: the endpoint closes, the pool's slot is given
+    /// back, the exchange hears `error`.
+    func failConnect(_ error: UpstreamPool.AcquireError, closing mode: SentinelReactor.CloseMode) {
+        guard state == .connecting else { return }
+        connectTimer?.cancel()
+        connectTimer = nil
+        leaveSite(closing: mode)
+        state = .closed
+        pool?.openFailed(key)
+        report(.failure(error))
+    }
+
+    /// Ends an established connection now (after what is queued, for `.afterFlush`).
+    func abort(closing mode: SentinelReactor.CloseMode) {
+        guard state == .attached else { return }
+        leaveSite(closing: mode)
+        ended()
+    }
+
     func connectTimedOut() {
         connectTimer = nil
         guard state == .connecting else { return }
-        leaveSite(closing: .reset)
-        state = .closed
-        pool?.openFailed(key)
-        report(.failure(.connectTimeout))
+        if tlsClient != nil {
+            // TCP is up; the handshake did not finish in time (as NIO's handshake timeout).
+            let error = TLSError(.handshakeTimeout, "no complete handshake within the connect timeout")
+            pool?.tlsMetrics?.failure(upstream: tls?.upstream ?? "", reason: error.reason)
+            failConnect(.tlsHandshake(error), closing: .reset)
+            return
+        }
+        failConnect(.connectTimeout, closing: .reset)
     }
 
     func failed(_ error: ReactorError) {
@@ -165,6 +234,12 @@ final class ReactorUpstreamLink: UpstreamLink {
             connectTimer = nil
             state = .closed
             pool?.openFailed(key)
+            if tlsClient != nil {
+                let e = TLSError(.unexpectedEOF, "connection failed during the handshake (\(error))")
+                pool?.tlsMetrics?.failure(upstream: tls?.upstream ?? "", reason: e.reason)
+                report(.failure(.tlsHandshake(e)))
+                return
+            }
             report(.failure(.connectFailed(IOError(errnoCode: error.errno == 0 ? EIO : error.errno, reason: "\(error.operation)"))))
         case .attached:
             ended()
@@ -174,6 +249,12 @@ final class ReactorUpstreamLink: UpstreamLink {
     }
 
     func received(_ buffer: IOBuffer) {
+        if tlsClient != nil {
+            guard state == .attached || state == .connecting else { return }
+            var bytes = transport.allocator.buffer(bytes: buffer.readable)
+            receiveTLS(&bytes)
+            return
+        }
         guard state == .attached, let connection else { return }
         connection.received(transport.allocator.buffer(bytes: buffer.readable))
         // The connection may have closed or been released meanwhile.
@@ -182,6 +263,14 @@ final class ReactorUpstreamLink: UpstreamLink {
 
     /// The upstream's end of file: as on NIO (no half-closure), the connection closes.
     func inputEnded() {
+        if state == .connecting, let client = tlsClient {
+            tlsFailed(client.engine.transportClosed() ?? TLSError(.unexpectedEOF, "connection closed during the handshake"))
+            return
+        }
+        peerEnded()
+    }
+
+    func peerEnded() {
         guard state == .attached else { return }
         leaveSite(closing: .afterFlush)
         ended()
@@ -198,7 +287,7 @@ final class ReactorUpstreamLink: UpstreamLink {
 
     // MARK: - Helpers
 
-    private func leaveSite(closing mode: SentinelReactor.CloseMode) {
+    func leaveSite(closing mode: SentinelReactor.CloseMode) {
         guard let site else { return }
         site.release(endpoint)
         self.site = nil
@@ -207,7 +296,7 @@ final class ReactorUpstreamLink: UpstreamLink {
 
     /// The connection is gone: tell it (its exchange hears `upstreamClosed`) and give its slot
     /// back to the pool, once.
-    private func ended() {
+    func ended() {
         guard state != .closed else { return }
         state = .closed
         parkedSocket = nil

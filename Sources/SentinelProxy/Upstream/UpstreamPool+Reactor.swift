@@ -11,9 +11,8 @@ import Glibc
 /// adopted by the next exchange's session, whichever it is. Timers (connect deadlines, retry
 /// back-off, the idle sweep) are short sessions of their own on the same reactor.
 ///
-/// One per reactor, used only on its thread. Upstream TLS is not supported on this transport
-/// yet: a connect with TLS fails with a `not supported yet` cause (the configuration refuses
-/// `data-path "reactor"` with TLS upstreams before it gets here).
+/// One per reactor, used only on its thread. Upstream TLS runs the `TLSEngine` client over the
+/// endpoint (`ReactorTLSClient`), the handshake inside the connect deadline.
 final class ReactorUpstreamTransport: UpstreamTransport {
     unowned let reactor: Reactor
     let allocator: ByteBufferAllocator
@@ -35,9 +34,6 @@ final class ReactorUpstreamTransport: UpstreamTransport {
             pool.openFailed(key)
             done(.failure(error))
         }
-        guard tls == nil else {
-            return refuse(.tlsHandshake(.init(.internal, "upstream TLS is not supported yet with data-path \"reactor\"")))
-        }
         guard let site = site as? ReactorUpstreamSite else {
             return refuse(.connectFailed(UpstreamReactorError.noSite))
         }
@@ -45,7 +41,7 @@ final class ReactorUpstreamTransport: UpstreamTransport {
             return refuse(.connectFailed(UpstreamReactorError.unresolvedName))
         }
         let link = ReactorUpstreamLink(
-            transport: self, pool: pool, key: key, address: address, generation: generation, done: done)
+            transport: self, pool: pool, key: key, address: address, generation: generation, tls: tls, done: done)
         guard let endpoint = site.allocate(link) else {
             return refuse(.connectFailed(IOError(errnoCode: EMFILE, reason: "no free endpoint in the session")))
         }
