@@ -97,6 +97,11 @@ struct SingleProcess {
                             log.emit("error", "reload_failed", ["reason": "listener addresses changed; restart Sentinel (or use sentinel-stack) to rebind; the running configuration is unchanged"])
                             continue
                         }
+                        if next.dataPath != currentSnapshot.dataPath {
+                            reloads.failed()
+                            log.emit("error", "reload_failed", ["reason": "data-path changed; restart Sentinel (or use sentinel-stack, whose reload starts new workers); the running configuration is unchanged"])
+                            continue
+                        }
                         try server.reload(snapshot: next)
                         current = loaded.config
                         currentSnapshot = next

@@ -163,13 +163,15 @@ import Testing
         #expect(ok.stdout.contains("✓ access-log file \(dir)/access.log is writable"))
     }
 
-    /// `sentinel` serves the default routes; SIGTERM stops it with exit 0.
-    @Test func runServesAndStopsGracefully() throws {
+    /// `sentinel` serves the default routes on either data path; SIGTERM stops it with exit 0.
+    @Test(arguments: ["nio", "reactor"]) func runServesAndStopsGracefully(dataPath: String) throws {
         let dir = NSTemporaryDirectory() + "sentinel-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/s.kdl"
-        try DefaultConfigText.withPortZero.write(toFile: file, atomically: true, encoding: .utf8)
+        try DefaultConfigText.withPortZero
+            .replacingOccurrences(of: "max-connections 10000", with: "max-connections 10000\n    data-path \"\(dataPath)\"")
+            .write(toFile: file, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: builtProducts + "/sentinel")
         p.arguments = ["--config", file]
@@ -197,6 +199,9 @@ import Testing
         #expect(body.contains("\"status\":\"healthy\""))
         let missing = try httpGet(port: bound, path: "/missing")
         #expect(missing.hasPrefix("HTTP/1.1 404"))
+        // The metrics view is the process's, whichever loop served the requests.
+        let metrics = try httpGet(port: bound, path: "/metrics")
+        #expect(metrics.contains("sentinel_requests_total{route=\"health\",method=\"GET\",status=\"200\"} 1"))
         p.terminate()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)

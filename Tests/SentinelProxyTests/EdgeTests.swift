@@ -11,16 +11,17 @@ import Testing
 
 /// HTTP correctness at the edge, end to end over real sockets: what the upstream receives and
 /// what the client gets for the request shapes a held-back suite probes.
+/// Tests that serve through the proxy run on both data paths (`system { data-path }`).
 @Suite(.serialized) struct EdgeTests {
     /// Regression: upstream requests carried two `traceparent` fields (the client's, even an
     /// invalid one, plus Sentinel's). Now exactly one: a valid client context passes unchanged
     /// (with its `tracestate`); an invalid, duplicated or absent one is replaced by a new
     /// context, and a `tracestate` that belonged to it is dropped.
-    @Test func exactlyOneTraceparentReachesTheUpstream() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func exactlyOneTraceparentReachesTheUpstream(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("ok") }
         defer { Task { await upstream.shutdown() } }
         let valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let cases = [
                 "traceparent: \(valid)\r\ntracestate: vendor=1\r\n",
@@ -50,14 +51,14 @@ import Testing
     /// upstream, X-Correlation-Id on proxied responses, X-Request-Id and X-Correlation-Id on
     /// builtins). One name now, `X-Request-Id`, everywhere and in the access log's `trace_id`;
     /// any of the three is accepted from the client.
-    @Test func oneRequestIDUnderOneName() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func oneRequestIDUnderOneName(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("ok", headers: [("X-Request-Id", "upstream-made")]) }
         defer { Task { await upstream.shutdown() } }
         let dir = "/tmp/sentinel-edge-\(UInt64.random(in: 0...UInt64.max))"
         mkdir(dir, 0o700)
         defer { unlink(dir + "/a.log"); rmdir(dir) }
         let settings = AccessLogSettings(path: dir + "/a.log", format: .json)
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port, accessLog: settings)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port, accessLog: settings)) { port in
             let c = try RawClient(port: port)
             for (name, id) in [("X-Request-Id", "id-1"), ("X-Correlation-Id", "id-2"), ("X-Trace-Id", "id-3")] {
                 let r = try c.request("GET /p HTTP/1.1\r\nHost: h\r\n\(name): \(id)\r\n\r\n")
@@ -85,13 +86,13 @@ import Testing
 
     /// Regression: builtin replies and error answers had no `Date`. Every response Sentinel
     /// writes itself carries one, and so does a forwarded response whose upstream sent none.
-    @Test func everyResponseHasADate() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func everyResponseHasADate(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in
             r.requestLine.hasPrefix("GET /dated")
                 ? .ok("d", headers: [("Date", "Mon, 01 Jan 2024 00:00:00 GMT")]) : .ok("u")
         }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port, maxBody: 4)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port, maxBody: 4)) { port in
             let c = try RawClient(port: port)
             func isIMFDate(_ value: String?) -> Bool {
                 guard let value, value.count == 29, value.hasSuffix(" GMT") else { return false }
@@ -118,10 +119,10 @@ import Testing
 
     /// Regression: `CONNECT` was routed and answered 404 like a missing page. A reverse proxy
     /// opens no tunnels: 501 with the JSON error body, before routing, and the connection closes.
-    @Test func connectIsRefusedBeforeRouting() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func connectIsRefusedBeforeRouting(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("should not be reached") }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let r = try c.request("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
             #expect(r.status == 501)
@@ -136,10 +137,10 @@ import Testing
 
     /// Regression: an HTTP/1.0 request without `Host` was forwarded as HTTP/1.1 without Host.
     /// The upstream now gets the address the client connected to as Host (RFC 9112 §3.3).
-    @Test func anHTTP10RequestWithoutHostIsForwardedWithOne() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func anHTTP10RequestWithoutHostIsForwardedWithOne(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("ok") }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             c.send("GET /old HTTP/1.0\r\n\r\n")
             #expect(c.readAll().hasPrefix("HTTP/1.1 200"))
@@ -155,19 +156,19 @@ import Testing
     }
 
     /// A trusted proxy's forwarding fields are kept and extended; anyone else's are replaced.
-    @Test func forwardedFromATrustedPeerIsExtended() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func forwardedFromATrustedPeerIsExtended(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("ok") }
         defer { Task { await upstream.shutdown() } }
         let claim = "GET / HTTP/1.1\r\nHost: h\r\nForwarded: for=203.0.113.5\r\nX-Forwarded-For: 203.0.113.5\r\n\r\n"
         var untrusted = try ProxyTests.snapshot(upstreamPort: upstream.port)
         untrusted.forwarding = ForwardingPolicy(trustedProxies: [.init(address: [10, 0, 0, 0], prefixLength: 8)])
-        try await ProxyTests.withProxy(untrusted) { port in
+        try await ProxyTests.withProxy(path: path, untrusted) { port in
             let status = try RawClient(port: port).request(claim).status
             #expect(status == 200)
         }
         var trusted = try ProxyTests.snapshot(upstreamPort: upstream.port)
         trusted.forwarding = ForwardingPolicy(via: "edge-1", trustedProxies: [.init(address: [127, 0, 0, 0], prefixLength: 8)])
-        try await ProxyTests.withProxy(trusted) { port in
+        try await ProxyTests.withProxy(path: path, trusted) { port in
             let status = try RawClient(port: port).request(claim).status
             #expect(status == 200)
         }
@@ -215,12 +216,12 @@ import Testing
     /// re-armed the silence timeout). Below the listener's minimum body rate, after its grace,
     /// the client gets a JSON 408 and the connection closes; the upstream connection, which
     /// holds part of a request, is closed too (never pooled).
-    @Test func aTrickledBodyIsCutAt408() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aTrickledBodyIsCutAt408(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try DrainingUpstream()
         var snapshot = try ProxyTests.snapshot(upstreamPort: upstream.listener.port)
         snapshot.listeners[0].bodyMinRate = 1000
         snapshot.listeners[0].bodyRateGrace = .milliseconds(300)
-        try await ProxyTests.withProxy(snapshot) { port in
+        try await ProxyTests.withProxy(path: path, snapshot) { port in
             let c = try RawClient(port: port)
             c.send("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n")
             Self.trickle(c.fd, interval: 50_000)  // 20 bytes per second
@@ -239,12 +240,12 @@ import Testing
     /// With no minimum rate, a client that stops sending its body is still cut by the
     /// whole-request timeout, and it is answered 408 (the client's fault), not 504 (which
     /// blamed the upstream and counted a failure against its target).
-    @Test func aStalledBodyAtTheRequestTimeoutIsTheClients408() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aStalledBodyAtTheRequestTimeoutIsTheClients408(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try DrainingUpstream()
         var snapshot = try ProxyTests.snapshot(upstreamPort: upstream.listener.port)
         snapshot.listeners[0].bodyMinRate = 0
         snapshot.upstreams[0].requestTimeout = .milliseconds(400)
-        try await ProxyTests.withProxy(snapshot) { port in
+        try await ProxyTests.withProxy(path: path, snapshot) { port in
             let c = try RawClient(port: port)
             c.send("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
             let r = try c.readResponse()
@@ -259,10 +260,10 @@ import Testing
 @Suite(.serialized) struct EdgeMethodTests {
     /// TRACE would reflect the client's credentials and every field Sentinel adds: refused like
     /// CONNECT (501, JSON), but the connection stays usable (no tunnel bytes can follow).
-    @Test func traceIsRefusedAndTheConnectionContinues() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func traceIsRefusedAndTheConnectionContinues(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("reached") }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let r = try c.request("TRACE / HTTP/1.1\r\nHost: h\r\nCookie: secret\r\n\r\n")
             #expect(r.status == 501)
@@ -274,10 +275,10 @@ import Testing
 
     /// RFC 9110 §7.6.2: OPTIONS with `Max-Forwards: 0` is answered by the intermediary itself;
     /// a larger value is decremented on the way upstream.
-    @Test func maxForwardsOfOptions() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func maxForwardsOfOptions(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("upstream") }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let mine = try c.request("OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n")
             #expect(mine.status == 200)
@@ -293,10 +294,10 @@ import Testing
 
     /// An HTTP/1.0 client that asked for keep-alive learns it was granted from
     /// `Connection: keep-alive`, on local replies as on proxied ones.
-    @Test func http10KeepAliveOnLocalReplies() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func http10KeepAliveOnLocalReplies(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("u") }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let first = try c.request("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             #expect(first.status == 200)
@@ -311,12 +312,12 @@ import Testing
 extension EdgeMethodTests {
     /// Interim responses (103 Early Hints) are forwarded to HTTP/1.1 clients only: an HTTP/1.0
     /// client cannot tell them from the final response (RFC 9110 §15.2).
-    @Test func interimResponsesNeverReachHTTP10Clients() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func interimResponsesNeverReachHTTP10Clients(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in
             .bytes(Array("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8))
         }
         defer { Task { await upstream.shutdown() } }
-        try await ProxyTests.withProxy(try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
+        try await ProxyTests.withProxy(path: path, try ProxyTests.snapshot(upstreamPort: upstream.port)) { port in
             let modern = try RawClient(port: port)
             modern.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             #expect(try modern.readResponse(head: true).status == 103)
@@ -333,12 +334,12 @@ extension EdgeMethodTests {
 extension EdgeTests {
     /// The same minimum rate holds for the body of a request Sentinel answers itself (read and
     /// discarded): cut at 408 after the grace, not only at the listener's request timeout.
-    @Test func aTrickledBodyOfALocallyAnsweredRequestIsCut() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aTrickledBodyOfALocallyAnsweredRequestIsCut(_ path: ServerSnapshot.DataPath) async throws {
         var snapshot = try ProxyTests.snapshot(upstreamPort: 9)
         snapshot.listeners[0].bodyMinRate = 1000
         snapshot.listeners[0].bodyRateGrace = .milliseconds(300)
         snapshot.listeners[0].requestTimeout = .seconds(30)
-        try await ProxyTests.withProxy(snapshot) { port in
+        try await ProxyTests.withProxy(path: path, snapshot) { port in
             let c = try RawClient(port: port)
             let started = ContinuousClock.now
             c.send("POST /health HTTP/1.1\r\nHost: h\r\nX-Request-Id: slow-1\r\nContent-Length: 1000\r\n\r\n")

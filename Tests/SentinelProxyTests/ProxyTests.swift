@@ -32,9 +32,12 @@ import Testing
             instanceID: "t", version: "test", upstreams: [upstream], accessLog: accessLog)
     }
 
+    /// `path`: the data path serving the listener (most tests run on both).
     static func withProxy(
-        _ snapshot: ServerSnapshot, _ body: (Int) async throws -> Void
+        path: ServerSnapshot.DataPath = .nio, _ snapshot: ServerSnapshot, _ body: (Int) async throws -> Void
     ) async throws {
+        var snapshot = snapshot
+        snapshot.dataPath = path
         try await ProxyServer(eventLoopCount: 1).serving(snapshot, body)
     }
 
@@ -62,12 +65,12 @@ import Testing
         }
     }
 
-    @Test func forwardsWithForwardingFieldsAndWithoutHopByHop() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func forwardsWithForwardingFieldsAndWithoutHopByHop(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in
             .ok("hi", headers: [("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("X-App", "yes")])
         }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let r = try c.request(
                 "GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Drop\r\nX-Drop: gone\r\n"
@@ -103,10 +106,10 @@ import Testing
         }
     }
 
-    @Test func keepAliveReusesTheUpstreamConnectionAndPipelinesInOrder() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func keepAliveReusesTheUpstreamConnectionAndPipelinesInOrder(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in .ok("body of " + r.requestLine) }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             #expect(try c.request("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n").body == "body of GET /1 HTTP/1.1")
             #expect(try c.request("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n").body == "body of GET /2 HTTP/1.1")
@@ -124,14 +127,14 @@ import Testing
     /// times, Sentinel pauses and resumes the upstream each time, and every byte arrives in
     /// order. Regression guard for the writability Sentinel tracks from NIO's events (a stale
     /// "unwritable" would stall the exchange until its timeout).
-    @Test func aLargeResponseToASlowReaderArrivesWhole() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aLargeResponseToASlowReaderArrivesWhole(_ path: ServerSnapshot.DataPath) async throws {
         let size = 8 * 1024 * 1024
         var body = [UInt8](repeating: 0, count: size)
         for i in 0..<size { body[i] = UInt8(truncatingIfNeeded: i % 251) }
         let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n".utf8) + body
         let upstream = try await ScriptedUpstream { r in r.requestLine.hasPrefix("GET /big") ? .bytes(reply) : .ok("small") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port, receiveBuffer: 4096)
             c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
             let r = try c.readResponseBytes()
@@ -146,7 +149,7 @@ import Testing
     /// The upload direction: an 8 MiB body to an upstream that reads through a 4 KiB window.
     /// The upstream connection turns unwritable and writable again many times, Sentinel stops
     /// and resumes reading the client each time, and the upstream gets every byte in order.
-    @Test func aLargeUploadToASlowUpstreamArrivesWhole() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aLargeUploadToASlowUpstreamArrivesWhole(_ path: ServerSnapshot.DataPath) async throws {
         let size = 8 * 1024 * 1024
         let listener = try LoopbackListener(receiveBuffer: 4096)
         listener.start { fd in
@@ -181,7 +184,7 @@ import Testing
         // idle machine, over 11 s at a load average of 25): read and whole-request timeouts with
         // room for that, since this test is about every byte arriving in order, not about timing.
         let snapshot = try Self.snapshot(upstreamPort: listener.port, readTimeout: .seconds(60), requestTimeout: .seconds(120))
-        try await Self.withProxy(snapshot) { port in
+        try await Self.withProxy(path: path, snapshot) { port in
             let c = try RawClient(port: port)
             c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: \(size)\r\n\r\n")
             c.send(bytes: body)
@@ -194,10 +197,10 @@ import Testing
     /// Accepted client connections have TCP_NODELAY (small responses are not held back by
     /// Nagle's algorithm). The server runs in this process, so its end of the connection is
     /// found among this process's descriptors by its peer address.
-    @Test func acceptedConnectionsHaveNoDelay() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func acceptedConnectionsHaveNoDelay(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("x") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             #expect(try c.request("GET / HTTP/1.1\r\nHost: h\r\n\r\n").body == "x")
             let clientPort = Self.localPort(of: c.fd)
@@ -226,10 +229,10 @@ import Testing
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    @Test func requestBodiesAreStreamedExactly() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func requestBodiesAreStreamedExactly(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in .ok("got \(r.body.count)") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let payload = String(repeating: "x", count: 100_000)
             let r = try c.request("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n" + payload)
@@ -245,10 +248,10 @@ import Testing
         }
     }
 
-    @Test func smugglingShapesNeverReachTheUpstream() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func smugglingShapesNeverReachTheUpstream(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("should not happen") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let cases = [
                 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
@@ -275,25 +278,25 @@ import Testing
         }
     }
 
-    @Test func upstreamFailuresBecomeJSONErrors() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func upstreamFailuresBecomeJSONErrors(_ path: ServerSnapshot.DataPath) async throws {
         // Refused: nothing listens on the port of a closed upstream.
         let closed = try await ScriptedUpstream { _ in .close }
         let deadPort = closed.port
         await closed.shutdown()
-        try await Self.withProxy(try Self.snapshot(upstreamPort: deadPort)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: deadPort)) { port in
             let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             #expect(r.status == 503)
             #expect(r.body.hasPrefix("{\"error\":\"503 Service Unavailable\""))
         }
         let hang = try await ScriptedUpstream { _ in .hang }
         defer { Task { await hang.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: hang.port, readTimeout: .milliseconds(200))) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: hang.port, readTimeout: .milliseconds(200))) { port in
             let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             #expect(r.status == 504)
         }
         let garbage = try await ScriptedUpstream { _ in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)) }
         defer { Task { await garbage.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: garbage.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: garbage.port)) { port in
             let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             #expect(r.status == 502)
         }
@@ -303,7 +306,7 @@ import Testing
             let coded = try await ScriptedUpstream { _ in
                 .bytesThenClose(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8))
             }
-            try await Self.withProxy(try Self.snapshot(upstreamPort: coded.port)) { port in
+            try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: coded.port)) { port in
                 let r = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
                 #expect(r.status == 502, "\(coding)")
                 #expect(r.body.hasPrefix("{\"error\":\"502"), "\(coding)")
@@ -314,10 +317,10 @@ import Testing
 
     /// The exchange deadline shares the connection's lazily re-armed timer: a request that hangs
     /// after quick ones on the same kept-alive connection must still time out on time.
-    @Test func aHangingRequestAfterQuickOnesOnOneConnectionTimesOut() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aHangingRequestAfterQuickOnesOnOneConnectionTimesOut(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in r.requestLine.hasPrefix("GET /hang") ? .hang : .ok("quick") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
             let c = try RawClient(port: port)
             for i in 0..<3 { #expect(try c.request("GET /\(i) HTTP/1.1\r\nHost: h\r\n\r\n").body == "quick") }
             let clock = ContinuousClock()
@@ -333,7 +336,7 @@ import Testing
 
     /// Regression: a response that ends on its head (HEAD, 204, 304) was never flushed to the
     /// client; the request hung until a timeout.
-    @Test func bodilessResponsesAreDeliveredAndTheConnectionContinues() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func bodilessResponsesAreDeliveredAndTheConnectionContinues(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in
             if r.requestLine.hasPrefix("HEAD") { return .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".utf8)) }
             if r.requestLine.contains("/204") { return .bytes(Array("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n".utf8)) }
@@ -342,7 +345,7 @@ import Testing
             return .ok("after")
         }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             let head = try c.request("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n", head: true)
             #expect(head.status == 200)
@@ -360,14 +363,14 @@ import Testing
     }
 
     /// Small bodies travel in the head's buffer, larger ones on their own: both byte-exact.
-    @Test func responseBodiesAroundTheInlineLimitAreExact() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func responseBodiesAroundTheInlineLimitAreExact(_ path: ServerSnapshot.DataPath) async throws {
         let sizes = [1, 8191, 8192, 8193, 100_000]
         let upstream = try await ScriptedUpstream { r in
             let n = Int(r.requestLine.split(separator: " ")[1].dropFirst()) ?? 0
             return .ok(String(repeating: "x", count: n - 1) + "!")
         }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             for n in sizes {
                 let r = try c.request("GET /\(n) HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -379,14 +382,14 @@ import Testing
     }
 
     /// Repeated identical Content-Length values from an upstream reach the client as one value.
-    @Test func repeatedContentLengthOfAResponseIsCollapsed() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func repeatedContentLengthOfAResponseIsCollapsed(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in
             r.requestLine.contains("/lines")
                 ? .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc".utf8))
                 : .bytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 3 , 3\r\n\r\nabc".utf8))
         }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             for path in ["/lines", "/list"] {
                 let r = try RawClient(port: port).request("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
                 #expect(r.status == 200)
@@ -398,10 +401,10 @@ import Testing
 
     /// Regression: the upstream read timeout counted from the connect, so an upload slower than
     /// the read timeout was answered 504 while the upstream was still waiting for the body.
-    @Test func aSlowUploadIsNotMistakenForUpstreamSilence() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aSlowUploadIsNotMistakenForUpstreamSilence(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in .ok("got \(r.body.count)") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port, readTimeout: .milliseconds(300))) { port in
             let c = try RawClient(port: port)
             c.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\n")
             // The pacing is the scenario (a client slower than the read timeout), not a wait for
@@ -416,11 +419,11 @@ import Testing
         }
     }
 
-    @Test func staleKeepAliveIsReplayedOnce() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func staleKeepAliveIsReplayedOnce(_ path: ServerSnapshot.DataPath) async throws {
         // The upstream answers, then closes the kept-alive connection behind Sentinel's back.
         let upstream = try await ScriptedUpstream { r in .bytesThenClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             #expect(try c.request("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
             #expect(try c.request("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n").status == 200)
@@ -428,13 +431,13 @@ import Testing
         }
     }
 
-    @Test func chunkedResponsesAndHTTP10Clients() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func chunkedResponsesAndHTTP10Clients(_ path: ServerSnapshot.DataPath) async throws {
         let chunkedBody = "4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"
         let upstream = try await ScriptedUpstream { _ in
             .bytes(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(chunkedBody)".utf8))
         }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             let raw = try c.readRaw(until: "0\r\n\r\n")
@@ -449,10 +452,10 @@ import Testing
         }
     }
 
-    @Test func expectContinueIsAnsweredAndTheBodyForwarded() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func expectContinueIsAnsweredAndTheBodyForwarded(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { r in .ok("len \(r.body.count)") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port)) { port in
             let c = try RawClient(port: port)
             c.send("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
             #expect(try c.readResponse(head: true).status == 100)
@@ -462,10 +465,10 @@ import Testing
         }
     }
 
-    @Test func bodyLimitOfTheRoute() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func bodyLimitOfTheRoute(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("no") }
         defer { Task { await upstream.shutdown() } }
-        try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, maxBody: 10)) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port, maxBody: 10)) { port in
             let r = try RawClient(port: port).request("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890")
             #expect(r.status == 413)
             #expect(upstream.requests.isEmpty)
@@ -531,7 +534,7 @@ import Testing
         }
     }
 
-    @Test func routeHeaderPoliciesRenameSetAddRemove() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func routeHeaderPoliciesRenameSetAddRemove(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in
             .ok("x", headers: [("Server", "app/1.0"), ("X-Powered-By", "php"), ("Cache-Control", "private")])
         }
@@ -543,6 +546,7 @@ import Testing
             rename: [], set: [("Cache-Control", "no-store")], add: [("X-Frame-Options", "DENY")],
             remove: ["Server", "X-Powered-By"])
         try await Self.withProxy(
+            path: path,
             try Self.snapshot(upstreamPort: upstream.port, requestHeaders: request, responseHeaders: response)
         ) { port in
             let r = try RawClient(port: port).request(
@@ -563,7 +567,7 @@ import Testing
         }
     }
 
-    @Test func accessLogJSONAndCombined() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func accessLogJSONAndCombined(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("hello") }
         defer { Task { await upstream.shutdown() } }
         let dir = "/tmp/sentinel-accesslog-\(UInt64.random(in: 0...UInt64.max))"
@@ -571,7 +575,7 @@ import Testing
         defer { unlink(dir + "/a.log"); unlink(dir + "/b.log"); rmdir(dir) }
         for (file, format) in [("a.log", AccessLogSettings.Format.json), ("b.log", .combined)] {
             let settings = AccessLogSettings(path: dir + "/" + file, format: format)
-            try await Self.withProxy(try Self.snapshot(upstreamPort: upstream.port, accessLog: settings)) { port in
+            try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: upstream.port, accessLog: settings)) { port in
                 let c = try RawClient(port: port)
                 _ = try c.request("GET /x?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: te\"st\r\nReferer: r\r\n\r\n")
                 _ = try c.request("GET /health HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -611,13 +615,13 @@ extension ProxyTests {
 }
 
 extension ProxyTests {
-    @Test func aDeadTargetIsSkippedWithoutClientErrors() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aDeadTargetIsSkippedWithoutClientErrors(_ path: ServerSnapshot.DataPath) async throws {
         let alive = try await ScriptedUpstream { _ in .ok("alive") }
         defer { Task { await alive.shutdown() } }
         let dead = try await ScriptedUpstream { _ in .close }
         let deadPort = dead.port
         await dead.shutdown()
-        try await Self.withProxy(try Self.snapshot(upstreamPort: deadPort, extraTargets: [alive.port])) { port in
+        try await Self.withProxy(path: path, try Self.snapshot(upstreamPort: deadPort, extraTargets: [alive.port])) { port in
             let c = try RawClient(port: port)
             for i in 0..<6 {
                 let r = try c.request("GET /\(i) HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -629,13 +633,14 @@ extension ProxyTests {
         }
     }
 
-    @Test func retryPolicyReplaysIdempotentRequestsOnRetryableStatus() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func retryPolicyReplaysIdempotentRequestsOnRetryableStatus(_ path: ServerSnapshot.DataPath) async throws {
         let failing = try await ScriptedUpstream { _ in .ok("down", status: 503) }
         defer { Task { await failing.shutdown() } }
         let healthy = try await ScriptedUpstream { _ in .ok("up") }
         defer { Task { await healthy.shutdown() } }
         let rules = RetryRules(maxAttempts: 2, backoffBase: .zero, backoffMax: .zero, retryableStatuses: [503])
         try await Self.withProxy(
+            path: path,
             try Self.snapshot(upstreamPort: failing.port, extraTargets: [healthy.port], retry: rules)
         ) { port in
             let c = try RawClient(port: port)

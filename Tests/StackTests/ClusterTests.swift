@@ -6,9 +6,11 @@ import Testing
 /// One view from many processes: metrics, status, access logs and health checks of a
 /// `sentinel-stack` with two workers, end to end against the built binary.
 @Suite(.serialized) struct ClusterTests {
-    static func config(port: Int, dir: String, metricsPort: Int, extraRoutes: String = "", upstreams: String = "") -> String {
+    static func config(
+        port: Int, dir: String, metricsPort: Int, extraRoutes: String = "", upstreams: String = "", dataPath: String = "nio"
+    ) -> String {
         """
-        \(StackProcess.prelude(workers: 2, port: port, dir: dir))
+        \(StackProcess.prelude(workers: 2, port: port, dir: dir, dataPath: dataPath))
         routes {
             route "health" {
                 matches { path "/health" }
@@ -83,9 +85,10 @@ import Testing
         return r.body
     }
 
-    @Test func scrapeCountsEveryRequestOfBothWorkers() throws {
+    /// On both data paths (`system { data-path }`).
+    @Test(arguments: ["nio", "reactor"]) func scrapeCountsEveryRequestOfBothWorkers(dataPath: String) throws {
         let metricsPort = try freePort()
-        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, dataPath: dataPath) }
         #expect(stack.waitForEvent("started"), "log: \(stack.text)")
         let n = 400
         #expect(Self.load(port: stack.port, n: n) == n)
@@ -106,9 +109,10 @@ import Testing
         #expect(stack.exitStatus() == 0)
     }
 
-    @Test func countersSurviveAReloadAndKeepWhatTheDrainingGenerationFinished() throws {
+    /// On both data paths (`system { data-path }`).
+    @Test(arguments: ["nio", "reactor"]) func countersSurviveAReloadAndKeepWhatTheDrainingGenerationFinished(dataPath: String) throws {
         let metricsPort = try freePort()
-        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort) }
+        let stack = try StackProcess { Self.config(port: $0, dir: $1, metricsPort: metricsPort, dataPath: dataPath) }
         #expect(stack.waitForEvent("started"))
         #expect(Self.load(port: stack.port, n: 200) == 200)
         let before = Self.requestsTotal(try Self.scrape(metricsPort), skipScrapes: true)

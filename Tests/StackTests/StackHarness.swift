@@ -55,11 +55,12 @@ final class StackProcess: Sendable {
 
     /// `schema-version`, `system` (workers, drain time, runtime directory under `dir`) and one
     /// HTTP listener on `port`: the start of the stack tests' configurations.
-    static func prelude(workers: Int, gracefulSecs: Int = 5, port: Int, dir: String, threads: Int? = nil) -> String {
+    static func prelude(workers: Int, gracefulSecs: Int = 5, port: Int, dir: String, threads: Int? = nil, dataPath: String = "nio") -> String {
         """
         schema-version "1.0"
         system {
             worker-processes \(workers)
+            data-path "\(dataPath)"
             \(threads.map { "worker-threads \($0)" } ?? "")
             graceful-shutdown-timeout-secs \(gracefulSecs)
             runtime-directory "\(dir)/run"

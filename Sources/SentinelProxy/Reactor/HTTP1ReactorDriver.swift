@@ -8,7 +8,8 @@ import Glibc
 /// The HTTP/1 connection on Sentinel's reactor: a `ConnectionDriver` (bytes and socket events
 /// in, actions out) hosting the same connection logic as the NIO path (`ProxyConnectionHandler`
 /// with its machine, admission phases, local answers, head writers, exchanges, accounting and
-/// access log). It is the connection's `HTTP1Host`: what the connection writes, closes or arms
+/// access log). It is the connection's host (through `ReactorHTTP1Host`, which holds it
+/// weakly: the session owns the driver, the driver the connection): what the connection writes, closes or arms
 /// during an event is collected here and handed to the reactor as actions when the event's
 /// callback returns; anything the connection does outside an event (an answer that arrived from
 /// another thread, a timer of a per-loop service) is collected the same way and handed over
@@ -16,7 +17,7 @@ import Glibc
 ///
 /// Bytes cross between the reactor's `IOBuffer`s and the connection's `ByteBuffer`s by copy
 /// (one per read, one per write): the seam stays the NIO value type the exchange already speaks.
-final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
+final class HTTP1ReactorDriver: ConnectionDriver {
     let connection: ProxyConnectionHandler
     let services: ReactorLoopServices
     /// The session's upstream connections (endpoints other than `.downstream`): their events are
@@ -72,7 +73,7 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
             connection.clientIsIPv6 = peer.family == AF_INET6
         }
         output.reserveCapacity(4)
-        connection.host = self
+        connection.host = ReactorHTTP1Host(driver: self)
     }
 
     /// The session ended (the reactor let go of its driver).
@@ -224,10 +225,8 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
         services.reactor?.runSoon { [services] in services.reactor?.wake(session: token) }
     }
 
-    // MARK: - HTTP1Host
+    // MARK: - What the connection asks of its host (through ReactorHTTP1Host)
 
-    var eventLoop: any EventLoop { services.loop }
-    var allocator: ByteBufferAllocator { services.allocator }
 
     func write(_ buffer: ByteBuffer) {
         guard !ended, ending == nil else { return }
@@ -270,7 +269,32 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
         requestWake()
     }
 
-    var localAddress: (ip: String, port: Int)? { listenerAddress }
 
-    var upstreamSite: (any UpstreamSite)? { upstreams }
+}
+
+/// The connection's `HTTP1Host` on the reactor: forwards to its driver, held weakly so the
+/// driver (owned by the reactor's session) and its connection do not keep each other alive.
+/// A connection outliving its session (an answer from another thread arriving late) finds
+/// every operation a no-op.
+final class ReactorHTTP1Host: HTTP1Host {
+    weak var driver: HTTP1ReactorDriver?
+    let eventLoop: any EventLoop
+    let allocator: ByteBufferAllocator
+    let localAddress: (ip: String, port: Int)?
+
+    init(driver: HTTP1ReactorDriver) {
+        self.driver = driver
+        eventLoop = driver.services.loop
+        allocator = driver.services.allocator
+        localAddress = driver.listenerAddress
+    }
+
+    func write(_ buffer: ByteBuffer) { driver?.write(buffer) }
+    func flush() { driver?.flush() }
+    func readMore() { driver?.readMore() }
+    func close() { driver?.close() }
+    func closeAfterWrites() { driver?.closeAfterWrites() }
+    func armTimer(at deadline: UInt64, now: UInt64) { driver?.armTimer(at: deadline, now: now) }
+    func cancelTimer() { driver?.cancelTimer() }
+    var upstreamSite: (any UpstreamSite)? { driver?.upstreams }
 }
