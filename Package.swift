@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SentinelHTTP1", targets: ["SentinelHTTP1"]),
         .library(name: "SentinelTLS", targets: ["SentinelTLS"]),
         .library(name: "SentinelReactor", targets: ["SentinelReactor"]),
+        .library(name: "SentinelAgentProtocol", targets: ["SentinelAgentProtocol"]),
         .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
@@ -55,6 +56,16 @@ let package = Package(
         // per certificate, SNI), TicketKeyRing, certificate loading and checks. All of Sentinel's C
         // and pointer handling for TLS lives here. stdlib + Glibc only (no NIO, no Foundation).
         .target(name: "SentinelTLS", dependencies: ["COpenSSL", "CSentinelTLS", "SentinelFormat"], swiftSettings: strict),
+        // Agent protocol v2: frames (u32 length, type byte, JSON payload), the incremental frame
+        // decoder, and every message as Codable with the wire's names. No NIO; FoundationEssentials
+        // for JSON only. Shared by the proxy's agent client and the agent SDK.
+        .target(name: "SentinelAgentProtocol", swiftSettings: strict),
+        // The WAF agent's rule engine: ordered rules, transforms, anomaly scoring, paranoia levels,
+        // exclusions, the starter rule set and its JSON settings. Pure (glibc regex only): no sockets.
+        .target(name: "SentinelWAF", swiftSettings: strict),
+        // The auth agent's checks: JWT (HS256, RS256, ES256; PEM or JWKS keys; exp/nbf with leeway,
+        // issuer, audience) and API keys, on the system OpenSSL. Pure: no sockets.
+        .target(name: "SentinelAuth", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Parse-speed and allocation benchmark for SentinelHTTP1 (run with -c release).
         .executableTarget(
             name: "sentinel-h1-bench",
@@ -87,6 +98,7 @@ let package = Package(
                 "SentinelHTTP1",
                 "SentinelTLS",
                 "SentinelRateLimit",
+                "SentinelReactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -191,6 +203,11 @@ let package = Package(
         // The shared table across child processes runs sentinel-ratelimit-bench.
         .testTarget(name: "SentinelRateLimitTests", dependencies: ["SentinelRateLimit", "SentinelTestSupport", "sentinel-ratelimit-bench"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
+        .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
+        .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
+        // Keys and signatures made at run time with the openssl command line.
+        .testTarget(name: "SentinelAuthTests", dependencies: ["SentinelAuth", "SentinelTestSupport"]),
         // Configuration → running system: every key of the schema either reaches the snapshot
         // (or a process role) or is refused by the feature gate; limits end to end.
         .testTarget(

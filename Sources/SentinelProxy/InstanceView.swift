@@ -25,7 +25,7 @@ extension ProxyConnectionHandler {
     func fetchInstanceAnswer(_ reply: LocalReply, kind: BuiltinKind, finish: @escaping (LocalReply) -> Void) {
         guard let view = shared.instanceView else { return finish(reply) }
         machine.awaitInstance()
-        let loop = context.eventLoop
+        let loop = host.eventLoop
         let bound = NIOLoopBound((self, finish), eventLoop: loop)
         view.fetch(kind) { text in
             loop.execute {

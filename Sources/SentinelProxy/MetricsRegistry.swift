@@ -97,6 +97,8 @@ public final class MetricsRegistry: Sendable {
     let tls = TLSMetrics()
     /// Handshakes, failures and disabled verification of TLS to upstreams.
     let upstreamTLS = UpstreamTLSMetrics()
+    /// What the route filters decided (phase 3).
+    let filters = FilterMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -347,6 +349,7 @@ public final class MetricsRegistry: Sendable {
         out += s.table.render()
         out += tls.render(now: Int64(Glibc.time(nil)))
         out += upstreamTLS.render()
+        out += filters.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

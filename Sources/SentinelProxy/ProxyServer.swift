@@ -34,18 +34,20 @@ public final class ProxyServer: Sendable {
         public var port: Int
     }
 
-    private struct Running: Sendable {
+    struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
         var listeners: [any Channel]
         let shared: ServerShared
         let logBuffers: [(loop: any EventLoop, buffer: NIOLoopBound<AccessLogBuffer>)]
         var checker: HealthChecker
         var generation: UInt64
+        /// The reactors serving the data listeners (`data-path "reactor"`); nil on NIO.
+        var plane: ReactorDataPlane? = nil
     }
 
-    private let eventLoopCount: Int
-    private let clock: ServerClock
-    private let running = Mutex<Running?>(nil)
+    let eventLoopCount: Int
+    let clock: ServerClock
+    let running = Mutex<Running?>(nil)
     public let metrics: MetricsRegistry
     /// Health, passive ejection and breakers of every upstream target; survives reloads.
     public let health: UpstreamHealth
@@ -104,6 +106,7 @@ public final class ProxyServer: Sendable {
     public func start(snapshot: ServerSnapshot, accepting: Bool = true) async throws -> [BoundListener] {
         health.configure(snapshot.upstreams, now: now)
         let snapshot = Self.stamp(snapshot, generation: 1, metrics: metrics)
+        if snapshot.dataPath == .reactor { return try await startReactors(snapshot: snapshot, accepting: accepting) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         let shared = ServerShared(snapshot: snapshot, metrics: metrics, clock: clock, health: health, instanceView: instanceView)
         let health = self.health
@@ -240,6 +243,7 @@ public final class ProxyServer: Sendable {
 
     /// Starts polling the listeners of a server started with `accepting: false`.
     public func startAccepting() async {
+        if let plane = running.withLock({ $0?.plane }) { return await plane.setAccepting(true) }
         guard let listeners = running.withLock({ $0?.listeners }) else { return }
         for channel in listeners { try? await channel.setOption(.autoRead, value: true).get() }
     }
@@ -255,6 +259,7 @@ public final class ProxyServer: Sendable {
     /// then one task on every event loop and one on each listener's loop let the hand-backs
     /// already under way arrive, and only then do the listeners close.
     public func stopAccepting() async {
+        if let plane = running.withLock({ $0?.plane }) { return await plane.setAccepting(false) }
         guard let (listeners, group) = running.withLock({ state -> ([any Channel], MultiThreadedEventLoopGroup)? in
             defer { state?.listeners = [] }
             return state.map { ($0.listeners, $0.group) }
@@ -274,10 +279,11 @@ public final class ProxyServer: Sendable {
     /// True once a no-op task ran on every event loop (a liveness probe: a wedged loop never
     /// answers); false when the server is not running.
     public func eventLoopsRespond() async -> Bool {
-        guard let group = running.withLock({ $0?.group }) else { return false }
+        guard let (group, plane) = running.withLock({ s in s.map { ($0.group, $0.plane) } }) else { return false }
         for loop in group.makeIterator() {
             do { try await loop.submit {}.get() } catch { return false }
         }
+        if let plane { await plane.onEveryReactor { _ in } }
         return true
     }
 
@@ -290,6 +296,7 @@ public final class ProxyServer: Sendable {
     /// stops the event loops. Returns false when `gracefulTimeout` passed and connections were forced closed.
     public func shutdown(gracefulTimeout: Duration) async -> Bool {
         guard let state = running.withLock({ s -> Running? in defer { s = nil }; return s }) else { return true }
+        if let plane = state.plane { return await shutdownReactors(state, plane: plane, gracefulTimeout: gracefulTimeout) }
         let loop = state.group.next()
         try? await state.checker.stop().get()
         await Self.quiesce(state.listeners, group: state.group)

@@ -87,6 +87,8 @@ public struct ServerSnapshot: Sendable {
     public var router: Router { didSet { resolveRoutes() } }
     /// Indexed by `RouteSpec.handler`.
     public var actions: [RouteAction] { didSet { resolveRoutes() } }
+    /// Each action's filter chain, indexed like `actions` (missing entries: no filters).
+    public var filterChains: [FilterChain] = [] { didSet { resolveRoutes() } }
     public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int
@@ -112,6 +114,17 @@ public struct ServerSnapshot: Sendable {
     public var routeSets: [Router] = [] { didSet { resolveRoutes() } }
     /// `Via`, and whose forwarding fields are believed (`system { via; trusted-proxies }`).
     public var forwarding = ForwardingPolicy()
+    /// Which event loop serves the data listeners (`system { data-path }`). Fixed when the
+    /// server starts: a reload that changes it is refused by the caller.
+    public var dataPath: DataPath = .nio
+
+    /// The host of the data listeners' connections.
+    public enum DataPath: String, Sendable, Equatable, CaseIterable {
+        /// SwiftNIO channels (`ProxyConnectionHandler` in a pipeline).
+        case nio
+        /// Sentinel's own reactors (`HTTP1ReactorDriver`), one per worker thread.
+        case reactor
+    }
 
     /// Every route of every set resolved to what it does (`Admission/RouteTable.swift`), kept
     /// in step with the fields above: the request path reads these, never `actions` by index.
@@ -121,7 +134,8 @@ public struct ServerSnapshot: Sendable {
 
     private mutating func resolveRoutes() {
         (resolvedSets, listenerRoutes) = Self.resolveRoutes(
-            listeners: listeners, sets: [router] + routeSets, actions: actions, upstreams: upstreamRefs, limits: limits)
+            listeners: listeners, sets: [router] + routeSets, actions: actions, filters: filterChains, upstreams: upstreamRefs,
+            limits: limits)
     }
 
     /// The routes listener `id` serves (an unknown id: the main set, no default route).

@@ -51,16 +51,21 @@ public struct DriverIO {
     public private(set) var actions: [DriverAction] = []
     /// Where `makeBuffer` takes buffers from (the reactor's pool).
     public let pool: BufferPool
+    /// The session's token: what `Reactor.wake(session:)` takes to call this driver again
+    /// outside a socket event (0 in tests that play events by hand).
+    public var session: UInt64 = 0
 
-    public init(now: ReactorInstant, pool: BufferPool) {
+    public init(now: ReactorInstant, pool: BufferPool, session: UInt64 = 0) {
         self.now = now
         self.pool = pool
+        self.session = session
     }
 
     /// With a reused action list (the reactor's, so a callback allocates nothing).
-    init(now: ReactorInstant, pool: BufferPool, storage: inout [DriverAction]) {
+    init(now: ReactorInstant, pool: BufferPool, session: UInt64, storage: inout [DriverAction]) {
         self.now = now
         self.pool = pool
+        self.session = session
         swap(&actions, &storage)
     }
 
@@ -108,6 +113,9 @@ public protocol ConnectionDriver: AnyObject {
     func deadlineReached(_ io: inout DriverIO)
     /// The worker drains (reload or shutdown): finish the current exchange, then close.
     func drain(_ io: inout DriverIO)
+    /// The host asked for this call (`Reactor.wake(session:)`): something the driver waited for
+    /// arrived by other means than its sockets.
+    func woken(_ io: inout DriverIO)
 }
 
 extension ConnectionDriver {
@@ -117,4 +125,5 @@ extension ConnectionDriver {
         io.finish(.reset)
     }
     public func drain(_ io: inout DriverIO) {}
+    public func woken(_ io: inout DriverIO) {}
 }

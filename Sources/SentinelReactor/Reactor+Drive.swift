@@ -12,7 +12,7 @@ extension Reactor {
     /// releasing any buffer it still holds, so written buffers return to the pool).
     func invoke(_ session: Session, _ body: (Session, inout DriverIO) -> Void) {
         guard !session.ended else { return }
-        var io = DriverIO(now: now, pool: pool, storage: &actionScratch)
+        var io = DriverIO(now: now, pool: pool, session: session.token, storage: &actionScratch)
         body(session, &io)
         var actions: [DriverAction] = []
         io.takeActions(into: &actions)

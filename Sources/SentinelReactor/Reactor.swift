@@ -40,6 +40,10 @@ public final class Reactor {
     var failuresToReport: [(Session, Endpoint, ReactorError)] = []
     var deferredFlushes: [EndpointSocket] = []
     var flushDepth = 0
+    /// The host's own work on this loop (Reactor+Tasks.swift): closures to run after the
+    /// current batch, and timed ones.
+    var soon: [() -> Void] = []
+    var tasks = HostTasks()
 
     public init(configuration: ReactorConfiguration = ReactorConfiguration()) throws(ReactorError) {
         self.configuration = configuration
@@ -99,8 +103,10 @@ public final class Reactor {
             runDeferredFlushes()
             reportFailures()
             expireTimers()
+            runHostTasks()
             checkAcceptPause()
             if let end = draining, sessions.count == 0 || now >= end {
+                stats.sessionsCut += sessions.count
                 closeEverything()
                 running = false
             }
@@ -109,8 +115,9 @@ public final class Reactor {
 
     /// The epoll timeout: 0 with work queued, else the wheel's next tick (or the drain's end).
     func nextTimeout() -> Int32 {
-        if !readyToRead.isEmpty || !failuresToReport.isEmpty || !deferredFlushes.isEmpty { return 0 }
+        if !readyToRead.isEmpty || !failuresToReport.isEmpty || !deferredFlushes.isEmpty || !soon.isEmpty { return 0 }
         var ms = wheel.millisecondsUntilNextTick(now: now) ?? -1
+        if let next = tasks.earliest { ms = earlier(ms, next) }
         if let end = draining { ms = earlier(ms, end) }
         if let end = acceptPausedUntil { ms = earlier(ms, end) }
         return Int32(clamping: ms)

@@ -47,4 +47,6 @@ public struct ReactorStats: Sendable, Equatable {
     public var sessionsOpened = 0
     public var sessionsClosed = 0
     public var timersFired = 0
+    /// Sessions still open when a drain's grace ended (closed then).
+    public var sessionsCut = 0
 }

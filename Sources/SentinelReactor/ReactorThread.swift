@@ -7,6 +7,7 @@ public final class ReactorHandle: Sendable {
     public let mailbox: ReactorMailbox
     private let thread: Mutex<pthread_t?>
     private let outcome: Mutex<ReactorError?>
+    private let lastStats: Mutex<ReactorStats?>
 
     /// Creates a reactor, runs `setup` on its new thread (add listeners, set `onMessage`), then
     /// the loop until `stop` or the end of a drain.
@@ -36,7 +37,11 @@ public final class ReactorHandle: Sendable {
         self.mailbox = mailbox
         thread = Mutex(nil)
         outcome = Mutex(nil)
+        lastStats = Mutex(nil)
     }
+
+    /// The loop's counters as they were when it ended (nil while it runs).
+    public var finalStats: ReactorStats? { lastStats.withLock { $0 } }
 
     @discardableResult
     public func send(_ message: ReactorMessage) -> Bool { mailbox.send(message) }
@@ -58,7 +63,10 @@ public final class ReactorHandle: Sendable {
         join()
     }
 
-    fileprivate func finished(_ error: ReactorError?) { outcome.withLock { $0 = error } }
+    fileprivate func finished(_ error: ReactorError?, stats: ReactorStats) {
+        outcome.withLock { $0 = error }
+        lastStats.withLock { $0 = stats }
+    }
 }
 
 /// Carries a reactor to its thread.
@@ -77,9 +85,9 @@ private final class ThreadStart: @unchecked Sendable {
         setup(reactor)
         do {
             try reactor.run()
-            handle.finished(nil)
+            handle.finished(nil, stats: reactor.stats)
         } catch {
-            handle.finished(error)
+            handle.finished(error, stats: reactor.stats)
         }
     }
 }

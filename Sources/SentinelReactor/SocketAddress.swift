@@ -87,6 +87,23 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address alone as text (`127.0.0.1`, `::1`: no brackets, no port).
+    public var hostText: String {
+        let d = description
+        switch storage {
+        case .v4: return String(d[..<d.lastIndex(of: ":")!])
+        case .v6: return String(d.dropFirst().prefix(while: { $0 != "]" }))
+        }
+    }
+
+    /// The address's bytes in network order (4 or 16).
+    public var addressBytes: [UInt8] {
+        switch storage {
+        case .v4(let addr, _): return withUnsafeBytes(of: addr) { Array($0) }
+        case .v6(let hi, let lo, _, _): return withUnsafeBytes(of: hi) { Array($0) } + withUnsafeBytes(of: lo) { Array($0) }
+        }
+    }
+
     public var description: String {
         var buf = [CChar](repeating: 0, count: 64)
         switch storage {

@@ -22,6 +22,17 @@ public enum SnapshotBuilder {
         /// Prefix for route ids in this scope ("" globally, "ns/" or "ns/svc/"), so route ids stay
         /// unique in metrics, logs and route sets.
         var prefix: String
+        /// Filters by id, looked up in this order (service → namespace → exported → global).
+        var filters: [[String: FilterConfig]] = []
+        /// Every namespace's and service's own filters by qualified id (`ns:id`, `ns:svc:id`).
+        var qualifiedFilters: [String: FilterConfig] = [:]
+
+        /// The filter `id` names from this scope (the validator has checked it resolves).
+        func filter(_ id: String) -> FilterConfig? {
+            if id.contains(":") { return qualifiedFilters[id] }
+            for map in filters { if let f = map[id] { return f } }
+            return nil
+        }
 
         /// A qualified id (`ns:id`, `ns:svc:id`) names exactly one upstream; an unqualified one is
         /// looked up service → namespace → exported → global.
@@ -60,7 +71,21 @@ public enum SnapshotBuilder {
             }
         }
 
+        // Filters of every scope, by id and by qualified id.
+        func filterMap(_ list: [FilterConfig]) -> [String: FilterConfig] {
+            Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        let globalFilters = filterMap(config.filters)
+        var exportedFilters: [String: FilterConfig] = [:]
+        var qualifiedFilters: [String: FilterConfig] = [:]
+        for ns in config.namespaces {
+            for f in ns.filters { qualifiedFilters[ns.id + ":" + f.id] = f }
+            for e in ns.exports where e.kind == .filter { if let f = ns.filters.first(where: { $0.id == e.id }) { exportedFilters[e.id] = f } }
+            for svc in ns.services { for f in svc.filters { qualifiedFilters[ns.id + ":" + svc.id + ":" + f.id] = f } }
+        }
+
         var actions: [RouteAction] = []
+        var filterChains: [FilterChain] = []
         var routeSets: [Router] = []
         var routeSetIDs: [[String]] = []
         func makeSet(_ groups: [(routes: [RouteConfig], scope: Scope)]) throws(Failure) -> Int {
@@ -69,6 +94,7 @@ public enum SnapshotBuilder {
                 for route in routes {
                     specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
                     actions.append(action(route, scope: scope))
+                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope))
                 }
             }
             do {
@@ -80,16 +106,22 @@ public enum SnapshotBuilder {
             return routeSets.count - 1
         }
 
-        let globalScope = Scope(upstreams: [globalUpstreams, exported], qualified: qualified, prefix: "")
+        let globalScope = Scope(
+            upstreams: [globalUpstreams, exported], qualified: qualified, prefix: "", filters: [globalFilters, exportedFilters],
+            qualifiedFilters: qualifiedFilters)
         _ = try makeSet([(config.routes, globalScope)])
         var namespaceSet: [String: Int] = [:]
         var serviceSet: [String: Int] = [:]
         for ns in config.namespaces {
-            let nsScope = Scope(upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], qualified: qualified, prefix: ns.id + "/")
+            let nsScope = Scope(
+                upstreams: [namespaceUpstreams[ns.id] ?? [:], exported, globalUpstreams], qualified: qualified, prefix: ns.id + "/",
+                filters: [filterMap(ns.filters), exportedFilters, globalFilters], qualifiedFilters: qualifiedFilters)
             var groups: [(routes: [RouteConfig], scope: Scope)] = [(ns.routes, nsScope)]
             for svc in ns.services {
                 let key = ns.id + "/" + svc.id
-                let svcScope = Scope(upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, qualified: qualified, prefix: key + "/")
+                let svcScope = Scope(
+                    upstreams: [serviceUpstreams[key] ?? [:]] + nsScope.upstreams, qualified: qualified, prefix: key + "/",
+                    filters: [filterMap(svc.filters)] + nsScope.filters, qualifiedFilters: qualifiedFilters)
                 groups.append((svc.routes, svcScope))
                 if !svc.listeners.isEmpty || svc.listenerReference != nil {
                     serviceSet[key] = try makeSet([(svc.routes, svcScope)])
@@ -164,6 +196,8 @@ public enum SnapshotBuilder {
             instanceID: instanceID, version: SentinelVersion.full,
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
+        snapshot.filterChains = filterChains
+        snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(
             via: config.system.via,
             trustedProxies: config.system.trustedProxies.map { .init(address: $0.address, prefixLength: $0.prefixLength) })

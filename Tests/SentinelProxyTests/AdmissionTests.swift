@@ -226,11 +226,26 @@ import Testing
 
     // MARK: - Filters and agents
 
-    @Test func theFilterPhaseLetsEveryRequestThroughUnchanged() throws {
+    @Test func aRouteWithoutFiltersSharesTheEmptyChain() throws {
         let s = try Self.snapshot()
         let routes = s.routes(forListener: "main")
-        let facts = try Parsed("GET /api HTTP/1.1\r\nHost: a\r\n\r\n").facts(routes)
-        for route in routes.routes { #expect(FilterPhase.decide(route, request: facts) == .proceed(requestEdits: nil)) }
+        for route in routes.routes {
+            #expect(route.filters === FilterChain.none)
+            #expect(route.filters.isEmpty)
+        }
+    }
+
+    @Test func aRoutesChainIsResolvedBesideItsPlan() throws {
+        var s = try Self.snapshot()
+        let edits = HeaderEdits(rename: [], set: [("X-Filter", "1")], add: [], remove: [])
+        s.filterChains = [.none, FilterChain(requestEdits: edits, responseEdits: edits)]
+        let api = try #require(s.routes(forListener: "main").routes.first { $0.id == "api" })
+        #expect(!api.filters.isEmpty)
+        #expect(api.filters.request.isEmpty)
+        guard case .proxy(let plan)? = api.action else { Issue.record("api is not proxied"); return }
+        // The static edits are joined into the plan once, after the route's own policy.
+        #expect(plan.requestHeaders == plan.route.requestHeaders.followed(by: edits))
+        #expect(plan.responseHeaders == plan.route.responseHeaders.followed(by: edits))
     }
 
     @Test func aFiltersEditsFollowTheRoutesPolicy() {

@@ -17,22 +17,14 @@ import Testing
     /// A listener with a.test / b.test certificates, `tlsExtra` inside `tls`, and a route `/up`
     /// forwarding the client-certificate facts upstream.
     func config(upstreamPort: Int = 9, tls tlsExtra: String, sniA: String = "") -> String {
-        """
-        system { worker-threads 1 }
-        listeners {
-            listener "tls" {
-                address "127.0.0.1:0"
-                protocol "https"
-                request-timeout-secs 5
-                tls {
-                    cert-file "\(fx.path("default.pem"))"
-                    key-file "\(fx.path("default.key"))"
-                    sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))"; \(sniA) }
-                    sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
-                    \(tlsExtra)
-                }
-            }
-        }
+        TestConfigs.httpsListener(
+            cert: fx.path("default.pem"), key: fx.path("default.key"),
+            tls: """
+                sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))"; \(sniA) }
+                sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
+                \(tlsExtra)
+                """, listener: "request-timeout-secs 5")
+            + """
         upstreams { upstream "up" { target "127.0.0.1:\(upstreamPort)" } }
         routes {
             route "h" { matches { path "/health" }; builtin-handler "health" }

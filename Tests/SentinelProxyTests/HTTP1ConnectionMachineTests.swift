@@ -40,6 +40,7 @@ import Testing
         case .headTimedOut: return expected == "headTimedOut"
         case .bodyTimedOut(let reply): return expected == "bodyTimedOut:\(reply)"
         case .exchangeTimer: return expected == "exchangeTimer"
+        case .filterTimedOut: return expected == "filterTimedOut"
         }
     }
 
@@ -67,6 +68,41 @@ import Testing
         let fired = m.timerFired(now: 10 * Self.second, buffered: true)
         #expect(isStep(fired, "headTimedOut"))
         #expect(m.isClosed)
+    }
+
+    @Test func aFilterWaitReadsNothingAndEndsAtTheRequestsTimeout() {
+        var m = machine()
+        _ = m.opened(now: 0)
+        _ = m.bytesArrived(now: 1 * Self.second)
+        let keepAlive = m.headParsed(keepAliveRequested: true)
+        #expect(keepAlive)
+        // The wait keeps the head's deadline (10 s from the connection's start).
+        _ = m.awaitFilter(now: 2 * Self.second)
+        #expect(m.isAwaitingFilter)
+        #expect(!m.canAbsorbInput(buffered: 0))
+        let read = m.readRequested(buffered: 0)
+        #expect(!read)
+        #expect(isStep(m.timerFired(now: 5 * Self.second, buffered: true), "none"))
+        #expect(m.isAwaitingFilter)
+        let fired = m.timerFired(now: 10 * Self.second, buffered: true)
+        #expect(isStep(fired, "filterTimedOut"))
+        #expect(m.isClosed)
+    }
+
+    @Test func aFilterVerdictBeforeTheTimeoutHandsTheRequestOn() {
+        var m = machine()
+        idle(&m, at: 0)
+        _ = m.bytesArrived(now: 1 * Self.second)
+        _ = m.headParsed(keepAliveRequested: true)
+        _ = m.awaitFilter(now: 1 * Self.second)
+        let read = m.readRequested(buffered: 0)
+        #expect(!read)
+        let e = FakeExchange()
+        m.proxy(e)
+        // The read held during the wait is issued once the exchange can take bytes.
+        let resumed = m.resumeReading(buffered: 0)
+        #expect(resumed)
+        #expect(isStep(m.timerFired(now: 11 * Self.second, buffered: false), "none"))
     }
 
     @Test func anIdleKeepAliveConnectionClosesAtTheKeepAliveTimeout() {

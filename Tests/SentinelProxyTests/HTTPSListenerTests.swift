@@ -19,24 +19,14 @@ import Testing
     func config(
         upstreamPort: Int = 9, defaultCert: String = "default", key: String? = nil, extra: String = "", sni: Bool = true
     ) -> String {
-        """
-        system { worker-threads 1 }
-        listeners {
-            listener "tls" {
-                address "127.0.0.1:0"
-                protocol "https"
-                request-timeout-secs 5
-                tls {
-                    cert-file "\(fx.path(defaultCert + ".pem"))"
-                    key-file "\(fx.path((key ?? defaultCert) + ".key"))"
-                    \(sni ? """
-                    sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))" }
-                    sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
-                    """ : "")
-                    \(extra)
-                }
-            }
-        }
+        let sniBlocks = """
+            sni { hostnames "a.test"; cert-file "\(fx.path("a.pem"))"; key-file "\(fx.path("a.key"))" }
+            sni { hostnames "b.test"; cert-file "\(fx.path("b.pem"))"; key-file "\(fx.path("b.key"))" }
+            """
+        return TestConfigs.httpsListener(
+            cert: fx.path(defaultCert + ".pem"), key: fx.path((key ?? defaultCert) + ".key"),
+            tls: (sni ? sniBlocks : "") + "\n" + extra, listener: "request-timeout-secs 5")
+            + """
         upstreams { upstream "up" { target "127.0.0.1:\(upstreamPort)" } }
         routes {
             route "h" { matches { path "/health" }; builtin-handler "health" }

@@ -17,7 +17,7 @@ import Testing
             .closedMidResponse: (502, .upstream), .noRoute: (404, .client), .unsafePath: (400, .client),
             .upgradeRefused: (403, .client), .clientHeadTooSlow: (408, .client), .clientBodyMalformed: (400, .client), .clientBodyTooLarge: (413, .client),
             .clientBodyTooSlow: (408, .client), .clientStalled: (408, .client), .clientClosed: (499, .client),
-            .internal: (500, .sentinel),
+            .filterFailed: (503, .sentinel), .filterTimedOut: (504, .sentinel), .internal: (500, .sentinel),
         ]
         #expect(Set(expected.keys) == Set(ProxyError.Kind.allCases))
         for kind in ProxyError.Kind.allCases {

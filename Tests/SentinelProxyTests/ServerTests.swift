@@ -6,7 +6,7 @@ import Testing
 @testable import SentinelProxy
 
 private func makeSnapshot(
-    routes: [RouteSpec]? = nil, limits: ServerSnapshot.Limits = .init(), maxRequests: Int? = nil,
+    path: ServerSnapshot.DataPath = .nio, routes: [RouteSpec]? = nil, limits: ServerSnapshot.Limits = .init(), maxRequests: Int? = nil,
     requestTimeout: Duration = .seconds(30), version: String = "1.0.0"
 ) throws -> ServerSnapshot {
     let actions: [RouteAction] = BuiltinKind.allCases.map { .builtin($0) }
@@ -20,17 +20,20 @@ private func makeSnapshot(
             RouteSpec(id: "welcome", paths: ["/"], handler: index(.welcome)),
             RouteSpec(id: "gone", pathPrefixes: ["/gone"], handler: index(.notFound)),
         ]
-    return ServerSnapshot(
+    var snapshot = ServerSnapshot(
         listeners: [.init(id: "main", port: 0, requestTimeout: requestTimeout, keepaliveMaxRequests: maxRequests)],
         router: try Router(routes: routes), actions: actions, limits: limits, configJSON: "{\"redacted\":true}",
         instanceID: "test-instance", version: version)
+    snapshot.dataPath = path
+    return snapshot
 }
 
 private let get = "Host: t\r\n\r\n"
 
+/// Every test runs on both data paths (`system { data-path }`): SwiftNIO and Sentinel's reactor.
 @Suite(.serialized) struct ServerTests {
-    @Test func everyBuiltinOverTheWire() async throws {
-        try await withProxy(try makeSnapshot()) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func everyBuiltinOverTheWire(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { _, port in
             let c = try RawClient(port: port)
             let status = try c.request("GET /status HTTP/1.1\r\n" + get)
             #expect(status.status == 200)
@@ -56,8 +59,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func unmatchedIs404JSONAndUnknownMethodsAre405() async throws {
-        try await withProxy(try makeSnapshot()) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func unmatchedIs404JSONAndUnknownMethodsAre405(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { server, port in
             let c = try RawClient(port: port)
             let missing = try c.request("GET /nope?x=1 HTTP/1.1\r\n" + get)
             #expect(missing.status == 404)
@@ -72,8 +75,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func headGetsHeadersOnly() async throws {
-        try await withProxy(try makeSnapshot()) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func headGetsHeadersOnly(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { _, port in
             let c = try RawClient(port: port)
             let head = try c.request("HEAD /health HTTP/1.1\r\n" + get, head: true)
             #expect(head.status == 200)
@@ -83,9 +86,9 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func limits() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func limits(_ path: ServerSnapshot.DataPath) async throws {
         let limits = ServerSnapshot.Limits(request: HTTP1Limits(maxHeaderBytes: 200, maxHeaderCount: 5, maxURIBytes: 64), maxBodyBytes: 16)
-        try await withProxy(try makeSnapshot(limits: limits)) { _, port in
+        try await withProxy(try makeSnapshot(path: path, limits: limits)) { _, port in
             let longURI = try RawClient(port: port).request("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\n" + get)
             #expect(longURI.status == 414)
             #expect(longURI.header("Content-Type") == "application/json")
@@ -104,8 +107,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func malformedRequestsGet400AndClose() async throws {
-        try await withProxy(try makeSnapshot()) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func malformedRequestsGet400AndClose(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { _, port in
             let garbage = try RawClient(port: port)
             let r = try garbage.request("GET /health HTTP/1.1\r\nBad Header\r\n\r\n")
             #expect(r.status == 400)
@@ -117,8 +120,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func keepAliveMaxRequests() async throws {
-        try await withProxy(try makeSnapshot(maxRequests: 2)) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func keepAliveMaxRequests(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path, maxRequests: 2)) { _, port in
             let c = try RawClient(port: port)
             let first = try c.request("GET /health HTTP/1.1\r\n" + get)
             #expect(first.header("Connection") == nil)
@@ -128,8 +131,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withProxy(try makeSnapshot()) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func pipelinedRequestsAreAnsweredInOrder(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { _, port in
             let c = try RawClient(port: port)
             c.send("GET /health HTTP/1.1\r\n" + get + "GET /nope HTTP/1.1\r\n" + get + "GET /config HTTP/1.1\r\n" + get)
             #expect(try c.readResponse().status == 200)
@@ -138,8 +141,8 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func incompleteHeadGets408() async throws {
-        try await withProxy(try makeSnapshot(requestTimeout: .milliseconds(200))) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func incompleteHeadGets408(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path, requestTimeout: .milliseconds(200))) { _, port in
             let c = try RawClient(port: port)
             c.send("GET /health HTTP/1.1\r\nHost: t\r\n")
             let r = try c.readResponse()
@@ -150,8 +153,8 @@ private let get = "Host: t\r\n\r\n"
 
     /// Regression: the body of a locally answered request had no deadline, so a trickled body
     /// held the connection forever (slowloris on the body instead of the head).
-    @Test func aTrickledBodyToABuiltinRouteGets408() async throws {
-        try await withProxy(try makeSnapshot(requestTimeout: .milliseconds(200))) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aTrickledBodyToABuiltinRouteGets408(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path, requestTimeout: .milliseconds(200))) { server, port in
             let c = try RawClient(port: port)
             c.send("POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
             let r = try c.readResponse()
@@ -161,9 +164,9 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func connectionCap() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func connectionCap(_ path: ServerSnapshot.DataPath) async throws {
         let limits = ServerSnapshot.Limits(maxConnections: 1)
-        try await withProxy(try makeSnapshot(limits: limits)) { server, port in
+        try await withProxy(try makeSnapshot(path: path, limits: limits)) { server, port in
             let first = try RawClient(port: port)
             #expect(try first.request("GET /health HTTP/1.1\r\n" + get).status == 200)
             let second = try RawClient(port: port)
@@ -173,21 +176,21 @@ private let get = "Host: t\r\n\r\n"
         }
     }
 
-    @Test func reloadSwapsRoutes() async throws {
-        try await withProxy(try makeSnapshot()) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func reloadSwapsRoutes(_ path: ServerSnapshot.DataPath) async throws {
+        try await withProxy(try makeSnapshot(path: path)) { server, port in
             let c = try RawClient(port: port)
             #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 404)
             let health = BuiltinKind.allCases.firstIndex(of: .health)!
-            try server.reload(snapshot: try makeSnapshot(routes: [RouteSpec(id: "ping", paths: ["/ping"], handler: health)], version: "2.0.0"))
+            try server.reload(snapshot: try makeSnapshot(path: path, routes: [RouteSpec(id: "ping", paths: ["/ping"], handler: health)], version: "2.0.0"))
             // Same connection, same event loop, same route cache: the new router must win.
             #expect(try c.request("GET /ping HTTP/1.1\r\n" + get).status == 200)
             #expect(try c.request("GET /health HTTP/1.1\r\n" + get).status == 404)
         }
     }
 
-    @Test func gracefulShutdownLetsInFlightFinishAndClosesIdle() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func gracefulShutdownLetsInFlightFinishAndClosesIdle(_ path: ServerSnapshot.DataPath) async throws {
         let server = ProxyServer(eventLoopCount: 1)
-        let port = try await server.start(snapshot: try makeSnapshot())[0].port
+        let port = try await server.start(snapshot: try makeSnapshot(path: path))[0].port
         let idle = try RawClient(port: port)
         #expect(try idle.request("GET /health HTTP/1.1\r\n" + get).status == 200)
         let busy = try RawClient(port: port)
@@ -206,9 +209,9 @@ private let get = "Host: t\r\n\r\n"
         #expect(await shutdown.value == true)
     }
 
-    @Test func shutdownPastDeadlineForcesCloseAndReportsIt() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func shutdownPastDeadlineForcesCloseAndReportsIt(_ path: ServerSnapshot.DataPath) async throws {
         let server = ProxyServer(eventLoopCount: 1)
-        let port = try await server.start(snapshot: try makeSnapshot())[0].port
+        let port = try await server.start(snapshot: try makeSnapshot(path: path))[0].port
         let busy = try RawClient(port: port)
         busy.send("POST /health HTTP/1.1\r\nContent-Length: 4\r\nHost: t\r\n\r\nab")
         #expect(try RawClient(port: port).request("GET /health HTTP/1.1\r\n" + get).status == 200)

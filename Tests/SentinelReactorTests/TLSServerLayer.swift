@@ -69,7 +69,7 @@ final class TLSServerLayer: ConnectionDriver {
 
     /// Runs the inner driver with its own DriverIO and translates its actions.
     private func forward(_ io: inout DriverIO, _ body: (inout DriverIO) -> Void) {
-        var innerIO = DriverIO(now: io.now, pool: io.pool)
+        var innerIO = DriverIO(now: io.now, pool: io.pool, session: io.session)
         body(&innerIO)
         for action in innerIO.actions {
             switch action {

@@ -7,18 +7,14 @@
 #
 # Needs: openssl, curl, python3. Not part of the test suite.
 set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
 STACK=$(realpath "${1:-.build/debug/sentinel-stack}")
 N=${2:-200}
 VERSION=${3:-tls1_3}
 OUT=$(mktemp -d /tmp/tls-resumption.XXXXXX)
 cd "$OUT"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out root.key 2>/dev/null
-openssl req -x509 -new -key root.key -out root.pem -subj "/CN=Resumption Test Root" -days 30 \
-  -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key 2>/dev/null
-openssl req -new -key leaf.key -out leaf.csr -subj "/CN=grade.test" 2>/dev/null
-printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:grade.test\n' > leaf.ext
-openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -set_serial 7 -days 30 -extfile leaf.ext -out leaf.pem 2>/dev/null
+. "$HERE/make-certs.sh"
+cp leaf.crt leaf.pem
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > sentinel.kdl <<CONF
 system { worker-processes 2; worker-threads 1; runtime-directory "$OUT/run" }

@@ -7,6 +7,7 @@
 # Needs: testssl.sh (apt install testssl.sh), nginx, openssl, curl. Not part of the test suite.
 # Results: $outdir/{nginx,sentinel}.json (testssl JSON), $outdir/diff.txt.
 set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
 SENTINEL=$(realpath "${1:-.build/debug/sentinel}")
 OUT=${2:-$(mktemp -d /tmp/tls-grade.XXXXXX)}
 mkdir -p "$OUT"
@@ -14,13 +15,7 @@ cd "$OUT"
 command -v testssl >/dev/null || { echo "testssl.sh missing: apt install testssl.sh" >&2; exit 1; }
 
 # A root CA and an ECDSA P-256 leaf for grade.test (the CA is handed to testssl as trusted).
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out root.key 2>/dev/null
-openssl req -x509 -new -key root.key -out root.pem -subj "/CN=Grade Test Root" -days 30 \
-  -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key 2>/dev/null
-openssl req -new -key leaf.key -out leaf.csr -subj "/CN=grade.test" 2>/dev/null
-printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:grade.test\n' > leaf.ext
-openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -set_serial 7 -days 30 -extfile leaf.ext -out leaf.crt 2>/dev/null
+. "$HERE/make-certs.sh"
 cat leaf.crt root.pem > chain.pem   # what an operator serves: leaf then issuer (nginx: the same file)
 cat leaf.crt > leaf-only.pem
 

@@ -28,6 +28,7 @@ enum FeatureSupport {
         // `waf` with a mode other than "off" is reported by WafConfig.read itself.
         all += limits(config.limits, at: at["limits"])
         all += observability(config.observability, at: at)
+        all += dataPath(config)
         for (feature, loc, path) in all { sink.notSupported(feature, loc, path) }
         guard host == .proxy else { return }
         for a in config.agents + config.namespaces.flatMap({ $0.agents + $0.services.flatMap(\.agents) }) where a.supervision != nil {

@@ -29,11 +29,19 @@ public struct SystemConfig: Sendable, Hashable {
     /// Peers whose forwarding fields (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`) are kept and
     /// extended; from any other peer they are replaced. Empty: trust no peer. A Sentinel addition.
     public var trustedProxies: [IPRange] = []
+    /// Which event loop carries the data path: SwiftNIO (the default until the reactor wins the
+    /// benchmarks) or Sentinel's own reactor (issue 13). A Sentinel addition.
+    public var dataPath: DataPath = .nio
     public var location: KDLSourceLocation?
 
     public enum TraceIdFormat: String, Sendable, Hashable {
         case tinyflake
         case uuid
+    }
+
+    public enum DataPath: String, Sendable, Hashable {
+        case nio
+        case reactor
     }
 
     public init() {}
@@ -57,6 +65,7 @@ public struct SystemConfig: Sendable, Hashable {
         s.autoReload = r.bool("auto-reload", default: false)
         s.routeCacheSize = r.int("route-cache-size", default: s.routeCacheSize, range: 1...10_000_000)
         s.runtimeDirectory = r.string("runtime-directory")
+        s.dataPath = r.choice("data-path", default: .nio, options: [("nio", .nio), ("reactor", .reactor)])
         if let v = r.scalar(["via"]) {
             s.via = readVia(v, path: path.appending(node), sink: sink)
         }

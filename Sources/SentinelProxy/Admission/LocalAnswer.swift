@@ -4,8 +4,8 @@
 ///
 /// A value without bytes: the driver serialises it (with the request's trace id) only once the
 /// request body is read, so a phase that refuses costs no allocation until the answer is due.
-struct LocalAnswer: Equatable {
-    enum Content: Equatable {
+struct LocalAnswer: Equatable, Sendable {
+    enum Content: Equatable, Sendable {
         /// The JSON error body (`{"error":"404 Not Found","trace_id":…}`).
         case error
         /// No content (OPTIONS answered as the final recipient).
@@ -15,7 +15,7 @@ struct LocalAnswer: Equatable {
     }
 
     /// A field of the answer (names and values validated by whoever sets them: no CR, LF or NUL).
-    struct Field: Equatable {
+    struct Field: Equatable, Sendable {
         var name: String
         var value: String
     }

@@ -12,6 +12,14 @@ struct ResolvedRoute: Sendable {
     /// nil: the route's handler names no action (only a snapshot assembled by hand can say so);
     /// answered like a miss, under the route's id.
     let action: Action?
+    /// The route's filters (`FilterChain.none` without any), run in phase 3.
+    let filters: FilterChain
+
+    init(id: String, action: Action?, filters: FilterChain = .none) {
+        self.id = id
+        self.action = action
+        self.filters = filters
+    }
 }
 
 /// A proxied route, resolved: the route's settings, its upstream looked up, its body limit and
@@ -26,12 +34,23 @@ final class ProxyPlan: Sendable {
     let bodyLimit: Int
     /// `route.retry`, or the default rules (other targets on connect failures only).
     let retry: RetryRules
+    /// The edits of every request sent upstream on the route: `route.requestHeaders`, then the
+    /// static edits of its request-phase `headers` filters (joined once, here).
+    let requestHeaders: HeaderEdits
+    /// The response edits of every response on the route: `route.responseHeaders`, then the
+    /// static edits of its response-phase filters (joined once, here).
+    let responseHeaders: HeaderEdits
+    /// The route's filters, for their response phase (`ResponseHook`).
+    let responseFilters: FilterChain
 
-    init(route: ProxyRoute, upstreams: [UpstreamRef], defaultBodyLimit: Int) {
+    init(route: ProxyRoute, upstreams: [UpstreamRef], defaultBodyLimit: Int, filters: FilterChain = .none) {
         self.route = route
         upstream = upstreams.indices.contains(route.upstream) ? upstreams[route.upstream] : nil
         bodyLimit = route.maxBodyBytes ?? defaultBodyLimit
         retry = route.retry ?? .withoutPolicy
+        responseFilters = filters
+        requestHeaders = filters.requestEdits.map { route.requestHeaders.followed(by: $0) } ?? route.requestHeaders
+        responseHeaders = filters.responseEdits.map { route.responseHeaders.followed(by: $0) } ?? route.responseHeaders
     }
 }
 
@@ -55,17 +74,22 @@ extension ServerSnapshot {
     /// Resolves every route of every route set, and each listener's view of them (called by
     /// the snapshot itself whenever a field they depend on changes).
     static func resolveRoutes(
-        listeners: [Listener], sets: [Router], actions: [RouteAction], upstreams: [UpstreamRef], limits: Limits
+        listeners: [Listener], sets: [Router], actions: [RouteAction], filters: [FilterChain], upstreams: [UpstreamRef],
+        limits: Limits
     ) -> (sets: [[ResolvedRoute]], listeners: [ListenerRoutes]) {
-        let resolvedActions = actions.map { action -> ResolvedRoute.Action in
+        let chains = actions.indices.map { filters.indices.contains($0) ? filters[$0] : FilterChain.none }
+        let resolvedActions = zip(actions, chains).map { action, chain -> ResolvedRoute.Action in
             switch action {
             case .builtin(let kind): return .builtin(kind)
-            case .proxy(let route): return .proxy(ProxyPlan(route: route, upstreams: upstreams, defaultBodyLimit: limits.maxBodyBytes))
+            case .proxy(let route):
+                return .proxy(ProxyPlan(route: route, upstreams: upstreams, defaultBodyLimit: limits.maxBodyBytes, filters: chain))
             }
         }
         let resolvedSets = sets.map { router in
             router.routes.map { spec in
-                ResolvedRoute(id: spec.id, action: resolvedActions.indices.contains(spec.handler) ? resolvedActions[spec.handler] : nil)
+                let known = resolvedActions.indices.contains(spec.handler)
+                return ResolvedRoute(
+                    id: spec.id, action: known ? resolvedActions[spec.handler] : nil, filters: known ? chains[spec.handler] : .none)
             }
         }
         let perListener = listeners.map { l in

@@ -69,6 +69,11 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The client stopped reading the response for longer than the listener's request timeout.
         case clientStalled = "client_stalled"
         case clientClosed = "client_closed"
+        // Sentinel's filters (phase 3).
+        /// A filter could not decide (its backend is down) and its failure mode is closed.
+        case filterFailed = "filter_failed"
+        /// A filter's verdict did not come in time: its own bound (closed), or the request timeout.
+        case filterTimedOut = "filter_timed_out"
         // Sentinel.
         case `internal`
     }
@@ -105,7 +110,7 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noRoute, .unsafePath, .upgradeRefused, .clientHeadTooSlow, .clientBodyMalformed, .clientBodyTooLarge,
             .clientBodyTooSlow, .clientStalled, .clientClosed:
             return .client
-        case .internal:
+        case .filterFailed, .filterTimedOut, .internal:
             return .sentinel
         }
     }
@@ -128,6 +133,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .clientHeadTooSlow, .clientBodyTooSlow, .clientStalled: return 408
         // nginx's "client closed request": never sent, only recorded.
         case .clientClosed: return 499
+        case .filterFailed: return 503
+        case .filterTimedOut: return 504
         case .internal: return 500
         }
     }
@@ -145,7 +152,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .responseTimeout: return .readTimeout
         case .noHealthyTarget, .requestTimeout, .writeTimeout, .malformedResponseHead, .unexpectedUpgrade,
             .malformedResponseBody, .closedMidResponse, .noRoute, .unsafePath, .upgradeRefused, .clientHeadTooSlow,
-            .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled, .clientClosed, .internal:
+            .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled, .clientClosed, .filterFailed,
+            .filterTimedOut, .internal:
             return nil
         }
     }
@@ -164,7 +172,7 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .malformedResponseHead, .unexpectedUpgrade: return .invalidResponse
         case .noHealthyTarget, .connectionLimit, .malformedResponseBody, .noRoute, .unsafePath, .upgradeRefused,
             .clientHeadTooSlow, .clientBodyMalformed, .clientBodyTooLarge, .clientBodyTooSlow, .clientStalled,
-            .clientClosed, .internal:
+            .clientClosed, .filterFailed, .filterTimedOut, .internal:
             return nil
         }
     }
@@ -203,6 +211,8 @@ struct ProxyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .clientBodyTooSlow: text = "client sent the request body too slowly"
         case .clientStalled: text = "client stopped reading the response\(span.map { " for \($0)" } ?? "")"
         case .clientClosed: text = "client closed the connection"
+        case .filterFailed: text = "a filter could not decide\(cause.map { ": \($0)" } ?? "")"
+        case .filterTimedOut: text = "a filter's verdict did not come in time\(cause.map { ": \($0)" } ?? "")"
         case .internal: text = "internal error\(cause.map { ": \($0)" } ?? "")"
         }
         if let route { text += ", route \"\(route)\"" }

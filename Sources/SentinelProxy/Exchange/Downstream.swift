@@ -92,6 +92,16 @@ protocol Downstream: AnyObject {
     /// an access-log line is written.
     func requestEnded(
         route: String?, method: String, status: Int, seconds: Double, target: TargetSample?, log: () -> ExchangeLogFields)
+
+    // MARK: Upstream side
+
+    /// Where this client's exchanges keep their upstream connections: on Sentinel's reactor,
+    /// the connection's session (`ReactorUpstreamSite`); nil on NIO (the default).
+    var upstreamSite: (any UpstreamSite)? { get }
+}
+
+extension Downstream {
+    var upstreamSite: (any UpstreamSite)? { nil }
 }
 
 /// Facts about the client connection an exchange runs on.

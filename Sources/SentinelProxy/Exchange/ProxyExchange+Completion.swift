@@ -77,8 +77,7 @@ extension ProxyExchange {
     func closeUpstream() {
         guard let connection else { return }
         connection.delegate = nil
-        connection.isBroken = true
-        connection.channel.close(promise: nil)
+        connection.close()
         self.connection = nil
     }
 

@@ -86,8 +86,9 @@ extension ProxyExchange {
         case .none: break
         }
         if !head.keepAlive { upstreamReusable = false }
+        let policy = responseHook.map { $0.policy(status: Int(head.status), base: responsePolicy) } ?? responsePolicy
         let edits = ResponseHeadEdits(
-            traceID: traceID, policy: responsePolicy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
+            traceID: traceID, policy: policy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
         // A small body that is already here goes out in the head's buffer: one write through the
         // pipeline and one iovec instead of two (most API responses fit).
         var inlineBody = 0

@@ -40,7 +40,7 @@ extension ProxyExchange {
         guard lifecycle.finish() != nil else { return }
         disarmTimer()
         report(.success)
-        connection?.channel.close(promise: nil)
+        connection?.close()
         connection = nil
         record(status: 101)
         downstream.flush()

@@ -45,6 +45,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let clientKeepAlive: Bool
     let upgrade: Bool
     let responsePolicy: HeaderEdits
+    /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
+    var responseHook: ResponseHook?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
     let via: [UInt8]?
 
@@ -252,17 +254,15 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if after <= .zero {
             pickAndConnect()
         } else {
-            let bound = NIOLoopBound(self, eventLoop: pool.eventLoop)
-            retryTask = pool.eventLoop.scheduleTask(in: after.timeAmount) {
-                let exchange = bound.value
-                exchange.retryTask = nil
-                if !exchange.lifecycle.isDone { exchange.pickAndConnect() }
+            retryTask = pool.transport.schedule(after: after) { [self] in
+                retryTask = nil
+                if !lifecycle.isDone { pickAndConnect() }
             }
         }
         return true
     }
 
-    var retryTask: Scheduled<Void>?
+    var retryTask: (any UpstreamTimer)?
 
     /// Drops the failed attempt's connection and response state (the request head is kept; the
     /// caller moved the life cycle back to picking, or to connecting for a stale replay).
@@ -280,9 +280,10 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         attempt += 1
         let key = UpstreamPool.Key(upstream: upstreamIndex, target: targetIndex)
         let address = upstream.addresses[targetIndex]
+        let site = downstream.upstreamSite
         if !fresh, let idle = pool.takeIdle(
             key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context, address: address,
-            generation: upstream.generation)
+            generation: upstream.generation, site: site)
         {
             // The common case, without the callback (and its allocation) of `acquire`.
             connected(idle, reused: true, now: pickStartNanos)
@@ -290,7 +291,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         }
         pool.acquire(
             key, address: address, generation: upstream.generation, limits: upstream.poolLimits, tls: upstream.tls, fresh: true,
-            now: pickStartNanos
+            now: pickStartNanos, site: site
         ) { [self] result in
             guard !lifecycle.isDone else {
                 if case .success(let acquired) = result { pool.release(acquired.connection, reusable: true, limits: upstream.poolLimits) }

@@ -88,6 +88,9 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
         case tunneling(Exchange, deadline: UInt64)
         /// A builtin answer waits for the instance-wide view; nothing is read meanwhile.
         case awaitingInstance
+        /// A filter's verdict is awaited (phase 3 said "wait"): the head stays buffered, nothing
+        /// is read, and at `deadline` (the request timeout) the wait ends with 504.
+        case awaitingFilter(deadline: UInt64)
         case closed
     }
 
@@ -107,6 +110,9 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
         /// The exchange's deadline passed: let it check its timeouts (it re-arms through
         /// `setExchangeDeadline` or finishes).
         case exchangeTimer(Exchange)
+        /// A filter's verdict did not come within the request timeout: cancel the wait, answer
+        /// 504 and close.
+        case filterTimedOut
     }
 
     struct Actions {
@@ -192,6 +198,16 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
         phase = .awaitingInstance
     }
 
+    /// Phase 3 waits for a filter's verdict. The wait is bounded by the request timeout counted
+    /// from the request's start (the head's deadline, which is still in force), or from `now`
+    /// when there is none.
+    mutating func awaitFilter(now: UInt64) -> Actions {
+        let deadline: UInt64
+        if case .awaitingHead(.receiving(let by)) = phase, by != 0 { deadline = by } else { deadline = now &+ timing.requestTimeoutNanos }
+        phase = .awaitingFilter(deadline: deadline)
+        return Actions(armTimer: ensureTimer(by: deadline), step: .none)
+    }
+
     /// The request is handed to `exchange`. Its deadlines are the exchange's own from now on.
     mutating func proxy(_ exchange: Exchange) {
         phase = .proxying(exchange, deadline: 0)
@@ -261,6 +277,10 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
             guard now >= deadline else { return Actions(armTimer: ensureTimer(by: deadline), step: .none) }
             if case .proxying = phase { phase = .proxying(exchange, deadline: 0) } else { phase = .tunneling(exchange, deadline: 0) }
             return Actions(armTimer: nil, step: .exchangeTimer(exchange))
+        case .awaitingFilter(let deadline):
+            guard now >= deadline else { return Actions(armTimer: ensureTimer(by: deadline), step: .none) }
+            phase = .closed
+            return Actions(armTimer: nil, step: .filterTimedOut)
         case .awaitingInstance, .closed:
             return .none
         }
@@ -307,7 +327,7 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
             return buffered < timing.maxBufferedForwarding && (exchange.requestIsComplete || exchange.wantsRequestBytes)
         case .tunneling(let exchange, _):
             return exchange.upstreamWritable && buffered < timing.maxBufferedForwarding
-        case .awaitingInstance, .closed:
+        case .awaitingInstance, .awaitingFilter, .closed:
             return false
         }
     }
@@ -345,6 +365,11 @@ struct HTTP1ConnectionMachine<Exchange: HTTP1ConnectionExchange, Reply> {
 
     var isAwaitingInstance: Bool {
         if case .awaitingInstance = phase { return true }
+        return false
+    }
+
+    var isAwaitingFilter: Bool {
+        if case .awaitingFilter = phase { return true }
         return false
     }
 

@@ -12,8 +12,11 @@ extension ProxyConnectionHandler {
         enum Step {
             case answer(LocalAnswer)
             case builtin(BuiltinKind)
-            /// Proxy through `plan`: `head` is the head to send upstream, `pick` what the balancer uses.
-            case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer)
+            /// Proxy through `plan`: `head` is the head to send upstream, `pick` what the balancer
+            /// uses, `responsePolicy` the edits of the response head.
+            case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer, responsePolicy: HeaderEdits)
+            /// A filter waits (phase 3): the head stays buffered until its verdict arrives.
+            case wait(FilterWait)
         }
 
         var facts: RequestFacts
@@ -21,6 +24,12 @@ extension ProxyConnectionHandler {
         var routeID: String?
         var body: BodyCounter
         var step: Step
+    }
+
+    /// What phase 2 let through, carried across phase 3 (which may wait).
+    enum Admitted {
+        case builtin(BuiltinKind)
+        case proxy(ProxyPlan, maxForwards: Int?)
     }
 
     /// A complete, valid head is at the front of `inbound`.
@@ -37,10 +46,20 @@ extension ProxyConnectionHandler {
         prepareRouteCache(routes.routeSet)
         // Every phase that reads the head's bytes runs in this one scope: the head's ranges
         // are right only until the head is consumed, which happens next and nowhere else.
-        let admission = inbound.withUnsafeReadableBytes { admit(head, HeadBytes($0, head: head), keepAlive: keepAlive) }
-        inbound.moveReaderIndex(forwardBy: head.headLength)
+        let admission = inbound.withUnsafeReadableBytes { admit(head, HeadBytes($0, head: head), keepAlive: keepAlive, start: start) }
         // Kept for the access log only (a copy of the facts per request otherwise).
         currentFacts = snapshot.accessLog != nil ? admission.facts : nil
+        if case .wait(let wait) = admission.step {
+            // The head stays at the front of `inbound` until the verdict (ProxyConnectionHandler+FilterWait).
+            beginFilterWait(wait)
+            return
+        }
+        inbound.moveReaderIndex(forwardBy: head.headLength)
+        performAdmission(admission, head: head, start: start, keepAlive: keepAlive)
+    }
+
+    /// Performs what the phases decided for a request whose head was consumed.
+    func performAdmission(_ admission: Admission, head: RequestHead, start: UInt64, keepAlive: Bool) {
         let request = RequestIdentity(
             method: head.method, methodName: admission.facts.method, routeID: admission.routeID, traceID: admission.traceID,
             startNanos: start)
@@ -54,9 +73,9 @@ extension ProxyConnectionHandler {
             answerLocally(
                 response, admission, request, version: head.version, keepAlive: keepAlive,
                 instance: wantsInstanceAnswer(kind, response) ? kind : nil)
-        case .proxy(let plan, let pick, let headBytes):
+        case .proxy(let plan, let pick, let headBytes, let responsePolicy):
             if head.expect100Continue {
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+                writeAndFlush(host.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
             }
             var body = admission.body
             body.limitIsBody413 = true
@@ -65,17 +84,20 @@ extension ProxyConnectionHandler {
             let exchange = ProxyExchange(
                 downstream: self, pool: pool, shared: shared, settings: exchangeSettings, upstreamIndex: route.upstream,
                 upstreams: snapshot.upstreamRefs, headBytes: headBytes, body: body, request: request, clientKeepAlive: keepAlive,
-                upgrade: route.websocket && head.upgrade != nil, responsePolicy: route.responseHeaders, rules: plan.retry,
+                upgrade: route.websocket && head.upgrade != nil, responsePolicy: responsePolicy, rules: plan.retry,
                 pickContext: pick)
             exchange.fallback = route.fallback
+            if !plan.responseFilters.response.isEmpty { exchange.responseHook = ResponseHook(chain: plan.responseFilters) }
             machine.proxy(exchange)
             exchange.start()
+        case .wait:
+            preconditionFailure("a waiting request is performed only once its filter's verdict arrived")
         }
     }
 
     /// Runs phases 1 to 4 on a head whose bytes are `bytes`, and writes the upstream head of a
     /// request they let through.
-    private func admit(_ head: RequestHead, _ bytes: HeadBytes, keepAlive: Bool) -> Admission {
+    private func admit(_ head: RequestHead, _ bytes: HeadBytes, keepAlive: Bool, start: UInt64) -> Admission {
         let request = RequestFacts(
             head, bytes: bytes.raw, routedHeaderNames: routes.router.headerNames, captureLogFields: snapshot.accessLog != nil)
         let traceID =
@@ -94,39 +116,75 @@ extension ProxyConnectionHandler {
         let route = routed.route
         let body = BodyCounter(
             framing: head.framing, limit: AdmitPhase.bodyLimit(route, default: snapshot.limits.maxBodyBytes), limits: parser.limits)
-        let step = decide(head, bytes, route: route, request: request, traceID: traceID, body: body, keepAlive: keepAlive)
+        let step = decide(head, bytes, route: route, facts: request, traceID: traceID, body: body, keepAlive: keepAlive, start: start)
         return Admission(facts: request, traceID: traceID, routeID: route?.id, body: body, step: step)
     }
 
-    /// Phases 2 to 4 for a routed request, and the head phase 5 sends upstream.
+    /// Phases 2 and 3 for a routed request, then what follows them.
     private func decide(
-        _ head: RequestHead, _ bytes: HeadBytes, route: ResolvedRoute?, request: RequestFacts, traceID: String, body: BodyCounter,
-        keepAlive: Bool
+        _ head: RequestHead, _ bytes: HeadBytes, route: ResolvedRoute?, facts: RequestFacts, traceID: String, body: BodyCounter,
+        keepAlive: Bool, start: UInt64
     ) -> Admission.Step {
         // 2. Admit.
-        let plan: ProxyPlan
-        let maxForwards: Int?
+        let admitted: Admitted
         switch AdmitPhase.decide(head, bytes, route: route, body: body, keepAlive: keepAlive) {
         case .answer(let answer): return .answer(answer)
-        case .builtin(let kind):
-            // 3. Filters and agents, for a builtin route's request too; it goes no further.
-            if let route, case .answer(let answer) = FilterPhase.decide(route, request: request) { return .answer(answer) }
-            return .builtin(kind)
+        case .builtin(let kind): admitted = .builtin(kind)
+        case .proxy(let plan, let maxForwards): admitted = .proxy(plan, maxForwards: maxForwards)
+        }
+        // 3. Filters and agents (for a builtin route's request too).
+        guard let route, !route.filters.request.isEmpty else {
+            return afterFilters(head, bytes, admitted, effects: nil, request: facts, routeID: route?.id, traceID: traceID)
+        }
+        var run = FilterRun()
+        let ticket = nextFilterTicket()
+        let verdict = FilterPhase.decide(
+            &run, route.filters, request: filterRequest(head, bytes, facts, traceID: traceID, route: route, ticket: ticket),
+            keepAlive: keepAlive, observer: filterEvents(start))
+        switch verdict {
+        case .answer(let answer): return .answer(answer)
+        case .proceed(let effects):
+            return afterFilters(head, bytes, admitted, effects: effects, request: facts, routeID: route.id, traceID: traceID)
+        case .wait(let pending):
+            return .wait(FilterWait(
+                ticket: ticket, head: head, keepAlive: keepAlive, start: start, facts: facts, traceID: traceID, body: body, route: route,
+                admitted: admitted, run: run, pending: pending))
+        }
+    }
+
+    /// Phase 3's view of the request.
+    func filterRequest(
+        _ head: RequestHead, _ bytes: HeadBytes, _ facts: RequestFacts, traceID: String, route: ResolvedRoute, ticket: UInt64
+    ) -> FilterRequest {
+        FilterRequest(
+            head: head, bytes: bytes.raw, facts: facts, clientAddress: clientIP, scheme: listener?.tls != nil ? "https" : "http",
+            routeID: route.id, traceID: traceID,
+            waker: route.filters.mayWait ? FilterWaker(target: filterWakeTarget(), ticket: ticket) : nil)
+    }
+
+    /// Phase 4 and the head phase 5 sends upstream, for a request the filters let through with
+    /// `effects` (nil: the route has no request filters).
+    func afterFilters(
+        _ head: RequestHead, _ bytes: HeadBytes, _ admitted: Admitted, effects: FilterEffects?, request: RequestFacts, routeID: String?,
+        traceID: String
+    ) -> Admission.Step {
+        let plan: ProxyPlan
+        let maxForwards: Int?
+        switch admitted {
+        case .builtin(let kind): return .builtin(kind)
         case .proxy(let p, let value):
             plan = p
             maxForwards = value
         }
-        // 3. Filters and agents.
-        var policy = plan.route.requestHeaders
-        if let route {
-            switch FilterPhase.decide(route, request: request) {
-            case .answer(let answer): return .answer(answer)
-            case .proceed(let edits): if let edits { policy = policy.followed(by: edits) }
-            }
+        var policy = plan.requestHeaders
+        var responsePolicy = plan.responseHeaders
+        if let effects {
+            if let edits = effects.requestEdits { policy = policy.followed(by: edits) }
+            if let edits = effects.responseEdits { responsePolicy = responsePolicy.followed(by: edits) }
         }
         // 4. Choose upstream.
         let pick: PickContext
-        switch UpstreamPhase.choose(plan, head: head, bytes, routeID: route?.id, path: request.path, clientIP: clientIPBytes) {
+        switch UpstreamPhase.choose(plan, head: head, bytes, routeID: routeID, path: request.path, clientIP: clientIPBytes) {
         case .answer(let answer): return .answer(answer)
         case .proceed(let context): pick = context
         }
@@ -140,7 +198,7 @@ extension ProxyConnectionHandler {
         var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
         HeadWriter.request(head, bytes: bytes.raw, edits: edits, into: &headBytes)
         keepHeadBuffer(headBytes, in: &spareRequestHead)
-        return .proxy(plan, pick: pick, head: headBytes)
+        return .proxy(plan, pick: pick, head: headBytes, responsePolicy: responsePolicy)
     }
 
     /// This loop's route caches: one per route set, each of the snapshot's size.
@@ -176,18 +234,5 @@ extension ProxyConnectionHandler {
             let now = shared.clock.monotonicNanos()
             perform(machine.discardBody(reply, bodyComplete: false, now: now), now: now)
         }
-    }
-}
-
-extension HeaderEdits {
-    /// These edits, then `later`'s: each kind of edit (renames, sets, adds, removes) with this
-    /// value's first. How a filter's edits join the route's `request-headers` policy.
-    func followed(by later: HeaderEdits) -> HeaderEdits {
-        var joined = self
-        joined.renames += later.renames
-        joined.sets += later.sets
-        joined.adds += later.adds
-        joined.removes += later.removes
-        return joined
     }
 }

@@ -21,15 +21,20 @@ extension ProxyConnectionHandler {
             return
         }
         if event is ChannelShouldQuiesceEvent {
-            // An idle keep-alive connection gets a short grace instead of an immediate close: a
-            // client may have sent its next request already, and closing under it fails that
-            // request (FINDINGS: one error per busy connection per reload). A request arriving in
-            // the grace is answered with `Connection: close`; otherwise the idle deadline closes.
-            let now = shared.clock.monotonicNanos()
-            perform(machine.quiesce(now: now, buffered: inbound.readableBytes > 0), now: now)
+            quiesce()
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A drain started (either host).
+    func quiesce() {
+        // An idle keep-alive connection gets a short grace instead of an immediate close: a
+        // client may have sent its next request already, and closing under it fails that
+        // request (FINDINGS: one error per busy connection per reload). A request arriving in
+        // the grace is answered with `Connection: close`; otherwise the idle deadline closes.
+        let now = shared.clock.monotonicNanos()
+        perform(machine.quiesce(now: now, buffered: inbound.readableBytes > 0), now: now)
     }
 
     /// Performs what the machine decided: arms the timer, then takes the step. `now`: the clock
@@ -43,32 +48,29 @@ extension ProxyConnectionHandler {
             // Returned by `requestFinished` only, which `requestEnded` performs itself.
             break
         case .close:
-            context.close(promise: nil)
+            host.close()
         case .headTimedOut:
             headTimedOut(ProxyError(.clientHeadTooSlow))
         case .bodyTimedOut(let reply):
             headTimedOut(ProxyError(.clientBodyTooSlow, route: reply.request.routeID), traceID: reply.request.traceID)
         case .exchangeTimer(let exchange):
             exchange.timerFired()
+        case .filterTimedOut:
+            filterWaitTimedOut()
         }
     }
 
     func armDeadlineTimer(at deadline: UInt64, now: UInt64) {
-        deadlineTimer?.cancel()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        deadlineTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(deadline &- min(now, deadline)))) {
-            bound.value.deadlineTimerFired()
-        }
+        host.armTimer(at: deadline, now: now)
     }
 
     func cancelDeadlineTimer() {
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        host?.cancelTimer()
         machine.timerCancelled()
     }
 
+    /// The host's timer fired (at or after the deadline last armed).
     func deadlineTimerFired() {
-        deadlineTimer = nil
         if machine.isClosed { return }
         let now = shared.clock.monotonicNanos()
         perform(machine.timerFired(now: now, buffered: inbound.readableBytes > 0), now: now)
@@ -81,9 +83,7 @@ extension ProxyConnectionHandler {
         // Ends the request whose body was too slow, if any (a head that never arrived began none).
         finishRequest(route: nil, method: "OTHER", status: error.status, seconds: 0, log: nil)
         let bytes = BuiltinHandlers.error(error.status, traceID: traceID).serialized(includeBody: true, close: true, date: pool.date.currentFieldLine())
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        writeAndFlush(host.allocator.buffer(bytes: bytes))
+        host.closeAfterWrites()
     }
 }

@@ -20,7 +20,7 @@ extension ProxyConnectionHandler: Downstream {
     func writeInterimHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
         // An HTTP/1.0 client must never get a 1xx response (RFC 9110 §15.2).
         guard requestVersion != .http1_0 else { return }
-        var out = context.channel.allocator.buffer(capacity: head.headLength + 576)
+        var out = host.allocator.buffer(capacity: head.headLength + 576)
         HeadWriter.response(
             head, bytes: bytes, edits: .init(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: false),
             into: &out)
@@ -59,7 +59,7 @@ extension ProxyConnectionHandler: Downstream {
     func writeSwitchingHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
         var edits = HeadWriter.ResponseEdits(fields: edits, close: false, http10KeepAlive: false, dechunk: false, upgrade: true)
         edits.hsts = listener?.hstsField
-        var out = context.channel.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits))
+        var out = host.allocator.buffer(capacity: HeadWriter.responseBound(head, edits: edits))
         HeadWriter.response(head, bytes: bytes, edits: edits, into: &out)
         write(out)
     }
@@ -74,7 +74,7 @@ extension ProxyConnectionHandler: Downstream {
     func writeAnswer(_ response: BuiltinResponse, isHead: Bool, keepAlive: Bool) {
         var response = response
         if let hsts = listener?.hstsField { response.headers.append(("Strict-Transport-Security", Self.hstsValue(hsts))) }
-        writeAndFlush(context.channel.allocator.buffer(bytes: response.serialized(
+        writeAndFlush(host.allocator.buffer(bytes: response.serialized(
             includeBody: !isHead, close: !keepAlive, date: pool.date.currentFieldLine(), http10KeepAlive: requestVersion == .http1_0)))
     }
 

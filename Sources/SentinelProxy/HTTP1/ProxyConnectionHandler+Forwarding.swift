@@ -7,7 +7,7 @@ extension ProxyConnectionHandler {
     /// Built once per connection, and only for such requests.
     func localAuthority() -> String? {
         if let text = localAuthorityText { return text }
-        guard let local = context.channel.localAddress, let ip = local.ipAddress, let port = local.port else { return nil }
+        guard let (ip, port) = host.localAddress else { return nil }
         let text = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
         localAuthorityText = text
         return text

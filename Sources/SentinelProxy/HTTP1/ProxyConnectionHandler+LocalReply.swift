@@ -74,10 +74,9 @@ extension ProxyConnectionHandler {
                     facts: $0, version: reply.version, bodyBytes: reply.request.isHead ? 0 : reply.response.body.count,
                     traceID: reply.request.traceID, upstream: nil, error: reply.error)
             })
-        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+        writeAndFlush(host.allocator.buffer(bytes: bytes))
         if case .closeAfterWrites = requestEnded(keepAlive: keepAlive, now: now) {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+            host.closeAfterWrites()
         }
     }
 

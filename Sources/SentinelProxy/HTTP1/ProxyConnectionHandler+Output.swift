@@ -7,7 +7,7 @@ extension ProxyConnectionHandler {
 
     /// An empty buffer of at least `capacity` bytes, reusing `spare` when possible.
     func headBuffer(_ spare: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
-        guard var buffer = spare else { return context.channel.allocator.buffer(capacity: capacity) }
+        guard var buffer = spare else { return host.allocator.buffer(capacity: capacity) }
         spare = nil
         buffer.clear(minimumCapacity: capacity)
         return buffer
@@ -20,17 +20,18 @@ extension ProxyConnectionHandler {
 
     func write(_ buffer: ByteBuffer) {
         unflushed = true
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        host.write(buffer)
     }
 
     func writeAndFlush(_ buffer: ByteBuffer) {
         unflushed = false
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        host.write(buffer)
+        host.flush()
     }
 
     func flush() {
         guard unflushed else { return }
         unflushed = false
-        context.flush()
+        host.flush()
     }
 }

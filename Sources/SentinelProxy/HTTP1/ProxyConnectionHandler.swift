@@ -14,6 +14,13 @@ import SentinelPolicy
 ///
 /// The connection's phase, deadlines and drain are decided by `machine` (HTTP1ConnectionMachine):
 /// this handler feeds it the connection's events and performs the actions it returns.
+///
+/// The connection logic is host-neutral: every byte in arrives through `received(_:)` and the
+/// other connection events (`opened`, `readRequested`, `writabilityChanged`, `peerClosed`,
+/// `quiesce`), and every byte out, close and timer goes through `host` (`HTTP1Host`). On NIO the
+/// handler is its channel's last handler and its host wraps the channel's context
+/// (`NIOHTTP1Host`); on Sentinel's reactor an `HTTP1ReactorDriver` creates it and is its host,
+/// so both data paths run the same code for every decision.
 final class ProxyConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -27,11 +34,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     let routeCache: NIOLoopBoundBox<[RouteCache]>
     let pool: UpstreamPool
     let accessLog: AccessLogBuffer
-    private(set) var context: ChannelHandlerContext!
+    /// What moves this connection's bytes (a NIO channel or a reactor session); set by the host.
+    var host: (any HTTP1Host)!
     /// The connection's phase, deadlines, drain and read gating.
     var machine: Machine
     var inbound: ByteBuffer
     private(set) var parser: HTTP1RequestHeadParser
+    /// The request waiting for a filter's verdict, if any (ProxyConnectionHandler+FilterWait).
+    var filterWait: FilterWait?
+    /// The last filter ticket given out on this connection.
+    var filterTickets: UInt64 = 0
+    /// The connection's filter wake target, made when a chain first may wait.
+    var wakeTarget: ConnectionWakeTarget?
     /// Clock reading of the current read event when it brought a request's first byte (0: none;
     /// cleared when the event ends).
     var firstByteNanos: UInt64 = 0
@@ -112,7 +126,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     // MARK: - Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        host = NIOHTTP1Host(context: context, connection: self)
         if let remote = context.channel.remoteAddress {
             if let ip = remote.ipAddress { clientIP = ip }
             switch remote {
@@ -126,9 +140,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The client's address as bytes (for hash-based balancing and the trusted-proxy check).
-    private(set) var clientIPBytes: [UInt8]?
+    var clientIPBytes: [UInt8]?
     /// The client's address is IPv6 (it is quoted and bracketed in `Forwarded`).
-    private(set) var clientIsIPv6 = false
+    var clientIsIPv6 = false
     /// `localAuthority()`, once built.
     var localAuthorityText: String?
 
@@ -136,17 +150,47 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// stayed in memory (about 4 KiB each).
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelDeadlineTimer()
-        self.context = nil
+        host = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let now = shared.clock.monotonicNanos()
-        perform(machine.opened(now: now), now: now)
+        opened()
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
+        received(unwrapInboundIn(data))
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readRequested() { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        peerClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close()
+    }
+
+    // MARK: - Connection events (from either host)
+
+    /// The connection is established.
+    func opened() {
+        let now = shared.clock.monotonicNanos()
+        perform(machine.opened(now: now), now: now)
+    }
+
+    /// Client bytes arrived.
+    func received(_ bytes: ByteBuffer) {
+        var bytes = bytes
         if machine.isClosed { return }
         if machine.isIdle {
             // The first byte of the next request: its head must be complete within the request timeout.
@@ -166,33 +210,32 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         firstByteNanos = 0
     }
 
-    func read(context: ChannelHandlerContext) {
-        if machine.readRequested(buffered: inbound.readableBytes) { context.read() }
+    /// The host may read more client bytes: whether the current phase can take them (if not,
+    /// the read is held back until `resumeReading`).
+    func readRequested() -> Bool {
+        machine.readRequested(buffered: inbound.readableBytes)
     }
 
     /// Issues a read that was held back, if the current phase can take bytes again.
     func resumeReading() {
-        if machine.resumeReading(buffered: inbound.readableBytes) { context.read() }
+        if machine.resumeReading(buffered: inbound.readableBytes) { host.readMore() }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        isWritable = context.channel.isWritable
+    /// The client's send buffer crossed a watermark.
+    func writabilityChanged(_ writable: Bool) {
+        isWritable = writable
         machine.exchange?.clientWritabilityChanged(isWritable)
-        context.fireChannelWritabilityChanged()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    /// The connection is gone (closed by the peer, by an error, or by this side).
+    func peerClosed() {
         machine.exchange?.clientClosed()
+        cancelFilterWait(.clientGone)
         // A request whose answer never went out (a body being discarded, an instance answer
         // pending) leaves the gauge here; one already ended does not.
         abandonRequest()
         machine.closed()
         cancelDeadlineTimer()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        close()
     }
 
 
@@ -235,7 +278,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
             case .tunneling(let exchange, _):
                 exchange.forwardTunnelBytes()
                 return resumeReading()
-            case .awaitingInstance:
+            case .awaitingInstance, .awaitingFilter:
                 return
             case .closed:
                 inbound.clear()
@@ -274,21 +317,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         case .nextRequest:
             process()
         default:
-            let channel = context.channel
-            context.flush()
-            channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+            unflushed = false
+            host.closeAfterWrites()
         }
     }
 
     func close() {
         machine.closed()
-        context.close(promise: nil)
+        host.close()
     }
-
-    // MARK: - Connection deadlines (ProxyConnectionHandler+Deadlines.swift)
-
-    /// The connection's one timer; when it fires is the machine's `timerAt`.
-    var deadlineTimer: Scheduled<Void>?
 
     // MARK: - Access log
 
@@ -309,9 +346,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var spareRequestHead: ByteBuffer?
     var spareResponseHead: ByteBuffer?
 
-    /// The client channel's writability as its last `channelWritabilityChanged` said (NIO fires
-    /// it on every change, synchronously from the write that crossed a watermark): the same
-    /// answer as `context.channel.isWritable` without NIO's lookups on every check.
+    /// The client's writability as the host last said (NIO fires it on every change,
+    /// synchronously from the write that crossed a watermark): the same answer as
+    /// `context.channel.isWritable` without NIO's lookups on every check.
     private(set) var isWritable = true
 }
 

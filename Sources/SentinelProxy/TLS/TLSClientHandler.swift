@@ -13,7 +13,7 @@ import SentinelTLS
 ///
 /// A failure (bad certificate, alert, timeout, a close during the handshake) writes the alert
 /// the engine queued, then closes; it is counted once by reason.
-final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler, TLSChannelEnd {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -21,12 +21,12 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     typealias Outcome = Result<TLSConnectionFacts, TLSError>
 
-    private let engine: TLSEngine
+    let engine: TLSEngine
     private let handshakeTimeout: Duration
     private var deadline: Scheduled<Void>?
     /// Ciphertext the engine has not taken yet (only when the plaintext buffer filled).
     private var leftover: ByteBuffer?
-    private var closing = false
+    var closing = false
     private var started = false
     /// `channelActive` arrived and is held back until the handshake completes.
     private var activePending = false
@@ -153,17 +153,8 @@ final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 established(context: context)
                 if closing { return }
             }
-            if result.plaintext > 0 {
-                receivedPlaintext = true
-                context.fireChannelRead(wrapInboundOut(plaintext))
-                if closing { return }
-            }
-            if result.peerClosed {
-                // close_notify: the upstream is done with this connection; answer and close.
-                closing = true
-                engine.answerPeerClose(on: context)
-                return
-            }
+            if result.plaintext > 0 { receivedPlaintext = true }
+            guard pass(result, plaintext, context: context) else { return }
             if result.plaintext == TLSServerHandler.plaintextChunk { continue }
             // A handshake that completed with records behind it in the same read: decrypt them now.
             if result.handshakeCompleted, bytes.readableBytes > 0 { continue }

@@ -87,3 +87,28 @@ extension TLSEngine {
         return rest
     }
 }
+
+/// The inbound step both TLS handlers share once a receive's handshake part is done: pass the
+/// plaintext on, answer the peer's close_notify.
+protocol TLSChannelEnd: AnyObject {
+    var engine: TLSEngine { get }
+    var closing: Bool { get set }
+}
+
+extension TLSChannelEnd {
+    /// Fires `plaintext` up the pipeline (when the receive yielded any) and answers a
+    /// close_notify by closing. False: the connection is closing now (feed no more records).
+    func pass(_ result: TLSEngine.ReceiveResult, _ plaintext: ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        if result.plaintext > 0 {
+            context.fireChannelRead(NIOAny(plaintext))
+            // The handler above may have closed the connection in between.
+            if closing { return false }
+        }
+        guard result.peerClosed else { return true }
+        // close_notify: answer with ours and close, as a plain connection's end of file closes
+        // it (half-closed TLS connections are kept on neither side).
+        closing = true
+        engine.answerPeerClose(on: context)
+        return false
+    }
+}

@@ -10,7 +10,7 @@ import SentinelTLS
 /// NIO-specific part of TLS; it owns the handshake deadline (the engine has no timers).
 ///
 /// A failed handshake (or any TLS failure) writes the alert the engine queued, then closes.
-final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler, TLSChannelEnd {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -19,12 +19,12 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Plaintext bytes decrypted per buffer fired inbound: one full record fits.
     static let plaintextChunk = 16 * 1024 + 256
 
-    private let engine: TLSEngine
+    let engine: TLSEngine
     private let handshakeTimeout: Duration
     private var deadline: Scheduled<Void>?
     /// Ciphertext the engine has not taken yet (rare: only when the plaintext buffer filled).
     private var leftover: ByteBuffer?
-    private var closing = false
+    var closing = false
     /// Counts handshakes and failures (nil: not counted).
     private let metrics: TLSMetrics?
     private let listenerID: String
@@ -225,18 +225,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if let facts = engine.facts { context.fireUserInboundEventTriggered(ConnectionTLS(facts: facts)) }
             }
             engine.flushPendingOutput(to: context)
-            if result.plaintext > 0 {
-                context.fireChannelRead(wrapInboundOut(plaintext))
-                // The HTTP handler may have closed the connection in between.
-                if closing { return }
-            }
-            if result.peerClosed {
-                // close_notify: answer with ours and close, as a plain connection's end of file
-                // closes it (half-closed connections are not kept on either kind of listener).
-                closing = true
-                engine.answerPeerClose(on: context)
-                return
-            }
+            guard pass(result, plaintext, context: context) else { return }
             if result.plaintext == Self.plaintextChunk { continue }
             if bytes.readableBytes == 0 || result.consumed == 0 { break }
         }

@@ -10,20 +10,22 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamClosed()
 }
 
-/// One TCP connection to an upstream target, reused across requests (keep-alive).
+/// One connection to an upstream target, reused across requests (keep-alive), whatever loop
+/// hosts it: its I/O is an `UpstreamLink` (a NIO channel, or a socket of Sentinel's reactor).
 ///
 /// While it sits idle in the pool, any byte from the upstream or a close makes it unusable: a
 /// server that talks without being asked is broken, and reusing it would mix two responses.
 final class UpstreamConnection {
-    let channel: any Channel
+    /// The transport's side of the connection (set once, right after it is made).
+    var link: (any UpstreamLink)!
     let key: UpstreamPool.Key
     let createdNanos: UInt64
     var requestsServed = 0
     var idleSinceNanos: UInt64 = 0
     weak var delegate: (any UpstreamConnectionDelegate)?
-    /// Set once the channel closed or misbehaved; never returned to the pool again.
+    /// Set once the connection closed or misbehaved; never returned to the pool again.
     var isBroken = false
-    /// Why the connection failed, when a handler said so before it closed ("TLS peer_alert: …").
+    /// Why the connection failed, when its transport said so before it closed ("TLS peer_alert: …").
     var failureCause: String?
     fileprivate(set) var isIdle = false
     weak var pool: UpstreamPool?
@@ -36,10 +38,10 @@ final class UpstreamConnection {
     var generation: UInt64
 
     init(
-        channel: any Channel, key: UpstreamPool.Key, createdNanos: UInt64, tlsContext: TLSClientContext? = nil,
+        link: (any UpstreamLink)? = nil, key: UpstreamPool.Key, createdNanos: UInt64, tlsContext: TLSClientContext? = nil,
         address: UpstreamAddress, generation: UInt64
     ) {
-        self.channel = channel
+        self.link = link
         self.key = key
         self.createdNanos = createdNanos
         self.tlsContext = tlsContext
@@ -47,26 +49,20 @@ final class UpstreamConnection {
         self.generation = generation
     }
 
-    /// The channel's writability as its last `channelWritabilityChanged` said. NIO fires that
-    /// event on every change, synchronously from the write that crossed a watermark, so this
-    /// equals `channel.isWritable` on the event loop without NIO's channel and atomic lookups.
+    /// The connection takes bytes (below its transport's high watermark), as the transport
+    /// last reported (`writabilityChanged`): no lookup per check.
     private(set) var isWritable = true
 
-    /// The pipeline position of this connection's handler, while it is in the pipeline: writes
-    /// start there (no event-loop check and no walk from the pipeline's tail, as `channel.write`
-    /// does). nil once the handler is removed; writes then go through the channel.
-    fileprivate(set) var context: ChannelHandlerContext?
+    func write(_ buffer: ByteBuffer) { link.write(buffer) }
 
-    func write(_ buffer: ByteBuffer) {
-        if let context { context.write(NIOAny(buffer), promise: nil) } else { channel.write(buffer, promise: nil) }
-    }
+    func writeAndFlush(_ buffer: ByteBuffer) { link.writeAndFlush(buffer) }
 
-    func writeAndFlush(_ buffer: ByteBuffer) {
-        if let context { context.writeAndFlush(NIOAny(buffer), promise: nil) } else { channel.writeAndFlush(buffer, promise: nil) }
-    }
+    func flush() { link.flush() }
 
-    func flush() {
-        if let context { context.flush() } else { channel.flush() }
+    /// Closes the connection at once; it is never reused.
+    func close() {
+        isBroken = true
+        link.close()
     }
 
     private var autoRead = true
@@ -76,7 +72,7 @@ final class UpstreamConnection {
     func setAutoRead(_ on: Bool) {
         guard on != autoRead else { return }
         autoRead = on
-        channel.setOption(.autoRead, value: on).whenComplete { _ in }
+        link.setReading(on)
     }
 
     func markIdle(at now: UInt64, pool: UpstreamPool) {
@@ -91,25 +87,28 @@ final class UpstreamConnection {
         isIdle = false
     }
 
-    fileprivate func received(_ buffer: ByteBuffer) {
+    // MARK: - Reported by the link
+
+    func received(_ buffer: ByteBuffer) {
         if let delegate {
             delegate.upstreamRead(buffer)
         } else {
             // Bytes on an idle connection: the upstream is confused; never reuse it.
             isBroken = true
             pool?.discard(self)
-            channel.close(promise: nil)
+            link.close()
         }
     }
 
-    fileprivate func readComplete() { delegate?.upstreamReadComplete() }
+    func readComplete() { delegate?.upstreamReadComplete() }
 
-    fileprivate func writabilityChanged() {
-        isWritable = channel.isWritable
-        delegate?.upstreamWritabilityChanged(isWritable)
+    func writabilityChanged(_ writable: Bool) {
+        isWritable = writable
+        delegate?.upstreamWritabilityChanged(writable)
     }
 
-    fileprivate func closed() {
+    /// The connection closed (by either side).
+    func closed() {
         isBroken = true
         pool?.discard(self)
         let d = delegate
@@ -120,52 +119,3 @@ final class UpstreamConnection {
 
 @available(*, unavailable)
 extension UpstreamConnection: Sendable {}
-
-/// The pipeline's only handler on an upstream channel: it hands raw bytes to the connection.
-final class UpstreamChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    var connection: UpstreamConnection? {
-        didSet { connection?.context = context }
-    }
-    private var context: ChannelHandlerContext?
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        connection?.context = context
-    }
-
-    /// Breaks the connection → context → handler → connection cycle.
-    func handlerRemoved(context: ChannelHandlerContext) {
-        connection?.context = nil
-        self.context = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connection?.received(unwrapInboundIn(data))
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        connection?.readComplete()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        connection?.writabilityChanged()
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        connection?.context = nil
-        connection?.closed()
-        connection = nil
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tls = error as? TLSError { connection?.failureCause = "TLS " + tls.summary }
-        context.close(promise: nil)
-    }
-}
-
-@available(*, unavailable)
-extension UpstreamChannelHandler: Sendable {}

@@ -93,7 +93,7 @@ public final class UpstreamHealth: Sendable {
 
     private let state = Mutex(State())
     private let metrics: MetricsRegistry?
-    private let logger: Logger?
+    let logger: Logger?
 
     /// - Parameter logger: receives one event per transition; nil logs nothing.
     public init(metrics: MetricsRegistry? = nil, logger: Logger? = nil) {

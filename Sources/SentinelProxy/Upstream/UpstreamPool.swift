@@ -1,12 +1,12 @@
 import NIOCore
-import NIOPosix
 import SentinelPolicy
 import SentinelTLS
 
-/// Keep-alive connections to upstream targets, one pool per event loop.
+/// Keep-alive connections to upstream targets, one pool per event loop (or reactor).
 ///
 /// Connections are opened on the downstream connection's event loop and only ever used there,
-/// so a proxied exchange never hops threads and the pool needs no lock. Bounds: at most
+/// so a proxied exchange never hops threads and the pool needs no lock. The bookkeeping here is
+/// the same for every loop; opening connections and running timers is its `transport`'s. Bounds: at most
 /// `maxConnections` open (active + idle) per target, at most `maxIdle` kept idle, each idle one
 /// closed after `idleTimeout`, and none reused past `maxLifetime`.
 final class UpstreamPool {
@@ -31,9 +31,10 @@ final class UpstreamPool {
         case tlsHandshake(TLSError)
     }
 
-    /// The loop every connection of this pool (and every exchange using it) runs on.
-    let eventLoop: any EventLoop
-    private let clock: ServerClock
+    /// How connections are opened and timers run: NIO channels (`NIOUpstreamTransport`) or
+    /// Sentinel's reactor.
+    let transport: any UpstreamTransport
+    let clock: ServerClock
     /// Idle connections per target. The lists are objects so taking and returning a connection
     /// mutates them in place, without the dictionary's modify accessor (which allocated).
     private var idle: [Key: IdleList] = [:]
@@ -49,7 +50,7 @@ final class UpstreamPool {
         return list
     }
     private var open: [Key: Int] = [:]
-    private var sweep: RepeatedTask?
+    private var sweep: (any UpstreamTimer)?
     /// This loop's target selection (balancers filtered by upstream health).
     let selector: TargetSelector
 
@@ -61,20 +62,26 @@ final class UpstreamPool {
     let sessions = UpstreamSessionCache()
     /// Counts upstream TLS handshakes (nil: not counted).
     let tlsMetrics: UpstreamTLSMetrics?
-    /// Opens channels to targets; nil: TCP sockets (`openSocket`). Tests inject one to drive
-    /// exchanges without sockets.
-    let connector: (any UpstreamConnector)?
-
     init(
+        transport: any UpstreamTransport, clock: ServerClock, selector: TargetSelector = TargetSelector(),
+        tlsMetrics: UpstreamTLSMetrics? = nil
+    ) {
+        self.transport = transport
+        self.clock = clock
+        self.selector = selector
+        self.tlsMetrics = tlsMetrics
+        date = HTTPDateCache(clock: clock)
+    }
+
+    /// A pool on a NIO event loop. `connector`: opens channels to targets; nil: TCP sockets.
+    /// Tests inject one to drive exchanges without sockets.
+    convenience init(
         eventLoop: any EventLoop, clock: ServerClock, selector: TargetSelector = TargetSelector(),
         connector: (any UpstreamConnector)? = nil, tlsMetrics: UpstreamTLSMetrics? = nil
     ) {
-        self.eventLoop = eventLoop
-        self.clock = clock
-        self.selector = selector
-        self.connector = connector
-        self.tlsMetrics = tlsMetrics
-        date = HTTPDateCache(clock: clock)
+        self.init(
+            transport: NIOUpstreamTransport(eventLoop: eventLoop, connector: connector), clock: clock, selector: selector,
+            tlsMetrics: tlsMetrics)
     }
 
     typealias Acquired = Result<(connection: UpstreamConnection, reused: Bool), AcquireError>
@@ -90,8 +97,11 @@ final class UpstreamPool {
     /// under an earlier generation is reused only when its address is still the target's (a
     /// reload may put another backend at the same position); the check costs one integer
     /// comparison until a reload.
+    ///
+    /// `site`: where the taking exchange's connections live (its reactor session; nil on NIO).
     func takeIdle(
-        _ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil, address: UpstreamAddress, generation: UInt64
+        _ key: Key, limits: Limits, now: UInt64, tls: TLSClientContext? = nil, address: UpstreamAddress, generation: UInt64,
+        site: (any UpstreamSite)? = nil
     ) -> UpstreamConnection? {
         // Popped in place: copying the list out of the dictionary and back would copy the array.
         while let candidate = idle[key]?.items.popLast() {
@@ -109,6 +119,10 @@ final class UpstreamPool {
                 }
                 candidate.generation = generation
             }
+            guard candidate.link.attach(to: site) else {
+                close(candidate)
+                continue
+            }
             return candidate
         }
         return nil
@@ -118,10 +132,12 @@ final class UpstreamPool {
     /// handshake completed, resuming the target's cached session when there is one.
     func acquire(
         _ key: Key, address: UpstreamAddress, generation: UInt64, limits: Limits, tls: UpstreamTLS? = nil, fresh: Bool = false,
-        now: UInt64? = nil, done: @escaping (Acquired) -> Void
+        now: UInt64? = nil, site: (any UpstreamSite)? = nil, done: @escaping (Acquired) -> Void
     ) {
         let now = now ?? clock.monotonicNanos()
-        if !fresh, let candidate = takeIdle(key, limits: limits, now: now, tls: tls?.context, address: address, generation: generation) {
+        if !fresh, let candidate = takeIdle(
+            key, limits: limits, now: now, tls: tls?.context, address: address, generation: generation, site: site)
+        {
             done(.success((candidate, true)))
             return
         }
@@ -129,101 +145,14 @@ final class UpstreamPool {
             done(.failure(.poolExhausted))
             return
         }
-        var tlsHandler: NIOLoopBound<TLSClientHandler>?
-        if let tls {
-            do {
-                tlsHandler = NIOLoopBound(try makeTLSHandler(key, tls: tls, handshakeTimeout: limits.connectTimeout), eventLoop: eventLoop)
-            } catch {
-                done(.failure(.tlsHandshake(error)))
-                return
-            }
-        }
         open[key, default: 0] += 1
-        let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let connected: EventLoopFuture<any Channel>
-        if let connector {
-            connected = connector.connect(to: address, limits: limits, eventLoop: eventLoop, handler: handler.value)
-        } else {
-            connected = openSocket(to: address, limits: limits, handler: handler, tls: tlsHandler)
-        }
-        let bound = NIOLoopBound((pool: self, done: done), eventLoop: eventLoop)
-        connected.whenComplete { result in
-            let (pool, done) = bound.value
-            switch result {
-            case .failure(let error):
-                pool.open[key, default: 1] -= 1
-                if case ChannelError.connectTimeout = error { done(.failure(.connectTimeout)) } else { done(.failure(.connectFailed(error))) }
-            case .success(let channel):
-                let connection = UpstreamConnection(
-                    channel: channel, key: key, createdNanos: pool.clock.monotonicNanos(), tlsContext: tls?.context,
-                    address: address, generation: generation)
-                handler.value.connection = connection
-                connection.pool = pool
-                let forget = NIOLoopBound((pool, connection), eventLoop: pool.eventLoop)
-                channel.closeFuture.whenComplete { _ in forget.value.0.forget(forget.value.1) }
-                guard let tlsHandler else {
-                    done(.success((connection, false)))
-                    return
-                }
-                if pool.connector != nil {
-                    // An injected connector made the channel: TLS goes in front of its handler
-                    // now (handlerAdded starts the handshake on the active channel).
-                    do {
-                        guard channel.isActive else { throw TLSError(.unexpectedEOF, "connection closed before the handshake") }
-                        try channel.pipeline.syncOperations.addHandler(tlsHandler.value, position: .first)
-                    } catch {
-                        channel.close(promise: nil)
-                        done(.failure(.tlsHandshake(error as? TLSError ?? TLSError(.internal, "\(error)"))))
-                        return
-                    }
-                }
-                // Handed over once the handshake completed; a failed one closes the channel
-                // itself (`forget` then gives the slot back).
-                tlsHandler.value.whenHandshakeCompletes { outcome in
-                    switch outcome {
-                    case .success: done(.success((connection, false)))
-                    case .failure(let error): done(.failure(.tlsHandshake(error)))
-                    }
-                }
-            }
-        }
+        transport.open(
+            key, address: address, generation: generation, limits: limits, tls: tls, site: site, pool: self, done: done)
     }
 
-    /// A TCP connection to `address`, with `handler` as its pipeline's handler and, for TLS,
-    /// `tls` in front of it (the handshake starts when TCP is up).
-    private func openSocket(
-        to address: UpstreamAddress, limits: Limits, handler: NIOLoopBound<UpstreamChannelHandler>,
-        tls: NIOLoopBound<TLSClientHandler>?
-    ) -> EventLoopFuture<any Channel> {
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.connectTimeout.timeAmount)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: ProxyServer.writeWaterMark)
-            .channelOption(.maxMessagesPerRead, value: ProxyServer.maxMessagesPerRead)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.value) }
-                    try channel.pipeline.syncOperations.addHandler(handler.value)
-                }
-            }
-        switch address {
-        case .resolved(let socketAddress): return bootstrap.connect(to: socketAddress)
-        case .name(let host, let port): return bootstrap.connect(host: host, port: port)
-        }
-    }
-
-    /// The TLS handler of a new connection to `key`'s target: its name, the cached session,
-    /// and a callback that keeps the sessions the server issues for the next connection.
-    private func makeTLSHandler(_ key: Key, tls: UpstreamTLS, handshakeTimeout: Duration) throws(TLSError) -> TLSClientHandler {
-        let name = tls.serverNames[key.target]
-        let context = tls.context
-        let sessions = self.sessions
-        return try TLSClientHandler(
-            context: context, serverName: name, session: sessions.session(for: key, context: context, serverName: name),
-            handshakeTimeout: handshakeTimeout, upstream: tls.upstream, metrics: tlsMetrics
-        ) { session in
-            sessions.store(session, for: key, context: context, serverName: name)
-        }
+    /// A connection the transport counted as opening never came to be (refused, timed out).
+    func openFailed(_ key: Key) {
+        open[key, default: 1] -= 1
     }
 
     /// Puts a connection back for reuse, or closes it when it may not be reused.
@@ -238,6 +167,8 @@ final class UpstreamPool {
         connection.requestsServed += 1
         connection.markIdle(at: now, pool: self)
         idleList(connection.key).items.append(connection)
+        // Last: a reactor connection that cannot park closes (and leaves the list) right here.
+        connection.link.park()
         scheduleSweep(limits.idleTimeout)
     }
 
@@ -248,16 +179,15 @@ final class UpstreamPool {
         }
     }
 
-    /// Called once per connection, when its channel has closed.
-    private func forget(_ connection: UpstreamConnection) {
+    /// Called once per connection, when it has closed.
+    func forget(_ connection: UpstreamConnection) {
         discard(connection)
         open[connection.key, default: 1] -= 1
     }
 
     private func close(_ connection: UpstreamConnection) {
-        connection.isBroken = true
         discard(connection)
-        connection.channel.close(promise: nil)
+        connection.close()
     }
 
     private func expired(_ c: UpstreamConnection, now: UInt64, limits: Limits) -> Bool {
@@ -279,9 +209,8 @@ final class UpstreamPool {
         if let current = sweepInterval, current <= interval { return }
         sweep?.cancel()
         sweepInterval = interval
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        sweep = eventLoop.scheduleRepeatedTask(initialDelay: interval.timeAmount, delay: interval.timeAmount) { _ in
-            bound.value.sweepNow(idleTimeout: idleTimeout)
+        sweep = transport.scheduleRepeated(every: interval) { [weak self] in
+            self?.sweepNow(idleTimeout: idleTimeout)
         }
     }
 
@@ -292,7 +221,7 @@ final class UpstreamPool {
                 if now &- c.idleSinceNanos > UInt64(idleTimeout.nanoseconds) { acc.1.append(c) } else { acc.0.append(c) }
             }
             list.items = keep
-            for c in drop { c.isBroken = true; c.channel.close(promise: nil) }
+            for c in drop { c.close() }
         }
     }
 
@@ -313,7 +242,7 @@ final class UpstreamPool {
     func closeIdle() {
         sweep?.cancel()
         sweep = nil
-        for (_, list) in idle { for c in list.items { c.isBroken = true; c.channel.close(promise: nil) } }
+        for (_, list) in idle { for c in list.items { c.close() } }
         idle.removeAll()
     }
 
