@@ -99,6 +99,8 @@ public final class MetricsRegistry: Sendable {
     let upstreamTLS = UpstreamTLSMetrics()
     /// What the route filters decided (phase 3).
     let filters = FilterMetrics()
+    /// The rate limiters of the snapshot in service, and their log of limited requests.
+    public let rateLimits = RateLimitMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -350,6 +352,7 @@ public final class MetricsRegistry: Sendable {
         out += tls.render(now: Int64(Glibc.time(nil)))
         out += upstreamTLS.render()
         out += filters.render()
+        out += rateLimits.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

@@ -22,7 +22,7 @@ import Testing
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
         "api-gateway.kdl": [
-            "80: filters (filter \"cors\")", "87: filters (filter \"per-client-limit\")",
+            "80: filters (filter \"cors\")",
         ],
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [

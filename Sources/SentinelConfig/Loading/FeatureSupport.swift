@@ -23,7 +23,10 @@ enum FeatureSupport {
             }
         }
         let at = config.blockLocations
-        if config.rateLimits != nil, let l = at["rate-limits"] { all.append(("rate-limits", l, ConfigPath(["rate-limits"]))) }
+        // `global` is enforced; the defaults serve route `policies { rate-limit }`, which are not.
+        if let rl = config.rateLimits, rl.defaultRPS != nil || rl.defaultBurst != nil || rl.key != .clientIP, let l = at["rate-limits"] {
+            all.append(("rate-limits default-rps / default-burst / key (the defaults of route policy rate limits)", l, ConfigPath(["rate-limits"])))
+        }
         if config.cache != nil, let l = at["cache"] { all.append(("the HTTP cache (cache block)", l, ConfigPath(["cache"]))) }
         // `waf` with a mode other than "off" is reported by WafConfig.read itself.
         all += limits(config.limits, at: at["limits"])
@@ -110,7 +113,19 @@ enum FeatureSupport {
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
         for f in filters {
-            out.append(("filters (filter \"\(f.id)\")", f.location, ConfigPath(["filters", "filter \"\(f.id)\""])))
+            let p = ConfigPath(["filters", "filter \"\(f.id)\""])
+            if case .rateLimit(let r) = f.kind {
+                // The local backend works (shared by sentinel-stack's workers); Redis and Memcached do not yet.
+                switch r.backend {
+                case .local: break
+                case .redis: out.append(("rate-limit backend \"redis\" (filter \"\(f.id)\")", f.location, p))
+                case .memcached:
+                    out.append(("rate-limit backend \"memcached\" (filter \"\(f.id)\"; Sentinel has no Memcached client: use backend \"redis\")",
+                                f.location, p))
+                }
+                continue
+            }
+            out.append(("filters (filter \"\(f.id)\")", f.location, p))
         }
         // An agent with `command` is a process sentinel-stack supervises, which works; talking to
         // an agent (the `agent` filter, gated with every filter above) does not yet, so an agent

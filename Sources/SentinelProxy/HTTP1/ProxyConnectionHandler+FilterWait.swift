@@ -54,7 +54,7 @@ extension ProxyConnectionHandler {
     /// The connection's wake target, made on first use.
     func filterWakeTarget() -> ConnectionWakeTarget {
         if let target = wakeTarget { return target }
-        let target = ConnectionWakeTarget(loop: context.eventLoop)
+        let target = ConnectionWakeTarget(loop: host.eventLoop)
         target.handler = self
         wakeTarget = target
         return target
@@ -124,10 +124,9 @@ extension ProxyConnectionHandler {
             route: wait.route.id, method: wait.facts.method, status: error.status, seconds: Double(now &- wait.start) / 1e9, log: log)
         let bytes = BuiltinHandlers.error(error.status, traceID: wait.traceID)
             .serialized(includeBody: wait.head.method != .head, close: true, date: pool.date.currentFieldLine())
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        host.write(host.allocator.buffer(bytes: bytes))
+        host.flush()
+        host.closeAfterWrites()
     }
 }
 
