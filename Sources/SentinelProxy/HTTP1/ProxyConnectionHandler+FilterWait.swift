@@ -125,7 +125,6 @@ extension ProxyConnectionHandler {
         let bytes = BuiltinHandlers.error(error.status, traceID: wait.traceID)
             .serialized(includeBody: wait.head.method != .head, close: true, date: pool.date.currentFieldLine())
         host.write(host.allocator.buffer(bytes: bytes))
-        host.flush()
         host.closeAfterWrites()
     }
 }
