@@ -89,7 +89,7 @@ public final class ProxyServer: Sendable {
     static func stamp(_ snapshot: ServerSnapshot, generation: UInt64, metrics: MetricsRegistry) -> ServerSnapshot {
         var s = snapshot
         metrics.tls.serve(snapshot)
-        metrics.rateLimits.install(snapshot.rateLimiters)
+        metrics.rateLimits.install(snapshot.rateLimiters, redis: snapshot.redisRateLimiters)
         snapshot.rateLimitEvents.attach(metrics.rateLimits)
         // Stamped on a copy and stored once: every store re-resolves the snapshot's routes.
         var upstreams = s.upstreams

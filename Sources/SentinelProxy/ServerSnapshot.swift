@@ -92,6 +92,8 @@ public struct ServerSnapshot: Sendable {
     public var filterChains: [FilterChain] = [] { didSet { resolveRoutes() } }
     /// Every rate limiter of the snapshot's filters (for the metrics scrape).
     public var rateLimiters: [RateLimiter] = []
+    /// The Redis-backed ones among them (their health and call counters).
+    public var redisRateLimiters: [RedisRateLimiter] = []
     /// Where the snapshot's rate-limit filters log limited requests (attached when it goes into service).
     public var rateLimitEvents = RateLimitEvents()
     public var limits: Limits { didSet { resolveRoutes() } }

@@ -85,6 +85,11 @@ public final class RateLimiter: Sendable {
         return v
     }
 
+    /// Counts a verdict reached elsewhere (Redis) in this limiter's counters.
+    public func count(_ v: RateLimitVerdict) {
+        if v.limited { limitedCount.add(1, ordering: .relaxed) } else { admittedCount.add(1, ordering: .relaxed) }
+    }
+
     /// The verdict on one request, by this machine's clocks.
     public func check(hash: UInt64) -> RateLimitVerdict {
         check(hash: hash, now: RateLimitClock.monotonicNanos(), wallClock: RateLimitClock.wallNanos())

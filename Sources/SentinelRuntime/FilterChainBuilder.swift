@@ -23,11 +23,14 @@ enum FilterChainBuilder {
                 guard let limiter = rateLimits.filters[filter.location] else {
                     throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" has no limiter")
                 }
-                // Redis is not wired to the request path yet (the gate refuses it before this).
                 if case .redis = c.backend {
-                    throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\": backend \"redis\" is not supported yet")
+                    guard let redis = rateLimits.redis[filter.location] else {
+                        throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" has no Redis limiter")
+                    }
+                    request.append(.rateLimit(id: limiter.rule.scope, redis: redis, events: events))
+                } else {
+                    request.append(.rateLimit(id: limiter.rule.scope, limiter: limiter, events: events))
                 }
-                request.append(.rateLimit(id: limiter.rule.scope, limiter: limiter, events: events))
             case .headers(let h):
                 let edits = SnapshotBuilder.edits(h.modifications)
                 if h.phase != .response { requestEdits = requestEdits.followed(by: edits) }

@@ -1,5 +1,6 @@
 public import SentinelConfig
 public import SentinelRateLimit
+public import SentinelProxy
 public import KDL
 
 /// The snapshot's rate limiters, made from the configuration: one per `rate-limit` filter (found
@@ -16,6 +17,8 @@ public struct RateLimitSet: Sendable {
     public var filters: [KDLSourceLocation: RateLimiter] = [:]
     /// Every limiter, in layout order.
     public var all: [RateLimiter] = []
+    /// Filters with `backend "redis"`, by the location of the filter's node.
+    public var redis: [KDLSourceLocation: RedisRateLimiter] = [:]
 
     public init() {}
 }
@@ -68,6 +71,7 @@ public enum RateLimitBuilder {
     public static func build(_ config: SentinelConfiguration, region: RateLimitRegion) throws(RateLimitRegion.Failure) -> RateLimitSet {
         var rules: [RateLimitRule] = []
         var locations: [KDLSourceLocation?] = []
+        var redisSettings: [KDLSourceLocation: RateLimitFilterConfig.Redis] = [:]
         if let g = config.rateLimits?.global {
             rules.append(rule(global: g))
             locations.append(nil)
@@ -81,6 +85,7 @@ public enum RateLimitBuilder {
             if case .rateLimit(let c) = f.kind {
                 rules.append(rule(id: prefix + f.id, c))
                 locations.append(f.location)
+                if case .redis(let r) = c.backend { redisSettings[f.location] = r }
             }
         }
         var set = RateLimitSet()
@@ -88,6 +93,13 @@ public enum RateLimitBuilder {
         set.all = try RateLimiter.make(rules: rules, in: region)
         for (l, location) in zip(set.all, locations) {
             if let location { set.filters[location] = l } else { set.global = l }
+            if let location, let r = redisSettings[location] {
+                guard let endpoint = RedisRateLimiter.endpoint(r.url) else {
+                    throw RateLimitRegion.Failure(description: "filter \"\(l.rule.scope)\": redis-url \"\(r.url)\": only redis://host[:port] is supported yet (no password, database or TLS)")
+                }
+                set.redis[location] = RedisRateLimiter(local: l, endpoint: endpoint, prefix: r.prefix, poolSize: r.poolSize,
+                                                       timeout: r.timeout, fallbackToLocal: r.fallbackToLocal)
+            }
         }
         return set
     }

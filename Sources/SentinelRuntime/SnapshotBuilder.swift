@@ -209,6 +209,7 @@ public enum SnapshotBuilder {
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
         snapshot.filterChains = filterChains
         snapshot.rateLimiters = rateLimits.all
+        snapshot.redisRateLimiters = Array(rateLimits.redis.values)
         snapshot.rateLimitEvents = rateLimitEvents
         snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(

@@ -115,10 +115,9 @@ enum FeatureSupport {
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
             if case .rateLimit(let r) = f.kind {
-                // The local backend works (shared by sentinel-stack's workers); Redis and Memcached do not yet.
+                // Local (shared by sentinel-stack's workers) and Redis work; Memcached does not.
                 switch r.backend {
-                case .local: break
-                case .redis: out.append(("rate-limit backend \"redis\" (filter \"\(f.id)\")", f.location, p))
+                case .local, .redis: break
                 case .memcached:
                     out.append(("rate-limit backend \"memcached\" (filter \"\(f.id)\"; Sentinel has no Memcached client: use backend \"redis\")",
                                 f.location, p))

@@ -19,21 +19,28 @@ struct RateLimitFilter: RequestFilter {
     /// The rejection's JSON body, made once.
     let body: String
     let events: RateLimitEvents
+    /// `backend "redis"`: the shared bucket (the local limiter is its fallback).
+    let redis: RedisRateLimiter?
 
-    init(limiter: RateLimiter, events: RateLimitEvents) {
+    init(limiter: RateLimiter, events: RateLimitEvents, redis: RedisRateLimiter? = nil) {
         self.limiter = limiter
         self.events = events
+        self.redis = redis
         if case .header(let name) = limiter.rule.key { headerName = Array(name.lowercased().utf8) } else { headerName = nil }
         body = "{\"error\":\(JSONString.quoted(limiter.rule.message)),\"status\":\(limiter.rule.status)}"
     }
 
     var mayWait: Bool {
+        if redis != nil { return true }
         if case .delay = limiter.rule.onLimit { return true }
         return false
     }
 
     func onRequest(_ request: borrowing FilterRequest, effects: inout FilterEffects) -> FilterDecision {
         let hash = keyHash(request)
+        if let redis, let waker = request.waker {
+            return askRedis(redis, request, hash: hash, waker: waker)
+        }
         let v = limiter.check(hash: hash)
         switch v.action {
         case .proceed:
@@ -53,6 +60,54 @@ struct RateLimitFilter: RequestFilter {
             }
             return .wait(pending)
         }
+    }
+
+    /// Sends the request's key to Redis and waits; the verdict (Redis's, or the local
+    /// fallback's) comes back through `waker`.
+    private func askRedis(_ redis: RedisRateLimiter, _ request: borrowing FilterRequest, hash: UInt64, waker: FilterWaker) -> FilterDecision {
+        let key = redisKey(request)
+        let pending = DelayedRequest()
+        let route = request.routeID
+        let client = request.clientAddress
+        let limiter = self.limiter
+        let events = self.events
+        let body = self.body
+        redis.check(key: key, localHash: hash) { outcome in
+            let v: RateLimitVerdict
+            switch outcome {
+            case .redis(let verdict), .fallback(let verdict, _): v = verdict
+            case .failed(let e):
+                waker.resume(.failed(e == .timeout ? .timeout : .unavailable("redis: \(e)")))
+                return
+            }
+            switch v.action {
+            case .proceed:
+                waker.resume(.proceed(requestEdits: nil))
+            case .logOnly:
+                events.limited(limiter, v, route: route, client: client, action: "log-only")
+                waker.resume(.proceed(requestEdits: nil))
+            case .reject:
+                events.limited(limiter, v, route: route, client: client, action: "reject")
+                waker.resume(.answer(Self.rejection(v, rule: limiter.rule, body: body)))
+            case .delay(let ns):
+                events.limited(limiter, v, route: route, client: client, action: "delay")
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(ns, UInt64(Int.max))))) {
+                    if !pending.isCancelled { waker.resume(.proceed(requestEdits: nil)) }
+                }
+            }
+        }
+        return .wait(pending)
+    }
+
+    /// The request's key as the original names it in Redis (after the prefix): the client
+    /// address, the path, the route id, `<ip>:<path>`, or the header's value ("unknown" without).
+    func redisKey(_ request: borrowing FilterRequest) -> String {
+        let bytes = request.bytes
+        let range = request.head.path.clamped(to: 0..<bytes.count)
+        let path = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        let text = RedisBucket.key(prefix: "", rule: limiter.rule.key, clientIP: request.clientAddress, path: path,
+                                   route: request.routeID, header: headerName.flatMap { request.header($0) })
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The answer to a request over the limit: the rule's status, its message as JSON, and the
@@ -101,5 +156,12 @@ extension FilterChain.Entry {
     /// A limiter cannot fail (its table is memory), so its failure mode is never used.
     public static func rateLimit(id: String, limiter: RateLimiter, events: RateLimitEvents) -> FilterChain.Entry {
         FilterChain.Entry(id: id, type: "rate-limit", failureMode: .open, filter: RateLimitFilter(limiter: limiter, events: events))
+    }
+
+    /// A rate-limit filter on Redis. Without `redis-fallback` a Redis failure refuses the request
+    /// (failure mode closed: 503, or 504 on a timeout).
+    public static func rateLimit(id: String, redis: RedisRateLimiter, events: RateLimitEvents) -> FilterChain.Entry {
+        FilterChain.Entry(id: id, type: "rate-limit", failureMode: redis.fallbackToLocal ? .open : .closed,
+                          filter: RateLimitFilter(limiter: redis.local, events: events, redis: redis))
     }
 }

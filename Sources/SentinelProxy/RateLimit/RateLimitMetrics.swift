@@ -14,6 +14,7 @@ import Synchronization
 public final class RateLimitMetrics: Sendable {
     private struct State {
         var limiters: [RateLimiter] = []
+        var redis: [RedisRateLimiter] = []
         var logger: Logger?
         /// Per limiter: the second of its last log line and the limited requests not logged since.
         var lastLogged: [String: (second: UInt64, suppressed: UInt64)] = [:]
@@ -24,8 +25,11 @@ public final class RateLimitMetrics: Sendable {
     public init() {}
 
     /// The limiters of the snapshot now in service (a reload replaces them).
-    public func install(_ limiters: [RateLimiter]) {
-        state.withLock { $0.limiters = limiters }
+    public func install(_ limiters: [RateLimiter], redis: [RedisRateLimiter] = []) {
+        state.withLock {
+            $0.limiters = limiters
+            $0.redis = redis
+        }
     }
 
     public func setLogger(_ logger: Logger?) {
@@ -56,7 +60,7 @@ public final class RateLimitMetrics: Sendable {
     }
 
     func render() -> String {
-        let limiters = state.withLock { $0.limiters }
+        let (limiters, redis) = state.withLock { ($0.limiters, $0.redis) }
         guard !limiters.isEmpty else { return "" }
         let counters = limiters.map { ($0.rule.scope, $0.counters()) }
         var out = "# HELP sentinel_rate_limit_requests_total Requests rate limiters looked at, by limiter and result.\n"
@@ -73,6 +77,20 @@ public final class RateLimitMetrics: Sendable {
         out += "# TYPE sentinel_rate_limit_key_evictions_total counter\n"
         for (scope, c) in counters {
             out += "sentinel_rate_limit_key_evictions_total{limiter=\(MetricsRegistry.labelValue(scope))} \(c.evictions)\n"
+        }
+        guard !redis.isEmpty else { return out }
+        out += "# HELP sentinel_rate_limit_redis_up Whether the limiter's last Redis call was answered (0: limiting locally or failing).\n"
+        out += "# TYPE sentinel_rate_limit_redis_up gauge\n"
+        for r in redis {
+            out += "sentinel_rate_limit_redis_up{limiter=\(MetricsRegistry.labelValue(r.rule.scope))} \(r.up.load(ordering: .relaxed) ? 1 : 0)\n"
+        }
+        out += "# HELP sentinel_rate_limit_redis_calls_total Redis calls of rate limiters, by result.\n"
+        out += "# TYPE sentinel_rate_limit_redis_calls_total counter\n"
+        for r in redis { r.render(into: &out) }
+        out += "# HELP sentinel_rate_limit_redis_fallbacks_total Requests decided by the local limiter because Redis failed.\n"
+        out += "# TYPE sentinel_rate_limit_redis_fallbacks_total counter\n"
+        for r in redis {
+            out += "sentinel_rate_limit_redis_fallbacks_total{limiter=\(MetricsRegistry.labelValue(r.rule.scope))} \(r.fallbacks.load(ordering: .relaxed))\n"
         }
         return out
     }
