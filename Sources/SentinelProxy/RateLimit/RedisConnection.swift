@@ -147,6 +147,12 @@ final class RedisConnection: @unchecked Sendable {
         for call in waiting { call.finish(.failure(.down)) }
     }
 
+    /// Connects now, before the first call (so the first requests do not wait for a connect,
+    /// or time out during one and fall back to the local limiter).
+    func prewarm() {
+        loop.execute { if self.channel == nil, !self.connecting { self.connect() } }
+    }
+
     func close() {
         loop.execute { self.channel?.close(promise: nil) }
     }

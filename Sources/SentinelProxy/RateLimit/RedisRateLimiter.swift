@@ -67,6 +67,7 @@ public final class RedisRateLimiter: Sendable {
             RedisConnection(loop: group.next(), host: endpoint.host, port: endpoint.port, timeout: .nanoseconds(ns))
         }
         if case .delay(let d) = local.rule.onLimit { maxDelay = d } else { maxDelay = 0 }
+        for c in connections { c.prewarm() }
     }
 
     deinit { for c in connections { c.close() } }
