@@ -20,7 +20,8 @@ enum RedisCallError: Error, Equatable {
 /// down server costs a request nothing but the fallback). Every call has its own timeout; a
 /// reply that comes after it is read and dropped, which keeps the order.
 final class RedisConnection: @unchecked Sendable {
-    final class Call {
+    /// A call waiting for its reply; touched only on the connection's loop.
+    final class Call: @unchecked Sendable {
         var done: ((Result<RESPValue, RedisCallError>) -> Void)?
         var timer: Scheduled<Void>?
 
