@@ -97,6 +97,8 @@ public final class MetricsRegistry: Sendable {
     let tls = TLSMetrics()
     /// Handshakes, failures and disabled verification of TLS to upstreams.
     let upstreamTLS = UpstreamTLSMetrics()
+    /// Calls, failures, latency and breaker state per agent.
+    public let agents = AgentMetrics()
     /// What the route filters decided (phase 3).
     let filters = FilterMetrics()
     /// The rate limiters of the snapshot in service, and their log of limited requests.
@@ -351,6 +353,7 @@ public final class MetricsRegistry: Sendable {
         out += s.table.render()
         out += tls.render(now: Int64(Glibc.time(nil)))
         out += upstreamTLS.render()
+        out += agents.render()
         out += filters.render()
         out += rateLimits.render()
         if let reload { out += reload.render() }

@@ -21,17 +21,21 @@ import Testing
     /// example file → the features it needs that are not built yet, as `line: feature`.
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
-        "api-gateway.kdl": [
-            "80: filters (filter \"cors\")",
-        ],
+        "api-gateway.kdl": [],
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [
             "19: inference", "19: fallback provider / model-mapping (inference)",
         ],
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
-            "41: filters (filter \"waf\")", "49: filters (filter \"geo-block\")",
+            "41: agent filters (filter \"waf\")", "49: geo filters (filter \"geo-block\")",
             "58: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
+        ],
+        "agents.kdl": [
+            "44: filters (filter \"waf\")", "49: filters (filter \"auth\")", "54: filters (filter \"echo\")",
+            "62: agent call settings (agent \"waf\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
+            "74: agent call settings (agent \"auth\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
+            "87: agent call settings (agent \"echo\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
         ],
         "caching.kdl": ["18: builtin-handler \"cache-purge\"", "23: route cache", "42: the HTTP cache (cache block)"],
         "static-site.kdl": ["23: static-files"],

@@ -112,19 +112,24 @@ enum FeatureSupport {
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
+        // headers, cors, redirect, url-rewrite, timeout, log and rate-limit filters run in the
+        // filter chain; the other types wait for their engines.
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
-            if case .rateLimit(let r) = f.kind {
+            switch f.kind {
+            case .headers, .cors, .redirect, .urlRewrite, .timeout:
+                break
+            case .log(let l):
+                if l.logBody { out.append(("log filter log-body (bodies are not captured; request and response lines are logged)", f.location, p)) }
+            case .rateLimit(let r):
                 // Local (shared by sentinel-stack's workers) and Redis work; Memcached does not.
-                switch r.backend {
-                case .local, .redis: break
-                case .memcached:
+                if case .memcached = r.backend {
                     out.append(("rate-limit backend \"memcached\" (filter \"\(f.id)\"; Sentinel has no Memcached client: use backend \"redis\")",
                                 f.location, p))
                 }
-                continue
+            case .agent, .compress, .geo:
+                out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
-            out.append(("filters (filter \"\(f.id)\")", f.location, p))
         }
         // An agent with `command` is a process sentinel-stack supervises, which works; talking to
         // an agent (the `agent` filter, gated with every filter above) does not yet, so an agent
@@ -171,11 +176,12 @@ enum FeatureSupport {
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
-            var policies = r.policies
-            policies.maxBodySize = nil
-            policies.requestHeaders = HeaderModifications()
-            policies.responseHeaders = HeaderModifications()
-            if policies != RoutePolicies() { out.append(("route policies", r.location, p)) }
+            // Route policies: header edits, max-body-size, timeout-secs and failure-mode are honoured.
+            if r.policies.rateLimit != nil { out.append(("route policies rate-limit (use a rate-limit filter)", r.location, p)) }
+            if r.policies.bufferRequests || r.policies.bufferResponses {
+                out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "
+                            + "the original's KDL reader never read these keys)", r.location, p))
+            }
         }
         return out
     }
