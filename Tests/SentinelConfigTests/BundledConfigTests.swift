@@ -32,7 +32,7 @@ import Testing
             "58: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
         ],
         "agents.kdl": [
-            "44: filters (filter \"waf\")", "49: filters (filter \"auth\")", "54: filters (filter \"echo\")",
+            "44: agent filters (filter \"waf\")", "49: agent filters (filter \"auth\")", "54: agent filters (filter \"echo\")",
             "62: agent call settings (agent \"waf\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
             "74: agent call settings (agent \"auth\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
             "87: agent call settings (agent \"echo\": events, timeouts, failure-mode, body limits and modes, circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)",
