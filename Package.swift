@@ -148,7 +148,7 @@ let package = Package(
         .target(name: "SentinelRateLimit", dependencies: ["CSentinelRateLimit"], swiftSettings: strict + hotPath),
         // Shared-table and HTTP rate-limit measurements (docs/benchmarks.md; run with -c release).
         .executableTarget(name: "sentinel-ratelimit-bench", dependencies: ["SentinelRateLimit", "CSentinelRateLimit"],
-            path: "Benchmarks/ratelimit"),
+            path: "Benchmarks/ratelimit", exclude: ["measure-stack.sh", "measure-redis.sh"]),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Master process: listener table, worker generations, signals, control socket, systemd.

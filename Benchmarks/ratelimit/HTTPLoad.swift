@@ -11,8 +11,10 @@ func httpLoad() {
     let seconds = Int(argument("seconds", "10"))!
     let offered = Double(argument("offered", "1000"))!
     let start = sentinel_rl_monotonic_ns() + 300_000_000
+    // --target a,b,…: connection i goes to target i mod n (several instances behind one client).
+    let targets = argument("target", "127.0.0.1:8080").split(separator: ",").map(String.init)
     let (admitted, limited) = runChildren(count: connections, seconds: seconds, shareFD: nil) { i in
-        ["httpchild", "--target", argument("target", "127.0.0.1:8080"), "--path", argument("path", "/"),
+        ["httpchild", "--target", targets[i % targets.count], "--path", argument("path", "/"),
          "--start", String(start + UInt64(i) * UInt64(1e9 / offered)), "--seconds", String(seconds),
          "--rate", String(offered / Double(connections))]
     }

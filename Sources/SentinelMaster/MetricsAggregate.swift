@@ -25,8 +25,12 @@ public struct MetricsText: Sendable, Equatable {
 
     static let maxGauges: Set<String> = [
         "sentinel_up", "sentinel_build_info", "sentinel_circuit_breaker_state", "sentinel_upstream_tls_verify_disabled",
+        // The workers share one table: each reports the same keys.
+        "sentinel_rate_limit_keys",
     ]
-    static let minGauges: Set<String> = ["sentinel_upstream_target_healthy", "sentinel_tls_certificate_expiry_seconds"]
+    static let minGauges: Set<String> = [
+        "sentinel_upstream_target_healthy", "sentinel_tls_certificate_expiry_seconds", "sentinel_rate_limit_redis_up",
+    ]
 
     public private(set) var families: [Family] = []
     private var index: [String: Int] = [:]

@@ -101,6 +101,8 @@ public final class MetricsRegistry: Sendable {
     public let agents = AgentMetrics()
     /// What the route filters decided (phase 3).
     let filters = FilterMetrics()
+    /// The rate limiters of the snapshot in service, and their log of limited requests.
+    public let rateLimits = RateLimitMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -353,6 +355,7 @@ public final class MetricsRegistry: Sendable {
         out += upstreamTLS.render()
         out += agents.render()
         out += filters.render()
+        out += rateLimits.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

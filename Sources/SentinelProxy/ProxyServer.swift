@@ -73,6 +73,7 @@ public final class ProxyServer: Sendable {
         self.eventLoopCount = max(1, eventLoopCount)
         self.clock = clock
         self.metrics = metrics
+        metrics.rateLimits.setLogger(logger)
         if let log {
             health = UpstreamHealth(metrics: metrics, log: log)
         } else {
@@ -88,6 +89,8 @@ public final class ProxyServer: Sendable {
     static func stamp(_ snapshot: ServerSnapshot, generation: UInt64, metrics: MetricsRegistry) -> ServerSnapshot {
         var s = snapshot
         metrics.tls.serve(snapshot)
+        metrics.rateLimits.install(snapshot.rateLimiters, redis: snapshot.redisRateLimiters)
+        snapshot.rateLimitEvents.attach(metrics.rateLimits)
         // Stamped on a copy and stored once: every store re-resolves the snapshot's routes.
         var upstreams = s.upstreams
         for i in upstreams.indices {

@@ -1,3 +1,4 @@
+public import SentinelRateLimit
 import NIOCore
 public import SentinelHTTP1
 public import SentinelPolicy
@@ -89,6 +90,12 @@ public struct ServerSnapshot: Sendable {
     public var actions: [RouteAction] { didSet { resolveRoutes() } }
     /// Each action's filter chain, indexed like `actions` (missing entries: no filters).
     public var filterChains: [FilterChain] = [] { didSet { resolveRoutes() } }
+    /// Every rate limiter of the snapshot's filters (for the metrics scrape).
+    public var rateLimiters: [RateLimiter] = []
+    /// The Redis-backed ones among them (their health and call counters).
+    public var redisRateLimiters: [RedisRateLimiter] = []
+    /// Where the snapshot's rate-limit filters log limited requests (attached when it goes into service).
+    public var rateLimitEvents = RateLimitEvents()
     public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int

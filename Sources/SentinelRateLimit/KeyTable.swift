@@ -53,6 +53,12 @@ public struct KeyTable: @unchecked Sendable {
 
     /// The verdict on one request of the key hashed to `hash` at `now`, recorded in the table.
     public func take(hash: UInt64, bucket: TokenBucket, now: UInt64, maxDelay: UInt64 = 0) -> TokenBucket.Decision {
+        var evicted = false
+        return take(hash: hash, bucket: bucket, now: now, maxDelay: maxDelay, evicted: &evicted)
+    }
+
+    /// `take`, telling whether this call evicted a live key to make room.
+    public func take(hash: UInt64, bucket: TokenBucket, now: UInt64, maxDelay: UInt64, evicted: inout Bool) -> TokenBucket.Decision {
         let h = hash == 0 ? 1 : hash
         let mask = capacity - 1
         let home = Int(truncatingIfNeeded: h) & mask
@@ -86,6 +92,7 @@ public struct KeyTable: @unchecked Sendable {
                 claim(slot: free, for: h, now: now)
             } else if oldest >= 0, claim(slot: oldest, for: h, now: nil) {
                 sentinel_rl_add(base, 1)
+                evicted = true
             }
         }
         return bucket.decide(tat: 0, now: now, maxDelay: maxDelay)

@@ -23,6 +23,7 @@ public final class RateLimitRegion: @unchecked Sendable {
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     let words: UnsafeMutablePointer<UInt64>

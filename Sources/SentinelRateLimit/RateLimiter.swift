@@ -16,6 +16,8 @@ public final class RateLimiter: Sendable {
     /// Requests this process let through / found over the limit (rejected, delayed or logged).
     let admittedCount = Atomic<UInt64>(0)
     let limitedCount = Atomic<UInt64>(0)
+    /// Live keys this process evicted to make room (the table's header counts all processes').
+    let evictionCount = Atomic<UInt64>(0)
 
     init(rule: RateLimitRule, table: KeyTable, region: RateLimitRegion) {
         self.rule = rule
@@ -75,10 +77,17 @@ public final class RateLimiter: Sendable {
     /// The verdict on one request whose key hashed to `hash`, at `now` (monotonic nanoseconds,
     /// `RateLimitClock`) and `wallClock` (Unix nanoseconds, for X-RateLimit-Reset).
     public func check(hash: UInt64, now: UInt64, wallClock: UInt64) -> RateLimitVerdict {
-        let d = table.take(hash: hash, bucket: rule.bucket, now: now, maxDelay: maxDelay)
+        var evicted = false
+        let d = table.take(hash: hash, bucket: rule.bucket, now: now, maxDelay: maxDelay, evicted: &evicted)
+        if evicted { evictionCount.add(1, ordering: .relaxed) }
         let v = RateLimitVerdict(decision: d, rule: rule, wallClockNanos: wallClock)
         if v.limited { limitedCount.add(1, ordering: .relaxed) } else { admittedCount.add(1, ordering: .relaxed) }
         return v
+    }
+
+    /// Counts a verdict reached elsewhere (Redis) in this limiter's counters.
+    public func count(_ v: RateLimitVerdict) {
+        if v.limited { limitedCount.add(1, ordering: .relaxed) } else { admittedCount.add(1, ordering: .relaxed) }
     }
 
     /// The verdict on one request, by this machine's clocks.
@@ -91,7 +100,8 @@ public final class RateLimiter: Sendable {
         public var limited: UInt64
         /// Keys with a live bucket now (all processes sharing the table).
         public var keys: Int
-        /// Live keys evicted to stay within max-keys (all processes sharing the table).
+        /// Live keys this process evicted to stay within max-keys (summed over workers, the
+        /// instance's total).
         public var evictions: UInt64
     }
 
@@ -99,7 +109,7 @@ public final class RateLimiter: Sendable {
     public func counters(now: UInt64 = RateLimitClock.monotonicNanos()) -> Counters {
         table.sweep(now: now)
         return Counters(admitted: admittedCount.load(ordering: .relaxed), limited: limitedCount.load(ordering: .relaxed),
-                        keys: table.liveKeys(now: now), evictions: table.evictions)
+                        keys: table.liveKeys(now: now), evictions: evictionCount.load(ordering: .relaxed))
     }
 }
 

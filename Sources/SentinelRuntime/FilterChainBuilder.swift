@@ -1,14 +1,17 @@
 import SentinelConfig
 import SentinelProxy
+import SentinelRateLimit
 
 /// Compiles a route's `filters "a" "b"` into the data plane's `FilterChain`, once per snapshot:
 /// each id looked up from the route's scope (service → namespace → exported → global, or a
 /// qualified `ns:id`), each filter turned into its runtime form, in the route's order and by
 /// phase. Static header edits and timeouts are joined here so a request pays nothing for them.
 enum FilterChainBuilder {
-    static func chain(_ route: RouteConfig, scope: SnapshotBuilder.Scope) throws(SnapshotBuilder.Failure) -> FilterChain {
-        guard !route.filters.isEmpty else { return .none }
-        var request: [FilterChain.Entry] = []
+    static func chain(_ route: RouteConfig, scope: SnapshotBuilder.Scope, rateLimits: RateLimitSet = RateLimitSet(),
+                      events: RateLimitEvents = RateLimitEvents()) throws(SnapshotBuilder.Failure) -> FilterChain {
+        // The global limiter stands in front of every route's own filters.
+        var request: [FilterChain.Entry] = rateLimits.global.map { [.rateLimit(id: "global", limiter: $0, events: events)] } ?? []
+        guard !route.filters.isEmpty || !request.isEmpty else { return .none }
         var response: [FilterChain.ResponseEntry] = []
         var requestEdits = HeaderEdits()
         var responseEdits = HeaderEdits()
@@ -38,7 +41,19 @@ enum FilterChainBuilder {
                 let rule = LogRule(logRequest: l.logRequest, logResponse: l.logResponse, level: l.level.rawValue)
                 if let entry = FilterChain.Entry.log(id: id, rule) { request.append(entry) }
                 if let entry = FilterChain.ResponseEntry.log(id: id, rule) { response.append(entry) }
-            case .rateLimit, .agent, .compress, .geo:
+            case .rateLimit(let c):
+                guard let limiter = rateLimits.filters[filter.location] else {
+                    throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" has no limiter")
+                }
+                if case .redis = c.backend {
+                    guard let redis = rateLimits.redis[filter.location] else {
+                        throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" has no Redis limiter")
+                    }
+                    request.append(.rateLimit(id: limiter.rule.scope, redis: redis, events: events))
+                } else {
+                    request.append(.rateLimit(id: limiter.rule.scope, limiter: limiter, events: events))
+                }
+            case .agent, .compress, .geo:
                 // Refused at load (FeatureSupport) until they are built; never silently dropped.
                 throw SnapshotBuilder.Failure(
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
@@ -48,7 +63,8 @@ enum FilterChainBuilder {
         // (a filter type with its own `failure-mode` / `on-failure` sets it when it is built).
         let routeMode: FilterFailureMode = route.policies.failureMode == .open ? .open : .closed
         return FilterChain(
-            request: request.map { $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
+            // A rate-limit filter's mode is its own (redis-fallback), not the route's.
+            request: request.map { $0.type == "rate-limit" ? $0 : $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
             timeouts: timeouts)
     }
 

@@ -1,8 +1,11 @@
 public import SentinelConfig
 public import SentinelRateLimit
+public import SentinelProxy
+public import KDL
 
-/// The snapshot's rate limiters, made from the configuration: one per `rate-limit` filter (keyed
-/// by filter id, in configuration order) and the `rate-limits { global { … } }` limiter.
+/// The snapshot's rate limiters, made from the configuration: one per `rate-limit` filter (found
+/// by the filter node's location: ids repeat across namespaces) and the `rate-limits { global }`
+/// limiter.
 ///
 /// Their tables are laid out in the process's region in a fixed order (global, then filters in
 /// configuration order), so every worker of a generation, having the same configuration, gets
@@ -10,15 +13,14 @@ public import SentinelRateLimit
 public struct RateLimitSet: Sendable {
     /// In front of every route (`rate-limits { global { … } }`).
     public var global: RateLimiter?
-    /// By filter id.
-    public var filters: [String: RateLimiter] = [:]
+    /// By the location of the filter's node.
+    public var filters: [KDLSourceLocation: RateLimiter] = [:]
+    /// Every limiter, in layout order.
+    public var all: [RateLimiter] = []
+    /// Filters with `backend "redis"`, by the location of the filter's node.
+    public var redis: [KDLSourceLocation: RedisRateLimiter] = [:]
 
-    public var all: [RateLimiter] { (global.map { [$0] } ?? []) + filters.values.sorted { $0.rule.scope < $1.rule.scope } }
-
-    public init(global: RateLimiter? = nil, filters: [String: RateLimiter] = [:]) {
-        self.global = global
-        self.filters = filters
-    }
+    public init() {}
 }
 
 public enum RateLimitBuilder {
@@ -55,19 +57,49 @@ public enum RateLimitBuilder {
         return s * 1_000_000_000 + a / 1_000_000_000
     }
 
-    /// Every limiter of `config` (all scopes' filters), in `region`.
+    /// The table sizes of every limiter of `config`, in layout order.
+    public static func capacities(_ config: SentinelConfiguration) -> [Int] {
+        var out: [Int] = []
+        if let g = config.rateLimits?.global { out.append(rule(global: g).capacity) }
+        let filters = config.filters + config.namespaces.flatMap { $0.filters + $0.services.flatMap(\.filters) }
+        for f in filters { if case .rateLimit(let c) = f.kind { out.append(rule(id: f.id, c).capacity) } }
+        return out
+    }
+
+    /// Every limiter of `config` (all scopes' filters), in `region`. Limiters of namespaced
+    /// filters are labelled with their qualified id (`ns:id`, `ns:svc:id`).
     public static func build(_ config: SentinelConfiguration, region: RateLimitRegion) throws(RateLimitRegion.Failure) -> RateLimitSet {
         var rules: [RateLimitRule] = []
-        if let g = config.rateLimits?.global { rules.append(rule(global: g)) }
-        let filters = config.filters + config.namespaces.flatMap { $0.filters + $0.services.flatMap(\.filters) }
-        for f in filters {
-            if case .rateLimit(let c) = f.kind { rules.append(rule(id: f.id, c)) }
+        var locations: [KDLSourceLocation?] = []
+        var redisSettings: [KDLSourceLocation: RateLimitFilterConfig.Redis] = [:]
+        if let g = config.rateLimits?.global {
+            rules.append(rule(global: g))
+            locations.append(nil)
         }
-        guard !rules.isEmpty else { return RateLimitSet() }
-        let limiters = try RateLimiter.make(rules: rules, in: region)
+        var scoped: [(String, FilterConfig)] = config.filters.map { ("", $0) }
+        for ns in config.namespaces {
+            scoped += ns.filters.map { (ns.id + ":", $0) }
+            for svc in ns.services { scoped += svc.filters.map { (ns.id + ":" + svc.id + ":", $0) } }
+        }
+        for (prefix, f) in scoped {
+            if case .rateLimit(let c) = f.kind {
+                rules.append(rule(id: prefix + f.id, c))
+                locations.append(f.location)
+                if case .redis(let r) = c.backend { redisSettings[f.location] = r }
+            }
+        }
         var set = RateLimitSet()
-        for l in limiters {
-            if l.rule.origin == "global" { set.global = l } else { set.filters[l.rule.scope] = l }
+        guard !rules.isEmpty else { return set }
+        set.all = try RateLimiter.make(rules: rules, in: region)
+        for (l, location) in zip(set.all, locations) {
+            if let location { set.filters[location] = l } else { set.global = l }
+            if let location, let r = redisSettings[location] {
+                guard let endpoint = RedisRateLimiter.endpoint(r.url) else {
+                    throw RateLimitRegion.Failure(description: "filter \"\(l.rule.scope)\": redis-url \"\(r.url)\": only redis://host[:port] is supported yet (no password, database or TLS)")
+                }
+                set.redis[location] = RedisRateLimiter(local: l, endpoint: endpoint, prefix: r.prefix, poolSize: r.poolSize,
+                                                       timeout: r.timeout, fallbackToLocal: r.fallbackToLocal)
+            }
         }
         return set
     }

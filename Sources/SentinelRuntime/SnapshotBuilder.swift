@@ -2,6 +2,7 @@ public import SentinelConfig
 import SentinelHTTP1
 import SentinelPolicy
 public import SentinelProxy
+import SentinelRateLimit
 
 /// Compiles a validated configuration into the data plane's snapshot: the route table, the
 /// listeners, the limits and the redacted configuration the `config` handler shows.
@@ -44,6 +45,16 @@ public enum SnapshotBuilder {
     }
 
     public static func build(_ config: SentinelConfiguration, instanceID: String, process: ProcessIdentity) throws(Failure) -> ServerSnapshot {
+        // Rate limiters first: their tables' layout in the (shared) region is the configuration's order.
+        let rateLimits: RateLimitSet
+        let rateLimitEvents = RateLimitEvents()
+        do {
+            let region = process.rateLimitRegion ?? RateLimitRegion.makePrivate(
+                bytes: RateLimitRegion.wordsNeeded(capacities: RateLimitBuilder.capacities(config)) * 8)
+            rateLimits = try RateLimitBuilder.build(config, region: region)
+        } catch {
+            throw Failure(description: error.description)
+        }
         // Upstreams of every scope, flattened; namespaced ones get qualified ids.
         var upstreamConfigs: [(id: String, config: UpstreamConfig)] = []
         func add(_ list: [UpstreamConfig], prefix: String) -> [String: Int] {
@@ -94,7 +105,7 @@ public enum SnapshotBuilder {
                 for route in routes {
                     specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
                     actions.append(action(route, scope: scope))
-                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope))
+                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope, rateLimits: rateLimits, events: rateLimitEvents))
                 }
             }
             do {
@@ -197,6 +208,9 @@ public enum SnapshotBuilder {
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
         snapshot.filterChains = filterChains
+        snapshot.rateLimiters = rateLimits.all
+        snapshot.redisRateLimiters = Array(rateLimits.redis.values)
+        snapshot.rateLimitEvents = rateLimitEvents
         snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(
             via: config.system.via,

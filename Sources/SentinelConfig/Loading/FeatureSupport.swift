@@ -23,7 +23,10 @@ enum FeatureSupport {
             }
         }
         let at = config.blockLocations
-        if config.rateLimits != nil, let l = at["rate-limits"] { all.append(("rate-limits", l, ConfigPath(["rate-limits"]))) }
+        // `global` is enforced; the defaults serve route `policies { rate-limit }`, which are not.
+        if let rl = config.rateLimits, rl.defaultRPS != nil || rl.defaultBurst != nil || rl.key != .clientIP, let l = at["rate-limits"] {
+            all.append(("rate-limits default-rps / default-burst / key (the defaults of route policy rate limits)", l, ConfigPath(["rate-limits"])))
+        }
         if config.cache != nil, let l = at["cache"] { all.append(("the HTTP cache (cache block)", l, ConfigPath(["cache"]))) }
         // `waf` with a mode other than "off" is reported by WafConfig.read itself.
         all += limits(config.limits, at: at["limits"])
@@ -109,8 +112,8 @@ enum FeatureSupport {
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
-        // headers, cors, redirect, url-rewrite, timeout and log filters run in the filter chain;
-        // the other types wait for their engines.
+        // headers, cors, redirect, url-rewrite, timeout, log and rate-limit filters run in the
+        // filter chain; the other types wait for their engines.
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
             switch f.kind {
@@ -118,7 +121,13 @@ enum FeatureSupport {
                 break
             case .log(let l):
                 if l.logBody { out.append(("log filter log-body (bodies are not captured; request and response lines are logged)", f.location, p)) }
-            case .rateLimit, .agent, .compress, .geo:
+            case .rateLimit(let r):
+                // Local (shared by sentinel-stack's workers) and Redis work; Memcached does not.
+                if case .memcached = r.backend {
+                    out.append(("rate-limit backend \"memcached\" (filter \"\(f.id)\"; Sentinel has no Memcached client: use backend \"redis\")",
+                                f.location, p))
+                }
+            case .agent, .compress, .geo:
                 out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
         }
