@@ -89,6 +89,9 @@ public struct ServerSnapshot: Sendable {
     public var actions: [RouteAction] { didSet { resolveRoutes() } }
     /// Each action's filter chain, indexed like `actions` (missing entries: no filters).
     public var filterChains: [FilterChain] = [] { didSet { resolveRoutes() } }
+    /// The agents of this configuration; their filters hold the same handles. The server binds
+    /// each handle to its agent's connection pool when it installs the snapshot.
+    public var agents: [AgentHandle] = []
     public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int

@@ -84,6 +84,7 @@ public enum SnapshotBuilder {
             for svc in ns.services { for f in svc.filters { qualifiedFilters[ns.id + ":" + svc.id + ":" + f.id] = f } }
         }
 
+        let agentHandles = AgentSettingsBuilder.handles(config)
         var actions: [RouteAction] = []
         var filterChains: [FilterChain] = []
         var routeSets: [Router] = []
@@ -94,7 +95,7 @@ public enum SnapshotBuilder {
                 for route in routes {
                     specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
                     actions.append(action(route, scope: scope))
-                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope))
+                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope, agents: agentHandles))
                 }
             }
             do {
@@ -197,6 +198,7 @@ public enum SnapshotBuilder {
             traceIDFormat: config.system.traceIdFormat == .uuid ? .uuid : .tinyflake, upstreams: upstreams,
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
         snapshot.filterChains = filterChains
+        snapshot.agents = agentHandles.values.sorted { $0.agentID < $1.agentID }
         snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(
             via: config.system.via,

@@ -30,8 +30,9 @@ import Testing
         ],
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
-            "41: filters (filter \"waf\")", "49: filters (filter \"geo-block\")",
-            "58: agents without command (agent \"waf-agent\"; the proxy-agent protocol)",
+            "41: agent filter inspect-body (filter \"waf\")", "41: agent filter max-body-bytes (filter \"waf\")",
+            "49: filters (filter \"geo-block\")",
+            "58: agent events \"request_body\" (agent \"waf-agent\"; request_headers is supported)",
         ],
         "caching.kdl": ["18: builtin-handler \"cache-purge\"", "23: route cache", "42: the HTTP cache (cache block)"],
         "static-site.kdl": ["23: static-files"],
