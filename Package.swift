@@ -24,6 +24,10 @@ let package = Package(
         .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
+        .library(name: "SentinelAgentSDK", targets: ["SentinelAgentSDK"]),
+        .executable(name: "sentinel-agent-echo", targets: ["sentinel-agent-echo"]),
+        .executable(name: "sentinel-agent-auth", targets: ["sentinel-agent-auth"]),
+        .executable(name: "sentinel-agent-waf", targets: ["sentinel-agent-waf"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -187,6 +191,59 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Swift agent SDK (issue 14): the handler protocol, the Unix-socket server (handshake,
+        // concurrent events per connection, Ping/Pong, Cancel, Configure), decision and header-op
+        // builders, and the test kit (FakeProxy, AgentTestHarness). Messages: SentinelAgentProtocol.
+        .target(
+            name: "SentinelAgentSDK",
+            dependencies: [
+                "SentinelAgentProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The shipped agents' handlers (echo, auth, WAF), testable in-process with the SDK's test kit.
+        .target(
+            name: "SentinelBundledAgents",
+            dependencies: ["SentinelAgentSDK", "SentinelAgentProtocol", "SentinelAuth", "SentinelWAF"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sentinel-agent-echo",
+            dependencies: ["SentinelBundledAgents", "SentinelAgentSDK", "SentinelObservability",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sentinel-agent-auth",
+            dependencies: ["SentinelBundledAgents", "SentinelAgentSDK", "SentinelAuth", "SentinelObservability",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sentinel-agent-waf",
+            dependencies: ["SentinelBundledAgents", "SentinelAgentSDK", "SentinelWAF", "SentinelObservability",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // Round trips through the SDK's server (allow-all and WAF handlers; run with -c release; not installed).
+        .executableTarget(
+            name: "agent-roundtrip",
+            dependencies: ["SentinelAgentSDK", "SentinelAgentProtocol", "SentinelBundledAgents", "SentinelWAF"],
+            path: "Benchmarks/agent-roundtrip"
+        ),
+        .testTarget(name: "SentinelAgentSDKTests", dependencies: ["SentinelAgentSDK", "SentinelAgentProtocol"]),
+        .testTarget(
+            name: "SentinelBundledAgentsTests",
+            dependencies: ["SentinelBundledAgents", "SentinelAgentSDK", "SentinelAgentProtocol", "SentinelAuth", "SentinelWAF",
+                           // The example configuration's agent blocks, converted as the proxy converts them.
+                           "KDL", "SentinelConfig", "SentinelTestSupport"]
+        ),
         // Fuzz/ holds regression inputs found by fuzzing, read by KDLFuzzRegressionTests via #filePath;
         // Conformance/ the official KDL 2 suite, read by KDLConformanceTests via #filePath.
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
@@ -199,6 +256,8 @@ let package = Package(
             dependencies: [
                 "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                // The shipped agents run under the stack and are probed with the SDK's fake proxy.
+                "SentinelAgentSDK", "SentinelAgentProtocol", "sentinel-agent-echo", "sentinel-agent-auth", "sentinel-agent-waf",
             ],
             // sd-ns.sh: the systemd-in-namespaces launcher SystemdUnitTests runs.
             exclude: ["systemd"]),

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs sentinel-stack with its systemd unit, sysusers and tmpfiles entries and its docs.
+# Installs sentinel-stack with its systemd unit, sysusers and tmpfiles entries and its docs, and
+# the shipped agents (sentinel-agent-echo, -auth, -waf) with their units when they were built
+# next to it.
 # Run from the repository root, as root, after building:
 #
 #   systemd/install.sh [BINARY]          BINARY defaults to .build/release/sentinel-stack
@@ -21,6 +23,14 @@ install -D -m 0644 systemd/sentinel-stack.socket "$D/etc/systemd/system/sentinel
 # The units' Documentation= names these.
 install -D -m 0644 docs/stack.md "$D/usr/local/share/doc/sentinel/stack.md"
 install -D -m 0644 systemd/README.md "$D/usr/local/share/doc/sentinel/systemd.md"
+install -D -m 0644 docs/agents.md "$D/usr/local/share/doc/sentinel/agents.md"
+# The shipped agents, when built next to the binary: executables and their (optional) units.
+for a in echo auth waf; do
+    A="$(dirname "$BIN")/sentinel-agent-$a"
+    [ -x "$A" ] || continue
+    install -D -m 0755 "$A" "$D/usr/local/bin/sentinel-agent-$a"
+    install -D -m 0644 "systemd/sentinel-agent-$a.service" "$D/etc/systemd/system/sentinel-agent-$a.service"
+done
 [ -z "$D" ] || exit 0
 systemd-sysusers sentinel.conf
 systemd-tmpfiles --create sentinel.conf

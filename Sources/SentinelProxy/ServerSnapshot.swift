@@ -218,6 +218,11 @@ public struct ProxyRoute: Sendable, Equatable {
     public var retry: RetryRules?
     /// `fallback { … }`: other upstreams to fail over to.
     public var fallback: FallbackPlan?
+    /// `policies { timeout-secs }`: the route's own upstream timeouts (a `timeout` filter's win).
+    public var timeouts: RouteTimeouts?
+    /// `policies { failure-mode }`: what the route's filters do when they cannot decide, unless
+    /// a filter sets its own (closed: refuse the request).
+    public var failureMode: FilterFailureMode = .closed
 
     public init(
         upstream: Int, websocket: Bool = false, maxBodyBytes: Int? = nil, requestHeaders: HeaderEdits = .init(),

@@ -42,34 +42,38 @@ extension Reactor {
     func perform(_ session: Session, _ actions: [DriverAction]) {
         for action in actions {
             guard !session.ended else { return }
-            switch action {
-            case .write(let endpoint, let buffer):
-                guard let socket = session.socket(endpoint), socket.isOpen, socket.closeAfterFlush == nil else {
-                    continue  // written after close: dropped, as a closed socket would
-                }
-                guard !buffer.isEmpty else { continue }
-                guard socket.outputBytes + buffer.readableBytes <= configuration.maxOutputBytes else {
-                    fail(socket, ReactorError(.outputBound, errno: 0))
-                    continue
-                }
-                socket.output.append(buffer)
-                socket.outputBytes += buffer.readableBytes
-                socket.needsFlush = true
-            case .reading(let endpoint, let on):
-                guard let socket = session.socket(endpoint), socket.isOpen, socket.reading != on else { continue }
-                socket.reading = on
-                updateInterest(socket)
-                if on, socket.readReady, !socket.inputEnded { queueRead(socket) }
-            case .deadline(let deadline):
-                armDeadline(session, deadline)
-            case .close(let endpoint, let mode):
-                guard let socket = session.socket(endpoint) else { continue }
-                close(socket, mode: mode)
-            case .finish(let mode):
-                finish(session, mode: mode)
-            case .connect(let endpoint, let address):
-                connect(session, endpoint, to: address)
+            performOne(session, action)
+        }
+    }
+
+    func performOne(_ session: Session, _ action: DriverAction) {
+        switch action {
+        case .write(let endpoint, let buffer):
+            guard let socket = session.socket(endpoint), socket.isOpen, socket.closeAfterFlush == nil else {
+                return  // written after close: dropped, as a closed socket would
             }
+            guard !buffer.isEmpty else { return }
+            guard socket.outputBytes + buffer.readableBytes <= configuration.maxOutputBytes else {
+                fail(socket, ReactorError(.outputBound, errno: 0))
+                return
+            }
+            socket.output.append(buffer)
+            socket.outputBytes += buffer.readableBytes
+            socket.needsFlush = true
+        case .reading(let endpoint, let on):
+            guard let socket = session.socket(endpoint), socket.isOpen, socket.reading != on else { return }
+            socket.reading = on
+            updateInterest(socket)
+            if on, socket.readReady, !socket.inputEnded { queueRead(socket) }
+        case .deadline(let deadline):
+            armDeadline(session, deadline)
+        case .close(let endpoint, let mode):
+            guard let socket = session.socket(endpoint) else { return }
+            close(socket, mode: mode)
+        case .finish(let mode):
+            finish(session, mode: mode)
+        case .connect(let endpoint, let address):
+            connect(session, endpoint, to: address)
         }
     }
 

@@ -137,6 +137,8 @@ public final class Reactor {
             acceptConnections(listener)
         case .socket(let socket):
             handleSocket(socket, events: events)
+        case .parked(let handle):
+            parkedEvent(handle, events: events)
         }
     }
 
@@ -180,6 +182,7 @@ public final class Reactor {
             finish(session, mode: .reset)
             if !session.ended { endSession(session) }
         }
+        closeParkedSockets()
         listeners.removeAll()
     }
 
@@ -243,4 +246,6 @@ enum Registration {
     case mailbox
     case listener(Listener)
     case socket(EndpointSocket)
+    /// An idle connection outside any session (Reactor+Parking.swift).
+    case parked(ParkedSocket)
 }

@@ -40,6 +40,11 @@ public struct ReactorStats: Sendable, Equatable {
     public var events = 0
     public var epollControls = 0
     public var accepted = 0
+    /// Endpoints parked outside their session (idle keep-alive connections), adopted by a
+    /// session again, and closed while parked.
+    public var parked = 0
+    public var adopted = 0
+    public var parkedClosed = 0
     public var reads = 0
     public var writes = 0
     /// Flushes that stopped at a full socket (a partial write or EAGAIN) and wait for EPOLLOUT.

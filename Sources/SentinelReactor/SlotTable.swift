@@ -28,6 +28,18 @@ struct SlotTable<Element> {
         return entries[index]
     }
 
+    /// Puts `element` in the live slot of `token` (the token stays valid). Returns false when
+    /// the token is stale.
+    @discardableResult
+    mutating func replace(_ token: UInt64, with element: Element) -> Bool {
+        let index = Int(truncatingIfNeeded: token & 0xFFFF_FFFF)
+        guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: token >> 32), entries[index] != nil else {
+            return false
+        }
+        entries[index] = element
+        return true
+    }
+
     mutating func remove(_ token: UInt64) {
         let index = Int(truncatingIfNeeded: token & 0xFFFF_FFFF)
         guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: token >> 32), entries[index] != nil else { return }

@@ -4,18 +4,21 @@ import SentinelProxy
 /// Compiles a route's `filters "a" "b"` into the data plane's `FilterChain`, once per snapshot:
 /// each id looked up from the route's scope (service → namespace → exported → global, or a
 /// qualified `ns:id`), each filter turned into its runtime form, in the route's order and by
-/// phase. Static header edits are joined here so a request pays nothing for them.
+/// phase. Static header edits and timeouts are joined here so a request pays nothing for them.
 enum FilterChainBuilder {
     static func chain(_ route: RouteConfig, scope: SnapshotBuilder.Scope, agents: [String: AgentHandle] = [:]) throws(SnapshotBuilder.Failure) -> FilterChain {
         guard !route.filters.isEmpty else { return .none }
+        var request: [FilterChain.Entry] = []
+        var response: [FilterChain.ResponseEntry] = []
         var requestEdits = HeaderEdits()
         var responseEdits = HeaderEdits()
-        var entries: [FilterChain.Entry] = []
+        var timeouts = RouteTimeouts()
+        let prefixes = route.match.pathPrefixes
         // Consecutive agent filters form one step: their agents are called at once.
         var agentRun: [(id: String, member: AgentRequestStep.Member)] = []
         func closeAgentRun() {
             guard !agentRun.isEmpty else { return }
-            entries.append(FilterChain.agentEntry(id: agentRun.map(\.id).joined(separator: ","), AgentRequestStep(members: agentRun.map(\.member))))
+            request.append(FilterChain.agentEntry(id: agentRun.map(\.id).joined(separator: ","), AgentRequestStep(members: agentRun.map(\.member))))
             agentRun = []
         }
         for id in route.filters {
@@ -45,12 +48,48 @@ enum FilterChainBuilder {
                 let edits = SnapshotBuilder.edits(h.modifications)
                 if h.phase != .response { requestEdits = requestEdits.followed(by: edits) }
                 if h.phase != .request { responseEdits = responseEdits.followed(by: edits) }
-            default:
+            case .cors(let c):
+                request.append(.cors(id: id, cors(c)))
+            case .redirect(let r):
+                request.append(.redirect(id: id, RedirectRule(
+                    statusCode: r.statusCode, scheme: r.scheme, hostname: r.hostname, port: r.port, path: r.path.map(replacement),
+                    routePrefixes: prefixes)))
+            case .urlRewrite(let u):
+                request.append(.urlRewrite(id: id, URLRewriteRule(hostname: u.hostname, path: u.path.map(replacement), routePrefixes: prefixes)))
+            case .timeout(let t):
+                timeouts = timeouts.overridden(by: RouteTimeouts(
+                    request: t.requestTimeout, read: t.upstreamTimeout, write: t.upstreamTimeout, connect: t.connectTimeout))
+            case .log(let l):
+                let rule = LogRule(logRequest: l.logRequest, logResponse: l.logResponse, level: l.level.rawValue)
+                if let entry = FilterChain.Entry.log(id: id, rule) { request.append(entry) }
+                if let entry = FilterChain.ResponseEntry.log(id: id, rule) { response.append(entry) }
+            case .rateLimit, .agent, .compress, .geo:
+                // Refused at load (FeatureSupport) until they are built; never silently dropped.
                 throw SnapshotBuilder.Failure(
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
             }
         }
         closeAgentRun()
-        return FilterChain(request: entries, requestEdits: requestEdits, responseEdits: responseEdits)
+        // `policies { failure-mode }` is the default of every filter that sets none of its own
+        // (a filter type with its own `failure-mode` / `on-failure` sets it when it is built).
+        // (An agent step resolves its members' modes itself: filter, then route, then agent.)
+        let routeMode: FilterFailureMode = route.policies.failureMode == .open ? .open : .closed
+        return FilterChain(
+            request: request.map { $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
+            timeouts: timeouts)
+    }
+
+    static func cors(_ c: CorsFilterConfig) -> CorsPolicy {
+        let (seconds, _) = c.maxAge.components
+        return CorsPolicy(
+            origins: c.allowedOrigins, methods: c.allowedMethods, allowedHeaders: c.allowedHeaders, exposedHeaders: c.exposedHeaders,
+            allowCredentials: c.allowCredentials, maxAgeSeconds: Int(seconds))
+    }
+
+    static func replacement(_ p: PathRewrite) -> PathReplacement {
+        switch p {
+        case .fullPath(let s): .fullPath(s)
+        case .prefixMatch(let s): .prefixMatch(s)
+        }
     }
 }

@@ -237,7 +237,7 @@ public enum SnapshotBuilder {
         guard let upstreamID = route.upstream, let u = scope.upstream(upstreamID) else {
             return .builtin(builtinKind(route.builtinHandler))
         }
-        return .proxy(ProxyRoute(
+        var proxy = ProxyRoute(
             upstream: u, websocket: route.websocket, maxBodyBytes: route.policies.maxBodySize.map { Int(clamping: $0) },
             requestHeaders: edits(route.policies.requestHeaders), responseHeaders: edits(route.policies.responseHeaders),
             retry: route.retryPolicy.map { p in
@@ -250,7 +250,11 @@ public enum SnapshotBuilder {
                     upstreams: f.upstreams.compactMap { scope.upstream($0.upstream.id) },
                     maxAttempts: f.maxAttempts, onHealthFailure: f.triggers.onHealthFailure,
                     onConnectionError: f.triggers.onConnectionError, onErrorCodes: Set(f.triggers.onErrorCodes))
-            }))
+            })
+        // `policies { timeout-secs }`: the upstream's read and write timeouts, for this route.
+        proxy.timeouts = route.policies.timeout.map { RouteTimeouts(read: $0, write: $0) }
+        proxy.failureMode = route.policies.failureMode == .open ? .open : .closed
+        return .proxy(proxy)
     }
 
     static func accessLog(_ a: ObservabilityConfig.AccessLog?) -> AccessLogSettings? {

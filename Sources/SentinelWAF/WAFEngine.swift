@@ -48,6 +48,13 @@ public struct WAFVerdict: Sendable, Equatable {
     /// The request must be refused (over the threshold and not detect-only).
     public var block: Bool
 
+    public init(matches: [WAFMatch], score: Int, overThreshold: Bool, block: Bool) {
+        self.matches = matches
+        self.score = score
+        self.overThreshold = overThreshold
+        self.block = block
+    }
+
     public var ruleIDs: [String] { matches.map(\.ruleID) }
     /// Every matched rule's tags, each once, in match order.
     public var tags: [String] {
@@ -66,7 +73,13 @@ public struct WAFCarry: Sendable, Equatable {
 
 /// A rule set with its scoring policy. Immutable once built; `evaluate` is pure.
 public struct WAFPolicy: Sendable {
-    public var rules: [WAFRule]
+    /// The rules, in evaluation order (fixed at init: the value slots below are derived from them).
+    public let rules: [WAFRule]
+    /// For each rule, for each of its targets: the index of its (target, transforms) pair among
+    /// the policy's distinct pairs, so one pass normalises each pair once (an array lookup, no
+    /// hashing per rule).
+    let slots: [[Int]]
+    let slotCount: Int
     /// Rules above this level are skipped (1-4).
     public var paranoia: Int
     /// Requests whose score reaches this are refused.
@@ -78,6 +91,16 @@ public struct WAFPolicy: Sendable {
     public init(rules: [WAFRule], paranoia: Int = 1, threshold: Int = 5, detectOnly: Bool = false,
                 exclusions: [WAFExclusion] = []) {
         self.rules = rules
+        var index: [ValueKey: Int] = [:]
+        slots = rules.map { rule in
+            rule.targets.map { target in
+                let key = ValueKey(target: target, transforms: rule.transforms)
+                if let i = index[key] { return i }
+                index[key] = index.count
+                return index.count - 1
+            }
+        }
+        slotCount = index.count
         self.paranoia = paranoia
         self.threshold = threshold
         self.detectOnly = detectOnly
@@ -86,21 +109,34 @@ public struct WAFPolicy: Sendable {
 
     /// Runs the rules in order over one phase of a request. In blocking mode evaluation stops
     /// once the threshold is reached (the answer cannot change); detect-only runs every rule.
+    /// Each target is normalised once per distinct transform list (rules share a few lists), not
+    /// once per rule.
     public func evaluate(_ request: WAFRequest, phase: WAFPhase, body: [UInt8] = [],
                          carry: inout WAFCarry) -> WAFVerdict {
         let path = request.path
         var matches: [WAFMatch] = []
-        for rule in rules {
+        var cache = [[(label: String, bytes: [UInt8])]?](repeating: nil, count: slotCount)
+        for (r, rule) in rules.enumerated() {
             if !detectOnly && carry.score >= threshold { break }
-            guard rule.paranoia <= paranoia, !carry.matched.contains(rule.id) else { continue }
+            guard rule.paranoia <= paranoia, carry.matched.isEmpty || !carry.matched.contains(rule.id) else { continue }
             if exclusions.contains(where: { $0.excludes(rule, path: path) }) { continue }
-            for target in rule.targets where target.isBody == (phase == .body) {
-                if let hit = firstHit(rule, target, request, body) {
+            targets: for (t, target) in rule.targets.enumerated() where target.isBody == (phase == .body) {
+                let slot = slots[r][t]
+                let values: [(label: String, bytes: [UInt8])]
+                if let cached = cache[slot] {
+                    values = cached
+                } else {
+                    values = Self.values(of: target, request, body).map { v in
+                        (v.label, rule.transforms.reduce(v.bytes) { $1.apply($0) })
+                    }
+                    cache[slot] = values
+                }
+                for v in values where rule.op.test(v.bytes) {
                     matches.append(WAFMatch(ruleID: rule.id, description: rule.description, tags: rule.tags,
-                                            score: rule.score, target: hit))
+                                            score: rule.score, target: v.label))
                     carry.score += rule.score
                     carry.matched.insert(rule.id)
-                    break
+                    break targets
                 }
             }
         }
@@ -108,28 +144,24 @@ public struct WAFPolicy: Sendable {
         return WAFVerdict(matches: matches, score: carry.score, overThreshold: over, block: over && !detectOnly)
     }
 
-    private func firstHit(_ rule: WAFRule, _ target: WAFTarget, _ request: WAFRequest, _ body: [UInt8]) -> String? {
-        func test(_ raw: [UInt8]) -> Bool {
-            var value = raw
-            for t in rule.transforms { value = t.apply(value) }
-            return rule.op.test(value)
-        }
+    struct ValueKey: Hashable {
+        var target: WAFTarget
+        var transforms: [WAFTransform]
+    }
+
+    /// The raw values a target names, each with the label a match reports.
+    static func values(of target: WAFTarget, _ request: WAFRequest, _ body: [UInt8]) -> [(label: String, bytes: [UInt8])] {
         switch target {
-        case .method: return test(Array(request.method.utf8)) ? target.description : nil
-        case .path: return test(Array(request.path.utf8)) ? target.description : nil
-        case .query: return test(Array(request.query.utf8)) ? target.description : nil
-        case .body: return test(body) ? target.description : nil
+        case .method: return [(target.description, Array(request.method.utf8))]
+        case .path: return [(target.description, Array(request.path.utf8))]
+        case .query: return [(target.description, Array(request.query.utf8))]
+        case .body: return [(target.description, body)]
         case .header(let name):
-            for h in request.headers where h.name == name {
-                if test(Array(h.value.utf8)) { return target.description }
-            }
-            return nil
+            return request.headers.filter { $0.name == name }.map { (target.description, Array($0.value.utf8)) }
         case .headers:
-            for h in request.headers where test(Array(h.value.utf8)) { return "header:\(h.name)" }
-            return nil
+            return request.headers.map { ("header:\($0.name)", Array($0.value.utf8)) }
         case .headerNames:
-            for h in request.headers where test(Array(h.name.utf8)) { return "header-names" }
-            return nil
+            return request.headers.map { ("header-names", Array($0.name.utf8)) }
         }
     }
 

@@ -4,7 +4,7 @@
 /// (5 critical: one hit reaches the default threshold of 5; 3-4: needs a second signal).
 public enum WAFStarterRules {
     static let args: [WAFTarget] = [.query, .body, .header("cookie")]
-    static let decode: [WAFTransform] = [.urlDecode, .plusToSpace, .removeNulls, .htmlEntityDecode, .compressWhitespace]
+    static let decode: [WAFTransform] = [.urlDecode, .plusToSpace, .jsUnescape, .removeNulls, .htmlEntityDecode, .compressWhitespace]
     static let pathDecode: [WAFTransform] = [.urlDecode, .removeNulls, .backslashToSlash]
 
     public static func rules() throws(WAFRuleError) -> [WAFRule] {
@@ -26,16 +26,17 @@ public enum WAFStarterRules {
             try re("100101", "SQL UNION SELECT", args, decode,
                    #"\bunion"# + sp + "+((all|distinct)" + sp + "+)?[(]*select\\b", tags: sqli),
             try re("100102", "SQL tautology after a quote", args, decode,
-                   #"['"`][[:space:]]*\)*[[:space:]]*(or|and|\|\||&&)[[:space:]]+['"(]*[[:alnum:]_]+['")]*[[:space:]]*(=|<>|!=|<=|>=|<|>|like\b|is\b)"#,
+                   #"['"`][[:space:]]*\)*[[:space:]]*(or|and|\|\||&&)[[:space:]]+['"(]*[[:alnum:]_]+['")]*[[:space:]]*(=|<>|!=|<=|>=|like[[:space:]]+['"%])"#,
                    tags: sqli),
             try re("100103", "SQL numeric tautology", args, decode,
                    #"\b(or|and)[[:space:]]+([0-9]+)[[:space:]]*(=|<>|!=)[[:space:]]*[0-9]+\b"#, tags: sqli),
             try re("100104", "SQL comment after a quote", args, decode,
                    #"['"`][[:space:]]*\)*[[:space:]]*;?[[:space:]]*(--|#|/\*)"#, score: 3, tags: sqli),
             try re("100105", "SQL time-based probe", args, decode,
-                   #"\b(sleep|benchmark|pg_sleep)[[:space:]]*\(|\bwaitfor[[:space:]]+delay\b"#, tags: sqli),
+                   #"\b(pg_)?sleep[[:space:]]*\([[:space:]]*[0-9.]+[[:space:]]*\)|\bbenchmark[[:space:]]*\([[:space:]]*[0-9]+[[:space:]]*,|\bwaitfor[[:space:]]+delay[[:space:]]+'"#,
+                   tags: sqli),
             try re("100106", "SQL stacked query", args, decode,
-                   #";[[:space:]]*(drop[[:space:]]+(table|database)|delete[[:space:]]+from|insert[[:space:]]+into|update[[:space:]]+[[:alnum:]_.]+[[:space:]]+set|truncate[[:space:]]+table|shutdown\b|exec(ute)?[[:space:]]+(xp_|sp_))"#,
+                   #";[[:space:]]*(drop[[:space:]]+(table|database)[[:space:]]+[[:alnum:]_.`"]+|delete[[:space:]]+from[[:space:]]+[[:alnum:]_.`"]+[[:space:]]*(where\b|;|--|$)|insert[[:space:]]+into[[:space:]]+[[:alnum:]_.`"]+[[:space:]]*(\(|values\b|select\b)|update[[:space:]]+[[:alnum:]_.`"]+[[:space:]]+set[[:space:]]+[[:alnum:]_.`"]+[[:space:]]*=|truncate[[:space:]]+table\b|shutdown[[:space:]]*(--|;|$)|exec(ute)?[[:space:]]+(xp_|sp_))"#,
                    tags: sqli),
             try re("100107", "SQL schema probing", args, decode,
                    #"\binformation_schema\b|\bsys(objects|columns)\b|\bmysql\.user\b|\bpg_catalog\b|\bsqlite_master\b"#,
@@ -71,8 +72,14 @@ public enum WAFStarterRules {
             WAFRule(id: "100303", description: "Encoded NUL byte", targets: [.path, .query],
                     op: .contains(Array("%00".utf8)), score: 5, tags: lfi + ["paranoia-level/1"]),
             // Command injection
+            // A command after a shell separator, followed by what commands take (an option, a
+            // path, a variable, a quote) or by the end: "; cat /etc/hosts", "|whoami", "$(id)";
+            // not prose like "…; cat food" or "ls is".
             try re("100401", "Shell command after a separator", args, decode,
-                   #"(;|\||&&|`|\$\()[[:space:]]*(cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|python[0-9.]*|perl|php|ruby|chmod|rm|ping|nslookup|telnet|powershell|cmd)([[:space:]]|$|[;|&<>`)])"#,
+                   #"(;|\||&&|`|\$\()[[:space:]]*(cat|ls|id|whoami|uname|bash|sh|zsh|python[0-9.]*|perl|php|ruby|chmod|rm|powershell|cmd)([[:space:]]+[-/$~.'"]|[[:space:]]*($|[;|&<>`)]))"#,
+                   tags: rce),
+            try re("100406", "Network command after a separator", args, decode,
+                   #"(;|\||&&|`|\$\()[[:space:]]*(wget|curl|nc|ncat|netcat|ping|nslookup|telnet)[[:space:]]+[^[:space:]]*[./:-]"#,
                    tags: rce),
             try re("100402", "Shell command substitution", args, decode,
                    #"\$\([^)]*\)"#, score: 4, tags: rce),

@@ -13,6 +13,9 @@ public enum WAFTransform: String, Sendable, CaseIterable {
     case backslashToSlash = "backslash-to-slash"
     /// `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&amp;`, `&#NN;`, `&#xHH;` are decoded.
     case htmlEntityDecode = "html-entity-decode"
+    /// JSON and JavaScript escapes `\uHHHH` and `\xHH` are decoded (a JSON body's
+    /// `"\u003cscript\u003e"` is seen as `<script>`).
+    case jsUnescape = "js-unescape"
 
     public func apply(_ value: [UInt8]) -> [UInt8] {
         switch self {
@@ -48,6 +51,8 @@ public enum WAFTransform: String, Sendable, CaseIterable {
             return value.map { $0 == 0x5C ? 0x2F : $0 }
         case .htmlEntityDecode:
             return WAFTransform.entityDecode(value)
+        case .jsUnescape:
+            return WAFTransform.jsUnescape(value)
         }
     }
 
@@ -112,6 +117,35 @@ public enum WAFTransform: String, Sendable, CaseIterable {
                         i = semi + 1
                         continue outer
                     }
+                }
+            }
+            out.append(value[i])
+            i += 1
+        }
+        return out
+    }
+
+    static func jsUnescape(_ value: [UInt8]) -> [UInt8] {
+        guard value.contains(0x5C) else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.count)
+        var i = 0
+        while i < value.count {
+            if value[i] == 0x5C, i + 1 < value.count {
+                let kind = value[i + 1] | 0x20
+                if kind == 0x75, i + 5 < value.count,   // \uHHHH
+                   let a = hex(value[i + 2]), let b = hex(value[i + 3]), let c = hex(value[i + 4]), let d = hex(value[i + 5]) {
+                    let code = UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d)
+                    if let scalar = Unicode.Scalar(code) {
+                        out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                        i += 6
+                        continue
+                    }
+                }
+                if kind == 0x78, i + 3 < value.count, let h = hex(value[i + 2]), let l = hex(value[i + 3]) {   // \xHH
+                    out.append(h << 4 | l)
+                    i += 4
+                    continue
                 }
             }
             out.append(value[i])

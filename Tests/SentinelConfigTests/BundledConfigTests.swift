@@ -22,7 +22,7 @@ import Testing
     static let pendingFeatures: [String: [String]] = [
         "reverse-proxy.kdl": [],
         "api-gateway.kdl": [
-            "80: filters (filter \"cors\")", "87: filters (filter \"per-client-limit\")",
+            "87: rate-limit filters (filter \"per-client-limit\")",
         ],
         "load-balancer.kdl": [],
         "inference-gateway.kdl": [
@@ -31,8 +31,12 @@ import Testing
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
             "41: agent filter inspect-body (filter \"waf\")", "41: agent filter max-body-bytes (filter \"waf\")",
-            "49: filters (filter \"geo-block\")",
+            "49: geo filters (filter \"geo-block\")",
             "58: agent events \"request_body\" (agent \"waf-agent\"; request_headers is supported)",
+        ],
+        "agents.kdl": [
+            "62: agent events \"request_body\" (agent \"waf\"; request_headers is supported)",
+            "87: agent events \"response_headers\" (agent \"echo\"; request_headers is supported)",
         ],
         "caching.kdl": ["18: builtin-handler \"cache-purge\"", "23: route cache", "42: the HTTP cache (cache block)"],
         "static-site.kdl": ["23: static-files"],

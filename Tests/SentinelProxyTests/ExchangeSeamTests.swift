@@ -242,6 +242,12 @@ final class RecordingDownstream: Downstream {
     var isWritable = true
     var stripsChunking = false
 
+    /// Where the exchange's upstream connections live (a reactor session in ReactorUpstreamTests).
+    var upstreamSite: (any UpstreamSite)?
+    /// Called on `resumeReading` (ReactorUpstreamTests feed the body from it).
+    var onResume: (() -> Void)?
+    var unwritableSeen = 0
+
     var resumed = 0
     var heads: [Int] = []
     var keepAliveOffered: [Bool] = []
@@ -258,7 +264,10 @@ final class RecordingDownstream: Downstream {
         ConnectionFacts(peer: "192.0.2.1", peerBytes: [192, 0, 2, 1], peerIsIPv6: false, scheme: "http", tls: nil)
     }
 
-    func resumeReading() { resumed += 1 }
+    func resumeReading() {
+        resumed += 1
+        onResume?()
+    }
 
     func writeInterimHead(_ head: ResponseHead, bytes: UnsafeRawBufferPointer, edits: consuming ResponseHeadEdits) {
         heads.append(head.status)

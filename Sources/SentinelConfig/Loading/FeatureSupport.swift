@@ -108,17 +108,24 @@ enum FeatureSupport {
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
+        // headers, cors, redirect, url-rewrite, timeout and log filters run in the filter chain;
+        // the other types wait for their engines.
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
-            // Agent filters call their agent on the request headers; the body and the response
-            // side of a filter are not built yet.
-            if case .agent(let a) = f.kind {
+            switch f.kind {
+            case .headers, .cors, .redirect, .urlRewrite, .timeout:
+                break
+            case .log(let l):
+                if l.logBody { out.append(("log filter log-body (bodies are not captured; request and response lines are logged)", f.location, p)) }
+            case .agent(let a):
+                // Agent filters call their agent on the request headers; the body and the
+                // response side of a filter are not built yet.
                 if a.phase != .request { out.append(("agent filter phase \"response\"/\"both\" (filter \"\(f.id)\")", f.location, p)) }
                 if a.inspectBody { out.append(("agent filter inspect-body (filter \"\(f.id)\")", f.location, p)) }
                 if a.maxBodyBytes != nil { out.append(("agent filter max-body-bytes (filter \"\(f.id)\")", f.location, p)) }
-                continue
+            case .rateLimit, .compress, .geo:
+                out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
-            out.append(("filters (filter \"\(f.id)\")", f.location, p))
         }
         out += agentSettings(agents, namespaced: namespaced)
         for r in routes {
@@ -149,12 +156,12 @@ enum FeatureSupport {
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
-            var policies = r.policies
-            policies.maxBodySize = nil
-            policies.failureMode = nil   // the failure mode of the route's agent filters
-            policies.requestHeaders = HeaderModifications()
-            policies.responseHeaders = HeaderModifications()
-            if policies != RoutePolicies() { out.append(("route policies", r.location, p)) }
+            // Route policies: header edits, max-body-size, timeout-secs and failure-mode are honoured.
+            if r.policies.rateLimit != nil { out.append(("route policies rate-limit (use a rate-limit filter)", r.location, p)) }
+            if r.policies.bufferRequests || r.policies.bufferResponses {
+                out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "
+                            + "the original's KDL reader never read these keys)", r.location, p))
+            }
         }
         return out
     }

@@ -42,6 +42,8 @@ final class ProxyPlan: Sendable {
     let responseHeaders: HeaderEdits
     /// The route's filters, for their response phase (`ResponseHook`).
     let responseFilters: FilterChain
+    /// The route's timeouts over its upstream's: the policy's, then its `timeout` filters'.
+    let timeouts: RouteTimeouts?
 
     init(route: ProxyRoute, upstreams: [UpstreamRef], defaultBodyLimit: Int, filters: FilterChain = .none) {
         self.route = route
@@ -49,6 +51,8 @@ final class ProxyPlan: Sendable {
         bodyLimit = route.maxBodyBytes ?? defaultBodyLimit
         retry = route.retry ?? .withoutPolicy
         responseFilters = filters
+        let joined = (route.timeouts ?? RouteTimeouts()).overridden(by: filters.timeouts ?? RouteTimeouts())
+        timeouts = joined.isEmpty ? nil : joined
         requestHeaders = filters.requestEdits.map { route.requestHeaders.followed(by: $0) } ?? route.requestHeaders
         responseHeaders = filters.responseEdits.map { route.responseHeaders.followed(by: $0) } ?? route.responseHeaders
     }

@@ -86,7 +86,12 @@ extension ProxyExchange {
         case .none: break
         }
         if !head.keepAlive { upstreamReusable = false }
-        let policy = responseHook.map { $0.policy(status: Int(head.status), base: responsePolicy) } ?? responsePolicy
+        let policy =
+            responseHook.map {
+                $0.policy(
+                    status: Int(head.status), base: responsePolicy,
+                    context: ResponseContext(routeID: request.routeID, traceID: traceID, logger: shared.health.logger))
+            } ?? responsePolicy
         let edits = ResponseHeadEdits(
             traceID: traceID, policy: policy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
         // A small body that is already here goes out in the head's buffer: one write through the

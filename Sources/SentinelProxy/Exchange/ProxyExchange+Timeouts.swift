@@ -8,10 +8,23 @@ extension ProxyExchange {
     /// listener's request timeout for a stalled client, and its minimum body rate.
     var clockLimits: ExchangeClock.Limits {
         ExchangeClock.Limits(
-            requestNanos: UInt64(upstream.requestTimeout.nanoseconds), readNanos: UInt64(upstream.readTimeout.nanoseconds),
-            writeNanos: UInt64(upstream.writeTimeout.nanoseconds),
+            requestNanos: UInt64(requestTimeout.nanoseconds), readNanos: UInt64(readTimeout.nanoseconds),
+            writeNanos: UInt64(writeTimeout.nanoseconds),
             clientStallNanos: clientStallNanos,
             bodyNanosPerByte: bodyNanosPerByte, bodyGraceNanos: bodyGraceNanos)
+    }
+
+    /// The upstream's timeouts as this route overrides them (`routeTimeouts`).
+    var requestTimeout: Duration { routeTimeouts?.request ?? upstream.requestTimeout }
+    var readTimeout: Duration { routeTimeouts?.read ?? upstream.readTimeout }
+    var writeTimeout: Duration { routeTimeouts?.write ?? upstream.writeTimeout }
+
+    /// The pool limits of an attempt: the upstream's, with the route's connect timeout.
+    var attemptLimits: UpstreamPool.Limits {
+        guard let connect = routeTimeouts?.connect else { return upstream.poolLimits }
+        var limits = upstream.poolLimits
+        limits.connectTimeout = connect
+        return limits
     }
 
     /// What the clock needs to know of the exchange now.
@@ -53,17 +66,17 @@ extension ProxyExchange {
             requestBodyTooSlow()
         case .requestTimeout:
             upstreamReusable = false
-            fail(upstreamError(.requestTimeout, deadline: upstream.requestTimeout))
+            fail(upstreamError(.requestTimeout, deadline: requestTimeout))
         case .responseTimeout:
             upstreamReusable = false
-            attemptFailed(upstreamError(.responseTimeout, deadline: upstream.readTimeout))
+            attemptFailed(upstreamError(.responseTimeout, deadline: readTimeout))
         case .tunnelIdle:
             finishTunnel()
         case .clientStalled:
             fail(clientError(.clientStalled, deadline: .nanoseconds(Int64(clamping: limits.clientStallNanos))))
         case .writeTimeout:
             upstreamReusable = false
-            fail(upstreamError(.writeTimeout, deadline: upstream.writeTimeout))
+            fail(upstreamError(.writeTimeout, deadline: writeTimeout))
         }
     }
 }

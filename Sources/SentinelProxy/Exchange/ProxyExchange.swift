@@ -47,6 +47,8 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let responsePolicy: HeaderEdits
     /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
     var responseHook: ResponseHook?
+    /// The route's own timeouts over the upstream's (policies, `timeout` filters); nil: none.
+    var routeTimeouts: RouteTimeouts?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
     let via: [UInt8]?
 
@@ -282,7 +284,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         let address = upstream.addresses[targetIndex]
         let site = downstream.upstreamSite
         if !fresh, let idle = pool.takeIdle(
-            key, limits: upstream.poolLimits, now: pickStartNanos, tls: upstream.tls?.context, address: address,
+            key, limits: attemptLimits, now: pickStartNanos, tls: upstream.tls?.context, address: address,
             generation: upstream.generation, site: site)
         {
             // The common case, without the callback (and its allocation) of `acquire`.
@@ -290,7 +292,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
             return
         }
         pool.acquire(
-            key, address: address, generation: upstream.generation, limits: upstream.poolLimits, tls: upstream.tls, fresh: true,
+            key, address: address, generation: upstream.generation, limits: attemptLimits, tls: upstream.tls, fresh: true,
             now: pickStartNanos, site: site
         ) { [self] result in
             guard !lifecycle.isDone else {
@@ -304,7 +306,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
                     attemptFailed(upstreamError(.connectionLimit))
                 case .connectTimeout:
                     countConnectError(.timeout)
-                    attemptFailed(upstreamError(.connectTimeout, deadline: upstream.connectTimeout))
+                    attemptFailed(upstreamError(.connectTimeout, deadline: routeTimeouts?.connect ?? upstream.connectTimeout))
                 case .connectFailed(let error):
                     let reason = ConnectErrorReason.classify(error)
                     countConnectError(reason)

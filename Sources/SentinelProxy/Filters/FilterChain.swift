@@ -23,6 +23,12 @@ public final class FilterChain: Sendable {
             self.failureMode = failureMode
             self.filter = filter
         }
+
+        /// This entry with failure mode `mode` (the route policy's default, for a filter that
+        /// sets none of its own).
+        public func failing(_ mode: FilterFailureMode) -> Entry {
+            Entry(id: id, type: type, failureMode: mode, filter: filter)
+        }
     }
 
     /// A response-phase filter of the chain.
@@ -49,18 +55,24 @@ public final class FilterChain: Sendable {
     /// Edits every response on the route gets from its filters (static `headers` filters of the
     /// response phase), already joined: applied after the route's own `response-headers`.
     let responseEdits: HeaderEdits?
+    /// The route's `timeout` filters, joined (later filters win); nil: none.
+    let timeouts: RouteTimeouts?
     /// Some request filter may answer later (`FilterDecision.wait`): the host then needs a waker.
     let mayWait: Bool
     /// Nothing to run: the request path skips phase 3's work entirely.
     let isEmpty: Bool
 
-    public init(request: [Entry] = [], response: [ResponseEntry] = [], requestEdits: HeaderEdits? = nil, responseEdits: HeaderEdits? = nil) {
+    public init(
+        request: [Entry] = [], response: [ResponseEntry] = [], requestEdits: HeaderEdits? = nil, responseEdits: HeaderEdits? = nil,
+        timeouts: RouteTimeouts? = nil
+    ) {
+        self.timeouts = timeouts.flatMap { $0.isEmpty ? nil : $0 }
         self.request = request
         self.response = response
         self.requestEdits = requestEdits.flatMap { $0 == HeaderEdits() ? nil : $0 }
         self.responseEdits = responseEdits.flatMap { $0 == HeaderEdits() ? nil : $0 }
         mayWait = request.contains { $0.filter.mayWait }
-        isEmpty = request.isEmpty && response.isEmpty && self.requestEdits == nil && self.responseEdits == nil
+        isEmpty = request.isEmpty && response.isEmpty && self.requestEdits == nil && self.responseEdits == nil && self.timeouts == nil
     }
 
     /// The chain of a route without filters.

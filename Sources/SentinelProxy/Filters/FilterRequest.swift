@@ -1,3 +1,4 @@
+import Logging
 import SentinelHTTP1
 
 /// The request as a filter sees it: the parsed head over its bytes, the strings routing copied
@@ -17,6 +18,8 @@ struct FilterRequest {
     let traceID: String
     /// Set when the route's chain may wait (`FilterChain.mayWait`); nil otherwise.
     let waker: FilterWaker?
+    /// The process's event log (a `log` filter writes to it).
+    var logger: Logger? = nil
 
     /// The first value of the field named `lowercaseName` (its bytes in lower case, computed
     /// once by the filter), if any.
@@ -48,6 +51,10 @@ struct FilterEffects {
     var requestEdits: HeaderEdits?
     /// Edits to the response head, after the route's `response-headers` and static filter edits.
     var responseEdits: HeaderEdits?
+    /// The request target sent upstream instead of the client's (`url-rewrite`: path and query).
+    var target: String?
+    /// The `Host` sent upstream instead of the client's (`url-rewrite`).
+    var host: String?
 
     /// Adds `edits` to the request edits (after those already there).
     mutating func editRequest(_ edits: HeaderEdits) {

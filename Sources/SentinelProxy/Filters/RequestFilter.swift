@@ -59,7 +59,7 @@ protocol PendingFilter: AnyObject, Sendable {
 /// A response-phase filter: it sees each response head before Sentinel writes it, and may add
 /// edits to it. (Response bodies will follow the same shape.)
 protocol ResponseFilter: Sendable {
-    /// `status`: the upstream's status; `effects`: what the request phase decided (the
-    /// response edits there are applied with this filter's).
-    func onResponseHead(status: Int, effects: inout FilterEffects)
+    /// `status`: the upstream's status; `context`: the exchange's route and trace id; a filter
+    /// adds its edits to `effects.responseEdits`.
+    func onResponseHead(status: Int, context: ResponseContext, effects: inout FilterEffects)
 }

@@ -6,9 +6,9 @@ struct ResponseHook {
 
     /// The edits of a response head with status `status`: `base` (the route's and the request
     /// phase's), then what the response filters add.
-    func policy(status: Int, base: HeaderEdits) -> HeaderEdits {
+    func policy(status: Int, base: HeaderEdits, context: ResponseContext) -> HeaderEdits {
         var effects = FilterEffects()
-        for entry in chain.response { entry.filter.onResponseHead(status: status, effects: &effects) }
+        for entry in chain.response { entry.filter.onResponseHead(status: status, context: context, effects: &effects) }
         return effects.responseEdits.map { base.followed(by: $0) } ?? base
     }
 }

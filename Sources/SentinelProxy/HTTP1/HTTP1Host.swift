@@ -27,6 +27,13 @@ protocol HTTP1Host: AnyObject {
     func cancelTimer()
     /// The address the connection was accepted on (for a request that names no authority).
     var localAddress: (ip: String, port: Int)? { get }
+    /// Where the connection's exchanges keep their upstream connections (`Downstream.upstreamSite`):
+    /// the reactor session's site; nil on NIO (the default).
+    var upstreamSite: (any UpstreamSite)? { get }
+}
+
+extension HTTP1Host {
+    var upstreamSite: (any UpstreamSite)? { nil }
 }
 
 /// The NIO host: a channel handler context. Created when the handler is added to its pipeline

@@ -35,6 +35,13 @@ enum HeadWriter {
         /// An OPTIONS request's `Max-Forwards`, already decremented (RFC 9110 §7.6.2); nil:
         /// the client's field, if any, passes unchanged.
         var maxForwards: Int? = nil
+        /// The origin-form target (path and query) sent instead of the client's (a `url-rewrite`
+        /// filter's), nil: the client's. Built from the client's own checked bytes and the
+        /// filter's configured path.
+        var target: String? = nil
+        /// The `Host` sent instead of the client's (a `url-rewrite` filter's); the client's host
+        /// still goes in `X-Forwarded-Host` and `Forwarded`.
+        var host: String? = nil
     }
 
     /// The W3C trace context sent upstream: the client's (validated), or a new one written
@@ -67,7 +74,8 @@ enum HeadWriter {
     static func requestBound(_ head: RequestHead, edits: RequestEdits) -> Int {
         4 * head.headLength + 512 + 2 * edits.clientIP.utf8.count + edits.traceID.utf8.count
             + (edits.traceparent?.byteCount ?? 0) + 2 * head.fields.count + edits.policy.growthBound(fields: head.fields.count, tls: edits.tls)
-            + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0)
+            + (edits.via?.count ?? 0) + 3 * (edits.localAuthority?.utf8.count ?? 0) + (edits.target?.utf8.count ?? 0)
+            + (edits.host?.utf8.count ?? 0) + 8
     }
 
     /// Runs `body` on a writer over `bound` reserved bytes; if the bound was too small (a bug,
@@ -93,7 +101,9 @@ enum HeadWriter {
         // Request line, always origin-form and HTTP/1.1 towards the upstream.
         out.append(p, head.methodRange)
         out.append(byte: UInt8(ascii: " "))
-        if head.targetForm == .absolute {
+        if let target = edits.target {
+            out.append(target)
+        } else if head.targetForm == .absolute {
             out.append(p, head.path)
             if let q = head.query {
                 out.append(byte: UInt8(ascii: "?"))
@@ -119,7 +129,10 @@ enum HeadWriter {
             let field = head.fields[i]
             if field.isHopByHop { continue }
             if field.name == .expect, edits.dropExpect { continue }
-            if field.name == .host { hostWritten = true }
+            if field.name == .host {
+                if edits.host != nil { continue }
+                hostWritten = true
+            }
             if field.name == .other {
                 let kind = ownedRequestField(p, field.nameRange)
                 switch kind {
@@ -161,7 +174,11 @@ enum HeadWriter {
             if let hostRange { out.append(p, hostRange) } else if let local = edits.localAuthority { out.append(local) }
         }
         let hasHost = hostRange != nil || edits.localAuthority != nil
-        if !hostWritten, hasHost {
+        if let host = edits.host {
+            out.append("Host: ")
+            out.append(host)
+            out.append("\r\n")
+        } else if !hostWritten, hasHost {
             out.append("Host: ")
             appendHost(into: &out)
             out.append("\r\n")

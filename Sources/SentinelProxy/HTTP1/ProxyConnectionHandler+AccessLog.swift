@@ -11,7 +11,7 @@ extension ProxyConnectionHandler {
         let record = AccessRecord(
             unixSeconds: shared.clock.wallSeconds(), traceID: traceID, method: facts.method, path: facts.path,
             query: facts.query, httpVersion: version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1", status: status,
-            bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: clientIP, userAgent: facts.userAgent,
+            bodyBytes: bodyBytes, durationSeconds: seconds, clientIP: currentClientIP, userAgent: facts.userAgent,
             referer: facts.referer, host: facts.host, routeID: routeID, upstream: upstream?.id,
             upstreamAddress: upstream?.address, upstreamAttempts: upstream?.attempts ?? 0,
             connectionReused: upstream?.reused, tls: tlsFacts(), error: error?.description)

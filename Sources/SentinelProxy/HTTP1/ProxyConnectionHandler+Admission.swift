@@ -88,6 +88,7 @@ extension ProxyConnectionHandler {
                 pickContext: pick)
             exchange.fallback = route.fallback
             if !plan.responseFilters.response.isEmpty { exchange.responseHook = ResponseHook(chain: plan.responseFilters) }
+            exchange.routeTimeouts = plan.timeouts
             machine.proxy(exchange)
             exchange.start()
         case .wait:
@@ -103,6 +104,10 @@ extension ProxyConnectionHandler {
         let traceID =
             request.incomingTraceID
             ?? TraceID.generate(format: snapshot.traceIDFormat, unixSeconds: shared.clock.wallSeconds(), using: &pool.random)
+        // The client's address: the peer's, or the one a trusted proxy forwarded.
+        currentClientIP = ClientAddress.resolve(peer: clientIP, peerBytes: clientIPBytes, policy: snapshot.forwarding) {
+            FilterRequest.values(head, bytes.raw, $0)
+        }
         // A listener that redirects to HTTPS answers every request itself, before any route.
         if let redirect = listener?.redirectToHTTPS {
             let body = BodyCounter(framing: head.framing, limit: snapshot.limits.maxBodyBytes, limits: parser.limits)
@@ -157,9 +162,9 @@ extension ProxyConnectionHandler {
         _ head: RequestHead, _ bytes: HeadBytes, _ facts: RequestFacts, traceID: String, route: ResolvedRoute, ticket: UInt64
     ) -> FilterRequest {
         FilterRequest(
-            head: head, bytes: bytes.raw, facts: facts, clientAddress: clientIP, scheme: listener?.tls != nil ? "https" : "http",
+            head: head, bytes: bytes.raw, facts: facts, clientAddress: currentClientIP, scheme: listener?.tls != nil ? "https" : "http",
             routeID: route.id, traceID: traceID,
-            waker: route.filters.mayWait ? FilterWaker(target: filterWakeTarget(), ticket: ticket) : nil)
+            waker: route.filters.mayWait ? FilterWaker(target: filterWakeTarget(), ticket: ticket) : nil, logger: shared.health.logger)
     }
 
     /// Phase 4 and the head phase 5 sends upstream, for a request the filters let through with
@@ -194,7 +199,8 @@ extension ProxyConnectionHandler {
             traceparent: request.traceparent.map { .incoming($0) } ?? .new(pool.random.next(), pool.random.next(), pool.random.next()),
             passUpgrade: plan.route.websocket && head.upgrade != nil, dropExpect: head.expect100Continue,
             policy: policy, tls: connectionTLS, via: snapshot.forwarding.viaPseudonym, trustedPeer: snapshot.forwarding.trusts(clientIPBytes),
-            localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards)
+            localAuthority: head.host == nil && head.authority == nil ? localAuthority() : nil, maxForwards: maxForwards,
+            target: effects?.target, host: effects?.host)
         var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
         HeadWriter.request(head, bytes: bytes.raw, edits: edits, into: &headBytes)
         keepHeadBuffer(headBytes, in: &spareRequestHead)

@@ -6,6 +6,9 @@ import SentinelHTTP1
 /// head's bytes, `Connection` persistence (keep-alive, HTTP/1.0, quiesce), chunk framing passed
 /// through or stripped for an HTTP/1.0 client, and the serialised error answer.
 extension ProxyConnectionHandler: Downstream {
+    /// The host's (a reactor session's site; nil on NIO).
+    var upstreamSite: (any UpstreamSite)? { host.upstreamSite }
+
     var connectionFacts: ConnectionFacts {
         ConnectionFacts(
             peer: clientIP, peerBytes: clientIPBytes, peerIsIPv6: clientIsIPv6, scheme: listener?.tls != nil ? "https" : "http",

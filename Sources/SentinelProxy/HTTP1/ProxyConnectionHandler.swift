@@ -54,6 +54,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     /// A drain started: the request in flight is the connection's last.
     var quiescing: Bool { machine.quiescing }
     var clientIP = "unknown"
+    /// The client's address for the request in progress: `clientIP`, or the address a trusted
+    /// proxy forwarded (`ClientAddress`); what filters, rate limits and the access log use.
+    var currentClientIP = "unknown"
     /// The TLS facts of an HTTPS connection (set by `TLSServerHandler`'s event at handshake end).
     var connectionTLS: ConnectionTLS?
     var snapshot: ServerSnapshot
@@ -128,7 +131,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         host = NIOHTTP1Host(context: context, connection: self)
         if let remote = context.channel.remoteAddress {
-            if let ip = remote.ipAddress { clientIP = ip }
+            if let ip = remote.ipAddress {
+                clientIP = ip
+                currentClientIP = ip
+            }
             switch remote {
             case .v4(let a): clientIPBytes = withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
             case .v6(let a):

@@ -19,6 +19,9 @@ import Glibc
 final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     let connection: ProxyConnectionHandler
     let services: ReactorLoopServices
+    /// The session's upstream connections (endpoints other than `.downstream`): their events are
+    /// forwarded there, inside `enter`/`leave` like the client's (see `ReactorUpstreamSite`).
+    let upstreams = ReactorUpstreamSite()
     let listenerAddress: (ip: String, port: Int)?
     /// Counts this connection while it lives (nil in tests without a data plane).
     let connections: ReactorConnectionCount?
@@ -84,14 +87,14 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
+        guard endpoint == .downstream else { return upstream(&io) { $0.received(buffer, on: endpoint) } }
         enter(&io)
         connection.received(services.allocator.buffer(bytes: buffer.readable))
         leave(&io)
     }
 
     func inputEnded(on endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
+        guard endpoint == .downstream else { return upstream(&io) { $0.inputEnded(on: endpoint) } }
         enter(&io)
         // As on NIO (no half-closure): the client's end of file ends the connection.
         notifyClosed()
@@ -100,7 +103,7 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     func drained(_ endpoint: Endpoint, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
+        guard endpoint == .downstream else { return upstream(&io) { $0.drained(endpoint) } }
         enter(&io)
         unsent = 0
         if !writable {
@@ -111,11 +114,22 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     func failed(_ endpoint: Endpoint, _ error: ReactorError, _ io: inout DriverIO) {
-        guard endpoint == .downstream else { return }
+        guard endpoint == .downstream else { return upstream(&io) { $0.failed(endpoint, error) } }
         enter(&io)
         notifyClosed()
         dropOutput = true
         ending = .reset
+        leave(&io)
+    }
+
+    func connected(_ endpoint: Endpoint, _ io: inout DriverIO) {
+        upstream(&io) { $0.connected(endpoint) }
+    }
+
+    /// An event of an upstream endpoint, handed to the site (whose connection tells its exchange).
+    private func upstream(_ io: inout DriverIO, _ event: (ReactorUpstreamSite) -> Void) {
+        enter(&io)
+        event(upstreams)
         leave(&io)
     }
 
@@ -147,6 +161,7 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
 
     private func enter(_ io: inout DriverIO) {
         session = io.session
+        upstreams.session = io.session
         inCallback = true
     }
 
@@ -165,6 +180,8 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
             ended = true
             notifyClosed()
             output.removeAll(keepingCapacity: true)
+            // Upstream connections still attached close with the session (never reused).
+            upstreams.closeAll()
             io.finish(mode)
             return
         }
@@ -254,4 +271,6 @@ final class HTTP1ReactorDriver: ConnectionDriver, HTTP1Host {
     }
 
     var localAddress: (ip: String, port: Int)? { listenerAddress }
+
+    var upstreamSite: (any UpstreamSite)? { upstreams }
 }

@@ -24,9 +24,11 @@ final class ReactorLoopServices {
         self.loop = loop
         let sets = snapshot.routeSets.count + 1
         routeCache = NIOLoopBoundBox((0..<sets).map { _ in RouteCache(capacity: snapshot.routeCacheSize) }, eventLoop: loop)
+        // Upstream connections are endpoints of the client connections' sessions, idle ones
+        // parked with this reactor (ReactorUpstreamTransport).
         pool = UpstreamPool(
-            eventLoop: loop, clock: shared.clock, selector: TargetSelector(health: health, metrics: shared.metrics),
-            tlsMetrics: shared.metrics.upstreamTLS)
+            transport: ReactorUpstreamTransport(reactor: reactor), clock: shared.clock,
+            selector: TargetSelector(health: health, metrics: shared.metrics), tlsMetrics: shared.metrics.upstreamTLS)
         accessLog = AccessLogBuffer(eventLoop: loop)
     }
 }
