@@ -173,3 +173,27 @@ import Testing
         }
     }
 }
+
+/// Hot reload: a changed `config { }` reaches the running agent as Configure on every
+/// connection; an agent added by a reload is connected and used.
+@Suite(.serialized) struct AgentReloadTests {
+    @Test func reloadReconfiguresAndAddsAgents() async throws {
+        let a = try FakeAgent { _ in [.respond(AgentResponse())] }
+        let b = try FakeAgent { _ in [.respond(AgentResponse(decision: .block(status: 451, body: "b", headers: nil)))] }
+        let upstream = try await ScriptedUpstream { _ in .ok("proxied") }
+        defer { a.stop(); b.stop() }
+        let before = AgentFilterTests.config(upstream: upstream.port, agent: a.path, agentExtra: #"config { mode "x" }"#)
+        let after = AgentFilterTests.config(upstream: upstream.port, agent: a.path, second: b.path, agentExtra: #"config { mode "y" }"#)
+        try await withProxy(try ServerSnapshot.fromConfig(before)) { server, port in
+            try await server.agentPool("a")!.whenReady(connections: 4).get()
+            let pool = server.agentPool("a")!
+            try server.reload(snapshot: try ServerSnapshot.fromConfig(after))
+            #expect(server.agentPool("a") === pool)
+            #expect(await a.waitUntil { $0.filter { $0.type == .configure && $0.json?["config"]?["mode"] == .string("y") }.count == 4 })
+            try await server.agentPool("b")!.whenReady(connections: 4).get()
+            let r = try AgentFilterTests.get(port, "/both/x")
+            #expect(r.status == 451 && r.body == "b")
+        }
+        await upstream.shutdown()
+    }
+}
