@@ -249,7 +249,11 @@ let package = Package(
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fuzz", "Conformance"]),
         .testTarget(name: "SentinelConfigTests", dependencies: ["SentinelConfig", "KDL"]),
         // Runs the built executables as child processes.
-        .testTarget(name: "CLITests", dependencies: ["sentinel", "sentinel-stack", "SentinelTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: [
+            "sentinel", "sentinel-stack", "SentinelTestSupport",
+            // ShippedAgentsEndToEndTests runs the built agents behind a sentinel child process.
+            "sentinel-agent-echo", "sentinel-agent-auth", "sentinel-agent-waf",
+        ]),
         // Master state machine (pure) and the `sentinel-stack` binaries run as child processes.
         .testTarget(
             name: "StackTests",

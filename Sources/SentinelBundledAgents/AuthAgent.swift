@@ -9,8 +9,8 @@ import Glibc
 
 /// The auth agent: a request passes with an API key (in its configured header) or a bearer JWT
 /// (HS256, RS256, ES256); the identity goes upstream as `x-user-id`, `x-auth-method` and
-/// `x-auth-claim-*` (any such header the client sent is removed first). Otherwise 401 with
-/// `WWW-Authenticate`, in the block's headers and in the answer's response headers.
+/// `x-auth-claim-*` (any such header the client sent is replaced or removed). Otherwise 401 with
+/// `WWW-Authenticate` in the block's headers.
 public final class AuthAgent: AgentHandler {
     let state: Mutex<(settings: AuthSettings, authenticator: Authenticator, applied: AgentJSON?)>
     let clock: @Sendable () -> Int64
@@ -52,15 +52,19 @@ public final class AuthAgent: AgentHandler {
         let authenticator = state.withLock { $0.authenticator }
         switch authenticator.authenticate(event.headers, now: clock()) {
         case .authenticated(let headers):
+            // `set` replaces every value a client sent; identity headers this request does not
+            // set are removed. No remove-then-set of one name: the answer means the same
+            // whatever order a proxy applies the edits in.
             var r = AgentResponse.allow()
-            for name in authenticator.identityHeaderNames { r = r.removingRequestHeader(name) }
             for h in headers { r = r.settingRequestHeader(h.name, h.value) }
+            for name in authenticator.identityHeaderNames where !headers.contains(where: { $0.name == name }) {
+                r = r.removingRequestHeader(name)
+            }
             let method = headers.first { $0.name == "x-auth-method" }?.value ?? ""
             let user = headers.first { $0.name == "x-user-id" }?.value ?? ""
             return r.tagged("auth", "auth:\(method)").withAudit("user", .string(user))
         case .denied(let reason, let challenge):
             var r = AgentResponse.block(status: 401, body: "Unauthorized", headers: ["www-authenticate": challenge])
-                .settingResponseHeader("www-authenticate", challenge)
                 .tagged("auth", "auth:denied")
             r.audit.reasonCodes = [reason]
             return r

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import SentinelReactor
+import SentinelTestSupport
 import Testing
 
 /// Client → reactor (relay driver) → backend reactor (echo), many connections at once, and
@@ -118,19 +119,4 @@ func socketsOnPorts(_ ports: [Int]) throws -> Int {
         if inodes.contains(String(target.dropFirst(8).dropLast())) { count += 1 }
     }
     return count
-}
-
-/// A /proc file's text (their size reads as 0, so read until end of file).
-func readProcFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-        if n <= 0 { break }
-        out += chunk[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -7,7 +7,9 @@ import SentinelTestSupport
 @Suite struct ListenerSocketTests {
     /// Sockets listening on 127.0.0.1:`port` in this network namespace (one per SO_REUSEPORT member).
     static func listeningSockets(port: Int) -> Int {
-        let text = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        // Read whole: Foundation returns only the first page of a /proc file, and the suite's
+        // other tests fill /proc/net/tcp with thousands of lines.
+        let text = readProcFile("/proc/net/tcp") ?? ""
         let local = String(format: "0100007F:%04X", port)
         return text.split(separator: "\n").filter { line in
             let f = line.split(separator: " ")
