@@ -45,6 +45,9 @@ public final class ProxyServer: Sendable {
         var plane: ReactorDataPlane? = nil
     }
 
+    /// Connection pools of the agents (made with the first snapshot that has agents; kept across reloads).
+    let agentRegistry = Mutex<AgentRegistry?>(nil)
+    let agentLogger: Logger?
     let eventLoopCount: Int
     let clock: ServerClock
     let running = Mutex<Running?>(nil)
@@ -74,6 +77,7 @@ public final class ProxyServer: Sendable {
         self.clock = clock
         self.metrics = metrics
         metrics.rateLimits.setLogger(logger)
+        agentLogger = log.map { Logger.sentinel(role: "proxy", output: .lines($0)) } ?? logger
         if let log {
             health = UpstreamHealth(metrics: metrics, log: log)
         } else {
@@ -108,6 +112,7 @@ public final class ProxyServer: Sendable {
     /// generation's worker on the same inherited socket to stop polling it first.
     public func start(snapshot: ServerSnapshot, accepting: Bool = true) async throws -> [BoundListener] {
         health.configure(snapshot.upstreams, now: now)
+        bindAgents(snapshot)
         let snapshot = Self.stamp(snapshot, generation: 1, metrics: metrics)
         if snapshot.dataPath == .reactor { return try await startReactors(snapshot: snapshot, accepting: accepting) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
@@ -233,6 +238,7 @@ public final class ProxyServer: Sendable {
             guard var s = state else { return nil }
             s.generation += 1
             health.configure(snapshot.upstreams, now: now)
+            bindAgents(snapshot)
             let next = Self.stamp(snapshot, generation: s.generation, metrics: metrics)
             let previous = s.checker
             s.checker = HealthChecker(upstreams: next.upstreams, eventLoop: s.group.next(), health: health, clock: clock, onResult: onProbe)
@@ -297,8 +303,24 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, lets in-flight requests finish, closes idle keep-alive connections, then
     /// stops the event loops. Returns false when `gracefulTimeout` passed and connections were forced closed.
+    /// Opens, keeps, reconfigures or closes agent pools to match `snapshot`, and binds its
+    /// agent handles to them (before the snapshot serves a request).
+    func bindAgents(_ snapshot: ServerSnapshot) {
+        let registry = agentRegistry.withLock { r -> AgentRegistry? in
+            if r == nil, !snapshot.agents.isEmpty { r = AgentRegistry(metrics: metrics.agents, logger: agentLogger) }
+            return r
+        }
+        guard let registry else { return }
+        let pools = registry.apply(snapshot.agents.map(\.settings))
+        for handle in snapshot.agents { handle.bind(pools[handle.agentID]) }
+    }
+
+    /// The pool of agent `id` (tests: wait for its connections).
+    public func agentPool(_ id: String) -> AgentPool? { agentRegistry.withLock { $0 }?.pool(id) }
+
     public func shutdown(gracefulTimeout: Duration) async -> Bool {
         guard let state = running.withLock({ s -> Running? in defer { s = nil }; return s }) else { return true }
+        defer { agentRegistry.withLock { r in r?.shutdown(); r = nil } }
         if let plane = state.plane { return await shutdownReactors(state, plane: plane, gracefulTimeout: gracefulTimeout) }
         let loop = state.group.next()
         try? await state.checker.stop().get()

@@ -96,6 +96,9 @@ public struct ServerSnapshot: Sendable {
     public var redisRateLimiters: [RedisRateLimiter] = []
     /// Where the snapshot's rate-limit filters log limited requests (attached when it goes into service).
     public var rateLimitEvents = RateLimitEvents()
+    /// The agents of this configuration; their filters hold the same handles. The server binds
+    /// each handle to its agent's connection pool when it installs the snapshot.
+    public var agents: [AgentHandle] = []
     public var limits: Limits { didSet { resolveRoutes() } }
     /// Route-match cache entries per event loop.
     public var routeCacheSize: Int

@@ -7,8 +7,10 @@ import SentinelRateLimit
 /// qualified `ns:id`), each filter turned into its runtime form, in the route's order and by
 /// phase. Static header edits and timeouts are joined here so a request pays nothing for them.
 enum FilterChainBuilder {
-    static func chain(_ route: RouteConfig, scope: SnapshotBuilder.Scope, rateLimits: RateLimitSet = RateLimitSet(),
-                      events: RateLimitEvents = RateLimitEvents()) throws(SnapshotBuilder.Failure) -> FilterChain {
+    static func chain(
+        _ route: RouteConfig, scope: SnapshotBuilder.Scope, rateLimits: RateLimitSet = RateLimitSet(),
+        events: RateLimitEvents = RateLimitEvents(), agents: [String: AgentHandle] = [:]
+    ) throws(SnapshotBuilder.Failure) -> FilterChain {
         // The global limiter stands in front of every route's own filters.
         var request: [FilterChain.Entry] = rateLimits.global.map { [.rateLimit(id: "global", limiter: $0, events: events)] } ?? []
         guard !route.filters.isEmpty || !request.isEmpty else { return .none }
@@ -17,10 +19,35 @@ enum FilterChainBuilder {
         var responseEdits = HeaderEdits()
         var timeouts = RouteTimeouts()
         let prefixes = route.match.pathPrefixes
+        // Consecutive agent filters form one step: their agents are called at once.
+        var agentRun: [(id: String, member: AgentRequestStep.Member)] = []
+        func closeAgentRun() {
+            guard !agentRun.isEmpty else { return }
+            request.append(FilterChain.agentEntry(id: agentRun.map(\.id).joined(separator: ","), AgentRequestStep(members: agentRun.map(\.member))))
+            agentRun = []
+        }
         for id in route.filters {
             guard let filter = scope.filter(id) else {
                 throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" is not defined")
             }
+            if case .agent(let a) = filter.kind {
+                guard let handle = agents[a.agent.id] else {
+                    throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\": agent \"\(a.agent.id)\" is not defined")
+                }
+                // Which failure mode applies: the filter's, else the route's policy, else the agent's.
+                let mode: AgentSettings.FailureMode
+                let origin: String
+                if let m = a.failureMode {
+                    (mode, origin) = (m == .open ? .open : .closed, "filter")
+                } else if let m = route.policies.failureMode {
+                    (mode, origin) = (m == .open ? .open : .closed, "route")
+                } else {
+                    (mode, origin) = (handle.settings.failureMode, "agent")
+                }
+                agentRun.append((id, AgentRequestStep.Member(filterID: id, agent: handle, failureMode: mode, origin: origin, timeout: a.timeout)))
+                continue
+            }
+            closeAgentRun()
             switch filter.kind {
             case .headers(let h):
                 let edits = SnapshotBuilder.edits(h.modifications)
@@ -59,8 +86,10 @@ enum FilterChainBuilder {
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
             }
         }
+        closeAgentRun()
         // `policies { failure-mode }` is the default of every filter that sets none of its own
         // (a filter type with its own `failure-mode` / `on-failure` sets it when it is built).
+        // (An agent step resolves its members' modes itself: filter, then route, then agent.)
         let routeMode: FilterFailureMode = route.policies.failureMode == .open ? .open : .closed
         return FilterChain(
             // A rate-limit filter's mode is its own (redis-fallback), not the route's.

@@ -95,6 +95,7 @@ public enum SnapshotBuilder {
             for svc in ns.services { for f in svc.filters { qualifiedFilters[ns.id + ":" + svc.id + ":" + f.id] = f } }
         }
 
+        let agentHandles = AgentSettingsBuilder.handles(config)
         var actions: [RouteAction] = []
         var filterChains: [FilterChain] = []
         var routeSets: [Router] = []
@@ -105,7 +106,8 @@ public enum SnapshotBuilder {
                 for route in routes {
                     specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
                     actions.append(action(route, scope: scope))
-                    filterChains.append(try FilterChainBuilder.chain(route, scope: scope, rateLimits: rateLimits, events: rateLimitEvents))
+                    filterChains.append(
+                        try FilterChainBuilder.chain(route, scope: scope, rateLimits: rateLimits, events: rateLimitEvents, agents: agentHandles))
                 }
             }
             do {
@@ -211,6 +213,7 @@ public enum SnapshotBuilder {
         snapshot.rateLimiters = rateLimits.all
         snapshot.redisRateLimiters = Array(rateLimits.redis.values)
         snapshot.rateLimitEvents = rateLimitEvents
+        snapshot.agents = agentHandles.values.sorted { $0.agentID < $1.agentID }
         snapshot.dataPath = config.system.dataPath == .reactor ? .reactor : .nio
         snapshot.forwarding = ForwardingPolicy(
             via: config.system.via,

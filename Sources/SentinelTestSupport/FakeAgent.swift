@@ -50,6 +50,7 @@ public final class FakeAgent: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let state = Mutex<State>(State())
+    private let stopped = Atomic<Bool>(false)
     private let handshake: Handshake
     private let script: Script
 
@@ -136,8 +137,9 @@ public final class FakeAgent: Sendable {
         for c in children { try? c.close().wait() }
     }
 
-    /// Stops listening, closes every connection and removes the socket.
+    /// Stops listening, closes every connection and removes the socket (once; later calls do nothing).
     public func stop() {
+        guard stopped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         try? channel.close().wait()
         dropConnections()
         releaseWaiters()

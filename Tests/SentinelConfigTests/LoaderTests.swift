@@ -135,15 +135,17 @@ import Testing
         #expect(unknownKey.count == 1)
     }
 
-    /// sentinel-stack supervises agents with `command`; talking to agents (the protocol) is not built.
-    @Test func supervisedAgentsAreAcceptedAgentsWithoutCommandAreNot() {
+    /// Agents on a Unix socket are called by agent filters (supervised by sentinel-stack or not);
+    /// the gRPC and HTTP transports are refused.
+    @Test func unixSocketAgentsAreAcceptedOtherTransportsAreNot() {
         let supervised = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true" } }"#)
         #expect(diagnostics(supervised).isEmpty)
         if case .success(let loaded) = ConfigLoader.load(text: supervised) {
             #expect(loaded.warnings.contains { $0.message.contains("supervised by sentinel-stack only") })
         }
-        let bare = diagnostics(minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock" } }"#))
-        #expect(bare.map(\.message) == ["not supported yet: agents without command (agent \"a\"; the proxy-agent protocol)"])
+        #expect(diagnostics(minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock" } }"#)).isEmpty)
+        let grpc = diagnostics(minimal(#"agents { agent "a" { grpc "http://127.0.0.1:50051" } }"#))
+        #expect(grpc.map(\.message) == ["not supported yet: agent transport \"grpc\" (agent \"a\"; use unix-socket)"])
     }
 
     /// sentinel-stack drops workers and agents to user/group; single-process sentinel cannot.
@@ -247,12 +249,15 @@ import Testing
         #expect(d.map(\.message) == ["not supported yet: websocket-inspection (frames to agents)"])
     }
 
-    @Test func callSettingsOfASupervisedAgentAreRefused() {
-        let plain = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true" } }"#)
-        #expect(diagnostics(plain).isEmpty)
-        let timed = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true"; timeout-ms 50 } }"#)
-        #expect(diagnostics(timed).map(\.message).allSatisfy { $0.hasPrefix("not supported yet: agent call settings (agent \"a\"") })
-        #expect(diagnostics(timed).count == 1)
+    /// Call settings are honoured; body events (and the body settings only they use) are refused.
+    @Test func agentCallSettingsAreHonouredBodyEventsAreRefused() {
+        let timed = minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; command "/bin/true"; timeout-ms 50; failure-mode "closed"; max-concurrent-calls 4 } }"#)
+        #expect(diagnostics(timed).isEmpty)
+        let body = diagnostics(minimal(#"agents { agent "a" { unix-socket "/tmp/a.sock"; events "request_headers" "request_body"; request-body-mode "stream" } }"#))
+        #expect(body.map(\.message) == [
+            "not supported yet: agent events \"request_body\" (agent \"a\"; request_headers is supported)",
+            "not supported yet: agent body settings request-body-mode (agent \"a\"; body events)",
+        ])
     }
 
     @Test func fallbackSkipIfUnhealthyIsRefused() {

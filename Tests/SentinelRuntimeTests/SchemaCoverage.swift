@@ -83,6 +83,7 @@ enum SchemaCoverage {
             }
             upstream "api"
             websocket #true
+            filters "agent-check"
             policies {
                 max-body-size 1048576
                 request-headers {
@@ -266,9 +267,16 @@ enum SchemaCoverage {
             }
         }
     }
+    filters {
+        filter "agent-check" {
+            type "agent"
+            agent "auth"
+        }
+    }
     agents {
         agent "auth" {
             unix-socket "/run/sentinel/auth.sock"
+            failure-mode "closed"
             command "/usr/bin/auth-agent" "--flag"
             restart-policy "always"
             restart-delay-ms 500

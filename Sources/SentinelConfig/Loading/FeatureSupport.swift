@@ -13,10 +13,10 @@ enum FeatureSupport {
         all += scope(listeners: config.listeners, routes: config.routes, upstreams: config.upstreams,
                      filters: config.filters, agents: config.agents)
         for ns in config.namespaces {
-            all += scope(listeners: ns.listeners, routes: ns.routes, upstreams: ns.upstreams, filters: ns.filters, agents: ns.agents)
+            all += scope(listeners: ns.listeners, routes: ns.routes, upstreams: ns.upstreams, filters: ns.filters, agents: ns.agents, namespaced: true)
             if ns.limits != nil { all.append(("namespace limits", ns.location, ConfigPath(["namespace \"\(ns.id)\""]))) }
             for svc in ns.services {
-                all += scope(listeners: svc.listeners, routes: svc.routes, upstreams: svc.upstreams, filters: svc.filters, agents: svc.agents)
+                all += scope(listeners: svc.listeners, routes: svc.routes, upstreams: svc.upstreams, filters: svc.filters, agents: svc.agents, namespaced: true)
                 if svc.limits != nil {
                     all.append(("service limits", svc.location, ConfigPath(["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])))
                 }
@@ -71,7 +71,6 @@ enum FeatureSupport {
         if l.maxInFlightRequests != d.maxInFlightRequests { names.append("max-in-flight-requests") }
         if l.maxInFlightRequestsPerWorker != d.maxInFlightRequestsPerWorker { names.append("max-in-flight-requests-per-worker") }
         if l.maxQueuedRequests != d.maxQueuedRequests { names.append("max-queued-requests") }
-        if l.maxAgentQueueDepth != d.maxAgentQueueDepth { names.append("max-agent-queue-depth") }
         if l.maxAgentBodyBytes != d.maxAgentBodyBytes { names.append("max-agent-body-bytes") }
         if l.maxAgentResponseBytes != d.maxAgentResponseBytes { names.append("max-agent-response-bytes") }
         if l.maxRequestsPerSecondGlobal != nil { names.append("max-requests-per-second-global") }
@@ -82,7 +81,7 @@ enum FeatureSupport {
 
     static func scope(
         listeners: [ListenerConfig], routes: [RouteConfig], upstreams: [UpstreamConfig],
-        filters: [FilterConfig], agents: [AgentConfig]
+        filters: [FilterConfig], agents: [AgentConfig], namespaced: Bool = false
     ) -> [(String, KDLSourceLocation, ConfigPath)] {
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
         for l in listeners {
@@ -127,27 +126,17 @@ enum FeatureSupport {
                     out.append(("rate-limit backend \"memcached\" (filter \"\(f.id)\"; Sentinel has no Memcached client: use backend \"redis\")",
                                 f.location, p))
                 }
-            case .agent, .compress, .geo:
+            case .agent(let a):
+                // Agent filters call their agent on the request headers; the body and the
+                // response side of a filter are not built yet.
+                if a.phase != .request { out.append(("agent filter phase \"response\"/\"both\" (filter \"\(f.id)\")", f.location, p)) }
+                if a.inspectBody { out.append(("agent filter inspect-body (filter \"\(f.id)\")", f.location, p)) }
+                if a.maxBodyBytes != nil { out.append(("agent filter max-body-bytes (filter \"\(f.id)\")", f.location, p)) }
+            case .compress, .geo:
                 out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
         }
-        // An agent with `command` is a process sentinel-stack supervises, which works; talking to
-        // an agent (the `agent` filter, gated with every filter above) does not yet, so an agent
-        // without `command` would be a setting with no effect.
-        for a in agents where a.supervision == nil {
-            out.append(("agents without command (agent \"\(a.id)\"; the proxy-agent protocol)", a.location,
-                        ConfigPath(["agents", "agent \"\(a.id)\""])))
-        }
-        // A supervised agent runs, but nothing calls it yet: its call settings would do nothing.
-        for a in agents where a.supervision != nil {
-            var plain = AgentConfig(id: a.id, location: a.location, type: a.type, transport: a.transport)
-            plain.supervision = a.supervision
-            if plain != a {
-                out.append(("agent call settings (agent \"\(a.id)\": events, timeouts, failure-mode, body limits and modes, "
-                            + "circuit-breaker, max-concurrent-calls, config; the proxy-agent protocol)", a.location,
-                            ConfigPath(["agents", "agent \"\(a.id)\""])))
-            }
-        }
+        out += agentSettings(agents, namespaced: namespaced)
         for r in routes {
             let p = ConfigPath(["routes", "route \"\(r.id)\""])
             if let h = r.builtinHandler, [.cachePurge, .cacheStats].contains(h) {
@@ -181,6 +170,46 @@ enum FeatureSupport {
             if r.policies.bufferRequests || r.policies.bufferResponses {
                 out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "
                             + "the original's KDL reader never read these keys)", r.location, p))
+            }
+        }
+        return out
+    }
+
+    /// What of an agent's settings the proxy does not use yet: transports other than a Unix
+    /// socket, events other than the request headers (and the body limits and modes that only
+    /// body events use), agents declared inside namespaces.
+    static func agentSettings(_ agents: [AgentConfig], namespaced: Bool) -> [(String, KDLSourceLocation, ConfigPath)] {
+        var out: [(String, KDLSourceLocation, ConfigPath)] = []
+        for a in agents {
+            let p = ConfigPath(["agents", "agent \"\(a.id)\""])
+            if namespaced {
+                // Agent filters reach the top-level agents only: one declared in a namespace can
+                // be supervised by sentinel-stack, and nothing calls it.
+                var plain = AgentConfig(id: a.id, location: a.location, type: a.type, transport: a.transport)
+                plain.supervision = a.supervision
+                if a.supervision == nil {
+                    out.append(("agents inside a namespace or service without command (agent \"\(a.id)\"; declare it in the top-level agents block)", a.location, p))
+                } else if plain != a {
+                    out.append(("call settings of an agent inside a namespace or service (agent \"\(a.id)\"; declare it in the top-level agents block)", a.location, p))
+                }
+                continue
+            }
+            if case .unixSocket = a.transport {} else {
+                out.append(("agent transport \"\(a.transport.name)\" (agent \"\(a.id)\"; use unix-socket)", a.location, p))
+            }
+            let other = a.events.filter { $0 != .requestHeaders }
+            if !other.isEmpty {
+                out.append(("agent events \(other.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")) (agent \"\(a.id)\"; request_headers is supported)", a.location, p))
+            }
+            let d = AgentConfig(id: a.id, location: a.location, type: a.type, transport: a.transport)
+            var body: [String] = []
+            if a.maxRequestBodyBytes != d.maxRequestBodyBytes { body.append("max-request-body-bytes") }
+            if a.maxResponseBodyBytes != d.maxResponseBodyBytes { body.append("max-response-body-bytes") }
+            if a.requestBodyMode != d.requestBodyMode { body.append("request-body-mode") }
+            if a.responseBodyMode != d.responseBodyMode { body.append("response-body-mode") }
+            if a.chunkTimeout != d.chunkTimeout { body.append("chunk-timeout-ms") }
+            if !body.isEmpty {
+                out.append(("agent body settings \(body.joined(separator: ", ")) (agent \"\(a.id)\"; body events)", a.location, p))
             }
         }
         return out

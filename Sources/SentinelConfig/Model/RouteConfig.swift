@@ -155,8 +155,8 @@ public struct RoutePolicies: Sendable, Hashable {
     public var timeout: Duration?
     /// Request body cap for this route (overrides `limits`).
     public var maxBodySize: Int64?
-    /// Default failure mode of the route's agent filters.
-    public var failureMode: FailureMode = .closed
+    /// Failure mode of the route's agent filters that set none; nil (unset): each agent's own.
+    public var failureMode: FailureMode?
     public var rateLimit: RateLimitPolicy?
     public var bufferRequests: Bool = false
     public var bufferResponses: Bool = false
@@ -178,7 +178,7 @@ public struct RoutePolicies: Sendable, Hashable {
         if let h = r.single("response-headers") { pol.responseHeaders = HeaderModifications.read(h, path: p, sink: sink) }
         pol.timeout = r.duration("timeout-secs", "timeout", unit: .seconds, min: .milliseconds(1))
         pol.maxBodySize = r.size("max-body-size", "max-body-size-bytes")
-        pol.failureMode = r.choice("failure-mode", default: .closed, options: [("open", .open), ("closed", .closed)])
+        pol.failureMode = r.choice("failure-mode", options: [("open", .open), ("closed", .closed), ("fail-open", .open), ("fail-closed", .closed)])
         if let rl = r.single("rate-limit") {
             let rp = p.appending(rl)
             var rr = NodeReader(rl, path: rp, sink: sink)

@@ -12,6 +12,9 @@ struct LocalAnswer: Equatable, Sendable {
         case empty
         /// A JSON document of the answering phase's own (a filter's or an agent's verdict).
         case json(String)
+        /// Plain text (an agent's block body; "Service unavailable" / "Gateway timeout" for an
+        /// agent that failed closed, as the original answers).
+        case text(String)
     }
 
     /// A field of the answer (names and values validated by whoever sets them: no CR, LF or NUL).
@@ -40,6 +43,8 @@ struct LocalAnswer: Equatable, Sendable {
         case .error: response = BuiltinHandlers.error(status, traceID: traceID)
         case .empty: response = BuiltinHandlers.empty(status, traceID: traceID)
         case .json(let body): response = BuiltinHandlers.json(status, body, traceID: traceID)
+        case .text(let body):
+            response = BuiltinResponse(status: status, headers: BuiltinHandlers.common(contentType: "text/plain", traceID), body: Array(body.utf8))
         }
         for field in fields { response.headers.append((field.name, field.value)) }
         return response

@@ -45,8 +45,9 @@ struct FilterRun {
         guard next < chain.request.count else { return .proceed }
         let entry = chain.request[next]
         switch verdict {
-        case .proceed(let edits):
+        case .proceed(let edits, let responseEdits):
             if let edits { effects.editRequest(edits) }
+            if let responseEdits { effects.editResponse(responseEdits) }
         case .answer(let answer):
             observer.filterAnswered(entry, status: answer.status)
             return .answer(answer)

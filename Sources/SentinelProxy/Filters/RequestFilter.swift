@@ -40,8 +40,8 @@ enum FilterDecision {
 
 /// The verdict of a filter that waited, delivered through its `FilterWaker`.
 enum FilterVerdict: Sendable {
-    /// Go on, with these edits to the request head (nil: none).
-    case proceed(requestEdits: HeaderEdits?)
+    /// Go on, with these edits to the request head and to the response head (nil: none).
+    case proceed(requestEdits: HeaderEdits?, responseEdits: HeaderEdits? = nil)
     /// Answer the request.
     case answer(LocalAnswer)
     /// The filter could not decide: its failure mode applies.
