@@ -207,7 +207,9 @@ let package = Package(
         // The shipped agents' handlers (echo, auth, WAF), testable in-process with the SDK's test kit.
         .target(
             name: "SentinelBundledAgents",
-            dependencies: ["SentinelAgentSDK", "SentinelAgentProtocol", "SentinelAuth", "SentinelWAF"],
+            dependencies: ["SentinelAgentSDK", "SentinelAgentProtocol", "SentinelAuth", "SentinelWAF", "SentinelObservability",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(

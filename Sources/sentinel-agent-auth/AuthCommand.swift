@@ -1,10 +1,8 @@
 import ArgumentParser
 import Foundation
-import Logging
 import SentinelAgentSDK
 import SentinelAuth
 import SentinelBundledAgents
-import SentinelObservability
 
 /// `sentinel-agent-auth --socket PATH (--jwt-secret-file F | --jwt-public-key F | --jwks F | --api-keys-file F) …`
 @main
@@ -18,11 +16,7 @@ struct AuthCommand: AsyncParsableCommand {
             Secrets are read from files (or SENTINEL_AUTH_JWT_SECRET), never from the command line.
             """)
 
-    @Option(help: "Unix socket to listen on.")
-    var socket: String
-
-    @Option(help: "Settings as a JSON file; flags override it.")
-    var config: String?
+    @OptionGroup var common: AgentCommandOptions
 
     @Option(help: "File holding the HS256 secret (at least 32 bytes; a final newline is dropped).")
     var jwtSecretFile: String?
@@ -63,11 +57,8 @@ struct AuthCommand: AsyncParsableCommand {
     @Option(help: "Realm in WWW-Authenticate (default sentinel).")
     var realm: String?
 
-    @Option(help: "Log level: debug, info, warn, error.")
-    var logLevel = "info"
-
     func settings() throws -> AuthSettings {
-        var s = try config.map { try decodeSettings(AuthSettings.self, file: $0) } ?? AuthSettings()
+        var s = try common.config.map { try decodeSettings(AuthSettings.self, file: $0) } ?? AuthSettings()
         if let path = jwtSecretFile {
             guard let data = FileManager.default.contents(atPath: path) else { throw SettingsError("cannot read \(path)") }
             var text = String(decoding: data, as: UTF8.self)
@@ -92,12 +83,6 @@ struct AuthCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let log = Logger.sentinel(role: "agent-auth", level: JSONLogHandler.level(named: logLevel))
-        let agent: AuthAgent
-        do { agent = try AuthAgent(settings: try settings()) } catch {
-            log.emit("error", "agent_start_failed", ["reason": "\(error)"])
-            throw ExitCode(2)
-        }
-        try await AgentProcess.run(AgentServer(socketPath: socket, handler: agent, logger: log))
+        try await common.serve(role: "agent-auth") { try AuthAgent(settings: try settings()) }
     }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Logging
 import SentinelAgentSDK
 import SentinelBundledAgents
-import SentinelObservability
 import SentinelWAF
 
 /// `sentinel-agent-waf --socket PATH [--paranoia-level N] [--anomaly-threshold N] [--detect-only] …`
@@ -16,11 +14,7 @@ struct WAFCommand: AsyncParsableCommand {
             which override it; a Configure from the proxy with a non-empty config replaces them whole.
             """)
 
-    @Option(help: "Unix socket to listen on.")
-    var socket: String
-
-    @Option(help: "Settings as a JSON file; flags override it.")
-    var config: String?
+    @OptionGroup var common: AgentCommandOptions
 
     @Option(help: "Paranoia level 1-4 (default 1).")
     var paranoiaLevel: Int?
@@ -46,14 +40,9 @@ struct WAFCommand: AsyncParsableCommand {
     @Option(help: "Body bytes inspected per request (default 1048576).")
     var maxBodyBytes: Int?
 
-    @Option(help: "Log level: debug, info, warn, error.")
-    var logLevel = "info"
-
     func run() async throws {
-        let log = Logger.sentinel(role: "agent-waf", level: JSONLogHandler.level(named: logLevel))
-        let agent: WAFAgent
-        do {
-            var s = try config.map { try decodeSettings(WAFSettings.self, file: $0) } ?? WAFSettings()
+        try await common.serve(role: "agent-waf") {
+            var s = try common.config.map { try decodeSettings(WAFSettings.self, file: $0) } ?? WAFSettings()
             if let paranoiaLevel { s.paranoiaLevel = paranoiaLevel }
             if let anomalyThreshold { s.anomalyThreshold = anomalyThreshold }
             if detectOnly { s.detectOnly = true }
@@ -62,11 +51,7 @@ struct WAFCommand: AsyncParsableCommand {
             if !disableRule.isEmpty { s.disabledRules += disableRule }
             if noStarterRules { s.starterRules = false }
             if let maxBodyBytes { s.maxBodyBytes = maxBodyBytes }
-            agent = try WAFAgent(settings: s)
-        } catch {
-            log.emit("error", "agent_start_failed", ["reason": "\(error)"])
-            throw ExitCode(2)
+            return try WAFAgent(settings: s)
         }
-        try await AgentProcess.run(AgentServer(socketPath: socket, handler: agent, logger: log))
     }
 }
