@@ -28,6 +28,18 @@ public final class MetricsRegistry: Sendable {
             sum += seconds
             count &+= 1
         }
+
+        /// The histogram's series `<name>_bucket`, `_sum` and `_count` with `labels` (no braces).
+        func render(_ name: String, labels: String) -> String {
+            var out = ""
+            for (i, bound) in MetricsRegistry.durationBuckets.enumerated() {
+                out += "\(name)_bucket{\(labels),le=\"\(MetricsRegistry.number(bound))\"} \(buckets[i])\n"
+            }
+            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(count)\n"
+            out += "\(name)_sum{\(labels)} \(MetricsRegistry.number(sum))\n"
+            out += "\(name)_count{\(labels)} \(count)\n"
+            return out
+        }
     }
     /// The request series of one route label: a counter per (method, status) and a histogram per
     /// method. One dictionary lookup (the route) per finished request; methods are a fixed index and
@@ -311,14 +323,8 @@ public final class MetricsRegistry: Sendable {
         out += "# TYPE sentinel_request_duration_seconds histogram\n"
         histograms.sort { a, b in (a.route, a.method) < (b.route, b.method) }
         for entry in histograms {
-            let h = entry.histogram
-            let labels = "route=\(Self.labelValue(entry.route)),method=\(Self.labelValue(entry.method))"
-            for (i, bound) in Self.durationBuckets.enumerated() {
-                out += "sentinel_request_duration_seconds_bucket{\(labels),le=\"\(Self.number(bound))\"} \(h.buckets[i])\n"
-            }
-            out += "sentinel_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
-            out += "sentinel_request_duration_seconds_sum{\(labels)} \(Self.number(h.sum))\n"
-            out += "sentinel_request_duration_seconds_count{\(labels)} \(h.count)\n"
+            out += entry.histogram.render(
+                "sentinel_request_duration_seconds", labels: "route=\(Self.labelValue(entry.route)),method=\(Self.labelValue(entry.method))")
         }
         out += "# HELP sentinel_active_requests Requests in progress.\n# TYPE sentinel_active_requests gauge\n"
         out += "sentinel_active_requests \(s.activeRequests)\n"

@@ -193,16 +193,7 @@ struct TargetCounterTable {
         for (key, i) in slots { out += "sentinel_upstream_response_bytes_total{\(labels(key))} \(counters[i].responseBytes)\n" }
         out += "# HELP sentinel_upstream_first_byte_seconds Time from the request head written to a target to its first response byte.\n"
         out += "# TYPE sentinel_upstream_first_byte_seconds histogram\n"
-        for (key, i) in slots {
-            let h = counters[i].firstByte
-            let l = labels(key)
-            for (b, bound) in MetricsRegistry.durationBuckets.enumerated() {
-                out += "sentinel_upstream_first_byte_seconds_bucket{\(l),le=\"\(MetricsRegistry.number(bound))\"} \(h.buckets[b])\n"
-            }
-            out += "sentinel_upstream_first_byte_seconds_bucket{\(l),le=\"+Inf\"} \(h.count)\n"
-            out += "sentinel_upstream_first_byte_seconds_sum{\(l)} \(MetricsRegistry.number(h.sum))\n"
-            out += "sentinel_upstream_first_byte_seconds_count{\(l)} \(h.count)\n"
-        }
+        for (key, i) in slots { out += counters[i].firstByte.render("sentinel_upstream_first_byte_seconds", labels: labels(key)) }
         return out
     }
 }

@@ -61,14 +61,7 @@ public final class AgentMetrics: Sendable {
         out += "# HELP sentinel_agent_call_duration_seconds Time from call to answer, answered calls only.\n"
         out += "# TYPE sentinel_agent_call_duration_seconds histogram\n"
         for a in agents {
-            let h = s[a]!.latency
-            let label = "agent=\(MetricsRegistry.labelValue(a))"
-            for (i, bound) in MetricsRegistry.durationBuckets.enumerated() {
-                out += "sentinel_agent_call_duration_seconds_bucket{\(label),le=\"\(MetricsRegistry.number(bound))\"} \(h.buckets[i])\n"
-            }
-            out += "sentinel_agent_call_duration_seconds_bucket{\(label),le=\"+Inf\"} \(h.count)\n"
-            out += "sentinel_agent_call_duration_seconds_sum{\(label)} \(MetricsRegistry.number(h.sum))\n"
-            out += "sentinel_agent_call_duration_seconds_count{\(label)} \(h.count)\n"
+            out += s[a]!.latency.render("sentinel_agent_call_duration_seconds", labels: "agent=\(MetricsRegistry.labelValue(a))")
         }
         out += "# HELP sentinel_agent_circuit_breaker_state Agent breaker: 0 closed, 1 open, 2 half-open.\n"
         out += "# TYPE sentinel_agent_circuit_breaker_state gauge\n"
