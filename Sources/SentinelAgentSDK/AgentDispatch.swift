@@ -13,34 +13,13 @@ public enum AgentDispatch {
         var response: AgentResponse
         do {
             switch type {
-            case .requestHeaders:
-                let e = try AgentCodec.decode(RequestHeadersEvent.self, from: payload)
-                cid = e.metadata.correlationID
-                response = await handler.requestHeaders(e)
-            case .requestBodyChunk:
-                let e = try AgentCodec.decode(RequestBodyChunkEvent.self, from: payload)
-                cid = e.chunk.correlationID
-                response = await handler.requestBodyChunk(e)
-            case .responseHeaders:
-                let e = try AgentCodec.decode(ResponseHeadersEvent.self, from: payload)
-                cid = e.correlationID
-                response = await handler.responseHeaders(e)
-            case .responseBodyChunk:
-                let e = try AgentCodec.decode(ResponseBodyChunkEvent.self, from: payload)
-                cid = e.chunk.correlationID
-                response = await handler.responseBodyChunk(e)
-            case .requestComplete:
-                let e = try AgentCodec.decode(RequestCompleteEvent.self, from: payload)
-                cid = e.correlationID
-                response = await handler.requestComplete(e)
-            case .webSocketFrame:
-                let e = try AgentCodec.decode(WebSocketFrameEvent.self, from: payload)
-                cid = e.correlationID
-                response = await handler.webSocketFrame(e)
-            case .guardrailInspect:
-                let e = try AgentCodec.decode(GuardrailInspectEvent.self, from: payload)
-                cid = e.correlationID
-                response = await handler.guardrailInspect(e)
+            case .requestHeaders: (cid, response) = try await run(payload, handler.requestHeaders)
+            case .requestBodyChunk: (cid, response) = try await run(payload, handler.requestBodyChunk)
+            case .responseHeaders: (cid, response) = try await run(payload, handler.responseHeaders)
+            case .responseBodyChunk: (cid, response) = try await run(payload, handler.responseBodyChunk)
+            case .requestComplete: (cid, response) = try await run(payload, handler.requestComplete)
+            case .webSocketFrame: (cid, response) = try await run(payload, handler.webSocketFrame)
+            case .guardrailInspect: (cid, response) = try await run(payload, handler.guardrailInspect)
             case .configure:
                 let e = try AgentCodec.decode(ConfigureEvent.self, from: payload)
                 cid = e.correlationID
@@ -68,4 +47,26 @@ public enum AgentDispatch {
         }
         return frame
     }
+
+    /// Decodes `payload` as the event `handle` takes and runs it: the event's correlation id and
+    /// the handler's answer.
+    private static func run<E: AnsweredEvent>(
+        _ payload: [UInt8], _ handle: (E) async -> AgentResponse
+    ) async throws -> (String, AgentResponse) {
+        let event = try AgentCodec.decode(E.self, from: payload)
+        return (event.answerCorrelationID, await handle(event))
+    }
 }
+
+/// An event an agent answers, and the correlation id its answer carries.
+protocol AnsweredEvent: Decodable {
+    var answerCorrelationID: String { get }
+}
+
+extension RequestHeadersEvent: AnsweredEvent { var answerCorrelationID: String { metadata.correlationID } }
+extension RequestBodyChunkEvent: AnsweredEvent { var answerCorrelationID: String { chunk.correlationID } }
+extension ResponseHeadersEvent: AnsweredEvent { var answerCorrelationID: String { correlationID } }
+extension ResponseBodyChunkEvent: AnsweredEvent { var answerCorrelationID: String { chunk.correlationID } }
+extension RequestCompleteEvent: AnsweredEvent { var answerCorrelationID: String { correlationID } }
+extension WebSocketFrameEvent: AnsweredEvent { var answerCorrelationID: String { correlationID } }
+extension GuardrailInspectEvent: AnsweredEvent { var answerCorrelationID: String { correlationID } }
