@@ -420,7 +420,7 @@ final class RawServer: Sendable {
         // Accepted sockets inherit the listener's receive buffer (set before any connection).
         if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let listener = fd
-        DetachedThread.detach {
+        detachThread {
             // The listener is closed here, once accepting ended (`stop` only shuts it down).
             defer { close(listener) }
             while true {
@@ -431,7 +431,7 @@ final class RawServer: Sendable {
                 var nb = fcntl(c, F_GETFL)
                 nb &= ~O_NONBLOCK
                 _ = fcntl(c, F_SETFL, nb)
-                DetachedThread.detach {
+                detachThread {
                     serve(c)
                     close(c)
                 }
@@ -440,23 +440,6 @@ final class RawServer: Sendable {
     }
 
     func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
-}
-
-enum DetachedThread {
-    static func detach(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(ThreadBody(body))
-        var tid = pthread_t()
-        pthread_create(&tid, nil, { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box.toOpaque())
-        pthread_detach(tid)
-    }
-}
-
-private final class ThreadBody: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// Reads up to the end of a request head (or the end of the stream).

@@ -1,5 +1,6 @@
 import Glibc
 import SentinelReactor
+import SentinelTestSupport
 import Synchronization
 import Testing
 
@@ -169,7 +170,7 @@ final class LineServer: Sendable {
         let listener = fd
         let connections = connections
         let accepted = accepted
-        spawn {
+        detachThread {
             // The listener is closed here, once accepting ended (`stop` only shuts it down).
             defer { close(listener) }
             while true {
@@ -180,7 +181,7 @@ final class LineServer: Sendable {
                 _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK)
                 connections.update { $0 += 1 }
                 accepted.update { $0.append(c) }
-                spawn {
+                detachThread {
                     defer {
                         // Forgotten before it is closed: `closeConnections` never touches a
                         // descriptor number that may belong to someone else by then.
@@ -212,21 +213,6 @@ final class LineServer: Sendable {
         closeConnections()
         shutdown(fd, Int32(SHUT_RDWR))
     }
-}
-
-func spawn(_ body: @escaping @Sendable () -> Void) {
-    let box = Unmanaged.passRetained(SpawnBody(body))
-    var tid = pthread_t()
-    pthread_create(&tid, nil, { raw in
-        Unmanaged<SpawnBody>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, box.toOpaque())
-    pthread_detach(tid)
-}
-
-private final class SpawnBody: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// Records its session's token and ends at once.
