@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "SentinelRateLimit", targets: ["SentinelRateLimit"]),
         .executable(name: "sentinel", targets: ["sentinel"]),
         .executable(name: "sentinel-stack", targets: ["sentinel-stack"]),
+        .executable(name: "sentinel-guard", targets: ["sentinel-guard"]),
         .library(name: "SentinelAgentSDK", targets: ["SentinelAgentSDK"]),
         .executable(name: "sentinel-agent-echo", targets: ["sentinel-agent-echo"]),
         .executable(name: "sentinel-agent-auth", targets: ["sentinel-agent-auth"]),
@@ -151,12 +152,17 @@ let package = Package(
             path: "Benchmarks/ratelimit", exclude: ["measure-stack.sh", "measure-redis.sh"]),
         // libsystemd's sd_notify for Type=notify (READY=1, RELOADING=1, STOPPING=1, STATUS=).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The orphan guard in C with libc only (docs/stack.md): the `sentinel-guard` process costs
+        // about 1 MiB of RSS where a Swift process costs 20; `sentinel-stack guard` runs the same
+        // code when no `sentinel-guard` is installed beside `sentinel-stack`.
+        .target(name: "CSentinelGuard"),
+        .executableTarget(name: "sentinel-guard", dependencies: ["CSentinelGuard"]),
         // Master process: listener table, worker generations, signals, control socket, systemd.
         // Never imports the data plane; the `sentinel-stack` executable joins the two.
         .target(
             name: "SentinelMaster",
             dependencies: [
-                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSystemd", "SentinelRateLimit",
+                "SentinelConfig", "SentinelObservability", "CSentinelLinux", "CSentinelGuard", "CSystemd", "SentinelRateLimit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -261,6 +267,8 @@ let package = Package(
             name: "StackTests",
             dependencies: [
                 "SentinelMaster", "SentinelConfig", "SentinelObservability", "sentinel-stack", "SentinelTestSupport",
+                // The orphan guard's parser and rules (GuardTests); its process (GuardProcessTests).
+                "CSentinelGuard", "sentinel-guard",
                 .product(name: "Logging", package: "swift-log"),
                 // The shipped agents run under the stack and are probed with the SDK's fake proxy.
                 "SentinelAgentSDK", "SentinelAgentProtocol", "sentinel-agent-echo", "sentinel-agent-auth", "sentinel-agent-waf",

@@ -16,6 +16,10 @@ D=${DESTDIR:-}
 [ -f systemd/sentinel-stack.service ] || { echo "run from the repository root" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "no executable $BIN (build first: see systemd/README.md)" >&2; exit 2; }
 install -D -m 0755 "$BIN" "$D/usr/local/bin/sentinel-stack"
+# The orphan guard (C, about 1 MiB resident), when built next to the binary; without it the master
+# runs its own `guard` role, a full Swift process (docs/stack.md).
+G="$(dirname "$BIN")/sentinel-guard"
+[ ! -x "$G" ] || install -D -m 0755 "$G" "$D/usr/local/bin/sentinel-guard"
 install -D -m 0644 systemd/sentinel.sysusers "$D/etc/sysusers.d/sentinel.conf"
 install -D -m 0644 systemd/sentinel.tmpfiles "$D/etc/tmpfiles.d/sentinel.conf"
 install -D -m 0644 systemd/sentinel-stack.service "$D/etc/systemd/system/sentinel-stack.service"

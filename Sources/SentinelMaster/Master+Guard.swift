@@ -10,12 +10,12 @@ import SentinelObservability
 extension Runner {
     /// Starts the guard and registers every process this master runs now.
     mutating func startGuard() {
-        guard let arguments = options.guardArguments else { return }
+        guard let (program, arguments) = guardCommand else { return }
         do {
-            let link = try GuardLink.spawn(executable: executable, arguments: arguments)
+            let link = try GuardLink.spawn(executable: program, arguments: arguments)
             guardLink = link
             guardStartedAt = now
-            log.emit("info", "guard_started", ["guard_pid": .int(link.pid)])
+            log.emit("info", "guard_started", ["guard_pid": .int(link.pid), "program": .string(program)])
         } catch {
             log.emit("error", "guard_spawn_failed", ["reason": .string(error.description)])
             return
@@ -27,6 +27,20 @@ extension Runner {
             if let a = agents.state.agents[name], let pid = a.pid { watchAgent(pid, stopTimeout: a.spec.stopTimeout) }
         }
     }
+
+    /// `sentinel-guard` beside the running binary (the C program: about 1 MiB resident), else this
+    /// binary's `guard` role (the same code in a full Swift process); nil: no guard.
+    var guardCommand: (String, [String])? {
+        guard let fallback = options.guardArguments else { return nil }
+        let binary = executable
+        if binary != Spawner.procSelfExe, let slash = binary.lastIndex(of: "/") {
+            let slim = String(binary[...slash]) + Self.guardProgram
+            if access(slim, X_OK) == 0 { return (slim, [Self.guardProgram]) }
+        }
+        return (binary, fallback)
+    }
+
+    static let guardProgram = "sentinel-guard"
 
     /// Workers drain by themselves when the master is gone (EOF on their control socket); the guard
     /// SIGKILLs one still running a second past the drain deadline.

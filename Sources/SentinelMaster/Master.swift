@@ -23,7 +23,8 @@ public struct Master: Sendable {
         public var executable = Spawner.procSelfExe
         /// argv of a worker, argv[0] included.
         public var workerArguments = ["sentinel-stack", "worker"]
-        /// argv of the orphan guard (`GuardMessage`); nil runs without one.
+        /// argv of the orphan guard's fallback, this binary's `guard` role (`GuardMessage`), used
+        /// when no `sentinel-guard` is installed beside the binary; nil runs without a guard.
         public var guardArguments: [String]? = ["sentinel-stack", "guard"]
         public var environment: [String: String]
         /// The addresses a configuration's workers listen on, after checking that the data plane

@@ -74,6 +74,9 @@ import Testing
         let stubborn = try #require(try statusAgents(stack).first { $0["name"] as? String == "stubborn" }?["pid"] as? Int)
         let children = try childrenOf(Int32(stubborn))
         let guardPid = try #require(status["guard_pid"] as? Int)
+        // The slim guard (the C `sentinel-guard` built beside `sentinel-stack`), not a Swift process.
+        let guardExe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(guardPid)/exe")
+        #expect(guardExe.hasSuffix("/sentinel-guard"), "guard runs \(guardExe)")
         #expect(workers.count == 2 && agentPids.count == 2 && !children.isEmpty)
         let all = workers + agentPids + children + [Int32(guardPid)]
         #expect(!all.contains(where: processGone))

@@ -1,3 +1,4 @@
+import CSentinelGuard
 import SentinelMaster
 import Testing
 
@@ -18,16 +19,50 @@ struct GuardTests {
         #expect(GuardMessage(line: "DISARM now") == nil)
     }
 
+    @Test func parserRefusesMalformedFields() {
+        #expect(GuardMessage(line: "WATCH  42   7 kill 5") == .watch(pid: 42, startTime: "7", term: false, killAfter: .milliseconds(5)),
+                "runs of spaces separate fields, as the master's split")
+        #expect(GuardMessage(line: "WATCH 42 7 kill 5 extra") == nil)
+        #expect(GuardMessage(line: "WATCH x 7 kill 5") == nil)
+        #expect(GuardMessage(line: "WATCH 4294967296 7 kill 5") == nil, "beyond Int32")
+        #expect(GuardMessage(line: "WATCH 42 7 kill 99999999999999999999") == nil)
+        #expect(GuardMessage(line: "WATCH 42 \(String(repeating: "9", count: 33)) kill 5") == nil, "start time longer than /proc's")
+        #expect(GuardMessage(line: "FORGET") == nil)
+        #expect(GuardMessage(line: "FORGET 5 6") == nil)
+        #expect(GuardMessage(line: "") == nil)
+        #expect(GuardMessage(line: "watch 42 7 kill 5") == nil)
+    }
+
+    /// The guard's watched set (CSentinelGuard), fed the lines the master writes.
     @Test func onlyAgentsAreTerminatedAtOnceAndForgottenOnesNotAtAll() {
-        var state = GuardState()
-        state.apply(.watch(pid: 10, startTime: "1", term: true, killAfter: .seconds(5)))
-        state.apply(.watch(pid: 11, startTime: "1", term: false, killAfter: .seconds(31)))
-        state.apply(.watch(pid: 12, startTime: "1", term: true, killAfter: .seconds(5)))
-        state.apply(.forget(pid: 12))
-        #expect(state.termAtOnce == [10])
-        #expect(state.watched.keys.sorted() == [10, 11])
+        var state = sentinel_guard_state()
+        defer { sentinel_guard_state_free(&state) }
+        func apply(_ message: GuardMessage) {
+            var m = sentinel_guard_message()
+            let line = Array(message.line.utf8.dropLast())
+            let kind = line.withUnsafeBufferPointer { b in b.withMemoryRebound(to: CChar.self) { sentinel_guard_parse($0.baseAddress, $0.count, &m) } }
+            #expect(kind != SENTINEL_GUARD_INVALID)
+            #expect(sentinel_guard_apply(&state, &m))
+        }
+        func termAtOnce() -> [Int32] {
+            var pids = [Int32](repeating: 0, count: 64)
+            let n = sentinel_guard_term_at_once(&state, &pids, pids.count)
+            return Array(pids.prefix(n))
+        }
+        apply(.watch(pid: 12, startTime: "1", term: true, killAfter: .seconds(5)))
+        apply(.watch(pid: 10, startTime: "1", term: true, killAfter: .seconds(5)))
+        apply(.watch(pid: 11, startTime: "1", term: false, killAfter: .seconds(31)))
+        apply(.forget(pid: 12))
+        #expect(termAtOnce() == [10])
+        #expect(state.count == 2)
+        // Watching a pid again replaces its entry.
+        apply(.watch(pid: 11, startTime: "2", term: true, killAfter: .seconds(1)))
+        #expect(state.count == 2 && termAtOnce() == [10, 11])
+        // Many children: the set grows.
+        for pid in Int32(100)..<Int32(200) { apply(.watch(pid: pid, startTime: "1", term: false, killAfter: .zero)) }
+        #expect(state.count == 102)
         #expect(!state.disarmed)
-        state.apply(.disarm)
+        apply(.disarm)
         #expect(state.disarmed)
     }
 }
