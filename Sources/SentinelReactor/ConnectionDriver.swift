@@ -61,8 +61,8 @@ public struct DriverIO {
         self.session = session
     }
 
-    /// With a reused action list (the reactor's, so a callback allocates nothing).
-    init(now: ReactorInstant, pool: BufferPool, session: UInt64, storage: inout [DriverAction]) {
+    /// With a reused action list (the reactor's, or a wrapping driver's), so a callback allocates nothing.
+    public init(now: ReactorInstant, pool: BufferPool, session: UInt64, storage: inout [DriverAction]) {
         self.now = now
         self.pool = pool
         self.session = session
@@ -80,7 +80,7 @@ public struct DriverIO {
     public func makeBuffer() -> IOBuffer { pool.take() }
 
     /// Hands the actions over (the reactor performs them) and keeps the list's storage.
-    mutating func takeActions(into out: inout [DriverAction]) {
+    public mutating func takeActions(into out: inout [DriverAction]) {
         swap(&out, &actions)
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import SentinelConfig
 import Testing
 
-/// `system { data-path "reactor" }` proxies to upstreams by address, plain or TLS; what its
-/// upstream side does not carry yet (targets given by name) is refused at load.
+/// `system { data-path "reactor" }` serves plain and HTTPS listeners and proxies to upstreams by
+/// address, plain or TLS; what its upstream side does not carry yet (targets given by name) is
+/// refused at load.
 @Suite struct DataPathConfigTests {
     func reactor(_ upstream: String) -> String {
         """
@@ -20,6 +21,15 @@ import Testing
 
     @Test func upstreamTLSIsAccepted() {
         #expect(valid(reactor(#"target "127.0.0.1:9000"; tls { sni "u.internal" }"#))?.upstreams.first?.tls != nil)
+    }
+
+    /// HTTPS listeners are served on the reactor (ReactorTLSServer): no refusal at load. The
+    /// files are only read when the snapshot is built, so any path does here.
+    @Test func httpsListenersAreAccepted() {
+        let text = reactor(#"target "127.0.0.1:9000""#).replacingOccurrences(
+            of: #"protocol "http" }"#, with: #"protocol "https"; tls { cert-file "/x/c.pem"; key-file "/x/c.key" } }"#)
+        #expect(text.contains("https"))
+        #expect(diagnostics(text).isEmpty, "\(diagnostics(text))")
     }
 
     @Test func targetsGivenByNameAreRefused() {

@@ -50,13 +50,16 @@ import Testing
 
     static let process = ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z", ticketKeys: try! TicketKeyRing.random())
 
-    func snapshot(_ text: String) throws -> ServerSnapshot {
+    /// The snapshot of `text`, served on `path` (every socket test runs on both data paths).
+    func snapshot(_ text: String, _ path: ServerSnapshot.DataPath = .nio) throws -> ServerSnapshot {
         let config = try ConfigLoader.load(text: text).get().config
-        return try SnapshotBuilder.build(config, instanceID: "t", process: Self.process)
+        var s = try SnapshotBuilder.build(config, instanceID: "t", process: Self.process)
+        s.dataPath = path
+        return s
     }
 
-    func serve(_ text: String, accessLog: String? = nil, _ body: (ProxyServer, Int) async throws -> Void) async throws {
-        var snap = try snapshot(text)
+    func serve(_ text: String, _ path: ServerSnapshot.DataPath, accessLog: String? = nil, _ body: (ProxyServer, Int) async throws -> Void) async throws {
+        var snap = try snapshot(text, path)
         if let accessLog { snap.accessLog = AccessLogSettings(path: accessLog, format: .json) }
         let server = ProxyServer(eventLoopCount: 1)
         let bound = try await server.start(snapshot: snap)
@@ -87,10 +90,10 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
-    @Test func requiredRefusesWithoutACertificateAndForwardsTheVerifiedSubject() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func requiredRefusesWithoutACertificateAndForwardsTheVerifiedSubject(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("from upstream") }
         let log = fx.path("access-\(UUID().uuidString).log")
-        try await serve(config(upstreamPort: upstream.port, tls: required), accessLog: log) { server, port in
+        try await serve(config(upstreamPort: upstream.port, tls: required), path, accessLog: log) { server, port in
             let without = try curl(port)
             #expect(without.status != 0)
             #expect(!without.stdout.contains("from upstream"))
@@ -120,11 +123,11 @@ import Testing
         await upstream.shutdown()
     }
 
-    @Test func optionalLetsAClientWithoutACertificateThroughAsNone() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func optionalLetsAClientWithoutACertificateThroughAsNone(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("from upstream") }
         let log = fx.path("access-\(UUID().uuidString).log")
         let optional = #"ca-file "\#(mx.path("cca.pem"))"; client-auth "optional""#
-        try await serve(config(upstreamPort: upstream.port, tls: optional), accessLog: log) { server, port in
+        try await serve(config(upstreamPort: upstream.port, tls: optional), path, accessLog: log) { server, port in
             let without = try curl(port, ["-H", "X-Client-Subject: CN=alice,O=Sentinel Tests", "-H", "X-Client-SAN: spoofed"])
             #expect(without.stdout == "from upstream", "\(without.stderr)")
             let alice = try curl(port, cert: mx.path("alice.pem"))
@@ -148,9 +151,9 @@ import Testing
         await upstream.shutdown()
     }
 
-    @Test func certificateRevokedByTheCRLIsRefused() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func certificateRevokedByTheCRLIsRefused(_ path: ServerSnapshot.DataPath) async throws {
         let withCRL = required + #"; crl-file "\#(mx.path("cca.crl"))""#
-        try await serve(config(tls: withCRL)) { server, port in
+        try await serve(config(tls: withCRL), path) { server, port in
             let mallory = try curl(port, path: "/health", cert: mx.path("mallory.pem"))
             #expect(mallory.status != 0)
             #expect(!mallory.stdout.contains("healthy"))
@@ -159,21 +162,21 @@ import Testing
             #expect(alice.stdout.contains("healthy"), "\(alice.stderr)")
         }
         // Without the CRL the same certificate is accepted (the refusal is the CRL's).
-        try await serve(config(tls: required)) { _, port in
+        try await serve(config(tls: required), path) { _, port in
             let mallory = try curl(port, path: "/health", cert: mx.path("mallory.pem"))
             #expect(mallory.stdout.contains("healthy"), "\(mallory.stderr)")
         }
     }
 
-    @Test func verifyDepthBoundsTheClientChain() async throws {
-        try await serve(config(tls: required + "; verify-depth 0")) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func verifyDepthBoundsTheClientChain(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(tls: required + "; verify-depth 0"), path) { server, port in
             let deep = try curl(port, path: "/health", cert: mx.path("deep-chain.pem"), key: mx.path("deep.key"))
             #expect(deep.status != 0)
             #expect(server.metrics.tls.count(listener: "tls", outcome: "bad_client_cert", failed: true) == 1)
             let alice = try curl(port, path: "/health", cert: mx.path("alice.pem"))
             #expect(alice.stdout.contains("healthy"), "\(alice.stderr)")
         }
-        try await serve(config(tls: required)) { _, port in
+        try await serve(config(tls: required), path) { _, port in
             let deep = try curl(port, path: "/health", cert: mx.path("deep-chain.pem"), key: mx.path("deep.key"))
             #expect(deep.stdout.contains("healthy"), "\(deep.stderr)")
         }
@@ -181,8 +184,8 @@ import Testing
 
     /// A ticket minted under one client-certificate policy never resumes under another after a
     /// reload (the ring is the same, so only the binding refuses it); the same policy resumes.
-    @Test(arguments: ["-tls1_2", "-tls1_3"])
-    func ticketDoesNotResumeAcrossClientCertificatePolicies(version: String) async throws {
+    @Test(arguments: ["-tls1_2", "-tls1_3"], ServerSnapshot.DataPath.allCases)
+    func ticketDoesNotResumeAcrossClientCertificatePolicies(version: String, path: ServerSnapshot.DataPath) async throws {
         let optional = #"ca-file "\#(mx.path("cca.pem"))"; client-auth "optional""#
         let withCRL = required + #"; crl-file "\#(mx.path("cca.crl"))""#
         let cert = ["-cert", mx.path("alice.pem"), "-key", mx.path("alice.key")]
@@ -192,10 +195,10 @@ import Testing
         ]
         for (before, after, resumes) in cases {
             let session = fx.path("sess-\(UUID().uuidString).pem")
-            try await serve(config(tls: before)) { server, port in
+            try await serve(config(tls: before), path) { server, port in
                 let first = try sClient(port, [version, "-servername", "a.test", "-sess_out", session] + cert)
                 #expect(first.stdout.contains("New, TLSv1"), "\(first.stdout)")
-                try server.reload(snapshot: try snapshot(config(tls: after)))
+                try server.reload(snapshot: try snapshot(config(tls: after), path))
                 let second = try sClient(port, [version, "-servername", "a.test", "-sess_in", session] + cert)
                 #expect(second.stdout.contains("HTTP/1.1 200"), "\(before) → \(after): \(second.stdout)")
                 #expect(second.stdout.contains("Reused, TLSv1") == resumes, "\(before) → \(after): \(second.stdout)")
@@ -203,21 +206,21 @@ import Testing
         }
         // The policy that matters most: without a certificate the old ticket gets no connection.
         let session = fx.path("sess-\(UUID().uuidString).pem")
-        try await serve(config(tls: "")) { server, port in
+        try await serve(config(tls: ""), path) { server, port in
             _ = try sClient(port, [version, "-servername", "a.test", "-sess_out", session])
-            try server.reload(snapshot: try snapshot(config(tls: required)))
+            try server.reload(snapshot: try snapshot(config(tls: required), path))
             let stolen = try sClient(port, [version, "-servername", "a.test", "-sess_in", session])
             #expect(!stolen.stdout.contains("HTTP/1.1 200"), "\(stolen.stdout)")
             #expect(!stolen.stdout.contains("Reused, TLSv1"))
         }
     }
 
-    @Test func ocspResponseIsStapledAndRefreshedOnReload() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func ocspResponseIsStapledAndRefreshedOnReload(_ path: ServerSnapshot.DataPath) async throws {
         let ocsp = #"ocsp-file "\#(mx.path("a.ocsp.der"))""#
-        try await serve(config(tls: "")) { server, port in
+        try await serve(config(tls: ""), path) { server, port in
             let before = try sClient(port, ["-servername", "a.test", "-status"])
             #expect(before.stdout.contains("OCSP response: no response sent"), "\(before.stdout)")
-            try server.reload(snapshot: try snapshot(config(tls: "", sniA: ocsp)))
+            try server.reload(snapshot: try snapshot(config(tls: "", sniA: ocsp), path))
             let after = try sClient(port, ["-servername", "a.test", "-status"])
             #expect(after.stdout.contains("OCSP Response Status: successful"), "\(after.stdout)")
             #expect(after.stdout.contains("Cert Status: good"), "\(after.stdout)")

@@ -37,10 +37,15 @@ import Testing
 
     static let process = ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z", ticketKeys: try! TicketKeyRing.random())
 
-    func snapshot(_ text: String) throws -> ServerSnapshot { try ServerSnapshot.fromConfig(text, process: Self.process) }
+    /// The snapshot of `text`, served on `path` (every socket test runs on both data paths).
+    func snapshot(_ text: String, _ path: ServerSnapshot.DataPath = .nio) throws -> ServerSnapshot {
+        var s = try ServerSnapshot.fromConfig(text, process: Self.process)
+        s.dataPath = path
+        return s
+    }
 
-    func serve(_ text: String, _ body: (ProxyServer, Int) async throws -> Void) async throws {
-        try await withProxy(try snapshot(text), body)
+    func serve(_ text: String, _ path: ServerSnapshot.DataPath, _ body: (ProxyServer, Int) async throws -> Void) async throws {
+        try await withProxy(try snapshot(text, path), body)
     }
 
     func curl(_ port: Int, host: String, path: String = "/health", _ extra: [String] = []) throws -> ProcessResult {
@@ -57,8 +62,8 @@ import Testing
             input: "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     }
 
-    @Test func eachServerNameGetsItsCertificate() async throws {
-        try await serve(config()) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func eachServerNameGetsItsCertificate(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(), path) { _, port in
             for name in ["a.test", "b.test", "default.test"] {
                 // curl verifies the chain and the name: success means this name's certificate.
                 let r = try curl(port, host: name)
@@ -74,9 +79,9 @@ import Testing
         }
     }
 
-    @Test(arguments: ["-tls1", "-tls1_1"])
-    func legacyVersionsAreRefused(flag: String) async throws {
-        try await serve(config()) { server, port in
+    @Test(arguments: ["-tls1", "-tls1_1"], ServerSnapshot.DataPath.allCases)
+    func legacyVersionsAreRefused(flag: String, path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(), path) { server, port in
             let old = try sClient(port, [flag, "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "a.test"])
             #expect(old.status != 0)
             #expect(server.metrics.tls.count(listener: "tls", outcome: "protocol_version", failed: true) == 1)
@@ -87,9 +92,9 @@ import Testing
         }
     }
 
-    @Test func upstreamSeesHTTPSScheme() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func upstreamSeesHTTPSScheme(_ path: ServerSnapshot.DataPath) async throws {
         let upstream = try await ScriptedUpstream { _ in .ok("from upstream") }
-        try await serve(config(upstreamPort: upstream.port)) { _, port in
+        try await serve(config(upstreamPort: upstream.port), path) { _, port in
             let r = try curl(port, host: "a.test", path: "/up")
             #expect(r.stdout == "from upstream", "\(r.stderr)")
         }
@@ -99,9 +104,9 @@ import Testing
         await upstream.shutdown()
     }
 
-    @Test func ticketResumesOnTheSameProcess() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func ticketResumesOnTheSameProcess(_ path: ServerSnapshot.DataPath) async throws {
         let session = fx.path("sess-\(UUID().uuidString).pem")
-        try await serve(config()) { server, port in
+        try await serve(config(), path) { server, port in
             for version in ["-tls1_2", "-tls1_3"] {
                 let first = try sClient(port, [version, "-servername", "a.test", "-sess_out", session])
                 #expect(first.stdout.contains("New, TLSv1"), "\(version): \(first.stdout)")
@@ -115,8 +120,8 @@ import Testing
         }
     }
 
-    @Test func badCertificateOnReloadIsRefusedAndTheOldOneKeepsServing() async throws {
-        try await serve(config()) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func badCertificateOnReloadIsRefusedAndTheOldOneKeepsServing(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(), path) { server, port in
             // A key that is not the certificate's: the snapshot build fails with both files named.
             #expect {
                 _ = try snapshot(config(key: "other"))
@@ -131,7 +136,7 @@ import Testing
             let still = try sClient(port, ["-noservername"])
             #expect(still.stdout.contains("subject=CN = default.test"))
             // A good reload rotates the certificate for new connections.
-            try server.reload(snapshot: try snapshot(config(defaultCert: "a2")))
+            try server.reload(snapshot: try snapshot(config(defaultCert: "a2"), path))
             let rotated = try sClient(port, ["-noservername"])
             #expect(rotated.stdout.contains("subject=CN = a.test"), "\(rotated.stdout)")
             #expect(rotated.stdout.contains("HTTP/1.1 200"))
@@ -155,8 +160,8 @@ import Testing
         #expect(metrics.count(listener: "tls", outcome: "timeout", failed: true) == 1)
     }
 
-    @Test func plainHTTPOnTheTLSPortIsClosed() async throws {
-        try await serve(config()) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func plainHTTPOnTheTLSPortIsClosed(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(), path) { server, port in
             let client = try RawClient(port: port)
             client.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
             let answer = client.readAll()
@@ -180,9 +185,9 @@ import Testing
         #expect(soon.lines.contains { $0.hasPrefix("! ") && $0.contains("soon.pem") }, "\(soon.lines)")
     }
 
-    @Test func accessLogCarriesTheTLSFacts() async throws {
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func accessLogCarriesTheTLSFacts(_ dataPath: ServerSnapshot.DataPath) async throws {
         let path = fx.path("access-\(UUID().uuidString).log")
-        var snap = try snapshot(config())
+        var snap = try snapshot(config(), dataPath)
         snap.accessLog = AccessLogSettings(path: path, format: .json)
         let server = ProxyServer(eventLoopCount: 1)
         let port = try await server.start(snapshot: snap)[0].port
@@ -194,8 +199,8 @@ import Testing
         #expect(line.contains("\"tls_sni\":\"b.test\",\"tls_resumed\":false"), "\(line)")
     }
 
-    @Test func clientCertificateRequiredWithClientAuth() async throws {
-        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))"; client-auth #true"#)) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func clientCertificateRequiredWithClientAuth(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))"; client-auth #true"#), path) { _, port in
             let without = try curl(port, host: "a.test")
             #expect(without.status != 0)
             #expect(!without.stdout.contains("healthy"))
@@ -209,8 +214,8 @@ import Testing
     }
 
     /// `ca-file` without `client-auth`: no certificate is fine, a certificate that is sent must verify.
-    @Test func clientCertificateOptionalWithCAFileAlone() async throws {
-        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))""#)) { _, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func clientCertificateOptionalWithCAFileAlone(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(extra: #"ca-file "\#(fx.path("root.pem"))""#), path) { _, port in
             let without = try curl(port, host: "a.test")
             #expect(without.status == 0, "\(without.stderr)")
             let with = try curl(port, host: "a.test", ["--cert", fx.path("client.pem"), "--key", fx.path("client.key")])
@@ -220,10 +225,10 @@ import Testing
 
     /// Reloads that swap the certificate (two certificates for a.test) while a client opens a
     /// new verified connection per request: no request fails, both certificates are served.
-    @Test func certificateRotationByReloadDropsNothing() async throws {
-        let one = try snapshot(config(defaultCert: "a", sni: false))
-        let two = try snapshot(config(defaultCert: "a2", sni: false))
-        try await serve(config(defaultCert: "a", sni: false)) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func certificateRotationByReloadDropsNothing(_ path: ServerSnapshot.DataPath) async throws {
+        let one = try snapshot(config(defaultCert: "a", sni: false), path)
+        let two = try snapshot(config(defaultCert: "a2", sni: false), path)
+        try await serve(config(defaultCert: "a", sni: false), path) { server, port in
             let stop = Atomic(false)
             let counts = Mutex((ok: 0, failed: 0, serials: Set<String>()))
             let args = [

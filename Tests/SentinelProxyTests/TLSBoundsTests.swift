@@ -75,10 +75,13 @@ import Testing
 
     static let process = ProcessIdentity(stickyKey: [1], proxyID: "t", zone: "z", ticketKeys: try! TicketKeyRing.random())
 
-    func serve(_ text: String, _ body: (ProxyServer, Int) async throws -> Void) async throws {
+    /// Serves `text` on `path` (every socket test runs on both data paths).
+    func serve(_ text: String, _ path: ServerSnapshot.DataPath, _ body: (ProxyServer, Int) async throws -> Void) async throws {
         let config = try ConfigLoader.load(text: text).get().config
         let server = ProxyServer(eventLoopCount: 1)
-        let port = try await server.start(snapshot: try SnapshotBuilder.build(config, instanceID: "t", process: Self.process))[0].port
+        var snapshot = try SnapshotBuilder.build(config, instanceID: "t", process: Self.process)
+        snapshot.dataPath = path
+        let port = try await server.start(snapshot: snapshot)[0].port
         do {
             try await body(server, port)
         } catch {
@@ -98,8 +101,8 @@ import Testing
     /// The first bytes of a ClientHello: a handshake record announcing 200 bytes, and only 16 of them.
     static let halfClientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xC8, 0x01, 0x00, 0x00, 0xC4, 0x03, 0x03] + [UInt8](repeating: 7, count: 16)
 
-    @Test func stalledClientHelloIsClosedAtTheDeadlineWhileOthersAreServed() async throws {
-        try await serve(config(timeout: 2)) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func stalledClientHelloIsClosedAtTheDeadlineWhileOthersAreServed(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(timeout: 2), path) { server, port in
             let stalled = try RawClient(port: port)
             let start = ContinuousClock.now
             stalled.send(bytes: Self.halfClientHello)
@@ -119,8 +122,8 @@ import Testing
 
     /// With one slot, a stalled handshake holds it: the next client waits unread (not refused)
     /// and is served as soon as the stalled one goes away.
-    @Test func connectionsBeyondTheLimitWaitUnreadAndAreServedWhenASlotFrees() async throws {
-        try await serve(config(limit: 1)) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func connectionsBeyondTheLimitWaitUnreadAndAreServedWhenASlotFrees(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(limit: 1), path) { server, port in
             let stalled = try RawClient(port: port)
             stalled.send(bytes: Self.halfClientHello)
             #expect(pollUntil { server.metrics.tls.handshakes.inFlight == 1 })
@@ -145,8 +148,8 @@ import Testing
         }
     }
 
-    @Test func manyStalledClientsHoldNoMoreThanTheLimit() async throws {
-        try await serve(config(limit: 2)) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func manyStalledClientsHoldNoMoreThanTheLimit(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(limit: 2), path) { server, port in
             var clients: [RawClient] = []
             for _ in 0..<6 {
                 let c = try RawClient(port: port)
@@ -163,8 +166,8 @@ import Testing
 
     // MARK: Visibility
 
-    @Test func certificateExpiryIsReportedPerCertificateAndFollowsReloads() async throws {
-        try await serve(config()) { server, _ in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func certificateExpiryIsReportedPerCertificateAndFollowsReloads(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(), path) { server, _ in
             let text = server.metrics.render(version: "t")
             let lines = text.split(separator: "\n").filter { $0.hasPrefix("sentinel_tls_certificate_expiry_seconds{") }
             #expect(lines.count == 2, "\(text)")
@@ -177,7 +180,9 @@ import Testing
             let soon = config().replacingOccurrences(of: fx.path("a.pem"), with: fx.path("soon.pem"))
                 .replacingOccurrences(of: fx.path("a.key"), with: fx.path("soon.key"))
             let reloaded = try ConfigLoader.load(text: soon).get().config
-            try server.reload(snapshot: try SnapshotBuilder.build(reloaded, instanceID: "t", process: Self.process))
+            var next = try SnapshotBuilder.build(reloaded, instanceID: "t", process: Self.process)
+            next.dataPath = path
+            try server.reload(snapshot: next)
             let after = server.metrics.render(version: "t")
             #expect(!after.contains("CN=a.test"), "\(after)")
             let s = try #require(after.split(separator: "\n").first { $0.contains("subject=\"CN=soon.test\"") })
@@ -189,8 +194,8 @@ import Testing
     /// Failures by reason, each produced by a real client: no shared cipher, unknown SNI (with
     /// `UnknownServerNamePolicy.reject` it is an alert; Sentinel's listeners serve the default
     /// certificate instead, so that reason comes from the engine tests), protocol version, timeout.
-    @Test func failuresAreCountedByReason() async throws {
-        try await serve(config(timeout: 1)) { server, port in
+    @Test(arguments: ServerSnapshot.DataPath.allCases) func failuresAreCountedByReason(_ path: ServerSnapshot.DataPath) async throws {
+        try await serve(config(timeout: 1), path) { server, port in
             func sClient(_ args: [String]) throws -> ProcessResult {
                 try runProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "a.test"] + args, input: "")
             }

@@ -1,20 +1,17 @@
 import KDL
 
-/// What `system { data-path "reactor" }` does not carry yet. The reactor data path serves plain
-/// HTTP/1.1 listeners with Sentinel's own answers (builtin routes, redirects, every refusal)
-/// and proxies to upstreams by address (plain or TLS); anything else (TLS listeners, WebSocket
-/// routes, upstream targets given by name) is refused at load, naming the listener, route or
-/// upstream, rather than served differently from the NIO path. This list
+/// What `system { data-path "reactor" }` does not carry yet. The reactor data path serves
+/// HTTP/1.1 listeners, plain and HTTPS, with Sentinel's own answers (builtin routes, redirects,
+/// every refusal) and proxies to upstreams by address (plain or TLS); anything else (WebSocket
+/// routes, upstream targets given by name) is refused at load, naming the route or upstream,
+/// rather than served differently from the NIO path. This list
 /// shrinks as the reactor grows (issue 13).
 extension FeatureSupport {
     static func dataPath(_ config: SentinelConfiguration) -> [(String, KDLSourceLocation, ConfigPath)] {
         guard config.system.dataPath == .reactor else { return [] }
         let suffix = " with data-path \"reactor\""
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
-        func scope(_ listeners: [ListenerConfig], _ routes: [RouteConfig], _ prefix: [String]) {
-            for l in listeners where l.tls != nil || l.proto == .https {
-                out.append(("TLS listeners" + suffix, l.location, ConfigPath(prefix + ["listeners", "listener \"\(l.id)\""])))
-            }
+        func scope(_ routes: [RouteConfig], _ prefix: [String]) {
             for r in routes {
                 let p = ConfigPath(prefix + ["routes", "route \"\(r.id)\""])
                 if r.websocket {
@@ -32,13 +29,13 @@ extension FeatureSupport {
                 }
             }
         }
-        scope(config.listeners, config.routes, [])
+        scope(config.routes, [])
         upstreams(config.upstreams, [])
         for ns in config.namespaces {
-            scope(ns.listeners, ns.routes, ["namespace \"\(ns.id)\""])
+            scope(ns.routes, ["namespace \"\(ns.id)\""])
             upstreams(ns.upstreams, ["namespace \"\(ns.id)\""])
             for svc in ns.services {
-                scope(svc.listeners, svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
+                scope(svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
                 upstreams(svc.upstreams, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
             }
         }

@@ -143,9 +143,16 @@ final class ReactorDataPlane: Sendable {
                         let address = (ip: entry.host, port: entry.port)
                         reactor.addListener(fd: entry.fd) { accepted in
                             guard connections.admit() else { return nil }
-                            return HTTP1ReactorDriver(
+                            let http = HTTP1ReactorDriver(
                                 services: services, shared: shared, listenerID: listenerID, peer: accepted.peer,
                                 listenerAddress: address, connections: connections)
+                            // HTTPS: the engine under it, with the contexts of the snapshot current
+                            // at accept (a reload's new certificate serves new connections).
+                            let snapshot = shared.snapshot
+                            guard let tls = snapshot.listener(id: listenerID)?.tls else { return http }
+                            return try? ReactorTLSServer(
+                                tls: tls, inner: http, listenerID: listenerID, metrics: shared.metrics.tls,
+                                gate: (shared.metrics.tls.handshakes, snapshot.limits.maxTLSHandshakes))
                         }
                     }
                     loopBox.withLock { $0 = (loop, UncheckedServices(value: services)) }

@@ -68,3 +68,38 @@ final class HandshakeGate: Sendable {
     var inFlight: Int { state.withLock { $0.inFlight } }
     var waiting: Int { state.withLock { $0.waiters.count } }
 }
+
+/// One connection's claim on the `HandshakeGate`, as both TLS hosts (`TLSServerHandler` on NIO,
+/// `ReactorTLSServer` on the reactor) keep it.
+enum HandshakeSlot {
+    /// Not asked for yet (before the connection is active).
+    case none
+    /// Waiting, unread, for a slot (the id cancels the wait).
+    case waiting(UInt64)
+    case held
+    /// Given back (handshake over) or never to be taken (closed).
+    case done
+
+    var isWaiting: Bool {
+        if case .waiting = self { return true }
+        return false
+    }
+
+    /// Gives the slot back (handshake over or connection closed), or stops waiting for one.
+    mutating func release(_ gate: HandshakeGate?) {
+        switch self {
+        case .held:
+            self = .done
+            gate?.release()
+        case .waiting(let id):
+            self = .done
+            if gate?.cancel(id) == false {
+                // Granted concurrently: the grant will find the slot `.done` and release it.
+            }
+        case .none:
+            self = .done
+        case .done:
+            break
+        }
+    }
+}

@@ -33,16 +33,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler, TLS
 
     /// The process's bound on handshakes in flight, and its limit at accept (nil: unbounded).
     private let gate: (gate: HandshakeGate, limit: Int)?
-    private enum Slot {
-        /// Not asked for yet (before the connection is active).
-        case none
-        /// Waiting, unread, for a slot (the id cancels the wait).
-        case waiting(UInt64)
-        case held
-        /// Given back (handshake over) or never to be taken (closed).
-        case done
-    }
-    private var slot = Slot.none
+    private var slot = HandshakeSlot.none
     /// A `read` asked for while waiting for a slot, passed on when one is granted.
     private var pendingRead = false
 
@@ -55,10 +46,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler, TLS
     }
 
     /// True while the connection waits for a handshake slot (nothing is read meanwhile).
-    var isWaitingForSlot: Bool {
-        if case .waiting = slot { return true }
-        return false
-    }
+    var isWaitingForSlot: Bool { slot.isWaiting }
 
     private func failed(_ error: TLSError) {
         guard failure == nil else { return }
@@ -149,20 +137,7 @@ final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler, TLS
 
     /// Gives the slot back (handshake over or connection closed), or stops waiting for one.
     private func releaseSlot() {
-        switch slot {
-        case .held:
-            slot = .done
-            gate?.gate.release()
-        case .waiting(let id):
-            slot = .done
-            if gate?.gate.cancel(id) == false {
-                // Granted concurrently: the grant will find the slot `.done` and release it.
-            }
-        case .none:
-            slot = .done
-        case .done:
-            break
-        }
+        slot.release(gate?.gate)
     }
 
     func read(context: ChannelHandlerContext) {
