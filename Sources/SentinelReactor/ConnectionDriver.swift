@@ -1,3 +1,5 @@
+internal import Glibc
+
 /// One socket of a session, numbered by the driver. `downstream` (0) is the accepted
 /// connection; a driver numbers the connections it opens itself (`DriverIO.connect`), so the
 /// driver stays sans-I/O: it never holds a descriptor, and a test can play every event.
@@ -94,6 +96,16 @@ public struct DriverIO {
 /// called only on its reactor's thread. The session ends when it has no open endpoint and no
 /// deadline (`finish` clears both).
 public protocol ConnectionDriver: AnyObject {
+    /// Whether the driver reads each readable socket itself, into memory of its own
+    /// (`receive(on:_:_:)`), instead of being handed the reactor's pooled buffers (`received`).
+    /// Asked once, when the session starts. A host whose protocol code keeps another buffer
+    /// type reads straight into it: no copy between the reactor's buffer and its own.
+    var readsIntoOwnMemory: Bool { get }
+    /// `endpoint` is readable and its reading is on: read once (`read.read(into:)`, exactly
+    /// one call) into memory of the driver's choosing and use what arrived. On an end of file
+    /// or an error the read returns 0 or less: do nothing, the reactor reports it
+    /// (`inputEnded`, `failed`) after this call. Only called when `readsIntoOwnMemory`.
+    func receive(on endpoint: Endpoint, _ read: inout SocketRead, _ io: inout DriverIO)
     /// The accepted connection is ready (the driver sets reading, a deadline, or connects).
     /// Reading on the downstream is on from the start.
     func start(_ io: inout DriverIO)
@@ -119,6 +131,16 @@ public protocol ConnectionDriver: AnyObject {
 }
 
 extension ConnectionDriver {
+    public var readsIntoOwnMemory: Bool { false }
+    /// Reads into a pooled buffer and hands it over as `received` (what the reactor does itself
+    /// for a driver that does not read into its own memory).
+    public func receive(on endpoint: Endpoint, _ read: inout SocketRead, _ io: inout DriverIO) {
+        let buffer = io.makeBuffer()
+        let n = read.read(into: buffer.writable)
+        guard n > 0 else { return }
+        buffer.commit(n)
+        received(buffer, on: endpoint, &io)
+    }
     public func drained(_ endpoint: Endpoint, _ io: inout DriverIO) {}
     public func connected(_ endpoint: Endpoint, _ io: inout DriverIO) {}
     public func deadlineReached(_ io: inout DriverIO) {
@@ -126,4 +148,54 @@ extension ConnectionDriver {
     }
     public func drain(_ io: inout DriverIO) {}
     public func woken(_ io: inout DriverIO) {}
+}
+
+/// One read from an endpoint into memory a driver chose (`ConnectionDriver.receive`). The
+/// reactor reads the socket; tests play a read from bytes (`SocketRead(scripted:)`).
+public struct SocketRead {
+    private enum Source {
+        case socket(Int32)
+        case scripted([UInt8], errno: Int32)
+    }
+
+    private let source: Source
+    /// Bytes read (> 0), 0 at end of file, -1 after an error (`error`); nil until `read`.
+    public private(set) var result: Int?
+    /// The errno of a failed read (never EINTR: that read is repeated).
+    public private(set) var error: Int32 = 0
+    /// How much memory the read was offered (a read that filled it may have left bytes behind).
+    public private(set) var offered = 0
+
+    init(socket fd: Int32) { source = .socket(fd) }
+
+    /// A read that delivers `bytes` (as much as fits), or end of file for none, or fails with
+    /// `errno` when it is not 0 (tests).
+    public init(scripted bytes: [UInt8], errno: Int32 = 0) { source = .scripted(bytes, errno: errno) }
+
+    /// Reads once into `memory`; returns the bytes read (0: end of file or nothing, < 0: error).
+    public mutating func read(into memory: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(result == nil, "one read per receive")
+        precondition(memory.count > 0, "a read needs memory")
+        offered = memory.count
+        let n: Int
+        switch source {
+        case .socket(let fd):
+            var r: Int
+            repeat {
+                r = Glibc.read(fd, memory.baseAddress, memory.count)
+            } while r < 0 && errno == EINTR
+            if r < 0 { error = errno }
+            n = r
+        case .scripted(let bytes, let e):
+            if e != 0 {
+                error = e
+                n = -1
+            } else {
+                n = min(bytes.count, memory.count)
+                if n > 0 { memory.copyBytes(from: bytes[0..<n]) }
+            }
+        }
+        result = n
+        return n
+    }
 }

@@ -4,27 +4,52 @@
 /// `readerIndex..<writerIndex`; the capacity never grows, so every buffer is bounded by
 /// construction.
 ///
+/// A buffer either owns its memory (`init(capacity:)`: the pool's buffers) or *borrows*
+/// read-only bytes that another object keeps alive (`init(borrowing:owner:)`: e.g. a host's
+/// own buffer type handed to `DriverAction.write` without a copy). A borrowed buffer is never
+/// written into, never pooled, and holds `owner` until the reactor has sent its bytes.
+///
 /// Confined to one reactor thread (not Sendable).
 public final class IOBuffer {
     public let capacity: Int
     let base: UnsafeMutableRawPointer
     public var readerIndex = 0
     public var writerIndex = 0
+    /// What keeps borrowed bytes alive (nil: the buffer owns its memory).
+    public let owner: AnyObject?
 
     public init(capacity: Int) {
         precondition(capacity > 0, "an IOBuffer needs room")
         self.capacity = capacity
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        owner = nil
     }
 
-    deinit { base.deallocate() }
+    /// Bytes owned by `owner`, which must not change them while this buffer lives (a
+    /// copy-on-write storage the caller holds a reference to qualifies: its next writer copies).
+    /// The buffer is full from the start (`writableBytes` is 0) and only ever read.
+    public init(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject) {
+        precondition(bytes.count > 0 && bytes.baseAddress != nil, "a borrowed IOBuffer needs bytes")
+        capacity = bytes.count
+        base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+        writerIndex = bytes.count
+        self.owner = owner
+    }
 
+    deinit { if owner == nil { base.deallocate() } }
+
+    public var isBorrowed: Bool { owner != nil }
     public var readableBytes: Int { writerIndex - readerIndex }
-    public var writableBytes: Int { capacity - writerIndex }
+    public var writableBytes: Int { owner == nil ? capacity - writerIndex : 0 }
     public var isEmpty: Bool { readerIndex == writerIndex }
 
-    /// Forgets the content (the pool does this before handing a buffer out again).
+    /// Forgets the content (the pool does this before handing a buffer out again). A borrowed
+    /// buffer only forgets its bytes (it never becomes writable).
     public func clear() {
+        if owner != nil {
+            readerIndex = writerIndex
+            return
+        }
         readerIndex = 0
         writerIndex = 0
     }
@@ -36,7 +61,7 @@ public final class IOBuffer {
 
     /// The free space after the readable bytes (fill it, then `commit`).
     public var writable: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: base + writerIndex, count: capacity - writerIndex)
+        UnsafeMutableRawBufferPointer(start: base + writerIndex, count: writableBytes)
     }
 
     /// Marks `count` bytes of `writable` as filled.
@@ -101,7 +126,8 @@ public final class BufferPool {
     /// Returns a buffer nobody else holds. A buffer still referenced elsewhere (a driver kept
     /// it) is left alone: it is freed when its last holder lets go.
     public func give(_ buffer: inout IOBuffer) {
-        guard buffer.capacity == bufferSize, free.count < maxPooled, isKnownUniquelyReferenced(&buffer) else { return }
+        guard buffer.capacity == bufferSize, !buffer.isBorrowed, free.count < maxPooled, isKnownUniquelyReferenced(&buffer)
+        else { return }
         buffer.clear()
         free.append(buffer)
     }

@@ -116,6 +116,7 @@ extension Reactor {
     /// Reads while the driver wants bytes and the kernel has them, up to `maxReadsPerEvent`.
     func readAvailable(_ socket: EndpointSocket) {
         let session = socket.session
+        if session.ownReads { return readIntoDriver(socket) }
         var reads = 0
         while socket.isOpen, socket.reading, !socket.inputEnded, socket.readReady {
             var buffer: IOBuffer? = pool.take()
@@ -152,6 +153,48 @@ extension Reactor {
                 if e == EINTR { continue }
                 socket.readReady = false
                 if e == EAGAIN || e == EWOULDBLOCK { return }
+                fail(socket, ReactorError(.read, errno: e))
+                return
+            }
+        }
+    }
+
+    /// `readAvailable` for a driver that reads into its own memory: the driver makes each read
+    /// (`ConnectionDriver.receive`), the reactor judges its outcome as for its own reads.
+    func readIntoDriver(_ socket: EndpointSocket) {
+        let session = socket.session
+        var reads = 0
+        while socket.isOpen, socket.reading, !socket.inputEnded, socket.readReady {
+            var read = SocketRead(socket: socket.fd)
+            invoke(session) { $0.driver.receive(on: socket.endpoint, &read, &$1) }
+            stats.reads += 1
+            guard let n = read.result else {
+                // The driver did not read (a broken contract): stop rather than spin.
+                flushQueued(session)
+                return
+            }
+            if n > 0 {
+                if !(n == read.offered) && !socket.eofPending { socket.readReady = false }
+                if !edgeTriggered { socket.readReady = false }
+                flushQueued(session)
+                reads += 1
+                if reads >= configuration.maxReadsPerEvent, socket.readReady {
+                    queueRead(socket)
+                    return
+                }
+            } else if n == 0 {
+                flushQueued(session)
+                guard socket.isOpen else { return }
+                socket.inputEnded = true
+                socket.readReady = false
+                updateInterest(socket)
+                callDriver(session) { $0.driver.inputEnded(on: socket.endpoint, &$1) }
+                return
+            } else {
+                flushQueued(session)
+                socket.readReady = false
+                let e = read.error
+                if e == EAGAIN || e == EWOULDBLOCK || !socket.isOpen { return }
                 fail(socket, ReactorError(.read, errno: e))
                 return
             }

@@ -11,9 +11,12 @@ final class Session {
     var ended = false
     /// Connect failures posted but not yet told to the driver (the session waits for them).
     var pendingFailures = 0
+    /// The driver reads into its own memory (`ConnectionDriver.readsIntoOwnMemory`).
+    let ownReads: Bool
 
     init(driver: any ConnectionDriver, maxEndpoints: Int) {
         self.driver = driver
+        ownReads = driver.readsIntoOwnMemory
         sockets = Array(repeating: nil, count: maxEndpoints)
     }
 

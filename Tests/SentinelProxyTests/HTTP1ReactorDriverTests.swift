@@ -100,15 +100,40 @@ import Testing
         #expect(rig.shared.metrics.activeRequests == 0)
     }
 
-    @Test func aLargeAnswerIsHandedOverInPooledBuffers() throws {
+    /// A large answer leaves without a copy: its bytes are handed to the reactor as a borrowed
+    /// buffer over the connection's own storage.
+    @Test func aLargeAnswerIsHandedOverWithoutACopy() throws {
         let json = "{\"k\":\"" + String(repeating: "x", count: 40_000) + "\"}"
         let rig = try DriverRig(configJSON: json)
         let d = rig.driver()
         _ = rig.play { d.start(&$0) }
         let out = rig.play { rig.receive(d, "GET /config HTTP/1.1\r\nHost: t\r\n\r\n", &$0) }
-        #expect(out.writes.count >= 3)
-        #expect(out.writes.allSatisfy { $0 <= rig.pool.bufferSize })
         #expect(out.written.hasSuffix(json))
+        #expect(out.borrowed.contains { $0 >= json.utf8.count }, "the body was copied: \(out.writes)")
+    }
+
+    /// The driver reads the client's socket itself, straight into the connection's buffer type:
+    /// no pooled reactor buffer is involved, and an end of file reads nothing.
+    @Test func theClientIsReadStraightIntoTheConnection() throws {
+        let rig = try DriverRig()
+        let d = rig.driver()
+        #expect(d.readsIntoOwnMemory)
+        _ = rig.play { d.start(&$0) }
+        let pooled = rig.pool.pooledCount
+        let out = rig.play { io in
+            var read = SocketRead(scripted: Array("GET /health HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
+            d.receive(on: .downstream, &read, &io)
+            #expect(read.offered >= ReadSize.minimum)
+        }
+        #expect(out.written.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(out.borrowed.isEmpty)
+        let end = rig.play { io in
+            var read = SocketRead(scripted: [])
+            d.receive(on: .downstream, &read, &io)
+        }
+        #expect(end.isEmpty)
+        // The answer's pooled buffer is the reactor's now; nothing else was taken.
+        #expect(rig.pool.pooledCount >= pooled - 1)
     }
 
     /// Regression: the driver was its connection's host and the connection held its host, so
@@ -200,6 +225,7 @@ struct DriverRig {
             case .write(let endpoint, let buffer):
                 #expect(endpoint == .downstream)
                 played.writes.append(buffer.readableBytes)
+                if buffer.isBorrowed { played.borrowed.append(buffer.readableBytes) }
                 played.written += String(decoding: buffer.readable, as: UTF8.self)
             case .reading(_, let on): played.reading = on
             case .deadline(let at): played.deadline = .some(at)
@@ -215,6 +241,8 @@ struct DriverRig {
     struct Played {
         var written = ""
         var writes: [Int] = []
+        /// The sizes of the writes that borrowed the connection's storage (no copy).
+        var borrowed: [Int] = []
         var reading: Bool?
         /// nil: not set; .some(nil): cleared.
         var deadline: ReactorInstant??

@@ -15,8 +15,10 @@ import Glibc
 /// another thread, a timer of a per-loop service) is collected the same way and handed over
 /// through `Reactor.wake(session:)`.
 ///
-/// Bytes cross between the reactor's `IOBuffer`s and the connection's `ByteBuffer`s by copy
-/// (one per read, one per write): the seam stays the NIO value type the exchange already speaks.
+/// Bytes cross between the reactor and the connection's `ByteBuffer`s without a copy: the
+/// driver reads its sockets straight into `ByteBuffer`s (`readsIntoOwnMemory`), and hands large
+/// output to the reactor as borrowed storage (`ReactorBytes`). Only when another driver wraps
+/// this one (a TLS layer) do bytes arrive as `IOBuffer`s, copied once (`received`).
 final class HTTP1ReactorDriver: ConnectionDriver {
     let connection: ProxyConnectionHandler
     let services: ReactorLoopServices
@@ -52,6 +54,8 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     private var wakeRequested = false
     /// Inside a driver callback (actions are handed over when it returns).
     private var inCallback = false
+    /// The size of the next read from the client.
+    private var readSize = ReadSize()
 
     /// The client's send queue above which the connection counts as not writable (as NIO's
     /// high watermark, `ProxyServer.writeWaterMark`); writable again once drained.
@@ -84,6 +88,28 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     func start(_ io: inout DriverIO) {
         enter(&io)
         connection.opened()
+        leave(&io)
+    }
+
+    var readsIntoOwnMemory: Bool { true }
+
+    func receive(on endpoint: Endpoint, _ read: inout SocketRead, _ io: inout DriverIO) {
+        guard endpoint == .downstream else {
+            guard let link = upstreams.link(endpoint) else {
+                // Not an endpoint of ours any more: read and drop.
+                var scratch = io.makeBuffer()
+                _ = read.read(into: scratch.writable)
+                io.pool.give(&scratch)
+                return
+            }
+            enter(&io)
+            link.receive(&read)
+            leave(&io)
+            return
+        }
+        guard let bytes = ReactorBytes.read(&read, size: &readSize, allocator: services.allocator) else { return }
+        enter(&io)
+        connection.received(bytes)
         leave(&io)
     }
 
@@ -201,15 +227,12 @@ final class HTTP1ReactorDriver: ConnectionDriver {
 
     private func handOverOutput(_ io: inout DriverIO) {
         flushRequested = false
-        for var buffer in output {
-            while buffer.readableBytes > 0 {
-                let chunk = io.makeBuffer()
-                let n = buffer.withUnsafeReadableBytes { chunk.append($0) }
-                buffer.moveReaderIndex(forwardBy: n)
-                unsent += n
-                io.write(.downstream, chunk)
-            }
+        var tail: IOBuffer?
+        for buffer in output {
+            unsent += buffer.readableBytes
+            ReactorBytes.handOver(buffer, pool: io.pool, tail: &tail) { io.write(.downstream, $0) }
         }
+        if let tail { io.write(.downstream, tail) }
         output.removeAll(keepingCapacity: true)
         if writable && unsent > Self.highWater {
             writable = false

@@ -8,8 +8,8 @@ import Glibc
 
 /// An upstream connection's link on Sentinel's reactor: an endpoint of the session it is
 /// attached to (`ReactorUpstreamSite`), or, while idle in the pool, a socket parked with the
-/// reactor. Bytes cross by copy between the connection's `ByteBuffer`s and the reactor's
-/// `IOBuffer`s (the seam speaks NIO's value type, as the downstream's does).
+/// reactor. Bytes cross without a copy (`ReactorBytes`): the socket is read straight into a
+/// `ByteBuffer` (`receive`), and large writes hand the `ByteBuffer`'s storage to the reactor.
 final class ReactorUpstreamLink: UpstreamLink {
     enum State {
         case connecting
@@ -40,6 +40,9 @@ final class ReactorUpstreamLink: UpstreamLink {
     /// Bytes handed to the reactor since the endpoint last drained.
     private var queued = 0
     private var writable = true
+    /// The size of the next read (kept across sessions: a pooled connection remembers what its
+    /// responses are like).
+    private var readSize = ReadSize(initial: 16 * 1024)
 
     init(
         transport: ReactorUpstreamTransport, pool: UpstreamPool, key: UpstreamPool.Key, address: UpstreamAddress,
@@ -72,14 +75,12 @@ final class ReactorUpstreamLink: UpstreamLink {
             sendTLS(buffer)
             return
         }
-        var buffer = buffer
-        while buffer.readableBytes > 0 {
-            let chunk = reactor.pool.take()
-            let n = buffer.withUnsafeReadableBytes { chunk.append($0) }
-            buffer.moveReaderIndex(forwardBy: n)
-            queued += n
-            reactor.act(.write(endpoint, chunk), session: site.session)
-        }
+        queued += buffer.readableBytes
+        var tail: IOBuffer?
+        let reactor = self.reactor
+        let endpoint = self.endpoint
+        ReactorBytes.handOver(buffer, pool: reactor.pool, tail: &tail) { reactor.act(.write(endpoint, $0), session: site.session) }
+        if let tail { reactor.act(.write(endpoint, tail), session: site.session) }
         checkWritability()
     }
 
@@ -248,15 +249,27 @@ final class ReactorUpstreamLink: UpstreamLink {
         }
     }
 
+    /// Bytes played as a reactor buffer (a driver that does not read into its own memory, tests):
+    /// copied once into a `ByteBuffer`.
     func received(_ buffer: IOBuffer) {
+        deliver(transport.allocator.buffer(bytes: buffer.readable))
+    }
+
+    /// The socket is readable: read it straight into a `ByteBuffer` (no copy after the kernel's).
+    func receive(_ read: inout SocketRead) {
+        guard let bytes = ReactorBytes.read(&read, size: &readSize, allocator: transport.allocator) else { return }
+        deliver(bytes)
+    }
+
+    private func deliver(_ bytes: ByteBuffer) {
         if tlsClient != nil {
             guard state == .attached || state == .connecting else { return }
-            var bytes = transport.allocator.buffer(bytes: buffer.readable)
+            var bytes = bytes
             receiveTLS(&bytes)
             return
         }
         guard state == .attached, let connection else { return }
-        connection.received(transport.allocator.buffer(bytes: buffer.readable))
+        connection.received(bytes)
         // The connection may have closed or been released meanwhile.
         self.connection?.readComplete()
     }
