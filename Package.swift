@@ -92,6 +92,11 @@ let package = Package(
             dependencies: ["SentinelFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The system zlib (zlib1g-dev), with its init macros as plain functions.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Response compression and guarded decompression on zlib, pure (no NIO, no Foundation):
+        // Accept-Encoding q-values, the compress-or-not decision, a streaming Deflater, InflateGuard.
+        .target(name: "SentinelCompression", dependencies: ["CZlib"], swiftSettings: strict + hotPath),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
@@ -105,6 +110,7 @@ let package = Package(
                 "SentinelAgentProtocol",
                 "SentinelRateLimit",
                 "SentinelReactor",
+                "SentinelCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -279,6 +285,8 @@ let package = Package(
         // The shared table across child processes runs sentinel-ratelimit-bench.
         .testTarget(name: "SentinelRateLimitTests", dependencies: ["SentinelRateLimit", "SentinelTestSupport", "sentinel-ratelimit-bench"]),
         .testTarget(name: "SentinelFormatTests", dependencies: ["SentinelFormat"]),
+        // q-values, the compress-or-not table, Deflater round trips through zlib, zip bombs.
+        .testTarget(name: "SentinelCompressionTests", dependencies: ["SentinelCompression", "CZlib"]),
         // Frames and messages against byte-exact fixtures; hostile lengths and random bytes.
         .testTarget(name: "SentinelAgentProtocolTests", dependencies: ["SentinelAgentProtocol"]),
         .testTarget(name: "SentinelWAFTests", dependencies: ["SentinelWAF"]),
@@ -318,6 +326,8 @@ let package = Package(
                 "SentinelObservability",
                 "SentinelFormat",
                 "SentinelTestSupport",
+                // Compressed responses decoded through the guarded inflater (deflate).
+                "SentinelCompression",
                 // Configuration text → snapshot → wire, for settings tested end to end.
                 "SentinelRuntime",
                 "SentinelConfig",

@@ -115,6 +115,8 @@ public final class MetricsRegistry: Sendable {
     let filters = FilterMetrics()
     /// The rate limiters of the snapshot in service, and their log of limited requests.
     public let rateLimits = RateLimitMetrics()
+    /// Response compression (bytes in/out, skips) and guarded decompression verdicts.
+    public let compression = CompressionMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -361,6 +363,7 @@ public final class MetricsRegistry: Sendable {
         out += upstreamTLS.render()
         out += agents.render()
         out += filters.render()
+        out += compression.render()
         out += rateLimits.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }

@@ -1,3 +1,4 @@
+import SentinelCompression
 import SentinelConfig
 import SentinelProxy
 import SentinelRateLimit
@@ -18,6 +19,7 @@ enum FilterChainBuilder {
         var requestEdits = HeaderEdits()
         var responseEdits = HeaderEdits()
         var timeouts = RouteTimeouts()
+        var compression: CompressionDecision.Rule?
         let prefixes = route.match.pathPrefixes
         // Consecutive agent filters form one step: their agents are called at once.
         var agentRun: [(id: String, member: AgentRequestStep.Member)] = []
@@ -80,7 +82,9 @@ enum FilterChainBuilder {
                 } else {
                     request.append(.rateLimit(id: limiter.rule.scope, limiter: limiter, events: events))
                 }
-            case .agent, .compress, .geo:
+            case .compress(let c):
+                compression = Self.compression(c)
+            case .agent, .geo:
                 // Refused at load (FeatureSupport) until they are built; never silently dropped.
                 throw SnapshotBuilder.Failure(
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
@@ -94,7 +98,21 @@ enum FilterChainBuilder {
         return FilterChain(
             // A rate-limit filter's mode is its own (redis-fallback), not the route's.
             request: request.map { $0.type == "rate-limit" ? $0 : $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
-            timeouts: timeouts)
+            timeouts: timeouts, compression: compression)
+    }
+
+    /// A `compress` filter's rule: gzip and deflate in the configured order (brotli and zstd are
+    /// refused at load, FeatureSupport), zlib's level range.
+    static func compression(_ c: CompressFilterConfig) -> CompressionDecision.Rule {
+        let codings: [ContentCoding] = c.algorithms.compactMap {
+            switch $0 {
+            case .gzip: .gzip
+            case .deflate: .deflate
+            case .brotli, .zstd: nil
+            }
+        }
+        return CompressionDecision.Rule(
+            codings: codings, minSize: UInt64(max(0, c.minSize)), level: c.level, contentTypes: c.contentTypes)
     }
 
     static func cors(_ c: CorsFilterConfig) -> CorsPolicy {

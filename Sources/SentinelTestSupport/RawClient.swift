@@ -103,6 +103,35 @@ public final class RawClient {
         return Response(status: status, headers: headers, body: body)
     }
 
+    /// A chunked body's data (after a head read with `readResponse(head: true)`), up to and
+    /// including the last chunk; trailers are skipped.
+    public func readChunkedBody() throws -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            // (In a String, "\r\n" is one Character.)
+            let line = try readRaw(until: "\r\n").utf8.dropLast(2)
+            guard let size = Int(String(decoding: line, as: UTF8.self).split(separator: ";").first ?? "", radix: 16) else {
+                throw ClientError.malformed
+            }
+            if size == 0 {
+                // Trailer fields, then the empty line.
+                while try readRaw(until: "\r\n") != "\r\n" {}
+                return body
+            }
+            while buffer.count < size + 2 { guard fill() else { throw ClientError.closed } }
+            body += buffer[0..<size]
+            guard buffer[size] == 13, buffer[size + 1] == 10 else { throw ClientError.malformed }
+            buffer.removeFirst(size + 2)
+        }
+    }
+
+    /// Every byte until the server closes the connection.
+    public func readAllBytes() -> [UInt8] {
+        while fill() {}
+        defer { buffer.removeAll() }
+        return buffer
+    }
+
     /// Raw bytes up to and including the first occurrence of `marker`.
     public func readRaw(until marker: String) throws -> String {
         let needle = Array(marker.utf8)

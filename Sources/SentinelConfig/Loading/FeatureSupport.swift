@@ -111,7 +111,7 @@ enum FeatureSupport {
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
-        // headers, cors, redirect, url-rewrite, timeout, log and rate-limit filters run in the
+        // headers, cors, redirect, url-rewrite, timeout, log, compress and rate-limit filters run in the
         // filter chain; the other types wait for their engines.
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
@@ -132,7 +132,14 @@ enum FeatureSupport {
                 if a.phase != .request { out.append(("agent filter phase \"response\"/\"both\" (filter \"\(f.id)\")", f.location, p)) }
                 if a.inspectBody { out.append(("agent filter inspect-body (filter \"\(f.id)\")", f.location, p)) }
                 if a.maxBodyBytes != nil { out.append(("agent filter max-body-bytes (filter \"\(f.id)\")", f.location, p)) }
-            case .compress, .geo:
+            case .compress(let c):
+                // gzip and deflate run on the system zlib; no brotli or zstd library is linked.
+                let names = c.algorithms.filter { $0 == .brotli || $0 == .zstd }.map(\.rawValue)
+                if !names.isEmpty {
+                    out.append(("compress algorithms \(names.joined(separator: ", ")) (filter \"\(f.id)\"; Sentinel compresses with zlib only: "
+                                + "list gzip and/or deflate)", f.location, p))
+                }
+            case .geo:
                 out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
         }

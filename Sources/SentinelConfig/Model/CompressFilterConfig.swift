@@ -9,11 +9,13 @@ public struct CompressFilterConfig: Sendable, Hashable {
         case zstd
     }
 
-    /// `algorithms "gzip,br"`: preference order (comma list or several values).
-    public var algorithms: [Algorithm] = [.gzip, .brotli]
+    /// `algorithms "gzip,deflate"`: preference order (comma list or several values). The default
+    /// is gzip alone (the original's default adds br; Sentinel links no brotli library, and
+    /// naming br or zstd is refused at load with `not supported yet`).
+    public var algorithms: [Algorithm] = [.gzip]
     /// `min-size`: responses smaller than this are sent as they are.
     public var minSize: Int64 = 1024
-    /// `level`: compression level 1...11 (gzip and deflate cap it at 9).
+    /// `level`: compression level 1...11 (zlib's range is 1...9: 10 and 11 act as 9).
     public var level = 6
     /// `content-types`: media types that are compressed (Sentinel addition; the original fixed this list).
     public var contentTypes = ["text/html", "text/css", "application/json", "application/javascript"]

@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelCompression
 import SentinelHTTP1
 
 /// The client side of a proxied exchange, as the exchange sees it: the one interface through
@@ -141,6 +142,10 @@ struct ResponseHeadEdits {
     var via: [UInt8]? = nil
     /// Supplies `Date` when the upstream sent none (RFC 9110 §6.6.1); nil: not added.
     var date: HTTPDateCache? = nil
+    /// The body goes out compressed with this coding (a `compress` filter): the head drops
+    /// `Content-Length` and `Accept-Ranges`, weakens `ETag`, and gains `Content-Encoding` and
+    /// `Vary: Accept-Encoding` (`Filters/CompressionExchange.swift`).
+    var contentCoding: ContentCoding? = nil
 }
 
 /// What the access log records of a proxied exchange, beyond what the downstream knows.

@@ -92,8 +92,15 @@ extension ProxyExchange {
                     status: Int(head.status), base: responsePolicy,
                     context: ResponseContext(routeID: request.routeID, traceID: traceID, logger: shared.health.logger))
             } ?? responsePolicy
-        let edits = ResponseHeadEdits(
+        var edits = ResponseHeadEdits(
             traceID: traceID, policy: policy, setCookie: stickySetCookie, extra: fallbackFields, via: via, date: pool.date)
+        // A `compress` route: the client's head says chunked (or, for HTTP/1.0, the close) and
+        // the coding; the upstream's framing still delimits what Sentinel reads.
+        var head = head
+        if compression != nil, let coding = startCompression(head) {
+            edits.contentCoding = coding
+            head.framing = .chunked
+        }
         // A small body that is already here goes out in the head's buffer: one write through the
         // pipeline and one iovec instead of two (most API responses fit).
         var inlineBody = 0
@@ -109,12 +116,14 @@ extension ProxyExchange {
         responseBuffer.moveReaderIndex(forwardBy: head.headLength + inlineBody)
         willCloseClient = delivery.closesConnection
         dechunk = delivery.stripsChunking
+        compressor?.chunked = !delivery.stripsChunking
         if inlineBody > 0 {
             responseRemaining = 0
             responseBodyBytes += inlineBody
         }
         // The head went out (with the whole response when its body was inline, or it has none).
-        lifecycle.responseStarted(complete: inlineBody > 0 || head.framing == .none || head.framing == .contentLength(0))
+        lifecycle.responseStarted(
+            complete: compressor == nil && (inlineBody > 0 || head.framing == .none || head.framing == .contentLength(0)))
     }
 
 
@@ -129,6 +138,19 @@ extension ProxyExchange {
             maybeFinish()
             return
         }
+        // false: the exchange failed (a malformed chunked body).
+        guard compressor != nil ? flushCompressedResponseBuffer() : flushIdentityResponseBuffer() else { return }
+        if responseComplete, responseBuffer.readableBytes > 0 {
+            upstreamReusable = false
+            responseBuffer.clear()
+        }
+        if responseComplete { downstream.flush() }
+        maybeFinish()
+    }
+
+    /// The body bytes in `responseBuffer` go to the client as they are (chunk framing kept
+    /// unless the client needs it stripped).
+    private func flushIdentityResponseBuffer() -> Bool {
         switch responseFraming {
         case .contentLength:
             let n = Int(min(responseRemaining, UInt64(responseBuffer.readableBytes)))
@@ -163,7 +185,7 @@ extension ProxyExchange {
             if failed {
                 upstreamReusable = false
                 fail(upstreamError(.malformedResponseBody))
-                return
+                return false
             }
         case .untilClose:
             if responseBuffer.readableBytes > 0 {
@@ -173,11 +195,6 @@ extension ProxyExchange {
         case .none, .tunnel:
             lifecycle.responseCompleted()
         }
-        if responseComplete, responseBuffer.readableBytes > 0 {
-            upstreamReusable = false
-            responseBuffer.clear()
-        }
-        if responseComplete { downstream.flush() }
-        maybeFinish()
+        return true
     }
 }

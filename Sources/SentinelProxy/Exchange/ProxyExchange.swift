@@ -47,6 +47,11 @@ final class ProxyExchange: UpstreamConnectionDelegate {
     let responsePolicy: HeaderEdits
     /// The route's response-phase filters, when it has any (`Filters/ResponseHook.swift`).
     var responseHook: ResponseHook?
+    /// The route's `compress` filter with what the client accepts (`Filters/CompressionExchange.swift`);
+    /// nil: the route compresses nothing.
+    var compression: ResponseCompression?
+    /// The response body being compressed (set when the head went out compressed).
+    var compressor: BodyCompressor?
     /// The route's own timeouts over the upstream's (policies, `timeout` filters); nil: none.
     var routeTimeouts: RouteTimeouts?
     /// The pseudonym of Sentinel's `Via` element on the response (nil: none).
@@ -436,6 +441,7 @@ final class ProxyExchange: UpstreamConnectionDelegate {
         if responseFraming == .untilClose {
             // The close is the end of this body.
             flushResponseBuffer()
+            if compressor != nil { endCompressedBody() }
             lifecycle.responseCompleted()
             upstreamReusable = false
             maybeFinish()

@@ -1,3 +1,5 @@
+public import SentinelCompression
+
 /// A route's filters, resolved once when the snapshot is built: the request-phase filters in the
 /// order the route lists them, the response-phase ones, and what every request on the route gets
 /// regardless of its content (the response edits of static `headers` filters), joined ahead of
@@ -57,6 +59,8 @@ public final class FilterChain: Sendable {
     let responseEdits: HeaderEdits?
     /// The route's `timeout` filters, joined (later filters win); nil: none.
     let timeouts: RouteTimeouts?
+    /// The route's `compress` filter (the last one listed wins); nil: responses pass as they are.
+    public let compression: CompressionDecision.Rule?
     /// Some request filter may answer later (`FilterDecision.wait`): the host then needs a waker.
     let mayWait: Bool
     /// Nothing to run: the request path skips phase 3's work entirely.
@@ -64,8 +68,9 @@ public final class FilterChain: Sendable {
 
     public init(
         request: [Entry] = [], response: [ResponseEntry] = [], requestEdits: HeaderEdits? = nil, responseEdits: HeaderEdits? = nil,
-        timeouts: RouteTimeouts? = nil
+        timeouts: RouteTimeouts? = nil, compression: CompressionDecision.Rule? = nil
     ) {
+        self.compression = compression
         self.timeouts = timeouts.flatMap { $0.isEmpty ? nil : $0 }
         self.request = request
         self.response = response
@@ -73,13 +78,16 @@ public final class FilterChain: Sendable {
         self.responseEdits = responseEdits.flatMap { $0 == HeaderEdits() ? nil : $0 }
         mayWait = request.contains { $0.filter.mayWait }
         isEmpty = request.isEmpty && response.isEmpty && self.requestEdits == nil && self.responseEdits == nil && self.timeouts == nil
+            && compression == nil
     }
 
     /// The chain of a route without filters.
     public static let none = FilterChain()
 
     /// The filters' ids and types, in order (tests and the `config` view).
-    public var summary: [String] { request.map { "\($0.type):\($0.id)" } + response.map { "\($0.type):\($0.id)@response" } }
+    public var summary: [String] {
+        request.map { "\($0.type):\($0.id)" } + response.map { "\($0.type):\($0.id)@response" } + (compression == nil ? [] : ["compress@response"])
+    }
 }
 
 /// What Sentinel does when a filter cannot decide.

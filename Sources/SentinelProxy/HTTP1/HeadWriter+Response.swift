@@ -1,4 +1,5 @@
 import NIOCore
+import SentinelCompression
 import SentinelHTTP1
 
 /// The response half of `HeadWriter`: the head Sentinel sends the client, from the upstream's.
@@ -60,6 +61,7 @@ extension HeadWriter {
         bound += 2 * head.headLength + (edits.via?.count ?? 0) + (edits.date == nil ? 0 : 40)
         bound += edits.policy.growthBound(fields: head.fields.count)
         bound += edits.hsts?.count ?? 0
+        if edits.fields.contentCoding != nil { bound += 64 }
         for (name, value) in edits.extra { bound += name.utf8.count + value.utf8.count + 4 }
         return bound
     }
@@ -82,10 +84,31 @@ extension HeadWriter {
         var hasDate = false
         let ownVia = edits.via != nil && (edits.policy.isEmpty || !edits.policy.mentions("via"))
         let ownHSTS = edits.hsts != nil && (edits.policy.isEmpty || !edits.policy.mentions("strict-transport-security"))
+        let coding = edits.fields.contentCoding
         for i in head.fields.indices {
             let field = head.fields[i]
             if field.isHopByHop { continue }
             let name = field.nameRange
+            if coding != nil {
+                // A compressed body: its length is unknown until it is sent (chunked, or the
+                // close), it cannot serve byte ranges of the identity body, and it is not
+                // byte-for-byte the representation the upstream's ETag named (RFC 9110 §8.8.1).
+                if field.name == .contentLength { continue }
+                if field.name == .other, name.count == 13, HeaderBytes.equals(p, name, "accept-ranges") { continue }
+                if field.name == .other, name.count == 4, HeaderBytes.equals(p, name, "etag"),
+                    edits.policy.isEmpty || !edits.policy.mentions("etag")
+                {
+                    let value = field.valueRange
+                    out.append(p, name)
+                    out.append(": ")
+                    if value.count < 2 || p[value.lowerBound] != UInt8(ascii: "W") || p[value.lowerBound + 1] != UInt8(ascii: "/") {
+                        out.append("W/")
+                    }
+                    out.append(p, value)
+                    out.append("\r\n")
+                    continue
+                }
+            }
             if field.name == .other {
                 switch name.count {
                 case 3 where ownVia && HeaderBytes.equals(p, name, "via"):
@@ -137,6 +160,10 @@ extension HeadWriter {
             out.append("Set-Cookie: ")
             out.append(cookie)
             out.append("\r\n")
+        }
+        if let coding {
+            if coding == .gzip { out.append("Content-Encoding: gzip\r\n") } else { out.append("Content-Encoding: deflate\r\n") }
+            out.append("Vary: Accept-Encoding\r\n")
         }
         if head.framing == .chunked, !edits.dechunk {
             out.append("Transfer-Encoding: chunked\r\n")

@@ -14,7 +14,7 @@ extension ProxyConnectionHandler {
             case builtin(BuiltinKind)
             /// Proxy through `plan`: `head` is the head to send upstream, `pick` what the balancer
             /// uses, `responsePolicy` the edits of the response head.
-            case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer, responsePolicy: HeaderEdits)
+            case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer, responsePolicy: HeaderEdits, compression: ResponseCompression?)
             /// A filter waits (phase 3): the head stays buffered until its verdict arrives.
             case wait(FilterWait)
         }
@@ -73,7 +73,7 @@ extension ProxyConnectionHandler {
             answerLocally(
                 response, admission, request, version: head.version, keepAlive: keepAlive,
                 instance: wantsInstanceAnswer(kind, response) ? kind : nil)
-        case .proxy(let plan, let pick, let headBytes, let responsePolicy):
+        case .proxy(let plan, let pick, let headBytes, let responsePolicy, let compression):
             if head.expect100Continue {
                 writeAndFlush(host.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
             }
@@ -89,6 +89,7 @@ extension ProxyConnectionHandler {
             exchange.fallback = route.fallback
             if !plan.responseFilters.response.isEmpty { exchange.responseHook = ResponseHook(chain: plan.responseFilters) }
             exchange.routeTimeouts = plan.timeouts
+            exchange.compression = compression
             machine.proxy(exchange)
             exchange.start()
         case .wait:
@@ -204,7 +205,12 @@ extension ProxyConnectionHandler {
         var headBytes = headBuffer(&spareRequestHead, capacity: HeadWriter.requestBound(head, edits: edits))
         HeadWriter.request(head, bytes: bytes.raw, edits: edits, into: &headBytes)
         keepHeadBuffer(headBytes, in: &spareRequestHead)
-        return .proxy(plan, pick: pick, head: headBytes, responsePolicy: responsePolicy)
+        // A `compress` route: what the client accepts, read while the head's bytes are here.
+        let compression = plan.responseFilters.compression.map { rule in
+            ResponseCompression(
+                rule: rule, accepted: ResponseCompression.accepted(head, bytes.raw, rule: rule), isHead: head.method == .head)
+        }
+        return .proxy(plan, pick: pick, head: headBytes, responsePolicy: responsePolicy, compression: compression)
     }
 
     /// This loop's route caches: one per route set, each of the snapshot's size.
