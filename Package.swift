@@ -91,10 +91,14 @@ let package = Package(
             dependencies: ["SentinelFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // libmaxminddb (libmaxminddb-dev) behind an opaque C shim: open, country lookup, close.
+        // Its header declares no system types, so importing it owns no libc header (FINDINGS.md).
+        .target(name: "CMaxMindDB", linkerSettings: [.linkedLibrary("maxminddb")]),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
             dependencies: [
+                "CMaxMindDB",
                 "SentinelPolicy",
                 "SentinelObservability",
                 "SentinelFormat",

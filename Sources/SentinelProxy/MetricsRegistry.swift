@@ -115,6 +115,10 @@ public final class MetricsRegistry: Sendable {
     let filters = FilterMetrics()
     /// The rate limiters of the snapshot in service, and their log of limited requests.
     public let rateLimits = RateLimitMetrics()
+    /// The geo filters' databases (loaded, reloads, failed lookups).
+    public let geo = GeoMetrics()
+    /// Connections on PROXY protocol listeners by what their header did.
+    let proxyProtocol = ProxyProtocolMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -362,6 +366,8 @@ public final class MetricsRegistry: Sendable {
         out += agents.render()
         out += filters.render()
         out += rateLimits.render()
+        out += geo.render()
+        out += proxyProtocol.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

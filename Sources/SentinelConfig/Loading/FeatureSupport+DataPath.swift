@@ -15,6 +15,11 @@ extension FeatureSupport {
             for l in listeners where l.tls != nil || l.proto == .https {
                 out.append(("TLS listeners" + suffix, l.location, ConfigPath(prefix + ["listeners", "listener \"\(l.id)\""])))
             }
+            // The reactor reads the PROXY header in HTTP1ReactorDriver, after its TLS layer would.
+            for l in listeners where l.proxyProtocol && (l.tls != nil || l.proto == .https) {
+                out.append(("proxy-protocol on TLS listeners" + suffix, l.proxyProtocolLocation ?? l.location,
+                            ConfigPath(prefix + ["listeners", "listener \"\(l.id)\""])))
+            }
             for r in routes {
                 let p = ConfigPath(prefix + ["routes", "route \"\(r.id)\""])
                 if r.websocket {

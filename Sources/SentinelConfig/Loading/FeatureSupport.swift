@@ -132,7 +132,12 @@ enum FeatureSupport {
                 if a.phase != .request { out.append(("agent filter phase \"response\"/\"both\" (filter \"\(f.id)\")", f.location, p)) }
                 if a.inspectBody { out.append(("agent filter inspect-body (filter \"\(f.id)\")", f.location, p)) }
                 if a.maxBodyBytes != nil { out.append(("agent filter max-body-bytes (filter \"\(f.id)\")", f.location, p)) }
-            case .compress, .geo:
+            case .geo(let g):
+                // MaxMind databases are read with libmaxminddb; Sentinel has no IP2Location reader.
+                if g.databaseType == .ip2location {
+                    out.append(("geo database-type \"ip2location\" (filter \"\(f.id)\"; use a MaxMind .mmdb database)", f.location, p))
+                }
+            case .compress:
                 out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
             }
         }
@@ -165,8 +170,7 @@ enum FeatureSupport {
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
-            // Route policies: header edits, max-body-size, timeout-secs and failure-mode are honoured.
-            if r.policies.rateLimit != nil { out.append(("route policies rate-limit (use a rate-limit filter)", r.location, p)) }
+            // Route policies: header edits, max-body-size, timeout-secs, failure-mode and rate-limit are honoured.
             if r.policies.bufferRequests || r.policies.bufferResponses {
                 out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "
                             + "the original's KDL reader never read these keys)", r.location, p))

@@ -52,6 +52,9 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     private var wakeRequested = false
     /// Inside a driver callback (actions are handed over when it returns).
     private var inCallback = false
+    /// A `proxy-protocol` listener's connection until its header is read (ProxyProtocolGate).
+    private var proxyGate: ProxyProtocolGate?
+    private let proxyMetrics: ProxyProtocolMetrics
 
     /// The client's send queue above which the connection counts as not writable (as NIO's
     /// high watermark, `ProxyServer.writeWaterMark`); writable again once drained.
@@ -73,6 +76,8 @@ final class HTTP1ReactorDriver: ConnectionDriver {
             connection.clientIsIPv6 = peer.family == AF_INET6
         }
         output.reserveCapacity(4)
+        proxyMetrics = shared.metrics.proxyProtocol
+        if shared.snapshot.listener(id: listenerID)?.proxyProtocol == true { proxyGate = ProxyProtocolGate() }
         connection.host = ReactorHTTP1Host(driver: self)
     }
 
@@ -84,13 +89,21 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     func start(_ io: inout DriverIO) {
         enter(&io)
         connection.opened()
+        if proxyGate != nil, !ProxyProtocolGate.admits(connection.clientIPBytes, policy: connection.shared.snapshot.forwarding) {
+            proxyMetrics.untrustedPeer()
+            ending = .afterFlush
+        }
         leave(&io)
     }
 
     func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {
         guard endpoint == .downstream else { return upstream(&io) { $0.received(buffer, on: endpoint) } }
         enter(&io)
-        connection.received(services.allocator.buffer(bytes: buffer.readable))
+        if proxyGate != nil {
+            proxyHeader(buffer)
+        } else {
+            connection.received(services.allocator.buffer(bytes: buffer.readable))
+        }
         leave(&io)
     }
 
@@ -151,6 +164,21 @@ final class HTTP1ReactorDriver: ConnectionDriver {
         enter(&io)
         wakeRequested = false
         leave(&io)
+    }
+
+    /// The first bytes of a `proxy-protocol` connection: the header, then what follows it.
+    private func proxyHeader(_ buffer: IOBuffer) {
+        let step = proxyGate!.feed(buffer.readable)
+        proxyMetrics.count(step)
+        switch step {
+        case .needMore: return
+        case .refuse: ending = .afterFlush
+        case .done(let client, let consumed):
+            proxyGate = nil
+            if let client { connection.proxyClient(client) }
+            let bytes = buffer.readable
+            if consumed < bytes.count { connection.received(services.allocator.buffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))) }
+        }
     }
 
     /// Tells the connection it is closed (its exchange, its gauge, its machine), once.
