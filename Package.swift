@@ -97,10 +97,14 @@ let package = Package(
         // Response compression and guarded decompression on zlib, pure (no NIO, no Foundation):
         // Accept-Encoding q-values, the compress-or-not decision, a streaming Deflater, InflateGuard.
         .target(name: "SentinelCompression", dependencies: ["CZlib"], swiftSettings: strict + hotPath),
+        // libmaxminddb (libmaxminddb-dev) behind an opaque C shim: open, country lookup, close.
+        // Its header declares no system types, so importing it owns no libc header (FINDINGS.md).
+        .target(name: "CMaxMindDB", linkerSettings: [.linkedLibrary("maxminddb")]),
         // HTTP/1.1 data plane: listeners, connection lifecycle, builtin handlers, metrics.
         .target(
             name: "SentinelProxy",
             dependencies: [
+                "CMaxMindDB",
                 "SentinelPolicy",
                 "SentinelObservability",
                 "SentinelFormat",

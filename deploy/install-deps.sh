@@ -4,7 +4,7 @@
 # Needs: Debian 12 (or Ubuntu 22.04+), the Swift 6 toolchain on PATH, root or sudo.
 set -euo pipefail
 
-packages=(libssl-dev libsystemd-dev zlib1g-dev pkg-config)
+packages=(libssl-dev libsystemd-dev zlib1g-dev libmaxminddb-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     # openssl: the TLS tests make their certificates and run s_client; systemd and util-linux:
     # SystemdUnitTests boots a real systemd in private namespaces (it needs root as well);

@@ -117,6 +117,10 @@ public final class MetricsRegistry: Sendable {
     public let rateLimits = RateLimitMetrics()
     /// Response compression (bytes in/out, skips) and guarded decompression verdicts.
     public let compression = CompressionMetrics()
+    /// The geo filters' databases (loaded, reloads, failed lookups).
+    public let geo = GeoMetrics()
+    /// Connections on PROXY protocol listeners by what their header did.
+    let proxyProtocol = ProxyProtocolMetrics()
 
     public init(maxSeries: Int = 10_000, reload: ReloadMetrics? = nil, processMetrics: Bool = true) {
         self.maxSeries = maxSeries
@@ -365,6 +369,8 @@ public final class MetricsRegistry: Sendable {
         out += filters.render()
         out += compression.render()
         out += rateLimits.render()
+        out += geo.render()
+        out += proxyProtocol.render()
         if let reload { out += reload.render() }
         if processMetrics, let p = ProcessMetrics.current() { out += p.render() }
         return out

@@ -77,6 +77,7 @@ public final class ProxyServer: Sendable {
         self.clock = clock
         self.metrics = metrics
         metrics.rateLimits.setLogger(logger)
+        metrics.geo.setLogger(logger)
         agentLogger = log.map { Logger.sentinel(role: "proxy", output: .lines($0)) } ?? logger
         if let log {
             health = UpstreamHealth(metrics: metrics, log: log)
@@ -95,6 +96,7 @@ public final class ProxyServer: Sendable {
         metrics.tls.serve(snapshot)
         metrics.rateLimits.install(snapshot.rateLimiters, redis: snapshot.redisRateLimiters)
         snapshot.rateLimitEvents.attach(metrics.rateLimits)
+        metrics.geo.install(snapshot.geoSources)
         // Stamped on a copy and stored once: every store re-resolves the snapshot's routes.
         var upstreams = s.upstreams
         for i in upstreams.indices {
@@ -177,17 +179,23 @@ public final class ProxyServer: Sendable {
                             let cache = routeCaches[ObjectIdentifier(channel.eventLoop)]!
                             let pool = pools[ObjectIdentifier(channel.eventLoop)]!.value
                             let log = logs[ObjectIdentifier(channel.eventLoop)]!.value
+                            let snapshot = shared.snapshot
+                            let connection = ProxyConnectionHandler(
+                                shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log)
+                            // PROXY protocol: the header comes before anything else, TLS included.
+                            if snapshot.listener(id: listenerID)?.proxyProtocol == true {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    ProxyProtocolHandler(policy: snapshot.forwarding, metrics: metrics.proxyProtocol, connection: connection))
+                            }
                             // HTTPS: the engine in front, with the contexts of the snapshot
                             // current at accept (a reload's new certificate serves new connections).
-                            if let tls = shared.snapshot.listener(id: listenerID)?.tls {
+                            if let tls = snapshot.listener(id: listenerID)?.tls {
                                 try channel.pipeline.syncOperations.addHandler(
                                     TLSServerHandler(
                                         tls: tls, listenerID: listenerID, metrics: metrics.tls,
-                                        gate: (metrics.tls.handshakes, shared.snapshot.limits.maxTLSHandshakes)))
+                                        gate: (metrics.tls.handshakes, snapshot.limits.maxTLSHandshakes)))
                             }
-                            try channel.pipeline.syncOperations.addHandler(
-                                ProxyConnectionHandler(
-                                    shared: shared, listenerID: listenerID, routeCache: cache, pool: pool, accessLog: log))
+                            try channel.pipeline.syncOperations.addHandler(connection)
                         }
                     }
                 let channel: any Channel

@@ -46,6 +46,9 @@ public struct ServerSnapshot: Sendable {
         /// The `Strict-Transport-Security` field line (name, value, CRLF) written on every
         /// response of an HTTPS listener; nil: none. Never set on a plain HTTP listener.
         public var hstsField: [UInt8]?
+        /// Every connection starts with a PROXY protocol header (v1 or v2), accepted only from a
+        /// trusted peer (`ForwardingPolicy`); its client address replaces the peer's.
+        public var proxyProtocol = false
 
         public init(
             id: String, host: String = "127.0.0.1", port: Int, requestTimeout: Duration = .seconds(60),
@@ -94,6 +97,8 @@ public struct ServerSnapshot: Sendable {
     public var rateLimiters: [RateLimiter] = []
     /// The Redis-backed ones among them (their health and call counters).
     public var redisRateLimiters: [RedisRateLimiter] = []
+    /// The databases of the snapshot's geo filters (for the metrics scrape and their logs).
+    public var geoSources: [GeoSource] = []
     /// Where the snapshot's rate-limit filters log limited requests (attached when it goes into service).
     public var rateLimitEvents = RateLimitEvents()
     /// The agents of this configuration; their filters hold the same handles. The server binds

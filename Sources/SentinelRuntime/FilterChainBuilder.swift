@@ -1,3 +1,4 @@
+import KDL
 import SentinelCompression
 import SentinelConfig
 import SentinelProxy
@@ -10,14 +11,20 @@ import SentinelRateLimit
 enum FilterChainBuilder {
     static func chain(
         _ route: RouteConfig, scope: SnapshotBuilder.Scope, rateLimits: RateLimitSet = RateLimitSet(),
-        events: RateLimitEvents = RateLimitEvents(), agents: [String: AgentHandle] = [:]
+        events: RateLimitEvents = RateLimitEvents(), agents: [String: AgentHandle] = [:], geo: [KDLSourceLocation: GeoSource] = [:]
     ) throws(SnapshotBuilder.Failure) -> FilterChain {
         // The global limiter stands in front of every route's own filters.
         var request: [FilterChain.Entry] = rateLimits.global.map { [.rateLimit(id: "global", limiter: $0, events: events)] } ?? []
-        guard !route.filters.isEmpty || !request.isEmpty else { return .none }
+        // Then the route's own `policies { rate-limit }`.
+        if let p = route.policies.rateLimit, let limiter = rateLimits.policies[p.location] {
+            request.append(.rateLimit(id: limiter.rule.scope, limiter: limiter, events: events))
+        }
+        // A builtin route's own `response-headers` (a proxied route's are in its plan, first).
+        let builtinEdits = route.upstream.flatMap(scope.upstream) == nil ? SnapshotBuilder.edits(route.policies.responseHeaders) : HeaderEdits()
+        guard !route.filters.isEmpty || !request.isEmpty || !builtinEdits.isEmpty else { return .none }
         var response: [FilterChain.ResponseEntry] = []
         var requestEdits = HeaderEdits()
-        var responseEdits = HeaderEdits()
+        var responseEdits = builtinEdits
         var timeouts = RouteTimeouts()
         var compression: CompressionDecision.Rule?
         let prefixes = route.match.pathPrefixes
@@ -84,8 +91,13 @@ enum FilterChainBuilder {
                 }
             case .compress(let c):
                 compression = Self.compression(c)
-            case .agent, .geo:
-                // Refused at load (FeatureSupport) until they are built; never silently dropped.
+            case .geo(let g):
+                guard let source = geo[filter.location] else {
+                    throw SnapshotBuilder.Failure(description: "route \"\(route.id)\": filter \"\(id)\" has no GeoIP database")
+                }
+                request.append(.geo(id: id, rule: Self.geoRule(g), source: source, failOpen: g.onFailure == .open))
+            case .agent:
+                // Agent filters are taken above; never silently dropped.
                 throw SnapshotBuilder.Failure(
                     description: "route \"\(route.id)\": filter \"\(id)\" of type \(filter.kind.typeName.rawValue) is not supported yet")
             }
@@ -96,8 +108,9 @@ enum FilterChainBuilder {
         // (An agent step resolves its members' modes itself: filter, then route, then agent.)
         let routeMode: FilterFailureMode = route.policies.failureMode == .open ? .open : .closed
         return FilterChain(
-            // A rate-limit filter's mode is its own (redis-fallback), not the route's.
-            request: request.map { $0.type == "rate-limit" ? $0 : $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
+            // A rate-limit filter's mode is its own (redis-fallback), a geo filter's its on-failure:
+            // not the route's.
+            request: request.map { $0.type == "rate-limit" || $0.type == "geo" ? $0 : $0.failing(routeMode) }, response: response, requestEdits: requestEdits, responseEdits: responseEdits,
             timeouts: timeouts, compression: compression)
     }
 
@@ -113,6 +126,15 @@ enum FilterChainBuilder {
         }
         return CompressionDecision.Rule(
             codings: codings, minSize: UInt64(max(0, c.minSize)), level: c.level, contentTypes: c.contentTypes)
+    }
+
+    static func geoRule(_ g: GeoFilterConfig) -> GeoRule {
+        let action: GeoRule.Action = switch g.action {
+        case .block: .block
+        case .allow: .allow
+        case .logOnly: .logOnly
+        }
+        return GeoRule(action: action, countries: g.countries, status: g.statusCode, message: g.blockMessage, addCountryHeader: g.addCountryHeader)
     }
 
     static func cors(_ c: CorsFilterConfig) -> CorsPolicy {

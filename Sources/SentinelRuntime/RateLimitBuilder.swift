@@ -17,6 +17,8 @@ public struct RateLimitSet: Sendable {
     public var filters: [KDLSourceLocation: RateLimiter] = [:]
     /// Every limiter, in layout order.
     public var all: [RateLimiter] = []
+    /// Route `policies { rate-limit }` limiters, by the location of the policy's node.
+    public var policies: [KDLSourceLocation: RateLimiter] = [:]
     /// Filters with `backend "redis"`, by the location of the filter's node.
     public var redis: [KDLSourceLocation: RedisRateLimiter] = [:]
 
@@ -42,6 +44,26 @@ public enum RateLimitBuilder {
         return r
     }
 
+    /// The rule of a route's `policies { rate-limit }`: a local limiter that rejects with 429
+    /// (`scope`: `route:<id>`, the route's qualified id).
+    public static func rule(route id: String, _ p: RoutePolicies.RateLimitPolicy) -> RateLimitRule {
+        var r = RateLimitRule(scope: "route:" + id, ratePerSecond: p.requestsPerSecond, burst: p.burst, key: key(p.key))
+        r.origin = "policy"
+        return r
+    }
+
+    /// Every route of `config` with a policy rate limit, with its qualified id, in configuration order.
+    static func policyRoutes(_ config: SentinelConfiguration) -> [(String, RoutePolicies.RateLimitPolicy)] {
+        var out: [(String, RoutePolicies.RateLimitPolicy)] = config.routes.compactMap { r in r.policies.rateLimit.map { (r.id, $0) } }
+        for ns in config.namespaces {
+            out += ns.routes.compactMap { r in r.policies.rateLimit.map { (ns.id + "/" + r.id, $0) } }
+            for svc in ns.services {
+                out += svc.routes.compactMap { r in r.policies.rateLimit.map { (ns.id + "/" + svc.id + "/" + r.id, $0) } }
+            }
+        }
+        return out
+    }
+
     static func key(_ k: RateLimitKey) -> RateLimitRule.Key {
         switch k {
         case .clientIP: .clientIP
@@ -63,6 +85,7 @@ public enum RateLimitBuilder {
         if let g = config.rateLimits?.global { out.append(rule(global: g).capacity) }
         let filters = config.filters + config.namespaces.flatMap { $0.filters + $0.services.flatMap(\.filters) }
         for f in filters { if case .rateLimit(let c) = f.kind { out.append(rule(id: f.id, c).capacity) } }
+        for (id, p) in policyRoutes(config) { out.append(rule(route: id, p).capacity) }
         return out
     }
 
@@ -88,10 +111,20 @@ public enum RateLimitBuilder {
                 if case .redis(let r) = c.backend { redisSettings[f.location] = r }
             }
         }
+        var policyLocations: Set<KDLSourceLocation> = []
+        for (id, p) in policyRoutes(config) {
+            rules.append(rule(route: id, p))
+            locations.append(p.location)
+            policyLocations.insert(p.location)
+        }
         var set = RateLimitSet()
         guard !rules.isEmpty else { return set }
         set.all = try RateLimiter.make(rules: rules, in: region)
         for (l, location) in zip(set.all, locations) {
+            if let location, policyLocations.contains(location) {
+                set.policies[location] = l
+                continue
+            }
             if let location { set.filters[location] = l } else { set.global = l }
             if let location, let r = redisSettings[location] {
                 guard let endpoint = RedisRateLimiter.endpoint(r.url) else {

@@ -1,4 +1,5 @@
 public import SentinelConfig
+import KDL
 import SentinelHTTP1
 import SentinelPolicy
 public import SentinelProxy
@@ -96,6 +97,22 @@ public enum SnapshotBuilder {
         }
 
         let agentHandles = AgentSettingsBuilder.handles(config)
+        // One database source per geo filter (all scopes), shared by every route that uses it.
+        var geoSources: [KDLSourceLocation: GeoSource] = [:]
+        var geoList: [GeoSource] = []
+        func addGeo(_ list: [FilterConfig], prefix: String) {
+            for f in list {
+                guard case .geo(let g) = f.kind, g.databaseType == .maxmind else { continue }
+                let source = GeoSource(id: prefix + f.id, path: g.databasePath)
+                geoSources[f.location] = source
+                geoList.append(source)
+            }
+        }
+        addGeo(config.filters, prefix: "")
+        for ns in config.namespaces {
+            addGeo(ns.filters, prefix: ns.id + ":")
+            for svc in ns.services { addGeo(svc.filters, prefix: ns.id + ":" + svc.id + ":") }
+        }
         var actions: [RouteAction] = []
         var filterChains: [FilterChain] = []
         var routeSets: [Router] = []
@@ -107,7 +124,8 @@ public enum SnapshotBuilder {
                     specs.append(routeSpec(route, id: scope.prefix + route.id, handler: actions.count))
                     actions.append(action(route, scope: scope))
                     filterChains.append(
-                        try FilterChainBuilder.chain(route, scope: scope, rateLimits: rateLimits, events: rateLimitEvents, agents: agentHandles))
+                        try FilterChainBuilder.chain(route, scope: scope, rateLimits: rateLimits, events: rateLimitEvents, agents: agentHandles,
+                                                 geo: geoSources))
                 }
             }
             do {
@@ -150,6 +168,7 @@ public enum SnapshotBuilder {
                 defaultRoute: l.defaultRoute.flatMap { id in routeSetIDs[set].firstIndex(of: prefix + id) }, routeSet: set)
             listener.bodyMinRate = l.bodyMinRate
             listener.bodyRateGrace = l.bodyRateGrace
+            listener.proxyProtocol = l.proxyProtocol
             do {
                 listener.tls = try ListenerTLSBuilder.build(l, ticketKeys: process.ticketKeys)
             } catch {
@@ -211,6 +230,7 @@ public enum SnapshotBuilder {
             accessLog: accessLog(config.observability.logging.accessLog), routeSets: Array(routeSets.dropFirst()))
         snapshot.filterChains = filterChains
         snapshot.rateLimiters = rateLimits.all
+        snapshot.geoSources = geoList
         snapshot.redisRateLimiters = Array(rateLimits.redis.values)
         snapshot.rateLimitEvents = rateLimitEvents
         snapshot.agents = agentHandles.values.sorted { $0.agentID < $1.agentID }

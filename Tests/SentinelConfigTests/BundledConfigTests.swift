@@ -29,7 +29,6 @@ import Testing
         "websocket-gateway.kdl": [],
         "security-gateway.kdl": [
             "41: agent filter inspect-body (filter \"waf\")", "41: agent filter max-body-bytes (filter \"waf\")",
-            "49: geo filters (filter \"geo-block\")",
             "58: agent events \"request_body\" (agent \"waf-agent\"; request_headers is supported)",
         ],
         "agents.kdl": [

@@ -118,6 +118,46 @@ import Testing
         }
     }
 
+    /// Admitted responses carry X-RateLimit-* too (as in the original), those of the limiter
+    /// with the fewest tokens left; Retry-After only on a rejection.
+    @Test func admittedResponsesCarryTheTightestLimitsFields() async throws {
+        try await Self.serve(#"filter "rl" { type "rate-limit"; max-rps 2; burst 3 }"#, routeFilters: #"filters "rl";"#,
+                             extra: "rate-limits { global { max-rps 100; burst 50 } }") { port in
+            let c = try RawClient(port: port)
+            let r = try Self.get(c)
+            #expect(r.status == 200)
+            #expect(r.header("X-RateLimit-Limit") == "2")
+            #expect(r.header("X-RateLimit-Remaining") == "2")
+            #expect(Int(r.header("X-RateLimit-Reset") ?? "") ?? 0 > 1_700_000_000)
+            #expect(r.header("Retry-After") == nil)
+            #expect(try Self.get(c).header("X-RateLimit-Remaining") == "1")
+            // The global limiter alone on the other route.
+            #expect(try Self.get(c, "/free").header("X-RateLimit-Limit") == "100")
+        }
+    }
+
+    /// `policies { rate-limit }` is a local limiter on its route, labelled `route:<id>`.
+    @Test func aRoutePolicyRateLimitLimitsItsRoute() async throws {
+        let text = """
+            system { worker-threads 1 }
+            listeners { listener "http" { address "127.0.0.1:0" } }
+            routes {
+                route "h" { matches { path "/health" }; policies { rate-limit { requests-per-second 1; burst 2; key "client-ip" } }; builtin-handler "health" }
+                route "free" { matches { path "/free" }; builtin-handler "health" }
+            }
+            """
+        try await withProxy(try ServerSnapshot.fromConfig(text)) { server, port in
+            let c = try RawClient(port: port)
+            #expect(try Self.get(c).status == 200)
+            #expect(try Self.get(c).status == 200)
+            let limited = try Self.get(c)
+            #expect(limited.status == 429)
+            #expect(limited.header("Retry-After") == "1")
+            #expect(try Self.get(c, "/free").status == 200)
+            #expect(server.metrics.render(version: "t").contains(#"sentinel_rate_limit_requests_total{limiter="route:h",result="limited"} 1"#))
+        }
+    }
+
     @Test func redisAndMemcachedBackendsAndRouteDefaultsAreRefused() throws {
         func refusal(_ text: String) -> String {
             switch ConfigLoader.load(text: text) {
@@ -135,6 +175,11 @@ import Testing
         #expect(refusal(base + #"rate-limits { default-rps 10 }"#).contains("not supported yet"))
         #expect(refusal(base + #"rate-limits { global { max-rps 10 } }"#) == "")
         #expect(refusal(base + #"filters { filter "r" { type "rate-limit"; max-rps 5 } }"#) == "")
+        let policy = """
+            listeners { listener "http" { address "127.0.0.1:0" } }
+            routes { route "h" { matches { path "/health" }; policies { rate-limit { max-rps 5; key "nonsense" } }; builtin-handler "health" } }
+            """
+        #expect(refusal(policy).contains("unknown rate-limit key \"nonsense\""))
     }
 }
 

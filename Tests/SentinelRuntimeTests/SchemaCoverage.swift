@@ -35,6 +35,7 @@ enum SchemaCoverage {
         }
         listener "mobile" {
             address "127.0.0.1:18083"
+            proxy-protocol #true
         }
         listener "tls" {
             address "127.0.0.1:18443"
@@ -86,6 +87,11 @@ enum SchemaCoverage {
             filters "agent-check"
             policies {
                 max-body-size 1048576
+                rate-limit {
+                    requests-per-second 100
+                    burst 20
+                    key "client-ip"
+                }
                 request-headers {
                     rename { X-Old "X-New" }
                     set { X-Set "1"; X-Client-Subject "{tls_client_subject}" }

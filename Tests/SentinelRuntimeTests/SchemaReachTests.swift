@@ -61,7 +61,6 @@ import Testing
         "routes > route > inference": "inference",
         "routes > route > shadow": "shadow",
         "routes > route > static-files": "static-files",
-        "routes > route > policies > rate-limit": "route policies other than header edits and max-body-size",
         "routes > route > fallback > fallback-upstream > model-mapping": "fallback provider / model-mapping",
         "observability > logging > audit-log": "audit-log",
         "observability > logging > error-log": "error-log files",

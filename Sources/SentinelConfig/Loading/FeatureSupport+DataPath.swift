@@ -11,7 +11,13 @@ extension FeatureSupport {
         guard config.system.dataPath == .reactor else { return [] }
         let suffix = " with data-path \"reactor\""
         var out: [(String, KDLSourceLocation, ConfigPath)] = []
-        func scope(_ routes: [RouteConfig], _ prefix: [String]) {
+        func scope(_ listeners: [ListenerConfig], _ routes: [RouteConfig], _ prefix: [String]) {
+            // The reactor reads the PROXY header in HTTP1ReactorDriver, inside its TLS layer: a
+            // header before the handshake is not read there yet.
+            for l in listeners where l.proxyProtocol && (l.tls != nil || l.proto == .https) {
+                out.append(("proxy-protocol on TLS listeners" + suffix, l.proxyProtocolLocation ?? l.location,
+                            ConfigPath(prefix + ["listeners", "listener \"\(l.id)\""])))
+            }
             for r in routes {
                 let p = ConfigPath(prefix + ["routes", "route \"\(r.id)\""])
                 if r.websocket {
@@ -29,13 +35,13 @@ extension FeatureSupport {
                 }
             }
         }
-        scope(config.routes, [])
+        scope(config.listeners, config.routes, [])
         upstreams(config.upstreams, [])
         for ns in config.namespaces {
-            scope(ns.routes, ["namespace \"\(ns.id)\""])
+            scope(ns.listeners, ns.routes, ["namespace \"\(ns.id)\""])
             upstreams(ns.upstreams, ["namespace \"\(ns.id)\""])
             for svc in ns.services {
-                scope(svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
+                scope(svc.listeners, svc.routes, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
                 upstreams(svc.upstreams, ["namespace \"\(ns.id)\"", "service \"\(svc.id)\""])
             }
         }

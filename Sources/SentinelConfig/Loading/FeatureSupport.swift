@@ -111,8 +111,7 @@ enum FeatureSupport {
             if u.httpVersion != HTTPVersionConfig() { out.append(("http-version", u.location, p)) }
             if u.targets.contains(where: { $0.maxRequests != nil }) { out.append(("target max-requests", u.location, p)) }
         }
-        // headers, cors, redirect, url-rewrite, timeout, log, compress and rate-limit filters run in the
-        // filter chain; the other types wait for their engines.
+        // every filter type runs in the filter chain; what is refused below is a setting of one.
         for f in filters {
             let p = ConfigPath(["filters", "filter \"\(f.id)\""])
             switch f.kind {
@@ -139,8 +138,11 @@ enum FeatureSupport {
                     out.append(("compress algorithms \(names.joined(separator: ", ")) (filter \"\(f.id)\"; Sentinel compresses with zlib only: "
                                 + "list gzip and/or deflate)", f.location, p))
                 }
-            case .geo:
-                out.append(("\(f.kind.typeName.rawValue) filters (filter \"\(f.id)\")", f.location, p))
+            case .geo(let g):
+                // MaxMind databases are read with libmaxminddb; Sentinel has no IP2Location reader.
+                if g.databaseType == .ip2location {
+                    out.append(("geo database-type \"ip2location\" (filter \"\(f.id)\"; use a MaxMind .mmdb database)", f.location, p))
+                }
             }
         }
         out += agentSettings(agents, namespaced: namespaced)
@@ -172,8 +174,7 @@ enum FeatureSupport {
 
             if r.wafEnabled { out.append(("waf-enabled", r.location, p)) }
             if r.websocketInspection { out.append(("websocket-inspection (frames to agents)", r.location, p)) }
-            // Route policies: header edits, max-body-size, timeout-secs and failure-mode are honoured.
-            if r.policies.rateLimit != nil { out.append(("route policies rate-limit (use a rate-limit filter)", r.location, p)) }
+            // Route policies: header edits, max-body-size, timeout-secs, failure-mode and rate-limit are honoured.
             if r.policies.bufferRequests || r.policies.bufferResponses {
                 out.append(("route policies buffer-requests / buffer-responses (bodies are streamed with bounded buffers; "
                             + "the original's KDL reader never read these keys)", r.location, p))

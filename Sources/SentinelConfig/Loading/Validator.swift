@@ -51,6 +51,18 @@ struct Validator {
         }
         v.checkReservedColons(config)
         v.validateScopes(config)
+        v.checkProxyProtocol(config)
+    }
+
+    /// A PROXY protocol listener takes client addresses from its peers: only trusted ones.
+    func checkProxyProtocol(_ config: SentinelConfiguration) {
+        guard config.system.trustedProxies.isEmpty else { return }
+        let all = config.listeners + config.namespaces.flatMap { $0.listeners + $0.services.flatMap(\.listeners) }
+        for l in all where l.proxyProtocol {
+            sink.error(l.proxyProtocolLocation ?? l.location, ConfigPath(["listeners", "listener \"\(l.id)\""]),
+                       "proxy-protocol needs system { trusted-proxies }: the header is accepted only from trusted peers",
+                       hint: "add trusted-proxies \"10.0.0.0/8\" (the load balancers' addresses) to the system block")
+        }
     }
 
     static func ownScope(upstreams: [UpstreamConfig], filters: [FilterConfig], agents: [AgentConfig]) -> Scope {

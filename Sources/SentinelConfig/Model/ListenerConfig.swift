@@ -39,6 +39,11 @@ public struct ListenerConfig: Sendable, Hashable {
     public var redirectToHTTPS: HTTPSRedirectConfig?
     /// Strict-Transport-Security on every response of an HTTPS listener.
     public var hsts: HSTSConfig?
+    /// `proxy-protocol #true`: every connection starts with a PROXY protocol header (version 1
+    /// or 2) whose client address Sentinel uses, accepted only from `system { trusted-proxies }`
+    /// peers. A Sentinel addition (the original has no PROXY protocol).
+    public var proxyProtocol = false
+    public var proxyProtocolLocation: KDLSourceLocation?
     public var location: KDLSourceLocation
 
     static func read(_ node: KDLNode, path: ConfigPath, sink: DiagnosticSink) -> ListenerConfig? {
@@ -80,6 +85,8 @@ public struct ListenerConfig: Sendable, Hashable {
                            hint: "put redirect-to-https on the protocol \"http\" listener that should send clients to this one")
             }
         }
+        l.proxyProtocol = r.bool("proxy-protocol", default: false)
+        if l.proxyProtocol { l.proxyProtocolLocation = r.locationOf("proxy-protocol") }
         if let n = r.single("hsts") {
             l.hsts = HSTSConfig.read(n, path: p, sink: sink)
             if proto == .http {

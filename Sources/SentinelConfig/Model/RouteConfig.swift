@@ -161,10 +161,14 @@ public struct RoutePolicies: Sendable, Hashable {
     public var bufferRequests: Bool = false
     public var bufferResponses: Bool = false
 
+    /// `rate-limit { requests-per-second; burst; key }`: a local limiter in front of the route's
+    /// filters (rejects with 429, as a `rate-limit` filter with its defaults).
     public struct RateLimitPolicy: Sendable, Hashable {
         public var requestsPerSecond: Int
         public var burst: Int
-        public var key: String
+        public var key: RateLimitKey
+        /// Where the policy's node is (its limiter's identity in the snapshot).
+        public var location: KDLSourceLocation
     }
 
     public init() {}
@@ -184,12 +188,14 @@ public struct RoutePolicies: Sendable, Hashable {
             var rr = NodeReader(rl, path: rp, sink: sink)
             let rps = rr.int("requests-per-second", "max-rps", range: 1...10_000_000)
             let burst = rr.int("burst", range: 1...10_000_000)
-            let key = rr.string("key") ?? "client-ip"
+            let key = RateLimitKey.read(&rr, "key") ?? .clientIP
+            // Probed as the choice it is (a `header:<Name>` key is one more spelling of it).
+            rr.trace(["key"], NodeReader.choiceKind([("client-ip", 0), ("path", 1), ("route", 2), ("client-ip-and-path", 3)], default: 0))
             rr.finish()
             if rps == nil, !rl.children.contains(where: { $0.name == "requests-per-second" || $0.name == "max-rps" }) {
                 rr.missing("requests-per-second", example: "requests-per-second 100")
             }
-            if let rps { pol.rateLimit = RateLimitPolicy(requestsPerSecond: rps, burst: burst ?? rps, key: key) }
+            if let rps { pol.rateLimit = RateLimitPolicy(requestsPerSecond: rps, burst: burst ?? rps, key: key, location: rl.location) }
         }
         pol.bufferRequests = r.bool("buffer-requests", default: false)
         pol.bufferResponses = r.bool("buffer-responses", default: false)

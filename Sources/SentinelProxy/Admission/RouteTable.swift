@@ -20,6 +20,13 @@ struct ResolvedRoute: Sendable {
         self.action = action
         self.filters = filters
     }
+
+    /// The edits every response on the route gets, Sentinel's own answers included (nil: none):
+    /// a proxied route's `ProxyPlan.responseHeaders`; a builtin route's joined in its chain.
+    var responseEdits: HeaderEdits? {
+        if case .proxy(let plan) = action { return plan.responseHeaders.isEmpty ? nil : plan.responseHeaders }
+        return filters.responseEdits
+    }
 }
 
 /// A proxied route, resolved: the route's settings, its upstream looked up, its body limit and

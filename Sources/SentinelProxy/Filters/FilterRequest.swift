@@ -1,5 +1,6 @@
 import Logging
 import SentinelHTTP1
+import SentinelRateLimit
 
 /// The request as a filter sees it: the parsed head over its bytes, the strings routing copied
 /// out, the client's address, the route and the trace id, and (for a chain that may wait) the
@@ -55,6 +56,22 @@ struct FilterEffects {
     var target: String?
     /// The `Host` sent upstream instead of the client's (`url-rewrite`).
     var host: String?
+    /// The binding rate limit of an admitted request (the one with the fewest tokens left), for
+    /// its response's X-RateLimit-* fields; nil: no limiter looked at it.
+    var rateLimit: RateLimitVerdict?
+
+    /// Records a limiter's verdict on an admitted request (the tightest one is kept).
+    mutating func rateLimited(_ v: RateLimitVerdict) {
+        if let r = rateLimit, r.remaining <= v.remaining { return }
+        rateLimit = v
+    }
+
+    /// The response edits of the filters, with the X-RateLimit-* fields of the binding limit.
+    var allResponseEdits: HeaderEdits? {
+        guard let rateLimit else { return responseEdits }
+        let fields = HeaderEdits.rateLimit(rateLimit)
+        return responseEdits.map { $0.followed(by: fields) } ?? fields
+    }
 
     /// Adds `edits` to the request edits (after those already there).
     mutating func editRequest(_ edits: HeaderEdits) {

@@ -48,6 +48,8 @@ struct FilterRun {
         case .proceed(let edits, let responseEdits):
             if let edits { effects.editRequest(edits) }
             if let responseEdits { effects.editResponse(responseEdits) }
+        case .admitted(let v):
+            effects.rateLimited(v)
         case .answer(let answer):
             observer.filterAnswered(entry, status: answer.status)
             return .answer(answer)

@@ -1,4 +1,5 @@
 import SentinelHTTP1
+import SentinelRateLimit
 
 /// A filter of the request phase (phase 3): it reads the request and says whether it goes on
 /// (possibly with edits recorded in `effects`), is answered, or must wait for a verdict that
@@ -42,6 +43,9 @@ enum FilterDecision {
 enum FilterVerdict: Sendable {
     /// Go on, with these edits to the request head and to the response head (nil: none).
     case proceed(requestEdits: HeaderEdits?, responseEdits: HeaderEdits? = nil)
+    /// Go on: a rate limiter admitted the request with this verdict (its response's
+    /// X-RateLimit-* fields).
+    case admitted(RateLimitVerdict)
     /// Answer the request.
     case answer(LocalAnswer)
     /// The filter could not decide: its failure mode applies.

@@ -11,7 +11,9 @@ extension ProxyConnectionHandler {
     struct Admission {
         enum Step {
             case answer(LocalAnswer)
-            case builtin(BuiltinKind)
+            /// A builtin route's answer; `edits`: what its filters add to the response (the
+            /// X-RateLimit-* fields of an admitted request, a country), after the route's own.
+            case builtin(BuiltinKind, edits: HeaderEdits? = nil)
             /// Proxy through `plan`: `head` is the head to send upstream, `pick` what the balancer
             /// uses, `responsePolicy` the edits of the response head.
             case proxy(ProxyPlan, pick: PickContext, head: ByteBuffer, responsePolicy: HeaderEdits, compression: ResponseCompression?)
@@ -24,6 +26,8 @@ extension ProxyConnectionHandler {
         var routeID: String?
         var body: BodyCounter
         var step: Step
+        /// The route's response edits, for a local answer on it (nil: no route, or none).
+        var responseEdits: HeaderEdits? = nil
     }
 
     /// What phase 2 let through, carried across phase 3 (which may wait).
@@ -68,8 +72,10 @@ extension ProxyConnectionHandler {
             answerLocally(
                 answer.response(traceID: admission.traceID), admission, request, version: head.version, keepAlive: answer.keepAlive,
                 error: answer.error)
-        case .builtin(let kind):
+        case .builtin(let kind, let edits):
             let response = builtinResponse(kind, request: admission.facts, traceID: admission.traceID)
+            var admission = admission
+            if let edits { admission.responseEdits = admission.responseEdits.map { $0.followed(by: edits) } ?? edits }
             answerLocally(
                 response, admission, request, version: head.version, keepAlive: keepAlive,
                 instance: wantsInstanceAnswer(kind, response) ? kind : nil)
@@ -123,7 +129,8 @@ extension ProxyConnectionHandler {
         let body = BodyCounter(
             framing: head.framing, limit: AdmitPhase.bodyLimit(route, default: snapshot.limits.maxBodyBytes), limits: parser.limits)
         let step = decide(head, bytes, route: route, facts: request, traceID: traceID, body: body, keepAlive: keepAlive, start: start)
-        return Admission(facts: request, traceID: traceID, routeID: route?.id, body: body, step: step)
+        return Admission(facts: request, traceID: traceID, routeID: route?.id, body: body, step: step,
+                         responseEdits: route?.responseEdits)
     }
 
     /// Phases 2 and 3 for a routed request, then what follows them.
@@ -177,7 +184,7 @@ extension ProxyConnectionHandler {
         let plan: ProxyPlan
         let maxForwards: Int?
         switch admitted {
-        case .builtin(let kind): return .builtin(kind)
+        case .builtin(let kind): return .builtin(kind, edits: effects?.allResponseEdits)
         case .proxy(let p, let value):
             plan = p
             maxForwards = value
@@ -186,7 +193,7 @@ extension ProxyConnectionHandler {
         var responsePolicy = plan.responseHeaders
         if let effects {
             if let edits = effects.requestEdits { policy = policy.followed(by: edits) }
-            if let edits = effects.responseEdits { responsePolicy = responsePolicy.followed(by: edits) }
+            if let edits = effects.allResponseEdits { responsePolicy = responsePolicy.followed(by: edits) }
         }
         // 4. Choose upstream.
         let pick: PickContext
@@ -228,7 +235,7 @@ extension ProxyConnectionHandler {
     ) {
         var reply = LocalReply(
             response: response, body: admission.body, keepAlive: keepAlive, request: request, facts: admission.facts,
-            version: version, instanceKind: instance, error: error)
+            version: version, instanceKind: instance, error: error, responseEdits: admission.responseEdits)
         // A declared body over the limit is never read: the admit phase made the answer its 413.
         if reply.body.declaredTooLarge {
             reply.keepAlive = false

@@ -95,7 +95,8 @@ extension ProxyConnectionHandler {
         if case .wait = step { return }
         filterWait = nil
         inbound.moveReaderIndex(forwardBy: wait.head.headLength)
-        let admission = Admission(facts: wait.facts, traceID: wait.traceID, routeID: wait.route.id, body: wait.body, step: step)
+        let admission = Admission(facts: wait.facts, traceID: wait.traceID, routeID: wait.route.id, body: wait.body, step: step,
+                                  responseEdits: wait.route.responseEdits)
         performAdmission(admission, head: wait.head, start: wait.start, keepAlive: wait.keepAlive)
         // Bytes that arrived behind the head (its body, a pipelined request) are worked through now.
         process()

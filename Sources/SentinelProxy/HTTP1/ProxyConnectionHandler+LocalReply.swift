@@ -15,6 +15,9 @@ extension ProxyConnectionHandler {
         var instanceKind: BuiltinKind?
         /// Why the request was refused, for the access log (nil: answered, not refused).
         var error: ProxyError?
+        /// The route's response edits (its `response-headers` and response-phase `headers`
+        /// filters): they hold for Sentinel's own answers on the route too.
+        var responseEdits: HeaderEdits? = nil
 
         /// Replaces the answer with the refusal `error` (its status, as JSON) on a closing connection.
         mutating func refuse(_ error: ProxyError) {
@@ -59,6 +62,7 @@ extension ProxyConnectionHandler {
         }
         let keepAlive = reply.keepAlive && !quiescing
         var response = reply.response
+        reply.responseEdits?.apply(to: &response.headers, tls: connectionTLS)
         if let hsts = listener?.hstsField {
             // Sentinel's own answers on an HTTPS listener carry the listener's HSTS too.
             response.headers.append(("Strict-Transport-Security", Self.hstsValue(hsts)))

@@ -44,9 +44,11 @@ struct RateLimitFilter: RequestFilter {
         let v = limiter.check(hash: hash)
         switch v.action {
         case .proceed:
+            effects.rateLimited(v)
             return .next
         case .logOnly:
             events.limited(limiter, v, route: request.routeID, client: request.clientAddress, action: "log-only")
+            effects.rateLimited(v)
             return .next
         case .reject:
             events.limited(limiter, v, route: request.routeID, client: request.clientAddress, action: "reject")
@@ -56,7 +58,7 @@ struct RateLimitFilter: RequestFilter {
             guard let waker = request.waker else { return .next }
             let pending = DelayedRequest()
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(ns, UInt64(Int.max))))) {
-                if !pending.isCancelled { waker.resume(.proceed(requestEdits: nil)) }
+                if !pending.isCancelled { waker.resume(.admitted(v)) }
             }
             return .wait(pending)
         }
@@ -82,17 +84,17 @@ struct RateLimitFilter: RequestFilter {
             }
             switch v.action {
             case .proceed:
-                waker.resume(.proceed(requestEdits: nil))
+                waker.resume(.admitted(v))
             case .logOnly:
                 events.limited(limiter, v, route: route, client: client, action: "log-only")
-                waker.resume(.proceed(requestEdits: nil))
+                waker.resume(.admitted(v))
             case .reject:
                 events.limited(limiter, v, route: route, client: client, action: "reject")
                 waker.resume(.answer(Self.rejection(v, rule: limiter.rule, body: body)))
             case .delay(let ns):
                 events.limited(limiter, v, route: route, client: client, action: "delay")
                 DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(ns, UInt64(Int.max))))) {
-                    if !pending.isCancelled { waker.resume(.proceed(requestEdits: nil)) }
+                    if !pending.isCancelled { waker.resume(.admitted(v)) }
                 }
             }
         }

@@ -56,6 +56,9 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     private var inCallback = false
     /// The size of the next read from the client.
     private var readSize = ReadSize()
+    /// A `proxy-protocol` listener's connection until its header is read (ProxyProtocolGate).
+    private var proxyGate: ProxyProtocolGate?
+    private let proxyMetrics: ProxyProtocolMetrics
 
     /// The client's send queue above which the connection counts as not writable (as NIO's
     /// high watermark, `ProxyServer.writeWaterMark`); writable again once drained.
@@ -77,6 +80,8 @@ final class HTTP1ReactorDriver: ConnectionDriver {
             connection.clientIsIPv6 = peer.family == AF_INET6
         }
         output.reserveCapacity(4)
+        proxyMetrics = shared.metrics.proxyProtocol
+        if shared.snapshot.listener(id: listenerID)?.proxyProtocol == true { proxyGate = ProxyProtocolGate() }
         connection.host = ReactorHTTP1Host(driver: self)
     }
 
@@ -88,6 +93,10 @@ final class HTTP1ReactorDriver: ConnectionDriver {
     func start(_ io: inout DriverIO) {
         enter(&io)
         connection.opened()
+        if proxyGate != nil, !ProxyProtocolGate.admits(connection.clientIPBytes, policy: connection.shared.snapshot.forwarding) {
+            proxyMetrics.untrustedPeer()
+            ending = .afterFlush
+        }
         leave(&io)
     }
 
@@ -109,14 +118,15 @@ final class HTTP1ReactorDriver: ConnectionDriver {
         }
         guard let bytes = ReactorBytes.read(&read, size: &readSize, allocator: services.allocator) else { return }
         enter(&io)
-        connection.received(bytes)
+        if proxyGate != nil { proxyHeader(bytes) } else { connection.received(bytes) }
         leave(&io)
     }
 
     func received(_ buffer: IOBuffer, on endpoint: Endpoint, _ io: inout DriverIO) {
         guard endpoint == .downstream else { return upstream(&io) { $0.received(buffer, on: endpoint) } }
         enter(&io)
-        connection.received(services.allocator.buffer(bytes: buffer.readable))
+        let bytes = services.allocator.buffer(bytes: buffer.readable)
+        if proxyGate != nil { proxyHeader(bytes) } else { connection.received(bytes) }
         leave(&io)
     }
 
@@ -177,6 +187,24 @@ final class HTTP1ReactorDriver: ConnectionDriver {
         enter(&io)
         wakeRequested = false
         leave(&io)
+    }
+
+    /// The first bytes of a `proxy-protocol` connection: the header, then what follows it.
+    private func proxyHeader(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        let step = bytes.withUnsafeReadableBytes { proxyGate!.feed($0) }
+        proxyMetrics.count(step)
+        switch step {
+        case .needMore: return
+        case .refuse: ending = .afterFlush
+        case .done(let client, let consumed):
+            proxyGate = nil
+            if let client { connection.proxyClient(client) }
+            if consumed < bytes.readableBytes {
+                bytes.moveReaderIndex(forwardBy: consumed)
+                connection.received(bytes)
+            }
+        }
     }
 
     /// Tells the connection it is closed (its exchange, its gauge, its machine), once.
